@@ -1,0 +1,89 @@
+/* rerank/model.h — a BERT-family model loaded from a Hugging Face directory, as a
+ * cross-encoder (BertForSequenceClassification: pooler + classifier → logits) or a
+ * bi-encoder (BertModel + sentence-transformers pooling → embeddings).
+ *
+ * Weights are converted to fp32 and placed in one backend allocation at load; the
+ * activation workspace is sized for the largest pass at load; nothing is allocated per pass.
+ * A model is used by one thread at a time (it parallelises internally).
+ */
+#ifndef RERANK_MODEL_H
+#define RERANK_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rerank/status.h"
+#include "rerank/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rr_model rr_model;
+
+typedef enum rr_head_kind {
+    RR_HEAD_AUTO = 0,   /* classifier when config.json says ForSequenceClassification, else embedding */
+    RR_HEAD_CLASSIFIER, /* logits [num_labels] per sequence */
+    RR_HEAD_EMBEDDING   /* pooled (and, as the model says, normalised) hidden state [H] */
+} rr_head_kind;
+
+typedef struct rr_model_params {
+    rr_head_kind head;
+    int32_t max_length;   /* tokens per sequence, specials included; 0 = the model's own
+                             (sentence-transformers max_seq_length, else max_position_embeddings) */
+    int32_t token_budget; /* max tokens in one forward pass (default 16384) */
+    int32_t max_seqs;     /* max sequences in one pass; 0 = token_budget / 8 */
+    int threads;          /* CPU threads; 0 = all available */
+    const char *device;   /* "cpu" (default), "cuda", "auto" */
+} rr_model_params;
+
+rr_model_params rr_model_default_params(void);
+
+rr_status rr_model_load(const char *model_dir, const rr_model_params *params, rr_model **out);
+void rr_model_free(rr_model *model);
+
+typedef struct rr_model_info {
+    int32_t hidden, layers, heads, intermediate, vocab, max_position, type_vocab;
+    int32_t num_labels;   /* classifier only */
+    int32_t out_dim;      /* floats per sequence that rr_model_forward writes */
+    int32_t max_length;   /* resolved */
+    int32_t token_budget; /* resolved */
+    int32_t max_seqs;     /* resolved */
+    rr_head_kind head;    /* resolved */
+    int pooling;          /* rr_pooling of the embedding head */
+    int normalize;
+    const char *architecture;
+    const char *device;   /* backend name */
+} rr_model_info;
+
+rr_model_info rr_model_get_info(const rr_model *model);
+
+/* The tokenizer loaded from the same directory (owned by the model). */
+const rr_tokenizer *rr_model_tokenizer(const rr_model *model);
+
+/* A packed batch: S sequences laid end to end, no padding. */
+typedef struct rr_batch {
+    int32_t num_seqs;          /* S */
+    const int32_t *ids;        /* [T], T = cu_seqlens[S] */
+    const int32_t *type_ids;   /* [T] */
+    const int32_t *cu_seqlens; /* [S+1] */
+} rr_batch;
+
+/* One forward pass; out is [S, out_dim] on the host. Limits: S <= max_seqs,
+ * T <= token_budget, every sequence 1..max_length tokens. */
+rr_status rr_model_forward(rr_model *model, const rr_batch *batch, float *out);
+
+/* Whole-job helpers: tokenize on all threads, sort by length, pack passes to the token
+ * budget, run them, and scatter results back into input order.
+ * rr_model_embed: out is [n, out_dim] (embedding head).
+ * rr_model_score_pairs: out is [n, num_labels] (classifier head), one row per (q, d). */
+rr_status rr_model_embed(rr_model *model, size_t n, const char *const *texts, const size_t *lens,
+                         float *out);
+rr_status rr_model_score_pairs(rr_model *model, size_t n, const char *const *queries,
+                               const size_t *query_lens, const char *const *docs,
+                               const size_t *doc_lens, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RERANK_MODEL_H */

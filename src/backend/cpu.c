@@ -1,0 +1,320 @@
+/* backend/cpu.c — the CPU backend, and so the specification every other backend meets.
+ *
+ * Matrix products go to OpenBLAS sgemm (its OpenMP build, which shares our thread pool);
+ * everything else is OpenMP loops written so that GCC vectorises them (no libm calls in the
+ * inner loops: exp and erf are evaluated with polynomials accurate to ~1e-7).
+ * Scratch (one L×L score matrix per thread) is allocated at creation, never per pass.
+ *
+ * Letters: T total tokens, S sequences, H hidden, d head dim, L a sequence's length.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "util/error.h"
+
+/* OpenBLAS's own entry (cblas.h of OpenBLAS declares it; repeat it for other cblas.h). */
+void openblas_set_num_threads(int num_threads);
+
+typedef struct cpu_backend {
+    rr_backend base;
+    int threads;
+    size_t scores_stride; /* floats per thread in scores */
+    float *scores;        /* [threads, max_seqlen * max_seqlen] */
+} cpu_backend;
+
+static cpu_backend *cpu(rr_backend *be) { return (cpu_backend *)be; }
+
+/* ---- vectorisable elementary functions ----------------------------------------------- */
+
+/* exp(x) for x <= 0 region and beyond: range reduction x = n ln2 + r, |r| <= ln2/2, degree-6
+ * polynomial; relative error ~2e-7. Inputs below -87 flush to 0. */
+static inline float fast_expf(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t = x * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = x - n * 0.693145751953125f;  /* ln2 high part */
+    r = r - n * 1.428606765330187e-06f;    /* ln2 low part */
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+/* erf(x) as a rational function of x on [-4, 4] (XLA's float erf); max abs error 4.2e-7. */
+static inline float fast_erff(float x) {
+    x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+    float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 + -2.10102402082508e-06f;
+    p = p * x2 + -5.69250639462346e-05f;
+    p = p * x2 + -7.34990630326855e-04f;
+    p = p * x2 + -2.95459980854025e-03f;
+    p = p * x2 + -1.60960333262415e-02f;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 + -2.13374055278905e-04f;
+    q = q * x2 + -1.68282697438203e-03f;
+    q = q * x2 + -7.37332916720468e-03f;
+    q = q * x2 + -1.42647390514189e-02f;
+    return x * p / q;
+}
+
+float rr_gelu_ref(float x) { return 0.5f * x * (1.0f + fast_erff(x * 0.70710678118654752f)); }
+
+void rr_gelu_inplace(float *x, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.5f * x[i] * (1.0f + fast_erff(x[i] * 0.70710678118654752f));
+}
+
+/* y = LayerNorm(y) with fp32 statistics (two-pass variance, as PyTorch). */
+static inline void layernorm_row(float *y, const float *gamma, const float *beta, int H, float eps) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < H; i++)
+        sum += y[i];
+    float mean = sum / (float)H, var = 0.0f;
+#pragma omp simd reduction(+ : var)
+    for (int i = 0; i < H; i++)
+        var += (y[i] - mean) * (y[i] - mean);
+    float rstd = 1.0f / sqrtf(var / (float)H + eps);
+#pragma omp simd
+    for (int i = 0; i < H; i++)
+        y[i] = (y[i] - mean) * rstd * gamma[i] + beta[i];
+}
+
+/* ---- memory -------------------------------------------------------------------------- */
+
+static rr_status cpu_alloc(rr_backend *be, size_t bytes, void **out) {
+    (void)be;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    *out = aligned_alloc(64, rounded ? rounded : 64);
+    if (!*out)
+        return rr_error(RR_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes", bytes);
+    return RR_OK;
+}
+
+static void cpu_free(rr_backend *be, void *p) {
+    (void)be;
+    free(p);
+}
+
+static rr_status cpu_copy(rr_backend *be, void *dst, const void *src, size_t bytes) {
+    (void)be;
+    if (bytes)
+        memcpy(dst, src, bytes);
+    return RR_OK;
+}
+
+static void cpu_destroy(rr_backend *be) {
+    if (!be)
+        return;
+    free(cpu(be)->scores);
+    free(be);
+}
+
+static rr_status cpu_begin_pass(rr_backend *be, const rr_pass *pass) {
+    const rr_backend_limits *lim = &be->limits;
+    if (pass->total_tokens > lim->token_budget || pass->num_seqs > lim->max_seqs ||
+        pass->max_seqlen > lim->max_seqlen || pass->num_seqs < 1)
+        return rr_error(RR_ERR_INVALID_ARG,
+                        "cpu backend: pass of %d sequences / %d tokens / longest %d exceeds the "
+                        "limits (%d / %d / %d)", pass->num_seqs, pass->total_tokens,
+                        pass->max_seqlen, lim->max_seqs, lim->token_budget, lim->max_seqlen);
+    be->pass = pass;
+    return RR_OK;
+}
+
+/* ---- ops ----------------------------------------------------------------------------- */
+
+static rr_status cpu_embed(rr_backend *be, const float *word, const float *pos, const float *type,
+                           const float *gamma, const float *beta, float eps, int32_t vocab,
+                           int32_t type_vocab, float *x) {
+    const rr_pass *p = be->pass;
+    const int H = be->limits.hidden;
+    for (int32_t t = 0; t < p->total_tokens; t++)
+        if (p->ids[t] < 0 || p->ids[t] >= vocab || p->type_ids[t] < 0 || p->type_ids[t] >= type_vocab)
+            return rr_error(RR_ERR_INVALID_ARG, "token %d: id %d / type %d outside the vocabulary "
+                            "(%d) / type vocabulary (%d)", t, p->ids[t], p->type_ids[t], vocab, type_vocab);
+#pragma omp parallel for schedule(dynamic, 4) num_threads(cpu(be)->threads)
+    for (int32_t s = 0; s < p->num_seqs; s++) {
+        for (int32_t t = p->cu_seqlens[s]; t < p->cu_seqlens[s + 1]; t++) {
+            const float *w = word + (size_t)p->ids[t] * H;
+            const float *ps = pos + (size_t)(t - p->cu_seqlens[s]) * H;
+            const float *ty = type + (size_t)p->type_ids[t] * H;
+            float *y = x + (size_t)t * H;
+#pragma omp simd
+            for (int i = 0; i < H; i++)
+                y[i] = w[i] + ps[i] + ty[i];
+            layernorm_row(y, gamma, beta, H, eps);
+        }
+    }
+    return RR_OK;
+}
+
+static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const float *W,
+                            const float *b, int32_t N, rr_activation act, float *y) {
+    if (M <= 0)
+        return RR_OK;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    if (!b && act == RR_ACT_NONE)
+        return RR_OK;
+#pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
+    for (int32_t m = 0; m < M; m++) {
+        float *row = y + (size_t)m * N;
+        if (b) {
+#pragma omp simd
+            for (int32_t n = 0; n < N; n++)
+                row[n] += b[n];
+        }
+        if (act == RR_ACT_GELU) {
+            rr_gelu_inplace(row, (size_t)N);
+        } else if (act == RR_ACT_TANH) {
+            for (int32_t n = 0; n < N; n++)
+                row[n] = tanhf(row[n]);
+        }
+    }
+    return RR_OK;
+}
+
+static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
+    cpu_backend *c = cpu(be);
+    const rr_pass *p = be->pass;
+    const int H = be->limits.hidden, heads = be->limits.heads, d = H / heads;
+    const float scale = 1.0f / sqrtf((float)d);
+    const int tasks = p->num_seqs * heads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->threads)
+    for (int task = 0; task < tasks; task++) {
+        const int s = task / heads, h = task % heads;
+        const int start = p->cu_seqlens[s], L = p->cu_seqlens[s + 1] - start;
+        float *S = c->scores + (size_t)omp_get_thread_num() * c->scores_stride; /* [L, L] */
+        const float *Q = qkv + (size_t)start * 3 * H + (size_t)h * d; /* [L, d], stride 3H */
+        const float *K = Q + H, *V = Q + 2 * H;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, d, scale, Q, 3 * H, K, 3 * H,
+                    0.0f, S, L);
+        for (int i = 0; i < L; i++) {
+            float *row = S + (size_t)i * L, mx = row[0], sum = 0.0f;
+            for (int j = 1; j < L; j++)
+                mx = row[j] > mx ? row[j] : mx;
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < L; j++) {
+                row[j] = fast_expf(row[j] - mx);
+                sum += row[j];
+            }
+            float inv = 1.0f / sum;
+#pragma omp simd
+            for (int j = 0; j < L; j++)
+                row[j] *= inv;
+        }
+        float *O = out + (size_t)start * H + (size_t)h * d; /* [L, d], stride H */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, d, L, 1.0f, S, L, V, 3 * H, 0.0f,
+                    O, H);
+    }
+    return RR_OK;
+}
+
+static rr_status cpu_add_layernorm(rr_backend *be, float *x, const float *r, const float *gamma,
+                                   const float *beta, float eps) {
+    const int H = be->limits.hidden;
+    const int32_t T = be->pass->total_tokens;
+#pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
+    for (int32_t t = 0; t < T; t++) {
+        float *y = x + (size_t)t * H;
+        const float *z = r + (size_t)t * H;
+#pragma omp simd
+        for (int i = 0; i < H; i++)
+            y[i] += z[i];
+        layernorm_row(y, gamma, beta, H, eps);
+    }
+    return RR_OK;
+}
+
+static rr_status cpu_pool(rr_backend *be, const float *x, rr_pooling mode, int normalize, float *out) {
+    const rr_pass *p = be->pass;
+    const int H = be->limits.hidden;
+#pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
+    for (int32_t s = 0; s < p->num_seqs; s++) {
+        const int start = p->cu_seqlens[s], L = p->cu_seqlens[s + 1] - start;
+        float *o = out + (size_t)s * H;
+        const float *first = x + (size_t)start * H;
+        memcpy(o, first, (size_t)H * sizeof *o);
+        if (mode == RR_POOL_MEAN || mode == RR_POOL_MEAN_SQRT_LEN) {
+            for (int t = 1; t < L; t++) {
+                const float *row = first + (size_t)t * H;
+#pragma omp simd
+                for (int i = 0; i < H; i++)
+                    o[i] += row[i];
+            }
+            float div = mode == RR_POOL_MEAN ? (float)L : sqrtf((float)L);
+            for (int i = 0; i < H; i++)
+                o[i] /= div;
+        } else if (mode == RR_POOL_MAX) {
+            for (int t = 1; t < L; t++) {
+                const float *row = first + (size_t)t * H;
+                for (int i = 0; i < H; i++)
+                    o[i] = row[i] > o[i] ? row[i] : o[i];
+            }
+        }
+        if (normalize) {
+            float ss = 0.0f;
+            for (int i = 0; i < H; i++)
+                ss += o[i] * o[i];
+            float n = sqrtf(ss);
+            float inv = 1.0f / (n > 1e-12f ? n : 1e-12f);
+            for (int i = 0; i < H; i++)
+                o[i] *= inv;
+        }
+    }
+    return RR_OK;
+}
+
+static const rr_backend_ops cpu_ops = {
+    .name = "cpu",
+    .destroy = cpu_destroy,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .begin_pass = cpu_begin_pass,
+    .embed = cpu_embed,
+    .linear = cpu_linear,
+    .attention = cpu_attention,
+    .add_layernorm = cpu_add_layernorm,
+    .pool = cpu_pool,
+};
+
+rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **out) {
+    *out = NULL;
+    if (limits->max_seqlen < 1 || limits->token_budget < limits->max_seqlen ||
+        limits->max_seqs < 1 || limits->hidden < 1 || limits->heads < 1 ||
+        limits->hidden % limits->heads)
+        return rr_error(RR_ERR_INVALID_ARG, "cpu backend: inconsistent limits");
+    cpu_backend *c = calloc(1, sizeof *c);
+    if (!c)
+        return rr_error(RR_ERR_NOMEM, "cpu backend: out of memory");
+    c->base.ops = &cpu_ops;
+    c->base.limits = *limits;
+    c->threads = limits->threads > 0 ? limits->threads : omp_get_max_threads();
+    openblas_set_num_threads(c->threads);
+    c->scores_stride = ((size_t)limits->max_seqlen * (size_t)limits->max_seqlen + 15) / 16 * 16;
+    c->scores = aligned_alloc(64, (size_t)c->threads * c->scores_stride * sizeof(float));
+    if (!c->scores) {
+        free(c);
+        return rr_error(RR_ERR_NOMEM, "cpu backend: cannot allocate attention scratch");
+    }
+    *out = &c->base;
+    return RR_OK;
+}

@@ -1,0 +1,305 @@
+/* cli/cli_util.c — option parsing and input readers shared by the subcommands. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/cli_util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "io/lines.h"
+#include "util/file.h"
+#include "util/error.h"
+
+static void print_help(FILE *out, const char *cmd, const char *synopsis, const cli_opt *opts, int nopts) {
+    fprintf(out, "usage: rerank %s %s\n\noptions:\n", cmd, synopsis);
+    for (int i = 0; i < nopts; i++)
+        fprintf(out, "  --%-16s %s\n", opts[i].name, opts[i].help);
+}
+
+int cli_parse(const char *cmd, const char *synopsis, int argc, char **argv, const cli_opt *opts,
+              int nopts) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            print_help(stdout, cmd, synopsis, opts, nopts);
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "rerank %s: unexpected argument '%s'\n", cmd, arg);
+            print_help(stderr, cmd, synopsis, opts, nopts);
+            return 2;
+        }
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = NULL;
+        for (int k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == name_len && !strncmp(opts[k].name, name, name_len))
+                o = &opts[k];
+        if (!o) {
+            fprintf(stderr, "rerank %s: unknown option '%s'\n", cmd, arg);
+            print_help(stderr, cmd, synopsis, opts, nopts);
+            return 2;
+        }
+        if (o->kind == OPT_FLAG) {
+            if (eq) {
+                fprintf(stderr, "rerank %s: option --%s takes no value\n", cmd, o->name);
+                return 2;
+            }
+            *(int *)o->dst = 1;
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            fprintf(stderr, "rerank %s: option --%s needs a value\n", cmd, o->name);
+            return 2;
+        }
+        if (o->kind == OPT_STR) {
+            *(const char **)o->dst = val;
+        } else {
+            char *end;
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (errno || *end || end == val || v < -2147483647L || v > 2147483647L) {
+                fprintf(stderr, "rerank %s: option --%s needs an integer, got '%s'\n", cmd, o->name, val);
+                return 2;
+            }
+            *(int *)o->dst = (int)v;
+        }
+    }
+    return 0;
+}
+
+int cli_fail(const char *cmd, rr_status st) {
+    fprintf(stderr, "rerank %s: %s: %s\n", cmd, rr_status_str(st), rr_last_error());
+    return 1;
+}
+
+void text_list_free(text_list *tl) {
+    for (size_t i = 0; i < tl->n; i++) {
+        free(tl->texts[i]);
+        if (tl->ids)
+            free(tl->ids[i]);
+    }
+    free(tl->texts);
+    free(tl->lens);
+    free(tl->line_no);
+    free(tl->ids);
+    memset(tl, 0, sizeof *tl);
+}
+
+static rr_status text_list_push(text_list *tl, const char *s, size_t len, long long line_no,
+                                const char *id) {
+    if (tl->n == tl->cap) {
+        size_t ncap = tl->cap ? tl->cap * 2 : 1024;
+        char **t = realloc(tl->texts, ncap * sizeof *t);
+        if (t)
+            tl->texts = t;
+        size_t *l = realloc(tl->lens, ncap * sizeof *l);
+        if (l)
+            tl->lens = l;
+        long long *ln = realloc(tl->line_no, ncap * sizeof *ln);
+        if (ln)
+            tl->line_no = ln;
+        char **ids = realloc(tl->ids, ncap * sizeof *ids);
+        if (ids)
+            tl->ids = ids;
+        if (!t || !l || !ln || !ids)
+            return rr_error(RR_ERR_NOMEM, "out of memory reading inputs");
+        tl->cap = ncap;
+    }
+    char *copy = malloc(len + 1);
+    char *idc = id ? strdup(id) : NULL;
+    if (!copy || (id && !idc)) {
+        free(copy);
+        free(idc);
+        return rr_error(RR_ERR_NOMEM, "out of memory reading inputs");
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    tl->texts[tl->n] = copy;
+    tl->lens[tl->n] = len;
+    tl->line_no[tl->n] = line_no;
+    tl->ids[tl->n] = idc;
+    tl->n++;
+    return RR_OK;
+}
+
+rr_status check_utf8(const char *s, size_t len, const char *path, long long line_no) {
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (n < 0)
+            return rr_error(RR_ERR_FORMAT, "%s:%lld: invalid UTF-8 at byte %zu of the line", path,
+                            line_no, i + 1);
+        i += (size_t)n;
+    }
+    return RR_OK;
+}
+
+rr_status read_text_lines(const char *path, text_list *out) {
+    memset(out, 0, sizeof *out);
+    rr_line_reader r;
+    RR_TRY(rr_lines_open(&r, path, 0));
+    rr_status st;
+    int eof = 0;
+    while (!(st = rr_lines_next(&r, &eof)) && !eof) {
+        if ((st = check_utf8(r.buf, r.len, path, r.line_no)) ||
+            (st = text_list_push(out, r.buf, r.len, r.line_no, NULL)))
+            break;
+    }
+    rr_lines_close(&r);
+    if (st)
+        text_list_free(out);
+    return st;
+}
+
+rr_status read_beir_jsonl(const char *path, text_list *out) {
+    memset(out, 0, sizeof *out);
+    rr_line_reader r;
+    RR_TRY(rr_lines_open(&r, path, 0));
+    rr_status st;
+    int eof = 0;
+    char *joined = NULL;
+    size_t joined_cap = 0;
+    while (!(st = rr_lines_next(&r, &eof)) && !eof) {
+        if (r.len == 0)
+            continue;
+        json_error_t jerr;
+        json_t *o = json_loadb(r.buf, r.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!o || !json_is_object(o)) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld:%d: %s", path, r.line_no, o ? 1 : jerr.column,
+                          o ? "expected a JSON object" : jerr.text);
+            json_decref(o);
+            break;
+        }
+        json_t *jid = json_object_get(o, "_id"), *jt = json_object_get(o, "title"),
+               *jx = json_object_get(o, "text");
+        char idbuf[64];
+        const char *id = json_is_string(jid) ? json_string_value(jid) : NULL;
+        if (json_is_integer(jid)) {
+            snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(jid));
+            id = idbuf;
+        }
+        if (!id || !*id) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"_id\" missing or empty", path, r.line_no);
+        } else if (!json_is_string(jx)) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"text\" missing or not a string", path, r.line_no);
+        } else if (jt && !json_is_string(jt) && !json_is_null(jt)) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"title\" is not a string", path, r.line_no);
+        } else {
+            const char *title = json_is_string(jt) ? json_string_value(jt) : NULL;
+            size_t tl = title ? json_string_length(jt) : 0, xl = json_string_length(jx);
+            size_t need = tl + 1 + xl + 1;
+            if (need > joined_cap) {
+                char *nj = realloc(joined, need);
+                if (!nj) {
+                    st = rr_error(RR_ERR_NOMEM, "out of memory");
+                } else {
+                    joined = nj;
+                    joined_cap = need;
+                }
+            }
+            if (!st) {
+                size_t len = 0;
+                if (title) { /* BEIR: title + " " + text */
+                    memcpy(joined, title, tl);
+                    joined[tl] = ' ';
+                    len = tl + 1;
+                }
+                memcpy(joined + len, json_string_value(jx), xl);
+                len += xl;
+                if (memchr(joined, '\0', len))
+                    st = rr_error(RR_ERR_FORMAT, "%s:%lld: NUL character in a text", path, r.line_no);
+                else
+                    st = text_list_push(out, joined, len, r.line_no, id);
+            }
+        }
+        json_decref(o);
+        if (st)
+            break;
+    }
+    free(joined);
+    rr_lines_close(&r);
+    if (st)
+        text_list_free(out);
+    return st;
+}
+
+rr_status read_pair_tsv(const char *path, text_list *queries, text_list *passages) {
+    memset(queries, 0, sizeof *queries);
+    memset(passages, 0, sizeof *passages);
+    rr_line_reader r;
+    RR_TRY(rr_lines_open(&r, path, 0));
+    rr_status st;
+    int eof = 0;
+    while (!(st = rr_lines_next(&r, &eof)) && !eof) {
+        char *tab = memchr(r.buf, '\t', r.len);
+        if (!tab || memchr(tab + 1, '\t', r.len - (size_t)(tab + 1 - r.buf))) {
+            size_t fields = 1;
+            for (size_t i = 0; i < r.len; i++)
+                fields += r.buf[i] == '\t';
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: expected 2 tab-separated fields (query, passage), "
+                          "found %zu", path, r.line_no, fields);
+            break;
+        }
+        size_t qlen = (size_t)(tab - r.buf), plen = r.len - qlen - 1;
+        if (qlen == 0) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: empty query", path, r.line_no);
+            break;
+        }
+        if ((st = check_utf8(r.buf, r.len, path, r.line_no)) ||
+            (st = text_list_push(queries, r.buf, qlen, r.line_no, NULL)) ||
+            (st = text_list_push(passages, tab + 1, plen, r.line_no, NULL)))
+            break;
+    }
+    rr_lines_close(&r);
+    if (!st && queries->n == 0)
+        st = rr_error(RR_ERR_FORMAT, "%s: no pairs", path);
+    if (st) {
+        text_list_free(queries);
+        text_list_free(passages);
+    }
+    return st;
+}
+
+rr_status write_matrix(const char *path, const char *format, const float *data, size_t rows,
+                       size_t cols) {
+    rr_atomic_file af;
+    RR_TRY(rr_atomic_open(&af, path));
+    if (!strcmp(format, "npy")) {
+        char dict[128];
+        int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                         rows, cols);
+        size_t total = 10 + (size_t)n + 1, padded = (total + 63) / 64 * 64;
+        unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+        size_t hlen = padded - 10;
+        pre[8] = (unsigned char)(hlen & 0xff);
+        pre[9] = (unsigned char)(hlen >> 8);
+        fwrite(pre, 1, 10, af.fp);
+        fwrite(dict, 1, (size_t)n, af.fp);
+        for (size_t i = total; i < padded; i++)
+            fputc(' ', af.fp);
+        fputc('\n', af.fp);
+    } else if (!strcmp(format, "bin")) {
+        unsigned char hdr[24] = {'R', 'R', 'F', '3', '2', 0, 0, 0};
+        for (int i = 0; i < 8; i++) {
+            hdr[8 + i] = (unsigned char)((uint64_t)rows >> (8 * i));
+            hdr[16 + i] = (unsigned char)((uint64_t)cols >> (8 * i));
+        }
+        fwrite(hdr, 1, sizeof hdr, af.fp);
+    } else {
+        rr_atomic_abort(&af);
+        return rr_error(RR_ERR_INVALID_ARG, "unknown output format \"%s\" (npy or bin)", format);
+    }
+    fwrite(data, sizeof(float), rows * cols, af.fp);
+    return rr_atomic_commit(&af);
+}

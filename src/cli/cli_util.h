@@ -1,0 +1,55 @@
+/* cli/cli_util.h — shared pieces of the subcommands: option parsing, reading text inputs
+ * into memory with their line numbers, UTF-8 validation, error reporting. */
+#ifndef RR_CLI_UTIL_H
+#define RR_CLI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rerank/status.h"
+
+/* --- options: "--name value" or "--name=value"; flags take no value --- */
+typedef enum { OPT_STR, OPT_INT, OPT_FLAG } opt_kind;
+typedef struct cli_opt {
+    const char *name; /* without the dashes */
+    opt_kind kind;
+    void *dst;        /* const char ** | int * | int * */
+    const char *help;
+} cli_opt;
+
+/* Parse argv[1..]; returns 0 on success, 2 on a usage error (message printed), 1 if --help
+ * was printed. */
+int cli_parse(const char *cmd, const char *synopsis, int argc, char **argv, const cli_opt *opts,
+              int nopts);
+
+/* Print "rerank <cmd>: <status>: <last error>" to stderr. Returns 1. */
+int cli_fail(const char *cmd, rr_status st);
+
+/* A list of texts held in one arena. */
+typedef struct text_list {
+    size_t n, cap;
+    char **texts;        /* [n], NUL-terminated, into arena blocks */
+    size_t *lens;        /* [n] */
+    long long *line_no;  /* [n] source line of each text */
+    char **ids;          /* [n] optional ids (NULL when the source has none) */
+} text_list;
+
+void text_list_free(text_list *tl);
+
+/* One text per line; empty lines are kept (an empty text is a valid input). */
+rr_status read_text_lines(const char *path, text_list *out);
+/* BEIR JSONL ({"_id", "title"?, "text"}): text = title + " " + text. */
+rr_status read_beir_jsonl(const char *path, text_list *out);
+/* TSV with two columns query<TAB>passage: two parallel lists. */
+rr_status read_pair_tsv(const char *path, text_list *queries, text_list *passages);
+
+/* Check that s (len bytes) is valid UTF-8; where: "file:line". */
+rr_status check_utf8(const char *s, size_t len, const char *path, long long line_no);
+
+
+
+/* Write a float32 matrix [rows, cols] atomically: "npy" (NumPy .npy v1.0) or "bin"
+ * ("RRF32\0\0\0", uint64 rows, uint64 cols, then little-endian float32 data). */
+rr_status write_matrix(const char *path, const char *format, const float *data, size_t rows,
+                       size_t cols);
+#endif

@@ -1,0 +1,8 @@
+/* cli/commands.h — one entry point per subcommand; each returns the process exit code. */
+#ifndef RR_CLI_COMMANDS_H
+#define RR_CLI_COMMANDS_H
+
+int rr_cmd_embed(int argc, char **argv);
+int rr_cmd_score(int argc, char **argv);
+
+#endif

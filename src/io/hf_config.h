@@ -1,0 +1,42 @@
+/* io/hf_config.h — a BERT-family model directory's configuration: config.json, and for
+ * sentence-transformers bi-encoders modules.json, <pooling>/config.json and
+ * sentence_bert_config.json. */
+#ifndef RR_IO_HF_CONFIG_H
+#define RR_IO_HF_CONFIG_H
+
+#include "rerank/status.h"
+
+typedef enum rr_pooling {
+    RR_POOL_NONE = 0, /* no sentence-transformers pooling module */
+    RR_POOL_CLS,
+    RR_POOL_MEAN,
+    RR_POOL_MAX,
+    RR_POOL_MEAN_SQRT_LEN
+} rr_pooling;
+
+typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH } rr_activation;
+
+typedef struct rr_bert_config {
+    char model_type[32];    /* "bert" */
+    char architecture[64];  /* architectures[0], e.g. "BertForSequenceClassification"; may be "" */
+    int hidden_size;        /* H */
+    int num_layers;         /* L */
+    int num_heads;
+    int intermediate_size;  /* I */
+    int max_position_embeddings;
+    int type_vocab_size;
+    int vocab_size;         /* V */
+    float layer_norm_eps;
+    rr_activation hidden_act; /* only exact (erf) GELU */
+    int num_labels;         /* classification heads; 0 when the architecture has none */
+    int is_classifier;      /* architecture ends in ForSequenceClassification */
+    /* sentence-transformers */
+    rr_pooling pooling;
+    int normalize;          /* a Normalize module follows pooling */
+    int st_max_seq_length;  /* sentence_bert_config.json max_seq_length; 0 if absent */
+} rr_bert_config;
+
+/* Parse and validate; unsupported architectures and options are refused by name. */
+rr_status rr_bert_config_load(const char *model_dir, rr_bert_config *out);
+
+#endif

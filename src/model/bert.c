@@ -1,0 +1,405 @@
+/* model/bert.c — BERT encoder + heads, written once against the backend op table.
+ *
+ * Load: config.json → expected tensor shapes → one backend allocation for all weights
+ * (fp32; F16/BF16/F64 checkpoints are converted), Q/K/V fused into one [3H, H] matrix →
+ * one workspace sized for the largest pass. Forward: embed+LN, L × (QKV, attention, output
+ * projection, add+LN, FFN with GELU, add+LN), then the head:
+ *   classifier: CLS → pooler dense + tanh → classifier → logits [S, num_labels]
+ *   embedding:  pooling (CLS / mean / max / mean-sqrt-len) → optional L2 norm → [S, H]
+ * Letters: T total tokens, S sequences, H hidden, I intermediate, V vocab, P positions.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+#include "model/model_internal.h"
+#include "rerank/model.h"
+#include "util/error.h"
+
+rr_model_params rr_model_default_params(void) {
+    rr_model_params p;
+    memset(&p, 0, sizeof p);
+    p.head = RR_HEAD_AUTO;
+    p.token_budget = 16384;
+    p.device = "cpu";
+    return p;
+}
+
+/* ---- weight binding -------------------------------------------------------------------- */
+
+typedef struct weight_slot {
+    char name[128];    /* name without the "bert." prefix (the head's names have none) */
+    int64_t rows, cols; /* expected shape; cols = 0 for a vector */
+    size_t offset;     /* in floats, inside the weight block */
+    int optional_prefix; /* 1: try "bert." + name first */
+} weight_slot;
+
+typedef struct slot_list {
+    weight_slot *slots;
+    int n, cap;
+    size_t total; /* floats */
+} slot_list;
+
+static rr_status slot_add_padded(slot_list *l, float **field, const char *name, int64_t rows,
+                                 int64_t cols, int prefixed, int pad) {
+    if (l->n == l->cap) {
+        int ncap = l->cap ? l->cap * 2 : 64;
+        weight_slot *ns = realloc(l->slots, (size_t)ncap * sizeof *ns);
+        if (!ns)
+            return rr_error(RR_ERR_NOMEM, "out of memory");
+        l->slots = ns;
+        l->cap = ncap;
+    }
+    weight_slot *s = &l->slots[l->n++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->rows = rows;
+    s->cols = cols;
+    s->offset = l->total;
+    s->optional_prefix = prefixed;
+    /* remember the offset (+1, so that 0 means absent); a pointer once the block exists */
+    if (field)
+        *field = (float *)(uintptr_t)(l->total + 1);
+    l->total += (size_t)rows * (size_t)(cols ? cols : 1);
+    if (pad)
+        l->total = (l->total + 15) / 16 * 16; /* 64-byte aligned tensors */
+    return RR_OK;
+}
+
+static rr_status slot_add(slot_list *l, float **field, const char *name, int64_t rows, int64_t cols,
+                          int prefixed) {
+    return slot_add_padded(l, field, name, rows, cols, prefixed, 1);
+}
+
+/* Q, K and V of one layer land back to back: one [3H, H] matrix and one [3H] bias, so that
+ * the projection is a single matrix product. */
+static rr_status slot_add_qkv(slot_list *l, float **w, float **b, int layer, int64_t H) {
+    static const char *parts[3] = {"query", "key", "value"};
+    static const char *kinds[2] = {"weight", "bias"};
+    char name[128];
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 3; i++) {
+            snprintf(name, sizeof name, "encoder.layer.%d.attention.self.%s.%s", layer, parts[i], kinds[k]);
+            RR_TRY(slot_add_padded(l, i == 0 ? (k == 0 ? w : b) : NULL, name, H, k == 0 ? H : 0, 1,
+                                   i == 2));
+        }
+    return RR_OK;
+}
+
+static float *resolve(float *field, float *block) {
+    return field ? block + ((uintptr_t)field - 1) : NULL;
+}
+
+static rr_status build_slots(rr_model *m, slot_list *l) {
+    const rr_bert_config *c = &m->config;
+    const int64_t H = c->hidden_size, I = c->intermediate_size;
+    rr_bert_weights *w = &m->w;
+    RR_TRY(slot_add(l, &w->word_emb, "embeddings.word_embeddings.weight", c->vocab_size, H, 1));
+    RR_TRY(slot_add(l, &w->pos_emb, "embeddings.position_embeddings.weight",
+                    c->max_position_embeddings, H, 1));
+    RR_TRY(slot_add(l, &w->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H, 1));
+    RR_TRY(slot_add(l, &w->emb_ln_g, "embeddings.LayerNorm.weight", H, 0, 1));
+    RR_TRY(slot_add(l, &w->emb_ln_b, "embeddings.LayerNorm.bias", H, 0, 1));
+    char name[128];
+    for (int i = 0; i < c->num_layers; i++) {
+        rr_bert_layer *ly = &w->layers[i];
+        RR_TRY(slot_add_qkv(l, &ly->qkv_w, &ly->qkv_b, i, H));
+#define LAYER_SLOT(field, fmt, rows, cols)                                                 \
+    snprintf(name, sizeof name, fmt, i);                                                   \
+    RR_TRY(slot_add(l, &ly->field, name, rows, cols, 1))
+        LAYER_SLOT(attn_out_w, "encoder.layer.%d.attention.output.dense.weight", H, H);
+        LAYER_SLOT(attn_out_b, "encoder.layer.%d.attention.output.dense.bias", H, 0);
+        LAYER_SLOT(ln1_g, "encoder.layer.%d.attention.output.LayerNorm.weight", H, 0);
+        LAYER_SLOT(ln1_b, "encoder.layer.%d.attention.output.LayerNorm.bias", H, 0);
+        LAYER_SLOT(ff1_w, "encoder.layer.%d.intermediate.dense.weight", I, H);
+        LAYER_SLOT(ff1_b, "encoder.layer.%d.intermediate.dense.bias", I, 0);
+        LAYER_SLOT(ff2_w, "encoder.layer.%d.output.dense.weight", H, I);
+        LAYER_SLOT(ff2_b, "encoder.layer.%d.output.dense.bias", H, 0);
+        LAYER_SLOT(ln2_g, "encoder.layer.%d.output.LayerNorm.weight", H, 0);
+        LAYER_SLOT(ln2_b, "encoder.layer.%d.output.LayerNorm.bias", H, 0);
+#undef LAYER_SLOT
+    }
+    if (m->head == RR_HEAD_CLASSIFIER) {
+        RR_TRY(slot_add(l, &w->pooler_w, "pooler.dense.weight", H, H, 1));
+        RR_TRY(slot_add(l, &w->pooler_b, "pooler.dense.bias", H, 0, 1));
+        RR_TRY(slot_add(l, &w->cls_w, "classifier.weight", c->num_labels, H, 0));
+        RR_TRY(slot_add(l, &w->cls_b, "classifier.bias", c->num_labels, 0, 0));
+    }
+    return RR_OK;
+}
+
+static void resolve_all(rr_model *m, float *block) {
+    rr_bert_weights *w = &m->w;
+    w->word_emb = resolve(w->word_emb, block);
+    w->pos_emb = resolve(w->pos_emb, block);
+    w->type_emb = resolve(w->type_emb, block);
+    w->emb_ln_g = resolve(w->emb_ln_g, block);
+    w->emb_ln_b = resolve(w->emb_ln_b, block);
+    for (int i = 0; i < m->config.num_layers; i++) {
+        rr_bert_layer *ly = &w->layers[i];
+        float **f[] = {&ly->qkv_w, &ly->qkv_b, &ly->attn_out_w, &ly->attn_out_b, &ly->ln1_g,
+                       &ly->ln1_b, &ly->ff1_w, &ly->ff1_b, &ly->ff2_w, &ly->ff2_b, &ly->ln2_g,
+                       &ly->ln2_b};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+            *f[k] = resolve(*f[k], block);
+    }
+    w->pooler_w = resolve(w->pooler_w, block);
+    w->pooler_b = resolve(w->pooler_b, block);
+    w->cls_w = resolve(w->cls_w, block);
+    w->cls_b = resolve(w->cls_b, block);
+}
+
+static const rr_st_tensor *find_weight(const rr_checkpoint *ck, const weight_slot *s) {
+    if (s->optional_prefix) {
+        char full[160];
+        snprintf(full, sizeof full, "bert.%s", s->name);
+        const rr_st_tensor *t = rr_checkpoint_find(ck, full);
+        if (t)
+            return t;
+    }
+    return rr_checkpoint_find(ck, s->name);
+}
+
+static rr_status upload_weights(rr_model *m, const char *dir, const rr_checkpoint *ck,
+                                const slot_list *l) {
+    size_t max_floats = 0;
+    for (int i = 0; i < l->n; i++) {
+        const weight_slot *s = &l->slots[i];
+        const rr_st_tensor *t = find_weight(ck, s);
+        if (!t)
+            return rr_error(RR_ERR_FORMAT, "%s: tensor \"%s\"%s is missing from the checkpoint", dir,
+                            s->name, s->optional_prefix ? " (with or without \"bert.\")" : "");
+        int64_t want_ndim = s->cols ? 2 : 1;
+        int ok = t->ndim == want_ndim && t->shape[0] == s->rows && (!s->cols || t->shape[1] == s->cols);
+        if (!ok) {
+            char got[96] = "", *p = got;
+            for (int d = 0; d < t->ndim && p < got + sizeof got - 24; d++)
+                p += snprintf(p, (size_t)(got + sizeof got - p), "%s%lld", d ? ", " : "",
+                              (long long)t->shape[d]);
+            return rr_error(RR_ERR_FORMAT, "%s: tensor \"%s\" has shape [%s], config.json implies "
+                            "[%lld%s%.0lld]", t->file, t->name, got, (long long)s->rows,
+                            s->cols ? ", " : "", (long long)s->cols);
+        }
+        if ((size_t)t->numel > max_floats)
+            max_floats = (size_t)t->numel;
+    }
+    float *staging = malloc(max_floats * sizeof *staging);
+    if (!staging)
+        return rr_error(RR_ERR_NOMEM, "cannot allocate %zu bytes of staging", max_floats * 4);
+    rr_status st = RR_OK;
+    for (int i = 0; i < l->n && !st; i++) {
+        const weight_slot *s = &l->slots[i];
+        const rr_st_tensor *t = find_weight(ck, s);
+        st = rr_tensor_to_f32(t, staging);
+        if (!st)
+            for (int64_t k = 0; k < t->numel; k++)
+                if (staging[k] != staging[k] || staging[k] - staging[k] != 0.0f) {
+                    st = rr_error(RR_ERR_FORMAT, "%s: tensor \"%s\" holds NaN or Inf at element %lld",
+                                  t->file, t->name, (long long)k);
+                    break;
+                }
+        if (!st)
+            st = m->be->ops->upload(m->be, m->weights + s->offset, staging,
+                                    (size_t)t->numel * sizeof(float));
+    }
+    free(staging);
+    return st;
+}
+
+/* ---- workspace -------------------------------------------------------------------------- */
+
+static rr_status alloc_workspace(rr_model *m) {
+    const size_t T = (size_t)m->token_budget, S = (size_t)m->max_seqs;
+    const size_t H = (size_t)m->config.hidden_size, I = (size_t)m->config.intermediate_size;
+    size_t out_dim = (size_t)m->out_dim;
+    size_t sizes[] = {T * H, T * 3 * H, T * H, T * H, T * I, S * H, S * H, S * out_dim};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        total += (sizes[i] + 15) / 16 * 16;
+    RR_TRY(m->be->ops->alloc(m->be, total * sizeof(float), (void **)&m->workspace));
+    float *p = m->workspace;
+    float **fields[] = {&m->ws.x, &m->ws.qkv, &m->ws.ctx, &m->ws.tmp, &m->ws.ff,
+                        &m->ws.pooled, &m->ws.pooled2, &m->ws.out};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        *fields[i] = p;
+        p += (sizes[i] + 15) / 16 * 16;
+    }
+    return RR_OK;
+}
+
+/* ---- load / free ------------------------------------------------------------------------ */
+
+rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model **out) {
+    *out = NULL;
+    rr_model_params p = params ? *params : rr_model_default_params();
+    rr_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return rr_error(RR_ERR_NOMEM, "out of memory");
+    rr_checkpoint ck = {0};
+    slot_list slots = {0};
+    rr_status st = rr_bert_config_load(dir, &m->config);
+    if (st)
+        goto fail;
+    const rr_bert_config *c = &m->config;
+    m->head = p.head != RR_HEAD_AUTO ? p.head : c->is_classifier ? RR_HEAD_CLASSIFIER : RR_HEAD_EMBEDDING;
+    if (m->head == RR_HEAD_CLASSIFIER && !c->is_classifier) {
+        st = rr_error(RR_ERR_UNSUPPORTED, "%s: a classifier head was asked for but config.json's "
+                      "architecture is \"%s\", not BertForSequenceClassification", dir, c->architecture);
+        goto fail;
+    }
+    m->pooling = c->pooling != RR_POOL_NONE ? c->pooling : RR_POOL_MEAN;
+    m->normalize = c->normalize;
+    m->out_dim = m->head == RR_HEAD_CLASSIFIER ? c->num_labels : c->hidden_size;
+    m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
+    m->w.layers = m->layers;
+    if (!m->layers) {
+        st = rr_error(RR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = rr_tokenizer_load(dir, &m->tok)))
+        goto fail;
+    rr_tokenizer_info ti = rr_tokenizer_get_info(m->tok);
+    if (ti.vocab_size > c->vocab_size) {
+        st = rr_error(RR_ERR_FORMAT, "%s: the tokenizer has %d tokens but config.json's vocab_size "
+                      "is %d", dir, ti.vocab_size, c->vocab_size);
+        goto fail;
+    }
+    /* lengths */
+    int32_t model_len = c->max_position_embeddings;
+    if (m->head == RR_HEAD_EMBEDDING && c->st_max_seq_length > 0 && c->st_max_seq_length < model_len)
+        model_len = c->st_max_seq_length;
+    m->max_length = p.max_length > 0 ? p.max_length : model_len;
+    if (m->max_length > c->max_position_embeddings || m->max_length < 3) {
+        st = rr_error(RR_ERR_INVALID_ARG, "max length %d: must be in [3, %d] (the model's "
+                      "max_position_embeddings)", m->max_length, c->max_position_embeddings);
+        goto fail;
+    }
+    m->token_budget = p.token_budget > 0 ? p.token_budget : 16384;
+    if (m->token_budget < m->max_length)
+        m->token_budget = m->max_length;
+    m->max_seqs = p.max_seqs > 0 ? p.max_seqs : m->token_budget / 8;
+    if (m->max_seqs < 1)
+        m->max_seqs = 1;
+    rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
+                             c->num_heads, p.threads};
+    if ((st = rr_backend_create(p.device, &lim, &m->be)))
+        goto fail;
+    if ((st = rr_checkpoint_open(dir, &ck)))
+        goto fail;
+    if ((st = build_slots(m, &slots)))
+        goto fail;
+    if ((st = m->be->ops->alloc(m->be, slots.total * sizeof(float), (void **)&m->weights)))
+        goto fail;
+    resolve_all(m, m->weights);
+    if ((st = upload_weights(m, dir, &ck, &slots)))
+        goto fail;
+    if ((st = alloc_workspace(m)))
+        goto fail;
+    snprintf(m->architecture, sizeof m->architecture, "%s", c->architecture);
+    free(slots.slots);
+    rr_checkpoint_close(&ck);
+    *out = m;
+    return RR_OK;
+fail:
+    free(slots.slots);
+    rr_checkpoint_close(&ck);
+    rr_model_free(m);
+    return st;
+}
+
+void rr_model_free(rr_model *m) {
+    if (!m)
+        return;
+    if (m->be) {
+        if (m->weights)
+            m->be->ops->free(m->be, m->weights);
+        if (m->workspace)
+            m->be->ops->free(m->be, m->workspace);
+        rr_backend_destroy(m->be);
+    }
+    rr_tokenizer_free(m->tok);
+    free(m->layers);
+    free(m->seq_scratch);
+    free(m);
+}
+
+rr_model_info rr_model_get_info(const rr_model *m) {
+    rr_model_info i;
+    memset(&i, 0, sizeof i);
+    const rr_bert_config *c = &m->config;
+    i.hidden = c->hidden_size;
+    i.layers = c->num_layers;
+    i.heads = c->num_heads;
+    i.intermediate = c->intermediate_size;
+    i.vocab = c->vocab_size;
+    i.max_position = c->max_position_embeddings;
+    i.type_vocab = c->type_vocab_size;
+    i.num_labels = c->num_labels;
+    i.out_dim = m->out_dim;
+    i.max_length = m->max_length;
+    i.token_budget = m->token_budget;
+    i.max_seqs = m->max_seqs;
+    i.head = m->head;
+    i.pooling = m->pooling;
+    i.normalize = m->normalize;
+    i.architecture = m->architecture;
+    i.device = m->be->ops->name;
+    return i;
+}
+
+const rr_tokenizer *rr_model_tokenizer(const rr_model *m) { return m->tok; }
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
+    const rr_bert_config *c = &m->config;
+    const rr_backend_ops *ops = m->be->ops;
+    rr_backend *be = m->be;
+    if (!b || b->num_seqs < 1 || b->num_seqs > m->max_seqs)
+        return rr_error(RR_ERR_INVALID_ARG, "forward: %d sequences (1..%d allowed)",
+                        b ? b->num_seqs : 0, m->max_seqs);
+    if (b->cu_seqlens[0] != 0)
+        return rr_error(RR_ERR_INVALID_ARG, "forward: cu_seqlens[0] must be 0");
+    int32_t max_len = 0;
+    for (int32_t s = 0; s < b->num_seqs; s++) {
+        int32_t len = b->cu_seqlens[s + 1] - b->cu_seqlens[s];
+        if (len < 1 || len > m->max_length)
+            return rr_error(RR_ERR_INVALID_ARG, "forward: sequence %d has %d tokens (1..%d allowed)",
+                            s, len, m->max_length);
+        if (len > max_len)
+            max_len = len;
+    }
+    rr_pass pass = {b->num_seqs, b->cu_seqlens[b->num_seqs], max_len, b->ids, b->type_ids, b->cu_seqlens};
+    if (pass.total_tokens > m->token_budget)
+        return rr_error(RR_ERR_INVALID_ARG, "forward: %d tokens exceed the token budget %d",
+                        pass.total_tokens, m->token_budget);
+    const int32_t T = pass.total_tokens, S = pass.num_seqs, H = c->hidden_size,
+                  I = c->intermediate_size;
+    const float eps = c->layer_norm_eps;
+    const rr_bert_weights *w = &m->w;
+    rr_model_ws *ws = &m->ws;
+    RR_TRY(ops->begin_pass(be, &pass));
+    RR_TRY(ops->embed(be, w->word_emb, w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b, eps,
+                      c->vocab_size, c->type_vocab_size, ws->x));
+    for (int l = 0; l < c->num_layers; l++) {
+        const rr_bert_layer *ly = &w->layers[l];
+        RR_TRY(ops->linear(be, ws->x, T, H, ly->qkv_w, ly->qkv_b, 3 * H, RR_ACT_NONE, ws->qkv));
+        RR_TRY(ops->attention(be, ws->qkv, ws->ctx));
+        RR_TRY(ops->linear(be, ws->ctx, T, H, ly->attn_out_w, ly->attn_out_b, H, RR_ACT_NONE, ws->tmp));
+        RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln1_g, ly->ln1_b, eps));
+        RR_TRY(ops->linear(be, ws->x, T, H, ly->ff1_w, ly->ff1_b, I, RR_ACT_GELU, ws->ff));
+        RR_TRY(ops->linear(be, ws->ff, T, I, ly->ff2_w, ly->ff2_b, H, RR_ACT_NONE, ws->tmp));
+        RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps));
+    }
+    if (m->head == RR_HEAD_CLASSIFIER) {
+        RR_TRY(ops->pool(be, ws->x, RR_POOL_CLS, 0, ws->pooled));
+        RR_TRY(ops->linear(be, ws->pooled, S, H, w->pooler_w, w->pooler_b, H, RR_ACT_TANH, ws->pooled2));
+        RR_TRY(ops->linear(be, ws->pooled2, S, H, w->cls_w, w->cls_b, c->num_labels, RR_ACT_NONE, ws->out));
+    } else {
+        RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out));
+    }
+    return ops->download(be, out, ws->out, (size_t)S * (size_t)m->out_dim * sizeof(float));
+}

@@ -1,0 +1,65 @@
+/* model/model_internal.h — the rr_model struct, shared by bert.c (load, forward) and
+ * encode.c (whole-job tokenize → pack → forward → scatter). */
+#ifndef RR_MODEL_INTERNAL_H
+#define RR_MODEL_INTERNAL_H
+
+#include "backend/backend.h"
+#include "io/hf_config.h"
+#include "rerank/model.h"
+
+/* Pointers into the one weight block (backend memory). */
+typedef struct rr_bert_layer {
+    float *qkv_w;      /* (3H, H) query | key | value */
+    float *qkv_b;      /* (3H) */
+    float *attn_out_w; /* (H, H) */
+    float *attn_out_b; /* (H) */
+    float *ln1_g, *ln1_b; /* (H) */
+    float *ff1_w;      /* (I, H) */
+    float *ff1_b;      /* (I) */
+    float *ff2_w;      /* (H, I) */
+    float *ff2_b;      /* (H) */
+    float *ln2_g, *ln2_b; /* (H) */
+} rr_bert_layer;
+
+typedef struct rr_bert_weights {
+    float *word_emb;  /* (V, H) */
+    float *pos_emb;   /* (P, H) */
+    float *type_emb;  /* (type_vocab, H) */
+    float *emb_ln_g, *emb_ln_b; /* (H) */
+    rr_bert_layer *layers;      /* [L] */
+    float *pooler_w;  /* (H, H) classifier head only */
+    float *pooler_b;  /* (H) */
+    float *cls_w;     /* (num_labels, H) */
+    float *cls_b;     /* (num_labels) */
+} rr_bert_weights;
+
+/* Activation workspace (backend memory), sized for token_budget / max_seqs. */
+typedef struct rr_model_ws {
+    float *x;       /* (T, H) hidden state */
+    float *qkv;     /* (T, 3H) */
+    float *ctx;     /* (T, H) attention output */
+    float *tmp;     /* (T, H) projection output before add+LN */
+    float *ff;      /* (T, I) */
+    float *pooled;  /* (S, H) */
+    float *pooled2; /* (S, H) */
+    float *out;     /* (S, out_dim) */
+} rr_model_ws;
+
+struct rr_model {
+    rr_bert_config config;
+    rr_head_kind head;
+    int pooling;   /* rr_pooling for the embedding head */
+    int normalize;
+    int32_t out_dim, max_length, token_budget, max_seqs;
+    char architecture[64];
+    rr_tokenizer *tok;
+    rr_backend *be;
+    float *weights;   /* one block */
+    float *workspace; /* one block */
+    rr_bert_layer *layers;
+    rr_bert_weights w;
+    rr_model_ws ws;
+    void *seq_scratch; /* encode.c's host buffers for one whole-job call */
+};
+
+#endif
