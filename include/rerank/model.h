@@ -58,6 +58,18 @@ typedef struct rr_model_info {
 
 rr_model_info rr_model_get_info(const rr_model *model);
 
+/* Counters since load (or the last reset): what the benchmark and progress lines report. */
+typedef struct rr_model_stats {
+    int64_t sequences;      /* sequences through the forward pass */
+    int64_t tokens;         /* tokens through the forward pass */
+    int64_t passes;         /* forward passes */
+    double forward_seconds; /* wall time inside rr_model_forward */
+    double tokenize_seconds; /* wall time tokenizing in the whole-job helpers */
+} rr_model_stats;
+
+rr_model_stats rr_model_get_stats(const rr_model *model);
+void rr_model_reset_stats(rr_model *model);
+
 /* The tokenizer loaded from the same directory (owned by the model). */
 const rr_tokenizer *rr_model_tokenizer(const rr_model *model);
 

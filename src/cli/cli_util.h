@@ -52,4 +52,8 @@ rr_status check_utf8(const char *s, size_t len, const char *path, long long line
  * ("RRF32\0\0\0", uint64 rows, uint64 cols, then little-endian float32 data). */
 rr_status write_matrix(const char *path, const char *format, const float *data, size_t rows,
                        size_t cols);
+/* The --timing line: load, tokenize and forward times, sequences/s and tokens/s. */
+struct rr_model;
+void print_timing(const char *cmd, const struct rr_model *model, double load_s, double run_s);
+
 #endif

@@ -6,11 +6,12 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include <omp.h>
 #include "rerank/model.h"
 
 int rr_cmd_embed(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *output = NULL, *format = NULL, *device = "cpu";
-    int threads = 0, max_length = 0, token_budget = 0, jsonl = 0;
+    int timing = 0, threads = 0, max_length = 0, token_budget = 0, jsonl = 0;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model_dir, "bi-encoder directory (Hugging Face / sentence-transformers)"},
         {"input", OPT_STR, &input, "texts: one per line (.gz read transparently)"},
@@ -20,6 +21,7 @@ int rr_cmd_embed(int argc, char **argv) {
         {"max-length", OPT_INT, &max_length, "tokens per text, specials included (default: the model's)"},
         {"token-budget", OPT_INT, &token_budget, "tokens per forward pass (default 16384)"},
         {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
+        {"timing", OPT_FLAG, &timing, "print load / tokenize / forward times and rates to stderr"},
         {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
     };
     int rc = cli_parse("embed", "--model DIR --input FILE --output FILE [options]", argc, argv, opts,
@@ -51,8 +53,11 @@ int rr_cmd_embed(int argc, char **argv) {
         p.token_budget = token_budget;
     rr_model *model = NULL;
     float *out = NULL;
+    double t_load = omp_get_wtime();
     if ((st = rr_model_load(model_dir, &p, &model)))
         goto done;
+    t_load = omp_get_wtime() - t_load;
+    double t_run = omp_get_wtime();
     rr_model_info info = rr_model_get_info(model);
     out = malloc((texts.n ? texts.n : 1) * (size_t)info.out_dim * sizeof *out);
     if (!out) {
@@ -62,6 +67,8 @@ int rr_cmd_embed(int argc, char **argv) {
     }
     if ((st = rr_model_embed(model, texts.n, (const char *const *)texts.texts, texts.lens, out)))
         goto done;
+    if (timing)
+        print_timing("embed", model, t_load, omp_get_wtime() - t_run);
     st = write_matrix(output, format, out, texts.n, (size_t)info.out_dim);
     if (!st)
         fprintf(stderr, "rerank embed: %zu texts -> %s [%zu, %d]\n", texts.n, output, texts.n, info.out_dim);

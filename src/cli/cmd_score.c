@@ -9,6 +9,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include <omp.h>
 #include "rerank/model.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -16,7 +17,7 @@
 int rr_cmd_score(int argc, char **argv) {
     const char *model_dir = NULL, *pairs = NULL, *query = NULL, *passages = NULL, *output = NULL;
     const char *activation = "none", *device = "cpu";
-    int threads = 0, max_length = 0, token_budget = 0, label = 0;
+    int timing = 0, threads = 0, max_length = 0, token_budget = 0, label = 0;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model_dir, "cross-encoder directory (BertForSequenceClassification)"},
         {"pairs", OPT_STR, &pairs, "TSV file: query<TAB>passage per line"},
@@ -28,6 +29,7 @@ int rr_cmd_score(int argc, char **argv) {
         {"max-length", OPT_INT, &max_length, "tokens per pair, specials included (default: the model's)"},
         {"token-budget", OPT_INT, &token_budget, "tokens per forward pass (default 16384)"},
         {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
+        {"timing", OPT_FLAG, &timing, "print load / tokenize / forward times and rates to stderr"},
         {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
     };
     int rc = cli_parse("score", "--model DIR (--pairs FILE | --query TEXT --passages FILE) [options]",
@@ -85,8 +87,11 @@ int rr_cmd_score(int argc, char **argv) {
         p.token_budget = token_budget;
     rr_model *model = NULL;
     float *logits = NULL;
+    double t_load = omp_get_wtime();
     if ((st = rr_model_load(model_dir, &p, &model)))
         goto done;
+    t_load = omp_get_wtime() - t_load;
+    double t_run = omp_get_wtime();
     rr_model_info info = rr_model_get_info(model);
     if (label < 0 || label >= info.num_labels) {
         st = rr_error(RR_ERR_INVALID_ARG, "--label %d: the model has %d label(s)", label, info.num_labels);
@@ -101,6 +106,8 @@ int rr_cmd_score(int argc, char **argv) {
                               query ? qlen : qs.lens, (const char *const *)ds.texts, ds.lens, logits);
     if (st)
         goto done;
+    if (timing)
+        print_timing("score", model, t_load, omp_get_wtime() - t_run);
     rr_atomic_file af = {0};
     FILE *fp = stdout;
     if (output) {

@@ -9,6 +9,7 @@
  * Letters: T total tokens, S sequences, H hidden, I intermediate, V vocab, P positions.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +353,10 @@ rr_model_info rr_model_get_info(const rr_model *m) {
 
 const rr_tokenizer *rr_model_tokenizer(const rr_model *m) { return m->tok; }
 
+rr_model_stats rr_model_get_stats(const rr_model *m) { return m->stats; }
+
+void rr_model_reset_stats(rr_model *m) { memset(&m->stats, 0, sizeof m->stats); }
+
 /* ---- forward ------------------------------------------------------------------------------ */
 
 rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
@@ -381,6 +386,7 @@ rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
     const float eps = c->layer_norm_eps;
     const rr_bert_weights *w = &m->w;
     rr_model_ws *ws = &m->ws;
+    double t0 = omp_get_wtime();
     RR_TRY(ops->begin_pass(be, &pass));
     RR_TRY(ops->embed(be, w->word_emb, w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b, eps,
                       c->vocab_size, c->type_vocab_size, ws->x));
@@ -401,5 +407,10 @@ rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
     } else {
         RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out));
     }
-    return ops->download(be, out, ws->out, (size_t)S * (size_t)m->out_dim * sizeof(float));
+    RR_TRY(ops->download(be, out, ws->out, (size_t)S * (size_t)m->out_dim * sizeof(float)));
+    m->stats.sequences += S;
+    m->stats.tokens += T;
+    m->stats.passes++;
+    m->stats.forward_seconds += omp_get_wtime() - t0;
+    return RR_OK;
 }

@@ -130,7 +130,10 @@ static rr_status run_job(rr_model *m, size_t n, const char *const *a, const size
     rr_status st = RR_OK;
     for (size_t first = 0; first < n && !st; first += jb.chunk) {
         size_t count = n - first < jb.chunk ? n - first : jb.chunk;
-        if ((st = tokenize_chunk(m, first, count, a, a_len, b, b_len, &jb)))
+        double t0 = omp_get_wtime();
+        st = tokenize_chunk(m, first, count, a, a_len, b, b_len, &jb);
+        m->stats.tokenize_seconds += omp_get_wtime() - t0;
+        if (st)
             break;
         sort_by_length(jb.keys, jb.order, jb.lens, count);
         size_t next = 0;

@@ -59,6 +59,7 @@ struct rr_model {
     rr_bert_layer *layers;
     rr_bert_weights w;
     rr_model_ws ws;
+    rr_model_stats stats;
     void *seq_scratch; /* encode.c's host buffers for one whole-job call */
 };
 

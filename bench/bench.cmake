@@ -1,0 +1,11 @@
+# bench/bench.cmake — bench programs (included by bench/CMakeLists.txt).
+#
+# rr_sgemm_rate: the machine's OpenBLAS sgemm GFLOP/s (square and the network's shapes), the
+# denominator of bench/bench_cpu.py's "fraction of sgemm" column. It links the same OpenBLAS
+# (OpenMP build) and OpenMP runtime that rerank_core links, directly rather than through
+# rerank_core, so it builds (and the harness can calibrate) even while the library does not.
+add_executable(rr_sgemm_rate sgemm_rate.c)
+target_include_directories(rr_sgemm_rate PRIVATE ${RR_CBLAS_INCLUDE})
+target_compile_options(rr_sgemm_rate PRIVATE ${RR_WARNINGS})
+target_link_libraries(rr_sgemm_rate PRIVATE ${RR_OPENBLAS} OpenMP::OpenMP_C m)
+set_target_properties(rr_sgemm_rate PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -1,0 +1,643 @@
+/* text/tokenizer_load.c — building an rr_tokenizer from a Hugging Face model directory.
+ *
+ * Two sources, as transformers' AutoTokenizer would read them:
+ *  - tokenizer.json (the `tokenizers` library's own file): normalizer, pre-tokenizer, WordPiece
+ *    model, post-processor and added tokens. Anything but BertNormalizer + BertPreTokenizer +
+ *    WordPiece + a BERT template is refused, naming what was found.
+ *  - otherwise vocab.txt (one token per line, id = line index) + tokenizer_config.json
+ *    (do_lower_case, strip_accents, tokenize_chinese_chars, special tokens), which is what
+ *    transformers converts a slow BertTokenizer into.
+ * tokenizer_config.json also gives model_max_length in both cases.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rerank/tokenizer.h"
+#include "text/tokenizer_impl.h"
+#include "util/error.h"
+#include "util/file.h"
+
+#define RR_TOKENIZER_FILE_MAX ((size_t)1 << 30)
+
+/* Load state: paths (for messages) and what the files said. */
+typedef struct load_ctx {
+    rr_tokenizer *tok;
+    char json_path[4096];
+    char vocab_path[4096];
+    char config_path[4096];
+    char special_map_path[4096];
+    json_t *cfg;         /* tokenizer_config.json or NULL */
+    json_t *special_map; /* special_tokens_map.json or NULL */
+    rr_added_token *added; /* growing list, moved into tok at the end */
+    int num_added, cap_added;
+} load_ctx;
+
+/* ---- small JSON helpers ---------------------------------------------------------------- */
+
+static rr_status load_json(const char *path, json_t **out) {
+    char *text;
+    size_t len;
+    *out = NULL;
+    RR_TRY(rr_file_read_all(path, RR_TOKENIZER_FILE_MAX, &text, &len));
+    json_error_t err;
+    json_t *j = json_loadb(text, len, 0, &err);
+    free(text);
+    if (!j)
+        return rr_error(RR_ERR_FORMAT, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return rr_error(RR_ERR_FORMAT, "%s: the top level is not a JSON object", path);
+    }
+    *out = j;
+    return RR_OK;
+}
+
+/* A boolean member: absent or null gives def; another type is an error. */
+static rr_status json_bool(const json_t *obj, const char *key, int def, int *out,
+                           const char *path) {
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return RR_OK;
+    }
+    if (!json_is_boolean(v))
+        return rr_error(RR_ERR_FORMAT, "%s: \"%s\" must be true, false or null", path, key);
+    *out = json_is_true(v);
+    return RR_OK;
+}
+
+/* A token name: a string or an AddedToken object {"content": ...}; NULL when absent. */
+static const char *json_token_name(const json_t *v) {
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_object(v)) {
+        const json_t *c = json_object_get(v, "content");
+        if (json_is_string(c))
+            return json_string_value(c);
+    }
+    return NULL;
+}
+
+static const char *type_name(const json_t *obj) {
+    const json_t *t = json_is_object(obj) ? json_object_get(obj, "type") : NULL;
+    return json_is_string(t) ? json_string_value(t) : NULL;
+}
+
+/* ---- added tokens ---------------------------------------------------------------------- */
+
+static rr_status add_token(load_ctx *lc, const char *content, int32_t id, int normalized,
+                           int single_word) {
+    size_t len = strlen(content);
+    if (len == 0 || id < 0)
+        return RR_OK;
+    for (int i = 0; i < lc->num_added; i++) { /* a later entry for the same text wins */
+        rr_added_token *t = &lc->added[i];
+        if (t->len == len && memcmp(t->content, content, len) == 0) {
+            t->id = id;
+            t->normalized = normalized;
+            t->single_word = single_word;
+            return RR_OK;
+        }
+    }
+    if (lc->num_added == lc->cap_added) {
+        int cap = lc->cap_added ? 2 * lc->cap_added : 16;
+        rr_added_token *p = realloc(lc->added, (size_t)cap * sizeof *p);
+        if (!p)
+            return rr_error(RR_ERR_NOMEM, "tokenizer: cannot allocate added tokens");
+        lc->added = p;
+        lc->cap_added = cap;
+    }
+    rr_added_token *t = &lc->added[lc->num_added];
+    memset(t, 0, sizeof *t);
+    t->content = strdup(content);
+    if (!t->content)
+        return rr_error(RR_ERR_NOMEM, "tokenizer: cannot allocate added tokens");
+    t->len = len;
+    t->id = id;
+    t->normalized = normalized;
+    t->single_word = single_word;
+    lc->num_added++;
+    return RR_OK;
+}
+
+/* {"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"}: lstrip and
+ * rstrip only take whitespace into the match, which BertPreTokenizer drops anyway. */
+static rr_status add_token_json(load_ctx *lc, const json_t *t, json_int_t id, const char *path) {
+    const char *content = json_token_name(t);
+    if (!content || id < 0 || id > INT32_MAX)
+        return rr_error(RR_ERR_FORMAT, "%s: an added token without content or a valid id", path);
+    int special = 0, normalized = 0, single_word = 0;
+    RR_TRY(json_bool(t, "special", 0, &special, path));
+    RR_TRY(json_bool(t, "normalized", !special, &normalized, path));
+    RR_TRY(json_bool(t, "single_word", 0, &single_word, path));
+    return add_token(lc, content, (int32_t)id, normalized, single_word);
+}
+
+/* ---- vocabularies ---------------------------------------------------------------------- */
+
+/* The "##" pieces again, keyed without the prefix: continuation lookups need no copy. */
+static rr_status put_token(rr_tokenizer *tok, const char *s, size_t len, int32_t id,
+                           const char *prefix, size_t prefix_len) {
+    RR_TRY(rr_vocab_put(&tok->vocab, s, len, id));
+    if (len >= prefix_len && memcmp(s, prefix, prefix_len) == 0)
+        RR_TRY(rr_vocab_put(&tok->cont, s + prefix_len, len - prefix_len, id));
+    return RR_OK;
+}
+
+static rr_status init_tables(rr_tokenizer *tok, size_t n) {
+    RR_TRY(rr_vocab_init(&tok->vocab, n));
+    RR_TRY(rr_vocab_init(&tok->cont, n));
+    return RR_OK;
+}
+
+static rr_status lookup_required(load_ctx *lc, const char *what, const char *name,
+                                 const char *path, int32_t *id) {
+    *id = name ? rr_tokenizer_token_id(lc->tok, name) : -1;
+    if (*id < 0) {
+        for (int i = 0; name && i < lc->num_added; i++)
+            if (strcmp(lc->added[i].content, name) == 0)
+                *id = lc->added[i].id;
+    }
+    if (*id < 0)
+        return rr_error(RR_ERR_FORMAT, "%s: %s token \"%s\" is not in the vocabulary", path, what,
+                        name ? name : "(none)");
+    return RR_OK;
+}
+
+/* ---- tokenizer.json -------------------------------------------------------------------- */
+
+/* TemplateProcessing must be BERT's: single [X] A [Y], pair [X] A [Y] B [Y], type ids 0 for
+ * the first part and 1 for B [Y]. Fills the [CLS] ([X]) and [SEP] ([Y]) names and ids. */
+static rr_status parse_template(const json_t *pp, const char *path, const char **cls,
+                                int32_t *cls_id, const char **sep, int32_t *sep_id) {
+    static const char *const single_shape[] = {"S", "A", "S"};
+    static const int single_types[] = {0, 0, 0};
+    static const char *const pair_shape[] = {"S", "A", "S", "B", "S"};
+    static const int pair_types[] = {0, 0, 0, 1, 1};
+    const char *names[2][5] = {{0}};
+    for (int which = 0; which < 2; which++) {
+        const json_t *tpl = json_object_get(pp, which ? "pair" : "single");
+        size_t n = which ? 5 : 3;
+        const char *const *shape = which ? pair_shape : single_shape;
+        const int *types = which ? pair_types : single_types;
+        if (!json_is_array(tpl) || json_array_size(tpl) != n)
+            goto unsupported;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *piece = json_array_get(tpl, i);
+            const json_t *sp = json_object_get(piece, "SpecialToken");
+            const json_t *sq = json_object_get(piece, "Sequence");
+            const json_t *body = sp ? sp : sq;
+            const json_t *tid = json_object_get(body, "type_id");
+            const json_t *id = json_object_get(body, "id");
+            if (!body || !json_is_integer(tid) || json_integer_value(tid) != types[i] ||
+                !json_is_string(id))
+                goto unsupported;
+            if (shape[i][0] == 'S') {
+                if (!sp)
+                    goto unsupported;
+                names[which][i] = json_string_value(id);
+            } else if (!sq || strcmp(json_string_value(id), shape[i]) != 0) {
+                goto unsupported;
+            }
+        }
+    }
+    if (strcmp(names[0][0], names[1][0]) || strcmp(names[0][2], names[1][2]) ||
+        strcmp(names[0][2], names[1][4]))
+        goto unsupported;
+    const json_t *specials = json_object_get(pp, "special_tokens");
+    for (int k = 0; k < 2; k++) {
+        const char *name = names[0][k ? 2 : 0];
+        const json_t *ids = json_object_get(json_object_get(specials, name), "ids");
+        if (!json_is_array(ids) || json_array_size(ids) != 1 ||
+            !json_is_integer(json_array_get(ids, 0)))
+            return rr_error(RR_ERR_FORMAT,
+                            "%s: post_processor: special token \"%s\" needs exactly one id", path,
+                            name);
+        json_int_t v = json_integer_value(json_array_get(ids, 0));
+        if (v < 0 || v > INT32_MAX)
+            return rr_error(RR_ERR_FORMAT, "%s: post_processor: bad id for \"%s\"", path, name);
+        if (k) {
+            *sep = name;
+            *sep_id = (int32_t)v;
+        } else {
+            *cls = name;
+            *cls_id = (int32_t)v;
+        }
+    }
+    return RR_OK;
+unsupported:
+    return rr_error(RR_ERR_UNSUPPORTED,
+                    "%s: post_processor TemplateProcessing is not BERT's "
+                    "([CLS] A [SEP] / [CLS] A [SEP] B [SEP] with type ids 0 then 1)",
+                    path);
+}
+
+/* BertProcessing: {"sep": ["[SEP]", 102], "cls": ["[CLS]", 101]}. */
+static rr_status parse_bert_processing(const json_t *pp, const char *path, const char **cls,
+                                       int32_t *cls_id, const char **sep, int32_t *sep_id) {
+    for (int k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(pp, k ? "sep" : "cls");
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            !json_is_string(json_array_get(v, 0)) || !json_is_integer(json_array_get(v, 1)))
+            return rr_error(RR_ERR_FORMAT, "%s: post_processor BertProcessing: bad \"%s\"", path,
+                            k ? "sep" : "cls");
+        json_int_t id = json_integer_value(json_array_get(v, 1));
+        if (id < 0 || id > INT32_MAX)
+            return rr_error(RR_ERR_FORMAT, "%s: post_processor: bad id", path);
+        if (k) {
+            *sep = json_string_value(json_array_get(v, 0));
+            *sep_id = (int32_t)id;
+        } else {
+            *cls = json_string_value(json_array_get(v, 0));
+            *cls_id = (int32_t)id;
+        }
+    }
+    return RR_OK;
+}
+
+static rr_status load_tokenizer_json(load_ctx *lc) {
+    rr_tokenizer *tok = lc->tok;
+    const char *path = lc->json_path;
+    json_t *root;
+    RR_TRY(load_json(path, &root));
+    rr_status st = RR_OK;
+#define FAIL(...)                                                                          \
+    do {                                                                                   \
+        st = rr_error(__VA_ARGS__);                                                        \
+        goto done;                                                                         \
+    } while (0)
+#define TRY(expr)                                                                          \
+    do {                                                                                   \
+        if ((st = (expr)) != RR_OK)                                                        \
+            goto done;                                                                     \
+    } while (0)
+
+    /* model: WordPiece */
+    const json_t *model = json_object_get(root, "model");
+    if (!json_is_object(model))
+        FAIL(RR_ERR_FORMAT, "%s: no \"model\" object", path);
+    const char *mtype = type_name(model);
+    if (!mtype && json_object_get(model, "max_input_chars_per_word"))
+        mtype = "WordPiece"; /* files from before the "type" tag */
+    if (!mtype || strcmp(mtype, "WordPiece") != 0)
+        FAIL(RR_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (only WordPiece)", path,
+             mtype ? mtype : "(none)");
+    const json_t *vocab = json_object_get(model, "vocab");
+    if (!json_is_object(vocab) || json_object_size(vocab) == 0)
+        FAIL(RR_ERR_FORMAT, "%s: model.vocab is missing or empty", path);
+    const json_t *prefix_j = json_object_get(model, "continuing_subword_prefix");
+    const char *prefix = json_is_string(prefix_j) ? json_string_value(prefix_j) : "##";
+    size_t prefix_len = strlen(prefix);
+    const json_t *unk_j = json_object_get(model, "unk_token");
+    const char *unk = json_is_string(unk_j) ? json_string_value(unk_j) : "[UNK]";
+    const json_t *mic = json_object_get(model, "max_input_chars_per_word");
+    json_int_t max_chars = json_is_integer(mic) ? json_integer_value(mic) : 100;
+    if (max_chars < 0 || max_chars > INT32_MAX)
+        FAIL(RR_ERR_FORMAT, "%s: model.max_input_chars_per_word out of range", path);
+    tok->info.max_input_chars_per_word = (int32_t)max_chars;
+
+    TRY(init_tables(tok, json_object_size(vocab)));
+    const char *key;
+    const json_t *val;
+    int32_t max_id = -1;
+    json_object_foreach((json_t *)vocab, key, val) {
+        if (!json_is_integer(val) || json_integer_value(val) < 0 ||
+            json_integer_value(val) > INT32_MAX)
+            FAIL(RR_ERR_FORMAT, "%s: model.vocab: token \"%s\" has no valid id", path, key);
+        int32_t id = (int32_t)json_integer_value(val);
+        TRY(put_token(tok, key, strlen(key), id, prefix, prefix_len));
+        if (id > max_id)
+            max_id = id;
+    }
+    tok->info.vocab_size = max_id + 1;
+
+    /* normalizer: BertNormalizer */
+    const json_t *norm = json_object_get(root, "normalizer");
+    const char *ntype = type_name(norm);
+    if (!ntype || strcmp(ntype, "BertNormalizer") != 0)
+        FAIL(RR_ERR_UNSUPPORTED, "%s: normalizer \"%s\" is not supported (only BertNormalizer)",
+             path, ntype ? ntype : (json_is_null(norm) || !norm ? "null" : "(untyped)"));
+    int lowercase = 1, strip = 1;
+    TRY(json_bool(norm, "clean_text", 1, &tok->norm.clean_text, path));
+    TRY(json_bool(norm, "handle_chinese_chars", 1, &tok->norm.handle_chinese_chars, path));
+    TRY(json_bool(norm, "lowercase", 1, &lowercase, path));
+    TRY(json_bool(norm, "strip_accents", lowercase, &strip, path)); /* null follows lowercase */
+    tok->norm.lowercase = lowercase;
+    tok->norm.strip_accents = strip;
+
+    /* pre_tokenizer: BertPreTokenizer */
+    const json_t *pre = json_object_get(root, "pre_tokenizer");
+    const char *ptype = type_name(pre);
+    if (!ptype || strcmp(ptype, "BertPreTokenizer") != 0)
+        FAIL(RR_ERR_UNSUPPORTED,
+             "%s: pre_tokenizer \"%s\" is not supported (only BertPreTokenizer)", path,
+             ptype ? ptype : (json_is_null(pre) || !pre ? "null" : "(untyped)"));
+
+    /* added tokens, before the special ids are looked up (they may live only there) */
+    const json_t *added = json_object_get(root, "added_tokens");
+    if (added && !json_is_null(added)) {
+        if (!json_is_array(added))
+            FAIL(RR_ERR_FORMAT, "%s: \"added_tokens\" is not an array", path);
+        size_t i;
+        const json_t *t;
+        json_array_foreach(added, i, t) {
+            const json_t *id = json_object_get(t, "id");
+            TRY(add_token_json(lc, t, json_is_integer(id) ? json_integer_value(id) : -1, path));
+        }
+    }
+
+    /* post_processor: BERT's template */
+    const json_t *pp = json_object_get(root, "post_processor");
+    const char *pptype = type_name(pp);
+    const char *cls = NULL, *sep = NULL;
+    int32_t cls_id = -1, sep_id = -1;
+    if (pptype && strcmp(pptype, "TemplateProcessing") == 0)
+        TRY(parse_template(pp, path, &cls, &cls_id, &sep, &sep_id));
+    else if (pptype && strcmp(pptype, "BertProcessing") == 0)
+        TRY(parse_bert_processing(pp, path, &cls, &cls_id, &sep, &sep_id));
+    else
+        FAIL(RR_ERR_UNSUPPORTED,
+             "%s: post_processor \"%s\" is not supported (TemplateProcessing or BertProcessing)",
+             path, pptype ? pptype : "null");
+    int32_t check;
+    TRY(lookup_required(lc, "[CLS]", cls, path, &check));
+    TRY(lookup_required(lc, "[SEP]", sep, path, &check));
+    tok->info.cls_id = cls_id; /* the ids the template writes, as Hugging Face does */
+    tok->info.sep_id = sep_id;
+    TRY(lookup_required(lc, "unknown", unk, path, &tok->info.unk_id));
+
+    const json_t *padding = json_object_get(root, "padding");
+    const char *pad = json_token_name(json_object_get(padding, "pad_token"));
+    if (!pad)
+        pad = json_token_name(json_object_get(lc->cfg, "pad_token"));
+    TRY(lookup_required(lc, "padding", pad ? pad : "[PAD]", path, &tok->info.pad_id));
+done:
+    json_decref(root);
+    return st;
+#undef FAIL
+#undef TRY
+}
+
+/* ---- vocab.txt + tokenizer_config.json ------------------------------------------------- */
+
+/* A special token's name from tokenizer_config.json, special_tokens_map.json or the
+ * BertTokenizer default. */
+static const char *special_name(const load_ctx *lc, const char *key, const char *def) {
+    const char *s = json_token_name(json_object_get(lc->cfg, key));
+    if (!s)
+        s = json_token_name(json_object_get(lc->special_map, key));
+    return s ? s : def;
+}
+
+static rr_status load_vocab_txt(load_ctx *lc) {
+    rr_tokenizer *tok = lc->tok;
+    const char *path = lc->vocab_path;
+    char *text;
+    size_t len;
+    RR_TRY(rr_file_read_all(path, RR_TOKENIZER_FILE_MAX, &text, &len));
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    if (len && text[len - 1] != '\n')
+        lines++;
+    rr_status st = RR_OK;
+    if (lines == 0)
+        st = rr_error(RR_ERR_FORMAT, "%s: empty vocabulary", path);
+    if (lines > INT32_MAX)
+        st = rr_error(RR_ERR_FORMAT, "%s: too many lines", path);
+    if (st == RR_OK)
+        st = init_tables(tok, lines);
+    int32_t id = 0;
+    for (size_t start = 0; st == RR_OK && start < len; id++) {
+        const char *nl = memchr(text + start, '\n', len - start);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        size_t tlen = end - start;
+        if (tlen && text[start + tlen - 1] == '\r')
+            tlen--;
+        if (rr_utf8_invalid_at((const unsigned char *)text + start, tlen) < tlen)
+            st = rr_error(RR_ERR_FORMAT, "%s:%d: invalid UTF-8", path, (int)id + 1);
+        else
+            st = put_token(tok, text + start, tlen, id, "##", 2);
+        start = end + 1;
+    }
+    free(text);
+    RR_TRY(st);
+    tok->info.vocab_size = id;
+    tok->info.max_input_chars_per_word = 100;
+
+    /* BertTokenizer's options; transformers converts them into a BertNormalizer with
+     * clean_text on. */
+    const char *cpath = lc->config_path;
+    int lowercase = 1, strip = 1, chinese = 1;
+    RR_TRY(json_bool(lc->cfg, "do_lower_case", 1, &lowercase, cpath));
+    RR_TRY(json_bool(lc->cfg, "strip_accents", lowercase, &strip, cpath));
+    RR_TRY(json_bool(lc->cfg, "tokenize_chinese_chars", 1, &chinese, cpath));
+    tok->norm.clean_text = 1;
+    tok->norm.handle_chinese_chars = chinese;
+    tok->norm.lowercase = lowercase;
+    tok->norm.strip_accents = strip;
+
+    /* The special tokens are added tokens (never normalized), so "[SEP]" written in a
+     * text is the token [SEP]; so are tokens listed in added_tokens_decoder. */
+    static const char *const keys[] = {"unk_token", "sep_token", "pad_token", "cls_token",
+                                       "mask_token"};
+    static const char *const defs[] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
+    const char *names[5];
+    for (int k = 0; k < 5; k++) {
+        names[k] = special_name(lc, keys[k], defs[k]);
+        int32_t sid = rr_tokenizer_token_id(tok, names[k]);
+        if (sid >= 0)
+            RR_TRY(add_token(lc, names[k], sid, 0, 0));
+    }
+    const json_t *extra = json_object_get(lc->cfg, "additional_special_tokens");
+    if (!extra)
+        extra = json_object_get(lc->special_map, "additional_special_tokens");
+    if (json_is_array(extra)) {
+        size_t i;
+        const json_t *t;
+        json_array_foreach(extra, i, t) {
+            const char *name = json_token_name(t);
+            int32_t sid = name ? rr_tokenizer_token_id(tok, name) : -1;
+            if (sid >= 0)
+                RR_TRY(add_token(lc, name, sid, 0, 0));
+        }
+    }
+    const json_t *decoder = json_object_get(lc->cfg, "added_tokens_decoder");
+    if (json_is_object(decoder)) {
+        const char *key;
+        const json_t *t;
+        json_object_foreach((json_t *)decoder, key, t) {
+            char *endp;
+            long long v = strtoll(key, &endp, 10);
+            if (*key == '\0' || *endp != '\0')
+                return rr_error(RR_ERR_FORMAT, "%s: added_tokens_decoder: bad id \"%s\"", cpath,
+                                key);
+            RR_TRY(add_token_json(lc, t, (json_int_t)v, cpath));
+        }
+    }
+    RR_TRY(lookup_required(lc, "unknown", names[0], path, &tok->info.unk_id));
+    RR_TRY(lookup_required(lc, "[SEP]", names[1], path, &tok->info.sep_id));
+    RR_TRY(lookup_required(lc, "padding", names[2], path, &tok->info.pad_id));
+    RR_TRY(lookup_required(lc, "[CLS]", names[3], path, &tok->info.cls_id));
+    return RR_OK;
+}
+
+/* ---- finishing ------------------------------------------------------------------------- */
+
+static int cmp_added(const void *pa, const void *pb) {
+    const rr_added_token *a = pa, *b = pb;
+    if (a->match_len != b->match_len)
+        return a->match_len > b->match_len ? -1 : 1;
+    return memcmp(a->match, b->match, a->match_len);
+}
+
+static rr_status finish(load_ctx *lc) {
+    rr_tokenizer *tok = lc->tok;
+    rr_tokenizer_info *info = &tok->info;
+    info->lowercase = tok->norm.lowercase;
+    info->strip_accents = tok->norm.strip_accents;
+    info->handle_chinese_chars = tok->norm.handle_chinese_chars;
+    info->clean_text = tok->norm.clean_text;
+    rr_text_opts_prepare(&tok->norm);
+    memset(&tok->ident, 0, sizeof tok->ident);
+    rr_text_opts_prepare(&tok->ident);
+
+    info->model_max_length = 512;
+    const json_t *mml = json_object_get(lc->cfg, "model_max_length");
+    if (json_is_integer(mml) && json_integer_value(mml) > 0 &&
+        json_integer_value(mml) <= INT32_MAX)
+        info->model_max_length = (int32_t)json_integer_value(mml);
+    /* (transformers writes 1e30 for "no limit": treated as absent) */
+
+    for (int b = 0; b < 128; b++) {
+        char s[1] = {(char)b};
+        int32_t id = rr_vocab_get(&tok->vocab, s, 1);
+        tok->ascii_single_id[b] = (id >= 0 && info->max_input_chars_per_word >= 1) ? id
+                                                                                  : info->unk_id;
+    }
+
+    /* Added tokens move into the tokenizer; "normalized" ones are searched for in their
+     * normalized form, as AddedVocabulary does. */
+    tok->added = lc->added;
+    tok->num_added = lc->num_added;
+    lc->added = NULL;
+    lc->num_added = lc->cap_added = 0;
+    for (int i = 0; i < tok->num_added; i++) {
+        rr_added_token *t = &tok->added[i];
+        if (t->normalized)
+            RR_TRY(rr_text_normalize_alloc(&tok->norm, t->content, t->len, &t->match,
+                                           &t->match_len));
+        else {
+            t->match = t->content;
+            t->match_len = t->len;
+        }
+        if (t->id >= info->vocab_size)
+            info->vocab_size = t->id + 1;
+    }
+    if (tok->num_added > 1)
+        qsort(tok->added, (size_t)tok->num_added, sizeof *tok->added, cmp_added);
+    for (int i = 0; i < tok->num_added; i++) {
+        rr_added_token *t = &tok->added[i];
+        if (t->match_len == 0)
+            continue;
+        uint8_t first = (uint8_t)t->match[0];
+        if (t->normalized) {
+            tok->norm_first[first] = 1;
+            tok->has_normalized_added = 1;
+        } else {
+            tok->raw_first[first] = 1;
+            tok->has_raw_added = 1;
+        }
+    }
+    return RR_OK;
+}
+
+static rr_status load_optional_json(const char *path, json_t **out) {
+    *out = NULL;
+    if (!rr_file_exists(path))
+        return RR_OK;
+    return load_json(path, out);
+}
+
+rr_status rr_tokenizer_load(const char *model_dir, rr_tokenizer **out) {
+    if (!out)
+        return rr_error(RR_ERR_INVALID_ARG, "rr_tokenizer_load: NULL output");
+    *out = NULL;
+    if (!model_dir)
+        return rr_error(RR_ERR_INVALID_ARG, "rr_tokenizer_load: NULL model directory");
+    struct stat st_dir;
+    if (stat(model_dir, &st_dir) != 0 || !S_ISDIR(st_dir.st_mode))
+        return rr_error(RR_ERR_NOT_FOUND, "%s: no such model directory", model_dir);
+
+    load_ctx lc;
+    memset(&lc, 0, sizeof lc);
+    lc.tok = calloc(1, sizeof(rr_tokenizer));
+    if (!lc.tok)
+        return rr_error(RR_ERR_NOMEM, "%s: cannot allocate a tokenizer", model_dir);
+    rr_status st;
+    if ((st = rr_path_join(lc.json_path, sizeof lc.json_path, model_dir, "tokenizer.json")) ||
+        (st = rr_path_join(lc.vocab_path, sizeof lc.vocab_path, model_dir, "vocab.txt")) ||
+        (st = rr_path_join(lc.config_path, sizeof lc.config_path, model_dir,
+                           "tokenizer_config.json")) ||
+        (st = rr_path_join(lc.special_map_path, sizeof lc.special_map_path, model_dir,
+                           "special_tokens_map.json")))
+        goto fail;
+    if ((st = load_optional_json(lc.config_path, &lc.cfg)) ||
+        (st = load_optional_json(lc.special_map_path, &lc.special_map)))
+        goto fail;
+    if (rr_file_exists(lc.json_path))
+        st = load_tokenizer_json(&lc);
+    else if (rr_file_exists(lc.vocab_path))
+        st = load_vocab_txt(&lc);
+    else
+        st = rr_error(RR_ERR_NOT_FOUND, "%s: no tokenizer.json or vocab.txt in the model directory",
+                      model_dir);
+    if (st == RR_OK)
+        st = finish(&lc);
+    if (st != RR_OK)
+        goto fail;
+    json_decref(lc.cfg);
+    json_decref(lc.special_map);
+    *out = lc.tok;
+    return RR_OK;
+fail:
+    for (int i = 0; i < lc.num_added; i++)
+        free(lc.added[i].content);
+    free(lc.added);
+    json_decref(lc.cfg);
+    json_decref(lc.special_map);
+    rr_tokenizer_free(lc.tok);
+    return st;
+}
+
+void rr_tokenizer_free(rr_tokenizer *tok) {
+    if (!tok)
+        return;
+    rr_vocab_free(&tok->vocab);
+    rr_vocab_free(&tok->cont);
+    for (int i = 0; i < tok->num_added; i++) {
+        if (tok->added[i].match != tok->added[i].content)
+            free(tok->added[i].match);
+        free(tok->added[i].content);
+    }
+    free(tok->added);
+    free(tok);
+}
+
+rr_tokenizer_info rr_tokenizer_get_info(const rr_tokenizer *tok) { return tok->info; }
+
+int32_t rr_tokenizer_token_id(const rr_tokenizer *tok, const char *token) {
+    if (!tok || !token)
+        return -1;
+    size_t len = strlen(token);
+    int32_t id = rr_vocab_get(&tok->vocab, token, len);
+    if (id >= 0)
+        return id;
+    for (int i = 0; i < tok->num_added; i++)
+        if (tok->added[i].len == len && memcmp(tok->added[i].content, token, len) == 0)
+            return tok->added[i].id;
+    return -1;
+}

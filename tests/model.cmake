@@ -1,0 +1,4 @@
+# End-to-end parity against PyTorch through the CLI (needs the models from scripts/setup.sh).
+rr_test(test_model_parity SOURCES test_model_parity.c ${PROJECT_SOURCE_DIR}/src/cli/cli_util.c
+        LABELS cpu model)
+rr_script_test(test_bad_input test_bad_input.sh LABELS cpu model)

