@@ -16,8 +16,6 @@ if [ "${RR_TEST_SANITIZE:-1}" != 0 ]; then
   echo "== ctest: ASan + UBSan build" >&2
   BUILD_DIR="$REPO/build-asan" BUILD_TYPE=RelWithDebInfo \
     CMAKE_ARGS="-DRR_SANITIZE=ON -DRR_CUDA=OFF" "$REPO/scripts/setup.sh"
-  # OpenBLAS and libgomp keep thread-local pools alive at exit: leak checks would only
-  # report those, so LeakSanitizer is left to the dedicated fuzz/leak jobs.
-  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$REPO/build-asan" --output-on-failure -j"$JOBS" -LE slow "$@"
 fi

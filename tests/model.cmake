@@ -2,3 +2,4 @@
 rr_test(test_model_parity SOURCES test_model_parity.c ${PROJECT_SOURCE_DIR}/src/cli/cli_util.c
         LABELS cpu model)
 rr_script_test(test_bad_input test_bad_input.sh LABELS cpu model)
+rr_script_test(test_checkpoint_formats test_checkpoint_formats.sh LABELS cpu model)

@@ -1,1 +1,749 @@
-int main(void){return 0;}
+/* tests/test_tokenizer.c — the tokenizer against Hugging Face's fast tokenizer.
+ *
+ * Needs $RR_MODELS_DIR/all-MiniLM-L6-v2 (skipped without it) and, under $RR_REPO_DIR, the
+ * SciFact data (data/scifact/{corpus,queries}.jsonl.gz) and the fixtures
+ * tests/fixtures/tokenizer_scifact.tsv.gz ("kind\tid\tn\thash": query and doc encoded
+ * alone with max_length 256, doc text = title + " " + text; pair "qid/docid" with
+ * max_length 512, longest_first; hash = rr_test_hash_tokens of ids and type ids) and
+ * tests/fixtures/tokenizer_edge.jsonl ({"name","a","b","max_length","ids","type_ids"}).
+ *
+ * Every fixture line is checked twice: with the tokenizer loaded from tokenizer.json and
+ * with one loaded from vocab.txt + tokenizer_config.json (copied to a temporary directory
+ * without tokenizer.json). Also: the Unicode-version quirks of the `tokenizers` library
+ * (a table generated with tokenizers 0.23.3, below), error cases, two threads at once,
+ * and the throughput on the whole SciFact corpus (printed, never asserted).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/lines.h"
+#include "rerank/tokenizer.h"
+#include "test_util.h"
+#include "text/hf_unicode.h"
+
+#define MAX_PRINTED_MISMATCHES 20
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static unsigned long long enc_hash(const rr_encoding *e) {
+    return rr_test_hash_tokens((const int *)e->ids, (const int *)e->type_ids, e->len);
+}
+
+/* The fixture's hash field, written in hex (with or without 0x) or in decimal. */
+static int hash_matches(const char *field, unsigned long long h) {
+    const char *hex = field;
+    if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
+        hex += 2;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(hex, &end, 16);
+    if (!errno && *hex && *end == '\0' && v == h)
+        return 1;
+    errno = 0;
+    v = strtoull(field, &end, 10);
+    return !errno && *field && *end == '\0' && v == h;
+}
+
+static int write_file(const char *path, const char *data, size_t len) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return 0;
+    int ok = fwrite(data, 1, len, fp) == len;
+    return fclose(fp) == 0 && ok;
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return 0;
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return 0;
+    }
+    char buf[1 << 16];
+    size_t n;
+    int ok = 1;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok &= fwrite(buf, 1, n, out) == n;
+    ok &= !ferror(in);
+    fclose(in);
+    return (fclose(out) == 0) && ok;
+}
+
+static void remove_dir(const char *dir) {
+    static const char *const names[] = {"vocab.txt", "tokenizer_config.json",
+                                        "special_tokens_map.json", "tokenizer.json"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static int make_temp_dir(char *out, size_t cap) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(out, cap, "%s/rr_tokenizer_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(out) != NULL;
+}
+
+/* ---- SciFact texts --------------------------------------------------------------------- */
+
+typedef struct text_entry {
+    char *id;
+    char *text;
+    size_t len;
+} text_entry;
+
+typedef struct text_set {
+    text_entry *items;
+    size_t n, cap;
+    size_t total_bytes;
+} text_set;
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp(((const text_entry *)a)->id, ((const text_entry *)b)->id);
+}
+
+static const text_entry *find_text(const text_set *s, const char *id) {
+    text_entry key = {(char *)id, NULL, 0};
+    return bsearch(&key, s->items, s->n, sizeof key, cmp_entry);
+}
+
+/* BEIR JSONL: text = title + " " + text when with_title (documents), else text. */
+static int load_texts(const char *path, int with_title, text_set *out) {
+    rr_line_reader r;
+    memset(out, 0, sizeof *out);
+    if (rr_lines_open(&r, path, 0) != RR_OK) {
+        fprintf(stderr, "%s\n", rr_last_error());
+        return 0;
+    }
+    int eof = 0, ok = 1;
+    while (ok && rr_lines_next(&r, &eof) == RR_OK && !eof) {
+        json_error_t err;
+        json_t *j = json_loadb(r.buf, r.len, 0, &err);
+        const char *id = json_string_value(json_object_get(j, "_id"));
+        const json_t *text = json_object_get(j, "text");
+        const json_t *title = json_object_get(j, "title");
+        if (!id || !json_is_string(text) || (with_title && !json_is_string(title))) {
+            fprintf(stderr, "%s:%lld: not a BEIR record\n", path, r.line_no);
+            ok = 0;
+        } else {
+            if (out->n == out->cap) {
+                out->cap = out->cap ? 2 * out->cap : 1024;
+                out->items = realloc(out->items, out->cap * sizeof *out->items);
+            }
+            text_entry *e = &out->items[out->n++];
+            size_t tl = with_title ? json_string_length(title) : 0;
+            size_t xl = json_string_length(text);
+            e->id = strdup(id);
+            e->len = with_title ? tl + 1 + xl : xl;
+            e->text = malloc(e->len + 1);
+            if (with_title) {
+                memcpy(e->text, json_string_value(title), tl);
+                e->text[tl] = ' ';
+                memcpy(e->text + tl + 1, json_string_value(text), xl);
+            } else {
+                memcpy(e->text, json_string_value(text), xl);
+            }
+            e->text[e->len] = '\0';
+            out->total_bytes += e->len;
+        }
+        json_decref(j);
+    }
+    rr_lines_close(&r);
+    if (ok)
+        qsort(out->items, out->n, sizeof *out->items, cmp_entry);
+    return ok && out->n > 0;
+}
+
+static void free_texts(text_set *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->items[i].id);
+        free(s->items[i].text);
+    }
+    free(s->items);
+}
+
+/* ---- the tokenizer's own view ---------------------------------------------------------- */
+
+static void test_info(const rr_tokenizer *tok, const char *label) {
+    rr_tokenizer_info info = rr_tokenizer_get_info(tok);
+    CHECK_MSG(info.vocab_size == 30522, "%s: vocab_size %d", label, info.vocab_size);
+    CHECK_MSG(info.cls_id == rr_tokenizer_token_id(tok, "[CLS]") && info.cls_id >= 0, "%s", label);
+    CHECK_MSG(info.sep_id == rr_tokenizer_token_id(tok, "[SEP]") && info.sep_id >= 0, "%s", label);
+    CHECK_MSG(info.pad_id == rr_tokenizer_token_id(tok, "[PAD]") && info.pad_id >= 0, "%s", label);
+    CHECK_MSG(info.unk_id == rr_tokenizer_token_id(tok, "[UNK]") && info.unk_id >= 0, "%s", label);
+    CHECK_MSG(info.lowercase == 1 && info.strip_accents == 1 && info.handle_chinese_chars == 1 &&
+                  info.clean_text == 1,
+              "%s: normalizer options %d %d %d %d", label, info.lowercase, info.strip_accents,
+              info.handle_chinese_chars, info.clean_text);
+    CHECK_MSG(info.max_input_chars_per_word == 100, "%s", label);
+    CHECK_MSG(info.model_max_length == 512, "%s: model_max_length %d", label,
+              info.model_max_length);
+    CHECK(rr_tokenizer_token_id(tok, "the") >= 0);
+    CHECK(rr_tokenizer_token_id(tok, "##ing") >= 0);
+    CHECK(rr_tokenizer_token_id(tok, "no-such-token-xyz") == -1);
+}
+
+/* ---- hand-made cases (expected ids from tokenizers 0.23.3) ----------------------------- */
+
+typedef struct edge_case {
+    const char *name;
+    const char *a;
+    size_t a_len;
+    const char *b; /* NULL: a single text */
+    size_t b_len;
+    int max_length;
+    const char *ids, *type_ids; /* space-separated */
+} edge_case;
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static const edge_case kEdgeCases[] = {
+    {"dotted capital I: NFD then lowercase",
+     S("\304\260stanbul \304\260"),
+     NULL, 0, 512,
+     "101 9960 1045 102",
+     "0 0 0 0"},
+    {"U+0890 is Cf today, kept by HF (Unicode 8 tables)",
+     S("a\340\242\220b"),
+     NULL, 0, 512,
+     "101 100 102",
+     "0 0 0"},
+    {"U+200B is Cf in both: dropped, the word joins",
+     S("a\342\200\213b"),
+     NULL, 0, 512,
+     "101 11113 102",
+     "0 0 0"},
+    {"U+2E43 is Po today, not punctuation to HF",
+     S("a\342\271\203b"),
+     NULL, 0, 512,
+     "101 100 102",
+     "0 0 0"},
+    {"U+166D is Po to HF, So today",
+     S("a\341\231\255b"),
+     NULL, 0, 512,
+     "101 1037 100 1038 102",
+     "0 0 0 0 0"},
+    {"U+1734 is Mn to HF (Mc today): stripped",
+     S("a\341\234\264b"),
+     NULL, 0, 512,
+     "101 11113 102",
+     "0 0 0"},
+    {"CJK padding, and the 2B820..2B91F gap",
+     S("\344\270\200\344\270\201a\360\253\240\240b\360\253\244\240c"),
+     NULL, 0, 512,
+     "101 1740 100 100 100 1039 102",
+     "0 0 0 0 0 0 0"},
+    {"compatibility ideograph: padded, then NFD",
+     S("\357\244\200x"),
+     NULL, 0, 512,
+     "101 100 1060 102",
+     "0 0 0 0"},
+    {"no final sigma, no sharp-s expansion",
+     S("\316\243\316\221\316\243 Stra\303\237e"),
+     NULL, 0, 512,
+     "101 1173 14608 29733 2358 27807 102",
+     "0 0 0 0 0 0 0"},
+    {"controls dropped, \\t\\n\\r are spaces, NUL and U+FFFD dropped",
+     S("a\001b\011c\012d\015e\000f\357\277\275g\177h\013i"),
+     NULL, 0, 512,
+     "101 11113 1039 1040 1041 2546 28891 102",
+     "0 0 0 0 0 0 0 0"},
+    {"word of 100 chars is split, 101 chars is [UNK]",
+     S("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+     NULL, 0, 512,
+     "101 13360 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 11057 2050 100 102",
+     "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"},
+    {"special tokens in the text are matched, lowercase ones are not",
+     S("x[SEP]y [MASK] [cls]"),
+     NULL, 0, 512,
+     "101 1060 102 1061 103 1031 18856 2015 1033 102",
+     "0 0 0 0 0 0 0 0 0 0"},
+    {"single truncation",
+     S("the the the the the the the the the the"),
+     NULL, 0, 7,
+     "101 1996 1996 1996 1996 1996 102",
+     "0 0 0 0 0 0 0"},
+    {"pair fits exactly",
+     S("the the the the the"),
+     S("the the the the the"), 13,
+     "101 1996 1996 1996 1996 1996 102 1996 1996 1996 1996 1996 102",
+     "0 0 0 0 0 0 0 1 1 1 1 1 1"},
+    {"pair: short first keeps all",
+     S("the the"),
+     S("the the the the the the the the the the the the the the the the the the the the"), 10,
+     "101 1996 1996 102 1996 1996 1996 1996 1996 102",
+     "0 0 0 0 1 1 1 1 1 1"},
+    {"pair: short second keeps all",
+     S("the the the the the the the the the the the the the the the the the the the the"),
+     S("the the"), 10,
+     "101 1996 1996 1996 1996 1996 102 1996 1996 102",
+     "0 0 0 0 0 0 0 1 1 1"},
+    {"pair: equal, even budget",
+     S("the the the the the the the the the"),
+     S("the the the the the the the the the"), 13,
+     "101 1996 1996 1996 1996 1996 102 1996 1996 1996 1996 1996 102",
+     "0 0 0 0 0 0 0 1 1 1 1 1 1"},
+    {"pair: equal, odd budget: extra to the second",
+     S("the the the the the the the the the"),
+     S("the the the the the the the the the"), 12,
+     "101 1996 1996 1996 1996 102 1996 1996 1996 1996 1996 102",
+     "0 0 0 0 0 0 1 1 1 1 1 1"},
+    {"pair: first longer, odd budget: extra to the first",
+     S("the the the the the the the the the the"),
+     S("the the the the the the the the the"), 12,
+     "101 1996 1996 1996 1996 1996 102 1996 1996 1996 1996 102",
+     "0 0 0 0 0 0 0 1 1 1 1 1"},
+    {"pair: second longer, odd budget",
+     S("the the the the the the the the the"),
+     S("the the the the the the the the the the"), 12,
+     "101 1996 1996 1996 1996 102 1996 1996 1996 1996 1996 102",
+     "0 0 0 0 0 0 1 1 1 1 1 1"},
+    {"pair: both over budget",
+     S("the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the"),
+     S("the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the the"), 20,
+     "101 1996 1996 1996 1996 1996 1996 1996 1996 102 1996 1996 1996 1996 1996 1996 1996 1996 1996 102",
+     "0 0 0 0 0 0 0 0 0 0 1 1 1 1 1 1 1 1 1 1"},
+    {"pair: minimum length",
+     S("the the the"),
+     S("the the the"), 3,
+     "101 102 102",
+     "0 0 1"},
+    {"pair: empty texts",
+     S(""),
+     S(""), 512,
+     "101 102 102",
+     "0 0 1"},
+};
+
+static int parse_ints(const char *s, int32_t *out, int cap) {
+    int n = 0;
+    char *end;
+    while (*s && n < cap) {
+        long v = strtol(s, &end, 10);
+        if (end == s)
+            break;
+        out[n++] = (int32_t)v;
+        s = end;
+    }
+    return n;
+}
+
+static void test_edge_table(const rr_tokenizer *tok, const char *label) {
+    rr_encoding e;
+    rr_encoding_init(&e);
+    for (size_t i = 0; i < sizeof kEdgeCases / sizeof kEdgeCases[0]; i++) {
+        const edge_case *c = &kEdgeCases[i];
+        int32_t ids[1024], types[1024];
+        int n = parse_ints(c->ids, ids, 1024);
+        int nt = parse_ints(c->type_ids, types, 1024);
+        rr_status st = c->b ? rr_tokenizer_encode_pair(tok, c->a, c->a_len, c->b, c->b_len,
+                                                       c->max_length, &e)
+                            : rr_tokenizer_encode(tok, c->a, c->a_len, c->max_length, &e);
+        int same = st == RR_OK && e.len == n && nt == n &&
+                   memcmp(e.ids, ids, (size_t)n * sizeof *ids) == 0 &&
+                   memcmp(e.type_ids, types, (size_t)n * sizeof *types) == 0;
+        CHECK_MSG(same, "%s: \"%s\": expected %d tokens [%s], got %d (status %s)", label,
+                  c->name, n, c->ids, e.len, rr_status_str(st));
+    }
+    rr_encoding_free(&e);
+}
+
+/* ---- fixtures -------------------------------------------------------------------------- */
+
+/* tokenizer_edge.jsonl: every line, exact ids and type ids. */
+static void test_edge_fixture(const char *path, rr_tokenizer *const toks[2],
+                              const char *const labels[2]) {
+    rr_line_reader r;
+    if (rr_lines_open(&r, path, 0) != RR_OK) {
+        CHECK_MSG(0, "%s", rr_last_error());
+        return;
+    }
+    rr_encoding e;
+    rr_encoding_init(&e);
+    int eof = 0, lines = 0, bad = 0;
+    while (rr_lines_next(&r, &eof) == RR_OK && !eof) {
+        if (r.len == 0)
+            continue;
+        json_error_t err;
+        json_t *j = json_loadb(r.buf, r.len, JSON_ALLOW_NUL, &err);
+        const json_t *a = json_object_get(j, "a"), *b = json_object_get(j, "b");
+        const json_t *ml = json_object_get(j, "max_length");
+        const json_t *ids = json_object_get(j, "ids"), *types = json_object_get(j, "type_ids");
+        const char *name = json_string_value(json_object_get(j, "name"));
+        if (!json_is_string(a) || !(json_is_string(b) || json_is_null(b) || !b) ||
+            !json_is_integer(ml) || !json_is_array(ids) || !json_is_array(types)) {
+            CHECK_MSG(0, "%s:%lld: malformed fixture line", path, r.line_no);
+            json_decref(j);
+            continue;
+        }
+        lines++;
+        for (int t = 0; t < 2; t++) {
+            rr_status st =
+                json_is_string(b)
+                    ? rr_tokenizer_encode_pair(toks[t], json_string_value(a), json_string_length(a),
+                                               json_string_value(b), json_string_length(b),
+                                               (int32_t)json_integer_value(ml), &e)
+                    : rr_tokenizer_encode(toks[t], json_string_value(a), json_string_length(a),
+                                          (int32_t)json_integer_value(ml), &e);
+            int n = (int)json_array_size(ids);
+            int same = st == RR_OK && e.len == n && (int)json_array_size(types) == n;
+            for (int k = 0; same && k < n; k++)
+                same = e.ids[k] == json_integer_value(json_array_get(ids, (size_t)k)) &&
+                       e.type_ids[k] == json_integer_value(json_array_get(types, (size_t)k));
+            if (!same) {
+                bad++;
+                fprintf(stderr, "edge %s [%s]: expected %d tokens, got %d (%s)\n",
+                        name ? name : "?", labels[t], n, st == RR_OK ? e.len : -1,
+                        st == RR_OK ? "ids differ" : rr_last_error());
+            }
+        }
+        json_decref(j);
+    }
+    rr_lines_close(&r);
+    rr_encoding_free(&e);
+    CHECK_MSG(lines > 0, "%s: no cases", path);
+    CHECK_MSG(bad == 0, "%s: %d mismatches", path, bad);
+    printf("edge fixture: %d cases x 2 loaders, %d mismatches\n", lines, bad);
+}
+
+/* tokenizer_scifact.tsv.gz: token count and hash of every query, doc and pair. */
+static void test_scifact_fixture(const char *path, const text_set *queries, const text_set *docs,
+                                 rr_tokenizer *const toks[2], const char *const labels[2]) {
+    rr_line_reader r;
+    if (rr_lines_open(&r, path, 0) != RR_OK) {
+        CHECK_MSG(0, "%s", rr_last_error());
+        return;
+    }
+    rr_encoding e;
+    rr_encoding_init(&e);
+    long long counts[3] = {0, 0, 0}, bad = 0, printed = 0;
+    int eof = 0;
+    while (rr_lines_next(&r, &eof) == RR_OK && !eof) {
+        if (r.len == 0)
+            continue;
+        char *f[4];
+        char *save = NULL;
+        int nf = 0;
+        for (char *p = strtok_r(r.buf, "\t", &save); p && nf < 4; p = strtok_r(NULL, "\t", &save))
+            f[nf++] = p;
+        if (nf != 4) {
+            CHECK_MSG(0, "%s:%lld: expected 4 tab-separated fields", path, r.line_no);
+            continue;
+        }
+        int kind = !strcmp(f[0], "query") ? 0 : !strcmp(f[0], "doc") ? 1 : !strcmp(f[0], "pair") ? 2 : -1;
+        const text_entry *ta = NULL, *tb = NULL;
+        char qid[256];
+        if (kind == 0) {
+            ta = find_text(queries, f[1]);
+        } else if (kind == 1) {
+            ta = find_text(docs, f[1]);
+        } else if (kind == 2) {
+            const char *slash = strchr(f[1], '/');
+            size_t ql = slash ? (size_t)(slash - f[1]) : 0;
+            if (slash && ql < sizeof qid) {
+                memcpy(qid, f[1], ql);
+                qid[ql] = '\0';
+                ta = find_text(queries, qid);
+                tb = find_text(docs, slash + 1);
+            }
+        }
+        if (kind < 0 || !ta || (kind == 2 && !tb)) {
+            CHECK_MSG(0, "%s:%lld: unknown kind or id \"%s\" \"%s\"", path, r.line_no, f[0], f[1]);
+            continue;
+        }
+        counts[kind]++;
+        int expected_n = atoi(f[2]);
+        for (int t = 0; t < 2; t++) {
+            rr_status st = kind == 2 ? rr_tokenizer_encode_pair(toks[t], ta->text, ta->len, tb->text,
+                                                                tb->len, 512, &e)
+                                     : rr_tokenizer_encode(toks[t], ta->text, ta->len, 256, &e);
+            if (st != RR_OK || e.len != expected_n || !hash_matches(f[3], enc_hash(&e))) {
+                bad++;
+                if (printed++ < MAX_PRINTED_MISMATCHES)
+                    fprintf(stderr, "scifact %s %s [%s]: expected %d tokens (hash %s), got %d (hash %016llx)%s%s\n",
+                            f[0], f[1], labels[t], expected_n, f[3], st == RR_OK ? e.len : -1,
+                            st == RR_OK ? enc_hash(&e) : 0ULL, st == RR_OK ? "" : ": ",
+                            st == RR_OK ? "" : rr_last_error());
+            }
+        }
+    }
+    rr_lines_close(&r);
+    rr_encoding_free(&e);
+    CHECK_MSG(counts[0] > 0 && counts[1] > 0 && counts[2] > 0,
+              "%s: %lld queries, %lld docs, %lld pairs", path, counts[0], counts[1], counts[2]);
+    CHECK_MSG(bad == 0, "%s: %lld mismatches", path, bad);
+    printf("scifact fixture: %lld queries, %lld docs, %lld pairs x 2 loaders, %lld mismatches\n",
+           counts[0], counts[1], counts[2], bad);
+}
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static void expect_load_error(const char *dir, rr_status code, const char *needle,
+                              const char *what) {
+    rr_tokenizer *tok = (rr_tokenizer *)1;
+    rr_status st = rr_tokenizer_load(dir, &tok);
+    CHECK_MSG(st == code, "%s: status %s, expected %s (%s)", what, rr_status_str(st),
+              rr_status_str(code), rr_last_error());
+    CHECK_MSG(tok == NULL, "%s: output not cleared", what);
+    CHECK_MSG(strstr(rr_last_error(), needle) != NULL, "%s: message \"%s\" lacks \"%s\"", what,
+              rr_last_error(), needle);
+    if (st == RR_OK)
+        rr_tokenizer_free(tok);
+}
+
+static void test_load_errors(const char *model_dir) {
+    expect_load_error("/nonexistent/rr-model-dir", RR_ERR_NOT_FOUND, "/nonexistent/rr-model-dir",
+                      "missing directory");
+    char dir[4096], path[4200];
+    if (!make_temp_dir(dir, sizeof dir)) {
+        CHECK_MSG(0, "mkdtemp: %s", strerror(errno));
+        return;
+    }
+    expect_load_error(dir, RR_ERR_NOT_FOUND, dir, "directory without vocab");
+
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    const char *bpe = "{\"version\":\"1.0\",\"normalizer\":null,\"pre_tokenizer\":{\"type\":"
+                      "\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},"
+                      "\"merges\":[]}}";
+    CHECK(write_file(path, bpe, strlen(bpe)));
+    expect_load_error(dir, RR_ERR_UNSUPPORTED, "BPE", "BPE tokenizer.json");
+
+    const char *lower = "{\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":"
+                        "\"BertPreTokenizer\"},\"model\":{\"type\":\"WordPiece\",\"unk_token\":"
+                        "\"[UNK]\",\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3}}}";
+    CHECK(write_file(path, lower, strlen(lower)));
+    expect_load_error(dir, RR_ERR_UNSUPPORTED, "Lowercase", "normalizer not BertNormalizer");
+
+    const char *broken = "{\"model\": {\"type\": \"WordPiece\",";
+    CHECK(write_file(path, broken, strlen(broken)));
+    expect_load_error(dir, RR_ERR_FORMAT, "tokenizer.json", "truncated tokenizer.json");
+    unlink(path);
+
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    const char *no_cls = "[PAD]\n[UNK]\n[SEP]\nthe\n";
+    CHECK(write_file(path, no_cls, strlen(no_cls)));
+    expect_load_error(dir, RR_ERR_FORMAT, "vocab.txt", "vocab.txt without [CLS]");
+    const char *bad_utf8 = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n\xff\xfe\n";
+    CHECK(write_file(path, bad_utf8, strlen(bad_utf8)));
+    expect_load_error(dir, RR_ERR_FORMAT, "vocab.txt:5", "vocab.txt with invalid UTF-8");
+
+    /* A minimal vocab.txt loads, with defaults for the missing tokenizer_config.json. */
+    const char *tiny = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##s\n";
+    CHECK(write_file(path, tiny, strlen(tiny)));
+    rr_tokenizer *tok = NULL;
+    CHECK(rr_tokenizer_load(dir, &tok) == RR_OK);
+    if (tok) {
+        rr_encoding e;
+        rr_encoding_init(&e);
+        CHECK(rr_tokenizer_encode(tok, "Hellos HELLO hi", 15, 64, &e) == RR_OK);
+        const int32_t want[] = {2, 4, 5, 4, 1, 3};
+        CHECK(e.len == 6 && memcmp(e.ids, want, sizeof want) == 0);
+        rr_encoding_free(&e);
+        rr_tokenizer_free(tok);
+    }
+    remove_dir(dir);
+    (void)model_dir;
+}
+
+static void test_encode_errors(const rr_tokenizer *tok) {
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"\xff", 1},                   {"abc\x80", 4},        {"\xc0\x80", 2},
+        {"\xe0\x80\xaf", 3},           {"\xed\xa0\x80", 3},   {"\xf4\x90\x80\x80", 4},
+        {"ok \xe2\x82", 6},            {"\xc3", 1},           {"a\xf0\x9f\x98", 4},
+    };
+    rr_encoding e;
+    rr_encoding_init(&e);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(rr_tokenizer_encode(tok, bad[i].bytes, bad[i].len, 512, &e) == RR_ERR_FORMAT,
+                  "invalid UTF-8 case %zu accepted", i);
+        CHECK(strstr(rr_last_error(), "UTF-8") != NULL);
+        CHECK_MSG(rr_tokenizer_encode_pair(tok, "fine", 4, bad[i].bytes, bad[i].len, 512, &e) ==
+                      RR_ERR_FORMAT,
+                  "invalid UTF-8 case %zu accepted in a pair", i);
+        /* invalid bytes after the truncation point are still an error */
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "one two three four five six ");
+        memcpy(buf + n, bad[i].bytes, bad[i].len);
+        CHECK(rr_tokenizer_encode(tok, buf, (size_t)n + bad[i].len, 4, &e) == RR_ERR_FORMAT);
+    }
+    /* valid edge cases: empty, NULL with length 0, 4-byte characters */
+    CHECK(rr_tokenizer_encode(tok, "", 0, 512, &e) == RR_OK && e.len == 2);
+    CHECK(rr_tokenizer_encode(tok, NULL, 0, 512, &e) == RR_OK && e.len == 2);
+    CHECK(rr_tokenizer_encode_pair(tok, "", 0, "", 0, 512, &e) == RR_OK && e.len == 3);
+    CHECK(rr_tokenizer_encode(tok, "\xf0\x9f\x98\x80", 4, 512, &e) == RR_OK && e.len == 3);
+    CHECK(rr_tokenizer_encode(tok, "a b", 3, 2, &e) == RR_OK && e.len == 2);
+    CHECK(rr_tokenizer_encode(tok, "a", 1, 1, &e) == RR_ERR_INVALID_ARG);
+    CHECK(rr_tokenizer_encode_pair(tok, "a", 1, "b", 1, 2, &e) == RR_ERR_INVALID_ARG);
+    CHECK(rr_tokenizer_encode_pair(tok, "a", 1, "b", 1, 3, &e) == RR_OK && e.len == 3);
+    rr_encoding_free(&e);
+}
+
+/* ---- threads and speed ----------------------------------------------------------------- */
+
+static void test_threads(const rr_tokenizer *tok, const text_set *docs) {
+    size_t n = docs->n;
+    unsigned long long *serial = calloc(n, sizeof *serial), *parallel = calloc(n, sizeof *parallel);
+    rr_encoding e;
+    rr_encoding_init(&e);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(rr_tokenizer_encode(tok, docs->items[i].text, docs->items[i].len, 512, &e) == RR_OK);
+        serial[i] = enc_hash(&e);
+    }
+    rr_encoding_free(&e);
+    int threads_seen = 0, failures = 0;
+#pragma omp parallel num_threads(2) reduction(+ : failures)
+    {
+#pragma omp single
+        threads_seen = omp_get_num_threads();
+        rr_encoding te;
+        rr_encoding_init(&te);
+#pragma omp for schedule(dynamic, 8)
+        for (long i = 0; i < (long)n; i++) {
+            if (rr_tokenizer_encode(tok, docs->items[i].text, docs->items[i].len, 512, &te) != RR_OK)
+                failures++;
+            parallel[i] = enc_hash(&te);
+        }
+        rr_encoding_free(&te);
+    }
+    CHECK_MSG(threads_seen == 2, "OpenMP gave %d threads", threads_seen);
+    CHECK(failures == 0);
+    CHECK_MSG(memcmp(serial, parallel, n * sizeof *serial) == 0,
+              "two threads gave different encodings");
+    free(serial);
+    free(parallel);
+}
+
+static void report_throughput(const rr_tokenizer *tok, const text_set *docs, const text_set *queries) {
+    rr_encoding e;
+    rr_encoding_init(&e);
+    const int32_t limits[2] = {INT32_MAX, 256};
+    for (int l = 0; l < 2; l++) {
+        double best = 1e30;
+        long long tokens = 0;
+        for (int rep = 0; rep < 3; rep++) {
+            tokens = 0;
+            double t0 = now_s();
+            for (size_t i = 0; i < docs->n; i++) {
+                rr_tokenizer_encode(tok, docs->items[i].text, docs->items[i].len, limits[l], &e);
+                tokens += e.len;
+            }
+            double dt = now_s() - t0;
+            if (dt < best)
+                best = dt;
+        }
+        printf("throughput: SciFact corpus (%zu docs, %.2f MB), %s: %.1f MB/s, %.2f M tokens/s "
+               "(%lld tokens, %.3f s, one thread)\n",
+               docs->n, (double)docs->total_bytes / 1e6,
+               l == 0 ? "whole texts" : "truncated to 256", (double)docs->total_bytes / 1e6 / best,
+               (double)tokens / 1e6 / best, tokens, best);
+    }
+    /* pairs: every query against a document, 512 tokens, longest_first */
+    double t0 = now_s();
+    size_t bytes = 0;
+    for (size_t i = 0; i < queries->n; i++) {
+        const text_entry *q = &queries->items[i], *d = &docs->items[(i * 7919) % docs->n];
+        rr_tokenizer_encode_pair(tok, q->text, q->len, d->text, d->len, 512, &e);
+        bytes += q->len + d->len;
+    }
+    double dt = now_s() - t0;
+    printf("throughput: %zu pairs: %.1f MB/s, %.0f pairs/s (one thread)\n", queries->n,
+           (double)bytes / 1e6 / dt, (double)queries->n / dt);
+    rr_encoding_free(&e);
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+int main(void) {
+    const char *models = getenv("RR_MODELS_DIR");
+    const char *repo = getenv("RR_REPO_DIR");
+    REQUIRE(repo && *repo, "RR_REPO_DIR is not set");
+    if (!models || !*models)
+        TEST_SKIP("RR_MODELS_DIR is not set");
+    char model_dir[4096];
+    snprintf(model_dir, sizeof model_dir, "%s/all-MiniLM-L6-v2", models);
+    struct stat st;
+    if (stat(model_dir, &st) != 0)
+        TEST_SKIP("%s: model not present (scripts/setup.sh fetches it)", model_dir);
+
+    CHECK_MSG(strcmp(rr_hf_tables_unicode_version(), rr_hf_linked_unicode_version()) == 0,
+              "utf8proc now speaks Unicode %s, the HF delta tables were made for %s: "
+              "regenerate src/text/hf_unicode_tables.h (see gen_hf_unicode_tables.py)",
+              rr_hf_linked_unicode_version(), rr_hf_tables_unicode_version());
+
+    /* 1. from tokenizer.json */
+    rr_tokenizer *from_json = NULL;
+    rr_status s = rr_tokenizer_load(model_dir, &from_json);
+    REQUIRE(s == RR_OK, "%s: %s", model_dir, rr_last_error());
+
+    /* 2. from vocab.txt + tokenizer_config.json, in a directory without tokenizer.json */
+    char vocab_dir[4096], from[4200], to[4200];
+    REQUIRE(make_temp_dir(vocab_dir, sizeof vocab_dir), "mkdtemp: %s", strerror(errno));
+    static const char *const copies[] = {"vocab.txt", "tokenizer_config.json",
+                                         "special_tokens_map.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(from, sizeof from, "%s/%s", model_dir, copies[i]);
+        snprintf(to, sizeof to, "%s/%s", vocab_dir, copies[i]);
+        if (access(from, R_OK) == 0)
+            REQUIRE(copy_file(from, to), "cannot copy %s to %s", from, to);
+        else
+            REQUIRE(i == 2, "%s is missing", from);
+    }
+    rr_tokenizer *from_vocab = NULL;
+    s = rr_tokenizer_load(vocab_dir, &from_vocab);
+    remove_dir(vocab_dir);
+    REQUIRE(s == RR_OK, "%s: %s", vocab_dir, rr_last_error());
+
+    rr_tokenizer *const toks[2] = {from_json, from_vocab};
+    const char *const labels[2] = {"tokenizer.json", "vocab.txt"};
+    for (int t = 0; t < 2; t++) {
+        test_info(toks[t], labels[t]);
+        test_edge_table(toks[t], labels[t]);
+        test_encode_errors(toks[t]);
+    }
+    test_load_errors(model_dir);
+
+    char path[4200];
+    text_set queries, docs;
+    snprintf(path, sizeof path, "%s/data/scifact/queries.jsonl.gz", repo);
+    REQUIRE(load_texts(path, 0, &queries), "%s: cannot load the queries", path);
+    snprintf(path, sizeof path, "%s/data/scifact/corpus.jsonl.gz", repo);
+    REQUIRE(load_texts(path, 1, &docs), "%s: cannot load the corpus", path);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/tokenizer_edge.jsonl", repo);
+    REQUIRE(access(path, R_OK) == 0, "%s is missing", path);
+    test_edge_fixture(path, toks, labels);
+    snprintf(path, sizeof path, "%s/tests/fixtures/tokenizer_scifact.tsv.gz", repo);
+    REQUIRE(access(path, R_OK) == 0, "%s is missing", path);
+    test_scifact_fixture(path, &queries, &docs, toks, labels);
+
+    test_threads(from_json, &docs);
+    report_throughput(from_json, &docs, &queries);
+
+    free_texts(&queries);
+    free_texts(&docs);
+    rr_tokenizer_free(from_json);
+    rr_tokenizer_free(from_vocab);
+    TEST_DONE();
+}

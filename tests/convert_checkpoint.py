@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Rewrite a (possibly sharded) safetensors checkpoint as ONE model.safetensors the way
+transformers' save_pretrained writes a BertForSequenceClassification: encoder tensors under
+"bert.", the head at top level, optionally in F16 or BF16. Python standard library only (no
+numpy, no torch), so CI can run it.
+
+usage: convert_checkpoint.py SRC_DIR DST_DIR {F32,F16,BF16}
+"""
+import json
+import os
+import shutil
+import struct
+import sys
+from array import array
+
+
+def read_tensors(src):
+    index = os.path.join(src, "model.safetensors.index.json")
+    files = (sorted(set(json.load(open(index))["weight_map"].values()))
+             if os.path.exists(index) else ["model.safetensors"])
+    for name in files:
+        with open(os.path.join(src, name), "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            header = json.loads(f.read(n))
+            data = f.read()
+        for key, meta in header.items():
+            if key == "__metadata__":
+                continue
+            b, e = meta["data_offsets"]
+            yield key, meta["dtype"], meta["shape"], data[b:e]
+
+
+def convert(raw, dtype):
+    floats = array("f")
+    floats.frombytes(raw)
+    if dtype == "F32":
+        return raw
+    if dtype == "F16":
+        return struct.pack("<%de" % len(floats), *floats)
+    # BF16: round-to-nearest-even of the float32 bit pattern
+    words = array("I")
+    words.frombytes(raw)
+    out = array("H", (((w + 0x7FFF + ((w >> 16) & 1)) >> 16) & 0xFFFF for w in words))
+    return out.tobytes()
+
+
+def main():
+    src, dst, dtype = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(dst, exist_ok=True)
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for key, dt, shape, raw in read_tensors(src):
+        if dt != "F32":  # buffers such as embeddings.position_ids stay as they are
+            out, odt = raw, dt
+        else:
+            out, odt = convert(raw, dtype), dtype
+        name = key if key.startswith(("bert.", "classifier.")) else "bert." + key
+        header[name] = {"dtype": odt, "shape": shape, "data_offsets": [offset, offset + len(out)]}
+        blobs.append(out)
+        offset += len(out)
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(os.path.join(dst, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(hb)) + hb)
+        for b in blobs:
+            f.write(b)
+    for name in ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
+                 "special_tokens_map.json"):
+        if os.path.exists(os.path.join(src, name)):
+            shutil.copy(os.path.join(src, name), dst)
+
+
+if __name__ == "__main__":
+    main()
