@@ -510,7 +510,7 @@ static void expect_load_error(const char *dir, rr_status code, const char *needl
         rr_tokenizer_free(tok);
 }
 
-static void test_load_errors(const char *model_dir) {
+static void test_load_errors(void) {
     expect_load_error("/nonexistent/rr-model-dir", RR_ERR_NOT_FOUND, "/nonexistent/rr-model-dir",
                       "missing directory");
     char dir[4096], path[4200];
@@ -561,7 +561,6 @@ static void test_load_errors(const char *model_dir) {
         rr_tokenizer_free(tok);
     }
     remove_dir(dir);
-    (void)model_dir;
 }
 
 static void test_encode_errors(const rr_tokenizer *tok) {
@@ -722,7 +721,7 @@ int main(void) {
         test_edge_table(toks[t], labels[t]);
         test_encode_errors(toks[t]);
     }
-    test_load_errors(model_dir);
+    test_load_errors();
 
     char path[4200];
     text_set queries, docs;

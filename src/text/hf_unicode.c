@@ -138,11 +138,9 @@ int rr_hf_is_word_char(int32_t cp) {
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
-        return 1;
-    default:
-        /* Other_Alphabetic symbols: circled and squared Latin letters. */
-        return (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) ||
-               (cp >= 0x1F150 && cp <= 0x1F169) || (cp >= 0x1F170 && cp <= 0x1F189);
+        return !IN(hf_word_not, cp);
+    default: /* Other_Alphabetic symbols (circled letters) and letters newer than utf8proc */
+        return IN(hf_word_extra, cp);
     }
 }
 

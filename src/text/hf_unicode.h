@@ -39,8 +39,7 @@ int rr_hf_ccc(int32_t cp);
 int rr_hf_lower(int32_t cp, int32_t out[2]);
 
 /* A word character as the regex \w that added tokens' single_word checks: letters, marks,
- * decimal digits, letter numbers, connector punctuation, joiners (Other_Alphabetic symbols
- * such as circled letters approximated by their ranges). */
+ * decimal digits, letter numbers, connector punctuation, joiners, Other_Alphabetic. */
 int rr_hf_is_word_char(int32_t cp);
 
 /* The utf8proc Unicode version the delta tables were generated against, and the one

@@ -532,7 +532,8 @@ static int normalize_into(const rr_text_opts *o, const uint8_t *s, size_t n, uin
     return 1;
 }
 
-/* A segment free of raw added tokens. */
+/* Raw text free of raw added tokens: normalized and split into words, through the search
+ * for normalized added tokens when the tokenizer has any. */
 static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n) {
     const rr_tokenizer *tok = c->tok;
     if (!tok->has_normalized_added) {

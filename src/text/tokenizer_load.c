@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "rerank/tokenizer.h"
+#include "text/hf_unicode.h"
 #include "text/tokenizer_impl.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -383,6 +384,25 @@ done:
 
 /* ---- vocab.txt + tokenizer_config.json ------------------------------------------------- */
 
+/* Length of s[0..len) (valid UTF-8) without its trailing whitespace (Rust's str::trim_end). */
+static size_t utf8_trim_end(const char *s, size_t len) {
+    while (len > 0) {
+        size_t start = len - 1;
+        while (start > 0 && ((unsigned char)s[start] & 0xC0) == 0x80)
+            start--;
+        int32_t cp = 0;
+        unsigned char b = (unsigned char)s[start];
+        size_t n = len - start;
+        cp = n == 1 ? b : n == 2 ? b & 0x1F : n == 3 ? b & 0x0F : b & 0x07;
+        for (size_t k = 1; k < n; k++)
+            cp = (cp << 6) | ((unsigned char)s[start + k] & 0x3F);
+        if (!rr_hf_is_whitespace(cp))
+            break;
+        len = start;
+    }
+    return len;
+}
+
 /* A special token's name from tokenizer_config.json, special_tokens_map.json or the
  * BertTokenizer default. */
 static const char *special_name(const load_ctx *lc, const char *key, const char *def) {
@@ -398,6 +418,9 @@ static rr_status load_vocab_txt(load_ctx *lc) {
     char *text;
     size_t len;
     RR_TRY(rr_file_read_all(path, RR_TOKENIZER_FILE_MAX, &text, &len));
+    /* As the `tokenizers` library reads it (WordPiece::read_file, which transformers uses):
+     * lines end at \n, a token is its line with trailing whitespace trimmed (\r included),
+     * its id is the line's index. */
     size_t lines = 0;
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
@@ -415,12 +438,12 @@ static rr_status load_vocab_txt(load_ctx *lc) {
         const char *nl = memchr(text + start, '\n', len - start);
         size_t end = nl ? (size_t)(nl - text) : len;
         size_t tlen = end - start;
-        if (tlen && text[start + tlen - 1] == '\r')
-            tlen--;
-        if (rr_utf8_invalid_at((const unsigned char *)text + start, tlen) < tlen)
+        if (rr_utf8_invalid_at((const unsigned char *)text + start, tlen) < tlen) {
             st = rr_error(RR_ERR_FORMAT, "%s:%d: invalid UTF-8", path, (int)id + 1);
-        else
-            st = put_token(tok, text + start, tlen, id, "##", 2);
+            break;
+        }
+        tlen = utf8_trim_end(text + start, tlen);
+        st = put_token(tok, text + start, tlen, id, "##", 2);
         start = end + 1;
     }
     free(text);
@@ -627,7 +650,11 @@ void rr_tokenizer_free(rr_tokenizer *tok) {
     free(tok);
 }
 
-rr_tokenizer_info rr_tokenizer_get_info(const rr_tokenizer *tok) { return tok->info; }
+rr_tokenizer_info rr_tokenizer_get_info(const rr_tokenizer *tok) {
+    rr_tokenizer_info none;
+    memset(&none, 0, sizeof none);
+    return tok ? tok->info : none;
+}
 
 int32_t rr_tokenizer_token_id(const rr_tokenizer *tok, const char *token) {
     if (!tok || !token)
