@@ -86,8 +86,9 @@ def children_cpu_s() -> float:
 
 
 def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None):
-    """Runs cmd to completion; returns (CompletedProcess, wall_s, others_share, steal_share):
-    the share of the machine's CPU capacity used by processes other than cmd while it ran."""
+    """Runs cmd to completion; returns (CompletedProcess, wall_s, others_share, steal_share,
+    cpu_s): the share of the machine's CPU capacity used by processes other than cmd while it
+    ran, and cmd's own CPU time (user + system, all threads)."""
     hz = os.sysconf("SC_CLK_TCK")
     ncpu = os.cpu_count() or 1
     c0, s0, t0 = children_cpu_s(), cpu_stat(), time.perf_counter()
@@ -100,13 +101,15 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
     steal = (s1[1] - s0[1]) / hz
     cap = wall * ncpu
     others = max(0.0, busy - ours) / cap if cap > 0 else 0.0
-    return p, wall, others, (steal / cap if cap > 0 else 0.0)
+    return p, wall, others, (steal / cap if cap > 0 else 0.0), ours
 
 
 def wait_idle(max_wait_s: float, threshold: float = 0.10) -> float:
     """Waits (up to max_wait_s) until the machine is idle: less than `threshold` of its CPU
     busy over a 3-second window. Returns the busy share of the last window."""
-    deadline = time.time() + max_wait_s
+    t0 = time.time()
+    deadline = t0 + max_wait_s
+    first = True
     while True:
         s0 = cpu_stat()
         time.sleep(3.0)
@@ -114,8 +117,24 @@ def wait_idle(max_wait_s: float, threshold: float = 0.10) -> float:
         total = s1[2] - s0[2]
         share = (s1[0] - s0[0]) / total if total > 0 else 0.0
         if share < threshold or time.time() >= deadline:
+            if not first:
+                log(f"waited {time.time() - t0:.0f}s; machine now {share:.0%} busy, going on")
             return share
-        log(f"machine is {share:.0%} busy with other work; waiting for it to go idle")
+        if first:
+            log(f"machine is {share:.0%} busy with other work; waiting up to {max_wait_s:.0f}s "
+                "for it to go idle")
+            first = False
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout
+        m = re.search(r"^Model name:\s*(.+)$", out, re.M)
+        if m:
+            return m.group(1).strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def machine_description() -> str:
@@ -264,15 +283,16 @@ def worker_torch(cfg: dict) -> dict:
     ident = torch.nn.Identity()
     warm = pairs[: min(len(pairs), cfg["batch_size"])]
     model.predict(warm, batch_size=cfg["batch_size"], activation_fn=ident, show_progress_bar=False)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     scores = model.predict(pairs, batch_size=cfg["batch_size"], activation_fn=ident,
                            show_progress_bar=False)
-    run = time.perf_counter() - t
+    run, cpu = time.perf_counter() - t, time.process_time() - c
     np.save(cfg["scores"], np.asarray(scores, dtype=np.float32).reshape(-1))
     first = model[0]
     hf = getattr(first, "auto_model", None) or getattr(first, "model", None)
     attn = getattr(getattr(hf, "config", None), "_attn_implementation", None)
-    return {"load_s": load, "run_s": run, "threads": torch.get_num_threads(), "attn": attn,
+    return {"load_s": load, "run_s": run, "cores": cpu / run, "threads": torch.get_num_threads(),
+            "attn": attn,
             "flatten": bool(getattr(first, "can_flatten_inputs", False))}
 
 
@@ -367,15 +387,15 @@ def worker_ort(cfg: dict) -> dict:
     clock["tokenize"] = 0.0
     scores = np.zeros(len(pairs), dtype=np.float32)
     executed = 0
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for s in range(0, len(order), bs):
         idx = order[s:s + bs]
         out, n = score(idx)
         scores[idx] = out
         executed += n
-    run = time.perf_counter() - t
+    run, cpu = time.perf_counter() - t, time.process_time() - c
     np.save(cfg["scores"], scores)
-    return {"load_s": load, "run_s": run, "executed_tokens": executed,
+    return {"load_s": load, "run_s": run, "cores": cpu / run, "executed_tokens": executed,
             "tokenize_s": clock["tokenize"], "forward_s": run - clock["tokenize"]}
 
 
@@ -401,7 +421,7 @@ def run_worker(kind: str, cfg: dict, work: Path):
     env["PYTHONWARNINGS"] = "ignore"
     env["TRANSFORMERS_VERBOSITY"] = "error"
     env["TOKENIZERS_PARALLELISM"] = "true"
-    p, wall, others, steal = run_measured(
+    p, wall, others, steal, _cpu = run_measured(
         [sys.executable, str(Path(__file__).resolve()), "--worker", kind, str(cfg_path)], env=env)
     if p.returncode != 0:
         sys.stderr.write(p.stderr[-6000:])
@@ -417,7 +437,7 @@ def run_worker(kind: str, cfg: dict, work: Path):
 def run_sgemm(binary: Path, threads: int, tokens: int, cfg: dict) -> dict:
     cmd = [str(binary), "--threads", str(threads), "--tokens", str(tokens),
            "--hidden", str(cfg["hidden_size"]), "--intermediate", str(cfg["intermediate_size"])]
-    p, wall, others, steal = run_measured(cmd)
+    p, wall, others, steal, _cpu = run_measured(cmd)
     if p.returncode != 0:
         die(f"{binary} failed: {p.stderr.strip()}")
     rates, header = {}, ""
@@ -439,7 +459,7 @@ def run_ours(binary: Path, model: str, pairs_tsv: Path, out: Path, threads: int,
            str(threads), "--max-length", str(max_length), "--timing", "--output", str(out)]
     if token_budget:
         cmd += ["--token-budget", str(token_budget)]
-    p, wall, others, steal = run_measured(cmd)
+    p, wall, others, steal, cpu = run_measured(cmd)
     if p.returncode != 0:
         sys.stderr.write(p.stderr[-4000:])
         die(f"rerank score failed (exit {p.returncode}): {shlex.join(cmd)}")
@@ -452,7 +472,9 @@ def run_ours(binary: Path, model: str, pairs_tsv: Path, out: Path, threads: int,
         return float(fields[k].rstrip("s")) if k in fields else None
     res = {"load_s": sec("load"), "run_s": sec("run"), "tokenize_s": sec("tokenize"),
            "forward_s": sec("forward"), "timing_line": line, "cmd": cmd,
-           "process_wall_s": wall, "others": others, "steal": steal}
+           "process_wall_s": wall, "others": others, "steal": steal,
+           # whole process (load included, ~0.2 s of one core): cores = CPU s / wall s
+           "cores": cpu / wall if wall > 0 else 0.0}
     for k in ("sequences", "tokens", "passes"):
         if k in fields:
             res[k] = int(fields[k])
@@ -477,8 +499,9 @@ def render(ctx: dict) -> tuple[str, str]:
     """(heading, body) of the Markdown section."""
     a = ctx["args"]
     lines = []
-    heading = (f"## {ctx['date']} — {a.threads} thread(s), {ctx['n_pairs']:,} pairs "
-               f"({ctx['n_queries']} SciFact queries × {a.per_query}), max_length {a.max_length}")
+    heading = (f"## {ctx['date']} — {ctx['cpu_model']}, {os.cpu_count()} CPUs — {a.threads} "
+               f"thread(s), {ctx['n_pairs']:,} pairs ({ctx['n_queries']} SciFact queries × "
+               f"{a.per_query}), max_length {a.max_length}")
     lines.append(f"Figures from **one run on one machine** ({ctx['machine']}); "
                  "they are not averages, and they move with the machine's other load "
                  "(the *others* column).")
@@ -501,22 +524,25 @@ def render(ctx: dict) -> tuple[str, str]:
                  f"(others {ctx['sgemm']['others']:.0%})")
     lines.append("")
     lines.append("| engine | run s | load s | pairs/s | tokens/s | GFLOP/s | of sgemm square "
-                 "| of sgemm network | computed tokens | others |")
-    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                 "| of sgemm network | computed tokens | cores used | others |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for e in ctx["engines"]:
         m = ctx["results"][e]
         lines.append(
             f"| {ENGINE_NAMES[e]} | {m['run_s']:.2f} | {m['load_s']:.2f} | {fmt_rate(m['pairs_s'])} "
             f"| {fmt_rate(m['tokens_s'])} | {m['gflops']:.1f} | {m['frac_square']:.0%} "
-            f"| {m['frac_network']:.0%} | {m['computed_desc']} | {m['others']:.0%} |")
+            f"| {m['frac_network']:.0%} | {m['computed_desc']} | {m.get('cores', 0):.2f} "
+            f"| {m['others']:.0%} |")
     lines.append("")
     lines.append("*run s*: scoring wall time, tokenization included, model load excluded (ours: "
                  "the CLI's `run=`; peers: timed after a one-batch warm-up). *tokens/s* counts "
                  "real tokens only; *GFLOP/s* is the useful FLOPs of the FLOP model in "
                  "bench/README.md over *run s* (padding is not useful work). *computed tokens*: "
                  "tokens the engine pushed through the network, padding included, relative to "
-                 "the real tokens. *others*: share of the machine's CPU used by other processes "
-                 "while the engine ran.")
+                 "the real tokens. *cores used*: the engine's CPU time over its wall time (ours: whole "
+                 "process; peers: the timed loop). *others*: share of the machine's CPU used by "
+                 "other processes while the engine ran; well above zero means the engine's time "
+                 "is inflated by other work.")
     lines.append("")
     if "ours" in ctx["results"]:
         o = ctx["results"]["ours"]
@@ -605,6 +631,8 @@ def main(argv=None) -> int:
                          "as sentence-transformers does)")
     ap.add_argument("--reexport", action="store_true", help="export the ONNX model again")
     ap.add_argument("--sgemm-tokens", type=int, default=8192, help="M of the network-shape sgemm")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of all engines, interleaved; each engine's fastest run is reported")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SEC",
                     help="before each engine, wait up to SEC seconds for the machine to go idle")
     ap.add_argument("--write-results", action="store_true",
@@ -687,42 +715,64 @@ def main(argv=None) -> int:
                      f"{a.ort_graph}" + (f" (fused: {', '.join(f'{k} {v}' for k, v in ex['fused'].items())})"
                                          if ex.get("fused") else "") +
                      f"; export check max |Δ| vs transformers {ex['check_max_abs_diff']:.1e}")
-    for e in engines:
-        if a.wait_idle:
-            wait_idle(a.wait_idle)
-        log(f"running {e} ...")
+    def run_engine(e: str):
         if e == "ours":
-            rbin = bindir / "rerank"
             out = work / "scores.ours.txt"
-            m = run_ours(rbin, a.model, pairs_tsv, out, a.threads, a.max_length, a.token_budget)
-            scores[e] = read_scores_txt(out)
+            m = run_ours(bindir / "rerank", a.model, pairs_tsv, out, a.threads, a.max_length,
+                         a.token_budget)
+            sc = read_scores_txt(out)
             m["computed_desc"] = "1.00× (packed)"
         elif e == "torch":
             m = run_worker("torch", {**base_cfg, "scores": str(work / "scores.torch.npy")}, work)
-            scores[e] = np.load(work / "scores.torch.npy").astype(np.float64)
+            sc = np.load(work / "scores.torch.npy").astype(np.float64)
             ex_tok = padded_tokens(lengths, st_order(pairs), a.batch_size)
             m["computed_desc"] = f"{ex_tok / workload['tokens']:.2f}× (batches of {a.batch_size})"
-            notes.append(f"PyTorch: CrossEncoder.predict sorts pairs by character length "
-                         f"(longest first) before batching; attention implementation "
-                         f"`{m.get('attn')}`; torch threads {m.get('threads')}")
         else:
             m = run_worker("ort", {**base_cfg, "scores": str(work / "scores.ort.npy"),
                                    "onnx": str(work / f"model.{a.ort_graph}.onnx"),
                                    "ort_sort": not a.ort_unsorted}, work)
-            scores[e] = np.load(work / "scores.ort.npy").astype(np.float64)
+            sc = np.load(work / "scores.ort.npy").astype(np.float64)
             m["computed_desc"] = (f"{m['executed_tokens'] / workload['tokens']:.2f}× "
                                   f"(batches of {a.batch_size}, "
                                   f"{'input order' if a.ort_unsorted else 'sorted'})")
-        if len(scores[e]) != len(pairs):
-            die(f"{e}: {len(scores[e])} scores for {len(pairs)} pairs")
+        if len(sc) != len(pairs):
+            die(f"{e}: {len(sc)} scores for {len(pairs)} pairs")
         m["pairs_s"] = len(pairs) / m["run_s"]
         m["tokens_s"] = workload["tokens"] / m["run_s"]
         m["gflops"] = gflop / m["run_s"]
         m["frac_square"] = m["gflops"] / sg["rates"]["square"]["gflops"]
         m["frac_network"] = m["gflops"] / sg["rates"]["network"]["gflops"]
-        results[e] = m
-        log(f"{e}: run {m['run_s']:.2f}s, {m['pairs_s']:.1f} pairs/s, {m['gflops']:.1f} GFLOP/s, "
-            f"others {m['others']:.0%}")
+        return m, sc
+
+    # Rounds are interleaved (ours, torch, ort, ours, ...) so that a change in the machine's
+    # other load hits every engine alike; each engine's fastest run is reported.
+    runs: dict[str, list] = {e: [] for e in engines}
+    for rnd in range(a.repeat):
+        for e in engines:
+            if a.wait_idle:
+                wait_idle(a.wait_idle)
+            log(f"running {e}" + (f" (round {rnd + 1}/{a.repeat})" if a.repeat > 1 else "") + " ...")
+            m, sc = run_engine(e)
+            runs[e].append(m)
+            if e in scores and float(np.abs(scores[e] - sc).max()) > 1e-6:
+                notes.append(f"{ENGINE_NAMES[e]}: scores changed between rounds by up to "
+                             f"{float(np.abs(scores[e] - sc).max()):.1e}")
+            scores[e] = sc
+            log(f"{e}: run {m['run_s']:.2f}s, {m['pairs_s']:.1f} pairs/s, "
+                f"{m['gflops']:.1f} GFLOP/s, {m['cores']:.2f} cores, others {m['others']:.0%}")
+    for e in engines:
+        best = min(runs[e], key=lambda r: r["run_s"])
+        best["all_runs"] = [(r["run_s"], r["others"]) for r in runs[e]]
+        results[e] = best
+    if "torch" in results:
+        m = results["torch"]
+        notes.append(f"PyTorch: CrossEncoder.predict sorts pairs by character length "
+                     f"(longest first) before batching; attention implementation "
+                     f"`{m.get('attn')}`; torch threads {m.get('threads')}")
+    if a.repeat > 1:
+        notes.append("all runs (run s, others): " + "; ".join(
+            f"{e}: " + ", ".join(f"{t:.2f} ({o:.0%})" for t, o in results[e]["all_runs"])
+            for e in engines) + " — the table shows each engine's fastest")
 
     agreement = {}
     done = [e for e in ENGINES if e in scores]
@@ -747,6 +797,7 @@ def main(argv=None) -> int:
         versions += f", rerank git {git} (at the start of the run)"
     cmd = "python3 bench/bench_cpu.py" + ("" if not argv else " " + shlex.join(argv))
     ctx = {"args": a, "date": _dt.date.today().isoformat(), "machine": machine_description(),
+           "cpu_model": cpu_model(),
            "command": cmd, "versions": versions, "sgemm": sg, "workload": workload,
            "n_pairs": len(pairs), "n_queries": n_queries, "engines": [e for e in ENGINES if e in results],
            "results": results, "agreement": agreement, "notes": notes,

@@ -2,6 +2,7 @@
 #ifndef RERANK_RERANK_H
 #define RERANK_RERANK_H
 
+#include "rerank/eval.h"
 #include "rerank/model.h"
 #include "rerank/status.h"
 #include "rerank/tokenizer.h"

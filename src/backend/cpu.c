@@ -17,8 +17,26 @@
 #include "backend/backend.h"
 #include "util/error.h"
 
+#ifdef RR_ONEDNN
+#include <dnnl.h>
+#endif
+
 /* OpenBLAS's own entry (cblas.h of OpenBLAS declares it; repeat it for other cblas.h). */
 void openblas_set_num_threads(int num_threads);
+
+/* Row-major C[M,N] = alpha · A[M,K] · op(B) + beta · C, op(B) = Bᵀ when b_trans (B is
+ * [N,K]) else B ([K,N]). The one place that picks the GEMM library: oneDNN's sgemm when
+ * built with it (RR_BLAS=onednn; the same JIT kernels PyTorch uses on x86), else OpenBLAS.
+ * Inside an OpenMP parallel region both run single-threaded. */
+static inline void cpu_sgemm(int b_trans, int M, int N, int K, float alpha, const float *A,
+                             int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+#ifdef RR_ONEDNN
+    dnnl_sgemm('N', b_trans ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                A, lda, B, ldb, beta, C, ldc);
+#endif
+}
 
 typedef struct cpu_backend {
     rr_backend base;
@@ -169,7 +187,7 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
                             const float *b, int32_t N, rr_activation act, float *y) {
     if (M <= 0)
         return RR_OK;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    cpu_sgemm(1, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
     if (!b && act == RR_ACT_NONE)
         return RR_OK;
 #pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
@@ -203,8 +221,7 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
         float *S = c->scores + (size_t)omp_get_thread_num() * c->scores_stride; /* [L, L] */
         const float *Q = qkv + (size_t)start * 3 * H + (size_t)h * d; /* [L, d], stride 3H */
         const float *K = Q + H, *V = Q + 2 * H;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, d, scale, Q, 3 * H, K, 3 * H,
-                    0.0f, S, L);
+        cpu_sgemm(1, L, L, d, scale, Q, 3 * H, K, 3 * H, 0.0f, S, L);
         for (int i = 0; i < L; i++) {
             float *row = S + (size_t)i * L, mx = row[0], sum = 0.0f;
             for (int j = 1; j < L; j++)
@@ -220,8 +237,7 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
                 row[j] *= inv;
         }
         float *O = out + (size_t)start * H + (size_t)h * d; /* [L, d], stride H */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, d, L, 1.0f, S, L, V, 3 * H, 0.0f,
-                    O, H);
+        cpu_sgemm(0, L, d, L, 1.0f, S, L, V, 3 * H, 0.0f, O, H);
     }
     return RR_OK;
 }

@@ -4,5 +4,6 @@
 
 int rr_cmd_embed(int argc, char **argv);
 int rr_cmd_score(int argc, char **argv);
+int rr_cmd_eval(int argc, char **argv);
 
 #endif

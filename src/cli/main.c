@@ -13,6 +13,7 @@ typedef struct rr_command {
 static const rr_command rr_commands[] = {
     {"embed", rr_cmd_embed, "texts -> float32 embeddings (.npy or raw with a header)"},
     {"score", rr_cmd_score, "query + passages, or a TSV of pairs -> cross-encoder scores"},
+    {"eval", rr_cmd_eval, "TREC run + qrels -> trec_eval's measures, byte for byte"},
 };
 
 static void usage(FILE *out) {
