@@ -502,8 +502,10 @@ def render(ctx: dict) -> tuple[str, str]:
     heading = (f"## {ctx['date']} — {ctx['cpu_model']}, {os.cpu_count()} CPUs — {a.threads} "
                f"thread(s), {ctx['n_pairs']:,} pairs ({ctx['n_queries']} SciFact queries × "
                f"{a.per_query}), max_length {a.max_length}")
-    lines.append(f"Figures from **one run on one machine** ({ctx['machine']}); "
-                 "they are not averages, and they move with the machine's other load "
+    rounds = (f" (each engine's fastest of {a.repeat} interleaved rounds)" if a.repeat > 1
+              else "")
+    lines.append(f"Figures from **one run on one machine** ({ctx['machine']}){rounds}; "
+                 "they are not averages over runs, and they move with the machine's other load "
                  "(the *others* column).")
     lines.append("")
     lines.append(f"- command: `{ctx['command']}`")
