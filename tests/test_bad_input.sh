@@ -49,31 +49,31 @@ grep -q "truncated" "$T/stderr" || { echo "FAIL truncated-safetensors: no 'trunc
 mkmodel "$T/garbage"; head -c 4096 /dev/urandom > "$T/garbage/model.safetensors"
 expect garbage-safetensors "model.safetensors" -- EMBED "$T/garbage"
 
-mkmodel "$T/lie"
-python3 - "$MINILM/model.safetensors" "$T/lie/model.safetensors" <<'PY'
+# rewrite_header SRC DST 'python statement on h (the parsed header dict)': copy a safetensors
+# file with its JSON header edited; the data bytes are kept as they are.
+rewrite_header() {
+  python3 - "$1" "$2" "$3" <<'PY'
 import json, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, edit = sys.argv[1], sys.argv[2], sys.argv[3]
 b = open(src, "rb").read()
 n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
-h["embeddings.LayerNorm.bias"]["shape"] = [385]   # header lies: 385 floats in 384 floats' bytes
+exec(edit)
 hb = json.dumps(h).encode()
 open(dst, "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
 PY
+}
+
+# the header lies: 385 floats in 384 floats' bytes
+mkmodel "$T/lie"
+rewrite_header "$MINILM/model.safetensors" "$T/lie/model.safetensors" \
+  'h["embeddings.LayerNorm.bias"]["shape"] = [385]'
 expect lying-header "embeddings.LayerNorm.bias" -- EMBED "$T/lie"
 
+# [1536, 384] relabelled [384, 1536]: consistent bytes, wrong for config.json
 mkmodel "$T/shape"
-python3 - "$MINILM/model.safetensors" "$T/shape/model.safetensors" <<'PY'
-import json, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-b = open(src, "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-t = h["encoder.layer.0.intermediate.dense.weight"]   # [1536, 384] relabelled [384, 1536]
-t["shape"] = [384, 1536]
-hb = json.dumps(h).encode()
-open(dst, "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
-PY
+rewrite_header "$MINILM/model.safetensors" "$T/shape/model.safetensors" \
+  'h["encoder.layer.0.intermediate.dense.weight"]["shape"] = [384, 1536]'
 expect wrong-shape "encoder.layer.0.intermediate.dense.weight" -- EMBED "$T/shape"
 
 mkmodel "$T/nan"
@@ -90,16 +90,8 @@ PY
 expect nan-weight "NaN" -- EMBED "$T/nan"
 
 mkmodel "$T/missing-tensor"
-python3 - "$MINILM/model.safetensors" "$T/missing-tensor/model.safetensors" <<'PY'
-import json, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-b = open(src, "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-h["encoder.layer.3.output.dense.bias-renamed"] = h.pop("encoder.layer.3.output.dense.bias")
-hb = json.dumps(h).encode()
-open(dst, "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
-PY
+rewrite_header "$MINILM/model.safetensors" "$T/missing-tensor/model.safetensors" \
+  'h["encoder.layer.3.output.dense.bias-renamed"] = h.pop("encoder.layer.3.output.dense.bias")'
 expect missing-tensor "encoder.layer.3.output.dense.bias" -- EMBED "$T/missing-tensor"
 
 # --- configuration and vocabulary ---
