@@ -73,7 +73,7 @@ int main(void) {
         ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
         types[t] = t % 3 == 0;
     }
-    rr_backend_limits lim = {T, S, 64, H, heads, 2};
+    rr_backend_limits lim = {T, S, 64, H, heads, 2, RR_PRECISION_FP32};
     rr_backend *be;
     REQUIRE(rr_backend_cpu_create(&lim, &be) == RR_OK, "backend");
     rr_pass pass = {S, T, 64, ids, types, cu};

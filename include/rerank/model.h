@@ -35,7 +35,12 @@ typedef struct rr_model_params {
     int32_t max_seqs;     /* max sequences in one pass; 0 = token_budget / 8 */
     int threads;          /* CPU threads; 0 = all available */
     const char *device;   /* "cpu" (default), "cuda", "auto" */
+    int precision;        /* 0 fp32 (default), 1 bf16, 2 fp16 (CUDA; "auto" falling back to
+                             the CPU computes fp32) */
 } rr_model_params;
+
+/* "fp32" | "bf16" | "fp16" → 0 | 1 | 2; -1 when unknown. */
+int rr_precision_parse(const char *name);
 
 rr_model_params rr_model_default_params(void);
 
@@ -54,6 +59,7 @@ typedef struct rr_model_info {
     int normalize;
     const char *architecture;
     const char *device;   /* backend name */
+    const char *precision; /* "fp32" | "bf16" | "fp16" */
 } rr_model_info;
 
 rr_model_info rr_model_get_info(const rr_model *model);

@@ -1,21 +1,71 @@
-/* backend/backend.c — the one place that decides which backends exist. */
+/* backend/backend.c — the one place that decides which backends exist, and the checks
+ * every backend shares. */
 #include <string.h>
 
 #include "backend/backend.h"
 #include "util/error.h"
+#ifdef RR_CUDA
+#include "backend/cuda/device.h"
+#endif
+
+const char *rr_precision_name(rr_precision p) {
+    switch (p) {
+    case RR_PRECISION_FP32: return "fp32";
+    case RR_PRECISION_BF16: return "bf16";
+    case RR_PRECISION_FP16: return "fp16";
+    }
+    return "?";
+}
 
 rr_status rr_backend_create(const char *device, const rr_backend_limits *limits, rr_backend **out) {
     *out = NULL;
-    if (!device || !strcmp(device, "cpu") || !strcmp(device, "auto"))
-        return rr_backend_cpu_create(limits, out);
-    if (!strcmp(device, "cuda"))
-        return rr_error(RR_ERR_UNSUPPORTED,
-                        "device \"cuda\": the CUDA backend is not implemented yet (issue 3); use "
-                        "--device cpu");
-    return rr_error(RR_ERR_INVALID_ARG, "unknown device \"%s\" (cpu, cuda or auto)", device);
+    if (!device)
+        device = "cpu";
+    int want_cuda = !strcmp(device, "cuda"), want_auto = !strcmp(device, "auto");
+    if (!want_cuda && !want_auto && strcmp(device, "cpu"))
+        return rr_error(RR_ERR_INVALID_ARG, "unknown device \"%s\" (cpu, cuda or auto)", device);
+#ifdef RR_CUDA
+    if (want_cuda || want_auto) {
+        char why[160] = "";
+        if (rr_cuda_device_count(why, sizeof why) > 0)
+            return rr_backend_cuda_create(limits, out);
+        if (want_cuda)
+            return rr_error(RR_ERR_UNSUPPORTED, "device \"cuda\": no usable CUDA device (%s)", why);
+    }
+#else
+    if (want_cuda)
+        return rr_error(RR_ERR_UNSUPPORTED, "device \"cuda\": this build has no CUDA backend "
+                        "(configure with -DRR_CUDA=ON where the CUDA toolkit is installed)");
+#endif
+    /* cpu, or auto without a GPU: the CPU computes in fp32 whatever precision was asked. */
+    if (limits->precision != RR_PRECISION_FP32 && !want_auto)
+        return rr_error(RR_ERR_UNSUPPORTED, "precision %s: the CPU backend computes in fp32 only "
+                        "(use --device cuda, or --precision fp32)",
+                        rr_precision_name(limits->precision));
+    rr_backend_limits cpu_limits = *limits;
+    cpu_limits.precision = RR_PRECISION_FP32;
+    return rr_backend_cpu_create(&cpu_limits, out);
 }
 
 void rr_backend_destroy(rr_backend *be) {
     if (be)
         be->ops->destroy(be);
+}
+
+rr_status rr_pass_check(const rr_backend_limits *lim, const rr_pass *pass, const char *who) {
+    if (pass->total_tokens > lim->token_budget || pass->num_seqs > lim->max_seqs ||
+        pass->max_seqlen > lim->max_seqlen || pass->num_seqs < 1)
+        return rr_error(RR_ERR_INVALID_ARG,
+                        "%s backend: pass of %d sequences / %d tokens / longest %d exceeds the "
+                        "limits (%d / %d / %d)", who, pass->num_seqs, pass->total_tokens,
+                        pass->max_seqlen, lim->max_seqs, lim->token_budget, lim->max_seqlen);
+    return RR_OK;
+}
+
+rr_status rr_pass_check_ids(const rr_pass *p, int32_t vocab, int32_t type_vocab) {
+    for (int32_t t = 0; t < p->total_tokens; t++)
+        if (p->ids[t] < 0 || p->ids[t] >= vocab || p->type_ids[t] < 0 || p->type_ids[t] >= type_vocab)
+            return rr_error(RR_ERR_INVALID_ARG, "token %d: id %d / type %d outside the vocabulary "
+                            "(%d) / type vocabulary (%d)", t, p->ids[t], p->type_ids[t], vocab, type_vocab);
+    return RR_OK;
 }

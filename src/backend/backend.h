@@ -6,6 +6,12 @@
  * backend (cpu.c) is the specification and every other backend must compute the same
  * function. Pointers given to ops are backend memory (from ->alloc).
  *
+ * Activations (x, qkv, ctx, the FFN buffer) are held in the backend's activation type: fp32
+ * on the CPU; fp32, bf16 or fp16 on CUDA (limits.precision). The ops take them as float *
+ * for one table's sake; a backend reinterprets them. Weights are always given as pointers
+ * into the fp32 weight block; a backend that computes in lower precision keeps its own
+ * mirror of that block (prepare_weights). pool and classify write fp32.
+ *
  * Letters: T total tokens, S sequences, H hidden, I intermediate, V vocab, N output width.
  */
 #ifndef RR_BACKEND_H
@@ -29,6 +35,21 @@ typedef struct rr_pass {
 
 /* Sizes the backend must be able to serve; fixed at creation so that nothing is
  * allocated per pass. */
+typedef enum rr_precision {
+    RR_PRECISION_FP32 = 0, /* fp32 everywhere (the CPU backend's only mode) */
+    RR_PRECISION_BF16,     /* bf16 storage, fp32 accumulation, statistics and softmax */
+    RR_PRECISION_FP16      /* fp16 storage, likewise */
+} rr_precision;
+
+/* The sequence-classification head: CLS → tanh(pooler) → classifier. */
+typedef struct rr_classifier_head {
+    const float *pooler_w; /* [H, H] */
+    const float *pooler_b; /* [H] */
+    const float *cls_w;    /* [N, H] */
+    const float *cls_b;    /* [N] */
+    int32_t num_labels;    /* N */
+} rr_classifier_head;
+
 typedef struct rr_backend_limits {
     int32_t token_budget; /* max T */
     int32_t max_seqs;     /* max S */
@@ -36,6 +57,7 @@ typedef struct rr_backend_limits {
     int32_t hidden;       /* H */
     int32_t heads;
     int threads;          /* CPU threads; 0 = all */
+    rr_precision precision; /* activation and matrix-product precision */
 } rr_backend_limits;
 
 typedef struct rr_backend rr_backend;
@@ -47,6 +69,11 @@ typedef struct rr_backend_ops {
     void (*free)(rr_backend *be, void *p);
     rr_status (*upload)(rr_backend *be, void *dst, const void *src, size_t bytes);
     rr_status (*download)(rr_backend *be, void *dst, const void *src, size_t bytes);
+    /* Activation buffers ↔ host fp32 (convert to / from the activation type); n elements. */
+    rr_status (*upload_act)(rr_backend *be, void *dst, const float *src, size_t n);
+    rr_status (*download_act)(rr_backend *be, float *dst, const void *src, size_t n);
+    /* Called once after the weight block (n floats) is uploaded; NULL when not needed. */
+    rr_status (*prepare_weights)(rr_backend *be, const float *block, size_t n);
     /* Make pass the current pass (its ids and cu_seqlens are copied to the backend). */
     rr_status (*begin_pass)(rr_backend *be, const rr_pass *pass);
     /* x[T,H] = LayerNorm(word[ids] + pos[position in sequence] + type[type_ids]) */
@@ -64,6 +91,10 @@ typedef struct rr_backend_ops {
                                const float *beta, float eps);
     /* out[S,H] = pooling of x[T,H] per sequence (CLS = first token), optionally L2-normalised */
     rr_status (*pool)(rr_backend *be, const float *x, rr_pooling mode, int normalize, float *out);
+    /* out[S,N] = classifier(tanh(pooler(x[CLS of each sequence]))), fp32; pooled and pooled2
+     * are [S,H] fp32 scratch */
+    rr_status (*classify)(rr_backend *be, const float *x, const rr_classifier_head *head,
+                          float *pooled, float *pooled2, float *out);
 } rr_backend_ops;
 
 struct rr_backend {
@@ -78,6 +109,14 @@ rr_status rr_backend_create(const char *device, const rr_backend_limits *limits,
 void rr_backend_destroy(rr_backend *be);
 
 rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **out);
+#ifdef RR_CUDA
+rr_status rr_backend_cuda_create(const rr_backend_limits *limits, rr_backend **out);
+#endif
+
+/* Shared checks: limits of a pass, and ids inside the vocabularies (host arrays). */
+rr_status rr_pass_check(const rr_backend_limits *lim, const rr_pass *pass, const char *who);
+rr_status rr_pass_check_ids(const rr_pass *pass, int32_t vocab, int32_t type_vocab);
+const char *rr_precision_name(rr_precision p);
 
 /* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), evaluated with a vectorisable erf approximation
  * (max abs error of erf below 1e-6 on all floats). Exposed for tests. */

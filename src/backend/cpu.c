@@ -144,14 +144,16 @@ static void cpu_destroy(rr_backend *be) {
     free(be);
 }
 
+static rr_status cpu_copy_act(rr_backend *be, void *dst, const float *src, size_t n) {
+    return cpu_copy(be, dst, src, n * sizeof(float));
+}
+
+static rr_status cpu_download_act(rr_backend *be, float *dst, const void *src, size_t n) {
+    return cpu_copy(be, dst, src, n * sizeof(float));
+}
+
 static rr_status cpu_begin_pass(rr_backend *be, const rr_pass *pass) {
-    const rr_backend_limits *lim = &be->limits;
-    if (pass->total_tokens > lim->token_budget || pass->num_seqs > lim->max_seqs ||
-        pass->max_seqlen > lim->max_seqlen || pass->num_seqs < 1)
-        return rr_error(RR_ERR_INVALID_ARG,
-                        "cpu backend: pass of %d sequences / %d tokens / longest %d exceeds the "
-                        "limits (%d / %d / %d)", pass->num_seqs, pass->total_tokens,
-                        pass->max_seqlen, lim->max_seqs, lim->token_budget, lim->max_seqlen);
+    RR_TRY(rr_pass_check(&be->limits, pass, "cpu"));
     be->pass = pass;
     return RR_OK;
 }
@@ -163,10 +165,7 @@ static rr_status cpu_embed(rr_backend *be, const float *word, const float *pos, 
                            int32_t type_vocab, float *x) {
     const rr_pass *p = be->pass;
     const int H = be->limits.hidden;
-    for (int32_t t = 0; t < p->total_tokens; t++)
-        if (p->ids[t] < 0 || p->ids[t] >= vocab || p->type_ids[t] < 0 || p->type_ids[t] >= type_vocab)
-            return rr_error(RR_ERR_INVALID_ARG, "token %d: id %d / type %d outside the vocabulary "
-                            "(%d) / type vocabulary (%d)", t, p->ids[t], p->type_ids[t], vocab, type_vocab);
+    RR_TRY(rr_pass_check_ids(p, vocab, type_vocab));
 #pragma omp parallel for schedule(dynamic, 4) num_threads(cpu(be)->threads)
     for (int32_t s = 0; s < p->num_seqs; s++) {
         for (int32_t t = p->cu_seqlens[s]; t < p->cu_seqlens[s + 1]; t++) {
@@ -297,6 +296,14 @@ static rr_status cpu_pool(rr_backend *be, const float *x, rr_pooling mode, int n
     return RR_OK;
 }
 
+static rr_status cpu_classify(rr_backend *be, const float *x, const rr_classifier_head *h,
+                              float *pooled, float *pooled2, float *out) {
+    const int32_t S = be->pass->num_seqs, H = be->limits.hidden;
+    RR_TRY(cpu_pool(be, x, RR_POOL_CLS, 0, pooled));
+    RR_TRY(cpu_linear(be, pooled, S, H, h->pooler_w, h->pooler_b, H, RR_ACT_TANH, pooled2));
+    return cpu_linear(be, pooled2, S, H, h->cls_w, h->cls_b, h->num_labels, RR_ACT_NONE, out);
+}
+
 static const rr_backend_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -304,12 +311,16 @@ static const rr_backend_ops cpu_ops = {
     .free = cpu_free,
     .upload = cpu_copy,
     .download = cpu_copy,
+    .upload_act = cpu_copy_act,
+    .download_act = cpu_download_act,
+    .prepare_weights = NULL,
     .begin_pass = cpu_begin_pass,
     .embed = cpu_embed,
     .linear = cpu_linear,
     .attention = cpu_attention,
     .add_layernorm = cpu_add_layernorm,
     .pool = cpu_pool,
+    .classify = cpu_classify,
 };
 
 rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **out) {

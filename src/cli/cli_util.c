@@ -310,9 +310,9 @@ void print_timing(const char *cmd, const struct rr_model *model, double load_s, 
     rr_model_stats s = rr_model_get_stats(model);
     rr_model_info i = rr_model_get_info(model);
     fprintf(stderr,
-            "timing: %s device=%s threads=%d load=%.3fs run=%.3fs tokenize=%.3fs forward=%.3fs "
+            "timing: %s device=%s precision=%s threads=%d load=%.3fs run=%.3fs tokenize=%.3fs forward=%.3fs "
             "sequences=%lld tokens=%lld passes=%lld seq_per_s=%.1f tokens_per_s=%.0f\n",
-            cmd, i.device, omp_get_max_threads(), load_s, run_s, s.tokenize_seconds,
+            cmd, i.device, i.precision, omp_get_max_threads(), load_s, run_s, s.tokenize_seconds,
             s.forward_seconds, (long long)s.sequences, (long long)s.tokens, (long long)s.passes,
             run_s > 0 ? (double)s.sequences / run_s : 0.0, run_s > 0 ? (double)s.tokens / run_s : 0.0);
 }

@@ -11,6 +11,7 @@
 
 int rr_cmd_embed(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *output = NULL, *format = NULL, *device = "cpu";
+    const char *precision = "fp32";
     int timing = 0, threads = 0, max_length = 0, token_budget = 0, jsonl = 0;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model_dir, "bi-encoder directory (Hugging Face / sentence-transformers)"},
@@ -23,6 +24,7 @@ int rr_cmd_embed(int argc, char **argv) {
         {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
         {"timing", OPT_FLAG, &timing, "print load / tokenize / forward times and rates to stderr"},
         {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
+        {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA storage precision)"},
     };
     int rc = cli_parse("embed", "--model DIR --input FILE --output FILE [options]", argc, argv, opts,
                        (int)(sizeof opts / sizeof opts[0]));
@@ -49,6 +51,11 @@ int rr_cmd_embed(int argc, char **argv) {
     p.max_length = max_length;
     p.threads = threads;
     p.device = device;
+    p.precision = rr_precision_parse(precision);
+    if (p.precision < 0) {
+        fprintf(stderr, "rerank embed: --precision must be fp32, bf16 or fp16\n");
+        return 2;
+    }
     if (token_budget)
         p.token_budget = token_budget;
     rr_model *model = NULL;

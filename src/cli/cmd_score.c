@@ -16,7 +16,7 @@
 
 int rr_cmd_score(int argc, char **argv) {
     const char *model_dir = NULL, *pairs = NULL, *query = NULL, *passages = NULL, *output = NULL;
-    const char *activation = "none", *device = "cpu";
+    const char *activation = "none", *device = "cpu", *precision = "fp32";
     int timing = 0, threads = 0, max_length = 0, token_budget = 0, label = 0;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model_dir, "cross-encoder directory (BertForSequenceClassification)"},
@@ -31,6 +31,7 @@ int rr_cmd_score(int argc, char **argv) {
         {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
         {"timing", OPT_FLAG, &timing, "print load / tokenize / forward times and rates to stderr"},
         {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
+        {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA storage precision)"},
     };
     int rc = cli_parse("score", "--model DIR (--pairs FILE | --query TEXT --passages FILE) [options]",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
@@ -83,6 +84,11 @@ int rr_cmd_score(int argc, char **argv) {
     p.max_length = max_length;
     p.threads = threads;
     p.device = device;
+    p.precision = rr_precision_parse(precision);
+    if (p.precision < 0) {
+        fprintf(stderr, "rerank score: --precision must be fp32, bf16 or fp16\n");
+        return 2;
+    }
     if (token_budget)
         p.token_budget = token_budget;
     rr_model *model = NULL;

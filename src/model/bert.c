@@ -30,6 +30,14 @@ rr_model_params rr_model_default_params(void) {
     return p;
 }
 
+int rr_precision_parse(const char *name) {
+    static const char *names[] = {"fp32", "bf16", "fp16"};
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
 /* ---- weight binding -------------------------------------------------------------------- */
 
 typedef struct weight_slot {
@@ -220,7 +228,16 @@ static rr_status alloc_workspace(rr_model *m) {
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         total += (sizes[i] + 15) / 16 * 16;
-    RR_TRY(m->be->ops->alloc(m->be, total * sizeof(float), (void **)&m->workspace));
+    rr_status st = m->be->ops->alloc(m->be, total * sizeof(float), (void **)&m->workspace);
+    if (st == RR_ERR_NOMEM && m->token_budget / 2 >= m->max_length) {
+        /* Too big for the device: halve the passes and retry (the output does not depend on
+         * how pairs are packed into passes). */
+        m->token_budget /= 2;
+        m->max_seqs = m->max_seqs / 2 > 0 ? m->max_seqs / 2 : 1;
+        rr_error_clear();
+        return alloc_workspace(m);
+    }
+    RR_TRY(st);
     float *p = m->workspace;
     float **fields[] = {&m->ws.x, &m->ws.qkv, &m->ws.ctx, &m->ws.tmp, &m->ws.ff,
                         &m->ws.pooled, &m->ws.pooled2, &m->ws.out};
@@ -285,7 +302,7 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     if (m->max_seqs < 1)
         m->max_seqs = 1;
     rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
-                             c->num_heads, p.threads};
+                             c->num_heads, p.threads, (rr_precision)p.precision};
     if ((st = rr_backend_create(p.device, &lim, &m->be)))
         goto fail;
     if ((st = rr_checkpoint_open(dir, &ck)))
@@ -296,6 +313,9 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         goto fail;
     resolve_all(m, m->weights);
     if ((st = upload_weights(m, dir, &ck, &slots)))
+        goto fail;
+    if (m->be->ops->prepare_weights &&
+        (st = m->be->ops->prepare_weights(m->be, m->weights, slots.total)))
         goto fail;
     if ((st = alloc_workspace(m)))
         goto fail;
@@ -348,6 +368,7 @@ rr_model_info rr_model_get_info(const rr_model *m) {
     i.normalize = m->normalize;
     i.architecture = m->architecture;
     i.device = m->be->ops->name;
+    i.precision = rr_precision_name(m->be->limits.precision);
     return i;
 }
 
@@ -401,9 +422,8 @@ rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
         RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps));
     }
     if (m->head == RR_HEAD_CLASSIFIER) {
-        RR_TRY(ops->pool(be, ws->x, RR_POOL_CLS, 0, ws->pooled));
-        RR_TRY(ops->linear(be, ws->pooled, S, H, w->pooler_w, w->pooler_b, H, RR_ACT_TANH, ws->pooled2));
-        RR_TRY(ops->linear(be, ws->pooled2, S, H, w->cls_w, w->cls_b, c->num_labels, RR_ACT_NONE, ws->out));
+        rr_classifier_head head = {w->pooler_w, w->pooler_b, w->cls_w, w->cls_b, c->num_labels};
+        RR_TRY(ops->classify(be, ws->x, &head, ws->pooled, ws->pooled2, ws->out));
     } else {
         RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out));
     }

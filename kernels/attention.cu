@@ -1,0 +1,153 @@
+/* kernels/attention.cu — variable-length multi-head attention over packed sequences.
+ *
+ * qkv[T, 3H] holds Q | K | V per token (heads contiguous inside each H); sequence s owns
+ * tokens cu_seqlens[s] .. cu_seqlens[s+1]-1 and attends only to itself (no padding, no mask).
+ * One pass over K/V per query tile with an online softmax (running max m, running sum l,
+ * rescaling the accumulator when the max grows), fp32 scores, softmax and accumulation
+ * whatever the storage type; exp2 with log2(e) folded into the query scale.
+ *
+ * Versions tried:
+ *   v1 (this): SIMT. A block of 64 threads owns 64 query rows of one (sequence, head); each
+ *      thread holds its query row and accumulator in registers (2·d floats) and walks K/V
+ *      tiles staged in shared memory as fp32 (broadcast reads, no bank conflicts), scoring 16
+ *      keys at a time before one rescale. Blocks whose query tile lies past the end of their
+ *      sequence exit at once.
+ *   Planned v2: tensor cores (mma.sync m16n8k16, bf16/fp16) for QKᵀ and PV with the same
+ *      online softmax; v1 stays the fp32 path.
+ */
+#include <math.h>
+
+#include "common.cuh"
+#include "rr_kernels.h"
+
+using namespace rrk;
+
+namespace {
+
+constexpr int kBQ = 64; /* query rows per block = threads per block */
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qkv, const int32_t *__restrict__ cu,
+                                                        int q_tiles, int H, float q_scale, T *__restrict__ out) {
+    constexpr int BK = D >= 128 ? 32 : 64; /* keys per shared-memory tile */
+    constexpr int SUB = 16;                /* keys scored before one rescale */
+    __shared__ __align__(16) float Ks[BK][D];
+    __shared__ __align__(16) float Vs[BK][D];
+    const int s = blockIdx.x / q_tiles, tile = blockIdx.x % q_tiles, h = blockIdx.y;
+    const int start = cu[s], L = cu[s + 1] - start, q0 = tile * kBQ;
+    if (q0 >= L)
+        return;
+    const size_t ld = (size_t)3 * H;
+    const int qi = q0 + (int)threadIdx.x;
+    const bool active = qi < L;
+    float q[D], acc[D];
+    const T *qrow = qkv + (size_t)(start + (active ? qi : 0)) * ld + (size_t)h * D;
+#pragma unroll
+    for (int d = 0; d < D; d++) {
+        q[d] = to_f(qrow[d]) * q_scale;
+        acc[d] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    const T *kbase = qkv + (size_t)start * ld + H + (size_t)h * D;
+    const T *vbase = kbase + H;
+    for (int k0 = 0; k0 < L; k0 += BK) {
+        const int nk = min(BK, L - k0);
+        __syncthreads(); /* the previous tile is no longer read */
+        for (int e = threadIdx.x; e < nk * D; e += kBQ) {
+            const int r = e / D, c = e % D;
+            const size_t off = (size_t)(k0 + r) * ld + c;
+            Ks[r][c] = to_f(kbase[off]);
+            Vs[r][c] = to_f(vbase[off]);
+        }
+        __syncthreads();
+        if (!active)
+            continue;
+        for (int j0 = 0; j0 < nk; j0 += SUB) {
+            float sc[SUB];
+            float mx = m;
+#pragma unroll
+            for (int jj = 0; jj < SUB; jj++) {
+                const int j = j0 + jj;
+                float dot = -INFINITY;
+                if (j < nk) {
+                    dot = 0.0f;
+                    const float4 *kr = reinterpret_cast<const float4 *>(&Ks[j][0]);
+#pragma unroll
+                    for (int d4 = 0; d4 < D / 4; d4++) {
+                        const float4 kv = kr[d4];
+                        dot += q[4 * d4] * kv.x + q[4 * d4 + 1] * kv.y + q[4 * d4 + 2] * kv.z +
+                               q[4 * d4 + 3] * kv.w;
+                    }
+                }
+                sc[jj] = dot;
+                mx = fmaxf(mx, dot);
+            }
+            const float corr = exp2f(m - mx); /* 0 on the first block (m = -inf) */
+            l *= corr;
+#pragma unroll
+            for (int d = 0; d < D; d++)
+                acc[d] *= corr;
+#pragma unroll
+            for (int jj = 0; jj < SUB; jj++) {
+                const int j = j0 + jj;
+                if (j < nk) {
+                    const float p = exp2f(sc[jj] - mx);
+                    l += p;
+                    const float4 *vr = reinterpret_cast<const float4 *>(&Vs[j][0]);
+#pragma unroll
+                    for (int d4 = 0; d4 < D / 4; d4++) {
+                        const float4 vv = vr[d4];
+                        acc[4 * d4] += p * vv.x;
+                        acc[4 * d4 + 1] += p * vv.y;
+                        acc[4 * d4 + 2] += p * vv.z;
+                        acc[4 * d4 + 3] += p * vv.w;
+                    }
+                }
+            }
+            m = mx;
+        }
+    }
+    if (!active)
+        return;
+    const float inv = 1.0f / l;
+    T *orow = out + (size_t)(start + qi) * H + (size_t)h * D;
+#pragma unroll
+    for (int d = 0; d < D; d++)
+        orow[d] = from_f<T>(acc[d] * inv);
+}
+
+struct Attn {
+    const void *qkv;
+    const int32_t *cu;
+    int S, max_seqlen, H, heads;
+    void *out;
+    cudaStream_t stream;
+    template <typename T, int D> cudaError_t launch() const {
+        const int q_tiles = (max_seqlen + kBQ - 1) / kBQ;
+        const float q_scale = 1.4426950408889634f / sqrtf((float)D);
+        dim3 grid((unsigned)(S * q_tiles), (unsigned)heads);
+        attention_kernel<T, D><<<grid, kBQ, 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale, (T *)out);
+        return cudaGetLastError();
+    }
+    template <typename T> cudaError_t run() const {
+        switch (H / heads) {
+        case 32: return launch<T, 32>();
+        case 64: return launch<T, 64>();
+        case 128: return launch<T, 128>();
+        }
+        return cudaErrorInvalidValue;
+    }
+};
+
+} // namespace
+
+int rrk_attention_supports(int head_dim) { return head_dim == 32 || head_dim == 64 || head_dim == 128; }
+
+cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen,
+                          int H, int heads, void *out, cudaStream_t stream) {
+    if (S <= 0)
+        return cudaSuccess;
+    if (heads <= 0 || H % heads || !rrk_attention_supports(H / heads))
+        return cudaErrorInvalidValue;
+    return dispatch_dtype(dtype, Attn{qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream});
+}

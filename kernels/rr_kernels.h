@@ -1,0 +1,46 @@
+/* kernels/rr_kernels.h — host-side launchers of the CUDA kernels (one op per .cu file).
+ *
+ * dtype: 0 fp32, 1 bf16, 2 fp16 (rr_precision) — the storage type of activations. Tables,
+ * LayerNorm parameters and biases are fp32 (pointers into the fp32 weight block); pooled
+ * outputs are fp32. Every launcher enqueues on `stream` and returns cudaGetLastError().
+ * Pass metadata lives on the device: ids, type_ids, pos_ids [T], cu_seqlens [S+1].
+ */
+#ifndef RR_KERNELS_H
+#define RR_KERNELS_H
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* x[T,H] = LayerNorm(word[ids] + pos[pos_ids] + type[type_ids]) */
+cudaError_t rrk_embed_layernorm(int dtype, const int32_t *ids, const int32_t *type_ids,
+                                const int32_t *pos_ids, int T, int H, const float *word,
+                                const float *pos, const float *type, const float *gamma,
+                                const float *beta, float eps, void *x, cudaStream_t stream);
+
+/* x[T,H] = LayerNorm(x + r) */
+cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, const float *gamma,
+                              const float *beta, float eps, cudaStream_t stream);
+
+/* y[M,N] = act(y + b) in place; b may be NULL; act: 0 none, 1 GELU (erf), 2 tanh. */
+cudaError_t rrk_bias_act(int dtype, void *y, const float *b, int M, int N, int act,
+                         cudaStream_t stream);
+
+/* out[T,H] = varlen multi-head attention over qkv[T,3H]; head dim d = H / heads must be
+ * 32, 64 or 128; max_seqlen the longest sequence of the pass. */
+cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
+                          int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
+int rrk_attention_supports(int head_dim);
+
+/* out[S,H] (fp32) = pooling of x[T,H] per sequence; mode: rr_pooling (1 CLS, 2 mean, 3 max,
+ * 4 mean/sqrt(len)); normalize: L2. */
+cudaError_t rrk_pool(int dtype, const void *x, const int32_t *cu_seqlens, int S, int H, int mode,
+                     int normalize, float *out, cudaStream_t stream);
+
+/* dst[n] (dtype) = src[n] (fp32), and back. */
+cudaError_t rrk_convert_from_f32(int dtype, void *dst, const float *src, size_t n,
+                                 cudaStream_t stream);
+cudaError_t rrk_convert_to_f32(int dtype, float *dst, const void *src, size_t n,
+                               cudaStream_t stream);
+
+#endif

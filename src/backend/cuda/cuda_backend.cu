@@ -1,0 +1,423 @@
+/* backend/cuda/cuda_backend.cu — the CUDA backend: the op table of backend.h on one GPU.
+ *
+ * Storage precision (limits.precision): fp32, bf16 or fp16 activations; arithmetic, LayerNorm
+ * statistics and softmax in fp32 always. Matrix products: fp32 → cuBLAS sgemm (no TF32, so
+ * the fp32 mode checks parity with the CPU); bf16/fp16 → cuBLASLt on the tensor cores with
+ * fp32 accumulation and the bias fused as its epilogue (GELU/tanh applied by our own kernel:
+ * cuBLASLt's GELU is the tanh approximation), falling back to cublasGemmEx + our bias kernel
+ * if cuBLASLt offers no algorithm (RR_CUDA_GEMM=gemmex forces that path, for tests).
+ *
+ * Memory: the fp32 weight block is uploaded once by the model; in bf16/fp16 a mirror of the
+ * whole block in the storage type is made once (prepare_weights), so a weight pointer p maps
+ * to mirror + (p - block). The pass metadata (ids, type ids, positions, cu_seqlens) goes
+ * through one pinned buffer in one copy; outputs come back through pinned staging. Nothing
+ * is allocated per pass; the only synchronisation per pass is the wait for its output.
+ * Everything runs on one stream of the backend's own.
+ */
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "backend/backend.h"
+#include "util/error.h"
+}
+#include "rr_kernels.h"
+
+namespace {
+
+constexpr size_t kLtWorkspace = 32u << 20; /* cuBLASLt workspace (one stream) */
+constexpr int kAlgoCache = 64;
+
+struct algo_entry {
+    int M, N, K, bias, valid;
+    cublasLtMatmulAlgo_t algo;
+};
+
+struct cuda_backend {
+    rr_backend base;
+    int dtype;       /* 0 fp32, 1 bf16, 2 fp16 */
+    size_t act_size; /* bytes per activation element */
+    cudaStream_t stream;
+    cudaEvent_t meta_copied;
+    cublasHandle_t blas;
+    cublasLtHandle_t lt;
+    void *lt_ws;
+    int use_lt;
+    int32_t *h_meta, *d_meta; /* ids | type ids | positions [T each] | cu_seqlens [S+1] */
+    int32_t *d_ids, *d_types, *d_pos, *d_cu;
+    void *h_stage;            /* pinned download staging */
+    size_t stage_bytes;
+    const float *wblock;      /* the model's fp32 weight block */
+    size_t wfloats;
+    void *wmirror;            /* the same block in the storage type (bf16/fp16 only) */
+    algo_entry algos[kAlgoCache];
+};
+
+cuda_backend *cb(rr_backend *be) { return (cuda_backend *)be; }
+
+rr_status cuda_fail(cudaError_t e, const char *what) {
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError(); /* clear the sticky-free allocation error */
+        return rr_error(RR_ERR_NOMEM, "cuda: %s: out of device memory", what);
+    }
+    return rr_error(RR_ERR_BACKEND, "cuda: %s: %s", what, cudaGetErrorString(e));
+}
+
+#define CU_TRY(call, what)                                                                 \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess)                                                             \
+            return cuda_fail(e_, what);                                                    \
+    } while (0)
+
+#define BLAS_TRY(call, what)                                                               \
+    do {                                                                                   \
+        cublasStatus_t s_ = (call);                                                        \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                   \
+            return rr_error(RR_ERR_BACKEND, "cuda: %s: cuBLAS status %d", what, (int)s_);   \
+    } while (0)
+
+cudaDataType_t cuda_type(int dtype) {
+    return dtype == 1 ? CUDA_R_16BF : dtype == 2 ? CUDA_R_16F : CUDA_R_32F;
+}
+
+/* Weight pointer in the storage type. */
+const void *wptr(cuda_backend *c, const float *p) {
+    if (!c->dtype || !p)
+        return p;
+    return (const char *)c->wmirror + (size_t)(p - c->wblock) * c->act_size;
+}
+
+/* ---- memory ------------------------------------------------------------------------ */
+
+rr_status cu_alloc(rr_backend *be, size_t bytes, void **out) {
+    (void)be;
+    *out = NULL;
+    CU_TRY(cudaMalloc(out, bytes ? bytes : 256), "allocating device memory");
+    return RR_OK;
+}
+
+void cu_free(rr_backend *be, void *p) {
+    (void)be;
+    if (p)
+        cudaFree(p);
+}
+
+rr_status cu_upload(rr_backend *be, void *dst, const void *src, size_t bytes) {
+    cuda_backend *c = cb(be);
+    if (!bytes)
+        return RR_OK;
+    CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream), "upload");
+    CU_TRY(cudaStreamSynchronize(c->stream), "upload");
+    return RR_OK;
+}
+
+rr_status cu_download(rr_backend *be, void *dst, const void *src, size_t bytes) {
+    cuda_backend *c = cb(be);
+    if (!bytes)
+        return RR_OK;
+    if (bytes <= c->stage_bytes) {
+        CU_TRY(cudaMemcpyAsync(c->h_stage, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download");
+        CU_TRY(cudaStreamSynchronize(c->stream), "download (the pass's kernels)");
+        memcpy(dst, c->h_stage, bytes);
+        return RR_OK;
+    }
+    CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download");
+    CU_TRY(cudaStreamSynchronize(c->stream), "download (the pass's kernels)");
+    return RR_OK;
+}
+
+/* Conversions through a temporary fp32 device buffer: tests and tools, never the pass loop. */
+rr_status cu_upload_act(rr_backend *be, void *dst, const float *src, size_t n) {
+    cuda_backend *c = cb(be);
+    if (!c->dtype)
+        return cu_upload(be, dst, src, n * sizeof(float));
+    float *tmp = NULL;
+    CU_TRY(cudaMalloc(&tmp, n * sizeof(float) + 16), "upload_act");
+    rr_status st = cu_upload(be, tmp, src, n * sizeof(float));
+    cudaError_t e = st ? cudaSuccess : rrk_convert_from_f32(c->dtype, dst, tmp, n, c->stream);
+    if (!st && e == cudaSuccess)
+        e = cudaStreamSynchronize(c->stream);
+    cudaFree(tmp);
+    if (!st && e != cudaSuccess)
+        st = cuda_fail(e, "upload_act");
+    return st;
+}
+
+rr_status cu_download_act(rr_backend *be, float *dst, const void *src, size_t n) {
+    cuda_backend *c = cb(be);
+    if (!c->dtype)
+        return cu_download(be, dst, src, n * sizeof(float));
+    float *tmp = NULL;
+    CU_TRY(cudaMalloc(&tmp, n * sizeof(float) + 16), "download_act");
+    cudaError_t e = rrk_convert_to_f32(c->dtype, tmp, src, n, c->stream);
+    rr_status st = e == cudaSuccess ? cu_download(be, dst, tmp, n * sizeof(float)) : cuda_fail(e, "download_act");
+    cudaFree(tmp);
+    return st;
+}
+
+rr_status cu_prepare_weights(rr_backend *be, const float *block, size_t n) {
+    cuda_backend *c = cb(be);
+    c->wblock = block;
+    c->wfloats = n;
+    if (!c->dtype)
+        return RR_OK;
+    if (c->wmirror)
+        cudaFree(c->wmirror);
+    c->wmirror = NULL;
+    CU_TRY(cudaMalloc(&c->wmirror, n * c->act_size + 256), "allocating the weight mirror");
+    CU_TRY(rrk_convert_from_f32(c->dtype, c->wmirror, block, n, c->stream), "converting weights");
+    CU_TRY(cudaStreamSynchronize(c->stream), "converting weights");
+    return RR_OK;
+}
+
+void cu_destroy(rr_backend *be) {
+    if (!be)
+        return;
+    cuda_backend *c = cb(be);
+    if (c->stream)
+        cudaStreamSynchronize(c->stream);
+    cudaFree(c->wmirror);
+    cudaFree(c->lt_ws);
+    cudaFree(c->d_meta);
+    cudaFreeHost(c->h_meta);
+    cudaFreeHost(c->h_stage);
+    if (c->lt)
+        cublasLtDestroy(c->lt);
+    if (c->blas)
+        cublasDestroy(c->blas);
+    if (c->meta_copied)
+        cudaEventDestroy(c->meta_copied);
+    if (c->stream)
+        cudaStreamDestroy(c->stream);
+    free(c);
+}
+
+/* ---- pass ---------------------------------------------------------------------------- */
+
+rr_status cu_begin_pass(rr_backend *be, const rr_pass *p) {
+    cuda_backend *c = cb(be);
+    RR_TRY(rr_pass_check(&be->limits, p, "cuda"));
+    const int32_t T = p->total_tokens, S = p->num_seqs, Tmax = be->limits.token_budget;
+    /* the previous pass's metadata copy must be done before the pinned buffer is rewritten */
+    CU_TRY(cudaEventSynchronize(c->meta_copied), "begin_pass");
+    int32_t *ids = c->h_meta, *types = ids + Tmax, *pos = types + Tmax, *cu = pos + Tmax;
+    memcpy(ids, p->ids, (size_t)T * sizeof *ids);
+    memcpy(types, p->type_ids, (size_t)T * sizeof *types);
+    for (int32_t s = 0; s < S; s++)
+        for (int32_t t = p->cu_seqlens[s]; t < p->cu_seqlens[s + 1]; t++)
+            pos[t] = t - p->cu_seqlens[s];
+    memcpy(cu, p->cu_seqlens, (size_t)(S + 1) * sizeof *cu);
+    /* one copy: ids, types, positions at their fixed offsets, cu_seqlens after them */
+    const size_t bytes = ((size_t)3 * Tmax + (size_t)S + 1) * sizeof(int32_t);
+    CU_TRY(cudaMemcpyAsync(c->d_meta, c->h_meta, bytes, cudaMemcpyHostToDevice, c->stream), "begin_pass");
+    CU_TRY(cudaEventRecord(c->meta_copied, c->stream), "begin_pass");
+    be->pass = p;
+    return RR_OK;
+}
+
+/* ---- ops ------------------------------------------------------------------------------ */
+
+rr_status cu_embed(rr_backend *be, const float *word, const float *pos, const float *type,
+                   const float *gamma, const float *beta, float eps, int32_t vocab, int32_t type_vocab,
+                   float *x) {
+    cuda_backend *c = cb(be);
+    const rr_pass *p = be->pass;
+    RR_TRY(rr_pass_check_ids(p, vocab, type_vocab));
+    CU_TRY(rrk_embed_layernorm(c->dtype, c->d_ids, c->d_types, c->d_pos, p->total_tokens,
+                               be->limits.hidden, word, pos, type, gamma, beta, eps, x, c->stream),
+           "embed");
+    return RR_OK;
+}
+
+/* cuBLASLt: y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias fused). Row-major y is column-major yᵀ [N,M]:
+ * yᵀ = op(A) · B with A = W seen as column-major [K,N] (transposed), B = x seen as [K,M]. */
+rr_status lt_matmul(cuda_backend *c, const void *x, int M, int K, const void *W, const void *bias,
+                    int N, void *y, int *fallback) {
+    cudaDataType_t dt = cuda_type(c->dtype);
+    cublasLtMatmulDescOpaque_t desc_o;
+    cublasLtMatrixLayoutOpaque_t la_o, lb_o, lc_o;
+    cublasLtMatmulDesc_t desc = (cublasLtMatmulDesc_t)&desc_o;
+    cublasLtMatrixLayout_t la = (cublasLtMatrixLayout_t)&la_o, lb = (cublasLtMatrixLayout_t)&lb_o,
+                           lc = (cublasLtMatrixLayout_t)&lc_o;
+    BLAS_TRY(cublasLtMatmulDescInit(desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescInit");
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "TRANSA");
+    BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "TRANSB");
+    if (bias) {
+        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+        BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), "EPILOGUE");
+        BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
+                 "BIAS_POINTER");
+    }
+    BLAS_TRY(cublasLtMatrixLayoutInit(la, dt, (uint64_t)K, (uint64_t)N, K), "layout A");
+    BLAS_TRY(cublasLtMatrixLayoutInit(lb, dt, (uint64_t)K, (uint64_t)M, K), "layout B");
+    BLAS_TRY(cublasLtMatrixLayoutInit(lc, dt, (uint64_t)N, (uint64_t)M, N), "layout C");
+    /* algorithm: a small cache keyed by shape (passes of the same size reuse it) */
+    const int b = bias != NULL;
+    unsigned h = ((unsigned)M * 2654435761u) ^ ((unsigned)N * 40503u) ^ ((unsigned)K * 9973u) ^ (unsigned)b;
+    algo_entry *e = &c->algos[h % kAlgoCache];
+    if (!(e->valid && e->M == M && e->N == N && e->K == K && e->bias == b)) {
+        cublasLtMatmulPreferenceOpaque_t pref_o;
+        cublasLtMatmulPreference_t pref = (cublasLtMatmulPreference_t)&pref_o;
+        BLAS_TRY(cublasLtMatmulPreferenceInit(pref), "preference");
+        size_t ws = kLtWorkspace;
+        BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                      sizeof ws), "preference");
+        cublasLtMatmulHeuristicResult_t res;
+        int found = 0;
+        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(c->lt, desc, la, lb, lc, lc, pref, 1, &res, &found);
+        if (s != CUBLAS_STATUS_SUCCESS || found < 1) {
+            *fallback = 1;
+            return RR_OK;
+        }
+        e->M = M, e->N = N, e->K = K, e->bias = b, e->valid = 1, e->algo = res.algo;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t s = cublasLtMatmul(c->lt, desc, &one, W, la, x, lb, &zero, y, lc, y, lc, &e->algo,
+                                      c->lt_ws, kLtWorkspace, c->stream);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        e->valid = 0;
+        *fallback = 1;
+    }
+    return RR_OK;
+}
+
+rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const float *W, const float *b,
+                    int32_t N, rr_activation act, float *y) {
+    cuda_backend *c = cb(be);
+    if (M <= 0)
+        return RR_OK;
+    const float one = 1.0f, zero = 0.0f;
+    if (!c->dtype) {
+        BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, K, x, K, &zero, y, N),
+                 "sgemm");
+        CU_TRY(rrk_bias_act(0, y, b, M, N, (int)act, c->stream), "bias/activation");
+        return RR_OK;
+    }
+    int fallback = !c->use_lt;
+    if (!fallback) {
+        RR_TRY(lt_matmul(c, x, M, K, wptr(c, W), wptr(c, b), N, y, &fallback));
+        if (!fallback) {
+            CU_TRY(rrk_bias_act(c->dtype, y, NULL, M, N, (int)act, c->stream), "activation");
+            return RR_OK;
+        }
+        c->use_lt = 0; /* cuBLASLt declined this shape: plain cuBLAS from now on */
+    }
+    cudaDataType_t dt = cuda_type(c->dtype);
+    BLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, wptr(c, W), dt, K, x, dt, K,
+                          &zero, y, dt, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+             "gemm");
+    CU_TRY(rrk_bias_act(c->dtype, y, b, M, N, (int)act, c->stream), "bias/activation");
+    return RR_OK;
+}
+
+rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
+    cuda_backend *c = cb(be);
+    const rr_pass *p = be->pass;
+    CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
+                         be->limits.heads, out, c->stream),
+           "attention");
+    return RR_OK;
+}
+
+rr_status cu_add_layernorm(rr_backend *be, float *x, const float *r, const float *gamma, const float *beta,
+                           float eps) {
+    cuda_backend *c = cb(be);
+    CU_TRY(rrk_add_layernorm(c->dtype, x, r, be->pass->total_tokens, be->limits.hidden, gamma, beta, eps,
+                             c->stream),
+           "add_layernorm");
+    return RR_OK;
+}
+
+rr_status cu_pool(rr_backend *be, const float *x, rr_pooling mode, int normalize, float *out) {
+    cuda_backend *c = cb(be);
+    CU_TRY(rrk_pool(c->dtype, x, c->d_cu, be->pass->num_seqs, be->limits.hidden, (int)mode, normalize, out,
+                    c->stream),
+           "pool");
+    return RR_OK;
+}
+
+/* The head is tiny (S×H×H): fp32 throughout, from the fp32 weights, like the CPU. */
+rr_status cu_classify(rr_backend *be, const float *x, const rr_classifier_head *h, float *pooled,
+                      float *pooled2, float *out) {
+    cuda_backend *c = cb(be);
+    const int S = be->pass->num_seqs, H = be->limits.hidden, N = h->num_labels;
+    const float one = 1.0f, zero = 0.0f;
+    CU_TRY(rrk_pool(c->dtype, x, c->d_cu, S, H, RR_POOL_CLS, 0, pooled, c->stream), "classify: pool");
+    BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, H, S, H, &one, h->pooler_w, H, pooled, H, &zero,
+                         pooled2, H),
+             "classify: pooler");
+    CU_TRY(rrk_bias_act(0, pooled2, h->pooler_b, S, H, RR_ACT_TANH, c->stream), "classify: tanh");
+    BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, S, H, &one, h->cls_w, H, pooled2, H, &zero, out,
+                         N),
+             "classify: classifier");
+    CU_TRY(rrk_bias_act(0, out, h->cls_b, S, N, RR_ACT_NONE, c->stream), "classify: bias");
+    return RR_OK;
+}
+
+const rr_backend_ops cuda_ops = {
+    "cuda",           cu_destroy,       cu_alloc,     cu_free,        cu_upload,
+    cu_download,      cu_upload_act,    cu_download_act, cu_prepare_weights, cu_begin_pass,
+    cu_embed,         cu_linear,        cu_attention, cu_add_layernorm, cu_pool,
+    cu_classify,
+};
+
+rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
+    CU_TRY(cudaSetDevice(0), "selecting device 0");
+    CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "creating a stream");
+    CU_TRY(cudaEventCreateWithFlags(&c->meta_copied, cudaEventDisableTiming), "creating an event");
+    BLAS_TRY(cublasCreate(&c->blas), "cublasCreate");
+    BLAS_TRY(cublasSetStream(c->blas, c->stream), "cublasSetStream");
+    BLAS_TRY(cublasLtCreate(&c->lt), "cublasLtCreate");
+    CU_TRY(cudaMalloc(&c->lt_ws, kLtWorkspace), "allocating the cuBLASLt workspace");
+    /* cuBLAS's own workspace for the same stream */
+    BLAS_TRY(cublasSetWorkspace(c->blas, c->lt_ws, kLtWorkspace), "cublasSetWorkspace");
+    const size_t meta = ((size_t)3 * lim->token_budget + (size_t)lim->max_seqs + 1) * sizeof(int32_t);
+    CU_TRY(cudaMallocHost((void **)&c->h_meta, meta), "allocating pinned memory");
+    CU_TRY(cudaMalloc((void **)&c->d_meta, meta), "allocating pass metadata");
+    c->d_ids = c->d_meta;
+    c->d_types = c->d_ids + lim->token_budget;
+    c->d_pos = c->d_types + lim->token_budget;
+    c->d_cu = c->d_pos + lim->token_budget;
+    c->stage_bytes = (size_t)lim->max_seqs * (size_t)lim->hidden * sizeof(float);
+    if (c->stage_bytes > ((size_t)16 << 20)) /* larger downloads go straight to pageable memory */
+        c->stage_bytes = (size_t)16 << 20;
+    CU_TRY(cudaMallocHost(&c->h_stage, c->stage_bytes), "allocating pinned staging");
+    CU_TRY(cudaEventRecord(c->meta_copied, c->stream), "recording an event");
+    return RR_OK;
+}
+
+} // namespace
+
+extern "C" rr_status rr_backend_cuda_create(const rr_backend_limits *lim, rr_backend **out) {
+    *out = NULL;
+    const int d = lim->heads > 0 ? lim->hidden / lim->heads : 0;
+    if (lim->max_seqlen < 1 || lim->token_budget < lim->max_seqlen || lim->max_seqs < 1 ||
+        lim->hidden < 1 || lim->heads < 1 || lim->hidden % lim->heads)
+        return rr_error(RR_ERR_INVALID_ARG, "cuda backend: inconsistent limits");
+    if (!rrk_attention_supports(d) || lim->hidden > 1024)
+        return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: head dimension %d / hidden size %d: the "
+                        "kernels support head dimensions 32, 64, 128 and hidden sizes up to 1024 "
+                        "(use --device cpu)", d, lim->hidden);
+    cuda_backend *c = (cuda_backend *)calloc(1, sizeof *c);
+    if (!c)
+        return rr_error(RR_ERR_NOMEM, "cuda backend: out of memory");
+    c->base.ops = &cuda_ops;
+    c->base.limits = *lim;
+    c->dtype = (int)lim->precision;
+    c->act_size = c->dtype ? 2 : 4;
+    const char *gemm = getenv("RR_CUDA_GEMM");
+    c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
+    rr_status st = create(c, lim);
+    if (st) {
+        cu_destroy(&c->base);
+        return st;
+    }
+    *out = &c->base;
+    return RR_OK;
+}

@@ -1,0 +1,230 @@
+/* tests/test_cuda_model.c — the CUDA backend end to end on real weights, against the CPU
+ * backend (the specification) on the same machine and the same checkpoint (label gpu;
+ * skipped with exit 77 without a device).
+ *
+ * Cross-encoder (test-cross-encoder, the 1,200 SciFact pairs of tests/fixtures/ce_pairs.tsv):
+ *   fp32: max |cuda − cpu| <= 1e-4 and no document pair of any query ordered differently;
+ *         when the CPU matches the PyTorch logits of the fixture (the real F32 weights are
+ *         installed), CUDA fp32 must match them within 1e-4 too.
+ *   bf16: max abs diff <= 0.15, ‖cuda − cpu‖/‖cpu‖ <= 2e-2, inverted pairs <= 2%;
+ *   fp16: max abs diff <= 0.05, relative <= 5e-3, inverted pairs <= 1%.
+ *   (logits of this head span about ±15; pairs closer than 1e-3 on the CPU are not counted
+ *   as inversions in bf16/fp16.)
+ *   Determinism: the same run twice gives identical bits; another token budget gives the
+ *   same scores within 1e-5; a token budget too large for the device is halved until the
+ *   workspace fits and gives the same scores.
+ * Bi-encoder (all-MiniLM-L6-v2, the 600 texts of embed_ids.tsv): min cosine to the CPU
+ *   fp32 >= 0.99999, bf16 >= 0.999, fp16 >= 0.9999.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/device.h"
+#include "cli/cli_util.h"
+#include "rerank/model.h"
+#include "test_util.h"
+
+enum { MAXP = 4096 };
+static char g_qids[MAXP][64];
+static double g_want[MAXP];
+static const char *g_q[MAXP], *g_d[MAXP];
+static size_t g_ql[MAXP], g_dl[MAXP];
+
+static const char *find_text(const text_list *tl, const char *id) {
+    for (size_t i = 0; i < tl->n; i++)
+        if (!strcmp(tl->ids[i], id))
+            return tl->texts[i];
+    return NULL;
+}
+
+static int score(const char *dir, const char *device, int precision, int budget, int np, float *out,
+                 int32_t *budget_used) {
+    rr_model_params p = rr_model_default_params();
+    p.device = device;
+    p.precision = precision;
+    p.token_budget = budget;
+    if (budget > 100000)
+        p.max_seqs = 4096;
+    rr_model *m = NULL;
+    if (rr_model_load(dir, &p, &m) != RR_OK) {
+        fprintf(stderr, "load %s on %s: %s\n", dir, device, rr_last_error());
+        return 1;
+    }
+    if (budget_used)
+        *budget_used = rr_model_get_info(m).token_budget;
+    rr_status st = rr_model_score_pairs(m, (size_t)np, g_q, g_ql, g_d, g_dl, out);
+    if (st)
+        fprintf(stderr, "score on %s: %s\n", device, rr_last_error());
+    rr_model_free(m);
+    return st != RR_OK;
+}
+
+typedef struct cmp {
+    double max_abs, rel;
+    int inversions, pairs;
+} cmp;
+
+static cmp compare(const float *got, const float *ref, int np, double tie) {
+    cmp c = {0, 0, 0, 0};
+    double num = 0, den = 0;
+    for (int i = 0; i < np; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= c.max_abs))
+            c.max_abs = d; /* NaN propagates */
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    c.rel = sqrt(num / den);
+    for (int s = 0; s < np;) {
+        int e = s;
+        while (e < np && !strcmp(g_qids[e], g_qids[s]))
+            e++;
+        for (int i = s; i < e; i++)
+            for (int j = i + 1; j < e; j++) {
+                if (fabs((double)ref[i] - ref[j]) <= tie)
+                    continue;
+                c.pairs++;
+                if ((ref[i] > ref[j]) != (got[i] > got[j]))
+                    c.inversions++;
+            }
+        s = e;
+    }
+    return c;
+}
+
+static double min_cosine(const float *a, const float *b, size_t rows, size_t cols) {
+    double worst = 1;
+    for (size_t i = 0; i < rows; i++) {
+        double dot = 0, na = 0, nb = 0;
+        for (size_t j = 0; j < cols; j++) {
+            dot += (double)a[i * cols + j] * b[i * cols + j];
+            na += (double)a[i * cols + j] * a[i * cols + j];
+            nb += (double)b[i * cols + j] * b[i * cols + j];
+        }
+        double c = dot / sqrt(na * nb);
+        if (!(c >= worst))
+            worst = c;
+    }
+    return worst;
+}
+
+int main(void) {
+    char why[256] = "";
+    if (rr_cuda_device_count(why, sizeof why) == 0)
+        TEST_SKIP("no CUDA device: %s", why);
+    const char *repo = getenv("RR_REPO_DIR"), *models = getenv("RR_MODELS_DIR");
+    REQUIRE(repo && models, "RR_REPO_DIR and RR_MODELS_DIR must be set (ctest sets them)");
+    char path[4096], ce[4096], bi[4096];
+    snprintf(ce, sizeof ce, "%s/test-cross-encoder", models);
+    snprintf(bi, sizeof bi, "%s/all-MiniLM-L6-v2", models);
+    text_list corpus, queries;
+    snprintf(path, sizeof path, "%s/data/scifact/corpus.jsonl.gz", repo);
+    REQUIRE(read_beir_jsonl(path, &corpus) == RR_OK, "%s", rr_last_error());
+    snprintf(path, sizeof path, "%s/data/scifact/queries.jsonl.gz", repo);
+    REQUIRE(read_beir_jsonl(path, &queries) == RR_OK, "%s", rr_last_error());
+
+    /* ---- cross-encoder ---- */
+    snprintf(path, sizeof path, "%s/tests/fixtures/ce_pairs.tsv", repo);
+    FILE *pf = fopen(path, "r");
+    REQUIRE(pf, "cannot open %s", path);
+    int np = 0;
+    char qid[64], did[64];
+    double logit;
+    while (np < MAXP && fscanf(pf, "%63s\t%63s\t%lf", qid, did, &logit) == 3) {
+        g_q[np] = find_text(&queries, qid);
+        g_d[np] = find_text(&corpus, did);
+        REQUIRE(g_q[np] && g_d[np], "pair %s/%s not in the data", qid, did);
+        g_ql[np] = strlen(g_q[np]);
+        g_dl[np] = strlen(g_d[np]);
+        snprintf(g_qids[np], sizeof g_qids[np], "%s", qid);
+        g_want[np++] = logit;
+    }
+    fclose(pf);
+    REQUIRE(np >= 1000, "only %d pairs", np);
+    static float cpu[MAXP], gpu[MAXP], again[MAXP], fixture[MAXP];
+    for (int i = 0; i < np; i++)
+        fixture[i] = (float)g_want[i];
+    REQUIRE(!score(ce, "cpu", 0, 16384, np, cpu, NULL), "cpu scoring");
+    cmp fx = compare(cpu, fixture, np, 0);
+    const int real_weights = fx.max_abs <= 1e-4;
+    printf("cpu vs PyTorch fixture: max abs %.3g (%s)\n", fx.max_abs,
+           real_weights ? "the fixture's F32 weights" : "other weights: fixture check skipped, CPU is the reference");
+
+    static const char *names[] = {"fp32", "bf16", "fp16"};
+    const double max_abs_tol[] = {1e-4, 0.15, 0.05}, rel_tol[] = {1e-5, 2e-2, 5e-3}, inv_tol[] = {0, 0.02, 0.01};
+    for (int prec = 0; prec < 3; prec++) {
+        if (score(ce, "cuda", prec, 16384, np, gpu, NULL)) {
+            CHECK_MSG(0, "cuda %s scoring failed", names[prec]);
+            continue;
+        }
+        cmp c = compare(gpu, cpu, np, prec ? 1e-3 : 0);
+        printf("score cuda %s vs cpu: %d pairs, max abs %.3g, rel %.3g, inverted %d of %d\n", names[prec], np,
+               c.max_abs, c.rel, c.inversions, c.pairs);
+        CHECK_MSG(c.max_abs <= max_abs_tol[prec], "%s max abs %g > %g", names[prec], c.max_abs, max_abs_tol[prec]);
+        CHECK_MSG(c.rel <= rel_tol[prec] || prec == 0, "%s relative %g > %g", names[prec], c.rel, rel_tol[prec]);
+        CHECK_MSG(c.inversions <= inv_tol[prec] * c.pairs, "%s: %d of %d pairs inverted", names[prec],
+                  c.inversions, c.pairs);
+        if (prec == 0 && real_weights) {
+            cmp f = compare(gpu, fixture, np, 0);
+            printf("score cuda fp32 vs PyTorch fixture: max abs %.3g, inverted %d\n", f.max_abs, f.inversions);
+            CHECK(f.max_abs <= 1e-4 && f.inversions == 0);
+        }
+        /* deterministic: the same run twice, bit for bit */
+        CHECK(!score(ce, "cuda", prec, 16384, np, again, NULL));
+        CHECK_MSG(!memcmp(gpu, again, (size_t)np * sizeof *gpu), "cuda %s: two runs differ", names[prec]);
+    }
+    /* packing does not change the function: another budget; a budget too large for the device */
+    REQUIRE(!score(ce, "cuda", 0, 16384, np, gpu, NULL), "cuda fp32");
+    CHECK(!score(ce, "cuda", 0, 1536, np, again, NULL));
+    cmp pk = compare(again, gpu, np, 0);
+    printf("token budget 1536 vs 16384: max abs %.3g\n", pk.max_abs);
+    CHECK(pk.max_abs <= 1e-5);
+    int32_t used = 0;
+    CHECK(!score(ce, "cuda", 0, 1 << 24, np, again, &used));
+    cmp big = compare(again, gpu, np, 0);
+    printf("token budget 16777216 asked, %d used (halved on out-of-memory): max abs %.3g\n", used, big.max_abs);
+    CHECK(big.max_abs <= 1e-5);
+
+    /* ---- bi-encoder ---- */
+    snprintf(path, sizeof path, "%s/tests/fixtures/embed_ids.tsv", repo);
+    FILE *ids = fopen(path, "r");
+    REQUIRE(ids, "cannot open %s", path);
+    static const char *texts[1024];
+    static size_t lens[1024];
+    char kind[16], id[128];
+    int nt = 0;
+    while (nt < 1024 && fscanf(ids, "%15s\t%127s", kind, id) == 2) {
+        texts[nt] = find_text(!strcmp(kind, "query") ? &queries : &corpus, id);
+        REQUIRE(texts[nt], "%s not in the data", id);
+        lens[nt] = strlen(texts[nt]);
+        nt++;
+    }
+    fclose(ids);
+    const size_t H = 384;
+    float *ecpu = malloc((size_t)nt * H * sizeof *ecpu), *egpu = malloc((size_t)nt * H * sizeof *egpu);
+    const double cos_tol[] = {0.99999, 0.999, 0.9999};
+    for (int prec = -1; prec < 3; prec++) {
+        rr_model_params p = rr_model_default_params();
+        p.device = prec < 0 ? "cpu" : "cuda";
+        p.precision = prec < 0 ? 0 : prec;
+        rr_model *m = NULL;
+        REQUIRE(rr_model_load(bi, &p, &m) == RR_OK, "load %s: %s", bi, rr_last_error());
+        REQUIRE(rr_model_get_info(m).out_dim == (int32_t)H, "embedding width");
+        rr_status st = rr_model_embed(m, (size_t)nt, texts, lens, prec < 0 ? ecpu : egpu);
+        rr_model_free(m);
+        CHECK_MSG(st == RR_OK, "embed: %s", rr_last_error());
+        if (prec < 0 || st)
+            continue;
+        double c = min_cosine(egpu, ecpu, (size_t)nt, H);
+        printf("embed cuda %s vs cpu: %d texts, min cosine %.9f\n", names[prec], nt, c);
+        CHECK_MSG(c >= cos_tol[prec], "%s min cosine %.9f < %g", names[prec], c, cos_tol[prec]);
+    }
+    free(ecpu);
+    free(egpu);
+    text_list_free(&corpus);
+    text_list_free(&queries);
+    TEST_DONE();
+}

@@ -1,0 +1,318 @@
+/* tests/test_cuda_ops.c — every CUDA backend op against the CPU backend (the specification)
+ * on seeded random inputs (label gpu; skipped with exit 77 without a device).
+ *
+ * Shapes: head dims 32, 64, 128; passes with odd lengths, a single-token sequence, two
+ * 512-token sequences, and 200 tiny sequences in one pass. Precisions fp32, bf16, fp16; in
+ * bf16/fp16 both GEMM paths (cuBLASLt with the bias epilogue, and cublasGemmEx + our bias
+ * kernel, forced with RR_CUDA_GEMM=gemmex). The CPU gets the CUDA inputs after their
+ * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
+ * own bf16/fp16 mirror, as in real use.
+ * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
+ * 1e-2 (fp16 is held to 5e-3). NaN never passes: outputs are poisoned with NaN before every
+ * op, and 256 canary bytes after every device output must survive it.
+ * RR_TEST_QUICK=1 runs fewer shapes (for compute-sanitizer).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cuda/device.h"
+#include "test_util.h"
+
+static uint64_t g_rng = 0x2545f4914f6cdd1dULL;
+static float frand(void) { /* uniform in [-1, 1) */
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((g_rng >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+}
+static void fill(float *x, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = frand() * scale;
+}
+
+#define CANARY 256
+
+typedef struct pair_be {
+    rr_backend *cpu, *gpu;
+    rr_precision prec;
+    size_t act; /* bytes per CUDA activation element */
+} pair_be;
+
+/* A device buffer of n activation (or fp32) elements + canary bytes, and its CPU twin. */
+typedef struct buf {
+    void *g;
+    float *c;
+    size_t n, bytes;
+} buf;
+
+static int buf_make(pair_be *p, buf *b, size_t n, size_t elem) {
+    b->n = n;
+    b->bytes = n * elem;
+    if (p->gpu->ops->alloc(p->gpu, b->bytes + CANARY, &b->g) || p->cpu->ops->alloc(p->cpu, n * 4 + 64, (void **)&b->c))
+        return 1;
+    return 0;
+}
+static void buf_free(pair_be *p, buf *b) {
+    p->gpu->ops->free(p->gpu, b->g);
+    p->cpu->ops->free(p->cpu, b->c);
+}
+
+/* Poison the device output with NaN bytes and its tail with the canary. */
+static void poison(pair_be *p, buf *b) {
+    unsigned char *h = malloc(b->bytes + CANARY);
+    memset(h, 0xff, b->bytes);
+    memset(h + b->bytes, 0xa5, CANARY);
+    p->gpu->ops->upload(p->gpu, b->g, h, b->bytes + CANARY);
+    free(h);
+}
+static int canary_ok(pair_be *p, buf *b) {
+    unsigned char h[CANARY];
+    p->gpu->ops->download(p->gpu, h, (char *)b->g + b->bytes, CANARY);
+    for (int i = 0; i < CANARY; i++)
+        if (h[i] != 0xa5)
+            return 0;
+    return 1;
+}
+
+/* Random activation input: upload to CUDA, read back the rounded values, give those to the CPU. */
+static void act_input(pair_be *p, buf *b, float scale) {
+    fill(b->c, b->n, scale);
+    p->gpu->ops->upload_act(p->gpu, b->g, b->c, b->n);
+    p->gpu->ops->download_act(p->gpu, b->c, b->g, b->n);
+}
+
+/* ‖a − b‖ / ‖b‖; +inf when a holds NaN/Inf. */
+static double rel_norm(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]))
+            return INFINITY;
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static double tol_for(rr_precision p) { return p == RR_PRECISION_FP32 ? 1e-5 : p == RR_PRECISION_BF16 ? 1e-2 : 5e-3; }
+
+/* Compare a device output (activation type when act, else fp32) with the CPU's. */
+static void compare(pair_be *p, buf *b, int act, const char *what, const char *shape) {
+    float *got = malloc(b->n * sizeof *got);
+    if (act)
+        p->gpu->ops->download_act(p->gpu, got, b->g, b->n);
+    else
+        p->gpu->ops->download(p->gpu, got, b->g, b->n * sizeof(float));
+    double e = rel_norm(got, b->c, b->n), tol = tol_for(p->prec);
+    CHECK_MSG(e <= tol, "%s [%s, %s]: relative error %.3g > %.1g", what, shape, rr_precision_name(p->prec), e, tol);
+    CHECK_MSG(canary_ok(p, b), "%s [%s, %s]: wrote past the end of its output", what, shape,
+              rr_precision_name(p->prec));
+    printf("  %-22s %-34s %s rel %.2e\n", what, shape, rr_precision_name(p->prec), e);
+    free(got);
+}
+
+typedef struct shape {
+    int H, heads, I;
+    int nseq;
+    const int *lens; /* NULL: tiny sequences of 1..5 tokens */
+    const char *name;
+} shape;
+
+static int run_shape(const shape *sh, rr_precision prec) {
+    const int H = sh->H, I = sh->I, V = 1000, P = 512, TV = 2, S = sh->nseq;
+    int32_t *cu = malloc((size_t)(S + 1) * sizeof *cu);
+    cu[0] = 0;
+    int maxlen = 0;
+    for (int s = 0; s < S; s++) {
+        int len = sh->lens ? sh->lens[s] : 1 + s % 5;
+        cu[s + 1] = cu[s] + len;
+        maxlen = len > maxlen ? len : maxlen;
+    }
+    const int T = cu[S];
+    int32_t *ids = malloc((size_t)T * sizeof *ids), *types = malloc((size_t)T * sizeof *types);
+    for (int t = 0; t < T; t++) {
+        ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
+        types[t] = (t * 7) % 3 == 0;
+    }
+    rr_backend_limits lim = {T, S, 512, H, sh->heads, 0, prec};
+    rr_backend_limits cpu_lim = lim;
+    cpu_lim.precision = RR_PRECISION_FP32;
+    pair_be p = {NULL, NULL, prec, prec == RR_PRECISION_FP32 ? 4 : 2};
+    REQUIRE(rr_backend_cpu_create(&cpu_lim, &p.cpu) == RR_OK, "cpu backend: %s", rr_last_error());
+    REQUIRE(rr_backend_cuda_create(&lim, &p.gpu) == RR_OK, "cuda backend: %s", rr_last_error());
+    rr_pass pass = {S, T, maxlen, ids, types, cu};
+    REQUIRE(p.cpu->ops->begin_pass(p.cpu, &pass) == RR_OK && p.gpu->ops->begin_pass(p.gpu, &pass) == RR_OK,
+            "begin_pass: %s", rr_last_error());
+    char shape_name[64];
+    snprintf(shape_name, sizeof shape_name, "%s H%d d%d T%d", sh->name, H, H / sh->heads, T);
+
+    /* one fp32 weight block, the same on both sides: tables, LN, W/b of each linear, head */
+    const size_t n_word = (size_t)V * H, n_pos = (size_t)P * H, n_type = (size_t)TV * H;
+    const size_t n_w1 = (size_t)3 * H * H, n_w2 = (size_t)I * H, n_w3 = (size_t)H * I, n_head = (size_t)H * H + 3 * H + 4;
+    const size_t nblock = n_word + n_pos + n_type + 2 * H + n_w1 + 3 * H + n_w2 + I + n_w3 + H + 2 * H + n_head + 64;
+    float *hblock = malloc(nblock * sizeof *hblock);
+    fill(hblock, nblock, 0.1f);
+    float *cblock, *gblock;
+    REQUIRE(p.cpu->ops->alloc(p.cpu, nblock * 4, (void **)&cblock) == RR_OK, "alloc");
+    REQUIRE(p.gpu->ops->alloc(p.gpu, nblock * 4, (void **)&gblock) == RR_OK, "alloc");
+    /* LayerNorm gammas around 1 */
+    size_t o = 0;
+    const size_t o_word = o; o += n_word;
+    const size_t o_pos = o; o += n_pos;
+    const size_t o_type = o; o += n_type;
+    const size_t o_g = o; o += H;
+    const size_t o_b = o; o += H;
+    const size_t o_w1 = o; o += n_w1;
+    const size_t o_b1 = o; o += 3 * H;
+    const size_t o_w2 = o; o += n_w2;
+    const size_t o_b2 = o; o += I;
+    const size_t o_w3 = o; o += n_w3;
+    const size_t o_b3 = o; o += H;
+    const size_t o_g2 = o; o += H;
+    const size_t o_b4 = o; o += H;
+    const size_t o_pw = o; o += (size_t)H * H;
+    const size_t o_pb = o; o += H;
+    const size_t o_cw = o; o += (size_t)2 * H;
+    const size_t o_cb = o; o += 2;
+    for (int i = 0; i < H; i++) {
+        hblock[o_g + i] = 1.0f + 0.5f * frand();
+        hblock[o_g2 + i] = 1.0f + 0.5f * frand();
+    }
+    for (size_t i = 0; i < (size_t)H * H; i++) /* a pooler with realistic-scale weights */
+        hblock[o_pw + i] *= 0.5f;
+    p.cpu->ops->upload(p.cpu, cblock, hblock, nblock * 4);
+    p.gpu->ops->upload(p.gpu, gblock, hblock, nblock * 4);
+    REQUIRE(p.gpu->ops->prepare_weights(p.gpu, gblock, nblock) == RR_OK, "prepare_weights: %s", rr_last_error());
+#define CW(off) (cblock + (off))
+#define GW(off) (gblock + (off))
+
+    buf x, qkv, ctx, r, ff, pooled, pooled2, out;
+    const size_t as = p.act;
+    REQUIRE(!buf_make(&p, &x, (size_t)T * H, as) && !buf_make(&p, &qkv, (size_t)T * 3 * H, as) &&
+                !buf_make(&p, &ctx, (size_t)T * H, as) && !buf_make(&p, &r, (size_t)T * H, as) &&
+                !buf_make(&p, &ff, (size_t)T * I, as) && !buf_make(&p, &pooled, (size_t)S * H, 4) &&
+                !buf_make(&p, &pooled2, (size_t)S * H, 4) && !buf_make(&p, &out, (size_t)S * H, 4),
+            "buffers");
+
+    /* embed */
+    poison(&p, &x);
+    CHECK(p.cpu->ops->embed(p.cpu, CW(o_word), CW(o_pos), CW(o_type), CW(o_g), CW(o_b), 1e-12f, V, TV, x.c) == RR_OK);
+    CHECK(p.gpu->ops->embed(p.gpu, GW(o_word), GW(o_pos), GW(o_type), GW(o_g), GW(o_b), 1e-12f, V, TV, x.g) == RR_OK);
+    compare(&p, &x, 1, "embed+layernorm", shape_name);
+
+    /* linear: QKV (no activation), FFN up (GELU), FFN down (bias only), and tanh */
+    act_input(&p, &x, 1.0f);
+    poison(&p, &qkv);
+    CHECK(p.cpu->ops->linear(p.cpu, x.c, T, H, CW(o_w1), CW(o_b1), 3 * H, RR_ACT_NONE, qkv.c) == RR_OK);
+    CHECK(p.gpu->ops->linear(p.gpu, x.g, T, H, GW(o_w1), GW(o_b1), 3 * H, RR_ACT_NONE, qkv.g) == RR_OK);
+    compare(&p, &qkv, 1, "linear (qkv)", shape_name);
+    poison(&p, &ff);
+    CHECK(p.cpu->ops->linear(p.cpu, x.c, T, H, CW(o_w2), CW(o_b2), I, RR_ACT_GELU, ff.c) == RR_OK);
+    CHECK(p.gpu->ops->linear(p.gpu, x.g, T, H, GW(o_w2), GW(o_b2), I, RR_ACT_GELU, ff.g) == RR_OK);
+    compare(&p, &ff, 1, "linear+gelu", shape_name);
+    act_input(&p, &ff, 1.0f);
+    poison(&p, &r);
+    CHECK(p.cpu->ops->linear(p.cpu, ff.c, T, I, CW(o_w3), CW(o_b3), H, RR_ACT_NONE, r.c) == RR_OK);
+    CHECK(p.gpu->ops->linear(p.gpu, ff.g, T, I, GW(o_w3), GW(o_b3), H, RR_ACT_NONE, r.g) == RR_OK);
+    compare(&p, &r, 1, "linear (ffn down)", shape_name);
+    poison(&p, &ctx);
+    CHECK(p.cpu->ops->linear(p.cpu, x.c, T, H, CW(o_pw), NULL, H, RR_ACT_TANH, ctx.c) == RR_OK);
+    CHECK(p.gpu->ops->linear(p.gpu, x.g, T, H, GW(o_pw), NULL, H, RR_ACT_TANH, ctx.g) == RR_OK);
+    compare(&p, &ctx, 1, "linear+tanh (no bias)", shape_name);
+
+    /* attention on random qkv (scale 2: peaked softmax rows as well as flat ones) */
+    act_input(&p, &qkv, 2.0f);
+    poison(&p, &ctx);
+    CHECK(p.cpu->ops->attention(p.cpu, qkv.c, ctx.c) == RR_OK);
+    CHECK(p.gpu->ops->attention(p.gpu, qkv.g, ctx.g) == RR_OK);
+    compare(&p, &ctx, 1, "attention", shape_name);
+
+    /* residual add + LayerNorm */
+    act_input(&p, &x, 1.0f);
+    act_input(&p, &r, 1.0f);
+    CHECK(p.cpu->ops->add_layernorm(p.cpu, x.c, r.c, CW(o_g2), CW(o_b4), 1e-12f) == RR_OK);
+    CHECK(p.gpu->ops->add_layernorm(p.gpu, x.g, r.g, GW(o_g2), GW(o_b4), 1e-12f) == RR_OK);
+    compare(&p, &x, 1, "add+layernorm", shape_name);
+
+    /* pooling, every mode, with and without L2 normalisation */
+    static const char *pool_names[] = {"", "pool cls", "pool mean", "pool max", "pool mean/sqrt"};
+    for (int mode = RR_POOL_CLS; mode <= RR_POOL_MEAN_SQRT_LEN; mode++)
+        for (int norm = 0; norm < 2; norm++) {
+            char what[40];
+            snprintf(what, sizeof what, "%s%s", pool_names[mode], norm ? " +l2" : "");
+            poison(&p, &pooled);
+            CHECK(p.cpu->ops->pool(p.cpu, x.c, (rr_pooling)mode, norm, pooled.c) == RR_OK);
+            CHECK(p.gpu->ops->pool(p.gpu, x.g, (rr_pooling)mode, norm, pooled.g) == RR_OK);
+            compare(&p, &pooled, 0, what, shape_name);
+        }
+
+    /* classifier head (2 labels) */
+    rr_classifier_head hc = {CW(o_pw), CW(o_pb), CW(o_cw), CW(o_cb), 2};
+    rr_classifier_head hg = {GW(o_pw), GW(o_pb), GW(o_cw), GW(o_cb), 2};
+    buf logits = out;
+    logits.n = (size_t)S * 2;
+    logits.bytes = logits.n * 4;
+    poison(&p, &logits);
+    CHECK(p.cpu->ops->classify(p.cpu, x.c, &hc, pooled.c, pooled2.c, logits.c) == RR_OK);
+    CHECK(p.gpu->ops->classify(p.gpu, x.g, &hg, pooled.g, pooled2.g, logits.g) == RR_OK);
+    compare(&p, &logits, 0, "classify", shape_name);
+
+    /* an id outside the vocabulary is refused, not read */
+    int32_t saved = ids[T - 1];
+    ids[T - 1] = V;
+    CHECK(p.gpu->ops->begin_pass(p.gpu, &pass) == RR_OK);
+    CHECK(p.gpu->ops->embed(p.gpu, GW(o_word), GW(o_pos), GW(o_type), GW(o_g), GW(o_b), 1e-12f, V, TV, x.g) ==
+          RR_ERR_INVALID_ARG);
+    ids[T - 1] = saved;
+
+    buf *all[] = {&x, &qkv, &ctx, &r, &ff, &pooled, &pooled2, &out};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        buf_free(&p, all[i]);
+    p.cpu->ops->free(p.cpu, cblock);
+    p.gpu->ops->free(p.gpu, gblock);
+    rr_backend_destroy(p.cpu);
+    rr_backend_destroy(p.gpu);
+    free(hblock);
+    free(ids);
+    free(types);
+    free(cu);
+    return 0;
+}
+
+int main(void) {
+    char why[256] = "";
+    if (rr_cuda_device_count(why, sizeof why) == 0)
+        TEST_SKIP("no CUDA device: %s", why);
+    const int quick = getenv("RR_TEST_QUICK") != NULL;
+    static const int odd[] = {1, 7, 33, 64, 65, 129, 300, 511};
+    static const int two512[] = {512, 512};
+    static const int one[] = {1};
+    const shape shapes[] = {
+        {384, 12, 1536, 8, odd, "odd lengths"},
+        {384, 12, 1536, 2, two512, "2x512"},
+        {384, 12, 1536, 1, one, "one token"},
+        {384, 12, 1536, 200, NULL, "200 tiny"},
+        {256, 4, 1024, 8, odd, "odd lengths"},
+        {256, 2, 512, 8, odd, "odd lengths"},
+        {768, 12, 3072, 2, two512, "2x512"},
+    };
+    const int nshapes = quick ? 2 : (int)(sizeof shapes / sizeof shapes[0]);
+    const rr_precision precs[] = {RR_PRECISION_FP32, RR_PRECISION_BF16, RR_PRECISION_FP16};
+    for (int gemm = 0; gemm < 2; gemm++) {
+        /* pass 0: cuBLASLt (default); pass 1: cublasGemmEx + our bias kernel */
+        if (gemm)
+            setenv("RR_CUDA_GEMM", "gemmex", 1);
+        printf("GEMM path: %s\n", gemm ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)");
+        for (int si = 0; si < nshapes; si++)
+            for (int pi = gemm ? 1 : 0; pi < 3; pi++)
+                if (run_shape(&shapes[si], precs[pi]))
+                    return 1;
+        if (quick)
+            break;
+    }
+    TEST_DONE();
+}
