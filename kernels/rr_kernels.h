@@ -31,6 +31,10 @@ cudaError_t rrk_bias_act(int dtype, void *y, const float *b, int M, int N, int a
 cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
                           int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
 int rrk_attention_supports(int head_dim);
+/* The same on the tensor cores (attention_tc.cu): bf16/fp16, head dims 32 and 64. */
+cudaError_t rrk_attention_tc(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
+                             int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
+int rrk_attention_tc_supports(int dtype, int head_dim);
 
 /* out[S,H] (fp32) = pooling of x[T,H] per sequence; mode: rr_pooling (1 CLS, 2 mean, 3 max,
  * 4 mean/sqrt(len)); normalize: L2. */

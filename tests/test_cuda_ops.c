@@ -4,7 +4,8 @@
  * Shapes: head dims 32, 64, 128; passes with odd lengths, a single-token sequence, two
  * 512-token sequences, and 200 tiny sequences in one pass. Precisions fp32, bf16, fp16; in
  * bf16/fp16 both GEMM paths (cuBLASLt with the bias epilogue, and cublasGemmEx + our bias
- * kernel, forced with RR_CUDA_GEMM=gemmex). The CPU gets the CUDA inputs after their
+ * kernel, forced with RR_CUDA_GEMM=gemmex) and both attention kernels (tensor cores by default;
+ * the SIMT kernel with RR_CUDA_ATTN=simt, in the same second pass). The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
  * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
@@ -304,9 +305,12 @@ int main(void) {
     const rr_precision precs[] = {RR_PRECISION_FP32, RR_PRECISION_BF16, RR_PRECISION_FP16};
     for (int gemm = 0; gemm < 2; gemm++) {
         /* pass 0: cuBLASLt (default); pass 1: cublasGemmEx + our bias kernel */
-        if (gemm)
+        if (gemm) {
             setenv("RR_CUDA_GEMM", "gemmex", 1);
-        printf("GEMM path: %s\n", gemm ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)");
+            setenv("RR_CUDA_ATTN", "simt", 1);
+        }
+        printf("GEMM path: %s; attention: %s\n", gemm ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
+               gemm ? "SIMT" : "tensor cores where supported (bf16/fp16, d 32/64), else SIMT");
         for (int si = 0; si < nshapes; si++)
             for (int pi = gemm ? 1 : 0; pi < 3; pi++)
                 if (run_shape(&shapes[si], precs[pi]))

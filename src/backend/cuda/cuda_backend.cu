@@ -47,6 +47,7 @@ struct cuda_backend {
     cublasLtHandle_t lt;
     void *lt_ws;
     int use_lt;
+    int use_tc_attention;     /* tensor-core attention (bf16/fp16, d 32/64); RR_CUDA_ATTN=simt: off */
     int32_t *h_meta, *d_meta; /* ids | type ids | positions [T each] | cu_seqlens [S+1] */
     int32_t *d_ids, *d_types, *d_pos, *d_cu;
     void *h_stage;            /* pinned download staging */
@@ -319,9 +320,14 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
 rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     cuda_backend *c = cb(be);
     const rr_pass *p = be->pass;
-    CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
-                         be->limits.heads, out, c->stream),
-           "attention");
+    if (c->use_tc_attention)
+        CU_TRY(rrk_attention_tc(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
+                                be->limits.heads, out, c->stream),
+               "attention (tensor cores)");
+    else
+        CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
+                             be->limits.heads, out, c->stream),
+               "attention");
     return RR_OK;
 }
 
@@ -413,7 +419,12 @@ extern "C" rr_status rr_backend_cuda_create(const rr_backend_limits *lim, rr_bac
     c->act_size = c->dtype ? 2 : 4;
     const char *gemm = getenv("RR_CUDA_GEMM");
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
+    const char *attn = getenv("RR_CUDA_ATTN");
+    c->use_tc_attention = rrk_attention_tc_supports(c->dtype, d) && !(attn && !strcmp(attn, "simt"));
     rr_status st = create(c, lim);
+    int major = 0;
+    if (!st && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess && major < 8)
+        c->use_tc_attention = 0; /* bf16 tensor cores: sm_80 and later */
     if (st) {
         cu_destroy(&c->base);
         return st;

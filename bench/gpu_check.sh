@@ -1,0 +1,468 @@
+#!/usr/bin/env bash
+# bench/gpu_check.sh — build and check everything on a rented GPU machine, in ONE command:
+#
+#     bash bench/gpu_check.sh          (from the repo root; carry [".devcarry"])
+#
+# The machine (H100/H200, 16 cores, nvcc, cmake, gcc, python3 with torch/transformers) has no
+# network and none of our C dependencies; bench/gpu_bundle.sh, run beforehand on the Debian
+# host, put them in .devcarry/ (see that script). Steps, each logged with its time, each run
+# even when an earlier one failed (unless it needs what failed), then a summary table LAST:
+#
+#   facts      nvidia-smi, nvcc, cmake, gcc, glibc, nproc, zstd/xz, Python package versions
+#   unpack     .devcarry/deps.tar.xz -> $SYSROOT (/tmp/rr-sysroot); nothing is installed
+#   models     $CACHE/models/all-MiniLM-L6-v2 (the BF16 trunk + small files) and
+#              $CACHE/models/test-cross-encoder, assembled as scripts/setup.sh does; checks that
+#              transformers loads it (no missing / unexpected weights)
+#   build      cmake (RR_CUDA=ON, -Xptxas=-v) + build into build-dev/; lists kernels that spill
+#   gpu-tests  ctest -L gpu
+#   cpu-tests  ctest -L cpu -LE 'model|slow' (sanity of the build there)
+#   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
+#              (RR_TEST_QUICK=1: the test runs fewer shapes)
+#   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity
+#
+# The models there are the BF16-rounded MiniLM trunk (the F32 one does not fit the 64 MiB
+# the tool carries). Every comparison made here is between engines loading the SAME files,
+# so that is fine; but tests labelled `model` compare against fixtures computed from the F32
+# weights, so they are not run here.
+#
+# Output: "$OUT" if set (the run tool's folder), else ./gpu-out. At most 8 files there:
+#   log.txt (everything), build.log, ctest.log, sanitizer.log, report.md + report.json
+#   (bench_gpu.py), summary.txt (the table printed last).
+# The whole script ends within RR_CHECK_BUDGET seconds (default 535): each heavy step gets a
+# `timeout` clipped to what is left, keeping a reserve for the steps after it.
+#
+# Environment (for trying parts elsewhere; the defaults are for the GPU machine):
+#   RR_CHECK_STEPS   steps to run (default: all of the above, in that order)
+#   RR_CHECK_BUDGET  seconds for the whole script (535)
+#   RR_CHECK_CUDA    ON (default) | OFF: RR_CUDA for the configure step
+#   RR_SYSROOT       where deps unpack (/tmp/rr-sysroot)
+#   RR_CHECK_CACHE   model cache (RR_CACHE_DIR of the build; /tmp/rrcache)
+#   RR_BUILD_DIR     build directory (build-dev)
+#   RR_DEVCARRY      the bundle (.devcarry)
+#   RR_BENCH_ARGS    extra arguments for bench_gpu.py (e.g. "--queries 50")
+#   RR_SANITIZE_TOOLS  compute-sanitizer tools (memcheck racecheck)
+#   RR_CHECK_JOBS    build / ctest parallelism (16)
+#   RR_CHECK_FRESH   1: delete the build directory first (a warm machine keeps build-dev/ between
+#                    calls, and an incremental build lists only the kernels it recompiled)
+set -uo pipefail
+
+T_START=$(date +%s)
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO" || exit 1
+OUT="${OUT:-$REPO/gpu-out}"
+mkdir -p "$OUT"
+CARRY="${RR_DEVCARRY:-$REPO/.devcarry}"
+SYSROOT="${RR_SYSROOT:-/tmp/rr-sysroot}"
+CACHE="${RR_CHECK_CACHE:-/tmp/rrcache}"
+BUILD="${RR_BUILD_DIR:-$REPO/build-dev}"
+case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
+BUDGET="${RR_CHECK_BUDGET:-535}"
+CUDA_MODE="${RR_CHECK_CUDA:-ON}"
+STEPS="${RR_CHECK_STEPS:-facts unpack models build gpu-tests cpu-tests sanitizer bench}"
+TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck}"
+JOBS="${RR_CHECK_JOBS:-16}"
+DEADLINE=$((T_START + BUDGET))
+SCRATCH="$(mktemp -d /tmp/rr-check.XXXXXX)"
+MINILM="$CACHE/models/all-MiniLM-L6-v2"
+CE="$CACHE/models/test-cross-encoder"
+LIBDIR="$SYSROOT/usr/lib/x86_64-linux-gnu"
+SYSROOT_LD="$LIBDIR/openblas-openmp:$LIBDIR"
+# Only the commands that run our binaries get the sysroot on LD_LIBRARY_PATH (the binaries
+# also carry it as DT_RPATH); python3 itself does not, so the Debian libgfortran etc. never
+# shadow what torch and numpy load.
+OUR_LD="$SYSROOT_LD${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# nvcc and compute-sanitizer usually live in /usr/local/cuda/bin; make sure CMake finds nvcc.
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="$PATH:/usr/local/cuda/bin"
+fi
+
+# Everything to log.txt and to the terminal.
+exec 3>&1 4>&2
+exec > >(tee -a "$OUT/log.txt") 2>&1
+TEE_PID=$!
+
+now() { date +%s; }
+ts() { printf '[%4ds]' $(( $(now) - T_START )); }
+say() { printf '%s %s\n' "$(ts)" "$*"; }
+hr() { printf '\n%s ======== %s ========\n' "$(ts)" "$*"; }
+# tmo CAP RESERVE: seconds a step may take: CAP, clipped so RESERVE seconds stay for later.
+tmo() {
+  local left=$((DEADLINE - $(now) - $2))
+  ((left > $1)) && left=$1
+  ((left < 0)) && left=0
+  echo "$left"
+}
+
+declare -a S_NAME=() S_STAT=() S_SECS=() S_NOTE=()
+NOTE=""          # a step sets it: one line for the summary
+EXTRA=()         # lines printed under the summary table
+note() { NOTE="${NOTE:+$NOTE; }$*"; }
+# run_step NAME FUNCTION: runs it, records status (rc 0 ok, 124/137 timeout, 200 skipped).
+run_step() {
+  local name=$1 fn=$2 t0 rc st
+  case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
+  hr "$name"
+  NOTE=""
+  t0=$(now)
+  "$fn"
+  rc=$?
+  case $rc in
+    0) st=ok ;;
+    124|137) st=TIMEOUT ;;
+    200) st=skipped ;;
+    *) st="FAIL($rc)" ;;
+  esac
+  S_NAME+=("$name"); S_STAT+=("$st"); S_SECS+=($(( $(now) - t0 ))); S_NOTE+=("$NOTE")
+  say "step $name: $st in $(( $(now) - t0 ))s${NOTE:+ — $NOTE}"
+}
+# logged CMD...: prints the command, runs it (stdout+stderr to the log).
+logged() { say "\$ $*"; "$@"; }
+
+# ---------------------------------------------------------------------------------------------
+step_facts() {
+  local rc=0
+  if command -v nvidia-smi >/dev/null; then
+    timeout 30 nvidia-smi
+    local q
+    q=$(timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit \
+        --format=csv,noheader 2>&1 | head -1)
+    say "gpu: $q"
+    note "$q"
+  else
+    say "nvidia-smi: not found"; note "no nvidia-smi"; rc=1
+  fi
+  say "nvcc: $(nvcc --version 2>&1 | tail -2 | paste -sd' ' || echo 'not found')"
+  command -v nvcc >/dev/null || note "no nvcc"
+  say "cmake: $(cmake --version 2>&1 | head -1)"
+  say "gcc: $(gcc --version 2>&1 | head -1)"
+  say "glibc: $(ldd --version 2>&1 | head -1)"
+  say "nproc: $(nproc); memory: $(free -g 2>/dev/null | awk '/^Mem:/ {print $2 " GiB"}'); $(uname -srm)"
+  grep -E '^(PRETTY_NAME)=' /etc/os-release 2>/dev/null
+  for t in zstd xz compute-sanitizer ncu c++filt ninja; do
+    say "$t: $(command -v "$t" || echo 'not found')"
+  done
+  timeout 90 python3 - <<'PY' || { note "python3 check failed"; rc=1; }
+import importlib, platform
+print("python", platform.python_version())
+for m in ("torch", "transformers", "sentence_transformers", "tokenizers", "safetensors", "numpy"):
+    try:
+        print(f"{m} {importlib.import_module(m).__version__}")
+    except Exception as e:  # noqa: BLE001
+        print(f"{m}: NOT importable ({e})")
+import torch
+print("torch.version.cuda", torch.version.cuda, "cuda available", torch.cuda.is_available())
+if torch.cuda.is_available():
+    p = torch.cuda.get_device_properties(0)
+    print(f"device {p.name}, {p.multi_processor_count} SMs, {p.total_memory / 2**30:.1f} GiB, "
+          f"capability {p.major}.{p.minor}")
+PY
+  return $rc
+}
+
+step_unpack() {
+  [ -s "$CARRY/deps.tar.xz" ] || { note "$CARRY/deps.tar.xz missing (run bench/gpu_bundle.sh; carry .devcarry)"; return 1; }
+  rm -rf "$SYSROOT" && mkdir -p "$SYSROOT" || return 1
+  if command -v xz >/dev/null; then
+    logged timeout 60 tar -C "$SYSROOT" -xJf "$CARRY/deps.tar.xz" || return 1
+  else
+    say "no xz binary: unpacking with Python's tarfile"
+    timeout 60 python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2], filter="fully_trusted")' \
+      "$CARRY/deps.tar.xz" "$SYSROOT" || return 1
+  fi
+  local missing=()
+  for f in usr/include/x86_64-linux-gnu/openblas-openmp/cblas.h \
+           usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so usr/include/utf8proc.h \
+           usr/lib/x86_64-linux-gnu/libutf8proc.so usr/include/jansson.h \
+           usr/lib/x86_64-linux-gnu/libjansson.so usr/include/zlib.h usr/include/yaml.h \
+           usr/lib/x86_64-linux-gnu/libgfortran.so.5; do
+    [ -e "$SYSROOT/$f" ] || missing+=("$f")
+  done
+  ((${#missing[@]})) && { note "missing in deps: ${missing[*]}"; return 1; }
+  # Do the Debian libraries load here (glibc new enough, libgomp present)?
+  LD_LIBRARY_PATH="$OUR_LD" ldd "$LIBDIR/openblas-openmp/libopenblas.so" | sed 's/^/  /'
+  if LD_LIBRARY_PATH="$OUR_LD" ldd "$LIBDIR/openblas-openmp/libopenblas.so" | grep -q 'not found'; then
+    note "libopenblas has unresolved dependencies (see log)"; return 1
+  fi
+  note "$(du -sh "$SYSROOT" | cut -f1) in $SYSROOT"
+  return 0
+}
+
+step_models() {
+  [ -s "$CARRY/minilm-bf16.safetensors.xz" ] || { note "$CARRY/minilm-bf16.safetensors.xz missing"; return 1; }
+  rm -rf "$MINILM" && mkdir -p "$MINILM" || return 1
+  timeout 120 python3 - "$CARRY/minilm-bf16.safetensors.xz" "$MINILM/model.safetensors" \
+      "$CARRY/minilm-bf16.sha256" <<'PY' || { note "decompressing the BF16 trunk failed"; return 1; }
+import hashlib, lzma, os, shutil, sys, time
+src, dst, sha_file = sys.argv[1:4]
+t = time.time()
+h = hashlib.sha256()
+with lzma.open(src) as f, open(dst + ".tmp", "wb") as g:
+    while True:
+        b = f.read(1 << 22)
+        if not b:
+            break
+        h.update(b)
+        g.write(b)
+os.replace(dst + ".tmp", dst)
+want = open(sha_file).read().split()[0] if os.path.exists(sha_file) else None
+print(f"trunk: {os.path.getsize(dst)} bytes in {time.time() - t:.1f}s, sha256 {h.hexdigest()}"
+      + ("" if want is None else (" (matches)" if want == h.hexdigest() else f" MISMATCH, want {want}")))
+sys.exit(0 if want in (None, h.hexdigest()) else 1)
+PY
+  cp -r "$CARRY/minilm/." "$MINILM/" || return 1
+  # The test cross-encoder, exactly as scripts/setup.sh assembles it: a two-shard HF
+  # checkpoint (the trunk as shard 1, by symlink; the seeded head as shard 2). The index's
+  # total_size still counts the F32 trunk; nothing reads it.
+  local HEAD_SRC="$REPO/tests/fixtures/test-cross-encoder"
+  rm -rf "$CE.new" && mkdir -p "$CE.new" || return 1
+  cp "$HEAD_SRC/config.json" "$HEAD_SRC/model.safetensors.index.json" "$CE.new/" || return 1
+  cp "$HEAD_SRC/head.safetensors" "$CE.new/model-00002-of-00002.safetensors" || return 1
+  ln -s "$MINILM/model.safetensors" "$CE.new/model-00001-of-00002.safetensors"
+  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
+    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$CE.new/"
+  done
+  rm -rf "$CE" && mv "$CE.new" "$CE" || return 1
+  ls -la "$MINILM" "$CE" | sed 's/^/  /'
+  # Does transformers load it (every weight found, none left over)? Two pairs' logits.
+  timeout 120 python3 - "$CE" <<'PY' || { note "transformers could not load the test cross-encoder"; return 1; }
+import sys, time
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging as hf_logging
+hf_logging.disable_progress_bar()
+d = sys.argv[1]
+t = time.time()
+m, info = AutoModelForSequenceClassification.from_pretrained(d, dtype=torch.float32,
+                                                             output_loading_info=True)
+tok = AutoTokenizer.from_pretrained(d)
+bad = {k: v for k, v in info.items() if v}
+enc = tok(["what is a cross-encoder", "zinc and the common cold"],
+          ["A model that reads query and passage together.", "Zinc lozenges shorten colds."],
+          padding=True, truncation="longest_first", max_length=512, return_tensors="pt")
+with torch.inference_mode():
+    logits = m.eval()(**enc).logits.reshape(-1).tolist()
+print(f"transformers loaded {d} ({type(m).__name__}, {type(tok).__name__}) in {time.time() - t:.1f}s; "
+      f"loading info problems: {bad or 'none'}; logits {logits}")
+sys.exit(1 if bad else 0)
+PY
+  note "models in $CACHE/models (BF16 trunk)"
+  return 0
+}
+
+# cmake -D entries pointing at the sysroot. Explicit for every cache variable CMakeLists.txt
+# looks up with find_path / find_library (the cache entry wins over the search), plus
+# CMAKE_PREFIX_PATH for lookups added later (e.g. libyaml for the pipeline).
+cmake_dep_args() {
+  local inc="$SYSROOT/usr/include"
+  CM_ARGS=(
+    -DRR_CBLAS_INCLUDE="$inc/x86_64-linux-gnu/openblas-openmp"
+    -DRR_OPENBLAS="$LIBDIR/openblas-openmp/libopenblas.so"
+    -DRR_UTF8PROC_INCLUDE="$inc" -DRR_UTF8PROC="$LIBDIR/libutf8proc.so"
+    -DRR_JANSSON_INCLUDE="$inc" -DRR_JANSSON="$LIBDIR/libjansson.so"
+    -DCMAKE_PREFIX_PATH="$SYSROOT/usr"
+  )
+  # zlib: the machine's own library (every Ubuntu has libz.so.1; the bundle's libz.so is a
+  # dangling -dev symlink), the machine's header if it has one, else the bundle's.
+  local zlib
+  zlib=$(ldconfig -p 2>/dev/null | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
+  for c in /usr/lib/x86_64-linux-gnu/libz.so /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1; do
+    [ -z "$zlib" ] && [ -e "$c" ] && zlib=$c
+  done
+  local zinc=/usr/include
+  [ -f /usr/include/zlib.h ] || zinc="$inc"
+  CM_ARGS+=(-DZLIB_INCLUDE_DIR="$zinc")
+  [ -n "$zlib" ] && CM_ARGS+=(-DZLIB_LIBRARY="$zlib")
+  # libyaml, if (by then) CMakeLists.txt looks for it: the variables it names.
+  local v
+  for v in $(grep -hoE 'find_path\(\s*[A-Za-z0-9_]+\s+[^)]*yaml' "$REPO"/CMakeLists.txt "$REPO"/*/*.cmake 2>/dev/null |
+             sed -E 's/find_path\(\s*([A-Za-z0-9_]+).*/\1/' | sort -u); do
+    CM_ARGS+=(-D"$v"="$inc")
+  done
+  for v in $(grep -hoE 'find_library\(\s*[A-Za-z0-9_]+\s+[^)]*yaml' "$REPO"/CMakeLists.txt "$REPO"/*/*.cmake 2>/dev/null |
+             sed -E 's/find_library\(\s*([A-Za-z0-9_]+).*/\1/' | sort -u); do
+    CM_ARGS+=(-D"$v"="$LIBDIR/libyaml.so")
+  done
+}
+
+step_build() {
+  [ -d "$SYSROOT/usr/include" ] || { note "no sysroot (unpack failed?)"; return 200; }
+  local t gen=() keep=(-k)
+  [ "${RR_CHECK_FRESH:-0}" = 1 ] && rm -rf "$BUILD"
+  [ -f "$BUILD/CMakeCache.txt" ] && note "incremental build (RR_CHECK_FRESH=1 for a fresh one)"
+  cmake_dep_args
+  if command -v ninja >/dev/null; then gen=(-G Ninja); keep=(-k 0); fi
+  local rpath="$LIBDIR/openblas-openmp:$LIBDIR"
+  # DT_RPATH (--disable-new-dtags), unlike RUNPATH, also serves the libraries' own
+  # dependencies (libopenblas -> libgfortran), so the binaries run without LD_LIBRARY_PATH.
+  local cfg=(cmake -S "$REPO" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DRR_CUDA="$CUDA_MODE"
+             -DRR_CACHE_DIR="$CACHE" -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-Xptxas=-v
+             "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -Wl,-rpath,$rpath -Wl,-rpath-link,$rpath"
+             "${CM_ARGS[@]}")
+  {
+    echo "\$ ${cfg[*]}"
+  } > "$OUT/build.log"
+  t=$(tmo 90 330)
+  ((t < 10)) && { note "no time left"; return 124; }
+  LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "${cfg[@]}" >> "$OUT/build.log" 2>&1
+  local rc=$?
+  grep -E '^-- rerank:|CUDA compiler|Manually-specified|FATAL|CMake Error' "$OUT/build.log" | head -20
+  if ((rc)); then tail -30 "$OUT/build.log"; note "configure failed (rc $rc)"; return $rc; fi
+  t=$(tmo 300 300)
+  ((t < 10)) && { note "no time left to build"; return 124; }
+  echo "\$ cmake --build $BUILD -j$JOBS -- ${keep[*]}" >> "$OUT/build.log"
+  say "building (timeout ${t}s), log: build.log"
+  LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" cmake --build "$BUILD" -j"$JOBS" -- "${keep[@]}" >> "$OUT/build.log" 2>&1
+  rc=$?
+  # Kernels that spill registers to local memory (ptxas -v): per kernel and arch.
+  awk -v q="'" '
+    /Compiling entry function/ { split($0, a, q); fn = a[2]; arch = a[4] }
+    /Function properties for/  { s = $0; sub(/.*Function properties for /, "", s); if (s != "") fn = s }
+    /bytes spill stores/ { if (match($0, /[0-9]+ bytes spill stores/)) { n = substr($0, RSTART, RLENGTH) + 0
+                           if (n > 0) print arch "\t" fn "\t" $0 } }' "$OUT/build.log" | sort -u > "$SCRATCH/spills.txt"
+  local nk nsp
+  nk=$(grep -c 'Compiling entry function' "$OUT/build.log")
+  nsp=$(cut -f1,2 "$SCRATCH/spills.txt" | sort -u | wc -l)
+  if command -v c++filt >/dev/null; then
+    sed -i 's/\t/ | /g' "$SCRATCH/spills.txt"; c++filt < "$SCRATCH/spills.txt" > "$SCRATCH/spills.d" && mv "$SCRATCH/spills.d" "$SCRATCH/spills.txt"
+  fi
+  EXTRA+=("ptxas: $nk kernel compilations (all archs, this build), $nsp with spill stores > 0")
+  while IFS= read -r l; do EXTRA+=("  spill: $l"); done < <(head -12 "$SCRATCH/spills.txt")
+  note "$nk kernels compiled, $nsp spill"
+  grep -nE '(error|warning)( [A-Z0-9#]+)?:' "$OUT/build.log" | head -20
+  if ((rc)); then
+    tail -40 "$OUT/build.log"
+    note "build failed (rc $rc)"
+    return $rc
+  fi
+  [ -x "$BUILD/rerank" ] || { note "no $BUILD/rerank after the build"; return 1; }
+  ldd "$BUILD/rerank" | grep -E 'openblas|utf8proc|jansson|gfortran|libz|cublas|cudart|not found' | sed 's/^/  /'
+  return 0
+}
+
+ctest_summary() {  # LABEL: one line from the tail of ctest.log
+  local s
+  s=$(tac "$SCRATCH/ctest.$1.log" 2>/dev/null | grep -m1 -E 'tests passed|No tests were found' || echo "no ctest summary")
+  local bad
+  bad=$(awk '/The following tests (FAILED|did not run)/ {on = 1; next} on && /^[ \t]+[0-9]+ - / {print} /^$/ {on = 0}' \
+        "$SCRATCH/ctest.$1.log" 2>/dev/null | sed -E 's/^\s+[0-9]+ - //' | paste -sd',' | cut -c1-200)
+  echo "$s${bad:+; not passed: $bad}"
+}
+
+step_gpu_tests() {
+  [ -x "$BUILD/rerank" ] || { note "no build"; return 200; }
+  local t rc
+  t=$(tmo 150 240)
+  ((t < 10)) && { note "no time left"; return 124; }
+  echo "===== ctest -L gpu =====" >> "$OUT/ctest.log"
+  LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" ctest --test-dir "$BUILD" -L gpu --output-on-failure \
+    --timeout 120 > "$SCRATCH/ctest.gpu.log" 2>&1
+  rc=$?
+  cat "$SCRATCH/ctest.gpu.log" >> "$OUT/ctest.log"
+  grep -E 'Test +#|tests passed|No tests were found|Skipped|Not Run' "$SCRATCH/ctest.gpu.log" | head -40
+  note "$(ctest_summary gpu)"
+  # A GPU test that skips (exit 77) on a GPU machine did not find the device: say so.
+  if grep -q 'Skipped' "$SCRATCH/ctest.gpu.log"; then note "SKIPPED tests on a GPU machine"; ((rc)) || rc=1; fi
+  grep -q 'No tests were found' "$SCRATCH/ctest.gpu.log" && { ((rc)) || rc=1; }
+  return $rc
+}
+
+step_cpu_tests() {
+  [ -x "$BUILD/rerank" ] || { note "no build"; return 200; }
+  local t rc
+  t=$(tmo 90 210)
+  ((t < 10)) && { note "no time left"; return 124; }
+  echo "===== ctest -L cpu -LE 'model|slow' =====" >> "$OUT/ctest.log"
+  LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" ctest --test-dir "$BUILD" -L cpu -LE 'model|slow' \
+    --output-on-failure -j"$JOBS" --timeout 120 > "$SCRATCH/ctest.cpu.log" 2>&1
+  rc=$?
+  cat "$SCRATCH/ctest.cpu.log" >> "$OUT/ctest.log"
+  grep -E 'Test +#|tests passed|No tests were found' "$SCRATCH/ctest.cpu.log" | head -40
+  note "$(ctest_summary cpu)"
+  return $rc
+}
+
+step_sanitizer() {
+  local bin="$BUILD/tests/test_cuda_ops" cs t rc=0 r tool
+  [ -x "$bin" ] || { note "$bin not built"; return 200; }
+  cs=$(command -v compute-sanitizer || true)
+  for c in "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")/compute-sanitizer" \
+           /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
+    [ -z "$cs" ] && [ -x "$c" ] && cs=$c
+  done
+  [ -n "$cs" ] || { note "compute-sanitizer not found"; return 1; }
+  local n=0 i=0
+  for tool in $TOOLS; do n=$((n + 1)); done
+  for tool in $TOOLS; do
+    i=$((i + 1))
+    # Share what is left before the bench's reserve among the remaining tools.
+    t=$(tmo 150 160)
+    t=$((t / (n - i + 1)))
+    ((t < 10)) && { note "$tool: no time left"; rc=124; continue; }
+    local extra=()
+    [ "$tool" = memcheck ] && extra=(--leak-check full)
+    echo "===== compute-sanitizer --tool $tool ${extra[*]} $bin (RR_TEST_QUICK=1, timeout ${t}s) =====" >> "$OUT/sanitizer.log"
+    say "compute-sanitizer --tool $tool (timeout ${t}s)"
+    RR_TEST_QUICK=1 RR_REPO_DIR="$REPO" RR_MODELS_DIR="$CACHE/models" RR_BIN="$BUILD/rerank" \
+      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$cs" --tool "$tool" "${extra[@]}" --print-limit 30 \
+      --error-exitcode 3 "$bin" > "$SCRATCH/san.$tool.log" 2>&1
+    r=$?
+    head -c 4000000 "$SCRATCH/san.$tool.log" >> "$OUT/sanitizer.log"
+    echo "===== exit $r =====" >> "$OUT/sanitizer.log"
+    local sum
+    sum=$(grep -hE 'ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY|Target application returned' "$SCRATCH/san.$tool.log" | paste -sd';')
+    say "$tool: exit $r; ${sum:-no summary line}"
+    EXTRA+=("sanitizer $tool: exit $r; ${sum:-no summary line}")
+    note "$tool rc $r"
+    ((r)) && rc=$r
+  done
+  return $rc
+}
+
+step_bench() {
+  [ -x "$BUILD/rerank" ] || note "no $BUILD/rerank: bench runs the PyTorch side only"
+  [ -f "$CE/config.json" ] || { note "no test cross-encoder (models step failed?)"; return 200; }
+  local t rc args=()
+  t=$(tmo 420 8)
+  ((t < 30)) && { note "no time left"; return 124; }
+  [ -x "$BUILD/rerank" ] || args+=(--skip-ours)
+  # shellcheck disable=SC2206
+  args+=(${RR_BENCH_ARGS:-})
+  say "bench (timeout ${t}s, its own deadline $((t - 25))s)"
+  PYTHONUNBUFFERED=1 timeout -k 5 "$t" python3 "$REPO/bench/bench_gpu.py" --rerank "$BUILD/rerank" \
+    --model "$CE" --embed-model "$MINILM" --out "$OUT" --work "$SCRATCH/bench" \
+    --rerank-ld-path "$SYSROOT_LD" --deadline $((t - 25)) "${args[@]}" 2>&1 | tee "$SCRATCH/bench.out"
+  rc=$?
+  awk '/^=+ bench_gpu summary/ {on = 1} on' "$SCRATCH/bench.out" > "$SCRATCH/bench.table"
+  [ -s "$OUT/report.json" ] && note "report.md, report.json" || note "no report.json"
+  return $rc
+}
+
+run_step facts step_facts
+run_step unpack step_unpack
+run_step models step_models
+run_step build step_build
+run_step gpu-tests step_gpu_tests
+run_step cpu-tests step_cpu_tests
+run_step sanitizer step_sanitizer
+run_step bench step_bench
+
+# ---------------------------------------------------------------------------------------------
+fail=0
+for st in "${S_STAT[@]}"; do [ "$st" = ok ] || fail=1; done
+{
+  echo
+  echo "================ gpu_check summary ($(date -u +%FT%TZ), $(( $(now) - T_START ))s of ${BUDGET}s; $(git -C "$REPO" describe --always --dirty 2>/dev/null)) ================"
+  [ -s "$SCRATCH/bench.table" ] && { sed '1d' "$SCRATCH/bench.table"; echo; }
+  for l in "${EXTRA[@]}"; do echo "$l"; done
+  echo
+  printf '%-10s %-9s %5s  %s\n' step status secs note
+  for i in "${!S_NAME[@]}"; do
+    printf '%-10s %-9s %5s  %s\n' "${S_NAME[$i]}" "${S_STAT[$i]}" "${S_SECS[$i]}" "${S_NOTE[$i]:0:300}"
+  done
+  echo "files in $OUT: $(cd "$OUT" && ls | paste -sd' ')"
+} | tee "$OUT/summary.txt"
+rm -rf "$SCRATCH"
+exec 1>&3 2>&4
+wait "$TEE_PID" 2>/dev/null
+exit $fail
