@@ -40,7 +40,7 @@
 #   RR_BUILD_DIR     build directory (build-dev)
 #   RR_DEVCARRY      the bundle (.devcarry)
 #   RR_BENCH_ARGS    extra arguments for bench_gpu.py (e.g. "--queries 50")
-#   RR_SANITIZE_TOOLS  compute-sanitizer tools (memcheck racecheck)
+#   RR_SANITIZE_TOOLS  compute-sanitizer tools (memcheck racecheck racecheck-ours)
 #   RR_CHECK_JOBS    build / ctest parallelism (16)
 #   RR_CHECK_FRESH   1: delete the build directory first (a warm machine keeps build-dev/ between
 #                    calls, and an incremental build lists only the kernels it recompiled)
@@ -59,7 +59,7 @@ case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
 BUDGET="${RR_CHECK_BUDGET:-535}"
 CUDA_MODE="${RR_CHECK_CUDA:-ON}"
 STEPS="${RR_CHECK_STEPS:-facts unpack models build gpu-tests cpu-tests sanitizer bench}"
-TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck}"
+TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck racecheck-ours}"
 JOBS="${RR_CHECK_JOBS:-16}"
 DEADLINE=$((T_START + BUDGET))
 SCRATCH="$(mktemp -d /tmp/rr-check.XXXXXX)"
@@ -399,12 +399,15 @@ step_sanitizer() {
     t=$(tmo 150 160)
     t=$((t / (n - i + 1)))
     ((t < 10)) && { note "$tool: no time left"; rc=124; continue; }
-    local extra=()
+    local extra=() ctool=$tool
     [ "$tool" = memcheck ] && extra=(--leak-check full)
+    # racecheck-ours: our kernels only (cuBLASLt's own nvjet kernels excluded: racecheck
+    # reports hazards inside them that are NVIDIA's, not ours)
+    [ "$tool" = racecheck-ours ] && { ctool=racecheck; extra=(--kernel-name-exclude kns=nvjet); }
     echo "===== compute-sanitizer --tool $tool ${extra[*]} $bin (RR_TEST_QUICK=1, timeout ${t}s) =====" >> "$OUT/sanitizer.log"
     say "compute-sanitizer --tool $tool (timeout ${t}s)"
     RR_TEST_QUICK=1 RR_REPO_DIR="$REPO" RR_MODELS_DIR="$CACHE/models" RR_BIN="$BUILD/rerank" \
-      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$cs" --tool "$tool" "${extra[@]}" --print-limit 30 \
+      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$cs" --tool "$ctool" "${extra[@]}" --print-limit 30 \
       --error-exitcode 3 "$bin" > "$SCRATCH/san.$tool.log" 2>&1
     r=$?
     head -c 4000000 "$SCRATCH/san.$tool.log" >> "$OUT/sanitizer.log"
