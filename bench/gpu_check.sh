@@ -59,7 +59,7 @@ case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
 BUDGET="${RR_CHECK_BUDGET:-535}"
 CUDA_MODE="${RR_CHECK_CUDA:-ON}"
 STEPS="${RR_CHECK_STEPS:-facts unpack models build gpu-tests cpu-tests sanitizer bench}"
-TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck racecheck-ours}"
+TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck}"
 JOBS="${RR_CHECK_JOBS:-16}"
 DEADLINE=$((T_START + BUDGET))
 SCRATCH="$(mktemp -d /tmp/rr-check.XXXXXX)"
@@ -415,6 +415,11 @@ step_sanitizer() {
     local sum
     sum=$(grep -hE 'ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY|Target application returned' "$SCRATCH/san.$tool.log" | paste -sd';')
     say "$tool: exit $r; ${sum:-no summary line}"
+    # which kernels the reported hazards are in (cuBLASLt's nvjet_* are NVIDIA's own)
+    local where
+    where=$(grep -oE 'Race reported between [A-Za-z]+ access at [A-Za-z0-9_]+' "$SCRATCH/san.$tool.log" \
+            | awk '{print $NF}' | sed -E 's/^(nvjet)_.*/\1_* (cuBLASLt)/' | sort | uniq -c | paste -sd';')
+    [ -n "$where" ] && EXTRA+=("sanitizer $tool hazards in: $where")
     EXTRA+=("sanitizer $tool: exit $r; ${sum:-no summary line}")
     note "$tool rc $r"
     ((r)) && rc=$r

@@ -10,7 +10,11 @@
  * Q, K, V tiles [64][D] (storage type, zero-padded past the sequence end), per warp S [16][64]
  * fp32, P [16][64] storage type, O [16][D] fp32, and m, l per row.
  *
- * Versions tried: v1 = attention.cu (SIMT, fp32 math on 64 rows per block). v2 (this).
+ * Versions tried: v1 = attention.cu (SIMT, fp32 math on 64 rows per block).
+ *   v2a: softmax with two lanes per row, 32 columns each: every shared-memory access of a
+ *        warp fell in one bank (rows 64 floats apart): 32-way conflicts; on an H200 a bf16
+ *        pass was no faster than fp32 (4,129 vs 4,073 pairs/s end to end).
+ *   v2b (this): one row at a time across the whole warp, shuffles for max and sum.
  */
 #include <math.h>
 #include <mma.h>
@@ -100,31 +104,20 @@ __global__ void __launch_bounds__(32 * kWarps) attention_tc_kernel(const T *__re
             wmma::store_matrix_sync(Sw + n * 16, acc, kTK, wmma::mem_row_major);
         }
         __syncwarp();
-        /* online softmax: two lanes per row, 32 columns each */
-        {
-            const int r = lane >> 1, half = lane & 1;
-            float *row = Sw + r * kTK + half * 32;
-            float mx = -INFINITY;
-            for (int j = 0; j < 32; j++) {
-                const int col = half * 32 + j;
-                const float v = col < nk ? row[j] * scale_log2 : -INFINITY;
-                row[j] = v;
-                mx = fmaxf(mx, v);
-            }
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            const float m_old = Mw[r], m_new = fmaxf(m_old, mx);
-            float sum = 0.0f;
-            T *prow = Pw + r * kTK + half * 32;
-            for (int j = 0; j < 32; j++) {
-                const float p = exp2f(row[j] - m_new);
-                const T pt = from_f<T>(p);
-                prow[j] = pt;
-                sum += to_f(pt); /* the normaliser sums what PV multiplies */
-            }
-            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-            __syncwarp();
-            if (!half) {
-                const float corr = exp2f(m_old - m_new);
+        /* online softmax, one row at a time across the warp (lane owns columns lane and
+         * lane + 32: consecutive addresses, no bank conflicts) */
+        for (int r = 0; r < 16; r++) {
+            const float *row = Sw + r * kTK;
+            const int c0 = lane, c1 = lane + 32;
+            const float v0 = c0 < nk ? row[c0] * scale_log2 : -INFINITY;
+            const float v1 = c1 < nk ? row[c1] * scale_log2 : -INFINITY;
+            const float m_old = Mw[r], m_new = fmaxf(m_old, warp_max(fmaxf(v0, v1)));
+            const T p0 = from_f<T>(exp2f(v0 - m_new)), p1 = from_f<T>(exp2f(v1 - m_new));
+            Pw[r * kTK + c0] = p0;
+            Pw[r * kTK + c1] = p1;
+            const float sum = warp_sum(to_f(p0) + to_f(p1)); /* the normaliser sums what PV multiplies */
+            if (lane == 0) {
+                const float corr = exp2f(m_old - m_new); /* 0 on the first tile (m_old = -inf) */
                 Cw[r] = corr;
                 Lw[r] = Lw[r] * corr + sum;
                 Mw[r] = m_new;
