@@ -9,3 +9,12 @@ target_include_directories(rr_sgemm_rate PRIVATE ${RR_CBLAS_INCLUDE})
 target_compile_options(rr_sgemm_rate PRIVATE ${RR_WARNINGS})
 target_link_libraries(rr_sgemm_rate PRIVATE ${RR_OPENBLAS} OpenMP::OpenMP_C m)
 set_target_properties(rr_sgemm_rate PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+
+# rr_cuda_ops: per-op device time of one encoder layer on a full pass (needs a GPU to run).
+if(RR_HAVE_CUDA)
+  add_executable(rr_cuda_ops cuda_ops.c)
+  target_include_directories(rr_cuda_ops PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_compile_options(rr_cuda_ops PRIVATE ${RR_WARNINGS})
+  target_link_libraries(rr_cuda_ops PRIVATE rerank_core CUDA::cudart)
+  set_target_properties(rr_cuda_ops PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+endif()

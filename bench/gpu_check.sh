@@ -58,7 +58,7 @@ BUILD="${RR_BUILD_DIR:-$REPO/build-dev}"
 case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
 BUDGET="${RR_CHECK_BUDGET:-535}"
 CUDA_MODE="${RR_CHECK_CUDA:-ON}"
-STEPS="${RR_CHECK_STEPS:-facts unpack models build gpu-tests cpu-tests sanitizer bench}"
+STEPS="${RR_CHECK_STEPS:-facts unpack models build gpu-tests ops cpu-tests sanitizer bench}"
 TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck}"
 JOBS="${RR_CHECK_JOBS:-16}"
 DEADLINE=$((T_START + BUDGET))
@@ -427,6 +427,14 @@ step_sanitizer() {
   return $rc
 }
 
+step_ops() {
+  [ -x "$BUILD/rr_cuda_ops" ] || { note "no rr_cuda_ops"; return 200; }
+  LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" | tee "$SCRATCH/ops.txt"
+  local rc=${PIPESTATUS[0]}
+  while IFS= read -r l; do EXTRA+=("ops: $l"); done < <(grep -E 'layer total|attention|pass:' "$SCRATCH/ops.txt")
+  return "$rc"
+}
+
 step_bench() {
   [ -x "$BUILD/rerank" ] || note "no $BUILD/rerank: bench runs the PyTorch side only"
   [ -f "$CE/config.json" ] || { note "no test cross-encoder (models step failed?)"; return 200; }
@@ -453,6 +461,7 @@ run_step build step_build
 run_step gpu-tests step_gpu_tests
 run_step cpu-tests step_cpu_tests
 run_step sanitizer step_sanitizer
+run_step ops step_ops
 run_step bench step_bench
 
 # ---------------------------------------------------------------------------------------------
