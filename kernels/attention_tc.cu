@@ -8,13 +8,18 @@
  *
  * Block: 4 warps; warp w owns query rows 16w..16w+15 of the tile. Shared memory (dynamic):
  * Q, K, V tiles [64][D] (storage type, zero-padded past the sequence end), per warp S [16][64]
- * fp32, P [16][64] storage type, O [16][D] fp32, and m, l per row.
+ * fp32, P [16][64] storage type, O [16][D] fp32, and m, l per row (rows padded, Smem).
  *
  * Versions tried: v1 = attention.cu (SIMT, fp32 math on 64 rows per block).
  *   v2a: softmax with two lanes per row, 32 columns each: every shared-memory access of a
  *        warp fell in one bank (rows 64 floats apart): 32-way conflicts; on an H200 a bf16
  *        pass was no faster than fp32 (4,129 vs 4,073 pairs/s end to end).
- *   v2b (this): one row at a time across the whole warp, shuffles for max and sum.
+ *   v2b: one row at a time across the whole warp, shuffles for max and sum: 8,754 bf16
+ *        pairs/s end to end on an H200 (3.3x PyTorch); attention alone 15 TFLOP/s, 2.5 of the
+ *        3.3 ms of a layer on a 65k-token pass (bench/cuda_ops.c).
+ *   v2c (this): padded rows in shared memory (fewer bank conflicts in the WMMA loads and the
+ *        softmax), two lanes per row with interleaved columns (32 independent exp2 per lane,
+ *        two shuffles per tile instead of ten per row), 16-byte tile loads. Needs H % 8 == 0.
  */
 #include <math.h>
 #include <mma.h>
@@ -29,10 +34,13 @@ namespace {
 
 constexpr int kTQ = 64, kTK = 64, kWarps = 4;
 
+/* Row strides (elements), padded so that rows fall in different shared-memory banks; WMMA
+ * needs 16-bit strides in multiples of 8 and fp32 ones in multiples of 4. */
 template <int D> struct Smem {
-    static constexpr size_t q = (size_t)kTQ * D * 2, k = (size_t)kTK * D * 2, v = k;
-    static constexpr size_t s = (size_t)kWarps * 16 * kTK * 4, p = (size_t)kWarps * 16 * kTK * 2;
-    static constexpr size_t o = (size_t)kWarps * 16 * D * 4, ml = (size_t)kWarps * 16 * 4 * 3;
+    static constexpr int QS = D + 8, SS = kTK + 4, PS = kTK + 8, OS = D + 4;
+    static constexpr size_t q = (size_t)kTQ * QS * 2, k = (size_t)kTK * QS * 2, v = k;
+    static constexpr size_t s = (size_t)kWarps * 16 * SS * 4, p = (size_t)kWarps * 16 * PS * 2;
+    static constexpr size_t o = (size_t)kWarps * 16 * OS * 4, ml = (size_t)kWarps * 16 * 4 * 3;
     static constexpr size_t total = q + k + v + s + p + o + ml;
 };
 
@@ -62,16 +70,20 @@ __global__ void __launch_bounds__(32 * kWarps) attention_tc_kernel(const T *__re
     const T *base = qkv + (size_t)start * ld + (size_t)h * D;
     const T zero = from_f<T>(0.0f);
 
-    /* Q tile (rows past the end are zero) */
-    for (int e = threadIdx.x; e < kTQ * D; e += nthreads) {
-        const int r = e / D, c = e % D;
-        Qs[e] = q0 + r < L ? base[(size_t)(q0 + r) * ld + c] : zero;
+    constexpr int QS = Smem<D>::QS, SS = Smem<D>::SS, PS = Smem<D>::PS, OS = Smem<D>::OS, V8 = D / 8;
+    /* Q tile, 16-byte loads (rows past the end are zero) */
+    for (int e = threadIdx.x; e < kTQ * V8; e += nthreads) {
+        const int r = e / V8, c = (e % V8) * 8;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (q0 + r < L)
+            v = *reinterpret_cast<const uint4 *>(base + (size_t)(q0 + r) * ld + c);
+        *reinterpret_cast<uint4 *>(Qs + r * QS + c) = v;
     }
-    float *Sw = Sall + warp * 16 * kTK, *Ow = Oall + warp * 16 * D;
-    T *Pw = Pall + warp * 16 * kTK;
+    float *Sw = Sall + warp * 16 * SS, *Ow = Oall + warp * 16 * OS;
+    T *Pw = Pall + warp * 16 * PS;
     float *Mw = Mall + warp * 16, *Lw = Lall + warp * 16, *Cw = Call + warp * 16;
     for (int e = lane; e < 16 * D; e += 32)
-        Ow[e] = 0.0f;
+        Ow[(e / D) * OS + e % D] = 0.0f;
     if (lane < 16) {
         Mw[lane] = -INFINITY;
         Lw[lane] = 0.0f;
@@ -80,12 +92,16 @@ __global__ void __launch_bounds__(32 * kWarps) attention_tc_kernel(const T *__re
     for (int k0 = 0; k0 < L; k0 += kTK) {
         const int nk = min(kTK, L - k0);
         __syncthreads(); /* previous K/V tile no longer read; Q written */
-        for (int e = threadIdx.x; e < kTK * D; e += nthreads) {
-            const int r = e / D, c = e % D;
-            const bool in = r < nk;
-            const size_t off = (size_t)(k0 + r) * ld + c;
-            Ks[e] = in ? base[off + H] : zero;
-            Vs[e] = in ? base[off + 2 * H] : zero;
+        for (int e = threadIdx.x; e < kTK * V8; e += nthreads) {
+            const int r = e / V8, c = (e % V8) * 8;
+            uint4 kv = make_uint4(0, 0, 0, 0), vv = kv;
+            if (r < nk) {
+                const T *src = base + (size_t)(k0 + r) * ld + c;
+                kv = *reinterpret_cast<const uint4 *>(src + H);
+                vv = *reinterpret_cast<const uint4 *>(src + 2 * H);
+            }
+            *reinterpret_cast<uint4 *>(Ks + r * QS + c) = kv;
+            *reinterpret_cast<uint4 *>(Vs + r * QS + c) = vv;
         }
         __syncthreads();
         /* S = Q_w · Kᵀ : 16 × 64 */
@@ -97,26 +113,38 @@ __global__ void __launch_bounds__(32 * kWarps) attention_tc_kernel(const T *__re
             for (int kk = 0; kk < D / 16; kk++) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
-                wmma::load_matrix_sync(a, Qs + (warp * 16) * D + kk * 16, D);
-                wmma::load_matrix_sync(b, Ks + (n * 16) * D + kk * 16, D);
+                wmma::load_matrix_sync(a, Qs + (warp * 16) * QS + kk * 16, QS);
+                wmma::load_matrix_sync(b, Ks + (n * 16) * QS + kk * 16, QS);
                 wmma::mma_sync(acc, a, b, acc);
             }
-            wmma::store_matrix_sync(Sw + n * 16, acc, kTK, wmma::mem_row_major);
+            wmma::store_matrix_sync(Sw + n * 16, acc, SS, wmma::mem_row_major);
         }
         __syncwarp();
-        /* online softmax, one row at a time across the warp (lane owns columns lane and
-         * lane + 32: consecutive addresses, no bank conflicts) */
-        for (int r = 0; r < 16; r++) {
-            const float *row = Sw + r * kTK;
-            const int c0 = lane, c1 = lane + 32;
-            const float v0 = c0 < nk ? row[c0] * scale_log2 : -INFINITY;
-            const float v1 = c1 < nk ? row[c1] * scale_log2 : -INFINITY;
-            const float m_old = Mw[r], m_new = fmaxf(m_old, warp_max(fmaxf(v0, v1)));
-            const T p0 = from_f<T>(exp2f(v0 - m_new)), p1 = from_f<T>(exp2f(v1 - m_new));
-            Pw[r * kTK + c0] = p0;
-            Pw[r * kTK + c1] = p1;
-            const float sum = warp_sum(to_f(p0) + to_f(p1)); /* the normaliser sums what PV multiplies */
-            if (lane == 0) {
+        /* online softmax: lanes r and r + 16 share row r, columns interleaved (2j + half) */
+        {
+            const int r = lane & 15, hf = lane >> 4;
+            const float *row = Sw + r * SS;
+            float v[kTK / 2];
+            float mx = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < kTK / 2; j++) {
+                const int c = 2 * j + hf;
+                v[j] = c < nk ? row[c] * scale_log2 : -INFINITY;
+                mx = fmaxf(mx, v[j]);
+            }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+            const float m_old = Mw[r], m_new = fmaxf(m_old, mx);
+            float sum = 0.0f;
+            T *prow = Pw + r * PS;
+#pragma unroll
+            for (int j = 0; j < kTK / 2; j++) {
+                const T p = from_f<T>(exp2f(v[j] - m_new));
+                prow[2 * j + hf] = p;
+                sum += to_f(p); /* the normaliser sums what PV multiplies */
+            }
+            sum += __shfl_xor_sync(0xffffffffu, sum, 16);
+            __syncwarp(); /* every lane has read Mw[r] */
+            if (!hf) {
                 const float corr = exp2f(m_old - m_new); /* 0 on the first tile (m_old = -inf) */
                 Cw[r] = corr;
                 Lw[r] = Lw[r] * corr + sum;
@@ -125,22 +153,23 @@ __global__ void __launch_bounds__(32 * kWarps) attention_tc_kernel(const T *__re
         }
         __syncwarp();
         for (int e = lane; e < 16 * D; e += 32)
-            Ow[e] *= Cw[e / D];
+            Ow[(e / D) * OS + e % D] *= Cw[e / D];
         __syncwarp();
         /* O_w += P · V : 16 × D */
 #pragma unroll
         for (int n = 0; n < D / 16; n++) {
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::load_matrix_sync(acc, Ow + n * 16, D, wmma::mem_row_major);
+            wmma::load_matrix_sync(acc, Ow + n * 16, OS, wmma::mem_row_major);
 #pragma unroll
             for (int kk = 0; kk < kTK / 16; kk++) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b;
-                wmma::load_matrix_sync(a, Pw + kk * 16, kTK);
-                wmma::load_matrix_sync(b, Vs + (kk * 16) * D + n * 16, D);
+                wmma::load_matrix_sync(a, Pw + kk * 16, PS);
+                wmma::load_matrix_sync(b, Vs + (kk * 16) * QS + n * 16, QS);
                 wmma::mma_sync(acc, a, b, acc);
             }
-            wmma::store_matrix_sync(Ow + n * 16, acc, D, wmma::mem_row_major);
+            __syncwarp(); /* all lanes loaded this block of O before any lane stores it */
+            wmma::store_matrix_sync(Ow + n * 16, acc, OS, wmma::mem_row_major);
         }
         __syncwarp();
     }
@@ -148,7 +177,7 @@ __global__ void __launch_bounds__(32 * kWarps) attention_tc_kernel(const T *__re
     for (int e = lane; e < 16 * D; e += 32) {
         const int r = e / D, c = e % D, qi = q0 + warp * 16 + r;
         if (qi < L)
-            out[(size_t)(start + qi) * H + (size_t)h * D + c] = from_f<T>(Ow[e] / Lw[r]);
+            out[(size_t)(start + qi) * H + (size_t)h * D + c] = from_f<T>(Ow[r * OS + c] / Lw[r]);
     }
 #endif
 }

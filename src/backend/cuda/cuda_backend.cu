@@ -420,7 +420,8 @@ extern "C" rr_status rr_backend_cuda_create(const rr_backend_limits *lim, rr_bac
     const char *gemm = getenv("RR_CUDA_GEMM");
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
     const char *attn = getenv("RR_CUDA_ATTN");
-    c->use_tc_attention = rrk_attention_tc_supports(c->dtype, d) && !(attn && !strcmp(attn, "simt"));
+    c->use_tc_attention = rrk_attention_tc_supports(c->dtype, d) && lim->hidden % 8 == 0 &&
+                          !(attn && !strcmp(attn, "simt"));
     rr_status st = create(c, lim);
     int major = 0;
     if (!st && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess && major < 8)
