@@ -68,7 +68,98 @@ if [ -f "$HEAD_SRC/head.safetensors" ]; then
   rm -rf "$CE" && mv "$CE.new" "$CE"
 fi
 
-# --- 4. build ------------------------------------------------------------------------------
+# --- 4. FAISS with its C API -------------------------------------------------------------------
+# Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source
+# package: CPU only, shared libraries, against the OpenMP build of OpenBLAS that the engine
+# links (one OpenMP runtime in the process). Installed once into the cache, outside the work
+# tree; the stamp file makes every later run skip all of it. RR_SKIP_FAISS=1 skips it (the
+# engine then builds without the index commands).
+FAISS_VERSION="1.7.3"
+FAISS_DIR="$CACHE/faiss-$FAISS_VERSION-capi"
+FAISS_STAMP="$FAISS_DIR/.rerank-built"
+if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
+  # two setups at once (a test run beside a build) would build into the same folder: the
+  # second waits for the first, then finds the stamp
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.faiss.lock"
+  flock 9
+fi
+if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # deb-src entries mirroring the machine's own Debian entries (same URIs, suites,
+  # components and keyring), so no host name is written here. Only entries for this
+  # release's codename are mirrored: a third-party repository may have no sources.
+  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+  src_list=/etc/apt/sources.list.d/rerank-deb-src.sources
+  if ! [ -f "$src_list" ] && [ -n "$codename" ]; then
+    tmp_src="$(mktemp)"
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [ -f "$f" ] || continue
+      # one stanza per blank-line-separated paragraph; keep those with Types: deb and our suite
+      awk -v cn="$codename" 'BEGIN { RS = ""; ORS = "\n\n" }
+        /(^|\n)Types:[^\n]*(^| )deb( |\n|$)/ && /(^|\n)Suites:[^\n]*/ && index($0, cn) {
+          gsub(/(^|\n)#[^\n]*/, ""); sub(/Types:[^\n]*/, "Types: deb-src"); print }' "$f" >>"$tmp_src"
+    done
+    if [ -f /etc/apt/sources.list ]; then
+      # one-line format: "deb [opts] URI SUITE COMPONENTS..." -> the same line as deb-src
+      awk -v cn="$codename" '$1 == "deb" && index($0, cn) { $1 = "deb-src"; print }' \
+        /etc/apt/sources.list >"$tmp_src.list"
+      if [ -s "$tmp_src.list" ]; then
+        $SUDO cp "$tmp_src.list" /etc/apt/sources.list.d/rerank-deb-src.list
+      fi
+      rm -f "$tmp_src.list"
+    fi
+    if [ -s "$tmp_src" ]; then $SUDO cp "$tmp_src" "$src_list"; fi
+    rm -f "$tmp_src"
+    $SUDO apt-get update -qq
+  fi
+  # build tools only (libopenblas-openmp-dev comes from step 1); no swig, python or CUDA
+  need=()
+  for p in dpkg-dev g++ cmake make; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+  done
+  if ((${#need[@]})); then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  log "building FAISS $FAISS_VERSION with the C API from Debian's source package (a few minutes)"
+  faiss_t0=$(date +%s)
+  work="$CACHE/faiss-$FAISS_VERSION-build"
+  rm -rf "$work" && mkdir -p "$work"
+  (cd "$work" && apt-get source -qq --download-only faiss >/dev/null)
+  (cd "$work" && dpkg-source --no-check -x faiss_*.dsc src >/dev/null)
+  grep -q "^## \[$FAISS_VERSION\]" "$work/src/CHANGELOG.md" ||
+    { log "the faiss source package is not version $FAISS_VERSION"; exit 1; }
+  blas_dir=""
+  for d in /usr/lib/x86_64-linux-gnu/openblas-openmp /usr/lib/aarch64-linux-gnu/openblas-openmp; do
+    [ -f "$d/libopenblas.so" ] && blas_dir="$d"
+  done
+  [ -n "$blas_dir" ] || { log "OpenBLAS (OpenMP build) not found"; exit 1; }
+  cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+    -DFAISS_ENABLE_C_API=ON -DFAISS_ENABLE_GPU=OFF -DFAISS_ENABLE_PYTHON=OFF \
+    -DBUILD_TESTING=OFF -DBUILD_SHARED_LIBS=ON -DFAISS_OPT_LEVEL=generic \
+    -DBLA_VENDOR=OpenBLAS -DBLAS_LIBRARIES="$blas_dir/libopenblas.so" \
+    -DLAPACK_LIBRARIES="$blas_dir/libopenblas.so" \
+    -DCMAKE_INSTALL_PREFIX="$FAISS_DIR.new" -DCMAKE_INSTALL_LIBDIR=lib \
+    -DCMAKE_INSTALL_RPATH="\$ORIGIN;$blas_dir" -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON >"$work/configure.log" 2>&1 ||
+    { tail -30 "$work/configure.log" >&2; exit 1; }
+  cmake --build "$work/build" -j"${RR_FAISS_JOBS:-2}" >"$work/build.log" 2>&1 ||
+    { tail -40 "$work/build.log" >&2; exit 1; }
+  rm -rf "$FAISS_DIR.new"
+  cmake --install "$work/build" >/dev/null
+  # the C API's headers are not all installed by 1.7.3's install rule: copy them all
+  mkdir -p "$FAISS_DIR.new/include/faiss/c_api"
+  (cd "$work/src/c_api" && find . -name '*.h' -exec cp --parents {} "$FAISS_DIR.new/include/faiss/c_api/" \;)
+  find "$work/build" -name 'libfaiss_c.so*' -exec cp -P {} "$FAISS_DIR.new/lib/" \;
+  faiss_t1=$(date +%s)
+  echo "faiss $FAISS_VERSION built in $((faiss_t1 - faiss_t0)) s on $(nproc) cores, $(date -u +%F)" \
+    >"$FAISS_DIR.new/.rerank-built"
+  rm -rf "$FAISS_DIR" && mv "$FAISS_DIR.new" "$FAISS_DIR"
+  rm -rf "$work"
+  log "FAISS ready in $FAISS_DIR ($((faiss_t1 - faiss_t0)) s)"
+fi
+exec 9>&-
+
+# --- 5. build ------------------------------------------------------------------------------
 cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DRR_CACHE_DIR="$CACHE" \
   ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"

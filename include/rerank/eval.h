@@ -37,6 +37,8 @@ rr_status rr_qrels_load(const char *path, rr_qrels **out);
 void rr_qrels_free(rr_qrels *qrels);
 size_t rr_qrels_num_queries(const rr_qrels *qrels);
 size_t rr_qrels_num_judgements(const rr_qrels *qrels);
+/* The i-th query id of the qrels (strcmp order), i < rr_qrels_num_queries(). */
+const char *rr_qrels_query_id(const rr_qrels *qrels, size_t i);
 
 /* A TREC run: "qid Q0 docid rank score tag" (fields after the tag are ignored, as trec_eval
  * does; blank lines and '#' lines are skipped). The run id is the tag of the last line.

@@ -3,6 +3,7 @@
 #define RERANK_RERANK_H
 
 #include "rerank/eval.h"
+#include "rerank/index.h"
 #include "rerank/model.h"
 #include "rerank/status.h"
 #include "rerank/tokenizer.h"

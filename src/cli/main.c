@@ -13,6 +13,8 @@ typedef struct rr_command {
 static const rr_command rr_commands[] = {
     {"embed", rr_cmd_embed, "texts -> float32 embeddings (.npy or raw with a header)"},
     {"score", rr_cmd_score, "query + passages, or a TSV of pairs -> cross-encoder scores"},
+    {"index", rr_cmd_index, "BEIR corpus -> bi-encoder embeddings -> FAISS index directory"},
+    {"retrieve", rr_cmd_retrieve, "queries -> top-k from an index directory -> TREC run"},
     {"eval", rr_cmd_eval, "TREC run + qrels -> trec_eval's measures, byte for byte"},
 };
 

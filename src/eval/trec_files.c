@@ -371,6 +371,9 @@ void rr_qrels_free(rr_qrels *q) {
 
 size_t rr_qrels_num_queries(const rr_qrels *q) { return q->num_queries; }
 size_t rr_qrels_num_judgements(const rr_qrels *q) { return q->num_docs; }
+const char *rr_qrels_query_id(const rr_qrels *q, size_t i) {
+    return i < q->num_queries ? q->queries[i].qid : NULL;
+}
 
 rr_status rr_run_load(const char *path, rr_run **out) {
     *out = NULL;

@@ -1,0 +1,97 @@
+/* rerank/index.h — a dense first-stage index: a FAISS index (through FAISS's C API) plus the
+ * map from FAISS labels to document ids, plus metadata that ties it to the embedding model
+ * and the corpus it was built from.
+ *
+ * On disk an index is a directory:
+ *   index.faiss   the FAISS index (faiss_write_index)
+ *   docids.txt    one document id per line; line i is FAISS label i
+ *   meta.json     {"format", "model", "model_sha256", "dim", "metric", "factory",
+ *                  "corpus", "corpus_sha256", "num_docs", "faiss_version"}
+ * The directory is written under a temporary name and renamed into place when complete.
+ *
+ * Dimension letters: N = vectors in a call, D = dimension, K = results per query.
+ * Scores are similarities, larger is better: the inner product (RR_METRIC_IP) or the negated
+ * squared L2 distance (RR_METRIC_L2), so one sort order serves both.
+ * When the library was built without FAISS every call that needs it returns
+ * RR_ERR_UNSUPPORTED ("built without FAISS; run scripts/setup.sh").
+ */
+#ifndef RERANK_INDEX_H
+#define RERANK_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rerank/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rr_index rr_index;
+
+typedef enum rr_metric { RR_METRIC_IP = 0, RR_METRIC_L2 = 1 } rr_metric;
+
+/* "ip" | "l2" → the metric; -1 when unknown. */
+int rr_metric_parse(const char *name);
+const char *rr_metric_name(rr_metric metric);
+
+/* 1 when the library was built with FAISS. */
+int rr_index_available(void);
+
+/* What an index is: written to meta.json, compared on load. Strings are NUL-terminated. */
+typedef struct rr_index_meta {
+    char model[1024];       /* embedding model directory as given at index time */
+    char model_sha256[65];  /* sha256 of its weights (rr_model_weights_sha256) */
+    char corpus[1024];      /* corpus path as given at index time (informational) */
+    char corpus_sha256[65]; /* sha256 over the (id, text) pairs embedded, in order */
+    char factory[256];      /* index_factory string ("Flat", "IVF1024,Flat", "HNSW32", ...) */
+    int32_t dim;            /* D */
+    rr_metric metric;
+    int64_t num_docs;       /* vectors in the index == lines of docids.txt */
+} rr_index_meta;
+
+/* A new empty index. meta supplies factory, dim, metric and the model/corpus fields; its
+ * num_docs is ignored (counted by rr_index_add). */
+rr_status rr_index_create(const rr_index_meta *meta, rr_index **out);
+void rr_index_free(rr_index *index);
+
+/* 1 if the index must be trained before vectors are added (IVF, PQ, ...). */
+int rr_index_needs_training(const rr_index *index);
+/* Train on x [N, D] (a no-op for an index that needs none). */
+rr_status rr_index_train(rr_index *index, int64_t n, const float *x);
+/* Append x [N, D] with their document ids (ids[i] is copied; no whitespace, unique). */
+rr_status rr_index_add(rr_index *index, int64_t n, const float *x, const char *const *ids);
+
+/* Search-time parameters in FAISS's ParameterSpace syntax: "nprobe=16", "efSearch=128",
+ * "nprobe=32,efSearch=64". An unknown name for this index is an error. */
+rr_status rr_index_set_search_params(rr_index *index, const char *params);
+
+/* Top-k for every query of q [N, D]: scores [N, K] (larger is better) and labels [N, K]
+ * (FAISS labels: rr_index_doc_id maps them; -1 when fewer than K documents are found).
+ * Queries go to FAISS in blocks of `batch` (0: all at once); FAISS parallelises each block
+ * over the OpenMP threads. */
+rr_status rr_index_search(const rr_index *index, int64_t n, const float *q, int64_t k,
+                          int64_t batch, float *scores, int64_t *labels);
+
+/* Document id of a FAISS label; NULL when out of range. */
+const char *rr_index_doc_id(const rr_index *index, int64_t label);
+int64_t rr_index_size(const rr_index *index);
+const rr_index_meta *rr_index_get_meta(const rr_index *index);
+
+/* Write the index directory atomically: a complete new directory replaces dir, or nothing
+ * changes. An existing dir that is not an index directory is refused. */
+rr_status rr_index_write(const rr_index *index, const char *dir);
+
+/* Read an index directory. expect (may be NULL) names what the caller will use it with:
+ * a non-empty model_sha256 / corpus_sha256, a dim > 0, a non-empty factory must match the
+ * metadata, else RR_ERR_INVALID_ARG with a message naming both values. */
+rr_status rr_index_read(const char *dir, const rr_index_meta *expect, rr_index **out);
+
+/* sha256 of a model directory's weights: model.safetensors alone (equal to `sha256sum
+ * model.safetensors`), else every *.safetensors file in name order fed as one stream. */
+rr_status rr_model_weights_sha256(const char *model_dir, char hex[65]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RERANK_INDEX_H */

@@ -1,0 +1,194 @@
+/* cli/cmd_index.c — `rerank index`: a BEIR corpus → bi-encoder embeddings → a FAISS index
+ * directory (index.faiss, docids.txt, meta.json; see include/rerank/index.h).
+ *
+ * The corpus is embedded in chunks of CHUNK_DOCS documents (each chunk sorted by length and
+ * packed to the token budget by rr_model_embed), and every chunk is added to the index as it
+ * is done, so the embeddings in memory are one chunk, plus the training sample for an index
+ * that needs training (IVF, PQ: the first --train-docs documents). The corpus text itself is
+ * read whole (the memory-mapped document store is still to come). */
+#define _POSIX_C_SOURCE 200809L
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "rerank/index.h"
+#include "rerank/model.h"
+#include "util/error.h"
+#include "util/sha256.h"
+
+enum { CHUNK_DOCS = 1024 };
+
+/* The corpus checksum: sha256 over "id\ttext\n" of every document in order, i.e. exactly
+ * what was embedded, whatever the file's compression or JSON formatting. */
+static void corpus_sha256(const text_list *docs, char hex[65]) {
+    rr_sha256 h;
+    rr_sha256_init(&h);
+    for (size_t i = 0; i < docs->n; i++) {
+        rr_sha256_update(&h, docs->ids[i], strlen(docs->ids[i]));
+        rr_sha256_update(&h, "\t", 1);
+        rr_sha256_update(&h, docs->texts[i], docs->lens[i]);
+        rr_sha256_update(&h, "\n", 1);
+    }
+    rr_sha256_final_hex(&h, hex);
+}
+
+static void progress(size_t done, size_t total, double t0, int final) {
+    double el = omp_get_wtime() - t0, rate = el > 0 ? (double)done / el : 0.0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
+    fprintf(stderr, "\rrerank index: %zu/%zu docs  %.1f docs/s  elapsed %.0fs  ETA %.0fs   %s", done,
+            total, rate, el, eta, final ? "\n" : "");
+    fflush(stderr);
+}
+
+static int copy_str(char *dst, size_t cap, const char *src, const char *what) {
+    if (strlen(src) >= cap) {
+        fprintf(stderr, "rerank index: %s too long (max %zu bytes)\n", what, cap - 1);
+        return 1;
+    }
+    memcpy(dst, src, strlen(src) + 1);
+    return 0;
+}
+
+int rr_cmd_index(int argc, char **argv) {
+    const char *corpus = NULL, *model_dir = NULL, *out_dir = NULL, *factory = "Flat", *metric = "ip";
+    const char *device = "cpu", *precision = "fp32";
+    int threads = 0, token_budget = 0, max_length = 0, train_docs = 100000, quiet = 0;
+    const cli_opt opts[] = {
+        {"corpus", OPT_STR, &corpus, "BEIR corpus.jsonl(.gz): {\"_id\", \"title\"?, \"text\"}"},
+        {"model", OPT_STR, &model_dir, "bi-encoder directory (sentence-transformers)"},
+        {"out", OPT_STR, &out_dir, "index directory to write (replaced atomically)"},
+        {"factory", OPT_STR, &factory, "FAISS index_factory string (default Flat)"},
+        {"metric", OPT_STR, &metric, "ip | l2 (default ip)"},
+        {"train-docs", OPT_INT, &train_docs, "documents to train on when the index needs it (default 100000)"},
+        {"max-length", OPT_INT, &max_length, "tokens per document (default: the model's)"},
+        {"token-budget", OPT_INT, &token_budget, "tokens per forward pass (default 16384)"},
+        {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
+        {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
+        {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
+        {"quiet", OPT_FLAG, &quiet, "no progress line"},
+    };
+    int rc = cli_parse("index", "--corpus FILE --model DIR --out DIR [options]", argc, argv, opts,
+                       (int)(sizeof opts / sizeof opts[0]));
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (!corpus || !model_dir || !out_dir) {
+        fprintf(stderr, "rerank index: --corpus, --model and --out are required\n");
+        return 2;
+    }
+    if (rr_metric_parse(metric) < 0) {
+        fprintf(stderr, "rerank index: --metric must be ip or l2\n");
+        return 2;
+    }
+    if (train_docs <= 0) {
+        fprintf(stderr, "rerank index: --train-docs must be positive\n");
+        return 2;
+    }
+    if (!rr_index_available()) {
+        fprintf(stderr, "rerank index: this rerank was built without FAISS; run scripts/setup.sh "
+                        "(it builds FAISS with its C API), then rebuild\n");
+        return 1;
+    }
+    rr_model_params p = rr_model_default_params();
+    p.head = RR_HEAD_EMBEDDING;
+    p.max_length = max_length;
+    p.threads = threads;
+    p.device = device;
+    p.precision = rr_precision_parse(precision);
+    if (p.precision < 0) {
+        fprintf(stderr, "rerank index: --precision must be fp32, bf16 or fp16\n");
+        return 2;
+    }
+    if (token_budget)
+        p.token_budget = token_budget;
+
+    double t_start = omp_get_wtime();
+    text_list docs;
+    rr_status st = read_beir_jsonl(corpus, &docs);
+    if (st)
+        return cli_fail("index", st);
+    rr_model *model = NULL;
+    rr_index *index = NULL;
+    float *buf = NULL;
+    rr_index_meta meta;
+    memset(&meta, 0, sizeof meta);
+    if (docs.n == 0) {
+        st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);
+        goto done;
+    }
+    if (copy_str(meta.model, sizeof meta.model, model_dir, "--model path") ||
+        copy_str(meta.corpus, sizeof meta.corpus, corpus, "--corpus path") ||
+        copy_str(meta.factory, sizeof meta.factory, factory, "--factory")) {
+        rc = 2;
+        goto done;
+    }
+    meta.metric = (rr_metric)rr_metric_parse(metric);
+    corpus_sha256(&docs, meta.corpus_sha256);
+    if ((st = rr_model_weights_sha256(model_dir, meta.model_sha256)) ||
+        (st = rr_model_load(model_dir, &p, &model)))
+        goto done;
+    rr_model_info info = rr_model_get_info(model);
+    meta.dim = info.out_dim;
+    /* The factory string is checked before any embedding is spent on it. */
+    if ((st = rr_index_create(&meta, &index)))
+        goto done;
+    int training = rr_index_needs_training(index);
+    size_t n = docs.n, dim = (size_t)info.out_dim;
+    size_t train_n = training ? ((size_t)train_docs < n ? (size_t)train_docs : n) : 0;
+    size_t cap = train_n > CHUNK_DOCS ? train_n : CHUNK_DOCS;
+    buf = malloc(cap * dim * sizeof *buf);
+    if (!buf) {
+        st = rr_error(RR_ERR_NOMEM, "out of memory for %zu embeddings", cap);
+        goto done;
+    }
+    int show = !quiet && isatty(fileno(stderr));
+    double t_embed = omp_get_wtime(), t_train = 0.0;
+    size_t first = 0; /* first document held in buf */
+    for (size_t done_n = 0; done_n < n;) {
+        size_t want = training ? train_n : CHUNK_DOCS, held = done_n - first;
+        size_t take = want - held < CHUNK_DOCS ? want - held : CHUNK_DOCS;
+        if (take > n - done_n)
+            take = n - done_n;
+        if ((st = rr_model_embed(model, take, (const char *const *)docs.texts + done_n,
+                                 docs.lens + done_n, buf + held * dim)))
+            goto done;
+        done_n += take;
+        held += take;
+        if (show)
+            progress(done_n, n, t_embed, 0);
+        if (held < want && done_n < n)
+            continue;
+        if (training) {
+            double t0 = omp_get_wtime();
+            if ((st = rr_index_train(index, (int64_t)held, buf)))
+                goto done;
+            t_train = omp_get_wtime() - t0;
+            training = 0;
+        }
+        if ((st = rr_index_add(index, (int64_t)held, buf, (const char *const *)docs.ids + first)))
+            goto done;
+        first = done_n;
+    }
+    double embed_s = omp_get_wtime() - t_embed;
+    if (show)
+        progress(n, n, t_embed, 1);
+    if ((st = rr_index_write(index, out_dir)))
+        goto done;
+    fprintf(stderr,
+            "rerank index: %zu docs -> %s (%s, %s, dim %d) in %.1fs: embed+add %.1fs (%.1f docs/s)%s",
+            n, out_dir, factory, metric, info.out_dim, omp_get_wtime() - t_start, embed_s,
+            (double)n / embed_s, train_n ? "" : "\n");
+    if (train_n)
+        fprintf(stderr, ", trained on %zu docs in %.1fs\n", train_n, t_train);
+done:
+    if (st)
+        rc = cli_fail("index", st);
+    free(buf);
+    rr_index_free(index);
+    rr_model_free(model);
+    text_list_free(&docs);
+    return rc;
+}
