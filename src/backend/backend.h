@@ -69,6 +69,14 @@ typedef struct rr_backend_ops {
     void (*free)(rr_backend *be, void *p);
     rr_status (*upload)(rr_backend *be, void *dst, const void *src, size_t bytes);
     rr_status (*download)(rr_backend *be, void *dst, const void *src, size_t bytes);
+    /* Host memory the backend can copy into asynchronously (pinned on CUDA). */
+    rr_status (*alloc_host)(rr_backend *be, size_t bytes, void **out);
+    void (*free_host)(rr_backend *be, void *p);
+    /* Start copying bytes of src (backend memory) into dst (from alloc_host) after the work
+     * enqueued so far; wait(slot) returns once that copy (slot 0 or 1) is complete. The CPU
+     * copies at once. This is what lets the host pack pass i+1 while the device runs pass i. */
+    rr_status (*download_async)(rr_backend *be, void *dst, const void *src, size_t bytes, int slot);
+    rr_status (*wait)(rr_backend *be, int slot);
     /* Activation buffers ↔ host fp32 (convert to / from the activation type); n elements. */
     rr_status (*upload_act)(rr_backend *be, void *dst, const float *src, size_t n);
     rr_status (*download_act)(rr_backend *be, float *dst, const void *src, size_t n);

@@ -144,6 +144,17 @@ static void cpu_destroy(rr_backend *be) {
     free(be);
 }
 
+static rr_status cpu_download_async(rr_backend *be, void *dst, const void *src, size_t bytes, int slot) {
+    (void)slot;
+    return cpu_copy(be, dst, src, bytes);
+}
+
+static rr_status cpu_wait(rr_backend *be, int slot) {
+    (void)be;
+    (void)slot;
+    return RR_OK;
+}
+
 static rr_status cpu_copy_act(rr_backend *be, void *dst, const float *src, size_t n) {
     return cpu_copy(be, dst, src, n * sizeof(float));
 }
@@ -311,6 +322,10 @@ static const rr_backend_ops cpu_ops = {
     .free = cpu_free,
     .upload = cpu_copy,
     .download = cpu_copy,
+    .alloc_host = cpu_alloc,
+    .free_host = cpu_free,
+    .download_async = cpu_download_async,
+    .wait = cpu_wait,
     .upload_act = cpu_copy_act,
     .download_act = cpu_download_act,
     .prepare_weights = NULL,

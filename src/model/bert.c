@@ -319,6 +319,10 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         goto fail;
     if ((st = alloc_workspace(m)))
         goto fail;
+    for (int i = 0; i < 2; i++)
+        if ((st = m->be->ops->alloc_host(m->be, (size_t)m->max_seqs * (size_t)m->out_dim * sizeof(float),
+                                         (void **)&m->host_out[i])))
+            goto fail;
     snprintf(m->architecture, sizeof m->architecture, "%s", c->architecture);
     free(slots.slots);
     rr_checkpoint_close(&ck);
@@ -339,6 +343,9 @@ void rr_model_free(rr_model *m) {
             m->be->ops->free(m->be, m->weights);
         if (m->workspace)
             m->be->ops->free(m->be, m->workspace);
+        for (int i = 0; i < 2; i++)
+            if (m->host_out[i])
+                m->be->ops->free_host(m->be, m->host_out[i]);
         rr_backend_destroy(m->be);
     }
     rr_tokenizer_free(m->tok);
@@ -380,7 +387,7 @@ void rr_model_reset_stats(rr_model *m) { memset(&m->stats, 0, sizeof m->stats); 
 
 /* ---- forward ------------------------------------------------------------------------------ */
 
-rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
+rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     const rr_bert_config *c = &m->config;
     const rr_backend_ops *ops = m->be->ops;
     rr_backend *be = m->be;
@@ -407,6 +414,8 @@ rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
     const float eps = c->layer_norm_eps;
     const rr_bert_weights *w = &m->w;
     rr_model_ws *ws = &m->ws;
+    if (slot < 0 || slot > 1)
+        return rr_error(RR_ERR_INVALID_ARG, "forward: slot %d (0 or 1)", slot);
     double t0 = omp_get_wtime();
     RR_TRY(ops->begin_pass(be, &pass));
     RR_TRY(ops->embed(be, w->word_emb, w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b, eps,
@@ -427,10 +436,29 @@ rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
     } else {
         RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out));
     }
-    RR_TRY(ops->download(be, out, ws->out, (size_t)S * (size_t)m->out_dim * sizeof(float)));
+    RR_TRY(ops->download_async(be, m->host_out[slot], ws->out, (size_t)S * (size_t)m->out_dim * sizeof(float),
+                               slot));
     m->stats.sequences += S;
     m->stats.tokens += T;
     m->stats.passes++;
     m->stats.forward_seconds += omp_get_wtime() - t0;
+    return RR_OK;
+}
+
+rr_status rr_model_collect(rr_model *m, int slot, const float **out) {
+    if (slot < 0 || slot > 1)
+        return rr_error(RR_ERR_INVALID_ARG, "forward: slot %d (0 or 1)", slot);
+    double t0 = omp_get_wtime();
+    rr_status st = m->be->ops->wait(m->be, slot);
+    m->stats.forward_seconds += omp_get_wtime() - t0;
+    *out = m->host_out[slot];
+    return st;
+}
+
+rr_status rr_model_forward(rr_model *m, const rr_batch *b, float *out) {
+    const float *res;
+    RR_TRY(rr_model_submit(m, b, 0));
+    RR_TRY(rr_model_collect(m, 0, &res));
+    memcpy(out, res, (size_t)b->num_seqs * (size_t)m->out_dim * sizeof(float));
     return RR_OK;
 }

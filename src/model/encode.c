@@ -23,7 +23,6 @@ typedef struct job_buffers {
     int32_t *pass_ids;   /* [token_budget] */
     int32_t *pass_types; /* [token_budget] */
     int32_t *pass_cu;    /* [max_seqs + 1] */
-    float *pass_out;     /* [max_seqs, out_dim] */
 } job_buffers;
 
 static void job_free(job_buffers *jb) {
@@ -35,7 +34,6 @@ static void job_free(job_buffers *jb) {
     free(jb->pass_ids);
     free(jb->pass_types);
     free(jb->pass_cu);
-    free(jb->pass_out);
 }
 
 static rr_status job_alloc(const rr_model *m, size_t n, job_buffers *jb) {
@@ -55,9 +53,8 @@ static rr_status job_alloc(const rr_model *m, size_t n, job_buffers *jb) {
     jb->pass_ids = malloc((size_t)m->token_budget * sizeof(int32_t));
     jb->pass_types = malloc((size_t)m->token_budget * sizeof(int32_t));
     jb->pass_cu = malloc(((size_t)m->max_seqs + 1) * sizeof(int32_t));
-    jb->pass_out = malloc((size_t)m->max_seqs * (size_t)m->out_dim * sizeof(float));
     if (!jb->tok_ids || !jb->tok_types || !jb->lens || !jb->order || !jb->keys || !jb->pass_ids ||
-        !jb->pass_types || !jb->pass_cu || !jb->pass_out) {
+        !jb->pass_types || !jb->pass_cu) {
         job_free(jb);
         return rr_error(RR_ERR_NOMEM, "cannot allocate job buffers for %zu items", chunk);
     }
@@ -136,9 +133,16 @@ static rr_status run_job(rr_model *m, size_t n, const char *const *a, const size
         if (st)
             break;
         sort_by_length(jb.keys, jb.order, jb.lens, count);
-        size_t next = 0;
-        while (next < count && !st) {
+        /* Two passes in flight: pass p is submitted (the device starts on it) before pass
+         * p-1's output is collected and scattered, so packing and scattering on the host
+         * overlap the device's compute. The pass arrays are copied by submit; only the
+         * outputs are double-buffered (the model's two host slots). */
+        size_t next = 0, pend_first = 0;
+        int32_t pend_seqs = 0;
+        int slot = 0;
+        while ((next < count || pend_seqs) && !st) {
             int32_t seqs = 0, tokens = 0;
+            const size_t pass_first = next;
             jb.pass_cu[0] = 0;
             while (next < count && seqs < m->max_seqs) {
                 int32_t i = jb.order[next], len = jb.lens[i];
@@ -150,13 +154,23 @@ static rr_status run_job(rr_model *m, size_t n, const char *const *a, const size
                 jb.pass_cu[++seqs] = tokens;
                 next++;
             }
-            rr_batch batch = {seqs, jb.pass_ids, jb.pass_types, jb.pass_cu};
-            if ((st = rr_model_forward(m, &batch, jb.pass_out)))
-                break;
-            for (int32_t s = 0; s < seqs; s++) {
-                size_t item = first + (size_t)jb.order[next - (size_t)seqs + (size_t)s];
-                memcpy(out + item * D, jb.pass_out + (size_t)s * D, D * sizeof(float));
+            if (seqs) {
+                rr_batch batch = {seqs, jb.pass_ids, jb.pass_types, jb.pass_cu};
+                if ((st = rr_model_submit(m, &batch, slot)))
+                    break;
             }
+            if (pend_seqs) { /* the previous pass, in the other slot */
+                const float *res;
+                if ((st = rr_model_collect(m, slot ^ 1, &res)))
+                    break;
+                for (int32_t s = 0; s < pend_seqs; s++) {
+                    size_t item = first + (size_t)jb.order[pend_first + (size_t)s];
+                    memcpy(out + item * D, res + (size_t)s * D, D * sizeof(float));
+                }
+            }
+            pend_first = pass_first;
+            pend_seqs = seqs;
+            slot ^= 1;
         }
     }
     job_free(&jb);

@@ -61,6 +61,14 @@ struct rr_model {
     rr_model_ws ws;
     rr_model_stats stats;
     void *seq_scratch; /* encode.c's host buffers for one whole-job call */
+    float *host_out[2]; /* backend host memory (pinned on CUDA): the outputs of two passes */
+    double submit_time[2];
 };
+
+/* Two passes in flight: submit enqueues a pass whose output lands in host_out[slot];
+ * collect waits for it and returns that buffer ([S, out_dim]). rr_model_forward is
+ * submit + collect on slot 0. A slot must be collected before it is submitted again. */
+rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot);
+rr_status rr_model_collect(rr_model *m, int slot, const float **out);
 
 #endif

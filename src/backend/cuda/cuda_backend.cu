@@ -11,8 +11,11 @@
  * whole block in the storage type is made once (prepare_weights), so a weight pointer p maps
  * to mirror + (p - block). The pass metadata (ids, type ids, positions, cu_seqlens) goes
  * through one pinned buffer in one copy; outputs come back through pinned staging. Nothing
- * is allocated per pass; the only synchronisation per pass is the wait for its output.
- * Everything runs on one stream of the backend's own.
+ * is allocated per pass; the only synchronisation per pass is the wait for its output, and
+ * the model waits for pass i only after it has enqueued pass i+1 (download_async / wait), so
+ * the host packs the next pass while the device computes. Everything runs on one stream of
+ * the backend's own: a pass's copies are small (12 bytes per token in, 4 per score out)
+ * next to its compute, so a second stream for copies would buy almost nothing.
  */
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -43,6 +46,7 @@ struct cuda_backend {
     size_t act_size; /* bytes per activation element */
     cudaStream_t stream;
     cudaEvent_t meta_copied;
+    cudaEvent_t out_ready[2]; /* download_async slots */
     cublasHandle_t blas;
     cublasLtHandle_t lt;
     void *lt_ws;
@@ -132,6 +136,37 @@ rr_status cu_download(rr_backend *be, void *dst, const void *src, size_t bytes) 
     return RR_OK;
 }
 
+rr_status cu_alloc_host(rr_backend *be, size_t bytes, void **out) {
+    (void)be;
+    *out = NULL;
+    CU_TRY(cudaMallocHost(out, bytes ? bytes : 64), "allocating pinned host memory");
+    return RR_OK;
+}
+
+void cu_free_host(rr_backend *be, void *p) {
+    (void)be;
+    if (p)
+        cudaFreeHost(p);
+}
+
+rr_status cu_download_async(rr_backend *be, void *dst, const void *src, size_t bytes, int slot) {
+    cuda_backend *c = cb(be);
+    if (slot < 0 || slot > 1)
+        return rr_error(RR_ERR_INVALID_ARG, "cuda: download slot %d (0 or 1)", slot);
+    if (bytes)
+        CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download");
+    CU_TRY(cudaEventRecord(c->out_ready[slot], c->stream), "download");
+    return RR_OK;
+}
+
+rr_status cu_wait(rr_backend *be, int slot) {
+    cuda_backend *c = cb(be);
+    if (slot < 0 || slot > 1)
+        return rr_error(RR_ERR_INVALID_ARG, "cuda: wait slot %d (0 or 1)", slot);
+    CU_TRY(cudaEventSynchronize(c->out_ready[slot]), "waiting for a pass");
+    return RR_OK;
+}
+
 /* Conversions through a temporary fp32 device buffer: tests and tools, never the pass loop. */
 rr_status cu_upload_act(rr_backend *be, void *dst, const float *src, size_t n) {
     cuda_backend *c = cb(be);
@@ -193,6 +228,9 @@ void cu_destroy(rr_backend *be) {
         cublasDestroy(c->blas);
     if (c->meta_copied)
         cudaEventDestroy(c->meta_copied);
+    for (int i = 0; i < 2; i++)
+        if (c->out_ready[i])
+            cudaEventDestroy(c->out_ready[i]);
     if (c->stream)
         cudaStreamDestroy(c->stream);
     free(c);
@@ -367,16 +405,18 @@ rr_status cu_classify(rr_backend *be, const float *x, const rr_classifier_head *
 }
 
 const rr_backend_ops cuda_ops = {
-    "cuda",           cu_destroy,       cu_alloc,     cu_free,        cu_upload,
-    cu_download,      cu_upload_act,    cu_download_act, cu_prepare_weights, cu_begin_pass,
-    cu_embed,         cu_linear,        cu_attention, cu_add_layernorm, cu_pool,
-    cu_classify,
+    "cuda",           cu_destroy,       cu_alloc,       cu_free,         cu_upload,
+    cu_download,      cu_alloc_host,    cu_free_host,   cu_download_async, cu_wait,
+    cu_upload_act,    cu_download_act,  cu_prepare_weights, cu_begin_pass, cu_embed,
+    cu_linear,        cu_attention,     cu_add_layernorm, cu_pool,       cu_classify,
 };
 
 rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
     CU_TRY(cudaSetDevice(0), "selecting device 0");
     CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "creating a stream");
     CU_TRY(cudaEventCreateWithFlags(&c->meta_copied, cudaEventDisableTiming), "creating an event");
+    for (int i = 0; i < 2; i++)
+        CU_TRY(cudaEventCreateWithFlags(&c->out_ready[i], cudaEventDisableTiming), "creating an event");
     BLAS_TRY(cublasCreate(&c->blas), "cublasCreate");
     BLAS_TRY(cublasSetStream(c->blas, c->stream), "cublasSetStream");
     BLAS_TRY(cublasLtCreate(&c->lt), "cublasLtCreate");
