@@ -1,0 +1,6 @@
+# First stage (rr_index over FAISS's C API, rerank index / retrieve). test_index skips when
+# the build has no FAISS; test_scifact_dense needs the bi-encoder from scripts/setup.sh.
+rr_test(test_index SOURCES test_index.c LABELS cpu)
+rr_script_test(test_retrieve_cli test_retrieve_cli.sh LABELS cpu model)
+rr_script_test(test_scifact_dense test_scifact_dense.sh LABELS cpu model slow)
+set_tests_properties(test_scifact_dense PROPERTIES TIMEOUT 1800)

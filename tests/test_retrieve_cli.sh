@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# tests/test_retrieve_cli.sh — `rerank index` and `rerank retrieve` end to end on a small slice
+# of SciFact (80 documents, seconds): the run's layout, reruns identical, k beyond the corpus,
+# --qrels restriction; then bad input: each case exits 1 with a message naming the problem
+# and leaves no index directory or run file behind.
+# Needs RR_BIN, RR_REPO_DIR and RR_MODELS_DIR (ctest sets them). Skips (77) without FAISS.
+set -u
+BIN="${RR_BIN:?}"
+DATA="${RR_REPO_DIR:?}/data/scifact"
+MINILM="${RR_MODELS_DIR:?}/all-MiniLM-L6-v2"
+CE="${RR_MODELS_DIR}/test-cross-encoder"
+T="$(mktemp -d)"
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+[ -f "$MINILM/model.safetensors" ] || { echo "SKIPPED: no $MINILM (run scripts/setup.sh)"; exit 77; }
+
+zcat "$DATA/corpus.jsonl.gz" | head -80 >"$T/corpus.jsonl"
+# queries: the first 40 of queries.jsonl; qrels: five of them, judged against the first doc
+zcat "$DATA/queries.jsonl.gz" | head -40 >"$T/queries.jsonl"
+printf 'query-id\tcorpus-id\tscore\n' >"$T/qrels.tsv"
+awk -F'"' '{ print $4 }' "$T/queries.jsonl" | head -5 | while read -r q; do
+  printf '%s\t%s\t1\n' "$q" "$(awk -F'"' 'NR == 1 { print $4 }' "$T/corpus.jsonl")" >>"$T/qrels.tsv"
+done
+
+"$BIN" index --corpus "$T/corpus.jsonl" --model "$MINILM" --out "$T/idx" 2>"$T/err"
+if [ $? -eq 1 ] && grep -q "built without FAISS" "$T/err"; then
+  echo "SKIPPED: rerank was built without FAISS"; exit 77
+fi
+if [ -f "$T/idx/index.faiss" ] && [ "$(wc -l <"$T/idx/docids.txt")" -eq 80 ] &&
+   grep -q '"num_docs": 80' "$T/idx/meta.json"; then ok "index: 80 docs"; else bad "index: $(cat "$T/err")"; fi
+
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --k 10 --output "$T/run1" --tag t1 2>"$T/err"
+lines=$(wc -l <"$T/run1" 2>/dev/null || echo 0)
+if [ "$lines" -eq 400 ] && awk 'NF != 6 || $2 != "Q0" || $6 != "t1" || $4 < 1 || $4 > 10 { exit 1 }' "$T/run1"
+then ok "retrieve: 40 queries x 10, TREC layout"; else bad "retrieve: $lines lines: $(cat "$T/err")"; fi
+# scores descend within each query
+if awk 'NR > 1 && $1 == q && $5 > s + 1e-7 { exit 1 } { q = $1; s = $5 }' "$T/run1"; then ok "scores descend"
+else bad "scores do not descend"; fi
+
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --k 10 --output "$T/run2" --tag t1 2>/dev/null
+if cmp -s "$T/run1" "$T/run2"; then ok "rerun identical"; else bad "rerun differs"; fi
+
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --k 500 --output "$T/run3" 2>"$T/err"
+if [ "$(wc -l <"$T/run3")" -eq 3200 ] && grep -q "exceeds the 80 documents" "$T/err"; then
+  ok "k > corpus: warned, 80 per query"; else bad "k > corpus: $(cat "$T/err")"; fi
+
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --qrels "$T/qrels.tsv" --k 5 \
+  --output "$T/run4" 2>"$T/err"
+if [ "$(cut -d' ' -f1 "$T/run4" | sort -u | wc -l)" -eq 5 ]; then ok "--qrels: 5 judged queries"
+else bad "--qrels: $(cat "$T/err")"; fi
+
+# --- bad input: exit 1, message, nothing written ---
+expect() { # expect NAME NEEDLE OUTPUT -- command...
+  local name="$1" needle="$2" out="$3"; shift 4
+  "$@" >/dev/null 2>"$T/err"
+  local rc=$?
+  if [ "$rc" -ne 1 ]; then bad "$name: exit $rc (want 1): $(cat "$T/err")"; return; fi
+  if ! grep -qF -- "$needle" "$T/err"; then bad "$name: message lacks '$needle': $(cat "$T/err")"; return; fi
+  if [ -e "$out" ] || ls "$out".tmp.* >/dev/null 2>&1; then bad "$name: output left behind"; return; fi
+  ok "$name: $(head -c 200 "$T/err")"
+}
+{ head -3 "$T/corpus.jsonl"; head -1 "$T/corpus.jsonl"; } >"$T/dup.jsonl"
+expect "duplicate _id" "dup.jsonl:4: duplicate _id" "$T/x" -- \
+  "$BIN" index --corpus "$T/dup.jsonl" --model "$MINILM" --out "$T/x"
+printf '{"_id": "a b", "text": "x"}\n' >"$T/ws.jsonl"
+expect "id with a space" "ws.jsonl:1: _id \"a b\" contains whitespace" "$T/x" -- \
+  "$BIN" index --corpus "$T/ws.jsonl" --model "$MINILM" --out "$T/x"
+printf '{"title": "t", "text": "x"}\n' >"$T/noid.jsonl"
+expect "missing _id" "noid.jsonl:1: field \"_id\" missing" "$T/x" -- \
+  "$BIN" index --corpus "$T/noid.jsonl" --model "$MINILM" --out "$T/x"
+: >"$T/empty.jsonl"
+expect "empty corpus" "empty corpus" "$T/x" -- \
+  "$BIN" index --corpus "$T/empty.jsonl" --model "$MINILM" --out "$T/x"
+expect "bad factory" "NoSuchIndex" "$T/x" -- \
+  "$BIN" index --corpus "$T/corpus.jsonl" --model "$MINILM" --out "$T/x" --factory NoSuchIndex
+mkdir -p "$T/notidx" && touch "$T/notidx/keep.txt"
+expect "foreign directory" "not an index directory" "$T/notidx/index.faiss" -- \
+  "$BIN" index --corpus "$T/corpus.jsonl" --model "$MINILM" --out "$T/notidx"
+[ -f "$T/notidx/keep.txt" ] && ok "foreign directory untouched" || bad "foreign directory changed"
+if [ -d "$CE" ]; then
+  expect "other model" "built with the embedding model" "$T/x" -- \
+    "$BIN" retrieve --index "$T/idx" --model "$CE" --queries "$T/queries.jsonl" --output "$T/x"
+fi
+expect "not an index" "not an index directory" "$T/x" -- \
+  "$BIN" retrieve --index "$T/notidx" --queries "$T/queries.jsonl" --output "$T/x"
+printf '{"_id": "q1", "text": "   "}\n' >"$T/q_empty.jsonl"
+expect "empty query" "q_empty.jsonl:1: empty query" "$T/x" -- \
+  "$BIN" retrieve --index "$T/idx" --queries "$T/q_empty.jsonl" --output "$T/x"
+printf 'q1\t0\tdoc\n' >"$T/bad_qrels.tsv"
+expect "bad qrels" "bad_qrels.tsv:1" "$T/x" -- \
+  "$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --qrels "$T/bad_qrels.tsv" --output "$T/x"
+sed -i '2d' "$T/idx/docids.txt"
+expect "truncated doc-id map" "docids.txt" "$T/x" -- \
+  "$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --output "$T/x"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
