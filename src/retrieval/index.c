@@ -33,6 +33,13 @@
 typedef struct FaissIndex_H FaissIndex;
 #endif
 
+/* helpers only the FAISS build calls */
+#if defined(__GNUC__) && !defined(RR_HAVE_FAISS)
+#define RR_FAISS_ONLY __attribute__((unused))
+#else
+#define RR_FAISS_ONLY
+#endif
+
 #define RR_INDEX_FORMAT "rerank-index/1"
 #define RR_FAISS_VERSION "1.7.3"
 #define NO_FAISS_MSG "built without FAISS; run scripts/setup.sh, then rebuild"
@@ -369,7 +376,7 @@ const rr_index_meta *rr_index_get_meta(const rr_index *ix) { return &ix->meta; }
 
 /* ---- metadata file ----------------------------------------------------------------------- */
 
-static rr_status write_meta(const rr_index_meta *m, const char *path) {
+RR_FAISS_ONLY static rr_status write_meta(const rr_index_meta *m, const char *path) {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s}",
                           "format", RR_INDEX_FORMAT, "model", m->model, "model_sha256", m->model_sha256,
                           "corpus", m->corpus, "corpus_sha256", m->corpus_sha256, "dim", (int)m->dim,
@@ -444,7 +451,7 @@ static rr_status read_meta(const char *path, rr_index_meta *m) {
 /* ---- directory write / read --------------------------------------------------------------- */
 
 /* dir may be replaced only if it does not exist, or holds nothing but an index's files. */
-static rr_status check_replaceable(const char *dir, int *exists) {
+RR_FAISS_ONLY static rr_status check_replaceable(const char *dir, int *exists) {
     *exists = 0;
     struct stat sb;
     if (stat(dir, &sb) != 0)
@@ -471,7 +478,7 @@ static rr_status check_replaceable(const char *dir, int *exists) {
     return st;
 }
 
-static void remove_index_dir(const char *dir) {
+RR_FAISS_ONLY static void remove_index_dir(const char *dir) {
     char p[4200];
     const char *names[] = {FILE_FAISS, FILE_DOCIDS, FILE_META};
     for (int i = 0; i < 3; i++)
@@ -534,7 +541,7 @@ fail:
 #endif
 }
 
-static rr_status read_docids(const char *path, id_map *m) {
+RR_FAISS_ONLY static rr_status read_docids(const char *path, id_map *m) {
     rr_line_reader r;
     RR_TRY(rr_lines_open(&r, path, 0));
     rr_status st;
