@@ -52,6 +52,22 @@ if [ "$(wc -l <"$T/run3")" -eq 3200 ] && grep -q "exceeds the 80 documents" "$T/
 if [ "$(cut -d' ' -f1 "$T/run4" | sort -u | wc -l)" -eq 5 ]; then ok "--qrels: 5 judged queries"
 else bad "--qrels: $(cat "$T/err")"; fi
 
+# --from-index: a Flat copy of a Flat index gives the same run; HNSW finds nearly the same
+"$BIN" index --from-index "$T/idx" --out "$T/idx_copy" 2>/dev/null &&
+  "$BIN" retrieve --index "$T/idx_copy" --queries "$T/queries.jsonl" --k 10 --output "$T/run5" \
+    --tag t1 2>/dev/null
+if cmp -s "$T/run1" "$T/run5"; then ok "--from-index Flat: identical run"; else bad "--from-index Flat differs"; fi
+"$BIN" index --from-index "$T/idx" --out "$T/idx_hnsw" --factory HNSW16 2>/dev/null &&
+  "$BIN" retrieve --index "$T/idx_hnsw" --queries "$T/queries.jsonl" --k 10 --output "$T/run6" \
+    --search-params efSearch=64 2>"$T/err"
+common=$(cut -d' ' -f1,3 "$T/run6" | sort | comm -12 - <(cut -d' ' -f1,3 "$T/run1" | sort) | wc -l)
+if [ "$common" -ge 380 ]; then ok "--from-index HNSW16: $common of 400 results as Flat"
+else bad "--from-index HNSW16: $common of 400 as Flat: $(cat "$T/err")"; fi
+if grep -q '"factory": "HNSW16"' "$T/idx_hnsw/meta.json" && grep -q "$(sed -n 's/.*"corpus_sha256": "\(.*\)".*/\1/p' "$T/idx/meta.json")" "$T/idx_hnsw/meta.json"
+then ok "--from-index keeps the model and corpus checksums"; else bad "--from-index metadata"; fi
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --output "$T/x" --search-params nprobe=4 2>"$T/err"
+if [ $? -eq 1 ] && [ ! -e "$T/x" ]; then ok "search parameter foreign to Flat refused"; else bad "nprobe on Flat: $(cat "$T/err")"; fi
+
 # --- bad input: exit 1, message, nothing written ---
 expect() { # expect NAME NEEDLE OUTPUT -- command...
   local name="$1" needle="$2" out="$3"; shift 4

@@ -73,6 +73,12 @@ rr_status rr_index_set_search_params(rr_index *index, const char *params);
 rr_status rr_index_search(const rr_index *index, int64_t n, const float *q, int64_t k,
                           int64_t batch, float *scores, int64_t *labels);
 
+/* Copy stored vectors [first, first + n) out of the index into out [N, D]: exact for Flat,
+ * the quantized approximation for PQ/SQ; FAISS refuses for indexes that cannot (IVF without
+ * a direct map, HNSW over a non-flat storage). Lets an index be rebuilt with another factory
+ * without embedding the corpus again (`rerank index --from-index`). */
+rr_status rr_index_reconstruct(const rr_index *index, int64_t first, int64_t n, float *out);
+
 /* Document id of a FAISS label; NULL when out of range. */
 const char *rr_index_doc_id(const rr_index *index, int64_t label);
 int64_t rr_index_size(const rr_index *index);

@@ -5,7 +5,9 @@
  * packed to the token budget by rr_model_embed), and every chunk is added to the index as it
  * is done, so the embeddings in memory are one chunk, plus the training sample for an index
  * that needs training (IVF, PQ: the first --train-docs documents). The corpus text itself is
- * read whole (the memory-mapped document store is still to come). */
+ * read whole (the memory-mapped document store is still to come).
+ * With --from-index the vectors and ids come from an existing index instead (exact for a
+ * Flat source), so IVF / HNSW / PQ variants are built without embedding the corpus again. */
 #define _POSIX_C_SOURCE 200809L
 #include <omp.h>
 #include <stdio.h>
@@ -85,13 +87,15 @@ static int copy_str(char *dst, size_t cap, const char *src, const char *what) {
 int rr_cmd_index(int argc, char **argv) {
     const char *corpus = NULL, *model_dir = NULL, *out_dir = NULL, *factory = "Flat", *metric = "ip";
     const char *device = "cpu", *precision = "fp32";
+    const char *from_index = NULL;
     int threads = 0, token_budget = 0, max_length = 0, train_docs = 100000, quiet = 0;
     const cli_opt opts[] = {
         {"corpus", OPT_STR, &corpus, "BEIR corpus.jsonl(.gz): {\"_id\", \"title\"?, \"text\"}"},
         {"model", OPT_STR, &model_dir, "bi-encoder directory (sentence-transformers)"},
         {"out", OPT_STR, &out_dir, "index directory to write (replaced atomically)"},
         {"factory", OPT_STR, &factory, "FAISS index_factory string (default Flat)"},
-        {"metric", OPT_STR, &metric, "ip | l2 (default ip)"},
+        {"metric", OPT_STR, &metric, "ip | l2 (default ip; with --from-index: the source's)"},
+        {"from-index", OPT_STR, &from_index, "rebuild from this index's stored vectors (no --corpus/--model)"},
         {"train-docs", OPT_INT, &train_docs, "documents to train on when the index needs it (default 100000)"},
         {"max-length", OPT_INT, &max_length, "tokens per document (default: the model's)"},
         {"token-budget", OPT_INT, &token_budget, "tokens per forward pass (default 16384)"},
@@ -100,14 +104,17 @@ int rr_cmd_index(int argc, char **argv) {
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
     };
-    int rc = cli_parse("index", "--corpus FILE --model DIR --out DIR [options]", argc, argv, opts,
+    int rc = cli_parse("index", "(--corpus FILE --model DIR | --from-index DIR) --out DIR [options]", argc, argv, opts,
                        (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
-    if (!corpus || !model_dir || !out_dir) {
-        fprintf(stderr, "rerank index: --corpus, --model and --out are required\n");
+    if (!out_dir || (from_index ? corpus || model_dir : !corpus || !model_dir)) {
+        fprintf(stderr, "rerank index: --out and either --corpus with --model, or --from-index, are required\n");
         return 2;
     }
+    int metric_given = 0;
+    for (int i = 1; i < argc; i++)
+        metric_given |= !strncmp(argv[i], "--metric", 8);
     if (rr_metric_parse(metric) < 0) {
         fprintf(stderr, "rerank index: --metric must be ip or l2\n");
         return 2;
@@ -136,42 +143,59 @@ int rr_cmd_index(int argc, char **argv) {
 
     double t_start = omp_get_wtime();
     text_list docs;
-    rr_status st = read_beir_jsonl(corpus, &docs);
-    if (st)
-        return cli_fail("index", st);
+    memset(&docs, 0, sizeof docs);
     rr_model *model = NULL;
-    rr_index *index = NULL;
+    rr_index *index = NULL, *src = NULL;
     float *buf = NULL;
+    const char **idp = NULL;
     rr_index_meta meta;
     memset(&meta, 0, sizeof meta);
-    if (docs.n == 0) {
-        st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);
-        goto done;
+    rr_status st = RR_OK;
+    size_t n;
+    if (from_index) {
+        /* vectors and ids from an existing index; the model and corpus it records carry over */
+        if ((st = rr_index_read(from_index, NULL, &src)))
+            goto done;
+        meta = *rr_index_get_meta(src);
+        n = (size_t)rr_index_size(src);
+        if (!metric_given)
+            metric = rr_metric_name(meta.metric);
+    } else {
+        if ((st = read_beir_jsonl(corpus, &docs)))
+            goto done;
+        n = docs.n;
+        if (n == 0) {
+            st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);
+            goto done;
+        }
+        if ((st = check_unique_ids(&docs, corpus)))
+            goto done;
+        if (copy_str(meta.model, sizeof meta.model, model_dir, "--model path") ||
+            copy_str(meta.corpus, sizeof meta.corpus, corpus, "--corpus path")) {
+            rc = 2;
+            goto done;
+        }
+        corpus_sha256(&docs, meta.corpus_sha256);
+        if ((st = rr_model_weights_sha256(model_dir, meta.model_sha256)) ||
+            (st = rr_model_load(model_dir, &p, &model)))
+            goto done;
+        meta.dim = rr_model_get_info(model).out_dim;
     }
-    if ((st = check_unique_ids(&docs, corpus)))
-        goto done;
-    if (copy_str(meta.model, sizeof meta.model, model_dir, "--model path") ||
-        copy_str(meta.corpus, sizeof meta.corpus, corpus, "--corpus path") ||
-        copy_str(meta.factory, sizeof meta.factory, factory, "--factory")) {
+    if (copy_str(meta.factory, sizeof meta.factory, factory, "--factory")) {
         rc = 2;
         goto done;
     }
     meta.metric = (rr_metric)rr_metric_parse(metric);
-    corpus_sha256(&docs, meta.corpus_sha256);
-    if ((st = rr_model_weights_sha256(model_dir, meta.model_sha256)) ||
-        (st = rr_model_load(model_dir, &p, &model)))
-        goto done;
-    rr_model_info info = rr_model_get_info(model);
-    meta.dim = info.out_dim;
     /* The factory string is checked before any embedding is spent on it. */
     if ((st = rr_index_create(&meta, &index)))
         goto done;
     int training = rr_index_needs_training(index);
-    size_t n = docs.n, dim = (size_t)info.out_dim;
+    size_t dim = (size_t)meta.dim;
     size_t train_n = training ? ((size_t)train_docs < n ? (size_t)train_docs : n) : 0;
     size_t cap = train_n > CHUNK_DOCS ? train_n : CHUNK_DOCS;
     buf = malloc(cap * dim * sizeof *buf);
-    if (!buf) {
+    idp = malloc(cap * sizeof *idp);
+    if (!buf || !idp) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu embeddings", cap);
         goto done;
     }
@@ -183,9 +207,15 @@ int rr_cmd_index(int argc, char **argv) {
         size_t take = want - held < CHUNK_DOCS ? want - held : CHUNK_DOCS;
         if (take > n - done_n)
             take = n - done_n;
-        if ((st = rr_model_embed(model, take, (const char *const *)docs.texts + done_n,
-                                 docs.lens + done_n, buf + held * dim)))
+        if (src)
+            st = rr_index_reconstruct(src, (int64_t)done_n, (int64_t)take, buf + held * dim);
+        else
+            st = rr_model_embed(model, take, (const char *const *)docs.texts + done_n,
+                                docs.lens + done_n, buf + held * dim);
+        if (st)
             goto done;
+        for (size_t i = 0; i < take; i++)
+            idp[held + i] = src ? rr_index_doc_id(src, (int64_t)(done_n + i)) : docs.ids[done_n + i];
         done_n += take;
         held += take;
         if (show)
@@ -199,7 +229,7 @@ int rr_cmd_index(int argc, char **argv) {
             t_train = omp_get_wtime() - t0;
             training = 0;
         }
-        if ((st = rr_index_add(index, (int64_t)held, buf, (const char *const *)docs.ids + first)))
+        if ((st = rr_index_add(index, (int64_t)held, buf, idp)))
             goto done;
         first = done_n;
     }
@@ -209,16 +239,18 @@ int rr_cmd_index(int argc, char **argv) {
     if ((st = rr_index_write(index, out_dir)))
         goto done;
     fprintf(stderr,
-            "rerank index: %zu docs -> %s (%s, %s, dim %d) in %.1fs: embed+add %.1fs (%.1f docs/s)%s",
-            n, out_dir, factory, metric, info.out_dim, omp_get_wtime() - t_start, embed_s,
-            (double)n / embed_s, train_n ? "" : "\n");
+            "rerank index: %zu docs -> %s (%s, %s, dim %d) in %.1fs: %s+add %.1fs (%.1f docs/s)%s", n,
+            out_dir, factory, metric, meta.dim, omp_get_wtime() - t_start, src ? "copy" : "embed",
+            embed_s, (double)n / embed_s, train_n ? "" : "\n");
     if (train_n)
         fprintf(stderr, ", trained on %zu docs in %.1fs\n", train_n, t_train);
 done:
     if (st)
         rc = cli_fail("index", st);
     free(buf);
+    free(idp);
     rr_index_free(index);
+    rr_index_free(src);
     rr_model_free(model);
     text_list_free(&docs);
     return rc;

@@ -370,6 +370,20 @@ rr_status rr_index_search(const rr_index *ix, int64_t n, const float *q, int64_t
 #endif
 }
 
+rr_status rr_index_reconstruct(const rr_index *ix, int64_t first, int64_t n, float *out) {
+#ifndef RR_HAVE_FAISS
+    (void)ix, (void)first, (void)n, (void)out;
+    return rr_error(RR_ERR_UNSUPPORTED, NO_FAISS_MSG);
+#else
+    if (first < 0 || n < 0 || first + n > ix->ids.num)
+        return rr_error(RR_ERR_INVALID_ARG, "vectors [%lld, %lld) out of range (%lld in the index)",
+                        (long long)first, (long long)(first + n), (long long)ix->ids.num);
+    if (n > 0)
+        FAISS_TRY(faiss_Index_reconstruct_n(ix->faiss, first, n, out), "reconstruct");
+    return RR_OK;
+#endif
+}
+
 const char *rr_index_doc_id(const rr_index *ix, int64_t label) { return id_map_get(&ix->ids, label); }
 int64_t rr_index_size(const rr_index *ix) { return ix->ids.num; }
 const rr_index_meta *rr_index_get_meta(const rr_index *ix) { return &ix->meta; }
