@@ -8,7 +8,7 @@
  * read whole (the memory-mapped document store is still to come).
  * With --from-index the vectors and ids come from an existing index instead (exact for a
  * Flat source), so IVF / HNSW / PQ variants are built without embedding the corpus again. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,7 +170,11 @@ int rr_cmd_index(int argc, char **argv) {
         }
         if ((st = check_unique_ids(&docs, corpus)))
             goto done;
-        if (copy_str(meta.model, sizeof meta.model, model_dir, "--model path") ||
+        /* absolute, so that `retrieve` finds the model from any working directory */
+        char *abs_model = realpath(model_dir, NULL);
+        int bad = copy_str(meta.model, sizeof meta.model, abs_model ? abs_model : model_dir, "--model path");
+        free(abs_model);
+        if (bad ||
             copy_str(meta.corpus, sizeof meta.corpus, corpus, "--corpus path")) {
             rc = 2;
             goto done;
