@@ -7,5 +7,6 @@ int rr_cmd_score(int argc, char **argv);
 int rr_cmd_eval(int argc, char **argv);
 int rr_cmd_index(int argc, char **argv);
 int rr_cmd_retrieve(int argc, char **argv);
+int rr_cmd_rerank(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const rr_command rr_commands[] = {
     {"score", rr_cmd_score, "query + passages, or a TSV of pairs -> cross-encoder scores"},
     {"index", rr_cmd_index, "BEIR corpus -> bi-encoder embeddings -> FAISS index directory"},
     {"retrieve", rr_cmd_retrieve, "queries -> top-k from an index directory -> TREC run"},
+    {"rerank", rr_cmd_rerank, "TREC run of candidates + dataset + cross-encoder -> reranked TREC run"},
     {"eval", rr_cmd_eval, "TREC run + qrels -> trec_eval's measures, byte for byte"},
 };
 
