@@ -105,6 +105,9 @@ expect "not an index" "not an index directory" "$T/x" -- \
 printf '{"_id": "q1", "text": "   "}\n' >"$T/q_empty.jsonl"
 expect "empty query" "q_empty.jsonl:1: empty query" "$T/x" -- \
   "$BIN" retrieve --index "$T/idx" --queries "$T/q_empty.jsonl" --output "$T/x"
+{ head -2 "$T/queries.jsonl"; head -1 "$T/queries.jsonl"; } >"$T/q_dup.jsonl"
+expect "duplicate query id" "q_dup.jsonl:3: duplicate query _id" "$T/x" -- \
+  "$BIN" retrieve --index "$T/idx" --queries "$T/q_dup.jsonl" --output "$T/x"
 printf 'q1\t0\tdoc\n' >"$T/bad_qrels.tsv"
 expect "bad qrels" "bad_qrels.tsv:1" "$T/x" -- \
   "$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --qrels "$T/bad_qrels.tsv" --output "$T/x"

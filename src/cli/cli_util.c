@@ -236,6 +236,35 @@ rr_status read_beir_jsonl(const char *path, text_list *out) {
     return st;
 }
 
+/* Ids sorted through an index array; ties keep file order, so the first line is named. */
+static const text_list *sort_docs;
+static int cmp_doc_id(const void *a, const void *b) {
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = strcmp(sort_docs->ids[i], sort_docs->ids[j]);
+    return c ? c : (i < j ? -1 : i > j);
+}
+
+rr_status check_unique_ids(const text_list *docs, const char *path, const char *what) {
+    size_t *order = malloc((docs->n ? docs->n : 1) * sizeof *order);
+    if (!order)
+        return rr_error(RR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < docs->n; i++)
+        order[i] = i;
+    sort_docs = docs;
+    qsort(order, docs->n, sizeof *order, cmp_doc_id);
+    rr_status st = RR_OK;
+    for (size_t i = 1; i < docs->n && !st; i++)
+        if (!strcmp(docs->ids[order[i - 1]], docs->ids[order[i]]))
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: duplicate %s \"%s\" (first at line %lld)", path,
+                          docs->line_no[order[i]], what, docs->ids[order[i]], docs->line_no[order[i - 1]]);
+    for (size_t i = 0; i < docs->n && !st; i++)
+        if (strpbrk(docs->ids[i], " \t\r\n\v\f"))
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: %s \"%s\" contains whitespace (a TREC run cannot "
+                          "carry it)", path, docs->line_no[i], what, docs->ids[i]);
+    free(order);
+    return st;
+}
+
 rr_status read_pair_tsv(const char *path, text_list *queries, text_list *passages) {
     memset(queries, 0, sizeof *queries);
     memset(passages, 0, sizeof *passages);

@@ -38,35 +38,6 @@ static void corpus_sha256(const text_list *docs, char hex[65]) {
     rr_sha256_final_hex(&h, hex);
 }
 
-/* Duplicate ids name both lines (the index would refuse them later, without line numbers). */
-static const text_list *sort_docs;
-static int cmp_doc_id(const void *a, const void *b) {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    int c = strcmp(sort_docs->ids[i], sort_docs->ids[j]);
-    return c ? c : (i < j ? -1 : i > j);
-}
-
-static rr_status check_unique_ids(const text_list *docs, const char *path) {
-    size_t *order = malloc((docs->n ? docs->n : 1) * sizeof *order);
-    if (!order)
-        return rr_error(RR_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < docs->n; i++)
-        order[i] = i;
-    sort_docs = docs;
-    qsort(order, docs->n, sizeof *order, cmp_doc_id);
-    rr_status st = RR_OK;
-    for (size_t i = 1; i < docs->n && !st; i++)
-        if (!strcmp(docs->ids[order[i - 1]], docs->ids[order[i]]))
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: duplicate _id \"%s\" (first at line %lld)", path,
-                          docs->line_no[order[i]], docs->ids[order[i]], docs->line_no[order[i - 1]]);
-    for (size_t i = 0; i < docs->n && !st; i++)
-        if (strpbrk(docs->ids[i], " \t\r\n\v\f"))
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: _id \"%s\" contains whitespace (a TREC run cannot "
-                          "carry it)", path, docs->line_no[i], docs->ids[i]);
-    free(order);
-    return st;
-}
-
 static void progress(size_t done, size_t total, double t0, int final) {
     double el = omp_get_wtime() - t0, rate = el > 0 ? (double)done / el : 0.0;
     double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
@@ -168,7 +139,7 @@ int rr_cmd_index(int argc, char **argv) {
             st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);
             goto done;
         }
-        if ((st = check_unique_ids(&docs, corpus)))
+        if ((st = check_unique_ids(&docs, corpus, "_id")))
             goto done;
         /* absolute, so that `retrieve` finds the model from any working directory */
         char *abs_model = realpath(model_dir, NULL);
