@@ -251,6 +251,31 @@ def run_ours_score(ours: Ours, a, pairs_tsv: Path, warm_tsv: Path, n_pairs: int,
                 entry["runs"].append({k: v for k, v in r.items()})
         if best is not None:
             entry["best"] = best
+            scores.setdefault("_best_budget", {})[prec] = best.get("token_budget")
+            # the other attention kernels, same budget (RR_CUDA_ATTN; bf16/fp16 only)
+            for var in [v for v in (a.attn_variants or "").split(",") if v] if prec != "fp32" else []:
+                if ours.left() < 20:
+                    entry.setdefault("skipped", []).append(f"attn={var}: deadline")
+                    continue
+                out = work / f"scores.ours.{prec}.attn-{var}.txt"
+                args = base + ["--pairs", str(pairs_tsv), "--output", str(out)]
+                if best.get("token_budget"):
+                    args += ["--token-budget", str(best["token_budget"])]
+                ours.env["RR_CUDA_ATTN"] = var
+                try:
+                    r = ours.run("score", args, prec)
+                finally:
+                    del ours.env["RR_CUDA_ATTN"]
+                if r["rc"] == 0 and r.get("run_s"):
+                    r["pairs_s"] = n_pairs / r["run_s"]
+                    try:
+                        r["max_abs_vs_default"] = float(abs(read_scores(out) - scores[prec]).max())
+                    except Exception as e:  # noqa: BLE001
+                        r["error"] = f"reading {out}: {e}"
+                    log(f"ours {prec} attn={var}: run {r['run_s']:.3f}s ({r['pairs_s']:,.0f} pairs/s)")
+                else:
+                    log(f"ours {prec} attn={var}: FAILED: {str(r.get('error'))[-400:]}")
+                entry.setdefault("variants", {})[f"attn={var}"] = r
         elif "error" not in entry:
             entry["error"] = (entry.get("errors") or ["no successful run"])[0]
 
@@ -380,6 +405,7 @@ def parity(x, ref, groups, k: int = 10, tie: float = 1e-6) -> dict:
     d = x - ref
     inv = cmp = same_top = 0
     worst_q = 0
+    taus = []
     for s, e in groups:
         r, y = ref[s:e], x[s:e]
         iu = np.triu_indices(e - s, 1)
@@ -389,6 +415,8 @@ def parity(x, ref, groups, k: int = 10, tie: float = 1e-6) -> dict:
         n_inv = int(((dr * dy <= 0) & m).sum())
         inv += n_inv
         cmp += int(m.sum())
+        if m.sum():
+            taus.append(1.0 - 2.0 * n_inv / int(m.sum()))  # Kendall tau over the pairs ref orders
         worst_q = max(worst_q, n_inv)
         kk = min(k, e - s)
         if set(np.argsort(-r, kind="stable")[:kk]) == set(np.argsort(-y, kind="stable")[:kk]):
@@ -398,7 +426,123 @@ def parity(x, ref, groups, k: int = 10, tie: float = 1e-6) -> dict:
             "inverted_pairs": inv, "compared_pairs": cmp,
             "inverted_frac": inv / cmp if cmp else 0.0, "worst_query_inversions": worst_q,
             f"top{k}_identical_frac": same_top / len(groups) if groups else 1.0,
+            "kendall_tau_mean": float(np.mean(taus)) if taus else 1.0,
+            "kendall_tau_min": float(np.min(taus)) if taus else 1.0,
             "queries": len(groups)}
+
+
+def read_relevant(data_dir: Path) -> dict:
+    """SciFact test qrels: query id -> set of doc ids with relevance > 0."""
+    rel: dict = {}
+    with open(data_dir / "qrels" / "test.tsv", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            parts = line.rstrip("\n").split("\t")
+            if (i == 0 and parts[0] == "query-id") or len(parts) < 3 or int(parts[2]) <= 0:
+                continue
+            rel.setdefault(parts[0], set()).add(parts[1])
+    return rel
+
+
+def ndcg10(x, meta, groups, rel) -> float:
+    """Mean nDCG@10 over the queries, trec_eval's conventions: ranked by score, ties by doc id
+    descending; gain = relevance (SciFact: 1), discount log2(rank + 1); ideal from the qrels."""
+    import math
+    tot = 0.0
+    for s, e in groups:
+        q = meta[s][0]
+        ranked = sorted(range(s, e), key=lambda i: meta[i][1], reverse=True)
+        ranked.sort(key=lambda i: -float(x[i]))  # stable: equal scores keep doc id descending
+        dcg = sum(1.0 / math.log2(r + 2) for r, i in enumerate(ranked[:10]) if meta[i][1] in rel.get(q, ()))
+        ideal = sum(1.0 / math.log2(r + 2) for r in range(min(10, len(rel.get(q, ())))))
+        tot += dcg / ideal if ideal else 0.0
+    return tot / len(groups) if groups else 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# the rerank stage: rerank rerank vs sentence-transformers CrossEncoder.predict
+# ------------------------------------------------------------------------------------------
+def pipeline_check(a, ours: Ours, work: Path, meta, pairs, ours_scores: dict, left) -> dict:
+    import numpy as np
+    import torch
+    run_path = work / "candidates.run"
+    with open(run_path, "w", encoding="utf-8") as f:
+        rank = {}
+        for q, d in meta:
+            rank[q] = rank.get(q, 0) + 1
+            f.write(f"{q} Q0 {d} {rank[q]} {1000 - rank[q]} cands\n")
+    n = len(meta)
+    res: dict = {"pairs": n, "candidates": str(run_path)}
+    data = Path(a.data)
+    for prec in a.pipeline:
+        if left() < 30:
+            res.setdefault("skipped", []).append(f"ours {prec}: deadline")
+            continue
+        outp = work / f"reranked.{prec}.run"
+        args = ["--model", a.model, "--run", str(run_path), "--corpus", str(data / "corpus.jsonl.gz"),
+                "--queries", str(data / "queries.jsonl.gz"), "--output", str(outp), "--top-n", "0",
+                "--device", a.ours_device, "--max-length", str(a.max_length)]
+        if a.ours_threads:
+            args += ["--threads", str(a.ours_threads)]
+        budget = ((ours_scores.get("_best_budget") or {}).get(prec)) or 65536
+        args += ["--token-budget", str(budget)]
+        r = ours.run("rerank", args, prec)
+        e = {k: r.get(k) for k in ("cmd", "rc", "error", "run_s", "load_s", "forward_s", "tokenize_s",
+                                    "process_wall_s", "timing_line")}
+        if r["rc"] == 0:
+            got = {}
+            for line in open(outp, encoding="utf-8"):
+                q, _, d, _, sc, _ = line.split()
+                got[(q, d)] = float(sc)
+            sc = np.array([got.get(m, np.nan) for m in meta])
+            e["pairs_s_process"] = n / r["process_wall_s"]
+            e["pairs_s_run"] = n / r["run_s"] if r.get("run_s") else None
+            e["model_share"] = r["forward_s"] / r["process_wall_s"] if r.get("forward_s") else None
+            if prec in ours_scores:
+                e["max_abs_vs_score"] = float(np.nanmax(np.abs(sc - ours_scores[prec])))
+            e["missing"] = int(np.isnan(sc).sum())
+            log(f"rerank rerank {prec}: process {r['process_wall_s']:.2f}s ({e['pairs_s_process']:,.0f} pairs/s), "
+                f"run {r.get('run_s')}s, forward {r.get('forward_s')}s")
+        else:
+            log(f"rerank rerank {prec}: FAILED: {str(r.get('error'))[-400:]}")
+        res[f"ours {prec}"] = e
+    # the peer: CrossEncoder.predict in fp16 (fp32 on a CPU dry run), logits (identity activation)
+    peer_prec = "fp16" if a.peer_device.startswith("cuda") else "fp32"
+    if left() < 40:
+        res.setdefault("skipped", []).append("CrossEncoder.predict: deadline")
+        return res
+    try:
+        from sentence_transformers import CrossEncoder
+        import sentence_transformers
+        t = time.perf_counter()
+        kw = {"device": a.peer_device, "max_length": a.max_length}
+        try:
+            ce = CrossEncoder(a.model, model_kwargs={"dtype": torch_dtype(peer_prec)}, **kw)
+        except TypeError:
+            ce = CrossEncoder(a.model, model_kwargs={"torch_dtype": torch_dtype(peer_prec)}, **kw)
+        sync(a.peer_device)
+        load_s = time.perf_counter() - t
+        ident = torch.nn.Identity()
+        B = a.torch_batch
+        ce.predict(pairs[: 2 * B], batch_size=B, activation_fn=ident, show_progress_bar=False)  # warm-up
+        sync(a.peer_device)
+        t = time.perf_counter()
+        sc = ce.predict(pairs, batch_size=B, activation_fn=ident, show_progress_bar=False, convert_to_numpy=True)
+        sync(a.peer_device)
+        run_s = time.perf_counter() - t
+        sc = np.asarray(sc, dtype=np.float64).reshape(n, -1)[:, a.label]
+        p = {"precision": peer_prec, "batch": B, "load_s": load_s, "run_s": run_s, "pairs_s": n / run_s,
+             "version": sentence_transformers.__version__}
+        if "fp32" in ours_scores:
+            p["max_abs_vs_ours_fp32"] = float(np.abs(sc - ours_scores["fp32"]).max())
+        res["CrossEncoder.predict"] = p
+        log(f"CrossEncoder.predict {peer_prec}: {run_s:.2f}s ({p['pairs_s']:,.0f} pairs/s), batch {B}")
+        del ce
+        if a.peer_device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001
+        res["CrossEncoder.predict"] = {"error": traceback.format_exc()[-2000:]}
+        log(traceback.format_exc())
+    return res
 
 
 # ------------------------------------------------------------------------------------------
@@ -539,13 +683,52 @@ def render_md(R: dict) -> str:
     errs += [(f"torch {p}", R["torch"][p]["error"]) for p in R["torch"] if R["torch"][p].get("error")]
     if errs:
         L += ["Errors:", ""] + [f"- {p}: ```{str(e)[-1200:]}```" for p, e in errs] + [""]
-    L += ["## Parity (reference: PyTorch fp32 logits)", "",
-          "| engine | max abs diff | ‖a−b‖/‖b‖ | inverted pairs | worst query | top-10 identical |",
-          "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    L += ["## Parity (reference: PyTorch fp32 logits, unless the row names another)", "",
+          "| engine | max abs diff | ‖a−b‖/‖b‖ | inverted pairs | worst query | top-10 identical | "
+          "Kendall tau mean (min) |",
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for k, p in R["parity"].items():
         L.append(f"| {k} | {p['max_abs']:.2e} | {p['rel_l2']:.2e} | {p['inverted_pairs']:,} / "
                  f"{p['compared_pairs']:,} ({p['inverted_frac']:.2e}) | {p['worst_query_inversions']} | "
-                 f"{p['top10_identical_frac']:.1%} |")
+                 f"{p['top10_identical_frac']:.1%} | {p.get('kendall_tau_mean', float('nan')):.4f} "
+                 f"({p.get('kendall_tau_min', float('nan')):.4f}) |")
+    if R.get("ndcg10"):
+        L += ["", "nDCG@10 on the SciFact test qrels (each query's candidates: its relevant documents + "
+              "random ones; trec_eval's tie order): " +
+              ", ".join(f"{k} {v:.4f}" for k, v in R["ndcg10"].items())]
+    for prec, e in R["ours"].items():
+        for vname, v in (e.get("variants") or {}).items() if isinstance(e, dict) else []:
+            L.append(f"- variant {prec} {vname}: " + (
+                f"run {v['run_s']:.3f} s, {v['pairs_s']:,.0f} pairs/s (default kernel in the same run: "
+                f"{fmt((e.get('best') or {}).get('pairs_s'))} pairs/s), max |Δ| vs default "
+                f"{v.get('max_abs_vs_default', float('nan')):.2e}" if v.get("run_s") else
+                f"FAILED: {str(v.get('error'))[-300:]}"))
+    pl = R.get("pipeline") or {}
+    if pl:
+        ce = pl.get("CrossEncoder.predict") or {}
+        L += ["", f"## The rerank stage: `rerank rerank` vs sentence-transformers CrossEncoder.predict "
+              f"({pl.get('pairs', 0):,} pairs)", "",
+              "| engine | pairs/s (whole process) | pairs/s (run) | model share of the process | "
+              "max abs vs `rerank score` | vs CrossEncoder.predict |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for k, v in pl.items():
+            if k.startswith("ours ") and isinstance(v, dict):
+                if v.get("rc") == 0:
+                    ratio = v["pairs_s_process"] / ce["pairs_s"] if ce.get("pairs_s") else None
+                    L.append(f"| rerank rerank {k[5:]} | {fmt(v.get('pairs_s_process'))} | {fmt(v.get('pairs_s_run'))} | "
+                             f"{fmt(v.get('model_share'), '.1%')} | {fmt(v.get('max_abs_vs_score'), '.1e')} | "
+                             f"{fmt(ratio, '.2f')}× |")
+                else:
+                    L.append(f"| rerank rerank {k[5:]} | FAILED: `{str(v.get('error'))[-200:]}` | | | | |")
+        if ce.get("pairs_s"):
+            L.append(f"| CrossEncoder.predict {ce['precision']} (batch {ce['batch']}, sentence-transformers "
+                     f"{ce.get('version')}) | | {fmt(ce['pairs_s'])} | | max abs vs ours fp32 "
+                     f"{fmt(ce.get('max_abs_vs_ours_fp32'), '.1e')} | 1.00× |")
+        elif ce.get("error"):
+            L.append(f"| CrossEncoder.predict | FAILED: `{str(ce['error']).strip().splitlines()[-1][-200:]}` | | | | |")
+        L.append("")
+        L.append("`rerank rerank` process = reading the BEIR corpus and queries and the candidate run, "
+                 "loading the model, CUDA start-up, tokenizing, scoring, sorting and writing the run; "
+                 "CrossEncoder.predict = tokenize + forward of the same pairs, model already loaded.")
     c = R.get("cpu_check")
     if c:
         L += ["", f"**ours-cpu vs ours-cuda fp32** (first {c.get('pairs')} pairs, `--device cpu "
@@ -607,6 +790,23 @@ def short_table(R: dict) -> str:
         err = R["ours"].get(p, {}).get("error")
         if err and not R["ours"][p].get("best"):
             rows.append(f"ours {p} error: " + str(err).strip().splitlines()[-1][-200:])
+    for prec, e in R["ours"].items():
+        for vname, v in (e.get("variants") or {}).items() if isinstance(e, dict) else []:
+            rows.append(f"{prec} {vname}: " + (f"{v['pairs_s']:,.0f} pairs/s, max |Δ| vs default "
+                                                f"{fmt(v.get('max_abs_vs_default'), '.1e')}" if v.get("pairs_s") else "FAILED"))
+    for k, v in (R.get("parity") or {}).items():
+        if "vs ours fp32" in k:
+            rows.append(f"{k}: Kendall tau mean {v['kendall_tau_mean']:.4f} min {v['kendall_tau_min']:.4f}")
+    if R.get("ndcg10"):
+        rows.append("nDCG@10: " + ", ".join(f"{k} {v:.4f}" for k, v in R["ndcg10"].items()))
+    pl = R.get("pipeline") or {}
+    for k, v in pl.items():
+        if k.startswith("ours ") and isinstance(v, dict):
+            rows.append(f"rerank rerank {k[5:]}: {fmt(v.get('pairs_s_process'))} pairs/s (process), "
+                        f"model share {fmt(v.get('model_share'), '.1%')}" if v.get("rc") == 0 else f"rerank rerank {k[5:]}: FAILED")
+    if (pl.get("CrossEncoder.predict") or {}).get("pairs_s"):
+        rows.append(f"CrossEncoder.predict {pl['CrossEncoder.predict']['precision']}: "
+                    f"{pl['CrossEncoder.predict']['pairs_s']:,.0f} pairs/s")
     if R.get("skipped"):
         rows.append("skipped: " + ", ".join(R["skipped"]))
     return "\n".join(rows)
@@ -645,6 +845,10 @@ def main(argv=None) -> int:
     ap.add_argument("--token-budget", default="16384,65536",
                     help="ours: comma list of --token-budget values to try (the best run counts; "
                          "'default' = the CLI's)")
+    ap.add_argument("--pipeline", default="bf16,fp16",
+                    help="precisions for the rerank-stage check (rerank rerank vs CrossEncoder.predict); '' = off")
+    ap.add_argument("--attn-variants", default="",
+                    help="ours bf16/fp16: also time these RR_CUDA_ATTN kernels (comma list: wmma,simt)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per engine/setting (best counts)")
     ap.add_argument("--warmup-pairs", type=int, default=2000, help="ours: pairs of the warm-up process")
     ap.add_argument("--torch-batch", type=int, default=256, help="PyTorch batch size")
@@ -670,11 +874,12 @@ def main(argv=None) -> int:
                          "--torch-batch 4 --warmup-pairs 4 --token-budget default (explicit options win)")
     a = ap.parse_args(argv)
     if a.dry_run:
-        ap.set_defaults(peer_device="cpu", ours_device="cpu", precisions="fp32", queries=2, per_query=5,
+        ap.set_defaults(pipeline="fp32", peer_device="cpu", ours_device="cpu", precisions="fp32", queries=2, per_query=5,
                         cpu_check_pairs=10, embed_docs=20, torch_batch=4, warmup_pairs=4,
                         token_budget="default", embed_precisions="fp32", ours_threads=2, cpu_threads=2)
         a = ap.parse_args(argv)
     a.precisions = [p.strip() for p in a.precisions.split(",") if p.strip()]
+    a.pipeline = [p.strip() for p in a.pipeline.split(",") if p.strip()]
     a.embed_precisions = [p.strip() for p in a.embed_precisions.split(",") if p.strip()]
     for p in a.precisions + a.embed_precisions:
         if p not in PRECISIONS:
@@ -804,6 +1009,18 @@ def main(argv=None) -> int:
                 R["parity"][f"torch {prec}"] = parity(torch_scores[prec], ref, groups)
     else:
         notes.append("no PyTorch fp32 reference: parity not computed")
+    # reduced precisions against ours fp32 (issue 3: every query's order, Kendall tau >= 0.99,
+    # nDCG@10 equal to three decimals); nDCG@10 of every score set on the SciFact qrels
+    rel = read_relevant(Path(a.data))
+    R["ndcg10"] = {}
+    for name, sc in [(f"ours {p}", ours_scores.get(p)) for p in a.precisions] + \
+                    [(f"torch {p}", torch_scores.get(p)) for p in order]:
+        if sc is not None:
+            R["ndcg10"][name] = ndcg10(sc, meta, groups, rel)
+    if "fp32" in ours_scores:
+        for prec in a.precisions:
+            if prec != "fp32" and prec in ours_scores:
+                R["parity"][f"ours {prec} vs ours fp32"] = parity(ours_scores[prec], ours_scores["fp32"], groups)
     if "fp32" in ours_scores:
         np.save(work / "scores.ours.fp32.npy", ours_scores["fp32"])
     write_report(R, out)
@@ -855,6 +1072,20 @@ def main(argv=None) -> int:
             for k, v in R.get("embed", {}).items():
                 if k.startswith("ours_") and v.get("cmd"):
                     R["commands"].append(v["cmd"])
+        write_report(R, out)
+
+    # 7. the rerank stage as users run it: `rerank rerank` over a TREC run of the same candidates
+    #    (BEIR corpus + queries read, pairs built, scored, sorted, run written: the whole process)
+    #    against sentence-transformers CrossEncoder.predict on the same pairs
+    if a.pipeline and ours is not None:
+        try:
+            R["pipeline"] = pipeline_check(a, ours, work, meta, pairs, ours_scores, left)
+        except Exception:  # noqa: BLE001
+            R["pipeline"] = {"error": traceback.format_exc()[-3000:]}
+            log(traceback.format_exc())
+        for k, v in (R.get("pipeline") or {}).items():
+            if isinstance(v, dict) and v.get("cmd"):
+                R["commands"].append(v["cmd"])
         write_report(R, out)
 
     write_report(R, out)

@@ -18,7 +18,9 @@
 #   cpu-tests  ctest -L cpu -LE 'model|slow' (sanity of the build there)
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
 #              (RR_TEST_QUICK=1: the test runs fewer shapes)
-#   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity
+#   ops        bench/cuda_ops.c: per-op times, default kernels and RR_CUDA_ATTN=$RR_OPS_ATTN (wmma)
+#   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity, the
+#              rerank stage (rerank rerank) vs sentence-transformers CrossEncoder.predict
 #
 # The models there are the BF16-rounded MiniLM trunk (the F32 one does not fit the 64 MiB
 # the tool carries). Every comparison made here is between engines loading the SAME files,
@@ -26,7 +28,7 @@
 # weights, so they are not run here.
 #
 # Output: "$OUT" if set (the run tool's folder), else ./gpu-out. At most 8 files there:
-#   log.txt (everything), build.log, ctest.log, sanitizer.log, report.md + report.json
+#   log.txt (everything), build.log, ctest.log, sanitizer.log, ops.txt, report.md + report.json
 #   (bench_gpu.py), summary.txt (the table printed last).
 # The whole script ends within RR_CHECK_BUDGET seconds (default 535): each heavy step gets a
 # `timeout` clipped to what is left, keeping a reserve for the steps after it.
@@ -429,9 +431,21 @@ step_sanitizer() {
 
 step_ops() {
   [ -x "$BUILD/rr_cuda_ops" ] || { note "no rr_cuda_ops"; return 200; }
-  LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" | tee "$SCRATCH/ops.txt"
-  local rc=${PIPESTATUS[0]}
-  while IFS= read -r l; do EXTRA+=("ops: $l"); done < <(grep -E 'layer total|attention|pass:' "$SCRATCH/ops.txt")
+  # the default kernels, then the same with each other attention kernel (RR_OPS_ATTN)
+  local rc=0 v r
+  for v in default ${RR_OPS_ATTN:-wmma}; do
+    echo "== rr_cuda_ops, attention: $v" | tee -a "$SCRATCH/ops.txt"
+    if [ "$v" = default ]; then
+      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$v.txt" 2>&1
+    else
+      RR_CUDA_ATTN=$v LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$v.txt" 2>&1
+    fi
+    r=$?
+    cat "$SCRATCH/ops.$v.txt" | tee -a "$SCRATCH/ops.txt"
+    ((r)) && rc=$r
+    while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|pass:' "$SCRATCH/ops.$v.txt")
+  done
+  cp "$SCRATCH/ops.txt" "$OUT/ops.txt"
   return "$rc"
 }
 

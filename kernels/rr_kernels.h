@@ -35,6 +35,11 @@ int rrk_attention_supports(int head_dim);
 cudaError_t rrk_attention_tc(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
                              int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
 int rrk_attention_tc_supports(int dtype, int head_dim);
+/* The same with register-resident tiles (attention_mma.cu, mma.sync): bf16/fp16, head dims 32
+ * and 64, H % 8 == 0; the default tensor-core kernel. */
+cudaError_t rrk_attention_mma(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
+                              int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
+int rrk_attention_mma_supports(int dtype, int head_dim);
 
 /* out[S,H] (fp32) = pooling of x[T,H] per sequence; mode: rr_pooling (1 CLS, 2 mean, 3 max,
  * 4 mean/sqrt(len)); normalize: L2. */

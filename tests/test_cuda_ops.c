@@ -4,8 +4,9 @@
  * Shapes: head dims 32, 64, 128; passes with odd lengths, a single-token sequence, two
  * 512-token sequences, and 200 tiny sequences in one pass. Precisions fp32, bf16, fp16; in
  * bf16/fp16 both GEMM paths (cuBLASLt with the bias epilogue, and cublasGemmEx + our bias
- * kernel, forced with RR_CUDA_GEMM=gemmex) and both attention kernels (tensor cores by default;
- * the SIMT kernel with RR_CUDA_ATTN=simt, in the same second pass). The CPU gets the CUDA inputs after their
+ * kernel, forced with RR_CUDA_GEMM=gemmex) and all three attention kernels (mma.sync by default;
+ * the SIMT kernel with RR_CUDA_ATTN=simt in the second pass, the WMMA kernel with
+ * RR_CUDA_ATTN=wmma in the third). The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
  * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
@@ -303,20 +304,22 @@ int main(void) {
     };
     const int nshapes = quick ? 2 : (int)(sizeof shapes / sizeof shapes[0]);
     const rr_precision precs[] = {RR_PRECISION_FP32, RR_PRECISION_BF16, RR_PRECISION_FP16};
-    for (int gemm = 0; gemm < 2; gemm++) {
-        /* pass 0: cuBLASLt (default); pass 1: cublasGemmEx + our bias kernel */
-        if (gemm) {
-            setenv("RR_CUDA_GEMM", "gemmex", 1);
-            setenv("RR_CUDA_ATTN", "simt", 1);
-        }
-        printf("GEMM path: %s; attention: %s\n", gemm ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
-               gemm ? "SIMT" : "tensor cores where supported (bf16/fp16, d 32/64), else SIMT");
+    static const char *const attn_desc[3] = {
+        "mma.sync where supported (bf16/fp16, d 32/64), else SIMT", "SIMT", "WMMA where supported, else SIMT"};
+    for (int pass = 0; pass < 3; pass++) {
+        /* pass 0: cuBLASLt + default attention; 1: cublasGemmEx + our bias kernel + SIMT
+         * attention; 2: cuBLASLt + WMMA attention (bf16/fp16) */
+        setenv("RR_CUDA_GEMM", pass == 1 ? "gemmex" : "lt", 1);
+        if (pass)
+            setenv("RR_CUDA_ATTN", pass == 1 ? "simt" : "wmma", 1);
+        printf("GEMM path: %s; attention: %s\n", pass == 1 ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
+               attn_desc[pass]);
         for (int si = 0; si < nshapes; si++)
-            for (int pi = gemm ? 1 : 0; pi < 3; pi++)
+            for (int pi = pass ? 1 : 0; pi < 3; pi++)
                 if (run_shape(&shapes[si], precs[pi]))
                     return 1;
-        if (quick)
-            break;
+        if (quick && pass == 0)
+            pass = 1; /* quick: default and WMMA passes */
     }
     TEST_DONE();
 }

@@ -34,6 +34,7 @@ namespace {
 
 constexpr size_t kLtWorkspace = 32u << 20; /* cuBLASLt workspace (one stream) */
 constexpr int kAlgoCache = 64;
+enum { ATTN_SIMT, ATTN_WMMA, ATTN_MMA };
 
 struct algo_entry {
     int M, N, K, bias, valid;
@@ -51,7 +52,7 @@ struct cuda_backend {
     cublasLtHandle_t lt;
     void *lt_ws;
     int use_lt;
-    int use_tc_attention;     /* tensor-core attention (bf16/fp16, d 32/64); RR_CUDA_ATTN=simt: off */
+    int attn_kernel;          /* ATTN_SIMT, ATTN_WMMA or ATTN_MMA (see rr_backend_cuda_create) */
     int32_t *h_meta, *d_meta; /* ids | type ids | positions [T each] | cu_seqlens [S+1] */
     int32_t *d_ids, *d_types, *d_pos, *d_cu;
     void *h_stage;            /* pinned download staging */
@@ -358,10 +359,14 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
 rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     cuda_backend *c = cb(be);
     const rr_pass *p = be->pass;
-    if (c->use_tc_attention)
+    if (c->attn_kernel == ATTN_MMA)
+        CU_TRY(rrk_attention_mma(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
+                                 be->limits.heads, out, c->stream),
+               "attention (mma)");
+    else if (c->attn_kernel == ATTN_WMMA)
         CU_TRY(rrk_attention_tc(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
                                 be->limits.heads, out, c->stream),
-               "attention (tensor cores)");
+               "attention (wmma)");
     else
         CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
                              be->limits.heads, out, c->stream),
@@ -459,13 +464,21 @@ extern "C" rr_status rr_backend_cuda_create(const rr_backend_limits *lim, rr_bac
     c->act_size = c->dtype ? 2 : 4;
     const char *gemm = getenv("RR_CUDA_GEMM");
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
+    /* Attention kernel: mma (attention_mma.cu) where it applies, else SIMT; RR_CUDA_ATTN=wmma
+     * | simt picks the earlier kernels (tests and benchmarks compare all three). */
     const char *attn = getenv("RR_CUDA_ATTN");
-    c->use_tc_attention = rrk_attention_tc_supports(c->dtype, d) && lim->hidden % 8 == 0 &&
-                          !(attn && !strcmp(attn, "simt"));
+    const int tc_ok = lim->hidden % 8 == 0;
+    c->attn_kernel = ATTN_SIMT;
+    if (attn && !strcmp(attn, "wmma")) {
+        if (tc_ok && rrk_attention_tc_supports(c->dtype, d))
+            c->attn_kernel = ATTN_WMMA;
+    } else if (!(attn && !strcmp(attn, "simt")) && tc_ok && rrk_attention_mma_supports(c->dtype, d)) {
+        c->attn_kernel = ATTN_MMA;
+    }
     rr_status st = create(c, lim);
     int major = 0;
     if (!st && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess && major < 8)
-        c->use_tc_attention = 0; /* bf16 tensor cores: sm_80 and later */
+        c->attn_kernel = ATTN_SIMT; /* bf16 tensor cores: sm_80 and later */
     if (st) {
         cu_destroy(&c->base);
         return st;

@@ -1,0 +1,286 @@
+/* kernels/attention_mma.cu — variable-length attention with register-resident tiles
+ * (bf16 / fp16, head dims 32 and 64): the default tensor-core attention.
+ *
+ * Same function as kernels/attention.cu (the SIMT kernel: the fp32 path and the reference) and
+ * kernels/attention_tc.cu (WMMA, kept as RR_CUDA_ATTN=wmma). Per (sequence, head, 64-query
+ * tile): one pass over K/V in tiles of 64 keys with an online softmax, fp32 scores, running
+ * max/sum and output; P is rounded to the storage type before PV and the normaliser sums the
+ * rounded P (what PV multiplies), as attention_tc.cu does.
+ *
+ * Layout (FlashAttention-2 style): 4 warps, warp w owns query rows 16w..16w+15. Products are
+ * mma.sync m16n8k16 (fp32 accumulate). Q's A-fragments are loaded once into registers; S = QKᵀ
+ * stays in the accumulator registers (lane: rows g = lane/4 and g+8, two adjacent columns per
+ * 8-key block); the softmax works on those registers (row max/sum across the 4 lanes of a row
+ * by two shuffles); the accumulator layout of S for 16 keys is exactly the A-fragment of P for
+ * PV, so P never leaves registers. V's B-fragments come from ldmatrix.trans. K/V tiles are
+ * double-buffered in shared memory with cp.async (zero-filled past the sequence end).
+ * Shared memory: Q + 2 × (K, V) tiles of [64][D + 8] (rows padded by 16 bytes: the 32-bit
+ * K-fragment loads and ldmatrix rows hit distinct banks), 25.6 KB at D = 32, 46 KB at D = 64.
+ *
+ * Versions tried: attention.cu (SIMT); attention_tc.cu v2a–v2c (WMMA through shared memory:
+ * S, P and O make round trips through shared memory every tile; 40 TFLOP/s on an H200);
+ * this one (v3) keeps S, P and O in registers.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "common.cuh"
+#include "rr_kernels.h"
+
+using namespace rrk;
+
+namespace {
+
+constexpr int kRows = 64, kKeys = 64, kWarps = 4, kThreads = 32 * kWarps;
+
+/* Two fp32 values → one register of two 16-bit values (lo in the low half), and back. */
+template <typename T> __device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return (uint32_t)__bfloat16_as_ushort(v.x) | ((uint32_t)__bfloat16_as_ushort(v.y) << 16);
+}
+template <> __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return (uint32_t)__half_as_ushort(v.x) | ((uint32_t)__half_as_ushort(v.y) << 16);
+}
+template <typename T> __device__ __forceinline__ float2 unpack2(uint32_t r);
+template <> __device__ __forceinline__ float2 unpack2<__nv_bfloat16>(uint32_t r) {
+    return make_float2(__uint_as_float(r << 16), __uint_as_float(r & 0xffff0000u)); /* exact */
+}
+template <> __device__ __forceinline__ float2 unpack2<__half>(uint32_t r) {
+    return make_float2(__half2float(__ushort_as_half((unsigned short)(r & 0xffffu))),
+                       __half2float(__ushort_as_half((unsigned short)(r >> 16))));
+}
+
+/* c += a · b, m16n8k16, fp32 accumulate */
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                        uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                 "{%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                 uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                 "{%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global → shared, asynchronously; bytes < 16 zero-fills the rest (0: all zeros,
+ * nothing read). */
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+/* Rows row0.. of one of Q/K/V (64 rows × D, zero past `valid` rows) into a padded tile. */
+template <typename T, int D>
+__device__ __forceinline__ void load_tile(T *dst, const T *src, size_t ld, int valid) {
+    constexpr int V8 = D / 8, RS = D + 8;
+#pragma unroll
+    for (int e = threadIdx.x; e < kRows * V8; e += kThreads) {
+        const int r = e / V8, c = (e % V8) * 8;
+        const bool ok = r < valid;
+        cp_async16(dst + r * RS + c, ok ? src + (size_t)r * ld + c : src, ok ? 16 : 0);
+    }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__restrict__ qkv,
+                                                                 const int32_t *__restrict__ cu, int q_tiles,
+                                                                 int H, float scale_log2, T *__restrict__ out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    __trap(); /* bf16 mma needs sm_80; the backend never launches this below it */
+#else
+    constexpr int RS = D + 8, TILE = kRows * RS, KD = D / 16, ND = D / 8;
+    __shared__ __align__(128) T Qs[TILE];
+    __shared__ __align__(128) T Ks[2][TILE];
+    __shared__ __align__(128) T Vs[2][TILE];
+
+    const int s = blockIdx.x / q_tiles, q0 = (blockIdx.x % q_tiles) * kRows, h = blockIdx.y;
+    const int start = cu[s], L = cu[s + 1] - start;
+    if (q0 >= L)
+        return;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c2 = (lane & 3) * 2;
+    const size_t ld = (size_t)3 * H;
+    const T *base = qkv + (size_t)start * ld + (size_t)h * D;
+    const int ntiles = (L + kKeys - 1) / kKeys;
+
+    load_tile<T, D>(Qs, base + (size_t)q0 * ld, ld, L - q0);
+    load_tile<T, D>(Ks[0], base + H, ld, L);
+    load_tile<T, D>(Vs[0], base + 2 * H, ld, L);
+    cp_async_commit();
+
+    uint32_t qf[KD][4];
+    float o[ND][4];
+#pragma unroll
+    for (int n = 0; n < ND; n++)
+        o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f; /* rows g, g+8; l per lane */
+
+    for (int t = 0; t < ntiles; t++) {
+        const int k0 = t * kKeys, buf = t & 1;
+        if (t + 1 < ntiles) {
+            const int k1 = k0 + kKeys;
+            load_tile<T, D>(Ks[buf ^ 1], base + (size_t)k1 * ld + H, ld, L - k1);
+            load_tile<T, D>(Vs[buf ^ 1], base + (size_t)k1 * ld + 2 * H, ld, L - k1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (t == 0) {
+            const T *qw = Qs + warp * 16 * RS;
+#pragma unroll
+            for (int kk = 0; kk < KD; kk++) {
+                qf[kk][0] = *reinterpret_cast<const uint32_t *>(qw + g * RS + kk * 16 + c2);
+                qf[kk][1] = *reinterpret_cast<const uint32_t *>(qw + (g + 8) * RS + kk * 16 + c2);
+                qf[kk][2] = *reinterpret_cast<const uint32_t *>(qw + g * RS + kk * 16 + 8 + c2);
+                qf[kk][3] = *reinterpret_cast<const uint32_t *>(qw + (g + 8) * RS + kk * 16 + 8 + c2);
+            }
+        }
+        const T *Kt = Ks[buf], *Vt = Vs[buf];
+
+        /* S = Q Kᵀ: 8 blocks of 8 keys; lane holds S[g][8j + c2 + {0,1}] and S[g+8][...] */
+        float sc[8][4];
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.0f;
+            const T *krow = Kt + (8 * j + g) * RS + c2;
+#pragma unroll
+            for (int kk = 0; kk < KD; kk++) {
+                const uint32_t b0 = *reinterpret_cast<const uint32_t *>(krow + kk * 16);
+                const uint32_t b1 = *reinterpret_cast<const uint32_t *>(krow + kk * 16 + 8);
+                mma16816<T>(sc[j], qf[kk], b0, b1);
+            }
+        }
+        /* mask keys past the end (last tile only) */
+        const int nk = L - k0;
+        if (nk < kKeys) {
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int c = 8 * j + c2;
+                if (c >= nk)
+                    sc[j][0] = sc[j][2] = -INFINITY;
+                if (c + 1 >= nk)
+                    sc[j][1] = sc[j][3] = -INFINITY;
+            }
+        }
+        /* online softmax on the registers: rows g (sc[.][0..1]) and g+8 (sc[.][2..3]) */
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            mx0 = fmaxf(mx0, fmaxf(sc[j][0], sc[j][1]));
+            mx1 = fmaxf(mx1, fmaxf(sc[j][2], sc[j][3]));
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        /* every tile has at least one real key, so the maxima are finite */
+        const float n0 = fmaxf(m0, mx0 * scale_log2), n1 = fmaxf(m1, mx1 * scale_log2);
+        const float corr0 = exp2f(m0 - n0), corr1 = exp2f(m1 - n1); /* 0 on the first tile */
+        m0 = n0;
+        m1 = n1;
+        uint32_t pf[4][4]; /* P as A-fragments: 4 blocks of 16 keys */
+        float s0 = 0.0f, s1 = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const uint32_t p01 = pack2<T>(exp2f(fmaf(sc[j][0], scale_log2, -n0)),
+                                          exp2f(fmaf(sc[j][1], scale_log2, -n0)));
+            const uint32_t p23 = pack2<T>(exp2f(fmaf(sc[j][2], scale_log2, -n1)),
+                                          exp2f(fmaf(sc[j][3], scale_log2, -n1)));
+            const float2 r01 = unpack2<T>(p01), r23 = unpack2<T>(p23);
+            s0 += r01.x + r01.y; /* the normaliser sums what PV multiplies */
+            s1 += r23.x + r23.y;
+            pf[j >> 1][(j & 1) * 2 + 0] = p01;
+            pf[j >> 1][(j & 1) * 2 + 1] = p23;
+        }
+        l0 = l0 * corr0 + s0;
+        l1 = l1 * corr1 + s1;
+#pragma unroll
+        for (int n = 0; n < ND; n++) {
+            o[n][0] *= corr0;
+            o[n][1] *= corr0;
+            o[n][2] *= corr1;
+            o[n][3] *= corr1;
+        }
+        /* O += P V: per 16 keys, ldmatrix.trans gives the B-fragments of two 8-dim blocks */
+        const int vr = (lane & 7) + ((lane >> 3) & 1) * 8, vc = (lane >> 4) * 8;
+#pragma unroll
+        for (int kt = 0; kt < 4; kt++) {
+#pragma unroll
+            for (int n2 = 0; n2 < D / 16; n2++) {
+                uint32_t v0, v1, v2, v3;
+                asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                             : "=r"(v0), "=r"(v1), "=r"(v2), "=r"(v3)
+                             : "r"(smem_addr(Vt + (kt * 16 + vr) * RS + n2 * 16 + vc)));
+                mma16816<T>(o[2 * n2], pf[kt], v0, v1);
+                mma16816<T>(o[2 * n2 + 1], pf[kt], v2, v3);
+            }
+        }
+        __syncthreads(); /* this buffer is refilled two tiles on */
+    }
+    /* normalise (row sums across the row's 4 lanes) and write the rows that exist */
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const float i0 = 1.0f / l0, i1 = 1.0f / l1;
+    const int r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+    T *orow0 = out + (size_t)(start + r0) * H + (size_t)h * D + c2;
+    T *orow1 = out + (size_t)(start + r1) * H + (size_t)h * D + c2;
+#pragma unroll
+    for (int n = 0; n < ND; n++) {
+        if (r0 < L)
+            *reinterpret_cast<uint32_t *>(orow0 + 8 * n) = pack2<T>(o[n][0] * i0, o[n][1] * i0);
+        if (r1 < L)
+            *reinterpret_cast<uint32_t *>(orow1 + 8 * n) = pack2<T>(o[n][2] * i1, o[n][3] * i1);
+    }
+#endif
+}
+
+template <typename T, int D>
+cudaError_t launch_mma(const void *qkv, const int32_t *cu, int S, int max_seqlen, int H, int heads, void *out,
+                       cudaStream_t stream) {
+    const int q_tiles = (max_seqlen + kRows - 1) / kRows;
+    const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
+    dim3 grid((unsigned)(S * q_tiles), (unsigned)heads);
+    attention_mma_kernel<T, D><<<grid, kThreads, 0, stream>>>((const T *)qkv, cu, q_tiles, H, scale_log2,
+                                                               (T *)out);
+    return cudaGetLastError();
+}
+
+} // namespace
+
+int rrk_attention_mma_supports(int dtype, int head_dim) {
+    return (dtype == 1 || dtype == 2) && (head_dim == 32 || head_dim == 64);
+}
+
+cudaError_t rrk_attention_mma(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen, int H,
+                              int heads, void *out, cudaStream_t stream) {
+    if (S <= 0)
+        return cudaSuccess;
+    const int d = heads > 0 ? H / heads : 0;
+    if (!rrk_attention_mma_supports(dtype, d) || H % heads || H % 8)
+        return cudaErrorInvalidValue;
+    if (dtype == 1)
+        return d == 32 ? launch_mma<__nv_bfloat16, 32>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream)
+                       : launch_mma<__nv_bfloat16, 64>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
+    return d == 32 ? launch_mma<__half, 32>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream)
+                   : launch_mma<__half, 64>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
+}
