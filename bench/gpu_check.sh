@@ -42,7 +42,7 @@
 #   RR_BUILD_DIR     build directory (build-dev)
 #   RR_DEVCARRY      the bundle (.devcarry)
 #   RR_BENCH_ARGS    extra arguments for bench_gpu.py (e.g. "--queries 50")
-#   RR_SANITIZE_TOOLS  compute-sanitizer tools (memcheck racecheck racecheck-ours)
+#   RR_SANITIZE_TOOLS  compute-sanitizer tools (memcheck racecheck)
 #   RR_CHECK_JOBS    build / ctest parallelism (16)
 #   RR_CHECK_FRESH   1: delete the build directory first (a warm machine keeps build-dev/ between
 #                    calls, and an incremental build lists only the kernels it recompiled)
@@ -401,17 +401,29 @@ step_sanitizer() {
     t=$(tmo 150 160)
     t=$((t / (n - i + 1)))
     ((t < 10)) && { note "$tool: no time left"; rc=124; continue; }
-    local extra=() ctool=$tool
-    [ "$tool" = memcheck ] && extra=(--leak-check full)
-    # racecheck-ours: our kernels only (cuBLASLt's own nvjet kernels excluded: racecheck
-    # reports hazards inside them that are NVIDIA's, not ours)
-    [ "$tool" = racecheck-ours ] && { ctool=racecheck; extra=(--kernel-name-exclude kns=nvjet); }
+    local extra=(--print-limit 30) ctool=$tool
+    [ "$tool" = memcheck ] && extra+=(--leak-check full)
+    # racecheck: every hazard printed, then attributed to its kernel below; hazards inside
+    # cuBLASLt's own nvjet_* kernels are NVIDIA's and do not fail the step. (Filtering them
+    # out with --kernel-name-exclude made racecheck stop with "Internal Sanitizer Error: failed
+    # to handle a hardware exception" on CUDA 13.0 / H200, for any filter.)
+    [ "$tool" = racecheck ] && extra=(--racecheck-report hazard --print-limit 0)
     echo "===== compute-sanitizer --tool $tool ${extra[*]} $bin (RR_TEST_QUICK=1, timeout ${t}s) =====" >> "$OUT/sanitizer.log"
     say "compute-sanitizer --tool $tool (timeout ${t}s)"
     RR_TEST_QUICK=1 RR_REPO_DIR="$REPO" RR_MODELS_DIR="$CACHE/models" RR_BIN="$BUILD/rerank" \
-      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$cs" --tool "$ctool" "${extra[@]}" --print-limit 30 \
+      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$cs" --tool "$ctool" "${extra[@]}" \
       --error-exitcode 3 "$bin" > "$SCRATCH/san.$tool.log" 2>&1
     r=$?
+    if [ "$tool" = racecheck ] && [ "$r" = 3 ]; then
+      # each hazard names two accesses "at KERNEL+0xOFFSET"; fail only for kernels of ours
+      local ours_n
+      ours_n=$(grep -E ' at .*\+0x[0-9a-fA-F]+' "$SCRATCH/san.$tool.log" | grep -v 'Host Frame' | grep -vc ' at nvjet_')
+      grep -q 'Internal Sanitizer Error' "$SCRATCH/san.$tool.log" && ours_n=1
+      if [ "$ours_n" = 0 ] && grep -q ' at nvjet_' "$SCRATCH/san.$tool.log"; then
+        EXTRA+=("sanitizer racecheck: every hazard is inside cuBLASLt's nvjet_* kernels (not ours): pass")
+        r=0
+      fi
+    fi
     head -c 4000000 "$SCRATCH/san.$tool.log" >> "$OUT/sanitizer.log"
     echo "===== exit $r =====" >> "$OUT/sanitizer.log"
     local sum
