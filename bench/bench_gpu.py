@@ -257,25 +257,26 @@ def run_ours_score(ours: Ours, a, pairs_tsv: Path, warm_tsv: Path, n_pairs: int,
                 if ours.left() < 20:
                     entry.setdefault("skipped", []).append(f"attn={var}: deadline")
                     continue
-                out = work / f"scores.ours.{prec}.attn-{var}.txt"
+                ename, evalue = var.split("=", 1) if "=" in var else ("RR_CUDA_ATTN", var)
+                out = work / f"scores.ours.{prec}.{ename}-{evalue}.txt"
                 args = base + ["--pairs", str(pairs_tsv), "--output", str(out)]
                 if best.get("token_budget"):
                     args += ["--token-budget", str(best["token_budget"])]
-                ours.env["RR_CUDA_ATTN"] = var
+                ours.env[ename] = evalue
                 try:
                     r = ours.run("score", args, prec)
                 finally:
-                    del ours.env["RR_CUDA_ATTN"]
+                    del ours.env[ename]
                 if r["rc"] == 0 and r.get("run_s"):
                     r["pairs_s"] = n_pairs / r["run_s"]
                     try:
                         r["max_abs_vs_default"] = float(abs(read_scores(out) - scores[prec]).max())
                     except Exception as e:  # noqa: BLE001
                         r["error"] = f"reading {out}: {e}"
-                    log(f"ours {prec} attn={var}: run {r['run_s']:.3f}s ({r['pairs_s']:,.0f} pairs/s)")
+                    log(f"ours {prec} {ename}={evalue}: run {r['run_s']:.3f}s ({r['pairs_s']:,.0f} pairs/s)")
                 else:
-                    log(f"ours {prec} attn={var}: FAILED: {str(r.get('error'))[-400:]}")
-                entry.setdefault("variants", {})[f"attn={var}"] = r
+                    log(f"ours {prec} {ename}={evalue}: FAILED: {str(r.get('error'))[-400:]}")
+                entry.setdefault("variants", {})[f"{ename}={evalue}"] = r
         elif "error" not in entry:
             entry["error"] = (entry.get("errors") or ["no successful run"])[0]
 
@@ -848,7 +849,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pipeline", default="bf16,fp16",
                     help="precisions for the rerank-stage check (rerank rerank vs CrossEncoder.predict); '' = off")
     ap.add_argument("--attn-variants", default="",
-                    help="ours bf16/fp16: also time these RR_CUDA_ATTN kernels (comma list: wmma,simt)")
+                    help="ours bf16/fp16: also time these kernel variants, a comma list of RR_CUDA_ATTN "
+                         "values (wmma, simt) or NAME=VALUE environment settings (RR_CUDA_BIAS_ACT=scalar)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per engine/setting (best counts)")
     ap.add_argument("--warmup-pairs", type=int, default=2000, help="ours: pairs of the warm-up process")
     ap.add_argument("--torch-batch", type=int, default=256, help="PyTorch batch size")

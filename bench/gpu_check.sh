@@ -18,7 +18,8 @@
 #   cpu-tests  ctest -L cpu -LE 'model|slow' (sanity of the build there)
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
 #              (RR_TEST_QUICK=1: the test runs fewer shapes)
-#   ops        bench/cuda_ops.c: per-op times, default kernels and RR_CUDA_ATTN=$RR_OPS_ATTN (wmma)
+#   ops        bench/cuda_ops.c: per-op times, default kernels, then each of RR_OPS_VARIANTS
+#              (default: RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar, the earlier kernels)
 #   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity, the
 #              rerank stage (rerank rerank) vs sentence-transformers CrossEncoder.predict
 #
@@ -443,19 +444,20 @@ step_sanitizer() {
 
 step_ops() {
   [ -x "$BUILD/rr_cuda_ops" ] || { note "no rr_cuda_ops"; return 200; }
-  # the default kernels, then the same with each other attention kernel (RR_OPS_ATTN)
-  local rc=0 v r
-  for v in default ${RR_OPS_ATTN:-wmma}; do
-    echo "== rr_cuda_ops, attention: $v" | tee -a "$SCRATCH/ops.txt"
+  # the default kernels, then each variant of RR_OPS_VARIANTS (environment assignments)
+  local rc=0 v r i=0
+  for v in default ${RR_OPS_VARIANTS:-RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar}; do
+    i=$((i + 1))
+    echo "== rr_cuda_ops, variant: $v" | tee -a "$SCRATCH/ops.txt"
     if [ "$v" = default ]; then
-      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$v.txt" 2>&1
+      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$i.txt" 2>&1
     else
-      RR_CUDA_ATTN=$v LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$v.txt" 2>&1
+      env "$v" LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$i.txt" 2>&1
     fi
     r=$?
-    cat "$SCRATCH/ops.$v.txt" | tee -a "$SCRATCH/ops.txt"
+    tee -a "$SCRATCH/ops.txt" < "$SCRATCH/ops.$i.txt"
     ((r)) && rc=$r
-    while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|pass:' "$SCRATCH/ops.$v.txt")
+    while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|ffn1|pass:' "$SCRATCH/ops.$i.txt")
   done
   cp "$SCRATCH/ops.txt" "$OUT/ops.txt"
   return "$rc"

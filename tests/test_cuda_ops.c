@@ -6,7 +6,8 @@
  * bf16/fp16 both GEMM paths (cuBLASLt with the bias epilogue, and cublasGemmEx + our bias
  * kernel, forced with RR_CUDA_GEMM=gemmex) and all three attention kernels (mma.sync by default;
  * the SIMT kernel with RR_CUDA_ATTN=simt in the second pass, the WMMA kernel with
- * RR_CUDA_ATTN=wmma in the third). The CPU gets the CUDA inputs after their
+ * RR_CUDA_ATTN=wmma in the third, which also uses the scalar bias/activation kernel,
+ * RR_CUDA_BIAS_ACT=scalar). The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
  * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
@@ -305,13 +306,16 @@ int main(void) {
     const int nshapes = quick ? 2 : (int)(sizeof shapes / sizeof shapes[0]);
     const rr_precision precs[] = {RR_PRECISION_FP32, RR_PRECISION_BF16, RR_PRECISION_FP16};
     static const char *const attn_desc[3] = {
-        "mma.sync where supported (bf16/fp16, d 32/64), else SIMT", "SIMT", "WMMA where supported, else SIMT"};
+        "mma.sync where supported (bf16/fp16, d 32/64), else SIMT", "SIMT",
+        "WMMA where supported, else SIMT; scalar bias/activation kernel"};
     for (int pass = 0; pass < 3; pass++) {
         /* pass 0: cuBLASLt + default attention; 1: cublasGemmEx + our bias kernel + SIMT
          * attention; 2: cuBLASLt + WMMA attention (bf16/fp16) */
         setenv("RR_CUDA_GEMM", pass == 1 ? "gemmex" : "lt", 1);
         if (pass)
             setenv("RR_CUDA_ATTN", pass == 1 ? "simt" : "wmma", 1);
+        if (pass == 2)
+            setenv("RR_CUDA_BIAS_ACT", "scalar", 1); /* the v1 bias/activation kernel too */
         printf("GEMM path: %s; attention: %s\n", pass == 1 ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
                attn_desc[pass]);
         for (int si = 0; si < nshapes; si++)
