@@ -23,6 +23,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # --- 1. Debian packages ---------------------------------------------------------------
 PKGS=(cmake make gcc g++ python3 python3-pip libopenblas-openmp-dev libutf8proc-dev
       libjansson-dev libyaml-dev zlib1g-dev)
+# clang with libFuzzer and its OpenMP runtime: the fuzz stage of scripts/test.sh (scripts/fuzz.sh)
+PKGS+=(clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

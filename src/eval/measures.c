@@ -49,7 +49,10 @@ static int valid_int(const char *s) {
 
 /* Gains: each level present in the qrels gains its level number, unless a "level=gain"
  * parameter says otherwise; parameter levels absent from the qrels are kept with a count
- * of 0. Sorted by increasing gain with trec_eval's comparator, which truncates the gain
+ * of 0. Levels between 0 and the highest that no judgement uses are left out (trec_eval lists
+ * them with a count of 0, which adds nothing to any sum and is never looked up: a retrieved
+ * document's level always has a judgement), so one judgement at level 10^6 costs one entry,
+ * not a million (and not a quadratic search; found by fuzz_trec). Sorted by increasing gain with trec_eval's comparator, which truncates the gain
  * difference to an int (so gains less than 1 apart compare equal); a stable sort keeps
  * such ties in insertion order. */
 static rr_status setup_gains(const rr_measure *m, const rr_res_rels *rr, gains *g) {
@@ -66,6 +69,8 @@ static rr_status setup_gains(const rr_measure *m, const rr_res_rels *rr, gains *
         n++;
     }
     for (long i = 0; i < rr->num_rel_levels; i++) {
+        if (!rr->rel_levels[i])
+            continue;
         long j = 0;
         while (j < n && g->rel_gains[j].rel_level != i)
             j++;

@@ -1,0 +1,48 @@
+/* tests/fuzz/fuzz_tokenizer.c — WordPiece over arbitrary bytes, single texts and pairs with
+ * longest_first truncation, with the real all-MiniLM-L6-v2 vocabulary (fuzz_util.h).
+ * Input: byte 0 picks max_length (3..258); the rest is split at the first NUL byte into the
+ * two texts of a pair (no NUL: the text is also encoded alone). Invalid UTF-8 must be
+ * refused, never read past. The model directory: $RR_FUZZ_MODEL, else
+ * $RR_MODELS_DIR/all-MiniLM-L6-v2, else ~/.cache/rerank/models/all-MiniLM-L6-v2. */
+#include "fuzz_util.h"
+#include "rerank/tokenizer.h"
+
+static rr_tokenizer *tokenizer(void) {
+    static rr_tokenizer *tok;
+    if (tok)
+        return tok;
+    char dir[4096];
+    const char *e = getenv("RR_FUZZ_MODEL"), *m = getenv("RR_MODELS_DIR"), *home = getenv("HOME");
+    if (e)
+        snprintf(dir, sizeof dir, "%s", e);
+    else if (m)
+        snprintf(dir, sizeof dir, "%s/all-MiniLM-L6-v2", m);
+    else
+        snprintf(dir, sizeof dir, "%s/.cache/rerank/models/all-MiniLM-L6-v2", home ? home : ".");
+    if (rr_tokenizer_load(dir, &tok) != RR_OK) {
+        fprintf(stderr, "fuzz_tokenizer: cannot load %s: %s\n", dir, rr_last_error());
+        abort();
+    }
+    return tok;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const rr_tokenizer *tok = tokenizer();
+    if (size < 1)
+        return 0;
+    const int32_t max_length = 3 + data[0];
+    const char *text = (const char *)data + 1;
+    size--;
+    const char *nul = memchr(text, 0, size);
+    rr_encoding enc;
+    rr_encoding_init(&enc);
+    if (!nul) {
+        (void)rr_tokenizer_encode(tok, text, size, max_length, &enc);
+        (void)rr_tokenizer_encode_pair(tok, text, size / 2, text + size / 2, size - size / 2, max_length, &enc);
+    } else {
+        const size_t a_len = (size_t)(nul - text);
+        (void)rr_tokenizer_encode_pair(tok, text, a_len, nul + 1, size - a_len - 1, max_length, &enc);
+    }
+    rr_encoding_free(&enc);
+    return 0;
+}
