@@ -142,6 +142,15 @@ if [ $rc -eq 1 ] && grep -q "is in use by another \`rerank run\` (pid" "$T/err" 
   ok "locked output dir refused, its files untouched: $(cat "$T/err")"
 else bad "lock: exit $rc: $(cat "$T/err")"; fi
 
+# the shipped configs parse and resolve (their data pointed at the repository's SciFact)
+C="$RR_REPO_DIR/configs"
+if "$BIN" run "$C/scifact.yaml" --check --set dataset.path="$DATA" --set rerank.model="$CE" >"$T/chk" 2>"$T/err" &&
+   grep -q "top_n: 100" "$T/chk" &&
+   "$BIN" run "$C/msmarco-dev.yaml" --check --set dataset.path="$DATA" --set eval.split=test \
+     --set first_stage.run="$T/cand.trec" --set rerank.model="$CE" >/dev/null 2>>"$T/err"; then
+  ok "configs/scifact.yaml and configs/msmarco-dev.yaml check"
+else bad "shipped configs: $(cat "$T/err")"; fi
+
 # --- dense first stage: index built under the output dir, then reused ---
 if [ -f "$MINILM/model.safetensors" ]; then
   zcat "$DATA/corpus.jsonl.gz" | head -80 >"$T/corpus80.jsonl"

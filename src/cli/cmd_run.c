@@ -30,7 +30,7 @@
 enum { PATH_CAP = 4096 };
 
 static const char *run_usage =
-    "usage: rerank run CONFIG.yaml [--set section.key=value]... [--out DIR]\n"
+    "usage: rerank run CONFIG.yaml [--set section.key=value]... [--out DIR] [--check]\n"
     "\n"
     "Run the pipeline a config describes: first stage (dense: build or reuse a FAISS index and\n"
     "retrieve; or an existing TREC run), rerank with a cross-encoder (optional), evaluate each\n"
@@ -41,6 +41,7 @@ static const char *run_usage =
     "  --set section.key=value   override a setting, typed as in the file (repeatable):\n"
     "                            --set rerank.top_n=50, --set 'eval.measures=[map, P.10]'\n"
     "  --out DIR                 output directory (replaces output_dir)\n"
+    "  --check                   check the config and print it resolved; run nothing\n"
     "  -h, --help                this message\n";
 
 /* mkdir -p */
@@ -212,12 +213,16 @@ static void write_summary(FILE *out, const rr_config *cfg, const char *config_pa
 }
 
 static int parse_run_args(int argc, char **argv, const char **config, const char ***sets, int *num_sets,
-                          const char **out_dir) {
+                          const char **out_dir, int *check) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(run_usage, stdout);
             return 1;
+        }
+        if (!strcmp(a, "--check")) {
+            *check = 1;
+            continue;
         }
         const char *val = NULL;
         int is_set = !strcmp(a, "--set") || !strncmp(a, "--set=", 6);
@@ -383,10 +388,10 @@ static int run_pipeline(const rr_config *cfg, const char *config_path) {
 int rr_cmd_run(int argc, char **argv) {
     const char *config_path = NULL, *out_dir = NULL;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int num_sets = 0;
+    int num_sets = 0, check = 0;
     if (!sets)
         return cli_fail("run", rr_error(RR_ERR_NOMEM, "out of memory"));
-    int rc = parse_run_args(argc, argv, &config_path, &sets, &num_sets, &out_dir);
+    int rc = parse_run_args(argc, argv, &config_path, &sets, &num_sets, &out_dir, &check);
     if (rc) {
         free(sets);
         return rc == 1 ? 0 : rc;
@@ -403,6 +408,11 @@ int rr_cmd_run(int argc, char **argv) {
         fprintf(stderr, "rerank run: %s\n", rr_last_error());
         rr_config_free(cfg);
         return 1;
+    }
+    if (check) {
+        st = rr_config_write_yaml(cfg, stdout);
+        rr_config_free(cfg);
+        return st ? cli_fail("run", st) : 0;
     }
     int lock_fd = -1;
     if ((st = make_dirs(cfg->output_dir)) || (st = lock_output_dir(cfg->output_dir, &lock_fd))) {
