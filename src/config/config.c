@@ -711,6 +711,8 @@ static int is_file(const char *p) {
 }
 
 static rr_status check_field_path(rr_config *cfg, int i) {
+    if (FIELDS[i].type != T_DIR && FIELDS[i].type != T_FILE && FIELDS[i].type != T_OUTDIR)
+        return RR_OK;
     const char *p = *FIELD_STR(cfg, i);
     if (!p)
         return RR_OK;
