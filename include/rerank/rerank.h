@@ -2,6 +2,7 @@
 #ifndef RERANK_RERANK_H
 #define RERANK_RERANK_H
 
+#include "rerank/config.h"
 #include "rerank/eval.h"
 #include "rerank/index.h"
 #include "rerank/model.h"

@@ -196,7 +196,7 @@ static json_t *row_json(const rr_eval *ev, size_t row) {
     return obj;
 }
 
-static rr_status write_json(const rr_eval *ev, FILE *out, int per_query, int no_summary) {
+json_t *eval_json(const rr_eval *ev, int per_query, int no_summary) {
     json_t *root = json_object(), *queries = per_query ? json_object() : NULL;
     int bad = !root || (per_query && !queries);
     size_t rows = rr_eval_num_rows(ev);
@@ -212,15 +212,53 @@ static rr_status write_json(const rr_eval *ev, FILE *out, int per_query, int no_
         json_t *o = row_json(ev, rows - 1);
         bad = !o || json_object_set_new(root, "all", o);
     }
-    char *text = bad ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(queries);
-    json_decref(root);
+    if (bad) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+rr_status write_json_text(const json_t *root, FILE *out) {
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
     if (!text)
         return rr_error(RR_ERR_NOMEM, "cannot build the JSON output");
     fputs(text, out);
     fputc('\n', out);
     free(text);
     return ferror(out) ? rr_error(RR_ERR_IO, "write error on the output") : RR_OK;
+}
+
+static rr_status write_json(const rr_eval *ev, FILE *out, int per_query, int no_summary) {
+    json_t *root = eval_json(ev, per_query, no_summary);
+    rr_status st = write_json_text(root, out);
+    json_decref(root);
+    return st;
+}
+
+rr_status eval_files(const rr_eval_params *params, const char *const *measures, int num_measures,
+                     const char *qrels_path, const char *run_path, rr_eval **out) {
+    rr_qrels *qrels = NULL;
+    rr_run *run = NULL;
+    rr_eval *ev = NULL;
+    rr_status st = rr_eval_create(params, &ev);
+    for (int i = 0; !st && i < num_measures; i++)
+        st = rr_eval_add_measure(ev, measures[i]);
+    if (!st)
+        st = rr_qrels_load(qrels_path, &qrels);
+    if (!st)
+        st = rr_run_load(run_path, &run);
+    if (!st)
+        st = rr_eval_compute(ev, qrels, run);
+    rr_run_free(run);
+    rr_qrels_free(qrels);
+    if (st) {
+        rr_eval_free(ev);
+        ev = NULL;
+    }
+    *out = ev;
+    return st;
 }
 
 int rr_cmd_eval(int argc, char **argv) {
@@ -245,18 +283,8 @@ int rr_cmd_eval(int argc, char **argv) {
         return rc;
     }
 
-    rr_qrels *qrels = NULL;
-    rr_run *run = NULL;
     rr_eval *ev = NULL;
-    rr_status st = rr_eval_create(&o.params, &ev);
-    for (int i = 0; !st && i < o.num_measures; i++)
-        st = rr_eval_add_measure(ev, o.measures[i]);
-    if (!st)
-        st = rr_qrels_load(o.files[0], &qrels);
-    if (!st)
-        st = rr_run_load(o.files[1], &run);
-    if (!st)
-        st = rr_eval_compute(ev, qrels, run);
+    rr_status st = eval_files(&o.params, o.measures, o.num_measures, o.files[0], o.files[1], &ev);
     if (!st) {
         if (o.output) {
             rr_atomic_file af;
@@ -277,8 +305,6 @@ int rr_cmd_eval(int argc, char **argv) {
         }
     }
     rr_eval_free(ev);
-    rr_run_free(run);
-    rr_qrels_free(qrels);
     free(o.measures);
     return st ? cli_fail("eval", st) : 0;
 }

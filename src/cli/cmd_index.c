@@ -55,37 +55,45 @@ static int copy_str(char *dst, size_t cap, const char *src, const char *what) {
     return 0;
 }
 
+index_opts index_opts_default(void) {
+    index_opts o = {.factory = "Flat", .metric = "ip", .device = "cpu", .precision = "fp32", .train_docs = 100000};
+    return o;
+}
+
 int rr_cmd_index(int argc, char **argv) {
-    const char *corpus = NULL, *model_dir = NULL, *out_dir = NULL, *factory = "Flat", *metric = "ip";
-    const char *device = "cpu", *precision = "fp32";
-    const char *from_index = NULL;
-    int threads = 0, token_budget = 0, max_length = 0, train_docs = 100000, quiet = 0;
+    index_opts o = index_opts_default();
     const cli_opt opts[] = {
-        {"corpus", OPT_STR, &corpus, "BEIR corpus.jsonl(.gz): {\"_id\", \"title\"?, \"text\"}"},
-        {"model", OPT_STR, &model_dir, "bi-encoder directory (sentence-transformers)"},
-        {"out", OPT_STR, &out_dir, "index directory to write (replaced atomically)"},
-        {"factory", OPT_STR, &factory, "FAISS index_factory string (default Flat)"},
-        {"metric", OPT_STR, &metric, "ip | l2 (default ip; with --from-index: the source's)"},
-        {"from-index", OPT_STR, &from_index, "rebuild from this index's stored vectors (no --corpus/--model)"},
-        {"train-docs", OPT_INT, &train_docs, "documents to train on when the index needs it (default 100000)"},
-        {"max-length", OPT_INT, &max_length, "tokens per document (default: the model's)"},
-        {"token-budget", OPT_INT, &token_budget, "tokens per forward pass (default 16384)"},
-        {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
-        {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
-        {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
-        {"quiet", OPT_FLAG, &quiet, "no progress line"},
+        {"corpus", OPT_STR, &o.corpus, "BEIR corpus.jsonl(.gz): {\"_id\", \"title\"?, \"text\"}"},
+        {"model", OPT_STR, &o.model_dir, "bi-encoder directory (sentence-transformers)"},
+        {"out", OPT_STR, &o.out_dir, "index directory to write (replaced atomically)"},
+        {"factory", OPT_STR, &o.factory, "FAISS index_factory string (default Flat)"},
+        {"metric", OPT_STR, &o.metric, "ip | l2 (default ip; with --from-index: the source's)"},
+        {"from-index", OPT_STR, &o.from_index, "rebuild from this index's stored vectors (no --corpus/--model)"},
+        {"train-docs", OPT_INT, &o.train_docs, "documents to train on when the index needs it (default 100000)"},
+        {"max-length", OPT_INT, &o.max_length, "tokens per document (default: the model's)"},
+        {"token-budget", OPT_INT, &o.token_budget, "tokens per forward pass (default 16384)"},
+        {"threads", OPT_INT, &o.threads, "CPU threads (default: all)"},
+        {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
+        {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
+        {"quiet", OPT_FLAG, &o.quiet, "no progress line"},
     };
     int rc = cli_parse("index", "(--corpus FILE --model DIR | --from-index DIR) --out DIR [options]", argc, argv, opts,
                        (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
+    for (int i = 1; i < argc; i++)
+        o.metric_given |= !strncmp(argv[i], "--metric", 8);
+    return stage_index(&o);
+}
+
+int stage_index(const index_opts *o) {
+    const char *corpus = o->corpus, *model_dir = o->model_dir, *out_dir = o->out_dir, *factory = o->factory;
+    const char *metric = o->metric, *from_index = o->from_index;
+    int train_docs = o->train_docs, metric_given = o->metric_given, rc = 0;
     if (!out_dir || (from_index ? corpus || model_dir : !corpus || !model_dir)) {
         fprintf(stderr, "rerank index: --out and either --corpus with --model, or --from-index, are required\n");
         return 2;
     }
-    int metric_given = 0;
-    for (int i = 1; i < argc; i++)
-        metric_given |= !strncmp(argv[i], "--metric", 8);
     if (rr_metric_parse(metric) < 0) {
         fprintf(stderr, "rerank index: --metric must be ip or l2\n");
         return 2;
@@ -101,16 +109,16 @@ int rr_cmd_index(int argc, char **argv) {
     }
     rr_model_params p = rr_model_default_params();
     p.head = RR_HEAD_EMBEDDING;
-    p.max_length = max_length;
-    p.threads = threads;
-    p.device = device;
-    p.precision = rr_precision_parse(precision);
+    p.max_length = o->max_length;
+    p.threads = o->threads;
+    p.device = o->device;
+    p.precision = rr_precision_parse(o->precision);
     if (p.precision < 0) {
         fprintf(stderr, "rerank index: --precision must be fp32, bf16 or fp16\n");
         return 2;
     }
-    if (token_budget)
-        p.token_budget = token_budget;
+    if (o->token_budget)
+        p.token_budget = o->token_budget;
 
     double t_start = omp_get_wtime();
     text_list docs;
@@ -174,7 +182,7 @@ int rr_cmd_index(int argc, char **argv) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu embeddings", cap);
         goto done;
     }
-    int show = !quiet && isatty(fileno(stderr));
+    int show = !o->quiet && isatty(fileno(stderr));
     double t_embed = omp_get_wtime(), t_train = 0.0;
     size_t first = 0; /* first document held in buf */
     for (size_t done_n = 0; done_n < n;) {

@@ -83,31 +83,41 @@ static int cmp_scored(const void *a, const void *b) {
     return strcmp(y->docid, x->docid); /* ties: docid descending, as trec_eval */
 }
 
+rerank_opts rerank_opts_default(void) {
+    rerank_opts o = {.activation = "none", .device = "cpu", .precision = "fp32", .tag = "rerank", .top_n = 100};
+    return o;
+}
+
 int rr_cmd_rerank(int argc, char **argv) {
-    const char *model_dir = NULL, *run_path = NULL, *corpus_path = NULL, *queries_path = NULL, *output = NULL;
-    const char *activation = "none", *device = "cpu", *precision = "fp32", *tag = "rerank";
-    int timing = 0, threads = 0, max_length = 0, token_budget = 0, label = 0, top_n = 100;
+    rerank_opts o = rerank_opts_default();
     const cli_opt opts[] = {
-        {"model", OPT_STR, &model_dir, "cross-encoder directory (BertForSequenceClassification)"},
-        {"run", OPT_STR, &run_path, "candidates: a TREC run (qid Q0 docid rank score tag), .gz ok"},
-        {"corpus", OPT_STR, &corpus_path, "BEIR corpus.jsonl(.gz): passage = title + \" \" + text"},
-        {"queries", OPT_STR, &queries_path, "BEIR queries.jsonl(.gz)"},
-        {"output", OPT_STR, &output, "the reranked TREC run"},
-        {"top-n", OPT_INT, &top_n, "candidates per query to rerank (default 100; 0 = all)"},
-        {"tag", OPT_STR, &tag, "run tag, the sixth column (default rerank)"},
-        {"activation", OPT_STR, &activation, "none (raw logits, default) | sigmoid"},
-        {"label", OPT_INT, &label, "which logit of a multi-label head (default 0)"},
-        {"max-length", OPT_INT, &max_length, "tokens per pair, specials included (default: the model's)"},
-        {"token-budget", OPT_INT, &token_budget, "tokens per forward pass (default 16384)"},
-        {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
-        {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
-        {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA storage precision)"},
-        {"timing", OPT_FLAG, &timing, "print load / tokenize / forward times and rates to stderr"},
+        {"model", OPT_STR, &o.model_dir, "cross-encoder directory (BertForSequenceClassification)"},
+        {"run", OPT_STR, &o.run, "candidates: a TREC run (qid Q0 docid rank score tag), .gz ok"},
+        {"corpus", OPT_STR, &o.corpus, "BEIR corpus.jsonl(.gz): passage = title + \" \" + text"},
+        {"queries", OPT_STR, &o.queries, "BEIR queries.jsonl(.gz)"},
+        {"output", OPT_STR, &o.output, "the reranked TREC run"},
+        {"top-n", OPT_INT, &o.top_n, "candidates per query to rerank (default 100; 0 = all)"},
+        {"tag", OPT_STR, &o.tag, "run tag, the sixth column (default rerank)"},
+        {"activation", OPT_STR, &o.activation, "none (raw logits, default) | sigmoid"},
+        {"label", OPT_INT, &o.label, "which logit of a multi-label head (default 0)"},
+        {"max-length", OPT_INT, &o.max_length, "tokens per pair, specials included (default: the model's)"},
+        {"token-budget", OPT_INT, &o.token_budget, "tokens per forward pass (default 16384)"},
+        {"threads", OPT_INT, &o.threads, "CPU threads (default: all)"},
+        {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
+        {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA storage precision)"},
+        {"timing", OPT_FLAG, &o.timing, "print load / tokenize / forward times and rates to stderr"},
     };
     int rc = cli_parse("rerank", "--model DIR --run RUN --corpus CORPUS --queries QUERIES --output OUT [options]",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
+    return stage_rerank(&o, NULL);
+}
+
+int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
+    const char *model_dir = o->model_dir, *run_path = o->run, *corpus_path = o->corpus, *queries_path = o->queries;
+    const char *output = o->output, *activation = o->activation, *tag = o->tag;
+    int top_n = o->top_n, label = o->label, threads = o->threads, timing = o->timing;
     if (!model_dir || !run_path || !corpus_path || !queries_path || !output) {
         fprintf(stderr, "rerank rerank: needs --model, --run, --corpus, --queries and --output\n");
         return 2;
@@ -119,11 +129,11 @@ int rr_cmd_rerank(int argc, char **argv) {
     }
     rr_model_params p = rr_model_default_params();
     p.head = RR_HEAD_CLASSIFIER;
-    p.max_length = max_length;
-    p.token_budget = token_budget;
+    p.max_length = o->max_length;
+    p.token_budget = o->token_budget;
     p.threads = threads;
-    p.device = device;
-    p.precision = rr_precision_parse(precision);
+    p.device = o->device;
+    p.precision = rr_precision_parse(o->precision);
     if (p.precision < 0) {
         fprintf(stderr, "rerank rerank: --precision must be fp32, bf16 or fp16\n");
         return 2;
@@ -227,6 +237,12 @@ int rr_cmd_rerank(int argc, char **argv) {
         print_timing("rerank", model, t_load, omp_get_wtime() - t_run);
     if (!st)
         fprintf(stderr, "rerank rerank: %zu queries, %zu pairs -> %s\n", cand.num_queries, n, output);
+    if (!st && stats) {
+        stats->num_queries = cand.num_queries;
+        stats->num_pairs = n;
+        stats->load_seconds = t_load;
+        stats->score_seconds = omp_get_wtime() - t_run;
+    }
 done:
     if (af_open)
         rr_atomic_abort(&af);

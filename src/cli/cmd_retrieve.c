@@ -64,30 +64,40 @@ static rr_status restrict_to_qrels(text_list *q, const char *qrels_path, size_t 
     return RR_OK;
 }
 
+retrieve_opts retrieve_opts_default(void) {
+    retrieve_opts o = {.tag = "rerank", .device = "cpu", .precision = "fp32", .k = 100, .batch = 4096};
+    return o;
+}
+
 int rr_cmd_retrieve(int argc, char **argv) {
-    const char *index_dir = NULL, *queries = NULL, *qrels = NULL, *output = NULL, *tag = "rerank";
-    const char *model_dir = NULL, *search_params = NULL, *device = "cpu", *precision = "fp32";
-    int k = 100, threads = 0, token_budget = 0, max_length = 0, batch = 4096;
+    retrieve_opts o = retrieve_opts_default();
     const cli_opt opts[] = {
-        {"index", OPT_STR, &index_dir, "index directory from `rerank index`"},
-        {"queries", OPT_STR, &queries, "BEIR queries.jsonl(.gz): {\"_id\", \"text\"}"},
-        {"qrels", OPT_STR, &qrels, "retrieve only the queries judged in this qrels file"},
-        {"k", OPT_INT, &k, "documents per query (default 100)"},
-        {"output", OPT_STR, &output, "TREC run file to write"},
-        {"tag", OPT_STR, &tag, "run tag, the 6th column (default rerank)"},
-        {"model", OPT_STR, &model_dir, "bi-encoder (default: the one meta.json names; checksum checked)"},
-        {"search-params", OPT_STR, &search_params, "FAISS search parameters: nprobe=16, efSearch=128"},
-        {"batch", OPT_INT, &batch, "queries per FAISS search call (default 4096)"},
-        {"max-length", OPT_INT, &max_length, "tokens per query (default: the model's)"},
-        {"token-budget", OPT_INT, &token_budget, "tokens per forward pass (default 16384)"},
-        {"threads", OPT_INT, &threads, "CPU threads (default: all)"},
-        {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
-        {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
+        {"index", OPT_STR, &o.index_dir, "index directory from `rerank index`"},
+        {"queries", OPT_STR, &o.queries, "BEIR queries.jsonl(.gz): {\"_id\", \"text\"}"},
+        {"qrels", OPT_STR, &o.qrels, "retrieve only the queries judged in this qrels file"},
+        {"k", OPT_INT, &o.k, "documents per query (default 100)"},
+        {"output", OPT_STR, &o.output, "TREC run file to write"},
+        {"tag", OPT_STR, &o.tag, "run tag, the 6th column (default rerank)"},
+        {"model", OPT_STR, &o.model_dir, "bi-encoder (default: the one meta.json names; checksum checked)"},
+        {"search-params", OPT_STR, &o.search_params, "FAISS search parameters: nprobe=16, efSearch=128"},
+        {"batch", OPT_INT, &o.batch, "queries per FAISS search call (default 4096)"},
+        {"max-length", OPT_INT, &o.max_length, "tokens per query (default: the model's)"},
+        {"token-budget", OPT_INT, &o.token_budget, "tokens per forward pass (default 16384)"},
+        {"threads", OPT_INT, &o.threads, "CPU threads (default: all)"},
+        {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
+        {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
     };
     int rc = cli_parse("retrieve", "--index DIR --queries FILE --output RUN [options]", argc, argv,
                        opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
+    return stage_retrieve(&o);
+}
+
+int stage_retrieve(const retrieve_opts *o) {
+    const char *index_dir = o->index_dir, *queries = o->queries, *qrels = o->qrels, *output = o->output;
+    const char *tag = o->tag, *model_dir = o->model_dir, *search_params = o->search_params;
+    int k = o->k, batch = o->batch, rc = 0;
     if (!index_dir || !queries || !output) {
         fprintf(stderr, "rerank retrieve: --index, --queries and --output are required\n");
         return 2;
@@ -107,16 +117,16 @@ int rr_cmd_retrieve(int argc, char **argv) {
     }
     rr_model_params p = rr_model_default_params();
     p.head = RR_HEAD_EMBEDDING;
-    p.max_length = max_length;
-    p.threads = threads;
-    p.device = device;
-    p.precision = rr_precision_parse(precision);
+    p.max_length = o->max_length;
+    p.threads = o->threads;
+    p.device = o->device;
+    p.precision = rr_precision_parse(o->precision);
     if (p.precision < 0) {
         fprintf(stderr, "rerank retrieve: --precision must be fp32, bf16 or fp16\n");
         return 2;
     }
-    if (token_budget)
-        p.token_budget = token_budget;
+    if (o->token_budget)
+        p.token_budget = o->token_budget;
 
     double t0 = omp_get_wtime();
     text_list qs;

@@ -17,6 +17,7 @@ static const rr_command rr_commands[] = {
     {"retrieve", rr_cmd_retrieve, "queries -> top-k from an index directory -> TREC run"},
     {"rerank", rr_cmd_rerank, "TREC run of candidates + dataset + cross-encoder -> reranked TREC run"},
     {"eval", rr_cmd_eval, "TREC run + qrels -> trec_eval's measures, byte for byte"},
+    {"run", rr_cmd_run, "CONFIG.yaml -> first stage, rerank, eval, summary in one output directory"},
 };
 
 static void usage(FILE *out) {
