@@ -2,7 +2,7 @@
 # target once over its seed corpus and tests/fuzz/regressions/NAME (label cpu; the tokenizer
 # one also needs the model: cpu;model). With RR_FUZZ=ON (clang; scripts/fuzz.sh configures it):
 # the libFuzzer binaries fuzz_NAME and a timed run of each (label fuzz, RR_FUZZ_SECONDS).
-set(RR_FUZZ_TARGETS jsonl tsv trec safetensors tokenizer model_files)
+set(RR_FUZZ_TARGETS jsonl tsv trec safetensors tokenizer model_files config)
 set(RR_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 foreach(t ${RR_FUZZ_TARGETS})
   set(src ${RR_FUZZ_DIR}/fuzz_${t}.c)

@@ -10,8 +10,20 @@
 #include "io/safetensors.h"
 #include "rerank/tokenizer.h"
 
+static char dir[4096];
+
+static void cleanup(void) {
+    static const char *const files[] = {"vocab.txt", "config.json", "tokenizer.json", "tokenizer_config.json",
+                                        "model.safetensors.index.json"};
+    char p[4200];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
 static const char *scratch(void) {
-    static char dir[4096];
     if (dir[0])
         return dir;
     const char *t = getenv("TMPDIR");
@@ -20,6 +32,7 @@ static const char *scratch(void) {
         perror("mkdtemp");
         abort();
     }
+    atexit(cleanup);
     char p[4200];
     snprintf(p, sizeof p, "%s/vocab.txt", dir);
     FILE *f = fopen(p, "w");

@@ -42,6 +42,35 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size) {
     return path;
 }
 
+/* A real file NAME in a scratch directory made once (in /dev/shm when it exists, else
+ * $TMPDIR or /tmp), for parsers that resolve paths relative to their file's directory. */
+static char fuzz_scratch_dir[256], fuzz_scratch_path[512];
+static void fuzz_scratch_cleanup(void) {
+    if (fuzz_scratch_path[0])
+        unlink(fuzz_scratch_path);
+    if (fuzz_scratch_dir[0])
+        rmdir(fuzz_scratch_dir);
+}
+static inline const char *fuzz_named_file(const char *name, const uint8_t *data, size_t size) {
+    char *dir = fuzz_scratch_dir, *path = fuzz_scratch_path;
+    if (!dir[0]) {
+        const char *t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+        snprintf(dir, sizeof fuzz_scratch_dir, "%s/rr-fuzz.XXXXXX", t ? t : "/tmp");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            abort();
+        }
+        atexit(fuzz_scratch_cleanup);
+    }
+    snprintf(path, sizeof fuzz_scratch_path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+    return path;
+}
+
 #ifdef FUZZ_STANDALONE_MAIN
 /* Regression mode: run every file of the directories given (non-recursive); exit 0 when the
  * target returned for all of them (a crash or sanitizer report ends the process first). */
