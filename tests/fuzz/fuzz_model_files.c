@@ -10,24 +10,25 @@
 #include "io/safetensors.h"
 #include "rerank/tokenizer.h"
 
-static char dir[4096];
+static char scratch_dir[4096];
 
 static void cleanup(void) {
     static const char *const files[] = {"vocab.txt", "config.json", "tokenizer.json", "tokenizer_config.json",
                                         "model.safetensors.index.json"};
     char p[4200];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        snprintf(p, sizeof p, "%s/%s", scratch_dir, files[i]);
         unlink(p);
     }
-    rmdir(dir);
+    rmdir(scratch_dir);
 }
 
 static const char *scratch(void) {
+    char *dir = scratch_dir;
     if (dir[0])
         return dir;
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/rr-fuzz-model.XXXXXX", t ? t : "/tmp");
+    snprintf(dir, sizeof scratch_dir, "%s/rr-fuzz-model.XXXXXX", t ? t : "/tmp");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         abort();
