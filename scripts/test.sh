@@ -3,7 +3,9 @@
 #   setup (packages, model cache, Release build with CUDA compiled when nvcc exists),
 #   ctest on the Release build (labels cpu, model; gpu tests skip without a device),
 #   then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-# RR_TEST_SANITIZE=0 skips the sanitizer pass; extra args go to ctest (e.g. -L cpu).
+#   then each fuzz target briefly (scripts/fuzz.sh).
+# RR_TEST_SANITIZE=0 skips the sanitizer pass, RR_TEST_FUZZ=0 the fuzzing; extra args go to
+# ctest (e.g. -L cpu).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$REPO/scripts/setup.sh"
@@ -18,4 +20,11 @@ if [ "${RR_TEST_SANITIZE:-1}" != 0 ]; then
     CMAKE_ARGS="-DRR_SANITIZE=ON -DRR_CUDA=OFF" "$REPO/scripts/setup.sh"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$REPO/build-asan" --output-on-failure -j"$JOBS" -LE slow "$@"
+fi
+
+# Fuzzing, briefly (the long campaigns are recorded in tests/fuzz/README.md): every libFuzzer
+# target for RR_FUZZ_SECONDS (15) under ASan + UBSan. RR_TEST_FUZZ=0 skips it.
+if [ "${RR_TEST_FUZZ:-1}" != 0 ]; then
+  echo "== fuzz: each target ${RR_FUZZ_SECONDS:-15}s (scripts/fuzz.sh)" >&2
+  "$REPO/scripts/fuzz.sh" "${RR_FUZZ_SECONDS:-15}"
 fi
