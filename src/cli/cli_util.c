@@ -244,10 +244,13 @@ static int cmp_doc_id(const void *a, const void *b) {
     return c ? c : (i < j ? -1 : i > j);
 }
 
-rr_status check_unique_ids(const text_list *docs, const char *path, const char *what) {
+rr_status text_list_index_ids(const text_list *docs, const char *path, const char *what, size_t **order_out) {
+    *order_out = NULL;
+    if (docs->n && !docs->ids)
+        return rr_error(RR_ERR_FORMAT, "%s: no %s fields", path, what);
     size_t *order = malloc((docs->n ? docs->n : 1) * sizeof *order);
     if (!order)
-        return rr_error(RR_ERR_NOMEM, "out of memory");
+        return rr_error(RR_ERR_NOMEM, "out of memory indexing %s", path);
     for (size_t i = 0; i < docs->n; i++)
         order[i] = i;
     sort_docs = docs;
@@ -261,6 +264,31 @@ rr_status check_unique_ids(const text_list *docs, const char *path, const char *
         if (strpbrk(docs->ids[i], " \t\r\n\v\f"))
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: %s \"%s\" contains whitespace (a TREC run cannot "
                           "carry it)", path, docs->line_no[i], what, docs->ids[i]);
+    if (st)
+        free(order);
+    else
+        *order_out = order;
+    return st;
+}
+
+long text_list_find_id(const text_list *docs, const size_t *order, const char *id) {
+    size_t lo = 0, hi = docs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(docs->ids[order[mid]], id);
+        if (!c)
+            return (long)order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+rr_status check_unique_ids(const text_list *docs, const char *path, const char *what) {
+    size_t *order;
+    rr_status st = text_list_index_ids(docs, path, what, &order);
     free(order);
     return st;
 }

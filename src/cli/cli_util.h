@@ -43,6 +43,10 @@ rr_status read_beir_jsonl(const char *path, text_list *out);
 /* Every id present, unique and free of whitespace (TREC runs cannot carry it); errors name
  * the line ("corpus.jsonl:12: duplicate _id \"7\" (first at line 3)"). what: "_id". */
 rr_status check_unique_ids(const text_list *tl, const char *path, const char *what);
+/* The same checks, keeping the index: *order = the n indices sorted by id (free() it), for
+ * text_list_find_id (binary search; -1 when absent). */
+rr_status text_list_index_ids(const text_list *tl, const char *path, const char *what, size_t **order);
+long text_list_find_id(const text_list *tl, const size_t *order, const char *id);
 /* TSV with two columns query<TAB>passage: two parallel lists. */
 rr_status read_pair_tsv(const char *path, text_list *queries, text_list *passages);
 

@@ -22,53 +22,6 @@
 #include "util/error.h"
 #include "util/file.h"
 
-/* ---- id → text lookup over a text_list (sorted index, binary search) ---- */
-
-static const text_list *g_tl;
-static int cmp_by_id(const void *a, const void *b) {
-    return strcmp(g_tl->ids[*(const size_t *)a], g_tl->ids[*(const size_t *)b]);
-}
-
-typedef struct id_index {
-    const text_list *tl;
-    size_t *order; /* indices sorted by id */
-} id_index;
-
-static rr_status id_index_build(const text_list *tl, const char *path, id_index *ix) {
-    ix->tl = tl;
-    ix->order = malloc((tl->n ? tl->n : 1) * sizeof *ix->order);
-    if (!ix->order)
-        return rr_error(RR_ERR_NOMEM, "out of memory indexing %s", path);
-    for (size_t i = 0; i < tl->n; i++)
-        ix->order[i] = i;
-    g_tl = tl;
-    qsort(ix->order, tl->n, sizeof *ix->order, cmp_by_id);
-    for (size_t i = 1; i < tl->n; i++) {
-        size_t a = ix->order[i - 1], b = ix->order[i];
-        if (!strcmp(tl->ids[a], tl->ids[b])) {
-            size_t later = tl->line_no[a] > tl->line_no[b] ? a : b, earlier = later == a ? b : a;
-            return rr_error(RR_ERR_FORMAT, "%s:%lld: duplicate _id \"%s\" (first on line %lld)", path,
-                            tl->line_no[later], tl->ids[later], tl->line_no[earlier]);
-        }
-    }
-    return RR_OK;
-}
-
-static long id_index_find(const id_index *ix, const char *id) {
-    size_t lo = 0, hi = ix->tl->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(ix->tl->ids[ix->order[mid]], id);
-        if (!c)
-            return (long)ix->order[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
-}
-
 /* ---- per-query sort of the new scores ---- */
 
 typedef struct scored {
@@ -143,7 +96,7 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
 
     rr_candidates cand;
     text_list corpus = {0}, queries = {0};
-    id_index cix = {0}, qix = {0};
+    size_t *corder = NULL, *qorder = NULL; /* corpus / queries sorted by id */
     rr_model *model = NULL;
     const char **qs = NULL, **ds = NULL;
     size_t *ql = NULL, *dl = NULL;
@@ -156,11 +109,8 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         return cli_fail("rerank", st);
     if ((st = read_beir_jsonl(corpus_path, &corpus)) || (st = read_beir_jsonl(queries_path, &queries)))
         goto done;
-    if (!corpus.ids || !queries.ids) {
-        st = rr_error(RR_ERR_FORMAT, "%s: no \"_id\" fields", !corpus.ids ? corpus_path : queries_path);
-        goto done;
-    }
-    if ((st = id_index_build(&corpus, corpus_path, &cix)) || (st = id_index_build(&queries, queries_path, &qix)))
+    if ((st = text_list_index_ids(&corpus, corpus_path, "_id", &corder)) ||
+        (st = text_list_index_ids(&queries, queries_path, "_id", &qorder)))
         goto done;
     const size_t n = cand.num_docs;
     qs = malloc(n * sizeof *qs);
@@ -172,14 +122,14 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         goto done;
     }
     for (size_t q = 0; q < cand.num_queries && !st; q++) {
-        long qi = id_index_find(&qix, cand.qids[q]);
+        long qi = text_list_find_id(&queries, qorder, cand.qids[q]);
         if (qi < 0) {
             st = rr_error(RR_ERR_NOT_FOUND, "%s:%lld: query \"%s\" is not in %s", run_path,
                           cand.line_no[cand.first[q]], cand.qids[q], queries_path);
             break;
         }
         for (size_t k = cand.first[q]; k < cand.first[q + 1]; k++) {
-            long di = id_index_find(&cix, cand.docids[k]);
+            long di = text_list_find_id(&corpus, corder, cand.docids[k]);
             if (di < 0) {
                 st = rr_error(RR_ERR_NOT_FOUND, "%s:%lld: document \"%s\" is not in %s", run_path, cand.line_no[k],
                               cand.docids[k], corpus_path);
@@ -253,8 +203,8 @@ done:
     free(dl);
     free(scores);
     free(buf);
-    free(cix.order);
-    free(qix.order);
+    free(corder);
+    free(qorder);
     text_list_free(&corpus);
     text_list_free(&queries);
     rr_candidates_free(&cand);
