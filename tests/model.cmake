@@ -5,3 +5,4 @@ rr_script_test(test_bad_input test_bad_input.sh LABELS cpu model)
 rr_script_test(test_checkpoint_formats test_checkpoint_formats.sh LABELS cpu model)
 # rerank rerank: candidates from a TREC run, reranked order against PyTorch's logits.
 rr_script_test(test_rerank_cli test_rerank_cli.sh LABELS cpu model)
+rr_script_test(test_progress test_progress.sh LABELS cpu model)

@@ -101,6 +101,12 @@ rr_status rr_model_score_pairs(rr_model *model, size_t n, const char *const *que
                                const size_t *query_lens, const char *const *docs,
                                const size_t *doc_lens, float *out);
 
+/* Progress of the whole-job helpers: fn(ctx, done, total) on the calling thread after every
+ * pass whose outputs are in place (done counts items of the current call). A non-zero return
+ * stops the job: the helper returns RR_ERR_CANCELLED after the pass in flight. fn NULL: none. */
+typedef int (*rr_progress_fn)(void *ctx, size_t done, size_t total);
+void rr_model_set_progress(rr_model *model, rr_progress_fn fn, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

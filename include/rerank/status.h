@@ -21,7 +21,8 @@ typedef enum rr_status {
     RR_ERR_NOMEM,         /* an allocation failed */
     RR_ERR_NOT_FOUND,     /* a file, tensor or id that must exist does not */
     RR_ERR_BACKEND,       /* BLAS / CUDA / device failure */
-    RR_ERR_INTERNAL       /* a broken invariant: a bug */
+    RR_ERR_INTERNAL,      /* a broken invariant: a bug */
+    RR_ERR_CANCELLED      /* the caller asked to stop (a progress callback returned non-zero) */
 } rr_status;
 
 /* Static name of a status code ("format error"). Never NULL. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
 #include "io/lines.h"
@@ -372,4 +373,33 @@ void print_timing(const char *cmd, const struct rr_model *model, double load_s, 
             cmd, i.device, i.precision, omp_get_max_threads(), load_s, run_s, s.tokenize_seconds,
             s.forward_seconds, (long long)s.sequences, (long long)s.tokens, (long long)s.passes,
             run_s > 0 ? (double)s.sequences / run_s : 0.0, run_s > 0 ? (double)s.tokens / run_s : 0.0);
+}
+
+void cli_progress_init(cli_progress *p, const char *label, const char *unit, int mode) {
+    p->label = label;
+    p->unit = unit;
+    p->enabled = mode == CLI_PROGRESS_AUTO ? isatty(fileno(stderr)) : mode == CLI_PROGRESS_ON;
+    p->t0 = omp_get_wtime();
+    p->last = 0.0;
+}
+
+int cli_progress_cb(void *ctx, size_t done, size_t total) {
+    cli_progress *p = (cli_progress *)ctx;
+    if (!p->enabled)
+        return 0;
+    const double now = omp_get_wtime();
+    const int final = done >= total;
+    if (!final && now - p->last < 0.25)
+        return 0;
+    p->last = now;
+    const double el = now - p->t0, rate = el > 0 ? (double)done / el : 0.0;
+    const double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
+    fprintf(stderr, "\r%s: %zu/%zu %s  %.1f %s/s  elapsed %.0fs  ETA %.0fs   %s", p->label, done, total,
+            p->unit, rate, p->unit, el, eta, final ? "\n" : "");
+    fflush(stderr);
+    return 0;
+}
+
+int cli_progress_mode(int progress_flag, int quiet_flag) {
+    return quiet_flag ? CLI_PROGRESS_OFF : progress_flag ? CLI_PROGRESS_ON : CLI_PROGRESS_AUTO;
 }

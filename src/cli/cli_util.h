@@ -63,4 +63,20 @@ rr_status write_matrix(const char *path, const char *format, const float *data, 
 struct rr_model;
 void print_timing(const char *cmd, const struct rr_model *model, double load_s, double run_s);
 
+/* One updating progress line on stderr: "rerank rerank: 1200/30000 pairs  85.3 pairs/s
+ * elapsed 14s  ETA 337s". mode: CLI_PROGRESS_AUTO shows it only when stderr is a terminal. */
+enum { CLI_PROGRESS_OFF = 0, CLI_PROGRESS_ON = 1, CLI_PROGRESS_AUTO = -1 };
+typedef struct cli_progress {
+    const char *label; /* "rerank rerank" */
+    const char *unit;  /* "pairs" */
+    int enabled;
+    double t0, last;   /* start; last print */
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *label, const char *unit, int mode);
+/* rr_progress_fn: prints at most every 0.25 s, and the final line (with a newline) when
+ * done == total; never stops the job. */
+int cli_progress_cb(void *ctx, size_t done, size_t total);
+/* --progress / --quiet as one mode (quiet wins). */
+int cli_progress_mode(int progress_flag, int quiet_flag);
+
 #endif

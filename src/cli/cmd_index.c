@@ -38,14 +38,6 @@ static void corpus_sha256(const text_list *docs, char hex[65]) {
     rr_sha256_final_hex(&h, hex);
 }
 
-static void progress(size_t done, size_t total, double t0, int final) {
-    double el = omp_get_wtime() - t0, rate = el > 0 ? (double)done / el : 0.0;
-    double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
-    fprintf(stderr, "\rrerank index: %zu/%zu docs  %.1f docs/s  elapsed %.0fs  ETA %.0fs   %s", done,
-            total, rate, el, eta, final ? "\n" : "");
-    fflush(stderr);
-}
-
 static int copy_str(char *dst, size_t cap, const char *src, const char *what) {
     if (strlen(src) >= cap) {
         fprintf(stderr, "rerank index: %s too long (max %zu bytes)\n", what, cap - 1);
@@ -76,6 +68,7 @@ int rr_cmd_index(int argc, char **argv) {
         {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
         {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
         {"quiet", OPT_FLAG, &o.quiet, "no progress line"},
+        {"progress", OPT_FLAG, &o.progress, "a progress line on stderr even when it is not a terminal"},
     };
     int rc = cli_parse("index", "(--corpus FILE --model DIR | --from-index DIR) --out DIR [options]", argc, argv, opts,
                        (int)(sizeof opts / sizeof opts[0]));
@@ -182,7 +175,8 @@ int stage_index(const index_opts *o) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu embeddings", cap);
         goto done;
     }
-    int show = !o->quiet && isatty(fileno(stderr));
+    cli_progress pr;
+    cli_progress_init(&pr, "rerank index", "docs", cli_progress_mode(o->progress, o->quiet));
     double t_embed = omp_get_wtime(), t_train = 0.0;
     size_t first = 0; /* first document held in buf */
     for (size_t done_n = 0; done_n < n;) {
@@ -201,8 +195,7 @@ int stage_index(const index_opts *o) {
             idp[held + i] = src ? rr_index_doc_id(src, (int64_t)(done_n + i)) : docs.ids[done_n + i];
         done_n += take;
         held += take;
-        if (show)
-            progress(done_n, n, t_embed, 0);
+        cli_progress_cb(&pr, done_n, n);
         if (held < want && done_n < n)
             continue;
         if (training) {
@@ -217,8 +210,6 @@ int stage_index(const index_opts *o) {
         first = done_n;
     }
     double embed_s = omp_get_wtime() - t_embed;
-    if (show)
-        progress(n, n, t_embed, 1);
     if ((st = rr_index_write(index, out_dir)))
         goto done;
     fprintf(stderr,

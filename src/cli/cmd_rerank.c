@@ -37,12 +37,14 @@ static int cmp_scored(const void *a, const void *b) {
 }
 
 rerank_opts rerank_opts_default(void) {
-    rerank_opts o = {.activation = "none", .device = "cpu", .precision = "fp32", .tag = "rerank", .top_n = 100};
+    rerank_opts o = {.activation = "none", .device = "cpu", .precision = "fp32", .tag = "rerank", .top_n = 100,
+                     .progress = CLI_PROGRESS_AUTO};
     return o;
 }
 
 int rr_cmd_rerank(int argc, char **argv) {
     rerank_opts o = rerank_opts_default();
+    int show = 0, quiet = 0;
     const cli_opt opts[] = {
         {"model", OPT_STR, &o.model_dir, "cross-encoder directory (BertForSequenceClassification)"},
         {"run", OPT_STR, &o.run, "candidates: a TREC run (qid Q0 docid rank score tag), .gz ok"},
@@ -59,11 +61,14 @@ int rr_cmd_rerank(int argc, char **argv) {
         {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
         {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA storage precision)"},
         {"timing", OPT_FLAG, &o.timing, "print load / tokenize / forward times and rates to stderr"},
+        {"progress", OPT_FLAG, &show, "a progress line on stderr even when it is not a terminal"},
+        {"quiet", OPT_FLAG, &quiet, "no progress line"},
     };
     int rc = cli_parse("rerank", "--model DIR --run RUN --corpus CORPUS --queries QUERIES --output OUT [options]",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
+    o.progress = cli_progress_mode(show, quiet);
     return stage_rerank(&o, NULL);
 }
 
@@ -162,6 +167,9 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu scores", n);
         goto done;
     }
+    cli_progress pr;
+    cli_progress_init(&pr, "rerank rerank", "pairs", o->progress);
+    rr_model_set_progress(model, cli_progress_cb, &pr);
     if ((st = rr_model_score_pairs(model, n, qs, ql, ds, dl, scores)))
         goto done;
     if ((st = rr_atomic_open(&af, output)))

@@ -17,7 +17,7 @@
 int rr_cmd_score(int argc, char **argv) {
     const char *model_dir = NULL, *pairs = NULL, *query = NULL, *passages = NULL, *output = NULL;
     const char *activation = "none", *device = "cpu", *precision = "fp32";
-    int timing = 0, threads = 0, max_length = 0, token_budget = 0, label = 0;
+    int timing = 0, threads = 0, max_length = 0, token_budget = 0, label = 0, show = 0, quiet = 0;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model_dir, "cross-encoder directory (BertForSequenceClassification)"},
         {"pairs", OPT_STR, &pairs, "TSV file: query<TAB>passage per line"},
@@ -32,6 +32,8 @@ int rr_cmd_score(int argc, char **argv) {
         {"timing", OPT_FLAG, &timing, "print load / tokenize / forward times and rates to stderr"},
         {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA storage precision)"},
+        {"progress", OPT_FLAG, &show, "a progress line on stderr even when it is not a terminal"},
+        {"quiet", OPT_FLAG, &quiet, "no progress line"},
     };
     int rc = cli_parse("score", "--model DIR (--pairs FILE | --query TEXT --passages FILE) [options]",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
@@ -108,6 +110,9 @@ int rr_cmd_score(int argc, char **argv) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu scores", n);
         goto done;
     }
+    cli_progress pr;
+    cli_progress_init(&pr, "rerank score", "pairs", cli_progress_mode(show, quiet));
+    rr_model_set_progress(model, cli_progress_cb, &pr);
     st = rr_model_score_pairs(model, n, query ? qptr : (const char *const *)qs.texts,
                               query ? qlen : qs.lens, (const char *const *)ds.texts, ds.lens, logits);
     if (st)

@@ -23,7 +23,7 @@ int rr_cmd_run(int argc, char **argv);
 /* rerank index */
 typedef struct index_opts {
     const char *corpus, *model_dir, *out_dir, *factory, *metric, *from_index, *device, *precision;
-    int threads, token_budget, max_length, train_docs, quiet;
+    int threads, token_budget, max_length, train_docs, quiet, progress;
     int metric_given; /* with from_index: 0 keeps the source index's metric */
 } index_opts;
 index_opts index_opts_default(void);
@@ -41,6 +41,7 @@ int stage_retrieve(const retrieve_opts *o);
 typedef struct rerank_opts {
     const char *model_dir, *run, *corpus, *queries, *output, *activation, *device, *precision, *tag;
     int timing, threads, max_length, token_budget, label, top_n;
+    int progress; /* CLI_PROGRESS_AUTO (default: when stderr is a terminal), _ON, _OFF */
 } rerank_opts;
 typedef struct rerank_stats {
     size_t num_queries, num_pairs;

@@ -125,6 +125,7 @@ static rr_status run_job(rr_model *m, size_t n, const char *const *a, const size
     const int32_t L = m->max_length;
     const size_t D = (size_t)m->out_dim;
     rr_status st = RR_OK;
+    size_t done = 0;
     for (size_t first = 0; first < n && !st; first += jb.chunk) {
         size_t count = n - first < jb.chunk ? n - first : jb.chunk;
         double t0 = omp_get_wtime();
@@ -167,6 +168,15 @@ static rr_status run_job(rr_model *m, size_t n, const char *const *a, const size
                     size_t item = first + (size_t)jb.order[pend_first + (size_t)s];
                     memcpy(out + item * D, res + (size_t)s * D, D * sizeof(float));
                 }
+                done += (size_t)pend_seqs;
+                if (m->progress && m->progress(m->progress_ctx, done, n)) {
+                    if (seqs) { /* drain the pass just submitted: its slot must be collected */
+                        const float *unused;
+                        (void)rr_model_collect(m, slot, &unused);
+                    }
+                    st = rr_error(RR_ERR_CANCELLED, "stopped after %zu of %zu items", done, n);
+                    break;
+                }
             }
             pend_first = pass_first;
             pend_seqs = seqs;
@@ -175,6 +185,11 @@ static rr_status run_job(rr_model *m, size_t n, const char *const *a, const size
     }
     job_free(&jb);
     return st;
+}
+
+void rr_model_set_progress(rr_model *m, rr_progress_fn fn, void *ctx) {
+    m->progress = fn;
+    m->progress_ctx = ctx;
 }
 
 rr_status rr_model_embed(rr_model *m, size_t n, const char *const *texts, const size_t *lens,

@@ -19,6 +19,7 @@ const char *rr_status_str(rr_status code) {
     case RR_ERR_NOT_FOUND: return "not found";
     case RR_ERR_BACKEND: return "backend error";
     case RR_ERR_INTERNAL: return "internal error";
+    case RR_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }
