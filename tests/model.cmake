@@ -6,3 +6,8 @@ rr_script_test(test_checkpoint_formats test_checkpoint_formats.sh LABELS cpu mod
 # rerank rerank: candidates from a TREC run, reranked order against PyTorch's logits.
 rr_script_test(test_rerank_cli test_rerank_cli.sh LABELS cpu model)
 rr_script_test(test_progress test_progress.sh LABELS cpu model)
+# nothing lost: kill -9 at random moments + --resume = the uninterrupted bytes (20k pairs of
+# a tiny model here; the 100k-pair run of issue 6 is the slow variant)
+rr_script_test(test_resume test_resume.sh LABELS cpu model)
+rr_script_test(test_resume_100k test_resume.sh LABELS slow)
+set_property(TEST test_resume_100k APPEND PROPERTY ENVIRONMENT RR_RESUME_PAIRS=100000)

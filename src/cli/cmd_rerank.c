@@ -7,17 +7,30 @@
  * each query's documents are then sorted by the new score, ties broken by docid descending —
  * the order trec_eval reads the run in. Scores are printed with 9 significant digits, enough
  * to give back the exact float. Output is identical across runs, thread counts and budgets
- * up to the arithmetic of the backend (bit-identical on the same backend and settings). */
+ * up to the arithmetic of the backend (bit-identical on the same backend and settings).
+ *
+ * Nothing lost: queries are scored in chunks of whole queries (--chunk-pairs, 4096 by
+ * default); each chunk's finished lines are committed to OUTPUT.journal (io/journal.h) and
+ * fsynced. After a kill, the same command with --resume scores only the chunks that are not
+ * there and writes the same bytes as an uninterrupted run. SIGINT / SIGTERM stop after the
+ * pass in flight (within about a second in any case). The output itself appears only when
+ * complete (written atomically from the journal), and the journal is then removed. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "io/candidates.h"
+#include "io/journal.h"
+#include "util/sha256.h"
 #include "rerank/model.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -34,6 +47,118 @@ static int cmp_scored(const void *a, const void *b) {
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
     return strcmp(y->docid, x->docid); /* ties: docid descending, as trec_eval */
+}
+
+/* ---- a growing text buffer (one chunk's output) ---- */
+
+typedef struct strbuf {
+    char *data;
+    size_t len, cap;
+} strbuf;
+
+static rr_status strbuf_printf(strbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return rr_error(RR_ERR_INTERNAL, "formatting the output failed");
+        if (b->data && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return RR_OK;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 1 << 16;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return rr_error(RR_ERR_NOMEM, "out of memory for the output");
+        b->data = d;
+        b->cap = cap;
+    }
+}
+
+/* ---- progress over all chunks; SIGINT / SIGTERM stop the job at the next pass ---- */
+
+static volatile sig_atomic_t g_stop;
+
+typedef struct chunk_progress {
+    cli_progress *p;
+    size_t base, total; /* pairs before the current chunk; pairs of the whole job */
+} chunk_progress;
+
+static int chunk_progress_cb(void *ctx, size_t done, size_t total) {
+    chunk_progress *cp = (chunk_progress *)ctx;
+    (void)total;
+    cli_progress_cb(cp->p, cp->base + done, cp->total);
+    return g_stop != 0;
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "\nrerank rerank: interrupted; the journal keeps every finished chunk: rerun "
+                              "with --resume\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(128 + (g_stop ? (int)g_stop : SIGINT));
+}
+
+/* First SIGINT / SIGTERM: stop after the pass in flight (the progress callback says so), and
+ * in any case within about a second (SIGALRM: _exit; the journal is consistent at any
+ * moment). A second signal exits at once. */
+static void on_stop(int sig) {
+    if (g_stop)
+        on_alarm(sig);
+    g_stop = sig;
+    alarm(1);
+}
+
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+}
+
+/* The job's identity for the journal: every setting that changes the output bytes, the
+ * model directory (path, config.json, size and mtime of its weight files) and every pair's
+ * ids and texts. */
+static void job_fingerprint(const rerank_opts *o, const rr_candidates *cand, const char **qs, const size_t *ql,
+                            const char **ds, const size_t *dl, size_t chunk_pairs, char hex[65]) {
+    rr_sha256 h;
+    rr_sha256_init(&h);
+    char line[1024];
+    int n = snprintf(line, sizeof line, "rerank-job v1|%s|top_n=%d|max_length=%d|budget=%d|device=%s|precision=%s|"
+                     "activation=%s|label=%d|tag=%s|chunk=%zu|", o->model_dir, o->top_n, o->max_length,
+                     o->token_budget, o->device, o->precision, o->activation, o->label, o->tag, chunk_pairs);
+    rr_sha256_update(&h, line, n > 0 ? (size_t)n : 0);
+    static const char *const files[] = {"config.json", "model.safetensors", "model.safetensors.index.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[4200];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", o->model_dir, files[i]);
+        if (stat(path, &sb) == 0) {
+            n = snprintf(line, sizeof line, "%s:%lld:%lld|", files[i], (long long)sb.st_size,
+                         (long long)sb.st_mtime);
+            rr_sha256_update(&h, line, (size_t)n);
+        }
+    }
+    for (size_t q = 0; q < cand->num_queries; q++) {
+        rr_sha256_update(&h, cand->qids[q], strlen(cand->qids[q]) + 1);
+        for (size_t k = cand->first[q]; k < cand->first[q + 1]; k++) {
+            rr_sha256_update(&h, cand->docids[k], strlen(cand->docids[k]) + 1);
+            rr_sha256_update(&h, qs[k], ql[k]);
+            rr_sha256_update(&h, "\0", 1);
+            rr_sha256_update(&h, ds[k], dl[k]);
+            rr_sha256_update(&h, "\0", 1);
+        }
+    }
+    rr_sha256_final_hex(&h, hex);
 }
 
 rerank_opts rerank_opts_default(void) {
@@ -63,12 +188,15 @@ int rr_cmd_rerank(int argc, char **argv) {
         {"timing", OPT_FLAG, &o.timing, "print load / tokenize / forward times and rates to stderr"},
         {"progress", OPT_FLAG, &show, "a progress line on stderr even when it is not a terminal"},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
+        {"resume", OPT_FLAG, &o.resume, "finish an interrupted run from OUTPUT.journal (or start one)"},
+        {"chunk-pairs", OPT_INT, &o.chunk_pairs, "pairs per journal chunk, whole queries (default 4096)"},
     };
     int rc = cli_parse("rerank", "--model DIR --run RUN --corpus CORPUS --queries QUERIES --output OUT [options]",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
     o.progress = cli_progress_mode(show, quiet);
+    install_stop_handlers();
     return stage_rerank(&o, NULL);
 }
 
@@ -108,7 +236,11 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     float *scores = NULL;
     scored *buf = NULL;
     rr_atomic_file af = {0};
-    int af_open = 0;
+    int af_open = 0, jr_open = 0;
+    rr_journal jr;
+    size_t *chunk_end = NULL; /* chunk c covers queries chunk_end[c-1] .. chunk_end[c]-1 */
+    strbuf text = {0};        /* one chunk's output lines */
+    const size_t chunk_pairs = o->chunk_pairs > 0 ? (size_t)o->chunk_pairs : 4096;
     rr_status st = rr_candidates_load(run_path, (size_t)top_n, &cand);
     if (st)
         return cli_fail("rerank", st);
@@ -157,40 +289,87 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         goto done;
     }
     double t_load = omp_get_wtime() - t0, t_run = omp_get_wtime();
-    scores = malloc(n * (size_t)info.out_dim * sizeof *scores);
-    size_t max_q = 0;
+    size_t max_q = 0, max_chunk = 0, nchunks = 0;
     for (size_t q = 0; q < cand.num_queries; q++)
         if (cand.first[q + 1] - cand.first[q] > max_q)
             max_q = cand.first[q + 1] - cand.first[q];
-    buf = malloc((max_q ? max_q : 1) * sizeof *buf);
-    if (!scores || !buf) {
-        st = rr_error(RR_ERR_NOMEM, "out of memory for %zu scores", n);
+    /* Chunks of whole queries, at least chunk_pairs pairs each (the last may be smaller):
+     * the unit of the journal. They depend only on the candidates and --chunk-pairs, so an
+     * interrupted and resumed run scores exactly the same passes as an uninterrupted one. */
+    chunk_end = malloc((cand.num_queries + 1) * sizeof *chunk_end);
+    if (!chunk_end) {
+        st = rr_error(RR_ERR_NOMEM, "out of memory");
         goto done;
     }
+    for (size_t q = 0, first = 0; q < cand.num_queries; q++)
+        if (cand.first[q + 1] - cand.first[first] >= chunk_pairs || q + 1 == cand.num_queries) {
+            chunk_end[nchunks++] = q + 1;
+            if (cand.first[q + 1] - cand.first[first] > max_chunk)
+                max_chunk = cand.first[q + 1] - cand.first[first];
+            first = q + 1;
+        }
+    scores = malloc((max_chunk ? max_chunk : 1) * (size_t)info.out_dim * sizeof *scores);
+    buf = malloc((max_q ? max_q : 1) * sizeof *buf);
+    if (!scores || !buf) {
+        st = rr_error(RR_ERR_NOMEM, "out of memory for %zu scores", max_chunk);
+        goto done;
+    }
+    char fingerprint[65], journal_path[4200];
+    job_fingerprint(o, &cand, qs, ql, ds, dl, chunk_pairs, fingerprint);
+    snprintf(journal_path, sizeof journal_path, "%s.journal", output);
+    if ((st = rr_journal_open(&jr, journal_path, fingerprint, o->resume)))
+        goto done;
+    jr_open = 1;
+    size_t q0 = jr.chunks ? chunk_end[jr.chunks - 1] : 0;
+    if (jr.chunks)
+        fprintf(stderr, "rerank rerank: resuming: %zu of %zu chunks (%zu of %zu queries) done in %s\n", jr.chunks,
+                nchunks, q0, cand.num_queries, journal_path);
     cli_progress pr;
     cli_progress_init(&pr, "rerank rerank", "pairs", o->progress);
-    rr_model_set_progress(model, cli_progress_cb, &pr);
-    if ((st = rr_model_score_pairs(model, n, qs, ql, ds, dl, scores)))
+    chunk_progress cp = {&pr, cand.first[q0], n};
+    rr_model_set_progress(model, chunk_progress_cb, &cp);
+    for (size_t c = jr.chunks; c < nchunks && !st; c++) {
+        const size_t qa = c ? chunk_end[c - 1] : 0, qb = chunk_end[c];
+        const size_t k0 = cand.first[qa], m = cand.first[qb] - k0;
+        cp.base = k0;
+        if ((st = rr_model_score_pairs(model, m, qs + k0, ql + k0, ds + k0, dl + k0, scores)))
+            break;
+        text.len = 0;
+        for (size_t q = qa; q < qb && !st; q++) {
+            size_t mq = cand.first[q + 1] - cand.first[q];
+            for (size_t j = 0; j < mq; j++) {
+                size_t k = cand.first[q] + j;
+                float sc = scores[(k - k0) * (size_t)info.out_dim + (size_t)label];
+                if (sigmoid)
+                    sc = (float)(1.0 / (1.0 + exp(-(double)sc)));
+                buf[j].score = sc;
+                buf[j].docid = cand.docids[k];
+            }
+            qsort(buf, mq, sizeof *buf, cmp_scored);
+            for (size_t j = 0; j < mq && !st; j++)
+                st = strbuf_printf(&text, "%s Q0 %s %zu %.9g %s\n", cand.qids[q], buf[j].docid, j + 1,
+                                   (double)buf[j].score, tag);
+        }
+        if (!st)
+            st = rr_journal_commit(&jr, text.data, text.len);
+    }
+    if (st == RR_ERR_CANCELLED)
+        st = rr_error(RR_ERR_CANCELLED, "interrupted: %zu of %zu chunks are in %s; the same command with "
+                      "--resume finishes the job", jr.chunks, nchunks, journal_path);
+    if (st)
         goto done;
+    /* every chunk is in: the output is the journal's data, written atomically */
     if ((st = rr_atomic_open(&af, output)))
         goto done;
     af_open = 1;
-    for (size_t q = 0; q < cand.num_queries; q++) {
-        size_t m = cand.first[q + 1] - cand.first[q];
-        for (size_t j = 0; j < m; j++) {
-            size_t k = cand.first[q] + j;
-            float s = scores[k * (size_t)info.out_dim + (size_t)label];
-            if (sigmoid)
-                s = (float)(1.0 / (1.0 + exp(-(double)s)));
-            buf[j].score = s;
-            buf[j].docid = cand.docids[k];
-        }
-        qsort(buf, m, sizeof *buf, cmp_scored);
-        for (size_t j = 0; j < m; j++)
-            fprintf(af.fp, "%s Q0 %s %zu %.9g %s\n", cand.qids[q], buf[j].docid, j + 1, (double)buf[j].score, tag);
-    }
+    if ((st = rr_journal_copy(&jr, af.fp)))
+        goto done;
     st = rr_atomic_commit(&af);
     af_open = 0;
+    if (!st) {
+        rr_journal_close(&jr, 1);
+        jr_open = 0;
+    }
     if (!st && timing)
         print_timing("rerank", model, t_load, omp_get_wtime() - t_run);
     if (!st)
@@ -204,6 +383,10 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
 done:
     if (af_open)
         rr_atomic_abort(&af);
+    if (jr_open)
+        rr_journal_close(&jr, 0); /* kept: --resume continues from it */
+    free(chunk_end);
+    free(text.data);
     rr_model_free(model);
     free(qs);
     free(ds);
@@ -216,5 +399,9 @@ done:
     text_list_free(&corpus);
     text_list_free(&queries);
     rr_candidates_free(&cand);
+    if (st == RR_ERR_CANCELLED) { /* a signal: the shell's convention, 128 + its number */
+        cli_fail("rerank", st);
+        return 128 + (g_stop ? (int)g_stop : SIGINT);
+    }
     return st ? cli_fail("rerank", st) : 0;
 }

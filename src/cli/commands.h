@@ -42,6 +42,8 @@ typedef struct rerank_opts {
     const char *model_dir, *run, *corpus, *queries, *output, *activation, *device, *precision, *tag;
     int timing, threads, max_length, token_budget, label, top_n;
     int progress; /* CLI_PROGRESS_AUTO (default: when stderr is a terminal), _ON, _OFF */
+    int resume;      /* continue from OUTPUT.journal (see cmd_rerank.c) */
+    int chunk_pairs; /* journal chunk: whole queries, at least this many pairs (0: 4096) */
 } rerank_opts;
 typedef struct rerank_stats {
     size_t num_queries, num_pairs;
