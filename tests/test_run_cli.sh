@@ -191,5 +191,19 @@ else
   echo "skip dense first stage: no $MINILM"
 fi
 
+# --- --resume: the rerank stage's journal (the kill-and-resume test is tests/test_resume.sh) ---
+printf 'rerank-journal 1 0000000000000000000000000000000000000000000000000000000000000000\n' > "$T/o5.journal"
+mkdir -p "$T/o5" && cp "$T/o5.journal" "$T/o5/rerank.run.journal"
+"$BIN" run "$T/cfg/run.yaml" --out "$T/o5" >/dev/null 2>"$T/err"; rc=$?
+if [ "$rc" = 1 ] && grep -q -- "--resume" "$T/err" && [ ! -e "$T/o5/rerank.run" ]; then
+  ok "a leftover journal without --resume: refused"; else bad "leftover journal: exit $rc: $(cat "$T/err")"; fi
+"$BIN" run "$T/cfg/run.yaml" --out "$T/o5" --resume >/dev/null 2>"$T/err"; rc=$?
+if [ "$rc" = 1 ] && grep -q "different job" "$T/err"; then ok "--resume on another job's journal: refused"
+else bad "foreign journal: exit $rc: $(cat "$T/err")"; fi
+rm -f "$T/o5/rerank.run.journal"
+if "$BIN" run "$T/cfg/run.yaml" --out "$T/o5" --resume >/dev/null 2>"$T/err" && cmp -s "$T/o5/rerank.run" "$OUT/rerank.run" &&
+   [ ! -e "$T/o5/rerank.run.journal" ]; then ok "--resume with no journal: a normal run, same rerank.run"
+else bad "--resume fresh: $(cat "$T/err")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

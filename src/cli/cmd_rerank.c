@@ -114,7 +114,7 @@ static void on_stop(int sig) {
     alarm(1);
 }
 
-static void install_stop_handlers(void) {
+void rerank_install_stop_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
@@ -196,7 +196,7 @@ int rr_cmd_rerank(int argc, char **argv) {
     if (rc)
         return rc == 1 ? 0 : rc;
     o.progress = cli_progress_mode(show, quiet);
-    install_stop_handlers();
+    rerank_install_stop_handlers();
     return stage_rerank(&o, NULL);
 }
 

@@ -30,7 +30,7 @@
 enum { PATH_CAP = 4096 };
 
 static const char *run_usage =
-    "usage: rerank run CONFIG.yaml [--set section.key=value]... [--out DIR] [--check]\n"
+    "usage: rerank run CONFIG.yaml [--set section.key=value]... [--out DIR] [--check] [--resume]\n"
     "\n"
     "Run the pipeline a config describes: first stage (dense: build or reuse a FAISS index and\n"
     "retrieve; or an existing TREC run), rerank with a cross-encoder (optional), evaluate each\n"
@@ -42,6 +42,8 @@ static const char *run_usage =
     "                            --set rerank.top_n=50, --set 'eval.measures=[map, P.10]'\n"
     "  --out DIR                 output directory (replaces output_dir)\n"
     "  --check                   check the config and print it resolved; run nothing\n"
+    "  --resume                  finish an interrupted run: the rerank stage continues from\n"
+    "                            rerank.run.journal (stages before it run again, identically)\n"
     "  -h, --help                this message\n";
 
 /* mkdir -p */
@@ -213,7 +215,7 @@ static void write_summary(FILE *out, const rr_config *cfg, const char *config_pa
 }
 
 static int parse_run_args(int argc, char **argv, const char **config, const char ***sets, int *num_sets,
-                          const char **out_dir, int *check) {
+                          const char **out_dir, int *check, int *resume) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -222,6 +224,10 @@ static int parse_run_args(int argc, char **argv, const char **config, const char
         }
         if (!strcmp(a, "--check")) {
             *check = 1;
+            continue;
+        }
+        if (!strcmp(a, "--resume")) {
+            *resume = 1;
             continue;
         }
         const char *val = NULL;
@@ -256,7 +262,7 @@ static int parse_run_args(int argc, char **argv, const char **config, const char
 }
 
 /* The stages, in order; returns the exit code. */
-static int run_pipeline(const rr_config *cfg, const char *config_path) {
+static int run_pipeline(const rr_config *cfg, const char *config_path, int resume) {
     char fs_run[PATH_CAP], rr_run_path[PATH_CAP], path[PATH_CAP];
     stage_times t = {0};
     json_t *metrics = NULL;
@@ -340,6 +346,8 @@ static int run_pipeline(const rr_config *cfg, const char *config_path) {
         ro.token_budget = cfg->rerank.token_budget;
         ro.label = cfg->rerank.label;
         ro.top_n = cfg->rerank.top_n;
+        ro.resume = resume;
+        ro.progress = CLI_PROGRESS_AUTO;
         t0 = omp_get_wtime();
         rc = stage_rerank(&ro, &t.rr);
         t.rerank = omp_get_wtime() - t0;
@@ -388,10 +396,10 @@ static int run_pipeline(const rr_config *cfg, const char *config_path) {
 int rr_cmd_run(int argc, char **argv) {
     const char *config_path = NULL, *out_dir = NULL;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int num_sets = 0, check = 0;
+    int num_sets = 0, check = 0, resume = 0;
     if (!sets)
         return cli_fail("run", rr_error(RR_ERR_NOMEM, "out of memory"));
-    int rc = parse_run_args(argc, argv, &config_path, &sets, &num_sets, &out_dir, &check);
+    int rc = parse_run_args(argc, argv, &config_path, &sets, &num_sets, &out_dir, &check, &resume);
     if (rc) {
         free(sets);
         return rc == 1 ? 0 : rc;
@@ -419,7 +427,8 @@ int rr_cmd_run(int argc, char **argv) {
         rr_config_free(cfg);
         return cli_fail("run", st);
     }
-    rc = run_pipeline(cfg, config_path);
+    rerank_install_stop_handlers();
+    rc = run_pipeline(cfg, config_path, resume);
     close(lock_fd); /* releases the lock; the file stays (removing it would race a waiting run) */
     rr_config_free(cfg);
     return rc;

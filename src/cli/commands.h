@@ -52,6 +52,9 @@ typedef struct rerank_stats {
 } rerank_stats;
 rerank_opts rerank_opts_default(void);
 int stage_rerank(const rerank_opts *o, rerank_stats *stats /* may be NULL */);
+/* SIGINT / SIGTERM: stop the rerank stage after the pass in flight, exit within ~1 s anyway
+ * (its journal is consistent at every moment); a second signal exits at once. */
+void rerank_install_stop_handlers(void);
 
 /* rerank eval: load qrels and run, compute the measures (trec_eval's -m syntax) */
 struct json_t;
