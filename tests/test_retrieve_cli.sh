@@ -68,6 +68,50 @@ then ok "--from-index keeps the model and corpus checksums"; else bad "--from-in
 "$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --output "$T/x" --search-params nprobe=4 2>"$T/err"
 if [ $? -eq 1 ] && [ ! -e "$T/x" ]; then ok "search parameter foreign to Flat refused"; else bad "nprobe on Flat: $(cat "$T/err")"; fi
 
+# --- nightly update by id: --remove 5 ids, --add 20 new documents, 1 replaced; the same search
+#     results as an index rebuilt on the changed corpus (kept vectors are copied, not embedded) ---
+zcat "$DATA/corpus.jsonl.gz" | sed -n '81,100p' >"$T/add.jsonl"
+sed -n '3p;10p;11p;40p;79p' "$T/corpus.jsonl" | sed 's/^{"_id": "\([^"]*\)".*/\1/' >"$T/rm.txt"
+python3 - "$T" <<'PY'
+import json, sys
+T = sys.argv[1]
+rm = set(open(f"{T}/rm.txt").read().split())
+old = [json.loads(l) for l in open(f"{T}/corpus.jsonl")]
+add = [json.loads(l) for l in open(f"{T}/add.jsonl")]
+# one added document replaces a kept one (same _id, new text)
+rep = dict(old[20]); rep["text"] = "A replaced text about zinc and the common cold."
+add.append(rep)
+with open(f"{T}/add.jsonl", "w") as f:
+    f.writelines(json.dumps(d) + "\n" for d in add)
+with open(f"{T}/changed.jsonl", "w") as f:   # what a rebuild would see, in the order the update keeps
+    f.writelines(json.dumps(d) + "\n" for d in old if d["_id"] not in rm and d["_id"] != rep["_id"])
+    f.writelines(json.dumps(d) + "\n" for d in add)
+PY
+[ "$(wc -l <"$T/rm.txt")" = 5 ] || bad "test setup: $(wc -l <"$T/rm.txt") ids to remove"
+"$BIN" index --update "$T/idx" --remove "$T/rm.txt" --add "$T/add.jsonl" --out "$T/idx_upd" 2>"$T/err"
+if grep -q "74 kept (not embedded again), 5 removed, 1 replaced, 20 added" "$T/err" &&
+   [ "$(wc -l <"$T/idx_upd/docids.txt")" = 95 ]; then ok "update: 74 kept, 5 removed, 1 replaced, 20 added"
+else bad "update: $(cat "$T/err")"; fi
+"$BIN" index --corpus "$T/changed.jsonl" --model "$MINILM" --out "$T/idx_rebuilt" 2>/dev/null
+for x in idx_upd idx_rebuilt; do
+  "$BIN" retrieve --index "$T/$x" --queries "$T/queries.jsonl" --k 20 --output "$T/$x.run" 2>/dev/null
+done
+if cmp -s <(cut -d' ' -f1,3,4 "$T/idx_upd.run") <(cut -d' ' -f1,3,4 "$T/idx_rebuilt.run") &&
+   paste -d' ' "$T/idx_upd.run" "$T/idx_rebuilt.run" |
+     awk '{d = $5 - $11; if (d < 0) d = -d; if (d > 1e-5) bad = 1} END {exit bad}'; then
+  ok "update = rebuild on the changed corpus (same documents in the same order, scores within 1e-5)"
+else bad "update and rebuild retrieve differently"; fi
+cmp -s "$T/idx_upd/docids.txt" "$T/idx_rebuilt/docids.txt" && ok "update: doc-id map = rebuild's" || bad "doc-id maps differ"
+cp -r "$T/idx" "$T/idx_inplace"
+"$BIN" index --update "$T/idx_inplace" --remove "$T/rm.txt" 2>/dev/null &&
+  [ "$(wc -l <"$T/idx_inplace/docids.txt")" = 75 ] && ok "update in place (no --out): 75 docs" || bad "in-place update"
+printf 'no-such-doc\n' >"$T/rm_bad.txt"
+sum_before=$(cat "$T/idx/docids.txt" "$T/idx/meta.json" | sha256sum)
+"$BIN" index --update "$T/idx" --remove "$T/rm_bad.txt" 2>"$T/err"; rc=$?
+if [ "$rc" = 1 ] && grep -q 'rm_bad.txt:1: document "no-such-doc" is not in the index' "$T/err" &&
+   [ "$(cat "$T/idx/docids.txt" "$T/idx/meta.json" | sha256sum)" = "$sum_before" ]; then
+  ok "update removing an unknown id: refused, index untouched"; else bad "unknown id: exit $rc: $(cat "$T/err")"; fi
+
 # --- bad input: exit 1, message, nothing written ---
 expect() { # expect NAME NEEDLE OUTPUT -- command...
   local name="$1" needle="$2" out="$3"; shift 4

@@ -38,6 +38,125 @@ static void corpus_sha256(const text_list *docs, char hex[65]) {
     rr_sha256_final_hex(&h, hex);
 }
 
+/* The vectors of documents [pos, pos + take) of the index being built, into out, and their
+ * ids into idp. Documents 0 .. nk-1 are stored vectors of src (labels kept[], copied by runs
+ * of consecutive labels, not embedded again); the rest are add's documents, embedded. */
+static rr_status fill_vectors(const rr_index *src, const int64_t *kept, size_t nk, rr_model *model,
+                              const text_list *add, size_t pos, size_t take, size_t dim, float *out,
+                              const char **idp) {
+    size_t i = 0;
+    while (i < take && pos + i < nk) {
+        size_t j = i + 1;
+        while (j < take && pos + j < nk && kept[pos + j] == kept[pos + j - 1] + 1)
+            j++;
+        RR_TRY(rr_index_reconstruct(src, kept[pos + i], (int64_t)(j - i), out + i * dim));
+        for (size_t k = i; k < j; k++)
+            idp[k] = rr_index_doc_id(src, kept[pos + k]);
+        i = j;
+    }
+    if (i < take) {
+        const size_t a0 = pos + i - nk;
+        RR_TRY(rr_model_embed(model, take - i, (const char *const *)add->texts + a0, add->lens + a0,
+                              out + i * dim));
+        for (size_t k = i; k < take; k++)
+            idp[k] = add->ids[a0 + k - i];
+    }
+    return RR_OK;
+}
+
+/* labels of src sorted by document id, for lookups by id */
+static const rr_index *g_src;
+static int cmp_label_id(const void *a, const void *b) {
+    return strcmp(rr_index_doc_id(g_src, *(const int64_t *)a), rr_index_doc_id(g_src, *(const int64_t *)b));
+}
+static int64_t find_label(const rr_index *src, const int64_t *by_id, int64_t n, const char *id) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rr_index_doc_id(src, by_id[mid]), id);
+        if (!c)
+            return by_id[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* --update: the labels of src to keep (in label order) after removing the ids listed in
+ * remove_path and the ids that add replaces; the new corpus checksum. */
+static rr_status plan_update(const rr_index *src, const char *update_dir, const char *remove_path,
+                             const text_list *add, const char *add_path, int64_t **kept_out, size_t *nk_out,
+                             size_t *removed_out, size_t *replaced_out, char sha_hex[65]) {
+    const int64_t n = rr_index_size(src);
+    int64_t *by_id = malloc((size_t)(n ? n : 1) * sizeof *by_id);
+    unsigned char *drop = calloc((size_t)(n ? n : 1), 1);
+    int64_t *kept = malloc((size_t)(n ? n : 1) * sizeof *kept);
+    text_list rm;
+    memset(&rm, 0, sizeof rm);
+    rr_status st = RR_OK;
+    if (!by_id || !drop || !kept) {
+        st = rr_error(RR_ERR_NOMEM, "out of memory planning the update of %s", update_dir);
+        goto out;
+    }
+    for (int64_t i = 0; i < n; i++)
+        by_id[i] = i;
+    g_src = src;
+    qsort(by_id, (size_t)n, sizeof *by_id, cmp_label_id);
+    rr_sha256 h;
+    rr_sha256_init(&h);
+    rr_sha256_update(&h, "update of ", 10);
+    rr_sha256_update(&h, rr_index_get_meta(src)->corpus_sha256, 64);
+    size_t removed = 0, replaced = 0;
+    if (remove_path) {
+        if ((st = read_text_lines(remove_path, &rm)))
+            goto out;
+        for (size_t i = 0; i < rm.n; i++) {
+            if (!rm.lens[i])
+                continue; /* blank lines */
+            int64_t l = find_label(src, by_id, n, rm.texts[i]);
+            if (l < 0) {
+                st = rr_error(RR_ERR_NOT_FOUND, "%s:%lld: document \"%s\" is not in the index %s", remove_path,
+                              rm.line_no[i], rm.texts[i], update_dir);
+                goto out;
+            }
+            removed += !drop[l];
+            drop[l] = 1;
+            rr_sha256_update(&h, "\n-", 2);
+            rr_sha256_update(&h, rm.texts[i], rm.lens[i]);
+        }
+    }
+    for (size_t i = 0; add && i < add->n; i++) {
+        int64_t l = find_label(src, by_id, n, add->ids[i]);
+        if (l >= 0 && !drop[l]) {
+            drop[l] = 1; /* the new text replaces the stored vector */
+            replaced++;
+        }
+        rr_sha256_update(&h, "\n+", 2);
+        rr_sha256_update(&h, add->ids[i], strlen(add->ids[i]));
+        rr_sha256_update(&h, "\t", 1);
+        rr_sha256_update(&h, add->texts[i], add->lens[i]);
+    }
+    (void)add_path;
+    size_t nk = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!drop[i])
+            kept[nk++] = i;
+    rr_sha256_final_hex(&h, sha_hex);
+    *kept_out = kept;
+    kept = NULL;
+    *nk_out = nk;
+    *removed_out = removed;
+    *replaced_out = replaced;
+out:
+    free(by_id);
+    free(drop);
+    free(kept);
+    text_list_free(&rm);
+    return st;
+}
+
 static int copy_str(char *dst, size_t cap, const char *src, const char *what) {
     if (strlen(src) >= cap) {
         fprintf(stderr, "rerank index: %s too long (max %zu bytes)\n", what, cap - 1);
@@ -61,6 +180,9 @@ int rr_cmd_index(int argc, char **argv) {
         {"factory", OPT_STR, &o.factory, "FAISS index_factory string (default Flat)"},
         {"metric", OPT_STR, &o.metric, "ip | l2 (default ip; with --from-index: the source's)"},
         {"from-index", OPT_STR, &o.from_index, "rebuild from this index's stored vectors (no --corpus/--model)"},
+        {"update", OPT_STR, &o.update, "update this index: --remove IDS and/or --add CORPUS (--out: default in place)"},
+        {"remove", OPT_STR, &o.remove, "with --update: document ids to remove, one per line"},
+        {"add", OPT_STR, &o.add, "with --update: BEIR JSONL of documents to add (an id already there is replaced)"},
         {"train-docs", OPT_INT, &o.train_docs, "documents to train on when the index needs it (default 100000)"},
         {"max-length", OPT_INT, &o.max_length, "tokens per document (default: the model's)"},
         {"token-budget", OPT_INT, &o.token_budget, "tokens per forward pass (default 16384)"},
@@ -70,7 +192,9 @@ int rr_cmd_index(int argc, char **argv) {
         {"quiet", OPT_FLAG, &o.quiet, "no progress line"},
         {"progress", OPT_FLAG, &o.progress, "a progress line on stderr even when it is not a terminal"},
     };
-    int rc = cli_parse("index", "(--corpus FILE --model DIR | --from-index DIR) --out DIR [options]", argc, argv, opts,
+    int rc = cli_parse("index",
+                       "(--corpus FILE --model DIR | --from-index DIR) --out DIR | --update DIR [--remove IDS] "
+                       "[--add CORPUS] [options]", argc, argv, opts,
                        (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -81,9 +205,21 @@ int rr_cmd_index(int argc, char **argv) {
 
 int stage_index(const index_opts *o) {
     const char *corpus = o->corpus, *model_dir = o->model_dir, *out_dir = o->out_dir, *factory = o->factory;
-    const char *metric = o->metric, *from_index = o->from_index;
+    const char *metric = o->metric, *from_index = o->from_index, *update = o->update;
     int train_docs = o->train_docs, metric_given = o->metric_given, rc = 0;
-    if (!out_dir || (from_index ? corpus || model_dir : !corpus || !model_dir)) {
+    if (update) {
+        if (corpus || model_dir || from_index || (!o->remove && !o->add)) {
+            fprintf(stderr, "rerank index: --update DIR takes --remove IDS and/or --add CORPUS (the model is "
+                            "the index's own), not --corpus, --model or --from-index\n");
+            return 2;
+        }
+        if (!out_dir)
+            out_dir = update; /* in place, atomically */
+    } else if (o->remove || o->add) {
+        fprintf(stderr, "rerank index: --remove and --add go with --update DIR\n");
+        return 2;
+    }
+    if (!out_dir || (!update && (from_index ? corpus || model_dir : !corpus || !model_dir))) {
         fprintf(stderr, "rerank index: --out and either --corpus with --model, or --from-index, are required\n");
         return 2;
     }
@@ -123,15 +259,59 @@ int stage_index(const index_opts *o) {
     rr_index_meta meta;
     memset(&meta, 0, sizeof meta);
     rr_status st = RR_OK;
-    size_t n;
-    if (from_index) {
+    size_t n, nk = 0, removed = 0, replaced = 0;
+    int64_t *kept = NULL; /* labels of src whose stored vectors come first, in this order */
+    const text_list *add = &docs;
+    if (update) {
+        /* stored vectors minus the removed and replaced ids, then the added documents embedded
+         * with the index's own model (its weights must not have changed) */
+        if ((st = rr_index_read(update, NULL, &src)))
+            goto done;
+        meta = *rr_index_get_meta(src);
+        if (!metric_given)
+            metric = rr_metric_name(meta.metric);
+        if (!strcmp(factory, "Flat") && strcmp(meta.factory, "Flat"))
+            factory = meta.factory; /* the default: keep the index's own factory */
+        if (o->add) {
+            if ((st = read_beir_jsonl(o->add, &docs)) || (st = check_unique_ids(&docs, o->add, "_id")))
+                goto done;
+        }
+        if ((st = plan_update(src, update, o->remove, o->add ? &docs : NULL, o->add, &kept, &nk, &removed,
+                              &replaced, meta.corpus_sha256)))
+            goto done;
+        n = nk + docs.n;
+        if (n == 0) {
+            st = rr_error(RR_ERR_INVALID_ARG, "%s: the update would leave the index empty", update);
+            goto done;
+        }
+        if (docs.n) {
+            char now[65];
+            if ((st = rr_model_weights_sha256(meta.model, now)))
+                goto done;
+            if (strcmp(now, meta.model_sha256)) {
+                st = rr_error(RR_ERR_INVALID_ARG, "%s: the index's model %s has changed since the index was built "
+                              "(weights sha256 %.12s…, now %.12s…): its vectors and new ones would not match; "
+                              "rebuild the index", update, meta.model, meta.model_sha256, now);
+                goto done;
+            }
+            if ((st = rr_model_load(meta.model, &p, &model)))
+                goto done;
+        }
+    } else if (from_index) {
         /* vectors and ids from an existing index; the model and corpus it records carry over */
         if ((st = rr_index_read(from_index, NULL, &src)))
             goto done;
         meta = *rr_index_get_meta(src);
-        n = (size_t)rr_index_size(src);
+        n = nk = (size_t)rr_index_size(src);
         if (!metric_given)
             metric = rr_metric_name(meta.metric);
+        kept = malloc((nk ? nk : 1) * sizeof *kept);
+        if (!kept) {
+            st = rr_error(RR_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < nk; i++)
+            kept[i] = (int64_t)i;
     } else {
         if ((st = read_beir_jsonl(corpus, &docs)))
             goto done;
@@ -184,15 +364,8 @@ int stage_index(const index_opts *o) {
         size_t take = want - held < CHUNK_DOCS ? want - held : CHUNK_DOCS;
         if (take > n - done_n)
             take = n - done_n;
-        if (src)
-            st = rr_index_reconstruct(src, (int64_t)done_n, (int64_t)take, buf + held * dim);
-        else
-            st = rr_model_embed(model, take, (const char *const *)docs.texts + done_n,
-                                docs.lens + done_n, buf + held * dim);
-        if (st)
+        if ((st = fill_vectors(src, kept, nk, model, add, done_n, take, dim, buf + held * dim, idp + held)))
             goto done;
-        for (size_t i = 0; i < take; i++)
-            idp[held + i] = src ? rr_index_doc_id(src, (int64_t)(done_n + i)) : docs.ids[done_n + i];
         done_n += take;
         held += take;
         cli_progress_cb(&pr, done_n, n);
@@ -214,15 +387,19 @@ int stage_index(const index_opts *o) {
         goto done;
     fprintf(stderr,
             "rerank index: %zu docs -> %s (%s, %s, dim %d) in %.1fs: %s+add %.1fs (%.1f docs/s)%s", n,
-            out_dir, factory, metric, meta.dim, omp_get_wtime() - t_start, src ? "copy" : "embed",
-            embed_s, (double)n / embed_s, train_n ? "" : "\n");
+            out_dir, factory, metric, meta.dim, omp_get_wtime() - t_start,
+            update ? "copy/embed" : src ? "copy" : "embed", embed_s, (double)n / embed_s, train_n ? "" : "\n");
     if (train_n)
         fprintf(stderr, ", trained on %zu docs in %.1fs\n", train_n, t_train);
+    if (update)
+        fprintf(stderr, "rerank index: updated %s: %zu kept (not embedded again), %zu removed, %zu replaced, "
+                        "%zu added\n", update, nk, removed, replaced, docs.n - replaced);
 done:
     if (st)
         rc = cli_fail("index", st);
     free(buf);
     free(idp);
+    free(kept);
     rr_index_free(index);
     rr_index_free(src);
     rr_model_free(model);

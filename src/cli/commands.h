@@ -23,6 +23,7 @@ int rr_cmd_run(int argc, char **argv);
 /* rerank index */
 typedef struct index_opts {
     const char *corpus, *model_dir, *out_dir, *factory, *metric, *from_index, *device, *precision;
+    const char *update, *remove, *add; /* --update DIR [--remove IDS] [--add CORPUS] */
     int threads, token_budget, max_length, train_docs, quiet, progress;
     int metric_given; /* with from_index: 0 keeps the source index's metric */
 } index_opts;
