@@ -146,7 +146,9 @@ else bad "lock: exit $rc: $(cat "$T/err")"; fi
 C="$RR_REPO_DIR/configs"
 if "$BIN" run "$C/scifact.yaml" --check --set dataset.path="$DATA" --set rerank.model="$CE" >"$T/chk" 2>"$T/err" &&
    grep -q "top_n: 100" "$T/chk" &&
-   "$BIN" run "$C/msmarco-dev.yaml" --check --set dataset.path="$DATA" --set eval.split=test \
+   mkdir -p "$T/msm" && printf '1\tp\n' >"$T/msm/collection.tsv" && printf '1\tq\n' >"$T/msm/queries.dev.small.tsv" &&
+   printf '1 0 1 1\n' >"$T/msm/qrels.dev.small.tsv" &&
+   MSMARCO="$T/msm" "$BIN" run "$C/msmarco-dev.yaml" --check \
      --set first_stage.run="$T/cand.trec" --set rerank.model="$CE" >/dev/null 2>>"$T/err"; then
   ok "configs/scifact.yaml and configs/msmarco-dev.yaml check"
 else bad "shipped configs: $(cat "$T/err")"; fi

@@ -237,6 +237,51 @@ rr_status read_beir_jsonl(const char *path, text_list *out) {
     return st;
 }
 
+/* MS MARCO's TSV: "id<TAB>text" per line (collection.tsv, queries.*.tsv). */
+static rr_status read_id_text_tsv(const char *path, text_list *out) {
+    memset(out, 0, sizeof *out);
+    rr_line_reader r;
+    RR_TRY(rr_lines_open(&r, path, 0));
+    rr_status st;
+    int eof = 0;
+    while (!(st = rr_lines_next(&r, &eof)) && !eof) {
+        if (r.len == 0)
+            continue;
+        char *tab = memchr(r.buf, '\t', r.len);
+        if (!tab || memchr(tab + 1, '\t', r.len - (size_t)(tab + 1 - r.buf))) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: expected 2 tab-separated fields (id, text), found %s", path,
+                          r.line_no, tab ? "more" : "1");
+            break;
+        }
+        *tab = '\0';
+        if (tab == r.buf) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: empty id", path, r.line_no);
+            break;
+        }
+        const char *text = tab + 1;
+        const size_t len = r.len - (size_t)(text - r.buf);
+        if ((st = check_utf8(r.buf, (size_t)(tab - r.buf), path, r.line_no)) ||
+            (st = check_utf8(text, len, path, r.line_no)) ||
+            (st = text_list_push(out, text, len, r.line_no, r.buf)))
+            break;
+    }
+    rr_lines_close(&r);
+    if (st)
+        text_list_free(out);
+    return st;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+rr_status read_docs(const char *path, text_list *out) {
+    if (ends_with(path, ".tsv") || ends_with(path, ".tsv.gz"))
+        return read_id_text_tsv(path, out);
+    return read_beir_jsonl(path, out);
+}
+
 /* Ids sorted through an index array; ties keep file order, so the first line is named. */
 static const text_list *sort_docs;
 static int cmp_doc_id(const void *a, const void *b) {

@@ -40,6 +40,9 @@ void text_list_free(text_list *tl);
 rr_status read_text_lines(const char *path, text_list *out);
 /* BEIR JSONL ({"_id", "title"?, "text"}): text = title + " " + text. */
 rr_status read_beir_jsonl(const char *path, text_list *out);
+/* A corpus or query set by its name: *.tsv / *.tsv.gz are MS MARCO's "id<TAB>text" files
+ * (collection.tsv, queries.dev.small.tsv), anything else BEIR JSONL. */
+rr_status read_docs(const char *path, text_list *out);
 /* Every id present, unique and free of whitespace (TREC runs cannot carry it); errors name
  * the line ("corpus.jsonl:12: duplicate _id \"7\" (first at line 3)"). what: "_id". */
 rr_status check_unique_ids(const text_list *tl, const char *path, const char *what);

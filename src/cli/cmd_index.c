@@ -273,7 +273,7 @@ int stage_index(const index_opts *o) {
         if (!strcmp(factory, "Flat") && strcmp(meta.factory, "Flat"))
             factory = meta.factory; /* the default: keep the index's own factory */
         if (o->add) {
-            if ((st = read_beir_jsonl(o->add, &docs)) || (st = check_unique_ids(&docs, o->add, "_id")))
+            if ((st = read_docs(o->add, &docs)) || (st = check_unique_ids(&docs, o->add, "_id")))
                 goto done;
         }
         if ((st = plan_update(src, update, o->remove, o->add ? &docs : NULL, o->add, &kept, &nk, &removed,
@@ -313,7 +313,7 @@ int stage_index(const index_opts *o) {
         for (size_t i = 0; i < nk; i++)
             kept[i] = (int64_t)i;
     } else {
-        if ((st = read_beir_jsonl(corpus, &docs)))
+        if ((st = read_docs(corpus, &docs)))
             goto done;
         n = docs.n;
         if (n == 0) {

@@ -244,7 +244,7 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     rr_status st = rr_candidates_load(run_path, (size_t)top_n, &cand);
     if (st)
         return cli_fail("rerank", st);
-    if ((st = read_beir_jsonl(corpus_path, &corpus)) || (st = read_beir_jsonl(queries_path, &queries)))
+    if ((st = read_docs(corpus_path, &corpus)) || (st = read_docs(queries_path, &queries)))
         goto done;
     if ((st = text_list_index_ids(&corpus, corpus_path, "_id", &corder)) ||
         (st = text_list_index_ids(&queries, queries_path, "_id", &qorder)))

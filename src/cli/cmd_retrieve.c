@@ -156,7 +156,7 @@ int stage_retrieve(const retrieve_opts *o) {
     }
     if (search_params && (st = rr_index_set_search_params(index, search_params)))
         goto done;
-    if ((st = read_beir_jsonl(queries, &qs)) || (st = check_unique_ids(&qs, queries, "query _id")))
+    if ((st = read_docs(queries, &qs)) || (st = check_unique_ids(&qs, queries, "query _id")))
         goto done;
     for (size_t i = 0; i < qs.n; i++)
         if (qs.lens[i] == 0 || strspn(qs.texts[i], " \t\r\n") == qs.lens[i]) {
