@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     printf("%-6s %-22s %10s %10s\n", "prec", "op", "ms", "rate");
     const char *names[] = {"fp32", "bf16", "fp16"};
     for (int prec = 0; prec < 3; prec++) {
-        rr_backend_limits lim = {T, S, 512, H, heads, 0, (rr_precision)prec};
+        rr_backend_limits lim = {T, S, 512, H, heads, 0, (rr_precision)prec, I};
         rr_backend *be;
         if (rr_backend_cuda_create(&lim, &be)) {
             fprintf(stderr, "cuda backend: %s\n", rr_last_error());

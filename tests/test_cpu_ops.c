@@ -73,7 +73,7 @@ int main(void) {
         ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
         types[t] = t % 3 == 0;
     }
-    rr_backend_limits lim = {T, S, 64, H, heads, 2, RR_PRECISION_FP32};
+    rr_backend_limits lim = {T, S, 64, H, heads, 2, RR_PRECISION_FP32, I};
     rr_backend *be;
     REQUIRE(rr_backend_cpu_create(&lim, &be) == RR_OK, "backend");
     rr_pass pass = {S, T, 64, ids, types, cu};
@@ -130,6 +130,24 @@ int main(void) {
             }
         e = rel_err(y, ref, (size_t)T * I);
         CHECK_MSG(e < 1e-5, "linear act %d error %g", a, e);
+    }
+
+    /* Row blocks (RR_LINEAR_ROWS): rows computed in a call of their own, at another offset and
+     * with another M, are bit-identical to the same rows computed with all the others — what
+     * makes scores independent of how sequences are packed into passes. */
+    CHECK(be->ops->linear(be, x, T, H, W, bias, I, RR_ACT_GELU, y) == RR_OK);
+    {
+        const int ranges[][2] = {{0, 7}, {5, 45}, {33, T}, {T - 1, T}, {1, T}};
+        float *y2 = malloc((size_t)T * I * 4);
+        for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+            const int a0 = ranges[r][0], a1 = ranges[r][1] < T ? ranges[r][1] : T;
+            if (a0 >= a1)
+                continue;
+            CHECK(be->ops->linear(be, x + (size_t)a0 * H, a1 - a0, H, W, bias, I, RR_ACT_GELU, y2) == RR_OK);
+            CHECK_MSG(!memcmp(y2, y + (size_t)a0 * I, (size_t)(a1 - a0) * I * 4),
+                      "linear rows %d..%d alone differ from the same rows in the whole batch", a0, a1);
+        }
+        free(y2);
     }
 
     /* attention from a fused QKV */

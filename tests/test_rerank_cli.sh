@@ -8,9 +8,9 @@
 #   - every query's reranked order is the order of the PyTorch logits (ties by docid
 #     descending), every score within 1e-4 of PyTorch's, ranks 1..n, the tag;
 #   - --top-n 5 keeps the 5 best first-stage candidates (trec_eval's order) of each query;
-#   - the output is byte-identical with 1 and 2 threads; with another token budget (other
-#     passes, so other matrix shapes for OpenBLAS) the order is identical and the scores
-#     agree within 1e-5 (measured: 9.5e-7);
+#   - the output is byte-identical with 1 and 2 threads, and with another token budget (other
+#     passes: the CPU backend computes matrix products in fixed row blocks, RR_LINEAR_ROWS,
+#     so a pair's score does not depend on its pass; before that: 9.5e-7 apart);
 #   - `rerank eval` reads the output;
 #   - bad candidates (unknown document or query, a docid twice for one query, a wrong field
 #     count, a score that is not a number) exit 1 naming file:line, and leave no output.
@@ -68,13 +68,8 @@ fi
 "$BIN" rerank "${common[@]}" --run "$T/small.trec" --output "$T/out1.trec" --threads 1 --tag ce 2>/dev/null
 "$BIN" rerank "${common[@]}" --run "$T/small.trec" --output "$T/outb.trec" --threads 2 --tag ce --token-budget 2048 2>/dev/null
 if [ -s "$T/out2.trec" ] && cmp -s "$T/out2.trec" "$T/out1.trec"; then ok "identical with 1 and 2 threads"; else bad "1 vs 2 threads differ"; fi
-bd=$(paste -d' ' "$T/out2.trec" "$T/outb.trec" | awk '{ if ($1 != $7 || $3 != $9) { print "order"; exit }
-  d = $5 - $11; if (d < 0) d = -d; if (d > w) w = d } END { printf "%.3g\n", w + 0 }')
-if [ "$bd" != order ] && awk -v w="$bd" 'BEGIN { exit !(w <= 1e-5) }'; then
-  ok "token budget 2048: same order, max |score difference| $bd"
-else
-  bad "token budget 2048: $bd"
-fi
+if [ -s "$T/outb.trec" ] && cmp -s "$T/out2.trec" "$T/outb.trec"; then ok "token budget 2048: byte-identical"
+else bad "token budget 2048: output differs"; fi
 
 # eval reads it
 if "$BIN" eval -m ndcg_cut.10 "$DATA/qrels/test.tsv" "$T/out.trec" > "$T/eval" 2>&1 && grep -q ndcg_cut_10 "$T/eval"; then

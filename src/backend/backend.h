@@ -58,7 +58,15 @@ typedef struct rr_backend_limits {
     int32_t heads;
     int threads;          /* CPU threads; 0 = all */
     rr_precision precision; /* activation and matrix-product precision */
+    int32_t max_width;    /* largest K or N of a `linear` (max(3H, I)); 0 = unknown */
 } rr_backend_limits;
+
+/* The CPU backend computes `linear` in blocks of RR_LINEAR_ROWS rows (the last one padded
+ * in a scratch of max_width columns): every row then goes through the same GEMM code path
+ * whatever M is, so a sequence's scores do not depend on which other sequences share its
+ * pass (bit-identical across token budgets, memory limits and resumed runs; without this,
+ * OpenBLAS's edge kernels changed the last bits). */
+#define RR_LINEAR_ROWS 32
 
 typedef struct rr_backend rr_backend;
 

@@ -43,6 +43,7 @@ typedef struct cpu_backend {
     int threads;
     size_t scores_stride; /* floats per thread in scores */
     float *scores;        /* [threads, max_seqlen * max_seqlen] */
+    float *tail_x, *tail_y; /* [RR_LINEAR_ROWS, max_width] each: linear's last row block */
 } cpu_backend;
 
 static cpu_backend *cpu(rr_backend *be) { return (cpu_backend *)be; }
@@ -141,6 +142,8 @@ static void cpu_destroy(rr_backend *be) {
     if (!be)
         return;
     free(cpu(be)->scores);
+    free(cpu(be)->tail_x);
+    free(cpu(be)->tail_y);
     free(be);
 }
 
@@ -197,7 +200,21 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
                             const float *b, int32_t N, rr_activation act, float *y) {
     if (M <= 0)
         return RR_OK;
-    cpu_sgemm(1, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    cpu_backend *c = cpu(be);
+    const int32_t full = M / RR_LINEAR_ROWS * RR_LINEAR_ROWS, tail = M - full;
+    const int32_t width = be->limits.max_width;
+    if (full)
+        cpu_sgemm(1, full, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    if (tail && c->tail_x && K <= width && N <= width) {
+        /* the last rows as a whole block (zero rows below them), so that they are computed
+         * as they would be in any other pass (see RR_LINEAR_ROWS) */
+        memcpy(c->tail_x, x + (size_t)full * K, (size_t)tail * K * sizeof(float));
+        memset(c->tail_x + (size_t)tail * K, 0, (size_t)(RR_LINEAR_ROWS - tail) * K * sizeof(float));
+        cpu_sgemm(1, RR_LINEAR_ROWS, N, K, 1.0f, c->tail_x, K, W, K, 0.0f, c->tail_y, N);
+        memcpy(y + (size_t)full * N, c->tail_y, (size_t)tail * N * sizeof(float));
+    } else if (tail) {
+        cpu_sgemm(1, tail, N, K, 1.0f, x + (size_t)full * K, K, W, K, 0.0f, y + (size_t)full * N, N);
+    }
     if (!b && act == RR_ACT_NONE)
         return RR_OK;
 #pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
@@ -356,6 +373,15 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
     if (!c->scores) {
         free(c);
         return rr_error(RR_ERR_NOMEM, "cpu backend: cannot allocate attention scratch");
+    }
+    if (limits->max_width > 0) {
+        const size_t n = (size_t)RR_LINEAR_ROWS * (size_t)limits->max_width;
+        c->tail_x = malloc(n * sizeof(float));
+        c->tail_y = malloc(n * sizeof(float));
+        if (!c->tail_x || !c->tail_y) {
+            cpu_destroy(&c->base);
+            return rr_error(RR_ERR_NOMEM, "cpu backend: cannot allocate the GEMM scratch");
+        }
     }
     *out = &c->base;
     return RR_OK;

@@ -230,8 +230,8 @@ static rr_status alloc_workspace(rr_model *m) {
         total += (sizes[i] + 15) / 16 * 16;
     rr_status st = m->be->ops->alloc(m->be, total * sizeof(float), (void **)&m->workspace);
     if (st == RR_ERR_NOMEM && m->token_budget / 2 >= m->max_length) {
-        /* Too big for the device: halve the passes and retry (the output does not depend on
-         * how pairs are packed into passes). */
+        /* Too big for the device: halve the passes and retry (the order of the output does
+         * not depend on how pairs are packed into passes; on the CPU not even its bits). */
         m->token_budget /= 2;
         m->max_seqs = m->max_seqs / 2 > 0 ? m->max_seqs / 2 : 1;
         rr_error_clear();
@@ -301,8 +301,9 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     m->max_seqs = p.max_seqs > 0 ? p.max_seqs : m->token_budget / 8;
     if (m->max_seqs < 1)
         m->max_seqs = 1;
+    const int32_t widest = 3 * c->hidden_size > c->intermediate_size ? 3 * c->hidden_size : c->intermediate_size;
     rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
-                             c->num_heads, p.threads, (rr_precision)p.precision};
+                             c->num_heads, p.threads, (rr_precision)p.precision, widest};
     if ((st = rr_backend_create(p.device, &lim, &m->be)))
         goto fail;
     if ((st = rr_checkpoint_open(dir, &ck)))
