@@ -53,12 +53,13 @@ rr_status rr_lines_next(rr_line_reader *r, int *eof) {
          * "unexpected end of file") or is corrupt: that partial line is not to be parsed */
         int errnum = 0;
         const char *msg = gzerror(gz, &errnum);
+        /* zlib decodes ahead of the lines handed out, so the line number is only a bound */
         if (errnum == Z_BUF_ERROR)
-            return rr_error(RR_ERR_FORMAT, "%s:%lld: the compressed data ends early (truncated gzip file)",
-                            r->path, r->line_no + 1);
+            return rr_error(RR_ERR_FORMAT, "%s: truncated gzip file: the compressed data ends early "
+                            "(%lld complete lines read)", r->path, r->line_no);
         if (errnum == Z_DATA_ERROR)
-            return rr_error(RR_ERR_FORMAT, "%s:%lld: corrupt gzip data (zlib: %s)", r->path, r->line_no + 1,
-                            msg);
+            return rr_error(RR_ERR_FORMAT, "%s: corrupt gzip data after %lld complete lines (zlib: %s)",
+                            r->path, r->line_no, msg);
         if (errnum != Z_OK && errnum != Z_STREAM_END)
             return rr_error(RR_ERR_IO, "%s:%lld: read error: %s", r->path, r->line_no + 1, msg);
         if (!got)

@@ -108,12 +108,16 @@ rerank_case("queries-duplicate-id", 'queries.jsonl:2: duplicate _id "q1" (first 
 rerank_case("queries-malformed-json", "queries.jsonl:1:", queries='{"_id": "q1", "text": }\n')
 # gzip: a corpus whose compressed stream stops half way
 full = gzip.compress(b(CORPUS * 40), mtime=0)
-rerank_case("gzip-truncated", "corpus.jsonl.gz:1: the compressed data ends early (truncated gzip file)", corpus=full[: len(full) // 2], corpus_name="corpus.jsonl.gz",
+rerank_case("gzip-truncated", "corpus.jsonl.gz: truncated gzip file: the compressed data ends early", corpus=full[: len(full) // 2], corpus_name="corpus.jsonl.gz",
             why="the stream ends in the middle of a deflate block")
 bad = bytearray(full)
 bad[len(bad) // 2] ^= 0xFF
-rerank_case("gzip-corrupt", "corpus.jsonl.gz:1: corrupt gzip data", corpus=bytes(bad), corpus_name="corpus.jsonl.gz",
+rerank_case("gzip-corrupt", "corpus.jsonl.gz: corrupt gzip data after", corpus=bytes(bad), corpus_name="corpus.jsonl.gz",
             why="one byte of the deflate stream flipped")
+
+case("index-corpus-empty", "index --corpus @CASE/corpus.jsonl --model @MINILM --out @OUT", 1,
+     "corpus.jsonl: empty corpus", {"corpus.jsonl": "\n", "needs-faiss": ""})
+case("input-is-directory", "score --model @TINY --pairs @CASE --output @OUT", 1, "Is a directory")
 
 # ---- TSV pairs (rerank score --pairs) ------------------------------------------------------------
 SCORE_PAIRS = "score --model @TINY --pairs @CASE/pairs.tsv --output @OUT"
@@ -161,6 +165,10 @@ case("qrels-relevance-overflow", EVAL, 1, "qrels:1: relevance",
      {"qrels": QRELS.replace("d1 1", "d1 99999999999999999999999"), "run": RUN})
 case("qrels-beir-two-fields", EVAL, 1, "qrels:3: expected 3 fields (query-id corpus-id score)",
      {"qrels": "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\n", "run": RUN})
+qz = gzip.compress(b(QRELS * 200), mtime=0)
+case("qrels-gzip-truncated", "eval @CASE/qrels.gz @CASE/run --output @OUT", 1,
+     "qrels.gz: truncated gzip file: the compressed data ends early", {"qrels.gz": qz[:len(qz) - 9], "run": RUN},
+     why="the last deflate bytes and the gzip trailer cut off")
 case("qrels-empty", EVAL, 1, "qrels: no judgements", {"qrels": "", "run": RUN})
 
 # ---- YAML config: rerank run CONFIG --------------------------------------------------------------
