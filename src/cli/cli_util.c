@@ -192,7 +192,10 @@ rr_status read_beir_jsonl(const char *path, text_list *out) {
             snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(jid));
             id = idbuf;
         }
-        if (!id || !*id) {
+        if (jid && !id) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"_id\" is not a string (nor an integer)", path,
+                          r.line_no);
+        } else if (!id || !*id) {
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"_id\" missing or empty", path, r.line_no);
         } else if (!json_is_string(jx)) {
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"text\" missing or not a string", path, r.line_no);

@@ -246,6 +246,11 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         return cli_fail("rerank", st);
     if ((st = read_docs(corpus_path, &corpus)) || (st = read_docs(queries_path, &queries)))
         goto done;
+    if (corpus.n == 0 || queries.n == 0) {
+        st = rr_error(RR_ERR_FORMAT, "%s: no %s (the file is empty or holds only blank lines)",
+                      corpus.n == 0 ? corpus_path : queries_path, corpus.n == 0 ? "documents" : "queries");
+        goto done;
+    }
     if ((st = text_list_index_ids(&corpus, corpus_path, "_id", &corder)) ||
         (st = text_list_index_ids(&queries, queries_path, "_id", &qorder)))
         goto done;

@@ -435,6 +435,41 @@ static rr_status config_new(const char *source, rr_config **out) {
     return RR_OK;
 }
 
+/* A config nests three levels at most (section, key, list). libyaml's document loader and
+ * scanner cost grows with the square of the nesting depth ([[[[... 100k deep: minutes), so
+ * the events are walked first and anything deeper than this is refused at its mark. A syntax
+ * error is left to the loader, which reports the same one. */
+#define RR_CONFIG_MAX_DEPTH 32
+#define RR_CONFIG_MAX_BYTES ((size_t)16 << 20)
+
+static rr_status check_depth(const unsigned char *text, size_t len, const rr_config *cfg, const char *via) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return rr_error(RR_ERR_NOMEM, "cannot initialise the YAML parser");
+    yaml_parser_set_input_string(&parser, text, len);
+    rr_status st = RR_OK;
+    int depth = 0, done = 0;
+    while (!done && !st) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev))
+            break;
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > RR_CONFIG_MAX_DEPTH) {
+                origin at = mark_origin(ev.start_mark);
+                at.via = (char *)via;
+                st = error_at(cfg, RR_ERR_FORMAT, &at, "nested more than %d levels deep (a config has sections "
+                              "of settings, and lists)", RR_CONFIG_MAX_DEPTH);
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return st;
+}
+
 /* Parse `len` bytes of YAML (from a file or a --set value) into doc. */
 static rr_status parse_yaml(yaml_parser_t *parser, yaml_document_t *doc, const rr_config *cfg, const char *via) {
     if (yaml_parser_load(parser, doc))
@@ -480,7 +515,25 @@ rr_status rr_config_load(const char *path, rr_config **out) {
         rr_config_free(cfg);
         return rr_error(RR_ERR_NOMEM, "cannot initialise the YAML parser");
     }
-    yaml_parser_set_input_file(&parser, fp);
+    /* the whole file in memory: walked once for its depth, then loaded */
+    unsigned char *text = malloc(RR_CONFIG_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, RR_CONFIG_MAX_BYTES + 1, fp) : 0;
+    if (!text)
+        st = rr_error(RR_ERR_NOMEM, "%s: out of memory", path);
+    else if (ferror(fp))
+        st = rr_error(RR_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    else if (len > RR_CONFIG_MAX_BYTES)
+        st = rr_error(RR_ERR_FORMAT, "%s: larger than %zu MiB: not a config", path, RR_CONFIG_MAX_BYTES >> 20);
+    if (!st)
+        st = check_depth(text, len, cfg, NULL);
+    if (st) {
+        free(text);
+        yaml_parser_delete(&parser);
+        fclose(fp);
+        rr_config_free(cfg);
+        return st;
+    }
+    yaml_parser_set_input_string(&parser, text, len);
     st = parse_yaml(&parser, &doc, cfg, NULL);
     have_doc = !st;
     yaml_node_t *root = have_doc ? yaml_document_get_root_node(&doc) : NULL;
@@ -505,6 +558,7 @@ rr_status rr_config_load(const char *path, rr_config **out) {
     if (have_doc)
         yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+    free(text);
     fclose(fp);
     if (st) {
         rr_config_free(cfg);
@@ -538,8 +592,13 @@ rr_status rr_config_set(rr_config *cfg, const char *assignment) {
     if (!yaml_parser_initialize(&parser))
         return rr_error(RR_ERR_NOMEM, "cannot initialise the YAML parser");
     const char *value = eq + 1;
+    rr_status st = check_depth((const unsigned char *)value, strlen(value), cfg, via);
+    if (st) {
+        yaml_parser_delete(&parser);
+        return st;
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)value, strlen(value));
-    rr_status st = parse_yaml(&parser, &doc, cfg, via);
+    st = parse_yaml(&parser, &doc, cfg, via);
     if (!st) {
         yaml_node_t *root = yaml_document_get_root_node(&doc);
         yaml_node_t none = {.type = YAML_SCALAR_NODE};

@@ -48,13 +48,22 @@ rr_status rr_lines_next(rr_line_reader *r, int *eof) {
         }
         char *dst = r->buf + r->len;
         int room = (int)((r->cap - r->len) > (size_t)1 << 30 ? (size_t)1 << 30 : (r->cap - r->len));
-        if (!gzgets(gz, dst, room)) {
-            int errnum = 0;
-            const char *msg = gzerror(gz, &errnum);
-            if (errnum != Z_OK && errnum != Z_STREAM_END)
-                return rr_error(RR_ERR_IO, "%s:%lld: read error: %s", r->path, r->line_no + 1, msg);
+        const char *got = gzgets(gz, dst, room);
+        /* zlib hands out what it decoded before a stream that stops short (Z_BUF_ERROR,
+         * "unexpected end of file") or is corrupt: that partial line is not to be parsed */
+        int errnum = 0;
+        const char *msg = gzerror(gz, &errnum);
+        /* zlib decodes ahead of the lines handed out, so the line number is only a bound */
+        if (errnum == Z_BUF_ERROR)
+            return rr_error(RR_ERR_FORMAT, "%s: truncated gzip file: the compressed data ends early "
+                            "(%lld complete lines read)", r->path, r->line_no);
+        if (errnum == Z_DATA_ERROR)
+            return rr_error(RR_ERR_FORMAT, "%s: corrupt gzip data after %lld complete lines (zlib: %s)",
+                            r->path, r->line_no, msg);
+        if (errnum != Z_OK && errnum != Z_STREAM_END)
+            return rr_error(RR_ERR_IO, "%s:%lld: read error: %s", r->path, r->line_no + 1, msg);
+        if (!got)
             break;
-        }
         got_any = 1;
         /* gzgets stops after '\n' or when full; a NUL inside the data makes strlen short,
          * which we detect by looking for the terminator gzgets wrote. */

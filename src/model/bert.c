@@ -172,8 +172,11 @@ static const rr_st_tensor *find_weight(const rr_checkpoint *ck, const weight_slo
     return rr_checkpoint_find(ck, s->name);
 }
 
-static rr_status upload_weights(rr_model *m, const char *dir, const rr_checkpoint *ck,
-                                const slot_list *l) {
+/* Every tensor the slots need is present with the shape config.json implies; *max_floats is
+ * the largest. Run before anything is sized from config.json, so that a config that lies
+ * (hidden_size 65536 over a small checkpoint) is refused by shape, not by a huge allocation. */
+static rr_status check_shapes(const char *dir, const rr_checkpoint *ck, const slot_list *l,
+                              size_t *max_floats_out) {
     size_t max_floats = 0;
     for (int i = 0; i < l->n; i++) {
         const weight_slot *s = &l->slots[i];
@@ -195,6 +198,12 @@ static rr_status upload_weights(rr_model *m, const char *dir, const rr_checkpoin
         if ((size_t)t->numel > max_floats)
             max_floats = (size_t)t->numel;
     }
+    *max_floats_out = max_floats;
+    return RR_OK;
+}
+
+static rr_status upload_weights(rr_model *m, const rr_checkpoint *ck, const slot_list *l,
+                                size_t max_floats) {
     float *staging = malloc(max_floats * sizeof *staging);
     if (!staging)
         return rr_error(RR_ERR_NOMEM, "cannot allocate %zu bytes of staging", max_floats * 4);
@@ -301,19 +310,22 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     m->max_seqs = p.max_seqs > 0 ? p.max_seqs : m->token_budget / 8;
     if (m->max_seqs < 1)
         m->max_seqs = 1;
+    /* the checkpoint's shapes are checked against config.json before any size derived from
+     * config.json is allocated (backend scratch, weights, workspace) */
+    size_t max_floats = 0;
+    if ((st = rr_checkpoint_open(dir, &ck)))
+        goto fail;
+    if ((st = build_slots(m, &slots)) || (st = check_shapes(dir, &ck, &slots, &max_floats)))
+        goto fail;
     const int32_t widest = 3 * c->hidden_size > c->intermediate_size ? 3 * c->hidden_size : c->intermediate_size;
     rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
                              c->num_heads, p.threads, (rr_precision)p.precision, widest};
     if ((st = rr_backend_create(p.device, &lim, &m->be)))
         goto fail;
-    if ((st = rr_checkpoint_open(dir, &ck)))
-        goto fail;
-    if ((st = build_slots(m, &slots)))
-        goto fail;
     if ((st = m->be->ops->alloc(m->be, slots.total * sizeof(float), (void **)&m->weights)))
         goto fail;
     resolve_all(m, m->weights);
-    if ((st = upload_weights(m, dir, &ck, &slots)))
+    if ((st = upload_weights(m, &ck, &slots, max_floats)))
         goto fail;
     if (m->be->ops->prepare_weights &&
         (st = m->be->ops->prepare_weights(m->be, m->weights, slots.total)))
