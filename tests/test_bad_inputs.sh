@@ -129,8 +129,13 @@ done
 # --- generated: 100 MB lines (bounded memory: the reader caps a line at 64 MB) ---
 # Address space is capped at 1 GiB outside the sanitizer build (ASan reserves terabytes of
 # shadow memory, so there the cap is left off and only the outcome is checked).
+# A binary that links the CUDA libraries maps about 0.5 GiB more at start: 2 GiB then.
 limit=""
-grep -qa "__asan_init" "$BIN" || limit="ulimit -v 1048576;"
+if ! grep -qa "__asan_init" "$BIN"; then
+  kib=1048576
+  ldd "$BIN" 2>/dev/null | grep -q libcudart && kib=2097152
+  limit="ulimit -v $kib;"
+fi
 G="$T/gen"
 mkdir -p "$G"
 head -c 100000000 /dev/zero | tr '\0' a >"$G/long"
