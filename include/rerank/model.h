@@ -37,6 +37,9 @@ typedef struct rr_model_params {
     const char *device;   /* "cpu" (default), "cuda", "auto" */
     int precision;        /* 0 fp32 (default), 1 bf16, 2 fp16 (CUDA; "auto" falling back to
                              the CPU computes fp32) */
+    size_t max_pass_bytes; /* 0 = none; else the activation workspace of a pass must fit: the
+                             token budget is halved until it does (as on the device's own
+                             out-of-memory). On the CPU the scores do not change (RR_LINEAR_ROWS). */
 } rr_model_params;
 
 /* "fp32" | "bf16" | "fp16" → 0 | 1 | 2; -1 when unknown. */

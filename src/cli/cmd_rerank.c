@@ -190,6 +190,7 @@ int rr_cmd_rerank(int argc, char **argv) {
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
         {"resume", OPT_FLAG, &o.resume, "finish an interrupted run from OUTPUT.journal (or start one)"},
         {"chunk-pairs", OPT_INT, &o.chunk_pairs, "pairs per journal chunk, whole queries (default 4096)"},
+        {"max-memory", OPT_INT, &o.max_memory_mb, "MB for a pass's activations: passes shrink to fit (scores unchanged)"},
     };
     int rc = cli_parse("rerank", "--model DIR --run RUN --corpus CORPUS --queries QUERIES --output OUT [options]",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
@@ -219,6 +220,11 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     p.token_budget = o->token_budget;
     p.threads = threads;
     p.device = o->device;
+    if (o->max_memory_mb < 0) {
+        fprintf(stderr, "rerank rerank: --max-memory must be a positive number of MB\n");
+        return 2;
+    }
+    p.max_pass_bytes = (size_t)o->max_memory_mb << 20;
     p.precision = rr_precision_parse(o->precision);
     if (p.precision < 0) {
         fprintf(stderr, "rerank rerank: --precision must be fp32, bf16 or fp16\n");

@@ -45,6 +45,7 @@ typedef struct rerank_opts {
     int progress; /* CLI_PROGRESS_AUTO (default: when stderr is a terminal), _ON, _OFF */
     int resume;      /* continue from OUTPUT.journal (see cmd_rerank.c) */
     int chunk_pairs; /* journal chunk: whole queries, at least this many pairs (0: 4096) */
+    int max_memory_mb; /* 0 = none: else passes shrink until their workspace fits */
 } rerank_opts;
 typedef struct rerank_stats {
     size_t num_queries, num_pairs;

@@ -237,6 +237,15 @@ static rr_status alloc_workspace(rr_model *m) {
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         total += (sizes[i] + 15) / 16 * 16;
+    if (m->max_pass_bytes && total * sizeof(float) > m->max_pass_bytes) {
+        if (m->token_budget <= m->max_length)
+            return rr_error(RR_ERR_NOMEM, "a memory limit of %zu MB for a pass is too small: a pass of %d "
+                            "tokens (one sequence of max_length) needs %zu MB", m->max_pass_bytes >> 20,
+                            m->token_budget, (total * sizeof(float) + (1u << 20) - 1) >> 20);
+        m->token_budget = m->token_budget / 2 > m->max_length ? m->token_budget / 2 : m->max_length;
+        m->max_seqs = m->max_seqs / 2 > 0 ? m->max_seqs / 2 : 1;
+        return alloc_workspace(m);
+    }
     rr_status st = m->be->ops->alloc(m->be, total * sizeof(float), (void **)&m->workspace);
     if (st == RR_ERR_NOMEM && m->token_budget / 2 >= m->max_length) {
         /* Too big for the device: halve the passes and retry (the order of the output does
@@ -305,6 +314,7 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         goto fail;
     }
     m->token_budget = p.token_budget > 0 ? p.token_budget : 16384;
+    m->max_pass_bytes = p.max_pass_bytes;
     if (m->token_budget < m->max_length)
         m->token_budget = m->max_length;
     m->max_seqs = p.max_seqs > 0 ? p.max_seqs : m->token_budget / 8;

@@ -51,6 +51,7 @@ struct rr_model {
     int pooling;   /* rr_pooling for the embedding head */
     int normalize;
     int32_t out_dim, max_length, token_budget, max_seqs;
+    size_t max_pass_bytes; /* rr_model_params.max_pass_bytes */
     char architecture[64];
     rr_tokenizer *tok;
     rr_backend *be;
