@@ -8,5 +8,6 @@ int rr_cmd_eval(int argc, char **argv);
 int rr_cmd_index(int argc, char **argv);
 int rr_cmd_retrieve(int argc, char **argv);
 int rr_cmd_rerank(int argc, char **argv);
+int rr_cmd_fit_head(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const rr_command rr_commands[] = {
     {"retrieve", rr_cmd_retrieve, "queries -> top-k from an index directory -> TREC run"},
     {"rerank", rr_cmd_rerank, "TREC run of candidates + dataset + cross-encoder -> reranked TREC run"},
     {"eval", rr_cmd_eval, "TREC run + qrels -> trec_eval's measures, byte for byte"},
+    {"fit-head", rr_cmd_fit_head, "labelled pairs + frozen encoder -> fitted head -> cross-encoder directory"},
 };
 
 static void usage(FILE *out) {
