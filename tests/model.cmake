@@ -5,3 +5,6 @@ rr_script_test(test_bad_input test_bad_input.sh LABELS cpu model)
 rr_script_test(test_checkpoint_formats test_checkpoint_formats.sh LABELS cpu model)
 # rerank rerank: candidates from a TREC run, reranked order against PyTorch's logits.
 rr_script_test(test_rerank_cli test_rerank_cli.sh LABELS cpu model)
+# rerank fit-head: a head fitted on 30 SciFact train queries; loads in rerank and transformers,
+# scores = w·features + b, deterministic across threads, bad inputs leave no directory.
+rr_script_test(test_fit_head test_fit_head.sh LABELS cpu model)
