@@ -24,7 +24,10 @@ typedef struct rr_model rr_model;
 typedef enum rr_head_kind {
     RR_HEAD_AUTO = 0,   /* classifier when config.json says ForSequenceClassification, else embedding */
     RR_HEAD_CLASSIFIER, /* logits [num_labels] per sequence */
-    RR_HEAD_EMBEDDING   /* pooled (and, as the model says, normalised) hidden state [H] */
+    RR_HEAD_EMBEDDING,  /* pooled (and, as the model says, normalised) hidden state [H] */
+    RR_HEAD_POOLED      /* the classifier's input: tanh(pooler(h_CLS)) [H], from the model's
+                           pooler.dense weights (a cross-encoder's or a bare BERT trunk's); what
+                           `rerank fit-head` fits a classifier on. Pairs, like the classifier. */
 } rr_head_kind;
 
 typedef struct rr_model_params {
@@ -97,7 +100,8 @@ rr_status rr_model_forward(rr_model *model, const rr_batch *batch, float *out);
 /* Whole-job helpers: tokenize on all threads, sort by length, pack passes to the token
  * budget, run them, and scatter results back into input order.
  * rr_model_embed: out is [n, out_dim] (embedding head).
- * rr_model_score_pairs: out is [n, num_labels] (classifier head), one row per (q, d). */
+ * rr_model_score_pairs: out is [n, out_dim] (classifier head: num_labels logits; pooled head:
+ * H features), one row per (q, d). */
 rr_status rr_model_embed(rr_model *model, size_t n, const char *const *texts, const size_t *lens,
                          float *out);
 rr_status rr_model_score_pairs(rr_model *model, size_t n, const char *const *queries,

@@ -66,5 +66,6 @@ rr_status eval_files(const rr_eval_params *params, const char *const *measures, 
  * out of memory. */
 struct json_t *eval_json(const rr_eval *ev, int per_query, int no_summary);
 rr_status write_json_text(const struct json_t *root, FILE *out);
+int rr_cmd_fit_head(int argc, char **argv);
 
 #endif

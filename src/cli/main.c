@@ -18,6 +18,7 @@ static const rr_command rr_commands[] = {
     {"rerank", rr_cmd_rerank, "TREC run of candidates + dataset + cross-encoder -> reranked TREC run"},
     {"eval", rr_cmd_eval, "TREC run + qrels -> trec_eval's measures, byte for byte"},
     {"run", rr_cmd_run, "CONFIG.yaml -> first stage, rerank, eval, summary in one output directory"},
+    {"fit-head", rr_cmd_fit_head, "labelled pairs + frozen encoder -> fitted head -> cross-encoder directory"},
 };
 
 static void usage(FILE *out) {

@@ -6,6 +6,10 @@
  * projection, add+LN, FFN with GELU, add+LN), then the head:
  *   classifier: CLS → pooler dense + tanh → classifier → logits [S, num_labels]
  *   embedding:  pooling (CLS / mean / max / mean-sqrt-len) → optional L2 norm → [S, H]
+ *   pooled:     CLS → pooler dense + tanh → [S, H], the classifier's input (fit-head's
+ *               features). It runs the backends' classify op with an identity [H, H]
+ *               classifier and a zero bias made at load, so every backend computes it with
+ *               the code that scores (x·1 + 0 is exact in fp32): no op was added.
  * Letters: T total tokens, S sequences, H hidden, I intermediate, V vocab, P positions.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -131,13 +135,39 @@ static rr_status build_slots(rr_model *m, slot_list *l) {
         LAYER_SLOT(ln2_b, "encoder.layer.%d.output.LayerNorm.bias", H, 0);
 #undef LAYER_SLOT
     }
-    if (m->head == RR_HEAD_CLASSIFIER) {
+    if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
         RR_TRY(slot_add(l, &w->pooler_w, "pooler.dense.weight", H, H, 1));
         RR_TRY(slot_add(l, &w->pooler_b, "pooler.dense.bias", H, 0, 1));
+    }
+    if (m->head == RR_HEAD_CLASSIFIER) {
         RR_TRY(slot_add(l, &w->cls_w, "classifier.weight", c->num_labels, H, 0));
         RR_TRY(slot_add(l, &w->cls_b, "classifier.bias", c->num_labels, 0, 0));
     }
     return RR_OK;
+}
+
+/* The pooled head's classifier: identity [H, H] and zero [H], placed after the checkpoint's
+ * tensors in the weight block (not read from the checkpoint). */
+static void slot_add_identity_head(rr_model *m, slot_list *l) {
+    const size_t H = (size_t)m->config.hidden_size;
+    m->w.cls_w = (float *)(uintptr_t)(l->total + 1);
+    l->total += (H * H + 15) / 16 * 16;
+    m->w.cls_b = (float *)(uintptr_t)(l->total + 1);
+    l->total += (H + 15) / 16 * 16;
+}
+
+static rr_status upload_identity_head(rr_model *m) {
+    const size_t H = (size_t)m->config.hidden_size;
+    float *host = calloc(H * H + H, sizeof *host); /* [H, H] identity, then [H] zeros */
+    if (!host)
+        return rr_error(RR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < H; i++)
+        host[i * H + i] = 1.0f;
+    rr_status st = m->be->ops->upload(m->be, m->w.cls_w, host, H * H * sizeof *host);
+    if (!st)
+        st = m->be->ops->upload(m->be, m->w.cls_b, host + H * H, H * sizeof *host);
+    free(host);
+    return st;
 }
 
 static void resolve_all(rr_model *m, float *block) {
@@ -289,6 +319,7 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     m->pooling = c->pooling != RR_POOL_NONE ? c->pooling : RR_POOL_MEAN;
     m->normalize = c->normalize;
     m->out_dim = m->head == RR_HEAD_CLASSIFIER ? c->num_labels : c->hidden_size;
+    m->num_labels = m->head == RR_HEAD_POOLED ? c->hidden_size : c->num_labels;
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
     m->w.layers = m->layers;
     if (!m->layers) {
@@ -305,6 +336,8 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     }
     /* lengths */
     int32_t model_len = c->max_position_embeddings;
+    /* sentence-transformers' max_seq_length is the bi-encoder's; pairs (classifier, pooled)
+     * default to the position table, as transformers' tokenizers do */
     if (m->head == RR_HEAD_EMBEDDING && c->st_max_seq_length > 0 && c->st_max_seq_length < model_len)
         model_len = c->st_max_seq_length;
     m->max_length = p.max_length > 0 ? p.max_length : model_len;
@@ -332,10 +365,14 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
                              c->num_heads, p.threads, (rr_precision)p.precision, widest};
     if ((st = rr_backend_create(p.device, &lim, &m->be)))
         goto fail;
+    if (m->head == RR_HEAD_POOLED)
+        slot_add_identity_head(m, &slots);
     if ((st = m->be->ops->alloc(m->be, slots.total * sizeof(float), (void **)&m->weights)))
         goto fail;
     resolve_all(m, m->weights);
     if ((st = upload_weights(m, &ck, &slots, max_floats)))
+        goto fail;
+    if (m->head == RR_HEAD_POOLED && (st = upload_identity_head(m)))
         goto fail;
     if (m->be->ops->prepare_weights &&
         (st = m->be->ops->prepare_weights(m->be, m->weights, slots.total)))
@@ -453,8 +490,8 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
         RR_TRY(ops->linear(be, ws->ff, T, I, ly->ff2_w, ly->ff2_b, H, RR_ACT_NONE, ws->tmp));
         RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps));
     }
-    if (m->head == RR_HEAD_CLASSIFIER) {
-        rr_classifier_head head = {w->pooler_w, w->pooler_b, w->cls_w, w->cls_b, c->num_labels};
+    if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
+        rr_classifier_head head = {w->pooler_w, w->pooler_b, w->cls_w, w->cls_b, m->num_labels};
         RR_TRY(ops->classify(be, ws->x, &head, ws->pooled, ws->pooled2, ws->out));
     } else {
         RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out));

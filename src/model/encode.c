@@ -195,14 +195,16 @@ void rr_model_set_progress(rr_model *m, rr_progress_fn fn, void *ctx) {
 rr_status rr_model_embed(rr_model *m, size_t n, const char *const *texts, const size_t *lens,
                          float *out) {
     if (m->head != RR_HEAD_EMBEDDING)
-        return rr_error(RR_ERR_INVALID_ARG, "embed: the model was loaded with a classifier head");
+        return rr_error(RR_ERR_INVALID_ARG, "embed: the model was loaded with a pair head "
+                        "(classifier or pooled)");
     return run_job(m, n, texts, lens, NULL, NULL, out);
 }
 
 rr_status rr_model_score_pairs(rr_model *m, size_t n, const char *const *queries,
                                const size_t *query_lens, const char *const *docs,
                                const size_t *doc_lens, float *out) {
-    if (m->head != RR_HEAD_CLASSIFIER)
-        return rr_error(RR_ERR_INVALID_ARG, "score: the model was loaded without a classifier head");
+    if (m->head != RR_HEAD_CLASSIFIER && m->head != RR_HEAD_POOLED)
+        return rr_error(RR_ERR_INVALID_ARG, "score: the model was loaded without a classifier or "
+                        "pooled head");
     return run_job(m, n, queries, query_lens, docs, doc_lens, out);
 }

@@ -29,8 +29,8 @@ typedef struct rr_bert_weights {
     rr_bert_layer *layers;      /* [L] */
     float *pooler_w;  /* (H, H) classifier head only */
     float *pooler_b;  /* (H) */
-    float *cls_w;     /* (num_labels, H) */
-    float *cls_b;     /* (num_labels) */
+    float *cls_w;     /* (num_labels, H); pooled head: identity (H, H), made at load */
+    float *cls_b;     /* (num_labels); pooled head: zeros (H) */
 } rr_bert_weights;
 
 /* Activation workspace (backend memory), sized for token_budget / max_seqs. */
@@ -52,6 +52,7 @@ struct rr_model {
     int normalize;
     int32_t out_dim, max_length, token_budget, max_seqs;
     size_t max_pass_bytes; /* rr_model_params.max_pass_bytes */
+    int32_t num_labels; /* rows of the classify op's classifier: config's, or H for the pooled head */
     char architecture[64];
     rr_tokenizer *tok;
     rr_backend *be;
