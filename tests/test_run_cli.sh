@@ -188,6 +188,14 @@ EOF
       --tag first_stage --output "$T/retrieve.run" 2>/dev/null
     if cmp -s "$D/first_stage.run" "$T/retrieve.run"; then ok "dense first_stage.run = rerank retrieve"
     else bad "dense first_stage.run differs from rerank retrieve"; fi
+    # reranking our own first stage's output = reranking the same candidates given as a file
+    "$BIN" run "$T/cfg/dense.yaml" --set first_stage.index="$D/index" --set rerank.model="$CE" \
+      --set rerank.top_n=1 --set rerank.max_length=64 --out "$T/dense_rr" >/dev/null 2>"$T/err"
+    "$BIN" rerank --model "$CE" --run "$T/dense_rr/first_stage.run" --corpus "$T/corpus80.jsonl" \
+      --queries "$DATA/queries.jsonl.gz" --top-n 1 --max-length 64 --output "$T/dense_rr.run" 2>>"$T/err"
+    if [ -s "$T/dense_rr/rerank.run" ] && cmp -s "$T/dense_rr/rerank.run" "$T/dense_rr.run"; then
+      ok "rerank of the dense first stage = rerank rerank of the same candidates as a file"
+    else bad "dense + rerank: $(cat "$T/err")"; fi
   fi
 else
   echo "skip dense first stage: no $MINILM"

@@ -285,25 +285,47 @@ rr_status read_docs(const char *path, text_list *out) {
     return read_beir_jsonl(path, out);
 }
 
-/* Ids sorted through an index array; ties keep file order, so the first line is named. */
-static const text_list *sort_docs;
-static int cmp_doc_id(const void *a, const void *b) {
+/* Ids sorted through an index array; ties keep index (file) order, so the first line is named. */
+static const char *const *sort_ids;
+static int cmp_id(const void *a, const void *b) {
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    int c = strcmp(sort_docs->ids[i], sort_docs->ids[j]);
+    int c = strcmp(sort_ids[i], sort_ids[j]);
     return c ? c : (i < j ? -1 : i > j);
+}
+
+rr_status ids_sort(const char *const *ids, size_t n, size_t **order_out) {
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    *order_out = order;
+    if (!order)
+        return rr_error(RR_ERR_NOMEM, "out of memory sorting %zu ids", n);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_ids = ids;
+    qsort(order, n, sizeof *order, cmp_id);
+    return RR_OK;
+}
+
+long ids_find(const char *const *ids, const size_t *order, size_t n, const char *id) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(ids[order[mid]], id);
+        if (!c)
+            return (long)order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }
 
 rr_status text_list_index_ids(const text_list *docs, const char *path, const char *what, size_t **order_out) {
     *order_out = NULL;
     if (docs->n && !docs->ids)
         return rr_error(RR_ERR_FORMAT, "%s: no %s fields", path, what);
-    size_t *order = malloc((docs->n ? docs->n : 1) * sizeof *order);
-    if (!order)
-        return rr_error(RR_ERR_NOMEM, "out of memory indexing %s", path);
-    for (size_t i = 0; i < docs->n; i++)
-        order[i] = i;
-    sort_docs = docs;
-    qsort(order, docs->n, sizeof *order, cmp_doc_id);
+    size_t *order;
+    RR_TRY(ids_sort((const char *const *)docs->ids, docs->n, &order));
     rr_status st = RR_OK;
     for (size_t i = 1; i < docs->n && !st; i++)
         if (!strcmp(docs->ids[order[i - 1]], docs->ids[order[i]]))
@@ -321,18 +343,7 @@ rr_status text_list_index_ids(const text_list *docs, const char *path, const cha
 }
 
 long text_list_find_id(const text_list *docs, const size_t *order, const char *id) {
-    size_t lo = 0, hi = docs->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(docs->ids[order[mid]], id);
-        if (!c)
-            return (long)order[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return docs->ids ? ids_find((const char *const *)docs->ids, order, docs->n, id) : -1;
 }
 
 rr_status check_unique_ids(const text_list *docs, const char *path, const char *what) {

@@ -50,6 +50,9 @@ rr_status check_unique_ids(const text_list *tl, const char *path, const char *wh
  * text_list_find_id (binary search; -1 when absent). */
 rr_status text_list_index_ids(const text_list *tl, const char *path, const char *what, size_t **order);
 long text_list_find_id(const text_list *tl, const size_t *order, const char *id);
+/* The same over any array of n ids: *order = indices sorted by id (ties in index order). */
+rr_status ids_sort(const char *const *ids, size_t n, size_t **order);
+long ids_find(const char *const *ids, const size_t *order, size_t n, const char *id);
 /* TSV with two columns query<TAB>passage: two parallel lists. */
 rr_status read_pair_tsv(const char *path, text_list *queries, text_list *passages);
 

@@ -43,38 +43,13 @@ typedef struct sorted_ids {
     size_t *order; /* [n] indices sorted by id */
 } sorted_ids;
 
-static const char *const *g_sort_ids;
-static int cmp_ids(const void *a, const void *b) {
-    return strcmp(g_sort_ids[*(const size_t *)a], g_sort_ids[*(const size_t *)b]);
-}
-
 static rr_status sorted_ids_build(const char *const *ids, size_t n, sorted_ids *s) {
     s->ids = ids;
     s->n = n;
-    s->order = malloc((n ? n : 1) * sizeof *s->order);
-    if (!s->order)
-        return rr_error(RR_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        s->order[i] = i;
-    g_sort_ids = ids;
-    qsort(s->order, n, sizeof *s->order, cmp_ids);
-    return RR_OK;
+    return ids_sort(ids, n, &s->order);
 }
 
-static long sorted_ids_find(const sorted_ids *s, const char *id) {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(s->ids[s->order[mid]], id);
-        if (!c)
-            return (long)s->order[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
-}
+static long sorted_ids_find(const sorted_ids *s, const char *id) { return ids_find(s->ids, s->order, s->n, id); }
 
 /* FNV-1a: the held-out split and the random negatives' seeds depend only on the query id */
 static uint64_t fnv1a(const char *s) {
