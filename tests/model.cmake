@@ -16,3 +16,4 @@ rr_script_test(test_memory_limit test_memory_limit.sh LABELS cpu model)
 # rerank fit-head: a head fitted on 30 SciFact train queries; loads in rerank and transformers,
 # scores = w·features + b, deterministic across threads, bad inputs leave no directory.
 rr_script_test(test_fit_head test_fit_head.sh LABELS cpu model)
+rr_script_test(test_disk_full test_disk_full.sh LABELS cpu model)
