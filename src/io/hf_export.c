@@ -173,22 +173,13 @@ static rr_status write_config(const rr_hf_export *e, const char *path) {
     json_decref(c);
     if (!text)
         return rr_error(RR_ERR_NOMEM, "out of memory building config.json");
-    rr_atomic_file af;
-    rr_status st = rr_atomic_open(&af, path);
-    if (!st) {
-        fputs(text, af.fp);
-        fputc('\n', af.fp);
-        st = rr_atomic_commit(&af);
-    }
+    rr_status st = rr_atomic_write_line(path, text);
     free(text);
     return st;
 }
 
 static rr_status write_bytes(const char *path, const char *data, size_t len) {
-    rr_atomic_file af;
-    RR_TRY(rr_atomic_open(&af, path));
-    fwrite(data, 1, len, af.fp);
-    return rr_atomic_commit(&af);
+    return rr_atomic_write(path, data, len);
 }
 
 static rr_status fsync_dir(const char *dir) {

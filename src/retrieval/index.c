@@ -402,13 +402,7 @@ RR_FAISS_ONLY static rr_status write_meta(const rr_index_meta *m, const char *pa
     json_decref(o);
     if (!text)
         return rr_error(RR_ERR_NOMEM, "out of memory (index metadata)");
-    rr_atomic_file af;
-    rr_status st = rr_atomic_open(&af, path);
-    if (!st) {
-        fputs(text, af.fp);
-        fputc('\n', af.fp);
-        st = rr_atomic_commit(&af);
-    }
+    rr_status st = rr_atomic_write_line(path, text);
     free(text);
     return st;
 }

@@ -106,6 +106,22 @@ rr_status rr_atomic_open(rr_atomic_file *af, const char *path) {
     return RR_OK;
 }
 
+rr_status rr_atomic_write(const char *path, const void *data, size_t len) {
+    rr_atomic_file af;
+    RR_TRY(rr_atomic_open(&af, path));
+    if (len)
+        fwrite(data, 1, len, af.fp); /* a short write shows in the commit's ferror check */
+    return rr_atomic_commit(&af);
+}
+
+rr_status rr_atomic_write_line(const char *path, const char *text) {
+    rr_atomic_file af;
+    RR_TRY(rr_atomic_open(&af, path));
+    fputs(text, af.fp);
+    fputc('\n', af.fp);
+    return rr_atomic_commit(&af);
+}
+
 rr_status rr_atomic_commit(rr_atomic_file *af) {
     if (!af->fp)
         return rr_error(RR_ERR_INVALID_ARG, "%s: not open", af->path);

@@ -35,6 +35,10 @@ typedef struct rr_atomic_file {
 } rr_atomic_file;
 
 rr_status rr_atomic_open(rr_atomic_file *af, const char *path);
+/* The whole file at once, atomically (open, write, commit): len bytes of data; or a text and
+ * a final newline (JSON documents). */
+rr_status rr_atomic_write(const char *path, const void *data, size_t len);
+rr_status rr_atomic_write_line(const char *path, const char *text);
 rr_status rr_atomic_commit(rr_atomic_file *af);
 void rr_atomic_abort(rr_atomic_file *af);
 
