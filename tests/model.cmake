@@ -17,3 +17,4 @@ rr_script_test(test_memory_limit test_memory_limit.sh LABELS cpu model)
 # scores = w·features + b, deterministic across threads, bad inputs leave no directory.
 rr_script_test(test_fit_head test_fit_head.sh LABELS cpu model)
 rr_script_test(test_disk_full test_disk_full.sh LABELS cpu model)
+rr_script_test(test_lenient test_lenient.sh LABELS cpu model)

@@ -165,7 +165,28 @@ rr_status read_text_lines(const char *path, text_list *out) {
     return st;
 }
 
-rr_status read_beir_jsonl(const char *path, text_list *out) {
+/* A format error on one line: skipped and counted when lenient (1), else it stands (0). */
+static int skip_line(bad_lines *bl, rr_status st) {
+    if (!bl || !bl->lenient || st != RR_ERR_FORMAT)
+        return 0;
+    if (!bl->skipped++)
+        snprintf(bl->first, sizeof bl->first, "%s", rr_last_error());
+    rr_error_clear();
+    return 1;
+}
+
+void bad_lines_summary(const bad_lines *bl, const char *path, char *buf, size_t cap) {
+    if (!bl->skipped)
+        snprintf(buf, cap, "%s", "");
+    else
+        snprintf(buf, cap, "%zu malformed line%s skipped in %s (first: %s)", bl->skipped,
+                 bl->skipped == 1 ? "" : "s", path, bl->first);
+}
+
+static rr_status read_beir_jsonl_ex(const char *path, text_list *out, bad_lines *bl);
+rr_status read_beir_jsonl(const char *path, text_list *out) { return read_beir_jsonl_ex(path, out, NULL); }
+
+static rr_status read_beir_jsonl_ex(const char *path, text_list *out, bad_lines *bl) {
     memset(out, 0, sizeof *out);
     rr_line_reader r;
     RR_TRY(rr_lines_open(&r, path, 0));
@@ -182,6 +203,10 @@ rr_status read_beir_jsonl(const char *path, text_list *out) {
             st = rr_error(RR_ERR_FORMAT, "%s:%lld:%d: %s", path, r.line_no, o ? 1 : jerr.column,
                           o ? "expected a JSON object" : jerr.text);
             json_decref(o);
+            if (skip_line(bl, st)) {
+                st = RR_OK;
+                continue;
+            }
             break;
         }
         json_t *jid = json_object_get(o, "_id"), *jt = json_object_get(o, "title"),
@@ -230,6 +255,8 @@ rr_status read_beir_jsonl(const char *path, text_list *out) {
             }
         }
         json_decref(o);
+        if (st && skip_line(bl, st))
+            st = RR_OK;
         if (st)
             break;
     }
@@ -241,7 +268,7 @@ rr_status read_beir_jsonl(const char *path, text_list *out) {
 }
 
 /* MS MARCO's TSV: "id<TAB>text" per line (collection.tsv, queries.*.tsv). */
-static rr_status read_id_text_tsv(const char *path, text_list *out) {
+static rr_status read_id_text_tsv(const char *path, text_list *out, bad_lines *bl) {
     memset(out, 0, sizeof *out);
     rr_line_reader r;
     RR_TRY(rr_lines_open(&r, path, 0));
@@ -254,18 +281,19 @@ static rr_status read_id_text_tsv(const char *path, text_list *out) {
         if (!tab || memchr(tab + 1, '\t', r.len - (size_t)(tab + 1 - r.buf))) {
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: expected 2 tab-separated fields (id, text), found %s", path,
                           r.line_no, tab ? "more" : "1");
-            break;
-        }
-        *tab = '\0';
-        if (tab == r.buf) {
+        } else if (tab == r.buf) {
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: empty id", path, r.line_no);
-            break;
+        } else {
+            *tab = '\0';
+            const char *text = tab + 1;
+            const size_t len = r.len - (size_t)(text - r.buf);
+            if (!(st = check_utf8(r.buf, (size_t)(tab - r.buf), path, r.line_no)) &&
+                !(st = check_utf8(text, len, path, r.line_no)))
+                st = text_list_push(out, text, len, r.line_no, r.buf);
         }
-        const char *text = tab + 1;
-        const size_t len = r.len - (size_t)(text - r.buf);
-        if ((st = check_utf8(r.buf, (size_t)(tab - r.buf), path, r.line_no)) ||
-            (st = check_utf8(text, len, path, r.line_no)) ||
-            (st = text_list_push(out, text, len, r.line_no, r.buf)))
+        if (st && skip_line(bl, st))
+            st = RR_OK;
+        if (st)
             break;
     }
     rr_lines_close(&r);
@@ -279,11 +307,13 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-rr_status read_docs(const char *path, text_list *out) {
+rr_status read_docs_ex(const char *path, text_list *out, bad_lines *bl) {
     if (ends_with(path, ".tsv") || ends_with(path, ".tsv.gz"))
-        return read_id_text_tsv(path, out);
-    return read_beir_jsonl(path, out);
+        return read_id_text_tsv(path, out, bl);
+    return read_beir_jsonl_ex(path, out, bl);
 }
+
+rr_status read_docs(const char *path, text_list *out) { return read_docs_ex(path, out, NULL); }
 
 /* Ids sorted through an index array; ties keep index (file) order, so the first line is named. */
 static const char *const *sort_ids;

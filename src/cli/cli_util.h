@@ -43,6 +43,19 @@ rr_status read_beir_jsonl(const char *path, text_list *out);
 /* A corpus or query set by its name: *.tsv / *.tsv.gz are MS MARCO's "id<TAB>text" files
  * (collection.tsv, queries.dev.small.tsv), anything else BEIR JSONL. */
 rr_status read_docs(const char *path, text_list *out);
+
+/* --strict (default) / --lenient for corpus and query lines: lenient skips a malformed line
+ * (bad JSON, a missing or mistyped field, invalid UTF-8, a wrong field count) and counts it;
+ * strict stops at the first with its file:line. Unreadable files, over-long lines, duplicate
+ * ids and out-of-memory stay errors either way. */
+typedef struct bad_lines {
+    int lenient;
+    size_t skipped;
+    char first[512]; /* the first skipped line's message */
+} bad_lines;
+rr_status read_docs_ex(const char *path, text_list *out, bad_lines *bl);
+/* "N malformed lines skipped in PATH (first: MESSAGE)", or "" when none */
+void bad_lines_summary(const bad_lines *bl, const char *path, char *buf, size_t cap);
 /* Every id present, unique and free of whitespace (TREC runs cannot carry it); errors name
  * the line ("corpus.jsonl:12: duplicate _id \"7\" (first at line 3)"). what: "_id". */
 rr_status check_unique_ids(const text_list *tl, const char *path, const char *what);

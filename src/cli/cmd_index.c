@@ -190,6 +190,7 @@ int rr_cmd_index(int argc, char **argv) {
         {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
         {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
         {"quiet", OPT_FLAG, &o.quiet, "no progress line"},
+        {"lenient", OPT_FLAG, &o.lenient, "skip malformed corpus lines, with a count (default: stop at the first)"},
         {"progress", OPT_FLAG, &o.progress, "a progress line on stderr even when it is not a terminal"},
     };
     int rc = cli_parse("index",
@@ -313,8 +314,14 @@ int stage_index(const index_opts *o) {
         for (size_t i = 0; i < nk; i++)
             kept[i] = (int64_t)i;
     } else {
-        if ((st = read_docs(corpus, &docs)))
+        bad_lines bl = {o->lenient, 0, ""};
+        if ((st = read_docs_ex(corpus, &docs, &bl)))
             goto done;
+        if (bl.skipped) {
+            char line[1200];
+            bad_lines_summary(&bl, corpus, line, sizeof line);
+            fprintf(stderr, "rerank index: lenient: %s\n", line);
+        }
         n = docs.n;
         if (n == 0) {
             st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);

@@ -190,6 +190,8 @@ int rr_cmd_rerank(int argc, char **argv) {
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
         {"resume", OPT_FLAG, &o.resume, "finish an interrupted run from OUTPUT.journal (or start one)"},
         {"chunk-pairs", OPT_INT, &o.chunk_pairs, "pairs per journal chunk, whole queries (default 4096)"},
+        {"lenient", OPT_FLAG, &o.lenient, "skip malformed corpus/query lines and the candidates they leave "
+                                           "unknown, with a count (default: --strict, stop at the first)"},
         {"max-memory", OPT_INT, &o.max_memory_mb, "MB for a pass's activations: passes shrink to fit (scores unchanged)"},
     };
     int rc = cli_parse("rerank", "--model DIR --run RUN --corpus CORPUS --queries QUERIES --output OUT [options]",
@@ -250,7 +252,9 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     rr_status st = rr_candidates_load(run_path, (size_t)top_n, &cand);
     if (st)
         return cli_fail("rerank", st);
-    if ((st = read_docs(corpus_path, &corpus)) || (st = read_docs(queries_path, &queries)))
+    bad_lines cbad = {o->lenient, 0, ""}, qbad = {o->lenient, 0, ""};
+    size_t dropped = 0; /* candidates whose document or query is unknown (lenient) */
+    if ((st = read_docs_ex(corpus_path, &corpus, &cbad)) || (st = read_docs_ex(queries_path, &queries, &qbad)))
         goto done;
     if (corpus.n == 0 || queries.n == 0) {
         st = rr_error(RR_ERR_FORMAT, "%s: no %s (the file is empty or holds only blank lines)",
@@ -260,6 +264,26 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     if ((st = text_list_index_ids(&corpus, corpus_path, "_id", &corder)) ||
         (st = text_list_index_ids(&queries, queries_path, "_id", &qorder)))
         goto done;
+    if (o->lenient) { /* drop the candidates whose document or query is not there, keeping the order */
+        size_t w = 0;
+        for (size_t q = 0; q < cand.num_queries; q++) {
+            const size_t a = cand.first[q], b = cand.first[q + 1];
+            const int q_ok = text_list_find_id(&queries, qorder, cand.qids[q]) >= 0;
+            cand.first[q] = w;
+            for (size_t k = a; k < b; k++) {
+                if (!q_ok || text_list_find_id(&corpus, corder, cand.docids[k]) < 0) {
+                    dropped++;
+                    continue;
+                }
+                cand.docids[w] = cand.docids[k];
+                cand.scores[w] = cand.scores[k];
+                cand.line_no[w] = cand.line_no[k];
+                w++;
+            }
+        }
+        cand.first[cand.num_queries] = w;
+        cand.num_docs = w;
+    }
     const size_t n = cand.num_docs;
     qs = malloc(n * sizeof *qs);
     ds = malloc(n * sizeof *ds);
@@ -270,6 +294,8 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         goto done;
     }
     for (size_t q = 0; q < cand.num_queries && !st; q++) {
+        if (cand.first[q] == cand.first[q + 1])
+            continue; /* every candidate dropped (--lenient) */
         long qi = text_list_find_id(&queries, qorder, cand.qids[q]);
         if (qi < 0) {
             st = rr_error(RR_ERR_NOT_FOUND, "%s:%lld: query \"%s\" is not in %s", run_path,
@@ -385,6 +411,17 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         print_timing("rerank", model, t_load, omp_get_wtime() - t_run);
     if (!st)
         fprintf(stderr, "rerank rerank: %zu queries, %zu pairs -> %s\n", cand.num_queries, n, output);
+    if (!st && o->lenient) {
+        char line[1200];
+        bad_lines_summary(&cbad, corpus_path, line, sizeof line);
+        if (*line)
+            fprintf(stderr, "rerank rerank: lenient: %s\n", line);
+        bad_lines_summary(&qbad, queries_path, line, sizeof line);
+        if (*line)
+            fprintf(stderr, "rerank rerank: lenient: %s\n", line);
+        fprintf(stderr, "rerank rerank: lenient: %zu candidate%s dropped (document or query not in the dataset)\n",
+                dropped, dropped == 1 ? "" : "s");
+    }
     if (!st && stats) {
         stats->num_queries = cand.num_queries;
         stats->num_pairs = n;

@@ -25,6 +25,7 @@ typedef struct index_opts {
     const char *corpus, *model_dir, *out_dir, *factory, *metric, *from_index, *device, *precision;
     const char *update, *remove, *add; /* --update DIR [--remove IDS] [--add CORPUS] */
     int threads, token_budget, max_length, train_docs, quiet, progress;
+    int lenient; /* skip malformed corpus lines (counted) instead of stopping at the first */
     int metric_given; /* with from_index: 0 keeps the source index's metric */
 } index_opts;
 index_opts index_opts_default(void);
@@ -46,6 +47,7 @@ typedef struct rerank_opts {
     int resume;      /* continue from OUTPUT.journal (see cmd_rerank.c) */
     int chunk_pairs; /* journal chunk: whole queries, at least this many pairs (0: 4096) */
     int max_memory_mb; /* 0 = none: else passes shrink until their workspace fits */
+    int lenient;       /* skip malformed corpus/query lines and the candidates they leave unknown */
 } rerank_opts;
 typedef struct rerank_stats {
     size_t num_queries, num_pairs;
