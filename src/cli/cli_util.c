@@ -492,3 +492,20 @@ int cli_progress_cb(void *ctx, size_t done, size_t total) {
 int cli_progress_mode(int progress_flag, int quiet_flag) {
     return quiet_flag ? CLI_PROGRESS_OFF : progress_flag ? CLI_PROGRESS_ON : CLI_PROGRESS_AUTO;
 }
+
+int cli_model_params(const char *cmd, int head, int max_length, int threads, const char *device,
+                     const char *precision, int token_budget, rr_model_params *p) {
+    *p = rr_model_default_params();
+    p->head = (rr_head_kind)head;
+    p->max_length = max_length;
+    p->threads = threads;
+    p->device = device;
+    p->precision = rr_precision_parse(precision);
+    if (p->precision < 0) {
+        fprintf(stderr, "rerank %s: --precision must be fp32, bf16 or fp16\n", cmd);
+        return 2;
+    }
+    if (token_budget)
+        p->token_budget = token_budget;
+    return 0;
+}

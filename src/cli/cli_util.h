@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rerank/model.h"
 #include "rerank/status.h"
 
 /* --- options: "--name value" or "--name=value"; flags take no value --- */
@@ -81,6 +82,11 @@ rr_status write_matrix(const char *path, const char *format, const float *data, 
 /* The --timing line: load, tokenize and forward times, sequences/s and tokens/s. */
 struct rr_model;
 void print_timing(const char *cmd, const struct rr_model *model, double load_s, double run_s);
+
+/* The model parameters that --max-length, --threads, --device, --precision and --token-budget
+ * (0: the default) set for a subcommand; 2 with a usage message when --precision is unknown. */
+int cli_model_params(const char *cmd, int head, int max_length, int threads, const char *device,
+                     const char *precision, int token_budget, rr_model_params *p);
 
 /* One updating progress line on stderr: "rerank rerank: 1200/30000 pairs  85.3 pairs/s
  * elapsed 14s  ETA 337s". mode: CLI_PROGRESS_AUTO shows it only when stderr is a terminal. */

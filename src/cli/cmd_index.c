@@ -237,18 +237,10 @@ int stage_index(const index_opts *o) {
                         "(it builds FAISS with its C API), then rebuild\n");
         return 1;
     }
-    rr_model_params p = rr_model_default_params();
-    p.head = RR_HEAD_EMBEDDING;
-    p.max_length = o->max_length;
-    p.threads = o->threads;
-    p.device = o->device;
-    p.precision = rr_precision_parse(o->precision);
-    if (p.precision < 0) {
-        fprintf(stderr, "rerank index: --precision must be fp32, bf16 or fp16\n");
+    rr_model_params p;
+    if (cli_model_params("index", RR_HEAD_EMBEDDING, o->max_length, o->threads, o->device, o->precision,
+                         o->token_budget, &p))
         return 2;
-    }
-    if (o->token_budget)
-        p.token_budget = o->token_budget;
 
     double t_start = omp_get_wtime();
     text_list docs;
