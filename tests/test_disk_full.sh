@@ -16,10 +16,8 @@ MNT="$T/full"
 mkdir -p "$MNT"
 mounted=0
 trap '[ "$mounted" = 1 ] && umount "$MNT" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-python3 "$RR_REPO_DIR/tests/tools/make_tiny_model.py" "$T/tiny" "$MINILM" || exit 1
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+tiny_model "$T/tiny" || exit 1
 python3 - "$DATA" "$T/cand.trec" <<'PY'
 import gzip, json, sys
 data, out = sys.argv[1], sys.argv[2]
@@ -51,5 +49,4 @@ if [ "$mounted" = 1 ] && ! mount -o remount,size=4m "$MNT" 2>/dev/null; then umo
 bash -c "$limit exec $R --resume --output $(printf '%q' "$MNT/out.run")" >/dev/null 2>"$T/err2"; rc=$?
 if [ "$rc" = 0 ] && [ "$(wc -l <"$MNT/out.run")" = 2000 ] && [ ! -e "$MNT/out.run.journal" ]; then
   ok "with room again, --resume finishes: 2000 lines"; else bad "resume after full disk: exit $rc: $(cat "$T/err2")"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

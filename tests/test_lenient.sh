@@ -13,10 +13,8 @@ MINILM="${RR_MODELS_DIR:?}/all-MiniLM-L6-v2"
 [ -f "$MINILM/vocab.txt" ] || { echo "SKIPPED: no $MINILM (run scripts/setup.sh)"; exit 77; }
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-python3 "$RR_REPO_DIR/tests/tools/make_tiny_model.py" "$T/tiny" "$MINILM" || exit 1
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+tiny_model "$T/tiny" || exit 1
 python3 - "$DATA" "$T" <<'PY'
 import gzip, json, sys
 data, T = sys.argv[1], sys.argv[2]
@@ -63,5 +61,4 @@ grep -q "lenient: $((60 - kept)) candidates dropped" "$T/err" && ok "lenient: $(
 if grep -q "built without FAISS" "$T/err"; then echo "note: no FAISS: index --lenient not exercised"
 elif [ "$rc" = 0 ] && grep -q "3 malformed lines skipped" "$T/err" && [ "$(wc -l <"$T/idx/docids.txt")" = 38 ]; then
   ok "index --lenient: 38 documents, 3 lines skipped"; else bad "index --lenient: exit $rc: $(cat "$T/err")"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

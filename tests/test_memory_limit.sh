@@ -13,9 +13,7 @@ CE="${RR_MODELS_DIR:?}/test-cross-encoder"
 [ -f "$CE/config.json" ] || { echo "SKIPPED: no $CE (run scripts/setup.sh)"; exit 77; }
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 zcat "$DATA/corpus.jsonl.gz" | head -200 >"$T/corpus.jsonl"
 python3 - "$T" "$DATA" <<'PY'
 import gzip, json, sys
@@ -38,5 +36,4 @@ else bad "passes: unlimited '$p0', limited '$p1'"; fi
 "${C[@]}" --output "$T/x.run" --max-memory 1 2>"$T/x.err"; rc=$?
 if [ "$rc" = 1 ] && grep -q "too small: a pass of 160 tokens" "$T/x.err" && ! ls "$T"/x.run* >/dev/null 2>&1; then
   ok "a limit below one sequence: refused, no output"; else bad "tiny limit: exit $rc: $(cat "$T/x.err")"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

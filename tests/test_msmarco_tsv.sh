@@ -11,10 +11,8 @@ MINILM="${RR_MODELS_DIR:?}/all-MiniLM-L6-v2"
 [ -f "$MINILM/vocab.txt" ] || { echo "SKIPPED: no $MINILM (run scripts/setup.sh)"; exit 77; }
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-python3 "$RR_REPO_DIR/tests/tools/make_tiny_model.py" "$T/tiny" "$MINILM" || exit 1
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+tiny_model "$T/tiny" || exit 1
 python3 - "$DATA" "$T" <<'PY'
 import gzip, json, sys
 data, T = sys.argv[1], sys.argv[2]
@@ -58,5 +56,4 @@ expect "3 fields" "c3.tsv:3: expected 2 tab-separated fields (id, text), found m
 { head -2 "$T/collection.tsv"; head -1 "$T/collection.tsv"; } >"$T/cdup.tsv"
 expect "duplicate id" "cdup.tsv:3: duplicate _id" -- \
   "${R[@]}" --corpus "$T/cdup.tsv" --queries "$T/queries.dev.tsv" --output "$T/x"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -10,9 +10,7 @@ CE="${RR_MODELS_DIR:?}/test-cross-encoder"
 [ -f "$CE/config.json" ] || { echo "SKIPPED: no $CE (run scripts/setup.sh)"; exit 77; }
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for i in $(seq 1 40); do printf 'query %d about zinc\tpassage number %d on the common cold and zinc lozenges\n' "$i" "$i"; done > "$T/pairs.tsv"
 run() { "$BIN" score --model "$CE" --pairs "$T/pairs.tsv" --max-length 64 --token-budget 256 "$@"; }
 
@@ -30,5 +28,4 @@ run --output "$T/c.txt" --progress --quiet 2> "$T/c.err" || bad "score --progres
 grep -q 'pairs/s' "$T/c.err" && bad "--quiet did not win" || ok "--quiet wins over --progress"
 cmp -s "$T/a.txt" "$T/b.txt" && ok "same scores with and without the progress line" || bad "scores differ"
 [ "$(wc -l < "$T/a.txt")" = 40 ] && ok "40 scores" || bad "$(wc -l < "$T/a.txt") scores"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
