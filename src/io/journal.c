@@ -165,9 +165,9 @@ rr_status rr_journal_copy(rr_journal *j, FILE *out) {
 }
 
 void rr_journal_close(rr_journal *j, int remove) {
+    if (remove && j->path[0])
+        unlink(j->path); /* before the close: the lock still held keeps a second job off it */
     if (j->fp)
         fclose(j->fp); /* releases the lock */
     j->fp = NULL;
-    if (remove && j->path[0])
-        unlink(j->path);
 }
