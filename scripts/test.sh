@@ -2,9 +2,11 @@
 # scripts/test.sh — the whole test suite, from a fresh machine:
 #   setup (packages, model cache, Release build with CUDA compiled when nvcc exists),
 #   ctest on the Release build (labels cpu, model; gpu tests skip without a device),
+#   the bounded subset of the slow tests (label slow_ci: test_resume_100k, about a minute),
 #   then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   then each fuzz target briefly (scripts/fuzz.sh).
-# RR_TEST_SANITIZE=0 skips the sanitizer pass, RR_TEST_FUZZ=0 the fuzzing; extra args go to
+# RR_TEST_SANITIZE=0 skips the sanitizer pass, RR_TEST_SLOW=0 the slow subset, RR_TEST_FUZZ=0
+# the fuzzing (all slow tests: ctest --test-dir build -L slow); extra args go to
 # ctest (e.g. -L cpu).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +15,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="$(nproc)"
 echo "== ctest: Release build" >&2
 ctest --test-dir "$REPO/build" --output-on-failure -j"$JOBS" -LE slow "$@"
+if [ "${RR_TEST_SLOW:-1}" != 0 ]; then
+  echo "== ctest: the slow tests CI runs (label slow_ci), Release build" >&2
+  ctest --test-dir "$REPO/build" --output-on-failure -L slow_ci "$@"
+fi
 
 if [ "${RR_TEST_SANITIZE:-1}" != 0 ]; then
   echo "== ctest: ASan + UBSan build" >&2

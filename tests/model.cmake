@@ -9,7 +9,7 @@ rr_script_test(test_progress test_progress.sh LABELS cpu model)
 # nothing lost: kill -9 at random moments + --resume = the uninterrupted bytes (20k pairs of
 # a tiny model here; the 100k-pair run of issue 6 is the slow variant)
 rr_script_test(test_resume test_resume.sh LABELS cpu model)
-rr_script_test(test_resume_100k test_resume.sh LABELS slow)
+rr_script_test(test_resume_100k test_resume.sh LABELS slow slow_ci)
 set_property(TEST test_resume_100k APPEND PROPERTY ENVIRONMENT RR_RESUME_PAIRS=100000)
 rr_script_test(test_msmarco_tsv test_msmarco_tsv.sh LABELS cpu model)
 rr_script_test(test_memory_limit test_memory_limit.sh LABELS cpu model)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "util/json_where.h"
 
 static char T[256]; /* the scratch directory: data/, cand.trec, ce/, configs/ */
 
@@ -104,6 +105,8 @@ static const bad_case BAD[] = {
     {"measures_not_list", BASE "eval:\n  measures: map\noutput_dir: out\n", {NULL},
      "@T/configs/measures_not_list.yaml:6:13: eval.measures: expected a list (e.g. [ndcg_cut.10, map]), got a "
      "scalar"},
+    {"bad_lines_value", "dataset:\n  path: ../data\n  bad_lines: skip\nfirst_stage:\n  run: ../cand.trec\noutput_dir: out\n",
+     {NULL}, "@T/configs/bad_lines_value.yaml:3:14: dataset.bad_lines: \"skip\" is not one of strict/lenient"},
     {"section_scalar", BASE "rerank: 5\noutput_dir: out\n", {NULL},
      "@T/configs/section_scalar.yaml:5:9: rerank: expected a mapping of settings, got a scalar"},
     {"no_split", "dataset:\n  path: ../data\n  split: dev\nfirst_stage:\n  run: ../cand.trec\noutput_dir: out\n",
@@ -224,7 +227,21 @@ static int test_good(void) {
     return 0;
 }
 
+/* util/json_where: the position of a top-level member's value, not of a nested or quoted one */
+static void test_json_where(void) {
+    const char *t = "{\n  \"a\": {\"hidden_size\": 1},\n  \"s\": \"\\\"hidden_size\\\": 2\",\n"
+                    "  \"l\": [\"hidden_size\", {\"hidden_size\": 3}],\n  \"hidden_size\" :\t\"32\"\n}\n";
+    int line = 0, col = 0;
+    CHECK(rr_json_key_position(t, strlen(t), "hidden_size", &line, &col));
+    CHECK_MSG(line == 5 && col == 19, "hidden_size at %d:%d, want 5:19", line, col);
+    CHECK(rr_json_key_position(t, strlen(t), "a", &line, &col) && line == 2 && col == 8);
+    CHECK(!rr_json_key_position(t, strlen(t), "missing", &line, &col));
+    CHECK(!rr_json_key_position("{\"x\": \"unterminated", 17, "y", &line, &col));
+    CHECK(!rr_json_key_position("[{\"x\": 1}]", 10, "x", &line, &col)); /* not an object's member */
+}
+
 int main(void) {
+    test_json_where();
     snprintf(T, sizeof T, "/tmp/rr_test_config.XXXXXX");
     REQUIRE(mkdtemp(T), "mkdtemp");
     char p[512];

@@ -2,7 +2,7 @@
  * libyaml) turned into typed settings, command-line overrides, path resolution and checks.
  *
  * The file is a mapping of sections:
- *   dataset:     path (BEIR directory), split, corpus, queries, qrels
+ *   dataset:     path (BEIR directory), split, corpus, queries, qrels, bad_lines
  *   first_stage: run (a TREC run file) | model, index, factory, metric, k, search_params, ...
  *   rerank:      model, top_n, max_length, precision, device, token_budget, threads, score,
  *                label, tag (the section is optional: without it only the first stage runs)
@@ -44,6 +44,7 @@ typedef struct rr_config {
         char *corpus;  /* after finish: path/corpus.jsonl[.gz] unless given */
         char *queries; /* after finish: path/queries.jsonl[.gz] unless given */
         char *qrels;   /* after finish: path/qrels/<eval.split>.tsv[.gz] unless given */
+        char *bad_lines; /* "strict" (stop at the first malformed corpus/query line) | "lenient" */
     } dataset;
     struct {
         int dense;           /* after finish: 1 = model/index, 0 = run file */

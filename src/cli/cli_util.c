@@ -183,6 +183,21 @@ void bad_lines_summary(const bad_lines *bl, const char *path, char *buf, size_t 
                  bl->skipped == 1 ? "" : "s", path, bl->first);
 }
 
+int cli_bad_lines_check(const char *cmd, int lenient, int strict) {
+    if (lenient && strict) {
+        fprintf(stderr, "rerank %s: --lenient and --strict exclude each other\n", cmd);
+        return 2;
+    }
+    return 0;
+}
+
+void cli_bad_lines_report(const char *cmd, const bad_lines *bl, const char *path) {
+    char line[1200];
+    bad_lines_summary(bl, path, line, sizeof line);
+    if (*line)
+        fprintf(stderr, "rerank %s: lenient: %s\n", cmd, line);
+}
+
 static rr_status read_beir_jsonl_ex(const char *path, text_list *out, bad_lines *bl);
 rr_status read_beir_jsonl(const char *path, text_list *out) { return read_beir_jsonl_ex(path, out, NULL); }
 

@@ -57,6 +57,14 @@ typedef struct bad_lines {
 rr_status read_docs_ex(const char *path, text_list *out, bad_lines *bl);
 /* "N malformed lines skipped in PATH (first: MESSAGE)", or "" when none */
 void bad_lines_summary(const bad_lines *bl, const char *path, char *buf, size_t cap);
+/* The switch in a subcommand's option table, and its check: 2 with a usage message when
+ * both are given, else 0. */
+#define CLI_BAD_LINES_OPTS(lenient_p, strict_p)                                                            \
+    {"lenient", OPT_FLAG, lenient_p, "skip malformed corpus/query lines, counted, with a summary at the end"}, \
+    {"strict", OPT_FLAG, strict_p, "stop at the first malformed line, naming it (the default)"}
+int cli_bad_lines_check(const char *cmd, int lenient, int strict);
+/* "rerank CMD: lenient: SUMMARY" on stderr when lines of path were skipped */
+void cli_bad_lines_report(const char *cmd, const bad_lines *bl, const char *path);
 /* Every id present, unique and free of whitespace (TREC runs cannot carry it); errors name
  * the line ("corpus.jsonl:12: duplicate _id \"7\" (first at line 3)"). what: "_id". */
 rr_status check_unique_ids(const text_list *tl, const char *path, const char *what);

@@ -130,6 +130,7 @@ typedef struct pair_counts {
     size_t no_candidates;      /* queries with a relevant document but absent from the run (skipped) */
     size_t positives, hard_negatives, random_negatives;
     size_t run_queries_ignored; /* run queries not in the split */
+    size_t dropped;             /* lenient: candidates, relevant documents and queries not in the dataset */
 } pair_counts;
 
 static int doc_in(const long *docs, size_t n, long d) {
@@ -142,11 +143,13 @@ static int doc_in(const long *docs, size_t n, long d) {
 static rr_status build_pairs(const rr_qrels *qrels, const char *qrels_path, const rr_candidates *cand,
                              const char *run_path, const text_list *corpus, const sorted_ids *cix,
                              const char *corpus_path, const sorted_ids *qix, const char *queries_path,
-                             int negatives, int random_negatives, uint64_t seed, pair_set *ps, pair_counts *pc) {
+                             int negatives, int random_negatives, uint64_t seed, int lenient, pair_set *ps,
+                             pair_counts *pc) {
     memset(pc, 0, sizeof *pc);
-    /* every candidate must name a known document, whatever its query */
+    /* every candidate must name a known document, whatever its query (lenient: dropped and
+     * counted, e.g. when its corpus line was malformed and skipped) */
     for (size_t k = 0; k < cand->num_docs; k++)
-        if (sorted_ids_find(cix, cand->docids[k]) < 0)
+        if (sorted_ids_find(cix, cand->docids[k]) < 0 && !(lenient && ++pc->dropped))
             return rr_error(RR_ERR_NOT_FOUND, "%s:%lld: document \"%s\" is not in %s", run_path,
                             cand->line_no[k], cand->docids[k], corpus_path);
     sorted_ids run_q = {0};
@@ -170,6 +173,10 @@ static rr_status build_pairs(const rr_qrels *qrels, const char *qrels_path, cons
             if (qrels->rel[k] <= 0)
                 continue;
             long d = sorted_ids_find(cix, qrels->docid[k]);
+            if (d < 0 && lenient) {
+                pc->dropped++;
+                continue;
+            }
             if (d < 0) {
                 st = rr_error(RR_ERR_NOT_FOUND, "%s: query \"%s\": relevant document \"%s\" is not in %s",
                               qrels_path, eq->qid, qrels->docid[k], corpus_path);
@@ -189,6 +196,10 @@ static rr_status build_pairs(const rr_qrels *qrels, const char *qrels_path, cons
             continue;
         }
         qrow = sorted_ids_find(qix, eq->qid);
+        if (qrow < 0 && lenient) {
+            pc->dropped++;
+            continue;
+        }
         if (qrow < 0) {
             st = rr_error(RR_ERR_NOT_FOUND, "%s: query \"%s\" is not in %s", qrels_path, eq->qid, queries_path);
             break;
@@ -199,7 +210,7 @@ static rr_status build_pairs(const rr_qrels *qrels, const char *qrels_path, cons
         int taken = 0;
         for (size_t k = cand->first[cq]; k < cand->first[cq + 1] && taken < negatives && !st; k++) {
             long d = sorted_ids_find(cix, cand->docids[k]);
-            if (doc_in(pos_docs, npos, d))
+            if (d < 0 || doc_in(pos_docs, npos, d))
                 continue;
             st = pairs_push(ps, qrow, d, 0);
             taken++;
@@ -265,7 +276,7 @@ int rr_cmd_fit_head(int argc, char **argv) {
     const char *objective_name = "logistic", *l2_text = "auto", *dump = NULL, *device = "cpu",
                *precision = "fp32";
     int negatives = 20, random_negatives = 0, seed = 0, max_length = 0, token_budget = 0, threads = 0,
-        timing = 0;
+        timing = 0, lenient = 0, strict = 0;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model_dir, "trunk: a BERT cross-encoder or a bare BERT (needs pooler.dense.*)"},
         {"dataset", OPT_STR, &dataset, "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv; .gz ok)"},
@@ -284,12 +295,15 @@ int rr_cmd_fit_head(int argc, char **argv) {
         {"device", OPT_STR, &device, "cpu | cuda | auto (default cpu)"},
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16 | fp16 (CUDA storage precision)"},
         {"timing", OPT_FLAG, &timing, "print load / tokenize / forward times and rates to stderr"},
+        CLI_BAD_LINES_OPTS(&lenient, &strict),
     };
     int rc = cli_parse("fit-head",
                        "--model DIR --dataset DIR --candidates RUN --output DIR [--split train] [options]", argc,
                        argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
+    if ((rc = cli_bad_lines_check("fit-head", lenient, strict)))
+        return rc;
     if (!model_dir || !dataset || !run_path || !output) {
         fprintf(stderr, "rerank fit-head: needs --model, --dataset, --candidates and --output\n");
         return 2;
@@ -362,8 +376,11 @@ int rr_cmd_fit_head(int argc, char **argv) {
     if ((st = rr_candidates_load(run_path, 0, &cand)))
         goto done;
     have_cand = 1;
-    if ((st = read_beir_jsonl(corpus_path, &corpus)) || (st = read_beir_jsonl(queries_path, &queries)))
+    bad_lines cbad = {lenient, 0, ""}, qbad = {lenient, 0, ""};
+    if ((st = read_docs_ex(corpus_path, &corpus, &cbad)) || (st = read_docs_ex(queries_path, &queries, &qbad)))
         goto done;
+    cli_bad_lines_report("fit-head", &cbad, corpus_path);
+    cli_bad_lines_report("fit-head", &qbad, queries_path);
     if (!corpus.ids || !queries.ids) {
         st = rr_error(RR_ERR_FORMAT, "%s: no \"_id\" fields", !corpus.ids ? corpus_path : queries_path);
         goto done;
@@ -374,8 +391,11 @@ int rr_cmd_fit_head(int argc, char **argv) {
         (st = sorted_ids_build((const char *const *)queries.ids, queries.n, &qix)))
         goto done;
     if ((st = build_pairs(qrels, qrels_path, &cand, run_path, &corpus, &cix, corpus_path, &qix, queries_path,
-                          negatives, random_negatives, (uint64_t)(uint32_t)seed, &ps, &pc)))
+                          negatives, random_negatives, (uint64_t)(uint32_t)seed, lenient, &ps, &pc)))
         goto done;
+    if (lenient)
+        fprintf(stderr, "rerank fit-head: lenient: %zu candidates, relevant documents or queries dropped (not in "
+                "the dataset)\n", pc.dropped);
     if (pc.no_positive == pc.split_queries) {
         st = rr_error(RR_ERR_INVALID_ARG, "%s: no query of split \"%s\" has a relevant document (relevance > 0)",
                       qrels_path, split);

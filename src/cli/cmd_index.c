@@ -190,7 +190,7 @@ int rr_cmd_index(int argc, char **argv) {
         {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
         {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
         {"quiet", OPT_FLAG, &o.quiet, "no progress line"},
-        {"lenient", OPT_FLAG, &o.lenient, "skip malformed corpus lines, with a count (default: stop at the first)"},
+        CLI_BAD_LINES_OPTS(&o.lenient, &o.strict),
         {"progress", OPT_FLAG, &o.progress, "a progress line on stderr even when it is not a terminal"},
     };
     int rc = cli_parse("index",
@@ -208,6 +208,8 @@ int stage_index(const index_opts *o) {
     const char *corpus = o->corpus, *model_dir = o->model_dir, *out_dir = o->out_dir, *factory = o->factory;
     const char *metric = o->metric, *from_index = o->from_index, *update = o->update;
     int train_docs = o->train_docs, metric_given = o->metric_given, rc = 0;
+    if ((rc = cli_bad_lines_check("index", o->lenient, o->strict)))
+        return rc;
     if (update) {
         if (corpus || model_dir || from_index || (!o->remove && !o->add)) {
             fprintf(stderr, "rerank index: --update DIR takes --remove IDS and/or --add CORPUS (the model is "
@@ -266,8 +268,10 @@ int stage_index(const index_opts *o) {
         if (!strcmp(factory, "Flat") && strcmp(meta.factory, "Flat"))
             factory = meta.factory; /* the default: keep the index's own factory */
         if (o->add) {
-            if ((st = read_docs(o->add, &docs)) || (st = check_unique_ids(&docs, o->add, "_id")))
+            bad_lines bl = {o->lenient, 0, ""};
+            if ((st = read_docs_ex(o->add, &docs, &bl)) || (st = check_unique_ids(&docs, o->add, "_id")))
                 goto done;
+            cli_bad_lines_report("index", &bl, o->add);
         }
         if ((st = plan_update(src, update, o->remove, o->add ? &docs : NULL, o->add, &kept, &nk, &removed,
                               &replaced, meta.corpus_sha256)))
@@ -309,11 +313,7 @@ int stage_index(const index_opts *o) {
         bad_lines bl = {o->lenient, 0, ""};
         if ((st = read_docs_ex(corpus, &docs, &bl)))
             goto done;
-        if (bl.skipped) {
-            char line[1200];
-            bad_lines_summary(&bl, corpus, line, sizeof line);
-            fprintf(stderr, "rerank index: lenient: %s\n", line);
-        }
+        cli_bad_lines_report("index", &bl, corpus);
         n = docs.n;
         if (n == 0) {
             st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);

@@ -86,6 +86,7 @@ int rr_cmd_retrieve(int argc, char **argv) {
         {"threads", OPT_INT, &o.threads, "CPU threads (default: all)"},
         {"device", OPT_STR, &o.device, "cpu | cuda | auto (default cpu)"},
         {"precision", OPT_STR, &o.precision, "fp32 (default) | bf16 | fp16 (CUDA)"},
+        CLI_BAD_LINES_OPTS(&o.lenient, &o.strict),
     };
     int rc = cli_parse("retrieve", "--index DIR --queries FILE --output RUN [options]", argc, argv,
                        opts, (int)(sizeof opts / sizeof opts[0]));
@@ -98,6 +99,8 @@ int stage_retrieve(const retrieve_opts *o) {
     const char *index_dir = o->index_dir, *queries = o->queries, *qrels = o->qrels, *output = o->output;
     const char *tag = o->tag, *model_dir = o->model_dir, *search_params = o->search_params;
     int k = o->k, batch = o->batch, rc = 0;
+    if ((rc = cli_bad_lines_check("retrieve", o->lenient, o->strict)))
+        return rc;
     if (!index_dir || !queries || !output) {
         fprintf(stderr, "rerank retrieve: --index, --queries and --output are required\n");
         return 2;
@@ -148,8 +151,10 @@ int stage_retrieve(const retrieve_opts *o) {
     }
     if (search_params && (st = rr_index_set_search_params(index, search_params)))
         goto done;
-    if ((st = read_docs(queries, &qs)) || (st = check_unique_ids(&qs, queries, "query _id")))
+    bad_lines bl = {o->lenient, 0, ""};
+    if ((st = read_docs_ex(queries, &qs, &bl)) || (st = check_unique_ids(&qs, queries, "query _id")))
         goto done;
+    cli_bad_lines_report("retrieve", &bl, queries);
     for (size_t i = 0; i < qs.n; i++)
         if (qs.lens[i] == 0 || strspn(qs.texts[i], " \t\r\n") == qs.lens[i]) {
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: empty query text", queries, qs.line_no[i]);

@@ -282,6 +282,7 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
             return cli_fail("run", rr_error(RR_ERR_IO, "%s: cannot remove: %s", path, strerror(errno)));
 
     int rc = 0;
+    const int lenient = !strcmp(cfg->dataset.bad_lines, "lenient");
     double t0 = omp_get_wtime();
     if (cfg->first_stage.dense) {
         if (cfg->first_stage.build_index) {
@@ -298,6 +299,7 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
             io.threads = cfg->first_stage.threads;
             io.device = cfg->first_stage.device;
             io.precision = cfg->first_stage.precision;
+            io.lenient = lenient;
             fprintf(stderr, "rerank run: index: building %s\n", io.out_dir);
             rc = stage_index(&io);
             t.index = omp_get_wtime() - t0;
@@ -320,6 +322,7 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
             ro.threads = cfg->first_stage.threads;
             ro.device = cfg->first_stage.device;
             ro.precision = cfg->first_stage.precision;
+            ro.lenient = lenient;
             rc = stage_retrieve(&ro);
         }
     } else if ((st = copy_file_atomic(cfg->first_stage.run, fs_run))) {
@@ -347,6 +350,7 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
         ro.label = cfg->rerank.label;
         ro.top_n = cfg->rerank.top_n;
         ro.resume = resume;
+        ro.lenient = lenient;
         ro.progress = CLI_PROGRESS_AUTO;
         t0 = omp_get_wtime();
         rc = stage_rerank(&ro, &t.rr);

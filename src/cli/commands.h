@@ -26,6 +26,7 @@ typedef struct index_opts {
     const char *update, *remove, *add; /* --update DIR [--remove IDS] [--add CORPUS] */
     int threads, token_budget, max_length, train_docs, quiet, progress;
     int lenient; /* skip malformed corpus lines (counted) instead of stopping at the first */
+    int strict;  /* --strict given (the default; exclusive with lenient) */
     int metric_given; /* with from_index: 0 keeps the source index's metric */
 } index_opts;
 index_opts index_opts_default(void);
@@ -35,6 +36,7 @@ int stage_index(const index_opts *o);
 typedef struct retrieve_opts {
     const char *index_dir, *queries, *qrels, *output, *tag, *model_dir, *search_params, *device, *precision;
     int k, threads, token_budget, max_length, batch;
+    int lenient, strict; /* malformed query lines: skipped and counted / stop at the first (default) */
 } retrieve_opts;
 retrieve_opts retrieve_opts_default(void);
 int stage_retrieve(const retrieve_opts *o);

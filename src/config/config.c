@@ -53,6 +53,7 @@ static const field_def FIELDS[] = {
     {"dataset", "corpus", T_FILE, OFF(dataset.corpus), NULL, 0, NULL, 0},
     {"dataset", "queries", T_FILE, OFF(dataset.queries), NULL, 0, NULL, 0},
     {"dataset", "qrels", T_FILE, OFF(dataset.qrels), NULL, 0, NULL, 0},
+    {"dataset", "bad_lines", T_ENUM, OFF(dataset.bad_lines), "strict|lenient", 0, "strict", 0},
     {"first_stage", "run", T_FILE, OFF(first_stage.run), NULL, 0, NULL, 0},
     {"first_stage", "model", T_DIR, OFF(first_stage.model), NULL, 0, NULL, F_DENSE},
     {"first_stage", "index", T_OUTDIR, OFF(first_stage.index), NULL, 0, NULL, F_DENSE},

@@ -8,40 +8,27 @@
 
 #include "util/error.h"
 #include "util/file.h"
+#include "util/json_where.h"
 
-static rr_status load_json(const char *path, json_t **out) {
-    json_error_t jerr;
-    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*out) {
-        if (!rr_file_exists(path))
-            return rr_error(RR_ERR_NOT_FOUND, "%s: no such file", path);
-        return rr_error(RR_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column,
-                        jerr.text);
-    }
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        return rr_error(RR_ERR_FORMAT, "%s: top level is not a JSON object", path);
-    }
-    return RR_OK;
-}
+enum { CONFIG_MAX_BYTES = 16 << 20 }; /* a config.json is a few KB; refuse anything absurd */
 
 /* An integer field in [lo, hi]; missing -> def (or an error when def < 0). */
-static rr_status get_int(const char *path, json_t *o, const char *key, int def, int lo, int hi,
-                         int *out) {
-    json_t *v = json_object_get(o, key);
+static rr_status get_int(const rr_json_doc *d, const char *key, int def, int lo, int hi, int *out) {
+    json_t *v = json_object_get(d->root, key);
+    char at[4200];
     if (!v || json_is_null(v)) {
         if (def < 0)
-            return rr_error(RR_ERR_FORMAT, "%s: required field \"%s\" is missing", path, key);
+            return rr_error(RR_ERR_FORMAT, "%s: required field \"%s\" is missing", d->path, key);
         *out = def;
         return RR_OK;
     }
     if (!json_is_integer(v))
-        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" must be an integer", path, key);
+        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" must be an integer", rr_json_where(d, key, at, sizeof at),
+                        key);
     json_int_t x = json_integer_value(v);
     if (x < lo || x > hi)
-        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" = %lld is outside [%d, %d]", path, key,
-                        (long long)x, lo, hi);
+        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" = %lld is outside [%d, %d]",
+                        rr_json_where(d, key, at, sizeof at), key, (long long)x, lo, hi);
     *out = (int)x;
     return RR_OK;
 }
@@ -87,14 +74,15 @@ static rr_status load_sentence_transformers(const char *dir, rr_bert_config *c) 
             snprintf(sub, sizeof sub, "%s/config.json", mpath ? mpath : "");
             if ((st = rr_path_join(ppath, sizeof ppath, dir, sub)))
                 break;
-            json_t *pc = NULL;
-            if ((st = load_json(ppath, &pc)))
+            rr_json_doc pd;
+            if ((st = rr_json_load_object(ppath, CONFIG_MAX_BYTES, &pd)))
                 break;
+            json_t *pc = pd.root;
             int cls = json_is_true(json_object_get(pc, "pooling_mode_cls_token"));
             int mean = json_is_true(json_object_get(pc, "pooling_mode_mean_tokens"));
             int mx = json_is_true(json_object_get(pc, "pooling_mode_max_tokens"));
             int msq = json_is_true(json_object_get(pc, "pooling_mode_mean_sqrt_len_tokens"));
-            json_decref(pc);
+            rr_json_doc_free(&pd);
             if (cls + mean + mx + msq != 1) {
                 st = rr_error(RR_ERR_UNSUPPORTED,
                               "%s: exactly one pooling mode must be set (cls, mean, max or "
@@ -111,10 +99,10 @@ static rr_status load_sentence_transformers(const char *dir, rr_bert_config *c) 
     if (!st) {
         RR_TRY(rr_path_join(path, sizeof path, dir, "sentence_bert_config.json"));
         if (rr_file_exists(path)) {
-            json_t *sb = NULL;
-            if (!(st = load_json(path, &sb))) {
-                st = get_int(path, sb, "max_seq_length", 0, 1, 1 << 20, &c->st_max_seq_length);
-                json_decref(sb);
+            rr_json_doc sb;
+            if (!(st = rr_json_load_object(path, CONFIG_MAX_BYTES, &sb))) {
+                st = get_int(&sb, "max_seq_length", 0, 1, 1 << 20, &c->st_max_seq_length);
+                rr_json_doc_free(&sb);
             }
         }
     }
@@ -127,9 +115,11 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     memset(c, 0, sizeof *c);
     char path[4096];
     RR_TRY(rr_path_join(path, sizeof path, dir, "config.json"));
-    json_t *o = NULL;
-    RR_TRY(load_json(path, &o));
+    rr_json_doc doc;
+    RR_TRY(rr_json_load_object(path, CONFIG_MAX_BYTES, &doc));
+    json_t *o = doc.root;
     rr_status st = RR_OK;
+    char at[4200];
     const char *mt = json_string_value(json_object_get(o, "model_type"));
     json_t *archs = json_object_get(o, "architectures");
     const char *arch = json_is_array(archs) ? json_string_value(json_array_get(archs, 0)) : NULL;
@@ -138,35 +128,38 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     if (!mt || strcmp(mt, "bert") != 0) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
-                      "BERT-family checkpoints (model_type \"bert\")", path, mt ? mt : "(missing)",
+                      "BERT-family checkpoints (model_type \"bert\")", rr_json_where(&doc, "model_type", at, sizeof at),
+                      mt ? mt : "(missing)",
                       arch ? arch : "?");
         goto done;
     }
     if (arch && strcmp(arch, "BertModel") && strcmp(arch, "BertForSequenceClassification")) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: architecture \"%s\" is not supported (BertModel for bi-encoders, "
-                      "BertForSequenceClassification for cross-encoders)", path, arch);
+                      "BertForSequenceClassification for cross-encoders)",
+                      rr_json_where(&doc, "architectures", at, sizeof at), arch);
         goto done;
     }
     c->is_classifier = arch && ends_with(arch, "ForSequenceClassification");
-    if ((st = get_int(path, o, "hidden_size", -1, 1, 1 << 16, &c->hidden_size)) ||
-        (st = get_int(path, o, "num_hidden_layers", -1, 1, 1024, &c->num_layers)) ||
-        (st = get_int(path, o, "num_attention_heads", -1, 1, 1024, &c->num_heads)) ||
-        (st = get_int(path, o, "intermediate_size", -1, 1, 1 << 18, &c->intermediate_size)) ||
-        (st = get_int(path, o, "max_position_embeddings", 512, 1, 1 << 16, &c->max_position_embeddings)) ||
-        (st = get_int(path, o, "type_vocab_size", 2, 1, 1 << 16, &c->type_vocab_size)) ||
-        (st = get_int(path, o, "vocab_size", -1, 1, 1 << 24, &c->vocab_size)))
+    if ((st = get_int(&doc, "hidden_size", -1, 1, 1 << 16, &c->hidden_size)) ||
+        (st = get_int(&doc, "num_hidden_layers", -1, 1, 1024, &c->num_layers)) ||
+        (st = get_int(&doc, "num_attention_heads", -1, 1, 1024, &c->num_heads)) ||
+        (st = get_int(&doc, "intermediate_size", -1, 1, 1 << 18, &c->intermediate_size)) ||
+        (st = get_int(&doc, "max_position_embeddings", 512, 1, 1 << 16, &c->max_position_embeddings)) ||
+        (st = get_int(&doc, "type_vocab_size", 2, 1, 1 << 16, &c->type_vocab_size)) ||
+        (st = get_int(&doc, "vocab_size", -1, 1, 1 << 24, &c->vocab_size)))
         goto done;
     if (c->hidden_size % c->num_heads) {
         st = rr_error(RR_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
-                      path, c->hidden_size, c->num_heads);
+                      rr_json_where(&doc, "num_attention_heads", at, sizeof at), c->hidden_size, c->num_heads);
         goto done;
     }
     json_t *eps = json_object_get(o, "layer_norm_eps");
     c->layer_norm_eps = 1e-12f;
     if (eps) {
         if (!json_is_number(eps) || json_number_value(eps) <= 0) {
-            st = rr_error(RR_ERR_FORMAT, "%s: layer_norm_eps must be a positive number", path);
+            st = rr_error(RR_ERR_FORMAT, "%s: layer_norm_eps must be a positive number",
+                          rr_json_where(&doc, "layer_norm_eps", at, sizeof at));
             goto done;
         }
         c->layer_norm_eps = (float)json_number_value(eps);
@@ -174,21 +167,21 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     const char *act = json_string_value(json_object_get(o, "hidden_act"));
     if (!act || strcmp(act, "gelu") != 0) {
         st = rr_error(RR_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported (only \"gelu\", "
-                      "the exact erf form)", path, act ? act : "(missing)");
+                      "the exact erf form)", rr_json_where(&doc, "hidden_act", at, sizeof at), act ? act : "(missing)");
         goto done;
     }
     c->hidden_act = RR_ACT_GELU;
     const char *pet = json_string_value(json_object_get(o, "position_embedding_type"));
     if (pet && strcmp(pet, "absolute") != 0) {
         st = rr_error(RR_ERR_UNSUPPORTED, "%s: position_embedding_type \"%s\" is not supported "
-                      "(only \"absolute\")", path, pet);
+                      "(only \"absolute\")", rr_json_where(&doc, "position_embedding_type", at, sizeof at), pet);
         goto done;
     }
     if (c->is_classifier) {
         /* transformers derives num_labels from id2label when present */
         json_t *id2label = json_object_get(o, "id2label");
         int from_map = json_is_object(id2label) ? (int)json_object_size(id2label) : 0;
-        if ((st = get_int(path, o, "num_labels", from_map ? from_map : 2, 1, 1 << 16, &c->num_labels)))
+        if ((st = get_int(&doc, "num_labels", from_map ? from_map : 2, 1, 1 << 16, &c->num_labels)))
             goto done;
         if (from_map && !json_object_get(o, "num_labels"))
             c->num_labels = from_map;
@@ -197,6 +190,6 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     }
     st = load_sentence_transformers(dir, c);
 done:
-    json_decref(o);
+    rr_json_doc_free(&doc);
     return st;
 }

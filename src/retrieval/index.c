@@ -21,6 +21,7 @@
 #include "io/lines.h"
 #include "util/error.h"
 #include "util/file.h"
+#include "util/json_where.h"
 #include "util/sha256.h"
 
 #ifdef RR_HAVE_FAISS
@@ -407,52 +408,53 @@ RR_FAISS_ONLY static rr_status write_meta(const rr_index_meta *m, const char *pa
     return st;
 }
 
-static rr_status meta_string(json_t *o, const char *key, char *dst, size_t cap, const char *path) {
-    json_t *v = json_object_get(o, key);
+static rr_status meta_string(const rr_json_doc *d, const char *key, char *dst, size_t cap) {
+    json_t *v = json_object_get(d->root, key);
+    char at[4200];
+    if (!v)
+        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" is missing", d->path, key);
     if (!json_is_string(v))
-        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" missing or not a string", path, key);
+        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" is not a string", rr_json_where(d, key, at, sizeof at), key);
     if (json_string_length(v) >= cap)
-        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" too long", path, key);
+        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" too long", rr_json_where(d, key, at, sizeof at), key);
     memcpy(dst, json_string_value(v), json_string_length(v) + 1);
     return RR_OK;
 }
 
 static rr_status read_meta(const char *path, rr_index_meta *m) {
     memset(m, 0, sizeof *m);
-    json_error_t jerr;
-    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o)
-        return rr_error(access(path, F_OK) ? RR_ERR_NOT_FOUND : RR_ERR_FORMAT, "%s:%d:%d: %s", path,
-                        jerr.line, jerr.column, jerr.text);
+    rr_json_doc doc;
+    RR_TRY(rr_json_load_object(path, 1 << 20, &doc));
     rr_status st = RR_OK;
-    char format[64], metric[16];
-    json_t *dim = json_object_get(o, "dim"), *num = json_object_get(o, "num_docs");
-    if (!json_is_object(o))
-        st = rr_error(RR_ERR_FORMAT, "%s: expected a JSON object", path);
-    else if ((st = meta_string(o, "format", format, sizeof format, path)))
+    char format[64], metric[16], at[4200];
+    json_t *dim = json_object_get(doc.root, "dim"), *num = json_object_get(doc.root, "num_docs");
+    if ((st = meta_string(&doc, "format", format, sizeof format)))
         ;
     else if (strcmp(format, RR_INDEX_FORMAT))
-        st = rr_error(RR_ERR_UNSUPPORTED, "%s: index format \"%s\", this build reads \"%s\"", path,
-                      format, RR_INDEX_FORMAT);
-    else if ((st = meta_string(o, "model", m->model, sizeof m->model, path)) ||
-             (st = meta_string(o, "model_sha256", m->model_sha256, sizeof m->model_sha256, path)) ||
-             (st = meta_string(o, "corpus", m->corpus, sizeof m->corpus, path)) ||
-             (st = meta_string(o, "corpus_sha256", m->corpus_sha256, sizeof m->corpus_sha256, path)) ||
-             (st = meta_string(o, "factory", m->factory, sizeof m->factory, path)) ||
-             (st = meta_string(o, "metric", metric, sizeof metric, path)))
+        st = rr_error(RR_ERR_UNSUPPORTED, "%s: index format \"%s\", this build reads \"%s\"",
+                      rr_json_where(&doc, "format", at, sizeof at), format, RR_INDEX_FORMAT);
+    else if ((st = meta_string(&doc, "model", m->model, sizeof m->model)) ||
+             (st = meta_string(&doc, "model_sha256", m->model_sha256, sizeof m->model_sha256)) ||
+             (st = meta_string(&doc, "corpus", m->corpus, sizeof m->corpus)) ||
+             (st = meta_string(&doc, "corpus_sha256", m->corpus_sha256, sizeof m->corpus_sha256)) ||
+             (st = meta_string(&doc, "factory", m->factory, sizeof m->factory)) ||
+             (st = meta_string(&doc, "metric", metric, sizeof metric)))
         ;
     else if (rr_metric_parse(metric) < 0)
-        st = rr_error(RR_ERR_FORMAT, "%s: metric \"%s\" is neither \"ip\" nor \"l2\"", path, metric);
+        st = rr_error(RR_ERR_FORMAT, "%s: metric \"%s\" is neither \"ip\" nor \"l2\"",
+                      rr_json_where(&doc, "metric", at, sizeof at), metric);
     else if (!json_is_integer(dim) || json_integer_value(dim) <= 0 || json_integer_value(dim) > 65536)
-        st = rr_error(RR_ERR_FORMAT, "%s: field \"dim\" missing or out of range", path);
+        st = rr_error(RR_ERR_FORMAT, "%s: field \"dim\" missing or out of range (1..65536)",
+                      rr_json_where(&doc, "dim", at, sizeof at));
     else if (!json_is_integer(num) || json_integer_value(num) < 0)
-        st = rr_error(RR_ERR_FORMAT, "%s: field \"num_docs\" missing or negative", path);
+        st = rr_error(RR_ERR_FORMAT, "%s: field \"num_docs\" missing or negative",
+                      rr_json_where(&doc, "num_docs", at, sizeof at));
     if (!st) {
         m->metric = (rr_metric)rr_metric_parse(metric);
         m->dim = (int32_t)json_integer_value(dim);
         m->num_docs = (int64_t)json_integer_value(num);
     }
-    json_decref(o);
+    rr_json_doc_free(&doc);
     return st;
 }
 

@@ -256,22 +256,22 @@ def cfg_case(name, needle, content, status=1, why=""):
 
 
 cfg_case("config-malformed", "config.json:3:", '{\n "model_type": "bert",\n "hidden_size": ,\n}\n')
-cfg_case("config-not-object", "config.json: top level is not a JSON object", "[]\n")
+cfg_case("config-not-object", "config.json:1:1: top level is not a JSON object", "[]\n")
 cfg_case("config-unsupported-architecture", 'architecture "BertForMaskedLM" is not supported',
          config(architectures=["BertForMaskedLM"]))
 cfg_case("config-unsupported-model-type", 'model_type "roberta"', config(model_type="roberta"))
 cfg_case("config-missing-hidden-size", 'config.json: required field "hidden_size" is missing',
          config(hidden_size=None))
-cfg_case("config-hidden-size-string", 'config.json: field "hidden_size" must be an integer', config(hidden_size="32"))
-cfg_case("config-heads-not-dividing", "config.json: hidden_size 32 is not a multiple of num_attention_heads 3",
+cfg_case("config-hidden-size-string", 'config.json:6:17: field "hidden_size" must be an integer', config(hidden_size="32"))
+cfg_case("config-heads-not-dividing", "config.json:8:25: hidden_size 32 is not a multiple of num_attention_heads 3",
          config(num_attention_heads=3))
-cfg_case("config-hidden-size-2-40", 'config.json: field "hidden_size" = 1099511627776 is outside',
+cfg_case("config-hidden-size-2-40", 'config.json:6:17: field "hidden_size" = 1099511627776 is outside',
          config(hidden_size=1 << 40))
 cfg_case("config-absurd-in-range", 'has shape [30522, 32], config.json implies [16777216, 65536]',
          config(hidden_size=65536, num_attention_heads=1024, num_hidden_layers=1024, intermediate_size=262144,
                 max_position_embeddings=65536, vocab_size=1 << 24),
          why="every size inside its limit, the whole model 10^14 bytes: refused by shape before any allocation")
-cfg_case("config-bad-eps", "config.json: layer_norm_eps must be a positive number", config(layer_norm_eps=-1))
+cfg_case("config-bad-eps", "config.json:13:20: layer_norm_eps must be a positive number", config(layer_norm_eps=-1))
 
 # ---- vocab.txt (tokenizer.json removed so that vocab.txt is read) -------------------------------
 def vocab_case(name, needle, content, why=""):
@@ -323,7 +323,7 @@ def meta(**changes):
 idx_case("index-meta-missing", "is not an index directory (no meta.json)", {"DELETE": "meta.json\n"})
 idx_case("index-meta-malformed", "meta.json:2:", {"meta.json": '{\n "format": rerank\n}\n'})
 idx_case("index-meta-no-dim", 'meta.json: field "dim" missing or out of range', {"meta.json": meta(dim=None)})
-idx_case("index-meta-wrong-format", 'meta.json: index format "rerank-index/99"',
+idx_case("index-meta-wrong-format", 'meta.json:2:12: index format "rerank-index/99"',
          {"meta.json": meta(format="rerank-index/99")})
 idx_case("index-docids-truncated", "docids.txt: 2 document ids, meta.json says 3", {"docids.txt": "d1\nd2\n"})
 idx_case("index-docids-duplicate", 'docids.txt:3: duplicate document id "d1"', {"docids.txt": "d1\nd2\nd1\n"})
