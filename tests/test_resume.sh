@@ -11,6 +11,7 @@
 #     between the output's rename and the journal's unlink may leave both, and then the
 #     output must already be complete), and the final output is byte-identical to the reference (at least two kills must have hit
 #     unfinished work, else the test says so and fails);
+#   - the same job under --max-memory 1 (MB): more than 4x the passes, the same bytes;
 #   - SIGTERM: the process stops within 2 s, exit 143, journal kept; --resume then finishes it,
 #     identical again;
 #   - a journal left behind without --resume is refused (exit 1, says --resume); a journal
@@ -53,11 +54,19 @@ cmd=("$BIN" rerank --model "$T/tiny" --run "$T/cand.trec" --corpus "$DATA/corpus
      --queries "$DATA/queries.jsonl.gz" --top-n 0 --max-length 64 --chunk-pairs 1000 --threads 1)
 
 t0=$(date +%s.%N)
-"${cmd[@]}" --output "$T/ref.run" 2> "$T/ref.err" || { bad "reference run: $(cat "$T/ref.err")"; }
+"${cmd[@]}" --output "$T/ref.run" --timing 2> "$T/ref.err" || { bad "reference run: $(cat "$T/ref.err")"; }
 t1=$(date +%s.%N)
 ref_s=$(echo "$t1 - $t0" | bc)
 [ "$(wc -l < "$T/ref.run")" = "$NPAIRS" ] && ok "reference: $NPAIRS lines in ${ref_s}s" || bad "reference has $(wc -l < "$T/ref.run") lines"
 [ -e "$T/ref.run.journal" ] && bad "journal left after a complete run" || ok "no journal after a complete run"
+
+# memory pressure: the same job under a small memory limit runs in smaller passes, same bytes
+"${cmd[@]}" --output "$T/mem.run" --timing --max-memory 1 2> "$T/mem.err" || bad "--max-memory 1: $(cat "$T/mem.err")"
+p0=$(sed -n 's/.* passes=\([0-9]*\) .*/\1/p' "$T/ref.err"); p1=$(sed -n 's/.* passes=\([0-9]*\) .*/\1/p' "$T/mem.err")
+if [ -n "$p0" ] && [ -n "$p1" ] && [ "$p1" -gt "$((p0 * 4))" ]; then ok "--max-memory 1: $p1 passes instead of $p0"
+else bad "passes: unlimited '$p0', limited '$p1'"; fi
+cmp -s "$T/ref.run" "$T/mem.run" && ok "memory limit: byte-identical to the reference" || bad "output differs under --max-memory"
+rm -f "$T/mem.run"
 
 # SIGKILL at random moments until the job completes by itself
 kills=0 hits=0 rounds=0 both=0

@@ -65,8 +65,12 @@ typedef struct rr_backend_limits {
  * in a scratch of max_width columns): every row then goes through the same GEMM code path
  * whatever M is, so a sequence's scores do not depend on which other sequences share its
  * pass (bit-identical across token budgets, memory limits and resumed runs; without this,
- * OpenBLAS's edge kernels changed the last bits). */
+ * OpenBLAS's edge kernels changed the last bits). Products too small for OpenBLAS to treat
+ * every M alike (RR_LINEAR_SMALL_MNK) are computed without it. */
 #define RR_LINEAR_ROWS 32
+/* Products with RR_LINEAR_ROWS·N·K at most this are computed without BLAS (see cpu_linear):
+ * OpenBLAS's small-matrix path takes M·N·K up to 10^6 on some cores. */
+#define RR_LINEAR_SMALL_MNK 4000000
 
 typedef struct rr_backend rr_backend;
 

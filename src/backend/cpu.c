@@ -203,17 +203,36 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
     cpu_backend *c = cpu(be);
     const int32_t full = M / RR_LINEAR_ROWS * RR_LINEAR_ROWS, tail = M - full;
     const int32_t width = be->limits.max_width;
-    if (full)
-        cpu_sgemm(1, full, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
-    if (tail && c->tail_x && K <= width && N <= width) {
-        /* the last rows as a whole block (zero rows below them), so that they are computed
-         * as they would be in any other pass (see RR_LINEAR_ROWS) */
-        memcpy(c->tail_x, x + (size_t)full * K, (size_t)tail * K * sizeof(float));
-        memset(c->tail_x + (size_t)tail * K, 0, (size_t)(RR_LINEAR_ROWS - tail) * K * sizeof(float));
-        cpu_sgemm(1, RR_LINEAR_ROWS, N, K, 1.0f, c->tail_x, K, W, K, 0.0f, c->tail_y, N);
-        memcpy(y + (size_t)full * N, c->tail_y, (size_t)tail * N * sizeof(float));
-    } else if (tail) {
-        cpu_sgemm(1, tail, N, K, 1.0f, x + (size_t)full * K, K, W, K, 0.0f, y + (size_t)full * N, N);
+    if ((int64_t)RR_LINEAR_ROWS * N * K <= RR_LINEAR_SMALL_MNK) {
+        /* OpenBLAS sends a product this small to its small-matrix kernels or to its packed
+         * ones depending on M·N·K, and the two round differently: a row's result would depend
+         * on how many rows its pass has. One dot product per output instead, the same for
+         * any M (the classifier's one-label product, tiny test models). */
+#pragma omp parallel for schedule(static) num_threads(c->threads)
+        for (int32_t m = 0; m < M; m++) {
+            const float *xr = x + (size_t)m * K;
+            for (int32_t n = 0; n < N; n++) {
+                const float *wr = W + (size_t)n * K;
+                float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+                for (int32_t k = 0; k < K; k++)
+                    acc += xr[k] * wr[k];
+                y[(size_t)m * N + n] = acc;
+            }
+        }
+    } else {
+        if (full)
+            cpu_sgemm(1, full, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+        if (tail && c->tail_x && K <= width && N <= width) {
+            /* the last rows as a whole block (zero rows below them), so that they are computed
+             * as they would be in any other pass (see RR_LINEAR_ROWS) */
+            memcpy(c->tail_x, x + (size_t)full * K, (size_t)tail * K * sizeof(float));
+            memset(c->tail_x + (size_t)tail * K, 0, (size_t)(RR_LINEAR_ROWS - tail) * K * sizeof(float));
+            cpu_sgemm(1, RR_LINEAR_ROWS, N, K, 1.0f, c->tail_x, K, W, K, 0.0f, c->tail_y, N);
+            memcpy(y + (size_t)full * N, c->tail_y, (size_t)tail * N * sizeof(float));
+        } else if (tail) {
+            cpu_sgemm(1, tail, N, K, 1.0f, x + (size_t)full * K, K, W, K, 0.0f, y + (size_t)full * N, N);
+        }
     }
     if (!b && act == RR_ACT_NONE)
         return RR_OK;
