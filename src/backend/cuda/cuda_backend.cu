@@ -28,6 +28,7 @@ extern "C" {
 #include "backend/backend.h"
 #include "util/error.h"
 }
+#include "backend/cuda/module.h"
 #include "rr_kernels.h"
 
 namespace {
@@ -52,7 +53,7 @@ struct cuda_backend {
     cublasLtHandle_t lt;
     void *lt_ws;
     int use_lt;
-    int attn_kernel;          /* ATTN_SIMT, ATTN_WMMA or ATTN_MMA (see rr_backend_cuda_create) */
+    int attn_kernel;          /* ATTN_SIMT, ATTN_WMMA or ATTN_MMA (see rr_cudamod_backend_create) */
     int32_t *h_meta, *d_meta; /* ids | type ids | positions [T each] | cu_seqlens [S+1] */
     int32_t *d_ids, *d_types, *d_pos, *d_cu;
     void *h_stage;            /* pinned download staging */
@@ -445,7 +446,7 @@ rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
 
 } // namespace
 
-extern "C" rr_status rr_backend_cuda_create(const rr_backend_limits *lim, rr_backend **out) {
+extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_backend **out) {
     *out = NULL;
     const int d = lim->heads > 0 ? lim->hidden / lim->heads : 0;
     if (lim->max_seqlen < 1 || lim->token_budget < lim->max_seqlen || lim->max_seqs < 1 ||

@@ -4,9 +4,9 @@
 #include <cuda_runtime.h>
 #include <stdio.h>
 
-#include "backend/cuda/device.h"
+#include "backend/cuda/module.h"
 
-extern "C" int rr_cuda_device_count(char *why, size_t why_cap) {
+extern "C" int rr_cudamod_device_count(char *why, size_t why_cap) {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {
@@ -19,7 +19,7 @@ extern "C" int rr_cuda_device_count(char *why, size_t why_cap) {
     return count;
 }
 
-extern "C" int rr_cuda_device_name(int device, char *name, size_t cap) {
+extern "C" int rr_cudamod_device_name(int device, char *name, size_t cap) {
     cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, device) != cudaSuccess)
         return -1;

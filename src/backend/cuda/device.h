@@ -1,4 +1,5 @@
-/* backend/cuda/device.h — CUDA device discovery (C linkage; defined only when RR_CUDA). */
+/* backend/cuda/device.h — CUDA device discovery (C linkage; only when RR_CUDA): the library's
+ * entry points, forwarded to the CUDA backend module (backend/cuda_loader.c). */
 #ifndef RR_BACKEND_CUDA_DEVICE_H
 #define RR_BACKEND_CUDA_DEVICE_H
 
@@ -8,6 +9,8 @@
 extern "C" {
 #endif
 
+/* 1 when the CUDA backend module is loaded (the first call loads it), else 0 with the reason. */
+int rr_cuda_module_loaded(char *why, size_t why_cap);
 /* Number of usable CUDA devices; 0 with the reason in why when there are none. */
 int rr_cuda_device_count(char *why, size_t why_cap);
 /* "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"; 0 on success. */
