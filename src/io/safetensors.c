@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/json_where.h"
 
 /* A header over 100 MB is not a real checkpoint (safetensors itself caps it there). */
 #define RR_ST_MAX_HEADER ((uint64_t)100 << 20)
@@ -138,8 +139,9 @@ rr_status rr_st_file_open(const char *path, rr_st_file *out) {
     json_error_t jerr;
     root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root || !json_is_object(root)) {
-        st = rr_error(RR_ERR_FORMAT, "%s: header is not a JSON object: %s", path,
-                      root ? "wrong type" : jerr.text);
+        st = root ? rr_error(RR_ERR_FORMAT, "%s: header is not a JSON object", path)
+                  : rr_error(RR_ERR_FORMAT, "%s: header is not a JSON object: %d:%d (header byte %d): %s", path,
+                             jerr.line, jerr.column, jerr.position, jerr.text);
         goto fail;
     }
     size_t n = json_object_size(root);
@@ -164,8 +166,17 @@ rr_status rr_st_file_open(const char *path, rr_st_file *out) {
             goto fail;
         }
         out->num_tensors++;
-        if ((st = parse_entry(path, key, val, data_size, data, t)))
+        if ((st = parse_entry(path, key, val, data_size, data, t))) {
+            /* again, to name the entry's place in the header (only on this error path) */
+            char at[4200];
+            int line, col;
+            if (rr_json_key_position((const char *)p + 8, (size_t)hlen, key, &line, &col)) {
+                snprintf(at, sizeof at, "%s: header %d:%d", path, line, col);
+                rr_error_clear();
+                st = parse_entry(at, key, val, data_size, data, t);
+            }
             goto fail;
+        }
         spans[out->num_tensors - 1] = (span){(uint64_t)(t->data - data),
                                              (uint64_t)(t->data - data) + t->nbytes, t->name};
     }

@@ -213,7 +213,7 @@ st_case("st-header-longer-than-file", "model.safetensors: header length 1000 doe
         st_file({"w": T1}, b"\0" * 16, hlen=1000))
 st_case("st-header-length-2-63", "model.safetensors: header length 9223372036854775808 does not fit",
         st_file({"w": T1}, b"\0" * 16, hlen=1 << 63))
-st_case("st-header-not-json", "model.safetensors: header is not a JSON object", st_file(b"this is not json", b""))
+st_case("st-header-not-json", "model.safetensors: header is not a JSON object: 1:4 (header byte 4)", st_file(b"this is not json", b""))
 st_case("st-header-array", "model.safetensors: header is not a JSON object", st_file(b"[1, 2, 3]", b""))
 st_case("st-header-nesting-bomb", "model.safetensors: header is not a JSON object",
         st_file(b'{"w": ' + b"[" * 100000 + b"]" * 100000 + b"}", b""))
@@ -233,7 +233,7 @@ st_case("st-size-mismatch", 'tensor "w": 16 bytes of data but shape and dtype F3
 st_case("st-shape-overflow", 'tensor "w": shape overflows',
         st_file({"w": {"dtype": "F32", "shape": [1 << 32, 1 << 32, 16], "data_offsets": [0, 16]}}, b"\0" * 16),
         why="2^68 elements: the product wraps to 0 in 64 bits")
-st_case("st-bytes-overflow", 'tensor "w": shape overflows',
+st_case("st-bytes-overflow", 'model.safetensors: header 1:7: tensor "w": shape overflows',
         st_file({"w": {"dtype": "F32", "shape": [1 << 31, 1 << 31], "data_offsets": [0, 16]}}, b"\0" * 16),
         why="2^62 elements fit, 2^64 bytes do not")
 st_case("st-negative-dim", 'tensor "w": shape[1] is not a non-negative integer',
@@ -242,7 +242,7 @@ st_case("st-unknown-dtype", 'tensor "w": dtype "F128" is not supported',
         st_file({"w": {"dtype": "F128", "shape": [1], "data_offsets": [0, 16]}}, b"\0" * 16))
 st_case("st-too-many-dims", 'tensor "w": 9 dimensions',
         st_file({"w": {"dtype": "F32", "shape": [1] * 9, "data_offsets": [0, 4]}}, b"\0" * 4))
-st_case("st-entry-not-object", 'tensor "w": entry is not an object', st_file({"w": [0, 16]}, b"\0" * 16))
+st_case("st-entry-not-object", 'model.safetensors: header 1:7: tensor "w": entry is not an object', st_file({"w": [0, 16]}, b"\0" * 16))
 case("st-missing", SCORE_MODEL, 1, "no model.safetensors or model.safetensors.index.json", {"pairs.tsv": PAIRS},
      model={"DELETE": "model.safetensors\n"})
 case("st-shard-path-escape", SCORE_MODEL, 1,
