@@ -41,8 +41,9 @@ static inline void cpu_sgemm(int b_trans, int M, int N, int K, float alpha, cons
 typedef struct cpu_backend {
     rr_backend base;
     int threads;
-    size_t scores_stride; /* floats per thread in scores */
-    float *scores;        /* [threads, max_seqlen * max_seqlen] */
+    size_t scores_stride; /* floats per thread in scores: [max_seqlen, max_seqlen] + [max_seqlen] */
+    size_t max_seqlen;
+    float *scores;        /* [threads, scores_stride] */
     float *tail_x, *tail_y; /* [RR_LINEAR_ROWS, max_width] each: linear's last row block */
 } cpu_backend;
 
@@ -196,6 +197,13 @@ static rr_status cpu_embed(rr_backend *be, const float *word, const float *pos, 
     return RR_OK;
 }
 
+/* rows × N copies of the bias b: the starting value of a product computed with beta = 1 */
+static void fill_bias(float *y, int32_t rows, int32_t N, const float *b, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int32_t m = 0; m < rows; m++)
+        memcpy(y + (size_t)m * N, b, (size_t)N * sizeof(float));
+}
+
 static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const float *W,
                             const float *b, int32_t N, rr_activation act, float *y) {
     if (M <= 0)
@@ -203,7 +211,8 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
     cpu_backend *c = cpu(be);
     const int32_t full = M / RR_LINEAR_ROWS * RR_LINEAR_ROWS, tail = M - full;
     const int32_t width = be->limits.max_width;
-    if ((int64_t)RR_LINEAR_ROWS * N * K <= RR_LINEAR_SMALL_MNK) {
+    const int small = (int64_t)RR_LINEAR_ROWS * N * K <= RR_LINEAR_SMALL_MNK;
+    if (small) {
         /* OpenBLAS sends a product this small to its small-matrix kernels or to its packed
          * ones depending on M·N·K, and the two round differently: a row's result would depend
          * on how many rows its pass has. One dot product per output instead, the same for
@@ -217,33 +226,37 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
 #pragma omp simd reduction(+ : acc)
                 for (int32_t k = 0; k < K; k++)
                     acc += xr[k] * wr[k];
-                y[(size_t)m * N + n] = acc;
+                y[(size_t)m * N + n] = acc + (b ? b[n] : 0.0f);
             }
         }
     } else {
+        /* The bias is C's starting value (beta = 1): OpenBLAS then skips its pass that zeroes
+         * C, and no separate pass adds the bias. */
+        const float beta = b ? 1.0f : 0.0f;
+        if (b)
+            fill_bias(y, full, N, b, c->threads);
         if (full)
-            cpu_sgemm(1, full, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+            cpu_sgemm(1, full, N, K, 1.0f, x, K, W, K, beta, y, N);
         if (tail && c->tail_x && K <= width && N <= width) {
             /* the last rows as a whole block (zero rows below them), so that they are computed
              * as they would be in any other pass (see RR_LINEAR_ROWS) */
             memcpy(c->tail_x, x + (size_t)full * K, (size_t)tail * K * sizeof(float));
             memset(c->tail_x + (size_t)tail * K, 0, (size_t)(RR_LINEAR_ROWS - tail) * K * sizeof(float));
-            cpu_sgemm(1, RR_LINEAR_ROWS, N, K, 1.0f, c->tail_x, K, W, K, 0.0f, c->tail_y, N);
+            if (b)
+                fill_bias(c->tail_y, RR_LINEAR_ROWS, N, b, 1);
+            cpu_sgemm(1, RR_LINEAR_ROWS, N, K, 1.0f, c->tail_x, K, W, K, beta, c->tail_y, N);
             memcpy(y + (size_t)full * N, c->tail_y, (size_t)tail * N * sizeof(float));
         } else if (tail) {
-            cpu_sgemm(1, tail, N, K, 1.0f, x + (size_t)full * K, K, W, K, 0.0f, y + (size_t)full * N, N);
+            if (b)
+                fill_bias(y + (size_t)full * N, tail, N, b, 1);
+            cpu_sgemm(1, tail, N, K, 1.0f, x + (size_t)full * K, K, W, K, beta, y + (size_t)full * N, N);
         }
     }
-    if (!b && act == RR_ACT_NONE)
+    if (act == RR_ACT_NONE)
         return RR_OK;
 #pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
     for (int32_t m = 0; m < M; m++) {
         float *row = y + (size_t)m * N;
-        if (b) {
-#pragma omp simd
-            for (int32_t n = 0; n < N; n++)
-                row[n] += b[n];
-        }
         if (act == RR_ACT_GELU) {
             rr_gelu_inplace(row, (size_t)N);
         } else if (act == RR_ACT_TANH) {
@@ -265,11 +278,15 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
         const int s = task / heads, h = task % heads;
         const int start = p->cu_seqlens[s], L = p->cu_seqlens[s + 1] - start;
         float *S = c->scores + (size_t)omp_get_thread_num() * c->scores_stride; /* [L, L] */
+        float *rsum = S + c->scores_stride - c->max_seqlen;                    /* [L] */
         const float *Q = qkv + (size_t)start * 3 * H + (size_t)h * d; /* [L, d], stride 3H */
         const float *K = Q + H, *V = Q + 2 * H;
         cpu_sgemm(1, L, L, d, scale, Q, 3 * H, K, 3 * H, 0.0f, S, L);
+        /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's L×d values after the
+         * product instead of on P's L×L */
         for (int i = 0; i < L; i++) {
             float *row = S + (size_t)i * L, mx = row[0], sum = 0.0f;
+#pragma omp simd reduction(max : mx)
             for (int j = 1; j < L; j++)
                 mx = row[j] > mx ? row[j] : mx;
 #pragma omp simd reduction(+ : sum)
@@ -277,13 +294,17 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
                 row[j] = fast_expf(row[j] - mx);
                 sum += row[j];
             }
-            float inv = 1.0f / sum;
-#pragma omp simd
-            for (int j = 0; j < L; j++)
-                row[j] *= inv;
+            rsum[i] = 1.0f / sum;
         }
         float *O = out + (size_t)start * H + (size_t)h * d; /* [L, d], stride H */
         cpu_sgemm(0, L, d, L, 1.0f, S, L, V, 3 * H, 0.0f, O, H);
+        for (int i = 0; i < L; i++) {
+            float *o = O + (size_t)i * H;
+            const float r = rsum[i];
+#pragma omp simd
+            for (int j = 0; j < d; j++)
+                o[j] *= r;
+        }
     }
     return RR_OK;
 }
@@ -387,7 +408,8 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
     c->base.limits = *limits;
     c->threads = limits->threads > 0 ? limits->threads : omp_get_max_threads();
     openblas_set_num_threads(c->threads);
-    c->scores_stride = ((size_t)limits->max_seqlen * (size_t)limits->max_seqlen + 15) / 16 * 16;
+    c->max_seqlen = (size_t)limits->max_seqlen;
+    c->scores_stride = ((size_t)limits->max_seqlen * (size_t)(limits->max_seqlen + 1) + 15) / 16 * 16;
     c->scores = aligned_alloc(64, (size_t)c->threads * c->scores_stride * sizeof(float));
     if (!c->scores) {
         free(c);
