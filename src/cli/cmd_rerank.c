@@ -14,7 +14,14 @@
  * fsynced. After a kill, the same command with --resume scores only the chunks that are not
  * there and writes the same bytes as an uninterrupted run. SIGINT / SIGTERM stop after the
  * pass in flight (within about a second in any case). The output itself appears only when
- * complete (written atomically from the journal), and the journal is then removed. */
+ * complete (written atomically from the journal), and the journal is then removed.
+ *
+ * Memory does not grow with the number of pairs: the run is read three times through
+ * io/candidates.h's stream (1: validate every line, keep the query ids; 2: look every pair
+ * up, fingerprint the job, plan the chunks; 3: chunk by chunk, score). Held: the corpus and
+ * queries, per query its id and per chunk its bounds, one chunk's pairs, the model's
+ * workspace. A run whose queries' lines are not contiguous is held in memory instead (the
+ * stream does it; a note on stderr says so); the output is the same. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <omp.h>
