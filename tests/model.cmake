@@ -13,6 +13,9 @@ rr_script_test(test_resume_100k test_resume.sh LABELS slow slow_ci)
 set_property(TEST test_resume_100k APPEND PROPERTY ENVIRONMENT RR_RESUME_PAIRS=100000)
 rr_script_test(test_msmarco_tsv test_msmarco_tsv.sh LABELS cpu model)
 rr_script_test(test_memory_limit test_memory_limit.sh LABELS cpu model)
+# issue 5: peak RSS of a 1M-pair run within 10% of a 100k-pair run (bench/bench_memory.sh)
+rr_script_test(test_memory_bound test_memory_bound.sh LABELS model slow)
+set_tests_properties(test_memory_bound PROPERTIES TIMEOUT 1800)
 # rerank fit-head: a head fitted on 30 SciFact train queries; loads in rerank and transformers,
 # scores = w·features + b, deterministic across threads, bad inputs leave no directory.
 rr_script_test(test_fit_head test_fit_head.sh LABELS cpu model)

@@ -14,10 +14,18 @@
  * fsynced. After a kill, the same command with --resume scores only the chunks that are not
  * there and writes the same bytes as an uninterrupted run. SIGINT / SIGTERM stop after the
  * pass in flight (within about a second in any case). The output itself appears only when
- * complete (written atomically from the journal), and the journal is then removed. */
+ * complete (written atomically from the journal), and the journal is then removed.
+ *
+ * Memory does not grow with the number of pairs: the run is read three times through
+ * io/candidates.h's stream (1: validate every line, keep the query ids; 2: look every pair
+ * up, fingerprint the job, plan the chunks; 3: chunk by chunk, score). Held: the corpus and
+ * queries, per query its id and per chunk its bounds, one chunk's pairs, the model's
+ * workspace. A run whose queries' lines are not contiguous is held in memory instead (the
+ * stream does it; a note on stderr says so); the output is the same. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,16 +135,14 @@ void rerank_install_stop_handlers(void) {
 
 /* The job's identity for the journal: every setting that changes the output bytes, the
  * model directory (path, config.json, size and mtime of its weight files) and every pair's
- * ids and texts. */
-static void job_fingerprint(const rerank_opts *o, const rr_candidates *cand, const char **qs, const size_t *ql,
-                            const char **ds, const size_t *dl, size_t chunk_pairs, char hex[65]) {
-    rr_sha256 h;
-    rr_sha256_init(&h);
+ * ids and texts, query by query (fingerprint_query). */
+static void fingerprint_begin(const rerank_opts *o, size_t chunk_pairs, rr_sha256 *h) {
+    rr_sha256_init(h);
     char line[1024];
     int n = snprintf(line, sizeof line, "rerank-job v1|%s|top_n=%d|max_length=%d|budget=%d|device=%s|precision=%s|"
                      "activation=%s|label=%d|tag=%s|chunk=%zu|", o->model_dir, o->top_n, o->max_length,
                      o->token_budget, o->device, o->precision, o->activation, o->label, o->tag, chunk_pairs);
-    rr_sha256_update(&h, line, n > 0 ? (size_t)n : 0);
+    rr_sha256_update(h, line, n > 0 ? (size_t)n : 0);
     static const char *const files[] = {"config.json", "model.safetensors", "model.safetensors.index.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4200];
@@ -145,21 +151,71 @@ static void job_fingerprint(const rerank_opts *o, const rr_candidates *cand, con
         if (stat(path, &sb) == 0) {
             n = snprintf(line, sizeof line, "%s:%lld:%lld|", files[i], (long long)sb.st_size,
                          (long long)sb.st_mtime);
-            rr_sha256_update(&h, line, (size_t)n);
+            rr_sha256_update(h, line, (size_t)n);
         }
     }
-    for (size_t q = 0; q < cand->num_queries; q++) {
-        rr_sha256_update(&h, cand->qids[q], strlen(cand->qids[q]) + 1);
-        for (size_t k = cand->first[q]; k < cand->first[q + 1]; k++) {
-            rr_sha256_update(&h, cand->docids[k], strlen(cand->docids[k]) + 1);
-            rr_sha256_update(&h, qs[k], ql[k]);
-            rr_sha256_update(&h, "\0", 1);
-            rr_sha256_update(&h, ds[k], dl[k]);
-            rr_sha256_update(&h, "\0", 1);
-        }
-    }
-    rr_sha256_final_hex(&h, hex);
 }
+
+/* ---- one query's pairs: the query's text and its documents' ---- */
+
+typedef struct dataset {
+    const char *run_path, *corpus_path, *queries_path;
+    const text_list *corpus, *queries;
+    const size_t *corder, *qorder; /* ids sorted (text_list_index_ids) */
+    int lenient;
+} dataset;
+
+/* *qi: the query's index in the queries, or -1 (then nothing is kept); di[0 .. *kept-1]: the
+ * indices in the corpus of the documents kept, in the candidates' order. Strict: an unknown
+ * query or document is an error naming its run line; lenient: dropped, counted in *dropped. */
+static rr_status resolve_query(const dataset *d, const rr_cand_query *cq, long *qi, long *di, size_t *kept,
+                               size_t *dropped) {
+    *kept = 0;
+    *qi = text_list_find_id(d->queries, d->qorder, cq->qid);
+    if (*qi < 0) {
+        if (d->lenient) {
+            *dropped += cq->num_docs;
+            return RR_OK;
+        }
+        return rr_error(RR_ERR_NOT_FOUND, "%s:%lld: query \"%s\" is not in %s", d->run_path, cq->line_no[0],
+                        cq->qid, d->queries_path);
+    }
+    for (size_t j = 0; j < cq->num_docs; j++) {
+        long k = text_list_find_id(d->corpus, d->corder, cq->docids[j]);
+        if (k < 0) {
+            if (d->lenient) {
+                (*dropped)++;
+                continue;
+            }
+            return rr_error(RR_ERR_NOT_FOUND, "%s:%lld: document \"%s\" is not in %s", d->run_path, cq->line_no[j],
+                            cq->docids[j], d->corpus_path);
+        }
+        di[(*kept)++] = k;
+    }
+    return RR_OK;
+}
+
+static void fingerprint_query(rr_sha256 *h, const dataset *d, const char *qid, long qi, const long *di,
+                              size_t kept) {
+    rr_sha256_update(h, qid, strlen(qid) + 1);
+    for (size_t j = 0; j < kept; j++) {
+        const char *docid = d->corpus->ids[di[j]];
+        rr_sha256_update(h, docid, strlen(docid) + 1);
+        rr_sha256_update(h, d->queries->texts[qi], d->queries->lens[qi]);
+        rr_sha256_update(h, "\0", 1);
+        rr_sha256_update(h, d->corpus->texts[di[j]], d->corpus->lens[di[j]]);
+        rr_sha256_update(h, "\0", 1);
+    }
+}
+
+/* FNV-1a over a chunk's ids: the scoring pass checks that it reads the pairs the planning
+ * pass fingerprinted (the run file is read again for each) */
+static uint64_t ids_hash(uint64_t h, const char *s) {
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0xff) * 1099511628211ULL;
+}
+#define IDS_HASH_INIT 1469598103934665603ULL
 
 rerank_opts rerank_opts_default(void) {
     rerank_opts o = {.activation = "none", .device = "cpu", .precision = "fp32", .tag = "rerank", .top_n = 100,
@@ -235,23 +291,33 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     if (threads > 0)
         omp_set_num_threads(threads);
 
-    rr_candidates cand;
+    rr_cand_stream *cs = NULL;
     text_list corpus = {0}, queries = {0};
     size_t *corder = NULL, *qorder = NULL; /* corpus / queries sorted by id */
     rr_model *model = NULL;
-    const char **qs = NULL, **ds = NULL;
+    const char **qs = NULL, **ds = NULL, **docids = NULL;
     size_t *ql = NULL, *dl = NULL;
+    long *di = NULL;                 /* one query's documents, indices in the corpus */
+    const char **chunk_qids = NULL;  /* [max queries of a chunk] */
+    size_t *chunk_qdocs = NULL;      /* [max queries of a chunk] pairs of each */
     float *scores = NULL;
     scored *buf = NULL;
     rr_atomic_file af = {0};
     int af_open = 0, jr_open = 0;
     rr_journal jr;
-    size_t *chunk_end = NULL; /* chunk c covers queries chunk_end[c-1] .. chunk_end[c]-1 */
-    strbuf text = {0};        /* one chunk's output lines */
+    size_t *chunk_end = NULL;   /* chunk c covers queries chunk_end[c-1] .. chunk_end[c]-1 */
+    size_t *chunk_pair = NULL;  /* [nchunks + 1] pairs before chunk c */
+    uint64_t *chunk_ids = NULL; /* [nchunks] ids_hash of each chunk's pairs */
+    strbuf text = {0};          /* one chunk's output lines */
     const size_t chunk_pairs = o->chunk_pairs > 0 ? (size_t)o->chunk_pairs : 4096;
-    rr_status st = rr_candidates_load(run_path, (size_t)top_n, &cand);
+    /* pass 1: every line of the run validated; in memory only its query ids (see candidates.h) */
+    rr_status st = rr_cand_stream_open(run_path, (size_t)top_n, &cs);
     if (st)
         return cli_fail("rerank", st);
+    const rr_cand_stream_info ci = rr_cand_stream_get_info(cs);
+    if (!ci.grouped)
+        fprintf(stderr, "rerank rerank: note: %s is not grouped by query (line %lld: a query whose lines "
+                "began earlier); its candidates are held in memory\n", run_path, ci.regroup_line);
     bad_lines cbad = {o->lenient, 0, ""}, qbad = {o->lenient, 0, ""};
     size_t dropped = 0; /* candidates whose document or query is unknown (lenient) */
     if ((st = read_docs_ex(corpus_path, &corpus, &cbad)) || (st = read_docs_ex(queries_path, &queries, &qbad)))
@@ -264,59 +330,63 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     if ((st = text_list_index_ids(&corpus, corpus_path, "_id", &corder)) ||
         (st = text_list_index_ids(&queries, queries_path, "_id", &qorder)))
         goto done;
-    if (o->lenient) { /* drop the candidates whose document or query is not there, keeping the order */
-        size_t w = 0;
-        for (size_t q = 0; q < cand.num_queries; q++) {
-            const size_t a = cand.first[q], b = cand.first[q + 1];
-            const int q_ok = text_list_find_id(&queries, qorder, cand.qids[q]) >= 0;
-            cand.first[q] = w;
-            for (size_t k = a; k < b; k++) {
-                if (!q_ok || text_list_find_id(&corpus, corder, cand.docids[k]) < 0) {
-                    dropped++;
-                    continue;
-                }
-                cand.docids[w] = cand.docids[k];
-                cand.scores[w] = cand.scores[k];
-                cand.line_no[w] = cand.line_no[k];
-                w++;
-            }
-        }
-        cand.first[cand.num_queries] = w;
-        cand.num_docs = w;
-    }
-    const size_t n = cand.num_docs;
-    qs = malloc(n * sizeof *qs);
-    ds = malloc(n * sizeof *ds);
-    ql = malloc(n * sizeof *ql);
-    dl = malloc(n * sizeof *dl);
-    if (!qs || !ds || !ql || !dl) {
-        st = rr_error(RR_ERR_NOMEM, "out of memory for %zu pairs", n);
+    const dataset ds_info = {run_path, corpus_path, queries_path, &corpus, &queries, corder, qorder, o->lenient};
+    /* Pass 2: every query's pairs looked up (unknown ids: errors, or dropped with --lenient),
+     * the job's fingerprint, and the chunks: whole queries, at least chunk_pairs pairs each
+     * (the last may be smaller), the unit of the journal. They depend only on the candidates
+     * and --chunk-pairs, so an interrupted and resumed run scores exactly the same passes as
+     * an uninterrupted one. Memory: per query and per chunk, never per pair. */
+    di = malloc((ci.max_query_docs ? ci.max_query_docs : 1) * sizeof *di);
+    chunk_end = malloc((ci.num_queries + 1) * sizeof *chunk_end);
+    chunk_pair = malloc((ci.num_queries + 1) * sizeof *chunk_pair);
+    chunk_ids = malloc((ci.num_queries + 1) * sizeof *chunk_ids);
+    if (!di || !chunk_end || !chunk_pair || !chunk_ids) {
+        st = rr_error(RR_ERR_NOMEM, "out of memory for %zu queries", ci.num_queries);
         goto done;
     }
-    for (size_t q = 0; q < cand.num_queries && !st; q++) {
-        if (cand.first[q] == cand.first[q + 1])
-            continue; /* every candidate dropped (--lenient) */
-        long qi = text_list_find_id(&queries, qorder, cand.qids[q]);
-        if (qi < 0) {
-            st = rr_error(RR_ERR_NOT_FOUND, "%s:%lld: query \"%s\" is not in %s", run_path,
-                          cand.line_no[cand.first[q]], cand.qids[q], queries_path);
+    rr_sha256 fp;
+    fingerprint_begin(o, chunk_pairs, &fp);
+    size_t n = 0, nq = 0, nchunks = 0, max_chunk = 0, max_chunk_queries = 0, max_q = 0;
+    uint64_t hash = IDS_HASH_INIT;
+    chunk_pair[0] = 0;
+    for (size_t first_q = 0;;) {
+        rr_cand_query cq;
+        int eof = 0;
+        if ((st = rr_cand_stream_next(cs, &cq, &eof)))
+            goto done;
+        if (!eof) {
+            long qi;
+            size_t kept;
+            if ((st = resolve_query(&ds_info, &cq, &qi, di, &kept, &dropped)))
+                goto done;
+            fingerprint_query(&fp, &ds_info, cq.qid, qi, di, kept);
+            hash = ids_hash(hash, cq.qid);
+            for (size_t j = 0; j < kept; j++)
+                hash = ids_hash(hash, corpus.ids[di[j]]);
+            n += kept;
+            nq++;
+            if (kept > max_q)
+                max_q = kept;
+        }
+        const size_t in_chunk = n - chunk_pair[nchunks];
+        if (nq > first_q && (in_chunk >= chunk_pairs || eof)) {
+            chunk_end[nchunks] = nq;
+            chunk_ids[nchunks] = hash;
+            chunk_pair[++nchunks] = n;
+            if (in_chunk > max_chunk)
+                max_chunk = in_chunk;
+            if (nq - first_q > max_chunk_queries)
+                max_chunk_queries = nq - first_q;
+            first_q = nq;
+            hash = IDS_HASH_INIT;
+        }
+        if (eof)
             break;
-        }
-        for (size_t k = cand.first[q]; k < cand.first[q + 1]; k++) {
-            long di = text_list_find_id(&corpus, corder, cand.docids[k]);
-            if (di < 0) {
-                st = rr_error(RR_ERR_NOT_FOUND, "%s:%lld: document \"%s\" is not in %s", run_path, cand.line_no[k],
-                              cand.docids[k], corpus_path);
-                break;
-            }
-            qs[k] = queries.texts[qi];
-            ql[k] = queries.lens[qi];
-            ds[k] = corpus.texts[di];
-            dl[k] = corpus.lens[di];
-        }
     }
-    if (st)
+    if (nq != ci.num_queries) {
+        st = rr_error(RR_ERR_INTERNAL, "%s: %zu queries read, %zu expected", run_path, nq, ci.num_queries);
         goto done;
+    }
     double t0 = omp_get_wtime();
     if ((st = rr_model_load(model_dir, &p, &model)))
         goto done;
@@ -326,33 +396,23 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         goto done;
     }
     double t_load = omp_get_wtime() - t0, t_run = omp_get_wtime();
-    size_t max_q = 0, max_chunk = 0, nchunks = 0;
-    for (size_t q = 0; q < cand.num_queries; q++)
-        if (cand.first[q + 1] - cand.first[q] > max_q)
-            max_q = cand.first[q + 1] - cand.first[q];
-    /* Chunks of whole queries, at least chunk_pairs pairs each (the last may be smaller):
-     * the unit of the journal. They depend only on the candidates and --chunk-pairs, so an
-     * interrupted and resumed run scores exactly the same passes as an uninterrupted one. */
-    chunk_end = malloc((cand.num_queries + 1) * sizeof *chunk_end);
-    if (!chunk_end) {
-        st = rr_error(RR_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t q = 0, first = 0; q < cand.num_queries; q++)
-        if (cand.first[q + 1] - cand.first[first] >= chunk_pairs || q + 1 == cand.num_queries) {
-            chunk_end[nchunks++] = q + 1;
-            if (cand.first[q + 1] - cand.first[first] > max_chunk)
-                max_chunk = cand.first[q + 1] - cand.first[first];
-            first = q + 1;
-        }
-    scores = malloc((max_chunk ? max_chunk : 1) * (size_t)info.out_dim * sizeof *scores);
+    /* sizes first: one chunk's pairs, one query's sort; nothing is allocated per chunk */
+    const size_t chunk_cap = max_chunk ? max_chunk : 1;
+    qs = malloc(chunk_cap * sizeof *qs);
+    ds = malloc(chunk_cap * sizeof *ds);
+    ql = malloc(chunk_cap * sizeof *ql);
+    dl = malloc(chunk_cap * sizeof *dl);
+    docids = malloc(chunk_cap * sizeof *docids);
+    chunk_qids = malloc((max_chunk_queries ? max_chunk_queries : 1) * sizeof *chunk_qids);
+    chunk_qdocs = malloc((max_chunk_queries ? max_chunk_queries : 1) * sizeof *chunk_qdocs);
+    scores = malloc(chunk_cap * (size_t)info.out_dim * sizeof *scores);
     buf = malloc((max_q ? max_q : 1) * sizeof *buf);
-    if (!scores || !buf) {
-        st = rr_error(RR_ERR_NOMEM, "out of memory for %zu scores", max_chunk);
+    if (!qs || !ds || !ql || !dl || !docids || !chunk_qids || !chunk_qdocs || !scores || !buf) {
+        st = rr_error(RR_ERR_NOMEM, "out of memory for a chunk of %zu pairs", max_chunk);
         goto done;
     }
     char fingerprint[65], journal_path[4200];
-    job_fingerprint(o, &cand, qs, ql, ds, dl, chunk_pairs, fingerprint);
+    rr_sha256_final_hex(&fp, fingerprint);
     snprintf(journal_path, sizeof journal_path, "%s.journal", output);
     if ((st = rr_journal_open(&jr, journal_path, fingerprint, o->resume)))
         goto done;
@@ -360,31 +420,67 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     size_t q0 = jr.chunks ? chunk_end[jr.chunks - 1] : 0;
     if (jr.chunks)
         fprintf(stderr, "rerank rerank: resuming: %zu of %zu chunks (%zu of %zu queries) done in %s\n", jr.chunks,
-                nchunks, q0, cand.num_queries, journal_path);
+                nchunks, q0, nq, journal_path);
     cli_progress pr;
     cli_progress_init(&pr, "rerank rerank", "pairs", o->progress);
-    chunk_progress cp = {&pr, cand.first[q0], n};
+    chunk_progress cp = {&pr, chunk_pair[jr.chunks], n};
     rr_model_set_progress(model, chunk_progress_cb, &cp);
-    for (size_t c = jr.chunks; c < nchunks && !st; c++) {
+    /* pass 3: the run read again, chunk by chunk (the chunks in the journal are skipped) */
+    if ((st = rr_cand_stream_rewind(cs)))
+        goto done;
+    size_t ignored = 0;
+    for (size_t c = 0; c < nchunks && !st; c++) {
         const size_t qa = c ? chunk_end[c - 1] : 0, qb = chunk_end[c];
-        const size_t k0 = cand.first[qa], m = cand.first[qb] - k0;
-        cp.base = k0;
-        if ((st = rr_model_score_pairs(model, m, qs + k0, ql + k0, ds + k0, dl + k0, scores)))
+        const int done_before = c < jr.chunks; /* in the journal: read past, checked, not scored */
+        size_t m = 0;
+        hash = IDS_HASH_INIT;
+        for (size_t q = qa; q < qb; q++) {
+            rr_cand_query cq;
+            int eof = 0;
+            long qi;
+            size_t kept;
+            if ((st = rr_cand_stream_next(cs, &cq, &eof)) ||
+                (!eof && (st = resolve_query(&ds_info, &cq, &qi, di, &kept, &ignored))))
+                goto done;
+            if (eof || m + kept > chunk_pair[c + 1] - chunk_pair[c]) {
+                st = rr_error(RR_ERR_IO, "%s: the file changed while it was being read", run_path);
+                goto done;
+            }
+            hash = ids_hash(hash, cq.qid);
+            chunk_qids[q - qa] = cq.qid; /* stable while the stream is open */
+            chunk_qdocs[q - qa] = kept;
+            for (size_t j = 0; j < kept; j++, m++) {
+                hash = ids_hash(hash, corpus.ids[di[j]]);
+                qs[m] = queries.texts[qi];
+                ql[m] = queries.lens[qi];
+                ds[m] = corpus.texts[di[j]];
+                dl[m] = corpus.lens[di[j]];
+                docids[m] = corpus.ids[di[j]];
+            }
+        }
+        if (hash != chunk_ids[c] || m != chunk_pair[c + 1] - chunk_pair[c]) {
+            st = rr_error(RR_ERR_IO, "%s: the file changed while it was being read (chunk %zu holds other pairs "
+                          "than its first reading)", run_path, c + 1);
+            goto done;
+        }
+        if (done_before)
+            continue;
+        cp.base = chunk_pair[c];
+        if ((st = rr_model_score_pairs(model, m, qs, ql, ds, dl, scores)))
             break;
         text.len = 0;
-        for (size_t q = qa; q < qb && !st; q++) {
-            size_t mq = cand.first[q + 1] - cand.first[q];
-            for (size_t j = 0; j < mq; j++) {
-                size_t k = cand.first[q] + j;
-                float sc = scores[(k - k0) * (size_t)info.out_dim + (size_t)label];
+        for (size_t q = qa, k = 0; q < qb && !st; q++) {
+            const size_t mq = chunk_qdocs[q - qa];
+            for (size_t j = 0; j < mq; j++, k++) {
+                float sc = scores[k * (size_t)info.out_dim + (size_t)label];
                 if (sigmoid)
                     sc = (float)(1.0 / (1.0 + exp(-(double)sc)));
                 buf[j].score = sc;
-                buf[j].docid = cand.docids[k];
+                buf[j].docid = docids[k];
             }
             qsort(buf, mq, sizeof *buf, cmp_scored);
             for (size_t j = 0; j < mq && !st; j++)
-                st = strbuf_printf(&text, "%s Q0 %s %zu %.9g %s\n", cand.qids[q], buf[j].docid, j + 1,
+                st = strbuf_printf(&text, "%s Q0 %s %zu %.9g %s\n", chunk_qids[q - qa], buf[j].docid, j + 1,
                                    (double)buf[j].score, tag);
         }
         if (!st)
@@ -410,7 +506,7 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     if (!st && timing)
         print_timing("rerank", model, t_load, omp_get_wtime() - t_run);
     if (!st)
-        fprintf(stderr, "rerank rerank: %zu queries, %zu pairs -> %s\n", cand.num_queries, n, output);
+        fprintf(stderr, "rerank rerank: %zu queries, %zu pairs -> %s\n", nq, n, output);
     if (!st && o->lenient) {
         char line[1200];
         bad_lines_summary(&cbad, corpus_path, line, sizeof line);
@@ -423,7 +519,7 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
                 dropped, dropped == 1 ? "" : "s");
     }
     if (!st && stats) {
-        stats->num_queries = cand.num_queries;
+        stats->num_queries = nq;
         stats->num_pairs = n;
         stats->load_seconds = t_load;
         stats->score_seconds = omp_get_wtime() - t_run;
@@ -434,19 +530,25 @@ done:
     if (jr_open)
         rr_journal_close(&jr, 0); /* kept: --resume continues from it */
     free(chunk_end);
+    free(chunk_pair);
+    free(chunk_ids);
     free(text.data);
     rr_model_free(model);
     free(qs);
     free(ds);
     free(ql);
     free(dl);
+    free(docids);
+    free(di);
+    free(chunk_qids);
+    free(chunk_qdocs);
     free(scores);
     free(buf);
     free(corder);
     free(qorder);
     text_list_free(&corpus);
     text_list_free(&queries);
-    rr_candidates_free(&cand);
+    rr_cand_stream_free(cs);
     if (st == RR_ERR_CANCELLED) { /* a signal: the shell's convention, 128 + its number */
         cli_fail("rerank", st);
         return 128 + (g_stop ? (int)g_stop : SIGINT);

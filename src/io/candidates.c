@@ -1,7 +1,9 @@
-/* io/candidates.c — TREC run → per-query candidate lists (see candidates.h). */
+/* io/candidates.c — TREC run → per-query candidate lists, all in memory or streamed one query at a
+ * time (see candidates.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +128,86 @@ static void reader_free(reader *r) {
     free(r->slots);
 }
 
+/* One line of a run: its qid and docid (pointers into the line), its score. *blank = 1 for
+ * a line of whitespace only. The errors name path:line. */
+typedef struct run_line {
+    const char *qid, *docid;
+    size_t qid_len, docid_len;
+    double score;
+} run_line;
+
+static rr_status parse_line(const char *path, const rr_line_reader *lr, run_line *out, int *blank) {
+    const char *f[7];
+    size_t fl[7], nf = 0;
+    const char *p = lr->buf, *end = lr->buf + lr->len;
+    *blank = 0;
+    while (p < end && nf < 7) {
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == end)
+            break;
+        f[nf] = p;
+        while (p < end && *p != ' ' && *p != '\t')
+            p++;
+        fl[nf] = (size_t)(p - f[nf]);
+        nf++;
+    }
+    if (nf == 0) {
+        *blank = 1;
+        return RR_OK;
+    }
+    if (nf != 6)
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: %s%zu fields, a TREC run line has 6 (qid Q0 docid rank "
+                        "score tag)", path, lr->line_no, nf > 6 ? "more than " : "", nf > 6 ? (size_t)6 : nf);
+    char tmp[64];
+    if (fl[4] >= sizeof tmp)
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: score field too long", path, lr->line_no);
+    memcpy(tmp, f[4], fl[4]);
+    tmp[fl[4]] = '\0';
+    char *e;
+    double score = strtod(tmp, &e);
+    if (*e || e == tmp || !isfinite(score))
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: score \"%s\" is not a finite number", path, lr->line_no, tmp);
+    out->qid = f[0];
+    out->qid_len = fl[0];
+    out->docid = f[2];
+    out->docid_len = fl[2];
+    out->score = score;
+    return RR_OK;
+}
+
+/* room for one more record */
+static rr_status reserve_rec(reader *r, const char *path) {
+    if (r->n < r->cap)
+        return RR_OK;
+    size_t cap = r->cap ? r->cap * 2 : 4096;
+    line_rec *nr = realloc(r->recs, cap * sizeof *nr);
+    if (!nr)
+        return rr_error(RR_ERR_NOMEM, "out of memory reading %s", path);
+    r->recs = nr;
+    r->cap = cap;
+    return RR_OK;
+}
+
+/* The first docid listed twice among one query's m records (seen: scratch for m pointers):
+ * 1 and the message's fields, else 0. The same rule for the loader and the stream, so that
+ * both name the same two lines. */
+static int find_duplicate(const line_rec *recs, size_t m, const line_rec **seen, const line_rec **first,
+                          const line_rec **again) {
+    for (size_t j = 0; j < m; j++)
+        seen[j] = &recs[j];
+    qsort(seen, m, sizeof *seen, cmp_rec_doc);
+    for (size_t j = 1; j < m; j++) {
+        const line_rec *a = seen[j - 1], *b = seen[j];
+        if (!strcmp(g_arena + a->doc_off, g_arena + b->doc_off)) {
+            *first = a->line_no < b->line_no ? a : b;
+            *again = a->line_no < b->line_no ? b : a;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 rr_status rr_candidates_load(const char *path, size_t top_n, rr_candidates *out) {
     memset(out, 0, sizeof *out);
     reader r;
@@ -137,55 +219,19 @@ rr_status rr_candidates_load(const char *path, size_t top_n, rr_candidates *out)
         int eof = 0;
         if ((st = rr_lines_next(&lr, &eof)) || eof)
             break;
-        char *f[7];
-        size_t fl[7], nf = 0;
-        char *p = lr.buf, *end = lr.buf + lr.len;
-        while (p < end && nf < 7) {
-            while (p < end && (*p == ' ' || *p == '\t'))
-                p++;
-            if (p == end)
-                break;
-            f[nf] = p;
-            while (p < end && *p != ' ' && *p != '\t')
-                p++;
-            fl[nf] = (size_t)(p - f[nf]);
-            nf++;
-        }
-        if (nf == 0)
-            continue; /* blank line */
-        if (nf != 6) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: %s%zu fields, a TREC run line has 6 (qid Q0 docid rank "
-                          "score tag)", path, lr.line_no, nf > 6 ? "more than " : "", nf > 6 ? (size_t)6 : nf);
+        run_line ln;
+        int blank;
+        if ((st = parse_line(path, &lr, &ln, &blank)))
             break;
-        }
-        char tmp[64];
-        if (fl[4] >= sizeof tmp) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: score field too long", path, lr.line_no);
+        if (blank)
+            continue;
+        if ((st = reserve_rec(&r, path)))
             break;
-        }
-        memcpy(tmp, f[4], fl[4]);
-        tmp[fl[4]] = '\0';
-        char *e;
-        double score = strtod(tmp, &e);
-        if (*e || e == tmp || !isfinite(score)) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: score \"%s\" is not a finite number", path, lr.line_no, tmp);
-            break;
-        }
-        if (r.n == r.cap) {
-            size_t cap = r.cap ? r.cap * 2 : 4096;
-            line_rec *nr = realloc(r.recs, cap * sizeof *nr);
-            if (!nr) {
-                st = rr_error(RR_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            r.recs = nr;
-            r.cap = cap;
-        }
         line_rec *rec = &r.recs[r.n];
-        if ((st = intern_query(&r, f[0], fl[0], &rec->query, &rec->qid_off)) ||
-            (st = arena_put(&r, f[2], fl[2], &rec->doc_off)))
+        if ((st = intern_query(&r, ln.qid, ln.qid_len, &rec->query, &rec->qid_off)) ||
+            (st = arena_put(&r, ln.docid, ln.docid_len, &rec->doc_off)))
             break;
-        rec->score = score;
+        rec->score = ln.score;
         rec->line_no = lr.line_no;
         r.n++;
     }
@@ -220,20 +266,11 @@ rr_status rr_candidates_load(const char *path, size_t top_n, rr_candidates *out)
         while (i < r.n && r.recs[i].query == q)
             i++;
         /* duplicate docids within the query: sort by docid, compare neighbours */
-        size_t m = i - start;
-        for (size_t j = 0; j < m; j++)
-            seen[j] = &r.recs[start + j];
-        qsort(seen, m, sizeof *seen, cmp_rec_doc);
-        for (size_t j = 1; j < m; j++) {
-            const line_rec *a = seen[j - 1], *b = seen[j];
-            if (!strcmp(r.arena + a->doc_off, r.arena + b->doc_off)) {
-                long long l1 = a->line_no < b->line_no ? a->line_no : b->line_no;
-                long long l2 = a->line_no < b->line_no ? b->line_no : a->line_no;
-                st = rr_error(RR_ERR_FORMAT, "%s:%lld: document \"%s\" listed again for query \"%s\" "
-                              "(first on line %lld)", path, l2, r.arena + a->doc_off, r.arena + r.qid_offs[q], l1);
-                break;
-            }
-        }
+        const line_rec *d1, *d2;
+        if (find_duplicate(r.recs + start, i - start, seen, &d1, &d2))
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: document \"%s\" listed again for query \"%s\" "
+                          "(first on line %lld)", path, d2->line_no, r.arena + d1->doc_off, r.arena + r.qid_offs[q],
+                          d1->line_no);
         if (st)
             break;
         for (size_t j = start; j < i; j++) {
@@ -270,4 +307,264 @@ void rr_candidates_free(rr_candidates *c) {
     free(c->line_no);
     free(c->arena);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- the stream: one query at a time ----
+ *
+ * A run written by a first stage lists each query's lines together. Pass 1 (open) reads
+ * every line, validates it as the loader does, and keeps only the qids (to see that no query
+ * comes back after another began) and the largest query's size; later passes (rewind, next)
+ * read the file again, one query's lines at a time. When a query does come back, the file is
+ * read again by rr_candidates_load and served from memory. */
+
+struct rr_cand_stream {
+    char *path;
+    size_t top_n;
+    rr_cand_stream_info info;
+    rr_candidates mem;      /* !info.grouped: the whole run */
+    size_t next_query;      /* queries handed out since open / rewind */
+    rr_line_reader lr;
+    int lr_open;
+    int pending;            /* lr.buf holds the first line of the next query, already read */
+    int pass1;              /* open's scan: record the qids, keep a duplicate for the end */
+    reader qids;            /* pass 1: every qid, in order of appearance (arena, qid_offs, table) */
+    reader cur;             /* the current query's lines: docids in cur.arena, cur.recs */
+    size_t out_cap;         /* capacity of seen, docids, scores, line_no */
+    const line_rec **seen;  /* [out_cap] */
+    const char **docids;    /* [out_cap] the current query's candidates, trec_eval's order, cut */
+    double *scores;         /* [out_cap] */
+    long long *line_no;     /* [out_cap] */
+    rr_status dup_st;       /* pass 1: the first duplicate, reported when no other error follows */
+    char dup_msg[1024];
+};
+
+static rr_status stream_reopen(rr_cand_stream *s) {
+    if (s->lr_open)
+        rr_lines_close(&s->lr);
+    s->lr_open = 0;
+    s->pending = 0;
+    s->next_query = 0;
+    RR_TRY(rr_lines_open(&s->lr, s->path, 1 << 20));
+    s->lr_open = 1;
+    return RR_OK;
+}
+
+/* the next query's lines into s->cur; *eof = 1 when there is none */
+static rr_status stream_read_query(rr_cand_stream *s, int *eof) {
+    reader *c = &s->cur;
+    c->arena_len = 0;
+    c->n = 0;
+    size_t qid_len = 0;
+    *eof = 0;
+    for (;;) {
+        if (!s->pending) {
+            int end = 0;
+            RR_TRY(rr_lines_next(&s->lr, &end));
+            if (end)
+                break;
+        }
+        s->pending = 0;
+        run_line ln;
+        int blank;
+        RR_TRY(parse_line(s->path, &s->lr, &ln, &blank));
+        if (blank)
+            continue;
+        if (c->n == 0) {
+            size_t off;
+            RR_TRY(arena_put(c, ln.qid, ln.qid_len, &off)); /* the qid: offset 0 */
+            qid_len = ln.qid_len;
+        } else if (ln.qid_len != qid_len || memcmp(ln.qid, c->arena, qid_len)) {
+            s->pending = 1; /* the next query's first line */
+            break;
+        }
+        RR_TRY(reserve_rec(c, s->path));
+        line_rec *rec = &c->recs[c->n];
+        RR_TRY(arena_put(c, ln.docid, ln.docid_len, &rec->doc_off));
+        rec->qid_off = 0;
+        rec->query = 0;
+        rec->score = ln.score;
+        rec->line_no = s->lr.line_no;
+        c->n++;
+    }
+    *eof = c->n == 0;
+    return RR_OK;
+}
+
+/* s->cur's lines → trec_eval's order, duplicates checked, cut to top n */
+static rr_status stream_finish_query(rr_cand_stream *s, rr_cand_query *q) {
+    reader *c = &s->cur;
+    if (c->n > s->out_cap) { /* only in pass 1: later passes read the same file */
+        size_t cap = c->cap;
+        const line_rec **seen = realloc(s->seen, cap * sizeof *seen);
+        if (seen)
+            s->seen = seen;
+        const char **docids = realloc(s->docids, cap * sizeof *docids);
+        if (docids)
+            s->docids = docids;
+        double *scores = realloc(s->scores, cap * sizeof *scores);
+        if (scores)
+            s->scores = scores;
+        long long *line_no = realloc(s->line_no, cap * sizeof *line_no);
+        if (line_no)
+            s->line_no = line_no;
+        if (!seen || !docids || !scores || !line_no)
+            return rr_error(RR_ERR_NOMEM, "out of memory reading %s", s->path);
+        s->out_cap = cap;
+    }
+    g_arena = c->arena;
+    qsort(c->recs, c->n, sizeof *c->recs, cmp_rec);
+    const line_rec *d1, *d2;
+    if (find_duplicate(c->recs, c->n, s->seen, &d1, &d2)) {
+        rr_status st = rr_error(RR_ERR_FORMAT, "%s:%lld: document \"%s\" listed again for query \"%s\" "
+                                "(first on line %lld)", s->path, d2->line_no, c->arena + d1->doc_off, c->arena,
+                                d1->line_no);
+        if (!s->pass1)
+            return st;
+        if (!s->dup_st) {
+            s->dup_st = st;
+            snprintf(s->dup_msg, sizeof s->dup_msg, "%s", rr_last_error());
+        }
+    }
+    size_t kept = s->top_n && c->n > s->top_n ? s->top_n : c->n;
+    for (size_t j = 0; j < kept; j++) {
+        s->docids[j] = c->arena + c->recs[j].doc_off;
+        s->scores[j] = c->recs[j].score;
+        s->line_no[j] = c->recs[j].line_no;
+    }
+    q->qid = c->arena;
+    q->num_docs = kept;
+    q->docids = s->docids;
+    q->scores = s->scores;
+    q->line_no = s->line_no;
+    return RR_OK;
+}
+
+/* Pass 1. *regrouped = 1 when a query's lines come back after another query began. */
+static rr_status stream_scan(rr_cand_stream *s, int *regrouped) {
+    *regrouped = 0;
+    RR_TRY(stream_reopen(s));
+    s->pass1 = 1;
+    for (;;) {
+        int eof;
+        RR_TRY(stream_read_query(s, &eof));
+        if (eof)
+            break;
+        const size_t nq = s->qids.nq;
+        uint32_t qi;
+        size_t off;
+        RR_TRY(intern_query(&s->qids, s->cur.arena, strlen(s->cur.arena), &qi, &off));
+        if (s->qids.nq == nq) { /* seen before */
+            *regrouped = 1;
+            s->info.regroup_line = s->cur.recs[0].line_no;
+            return RR_OK;
+        }
+        rr_cand_query q;
+        RR_TRY(stream_finish_query(s, &q));
+        s->info.num_docs += q.num_docs;
+        if (q.num_docs > s->info.max_query_docs)
+            s->info.max_query_docs = q.num_docs;
+    }
+    s->pass1 = 0;
+    s->info.lines = (size_t)s->lr.line_no;
+    s->info.num_queries = s->qids.nq;
+    if (s->info.num_queries == 0)
+        return rr_error(RR_ERR_FORMAT, "%s: no candidates", s->path);
+    if (s->dup_st)
+        return rr_error(s->dup_st, "%s", s->dup_msg);
+    return RR_OK;
+}
+
+rr_status rr_cand_stream_open(const char *path, size_t top_n, rr_cand_stream **out) {
+    *out = NULL;
+    rr_cand_stream *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return rr_error(RR_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    s->top_n = top_n;
+    s->info.grouped = 1;
+    int regrouped = 0;
+    rr_status st = stream_scan(s, &regrouped);
+    if (!st && regrouped) {
+        /* interleaved queries: the loader's way, every line in memory */
+        s->info.grouped = 0;
+        rr_lines_close(&s->lr);
+        s->lr_open = 0;
+        reader_free(&s->qids);
+        memset(&s->qids, 0, sizeof s->qids);
+        if (!(st = rr_candidates_load(path, top_n, &s->mem))) {
+            s->info.num_queries = s->mem.num_queries;
+            s->info.num_docs = s->mem.num_docs;
+            s->info.lines = s->mem.lines;
+            s->info.max_query_docs = 0;
+            for (size_t q = 0; q < s->mem.num_queries; q++)
+                if (s->mem.first[q + 1] - s->mem.first[q] > s->info.max_query_docs)
+                    s->info.max_query_docs = s->mem.first[q + 1] - s->mem.first[q];
+        }
+    }
+    if (!st)
+        st = rr_cand_stream_rewind(s);
+    if (st) {
+        rr_cand_stream_free(s);
+        return st;
+    }
+    *out = s;
+    return RR_OK;
+}
+
+rr_cand_stream_info rr_cand_stream_get_info(const rr_cand_stream *s) { return s->info; }
+
+rr_status rr_cand_stream_rewind(rr_cand_stream *s) {
+    s->next_query = 0;
+    return s->info.grouped ? stream_reopen(s) : RR_OK;
+}
+
+rr_status rr_cand_stream_next(rr_cand_stream *s, rr_cand_query *q, int *eof) {
+    memset(q, 0, sizeof *q);
+    *eof = 0;
+    if (!s->info.grouped) {
+        const rr_candidates *m = &s->mem;
+        if (s->next_query == m->num_queries) {
+            *eof = 1;
+            return RR_OK;
+        }
+        const size_t i = s->next_query++, a = m->first[i];
+        q->qid = m->qids[i];
+        q->num_docs = m->first[i + 1] - a;
+        q->docids = (const char *const *)m->docids + a;
+        q->scores = m->scores + a;
+        q->line_no = m->line_no + a;
+        return RR_OK;
+    }
+    if (!s->lr_open)
+        return rr_error(RR_ERR_INVALID_ARG, "%s: candidate stream read past an error", s->path);
+    RR_TRY(stream_read_query(s, eof));
+    /* the file must be the one pass 1 read: the same queries in the same order */
+    const size_t i = s->next_query;
+    const char *want = i < s->qids.nq ? s->qids.arena + s->qids.qid_offs[i] : NULL;
+    if (*eof ? i != s->qids.nq : !want || strcmp(want, s->cur.arena))
+        return rr_error(RR_ERR_IO, "%s:%lld: the file changed while it was being read (its query %zu is not the "
+                        "one the first reading found)", s->path, s->lr.line_no, i + 1);
+    if (*eof)
+        return RR_OK;
+    RR_TRY(stream_finish_query(s, q));
+    q->qid = want; /* stable until the stream is freed */
+    s->next_query++;
+    return RR_OK;
+}
+
+void rr_cand_stream_free(rr_cand_stream *s) {
+    if (!s)
+        return;
+    if (s->lr_open)
+        rr_lines_close(&s->lr);
+    rr_candidates_free(&s->mem);
+    reader_free(&s->qids);
+    reader_free(&s->cur);
+    free(s->seen);
+    free(s->docids);
+    free(s->scores);
+    free(s->line_no);
+    free(s->path);
+    free(s);
 }

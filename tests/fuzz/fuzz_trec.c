@@ -1,5 +1,6 @@
 /* tests/fuzz/fuzz_trec.c — TREC run and qrels readers, the candidate loader, and the
- * measures over whatever they accept (fuzz_util.h).
+ * measures over whatever they accept (fuzz_util.h). The candidate stream must say exactly
+ * what the loader says (status, message, queries and candidates on two passes): abort if not.
  * Input: byte 0 picks the top-n of the candidate loader; the rest is split at the first NUL
  * byte into a qrels file and a run file (no NUL: the same bytes serve as both). */
 #include "fuzz_util.h"
@@ -17,7 +18,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const size_t run_len = nul ? size - qrels_len - 1 : size;
 
     rr_candidates c;
-    if (rr_candidates_load(fuzz_file(run, run_len), top_n, &c) == RR_OK)
+    const char *run_path = fuzz_file(run, run_len);
+    const rr_status st_load = rr_candidates_load(run_path, top_n, &c);
+    char msg_load[1024];
+    snprintf(msg_load, sizeof msg_load, "%s", rr_last_error());
+    rr_cand_stream *cs = NULL;
+    const rr_status st_stream = rr_cand_stream_open(run_path, top_n, &cs);
+    if (st_stream != st_load || (st_load && strcmp(msg_load, rr_last_error())))
+        abort();
+    for (int pass = 0; !st_load && pass < 2; pass++) {
+        if (rr_cand_stream_rewind(cs))
+            abort();
+        for (size_t q = 0;; q++) {
+            rr_cand_query cq;
+            int eof = 0;
+            if (rr_cand_stream_next(cs, &cq, &eof) || (eof && q != c.num_queries))
+                abort();
+            if (eof)
+                break;
+            const size_t a = c.first[q];
+            if (q >= c.num_queries || strcmp(cq.qid, c.qids[q]) || cq.num_docs != c.first[q + 1] - a)
+                abort();
+            for (size_t j = 0; j < cq.num_docs; j++)
+                if (strcmp(cq.docids[j], c.docids[a + j]) || cq.line_no[j] != c.line_no[a + j])
+                    abort();
+        }
+    }
+    rr_cand_stream_free(cs);
+    if (st_load == RR_OK)
         rr_candidates_free(&c);
     rr_run *r = NULL;
     rr_qrels *q = NULL;
