@@ -5,8 +5,8 @@
 #   documents, scored by a tiny seeded BERT cross-encoder (tests/tools/make_tiny_model.py:
 #   hidden 32, 2 layers) on the CPU (1 thread), max length 64, journal chunks of 1,000 pairs:
 #   - the reference: one uninterrupted run;
-#   - the same command with --resume, SIGKILLed after a random 10-40% of the reference's
-#     time, again and again until
+#   - the same command with --resume, SIGKILLed once its journal holds a random 1-3 more
+#     chunks than when it started (plus 0-49 ms), again and again until
 #     it finishes by itself; the output never exists while the job is unfinished (a kill
 #     between the output's rename and the journal's unlink may leave both, and then the
 #     output must already be complete), and the final output is byte-identical to the reference (at least two kills must have hit
@@ -68,17 +68,24 @@ else bad "passes: unlimited '$p0', limited '$p1'"; fi
 cmp -s "$T/ref.run" "$T/mem.run" && ok "memory limit: byte-identical to the reference" || bad "output differs under --max-memory"
 rm -f "$T/mem.run"
 
+# Kill moments follow the job's own progress, not the clock (a sanitized or loaded machine can
+# run the reference several times slower than the later runs): wait until the journal holds
+# 1-3 more chunks than when the process started, then a random 0-49 ms more.
+chunks_in() { local n; n=$(grep -a -c $'^\x1ecommit ' "$1" 2>/dev/null); echo "${n:-0}"; }
+wait_chunks() { # FILE TARGET PID: until FILE holds TARGET chunks or PID has exited
+  while kill -0 "$3" 2>/dev/null && [ "$(chunks_in "$1")" -lt "$2" ]; do sleep 0.02; done
+}
+
 # SIGKILL at random moments until the job completes by itself
 kills=0 hits=0 rounds=0 both=0
 RANDOM=42
 while :; do
   rounds=$((rounds + 1))
+  start=$(chunks_in "$T/out.run.journal")
   "${cmd[@]}" --resume --output "$T/out.run" 2>> "$T/kill.err" &
   BG=$!
-  # a random moment between 10% and 40% of the reference run's time (so that an idle machine
-  # and a loaded or sanitized one both see several kills mid-job)
-  delay=$(awk -v r="$RANDOM" -v ref="$ref_s" 'BEGIN { printf "%.3f", ref * (0.10 + 0.30 * (r % 1000) / 1000) }')
-  sleep "$delay"
+  wait_chunks "$T/out.run.journal" $((start + 1 + RANDOM % 3)) "$BG"
+  sleep "0.0$((RANDOM % 5))$((RANDOM % 10))"
   if kill -9 "$BG" 2>/dev/null; then
     wait "$BG" 2>/dev/null
     kills=$((kills + 1))
@@ -107,7 +114,7 @@ grep -q "resuming:" "$T/kill.err" && ok "resumed runs say so" || bad "no 'resumi
 # SIGTERM: stops within 2 s, journal kept, then --resume finishes identically
 "${cmd[@]}" --output "$T/term.run" 2> "$T/term.err" &
 BG=$!
-sleep "$(awk -v ref="$ref_s" 'BEGIN { printf "%.3f", ref * 0.4 }')"
+wait_chunks "$T/term.run.journal" 3 "$BG" # mid-job: 3 of the 20 chunks done
 ts=$(date +%s.%N)
 kill -TERM "$BG"
 wait "$BG"; rc=$?
