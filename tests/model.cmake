@@ -21,3 +21,5 @@ set_tests_properties(test_memory_bound PROPERTIES TIMEOUT 1800)
 rr_script_test(test_fit_head test_fit_head.sh LABELS cpu model)
 rr_script_test(test_disk_full test_disk_full.sh LABELS cpu model)
 rr_script_test(test_lenient test_lenient.sh LABELS cpu model)
+# --keep-rest: the top n reranked, the other candidates after them in the first stage's order
+rr_script_test(test_keep_rest test_keep_rest.sh LABELS cpu model)

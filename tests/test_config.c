@@ -75,7 +75,7 @@ static const bad_case BAD[] = {
      "@T/configs/negative.yaml:7:10: rerank.top_n: must be >= 0, got -1"},
     {"unknown_key", BASE "rerank:\n  model: ../ce\n  topn: 5\noutput_dir: out\n", {NULL},
      "@T/configs/unknown_key.yaml:7:3: unknown key \"rerank.topn\" (rerank takes: model, top_n, max_length, "
-     "precision, device, token_budget, threads, score, label, tag)"},
+     "precision, device, token_budget, threads, score, label, tag, keep_rest)"},
     {"unknown_section", BASE "output_dir: out\nrerankk:\n  model: ../ce\n", {NULL},
      "@T/configs/unknown_section.yaml:6:1: unknown key \"rerankk\" (expected dataset, first_stage, rerank, eval, "
      "output_dir)"},

@@ -5,7 +5,8 @@
  *   dataset:     path (BEIR directory), split, corpus, queries, qrels, bad_lines
  *   first_stage: run (a TREC run file) | model, index, factory, metric, k, search_params, ...
  *   rerank:      model, top_n, max_length, precision, device, token_budget, threads, score,
- *                label, tag (the section is optional: without it only the first stage runs)
+ *                label, tag, keep_rest (the section is optional: without it only the first
+ *                stage runs)
  *   eval:        measures (a list), split
  *   output_dir:  where every output goes
  * (the README's "rerank run" section has the table of keys, types and defaults).
@@ -66,6 +67,7 @@ typedef struct rr_config {
         char *device, *precision;
         char *score;         /* "raw" | "sigmoid" */
         char *tag;           /* "rerank" */
+        char *keep_rest;     /* "false" | "true": candidates after top_n kept below the reranked */
         int top_n;           /* 100; 0 = every candidate */
         int max_length, token_budget, threads, label;
     } rerank;

@@ -143,6 +143,8 @@ static void fingerprint_begin(const rerank_opts *o, size_t chunk_pairs, rr_sha25
                      "activation=%s|label=%d|tag=%s|chunk=%zu|", o->model_dir, o->top_n, o->max_length,
                      o->token_budget, o->device, o->precision, o->activation, o->label, o->tag, chunk_pairs);
     rr_sha256_update(h, line, n > 0 ? (size_t)n : 0);
+    if (o->keep_rest && o->top_n > 0)
+        rr_sha256_update(h, "keep_rest|", 10);
     static const char *const files[] = {"config.json", "model.safetensors", "model.safetensors.index.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4200];
@@ -166,11 +168,12 @@ typedef struct dataset {
 } dataset;
 
 /* *qi: the query's index in the queries, or -1 (then nothing is kept); di[0 .. *kept-1]: the
- * indices in the corpus of the documents kept, in the candidates' order. Strict: an unknown
+ * indices in the corpus of the documents kept, in the candidates' order; *nscored: how many of
+ * them come from the first `top` candidates (0: all), the ones to rerank. Strict: an unknown
  * query or document is an error naming its run line; lenient: dropped, counted in *dropped. */
-static rr_status resolve_query(const dataset *d, const rr_cand_query *cq, long *qi, long *di, size_t *kept,
-                               size_t *dropped) {
-    *kept = 0;
+static rr_status resolve_query(const dataset *d, const rr_cand_query *cq, size_t top, long *qi, long *di,
+                               size_t *kept, size_t *nscored, size_t *dropped) {
+    *kept = *nscored = 0;
     *qi = text_list_find_id(d->queries, d->qorder, cq->qid);
     if (*qi < 0) {
         if (d->lenient) {
@@ -191,6 +194,8 @@ static rr_status resolve_query(const dataset *d, const rr_cand_query *cq, long *
                             cq->docids[j], d->corpus_path);
         }
         di[(*kept)++] = k;
+        if (!top || j < top)
+            *nscored = *kept;
     }
     return RR_OK;
 }
@@ -233,6 +238,8 @@ int rr_cmd_rerank(int argc, char **argv) {
         {"queries", OPT_STR, &o.queries, "BEIR queries.jsonl(.gz)"},
         {"output", OPT_STR, &o.output, "the reranked TREC run"},
         {"top-n", OPT_INT, &o.top_n, "candidates per query to rerank (default 100; 0 = all)"},
+        {"keep-rest", OPT_FLAG, &o.keep_rest, "keep the candidates after the top n, in the first stage's order, "
+                                              "below the reranked ones (default: the run holds the top n only)"},
         {"tag", OPT_STR, &o.tag, "run tag, the sixth column (default rerank)"},
         {"activation", OPT_STR, &o.activation, "none (raw logits, default) | sigmoid"},
         {"label", OPT_INT, &o.label, "which logit of a multi-label head (default 0)"},
@@ -300,6 +307,7 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     long *di = NULL;                 /* one query's documents, indices in the corpus */
     const char **chunk_qids = NULL;  /* [max queries of a chunk] */
     size_t *chunk_qdocs = NULL;      /* [max queries of a chunk] pairs of each */
+    size_t *chunk_qrest = NULL;      /* [max queries of a chunk] --keep-rest: candidates after them */
     float *scores = NULL;
     scored *buf = NULL;
     rr_atomic_file af = {0};
@@ -310,8 +318,11 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     uint64_t *chunk_ids = NULL; /* [nchunks] ids_hash of each chunk's pairs */
     strbuf text = {0};          /* one chunk's output lines */
     const size_t chunk_pairs = o->chunk_pairs > 0 ? (size_t)o->chunk_pairs : 4096;
+    /* --keep-rest: every candidate is read; the first top_n of each query are reranked, the
+     * rest follow them in the first stage's order */
+    const size_t top = o->keep_rest ? (size_t)top_n : 0;
     /* pass 1: every line of the run validated; in memory only its query ids (see candidates.h) */
-    rr_status st = rr_cand_stream_open(run_path, (size_t)top_n, &cs);
+    rr_status st = rr_cand_stream_open(run_path, top ? 0 : (size_t)top_n, &cs);
     if (st)
         return cli_fail("rerank", st);
     const rr_cand_stream_info ci = rr_cand_stream_get_info(cs);
@@ -346,7 +357,8 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     }
     rr_sha256 fp;
     fingerprint_begin(o, chunk_pairs, &fp);
-    size_t n = 0, nq = 0, nchunks = 0, max_chunk = 0, max_chunk_queries = 0, max_q = 0;
+    size_t n = 0, n_all = 0, nq = 0, nchunks = 0, max_chunk = 0, max_chunk_all = 0, max_chunk_queries = 0,
+           max_q = 0, chunk_all0 = 0;
     uint64_t hash = IDS_HASH_INIT;
     chunk_pair[0] = 0;
     for (size_t first_q = 0;;) {
@@ -356,17 +368,18 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
             goto done;
         if (!eof) {
             long qi;
-            size_t kept;
-            if ((st = resolve_query(&ds_info, &cq, &qi, di, &kept, &dropped)))
+            size_t kept, nscored;
+            if ((st = resolve_query(&ds_info, &cq, top, &qi, di, &kept, &nscored, &dropped)))
                 goto done;
             fingerprint_query(&fp, &ds_info, cq.qid, qi, di, kept);
             hash = ids_hash(hash, cq.qid);
             for (size_t j = 0; j < kept; j++)
                 hash = ids_hash(hash, corpus.ids[di[j]]);
-            n += kept;
+            n += nscored;
+            n_all += kept;
             nq++;
-            if (kept > max_q)
-                max_q = kept;
+            if (nscored > max_q)
+                max_q = nscored;
         }
         const size_t in_chunk = n - chunk_pair[nchunks];
         if (nq > first_q && (in_chunk >= chunk_pairs || eof)) {
@@ -375,6 +388,9 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
             chunk_pair[++nchunks] = n;
             if (in_chunk > max_chunk)
                 max_chunk = in_chunk;
+            if (n_all - chunk_all0 > max_chunk_all)
+                max_chunk_all = n_all - chunk_all0;
+            chunk_all0 = n_all;
             if (nq - first_q > max_chunk_queries)
                 max_chunk_queries = nq - first_q;
             first_q = nq;
@@ -402,12 +418,13 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     ds = malloc(chunk_cap * sizeof *ds);
     ql = malloc(chunk_cap * sizeof *ql);
     dl = malloc(chunk_cap * sizeof *dl);
-    docids = malloc(chunk_cap * sizeof *docids);
+    docids = malloc((max_chunk_all ? max_chunk_all : 1) * sizeof *docids); /* reranked + kept rest */
     chunk_qids = malloc((max_chunk_queries ? max_chunk_queries : 1) * sizeof *chunk_qids);
     chunk_qdocs = malloc((max_chunk_queries ? max_chunk_queries : 1) * sizeof *chunk_qdocs);
+    chunk_qrest = malloc((max_chunk_queries ? max_chunk_queries : 1) * sizeof *chunk_qrest);
     scores = malloc(chunk_cap * (size_t)info.out_dim * sizeof *scores);
     buf = malloc((max_q ? max_q : 1) * sizeof *buf);
-    if (!qs || !ds || !ql || !dl || !docids || !chunk_qids || !chunk_qdocs || !scores || !buf) {
+    if (!qs || !ds || !ql || !dl || !docids || !chunk_qids || !chunk_qdocs || !chunk_qrest || !scores || !buf) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for a chunk of %zu pairs", max_chunk);
         goto done;
     }
@@ -432,30 +449,34 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
     for (size_t c = 0; c < nchunks && !st; c++) {
         const size_t qa = c ? chunk_end[c - 1] : 0, qb = chunk_end[c];
         const int done_before = c < jr.chunks; /* in the journal: read past, checked, not scored */
-        size_t m = 0;
+        size_t m = 0, a = 0; /* pairs to score; candidates kept (docids) */
         hash = IDS_HASH_INIT;
         for (size_t q = qa; q < qb; q++) {
             rr_cand_query cq;
             int eof = 0;
             long qi;
-            size_t kept;
+            size_t kept, nscored;
             if ((st = rr_cand_stream_next(cs, &cq, &eof)) ||
-                (!eof && (st = resolve_query(&ds_info, &cq, &qi, di, &kept, &ignored))))
+                (!eof && (st = resolve_query(&ds_info, &cq, top, &qi, di, &kept, &nscored, &ignored))))
                 goto done;
-            if (eof || m + kept > chunk_pair[c + 1] - chunk_pair[c]) {
+            if (eof || m + nscored > chunk_pair[c + 1] - chunk_pair[c] || a + kept > max_chunk_all) {
                 st = rr_error(RR_ERR_IO, "%s: the file changed while it was being read", run_path);
                 goto done;
             }
             hash = ids_hash(hash, cq.qid);
             chunk_qids[q - qa] = cq.qid; /* stable while the stream is open */
-            chunk_qdocs[q - qa] = kept;
-            for (size_t j = 0; j < kept; j++, m++) {
+            chunk_qdocs[q - qa] = nscored;
+            chunk_qrest[q - qa] = kept - nscored;
+            for (size_t j = 0; j < kept; j++, a++) {
                 hash = ids_hash(hash, corpus.ids[di[j]]);
-                qs[m] = queries.texts[qi];
-                ql[m] = queries.lens[qi];
-                ds[m] = corpus.texts[di[j]];
-                dl[m] = corpus.lens[di[j]];
-                docids[m] = corpus.ids[di[j]];
+                docids[a] = corpus.ids[di[j]];
+                if (j < nscored) {
+                    qs[m] = queries.texts[qi];
+                    ql[m] = queries.lens[qi];
+                    ds[m] = corpus.texts[di[j]];
+                    dl[m] = corpus.lens[di[j]];
+                    m++;
+                }
             }
         }
         if (hash != chunk_ids[c] || m != chunk_pair[c + 1] - chunk_pair[c]) {
@@ -469,19 +490,24 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         if ((st = rr_model_score_pairs(model, m, qs, ql, ds, dl, scores)))
             break;
         text.len = 0;
-        for (size_t q = qa, k = 0; q < qb && !st; q++) {
-            const size_t mq = chunk_qdocs[q - qa];
-            for (size_t j = 0; j < mq; j++, k++) {
+        for (size_t q = qa, k = 0, ai = 0; q < qb && !st; q++) {
+            const size_t mq = chunk_qdocs[q - qa], rest = chunk_qrest[q - qa];
+            for (size_t j = 0; j < mq; j++, k++, ai++) {
                 float sc = scores[k * (size_t)info.out_dim + (size_t)label];
                 if (sigmoid)
                     sc = (float)(1.0 / (1.0 + exp(-(double)sc)));
                 buf[j].score = sc;
-                buf[j].docid = docids[k];
+                buf[j].docid = docids[ai];
             }
             qsort(buf, mq, sizeof *buf, cmp_scored);
             for (size_t j = 0; j < mq && !st; j++)
                 st = strbuf_printf(&text, "%s Q0 %s %zu %.9g %s\n", chunk_qids[q - qa], buf[j].docid, j + 1,
                                    (double)buf[j].score, tag);
+            /* --keep-rest: below the lowest reranked score, one apart, in the first stage's order */
+            const double floor_score = mq ? (double)buf[mq - 1].score : 0.0;
+            for (size_t j = 0; j < rest && !st; j++, ai++)
+                st = strbuf_printf(&text, "%s Q0 %s %zu %.9g %s\n", chunk_qids[q - qa], docids[ai], mq + j + 1,
+                                   floor_score - (double)(j + 1), tag);
         }
         if (!st)
             st = rr_journal_commit(&jr, text.data, text.len);
@@ -542,6 +568,7 @@ done:
     free(di);
     free(chunk_qids);
     free(chunk_qdocs);
+    free(chunk_qrest);
     free(scores);
     free(buf);
     free(corder);

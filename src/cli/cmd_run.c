@@ -349,6 +349,7 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
         ro.token_budget = cfg->rerank.token_budget;
         ro.label = cfg->rerank.label;
         ro.top_n = cfg->rerank.top_n;
+        ro.keep_rest = !strcmp(cfg->rerank.keep_rest, "true");
         ro.resume = resume;
         ro.lenient = lenient;
         ro.progress = CLI_PROGRESS_AUTO;

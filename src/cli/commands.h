@@ -50,6 +50,7 @@ typedef struct rerank_opts {
     int chunk_pairs; /* journal chunk: whole queries, at least this many pairs (0: 4096) */
     int max_memory_mb; /* 0 = none: else passes shrink until their workspace fits */
     int lenient;       /* skip malformed corpus/query lines and the candidates they leave unknown */
+    int keep_rest;     /* append the candidates after top_n, first-stage order, scored below the rest */
 } rerank_opts;
 typedef struct rerank_stats {
     size_t num_queries, num_pairs;

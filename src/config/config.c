@@ -79,6 +79,7 @@ static const field_def FIELDS[] = {
     {"rerank", "score", T_ENUM, OFF(rerank.score), "raw|sigmoid", 0, "raw", 0},
     {"rerank", "label", T_INT, OFF(rerank.label), NULL, 0, "0", 0},
     {"rerank", "tag", T_WORD, OFF(rerank.tag), NULL, 0, "rerank", 0},
+    {"rerank", "keep_rest", T_ENUM, OFF(rerank.keep_rest), "false|true", 0, "false", 0},
     {"eval", "measures", T_LIST, OFF(eval.measures), NULL, 0, "ndcg_cut.10 recall.100 map", 0},
     {"eval", "split", T_WORD, OFF(eval.split), NULL, 0, NULL, 0},
     {NULL, "output_dir", T_OUTDIR, OFF(output_dir), NULL, 0, NULL, 0},
