@@ -25,6 +25,7 @@
 #   BENCH_SCIFACT       0 skips part 1 (default 1)
 #   BENCH_SYNTH_DOCS    sizes of part 2 (default "25000 50000"; "" skips it)
 #   BENCH_SYNTH_MAXLEN  --max-length of part 2 (default 128)
+#   BENCH_SYNTH_MODEL   the model of part 2 (default: BENCH_MODEL; tiny as there)
 #   BENCH_MAX_GROWTH    exit 1 when the new binary's peak RSS grows by more than this many
 #                       bytes per added synthetic document (for the test)
 #   BENCH_WORK          scratch directory (default: a new one, removed at the end)
@@ -44,12 +45,16 @@ DATA="$REPO/data/scifact"
 if [ -n "${BENCH_WORK:-}" ]; then W="$BENCH_WORK"; mkdir -p "$W"; CLEAN=0; else W="$(mktemp -d)"; CLEAN=1; fi
 trap '[ "$CLEAN" = 1 ] && rm -rf "$W"' EXIT
 
-if [ "$MODEL" = tiny ]; then
+SYNTH_MODEL="${BENCH_SYNTH_MODEL:-$MODEL}"
+if [ "$MODEL" = tiny ] || [ "$SYNTH_MODEL" = tiny ]; then
   [ -f "$MODELS/all-MiniLM-L6-v2/vocab.txt" ] || { echo "bench_index: no $MODELS/all-MiniLM-L6-v2 (scripts/setup.sh)" >&2; exit 77; }
   python3 "$REPO/tests/tools/make_tiny_model.py" "$W/tiny" "$MODELS/all-MiniLM-L6-v2" >/dev/null || exit 1
-  MODEL="$W/tiny"
+  [ "$MODEL" = tiny ] && MODEL="$W/tiny"
+  [ "$SYNTH_MODEL" = tiny ] && SYNTH_MODEL="$W/tiny"
 fi
-[ -f "$MODEL/config.json" ] || { echo "bench_index: no model at $MODEL (scripts/setup.sh)" >&2; exit 77; }
+for m in "$MODEL" "$SYNTH_MODEL"; do
+  [ -f "$m/config.json" ] || { echo "bench_index: no model at $m (scripts/setup.sh)" >&2; exit 77; }
+done
 if ! "$BIN" index --help >/dev/null 2>&1 || [ "$("$BIN" index --corpus /dev/null --model "$MODEL" --out "$W/probe" 2>&1 |
      grep -c 'built without FAISS')" != 0 ]; then
   echo "bench_index: $BIN was built without FAISS" >&2; exit 77
@@ -70,7 +75,7 @@ run() {
 }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-echo "bench_index: model $MODEL, $THREADS thread(s), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench_index: model $MODEL (synthetic corpora: $SYNTH_MODEL), $THREADS thread(s), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in "${!BINS[@]}"; do echo "  ${NAMES[$i]}: ${BINS[$i]} ($("${BINS[$i]}" --version 2>/dev/null | head -1))"; done
 
 if [ "${BENCH_SCIFACT:-1}" = 1 ]; then
@@ -124,7 +129,7 @@ PY
     b="${BINS[$i]}" n="${NAMES[$i]}" first="" last="" fdocs="" ldocs=""
     for size in $SYNTH; do
       rm -rf "$W/synth-index"
-      run "$W/synth-$n-$size.log" "$b" index --corpus "$W/synth-$size.jsonl" --model "$MODEL" --out "$W/synth-index" \
+      run "$W/synth-$n-$size.log" "$b" index --corpus "$W/synth-$size.jsonl" --model "$SYNTH_MODEL" --out "$W/synth-index" \
         --factory Flat --metric ip --max-length "$SYNTH_MAXLEN" --threads "$THREADS" --quiet
       printf '%-4s %8s %10.1f %12s %9s %8.1f\n' "$n" "$size" "$(stat -c %s "$W/synth-$size.jsonl" |
         awk '{ print $1 / 1048576 }')" "$(mb "$KB")" "$WALL" "$(awk -v d="$size" -v s="$WALL" 'BEGIN { print d / s }')"
