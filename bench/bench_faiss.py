@@ -54,9 +54,16 @@ def main():
     ap.add_argument("--factory", action="append", default=[])
     ap.add_argument("--params", action="append", default=[])
     a = ap.parse_args()
-    factories = a.factory or ["Flat", "IVF1024,Flat"]
-    params = a.params if a.factory else ["", "nprobe=16"]
-    params += [""] * (len(factories) - len(params))
+    # --params belongs to the --factory before it, as in rr_faiss_search
+    factories, params = [], []
+    for i, arg in enumerate(sys.argv):
+        if arg == "--factory" and i + 1 < len(sys.argv):
+            factories.append(sys.argv[i + 1])
+            params.append("")
+        elif arg == "--params" and i + 1 < len(sys.argv) and factories:
+            params[-1] = sys.argv[i + 1]
+    if not factories:
+        factories, params = ["Flat", "IVF1024,Flat"], ["", "nprobe=16"]
     if a.threads > 0:
         faiss.omp_set_num_threads(a.threads)
     x = fill(a.n * a.dim, 1, a.dim)
