@@ -26,7 +26,7 @@
 #   BENCH_SYNTH_DOCS    sizes of part 2 (default "25000 50000"; "" skips it)
 #   BENCH_SYNTH_MAXLEN  --max-length of part 2 (default 128)
 #   BENCH_SYNTH_MODEL   the model of part 2 (default: BENCH_MODEL; tiny as there)
-#   BENCH_MAX_GROWTH    exit 1 when the new binary's peak RSS grows by more than this many
+#   BENCH_MAX_GROWTH    exit 1 when RR_BIN's peak RSS grows by more than this many
 #                       bytes per added synthetic document (for the test)
 #   BENCH_WORK          scratch directory (default: a new one, removed at the end)
 set -u
@@ -60,7 +60,7 @@ if ! "$BIN" index --help >/dev/null 2>&1 || [ "$("$BIN" index --corpus /dev/null
   echo "bench_index: $BIN was built without FAISS" >&2; exit 77
 fi
 
-BINS=("$BIN"); NAMES=(new)
+BINS=("$BIN"); NAMES=(bin)
 [ -n "$OLD" ] && BINS=("$OLD" "$BIN") && NAMES=(old new)
 
 # run NAME LOG CMD...: the command under /usr/bin/time -v; sets KB (peak RSS) and WALL (s)
@@ -140,7 +140,7 @@ PY
     if [ "$ldocs" != "$fdocs" ]; then
       growth=$(awk -v a="$first" -v b="$last" -v p="$fdocs" -v q="$ldocs" 'BEGIN { printf "%.0f", (b - a) * 1024 / (q - p) }')
       echo "$n: peak RSS $(mb "$first") -> $(mb "$last") MB, growth $growth bytes per added document"
-      if [ "$n" = new ] && [ -n "${BENCH_MAX_GROWTH:-}" ] &&
+      if [ "$b" = "$BIN" ] && [ -n "${BENCH_MAX_GROWTH:-}" ] &&
          awk -v g="$growth" -v m="$BENCH_MAX_GROWTH" 'BEGIN { exit !(g > m) }'; then
         echo "bench_index: growth $growth bytes per document exceeds $BENCH_MAX_GROWTH"; status=1
       fi

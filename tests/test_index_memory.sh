@@ -7,8 +7,9 @@
 # 600 bytes per added document: the index's own share is the 128-byte vector, the id and
 # FAISS's and the id map's growth slack (measured: ~290 bytes). It fails with the corpus read
 # whole (measured before the streaming reader: 70.0 -> 105.7 MB, 1,871 bytes per document).
-# About 1 minute on 2 cores: label slow. Needs RR_BIN, RR_REPO_DIR, RR_MODELS_DIR (ctest sets
-# them), python3, /usr/bin/time.
+# About 25 s on the 2-core machine (a minute while other jobs load it). Needs RR_BIN,
+# RR_REPO_DIR, RR_MODELS_DIR (ctest sets them), python3, /usr/bin/time. To see it fail, point
+# RR_BIN at a binary built from git 8117998 (main before the streaming reader).
 set -u
 [ -x /usr/bin/time ] || { echo "SKIPPED: no /usr/bin/time (GNU time)"; exit 77; }
 BENCH_MODEL=tiny BENCH_SCIFACT=0 BENCH_SYNTH_DOCS="20000 40000" BENCH_SYNTH_MAXLEN=64 BENCH_THREADS=1 \
