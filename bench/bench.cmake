@@ -18,3 +18,10 @@ if(RR_HAVE_CUDA)
   target_link_libraries(rr_cuda_ops PRIVATE rerank_core CUDA::cudart)
   set_target_properties(rr_cuda_ops PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
 endif()
+
+# rr_faiss_search: FAISS search alone through rr_index on synthetic vectors (bench/bench_faiss.sh
+# runs it beside FAISS's own Python wrapper on the same data and threads).
+add_executable(rr_faiss_search faiss_search.c)
+target_compile_options(rr_faiss_search PRIVATE ${RR_WARNINGS})
+target_link_libraries(rr_faiss_search PRIVATE rerank_core OpenMP::OpenMP_C)
+set_target_properties(rr_faiss_search PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -198,123 +198,77 @@ void cli_bad_lines_report(const char *cmd, const bad_lines *bl, const char *path
         fprintf(stderr, "rerank %s: lenient: %s\n", cmd, line);
 }
 
-static rr_status read_beir_jsonl_ex(const char *path, text_list *out, bad_lines *bl);
-rr_status read_beir_jsonl(const char *path, text_list *out) { return read_beir_jsonl_ex(path, out, NULL); }
-
-static rr_status read_beir_jsonl_ex(const char *path, text_list *out, bad_lines *bl) {
-    memset(out, 0, sizeof *out);
-    rr_line_reader r;
-    RR_TRY(rr_lines_open(&r, path, 0));
-    rr_status st;
-    int eof = 0;
-    char *joined = NULL;
-    size_t joined_cap = 0;
-    while (!(st = rr_lines_next(&r, &eof)) && !eof) {
-        if (r.len == 0)
-            continue;
-        json_error_t jerr;
-        json_t *o = json_loadb(r.buf, r.len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!o || !json_is_object(o)) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld:%d: %s", path, r.line_no, o ? 1 : jerr.column,
-                          o ? "expected a JSON object" : jerr.text);
-            json_decref(o);
-            if (skip_line(bl, st)) {
-                st = RR_OK;
-                continue;
-            }
-            break;
-        }
-        json_t *jid = json_object_get(o, "_id"), *jt = json_object_get(o, "title"),
-               *jx = json_object_get(o, "text");
-        char idbuf[64];
-        const char *id = json_is_string(jid) ? json_string_value(jid) : NULL;
-        if (json_is_integer(jid)) {
-            snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(jid));
-            id = idbuf;
-        }
-        if (jid && !id) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"_id\" is not a string (nor an integer)", path,
-                          r.line_no);
-        } else if (!id || !*id) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"_id\" missing or empty", path, r.line_no);
-        } else if (!json_is_string(jx)) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"text\" missing or not a string", path, r.line_no);
-        } else if (jt && !json_is_string(jt) && !json_is_null(jt)) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: field \"title\" is not a string", path, r.line_no);
-        } else {
-            const char *title = json_is_string(jt) ? json_string_value(jt) : NULL;
-            size_t tl = title ? json_string_length(jt) : 0, xl = json_string_length(jx);
-            size_t need = tl + 1 + xl + 1;
-            if (need > joined_cap) {
-                char *nj = realloc(joined, need);
-                if (!nj) {
-                    st = rr_error(RR_ERR_NOMEM, "out of memory");
-                } else {
-                    joined = nj;
-                    joined_cap = need;
-                }
-            }
-            if (!st) {
-                size_t len = 0;
-                if (title) { /* BEIR: title + " " + text */
-                    memcpy(joined, title, tl);
-                    joined[tl] = ' ';
-                    len = tl + 1;
-                }
-                memcpy(joined + len, json_string_value(jx), xl);
-                len += xl;
-                if (memchr(joined, '\0', len))
-                    st = rr_error(RR_ERR_FORMAT, "%s:%lld: NUL character in a text", path, r.line_no);
-                else
-                    st = text_list_push(out, joined, len, r.line_no, id);
-            }
-        }
-        json_decref(o);
-        if (st && skip_line(bl, st))
-            st = RR_OK;
-        if (st)
-            break;
+/* One BEIR JSONL line ({"_id", "title"?, "text"}) into dr's current document. */
+static rr_status parse_beir_line(doc_reader *dr) {
+    rr_line_reader *r = &dr->lines;
+    json_decref((json_t *)dr->json);
+    json_error_t jerr;
+    json_t *o = json_loadb(r->buf, r->len, JSON_REJECT_DUPLICATES, &jerr);
+    dr->json = o;
+    if (!o || !json_is_object(o))
+        return rr_error(RR_ERR_FORMAT, "%s:%lld:%d: %s", dr->path, r->line_no, o ? 1 : jerr.column,
+                        o ? "expected a JSON object" : jerr.text);
+    json_t *jid = json_object_get(o, "_id"), *jt = json_object_get(o, "title"), *jx = json_object_get(o, "text");
+    const char *id = json_is_string(jid) ? json_string_value(jid) : NULL;
+    if (json_is_integer(jid)) {
+        snprintf(dr->idbuf, sizeof dr->idbuf, "%lld", (long long)json_integer_value(jid));
+        id = dr->idbuf;
     }
-    free(joined);
-    rr_lines_close(&r);
-    if (st)
-        text_list_free(out);
-    return st;
+    if (jid && !id)
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: field \"_id\" is not a string (nor an integer)", dr->path,
+                        r->line_no);
+    if (!id || !*id)
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: field \"_id\" missing or empty", dr->path, r->line_no);
+    if (!json_is_string(jx))
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: field \"text\" missing or not a string", dr->path, r->line_no);
+    if (jt && !json_is_string(jt) && !json_is_null(jt))
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: field \"title\" is not a string", dr->path, r->line_no);
+    const char *title = json_is_string(jt) ? json_string_value(jt) : NULL;
+    size_t tl = title ? json_string_length(jt) : 0, xl = json_string_length(jx);
+    size_t need = tl + 1 + xl + 1;
+    if (need > dr->joined_cap) {
+        char *nj = realloc(dr->joined, need);
+        if (!nj)
+            return rr_error(RR_ERR_NOMEM, "out of memory");
+        dr->joined = nj;
+        dr->joined_cap = need;
+    }
+    size_t len = 0;
+    if (title) { /* BEIR: title + " " + text */
+        memcpy(dr->joined, title, tl);
+        dr->joined[tl] = ' ';
+        len = tl + 1;
+    }
+    memcpy(dr->joined + len, json_string_value(jx), xl);
+    len += xl;
+    if (memchr(dr->joined, '\0', len))
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: NUL character in a text", dr->path, r->line_no);
+    dr->joined[len] = '\0';
+    dr->id = id;
+    dr->text = dr->joined;
+    dr->len = len;
+    return RR_OK;
 }
 
-/* MS MARCO's TSV: "id<TAB>text" per line (collection.tsv, queries.*.tsv). */
-static rr_status read_id_text_tsv(const char *path, text_list *out, bad_lines *bl) {
-    memset(out, 0, sizeof *out);
-    rr_line_reader r;
-    RR_TRY(rr_lines_open(&r, path, 0));
-    rr_status st;
-    int eof = 0;
-    while (!(st = rr_lines_next(&r, &eof)) && !eof) {
-        if (r.len == 0)
-            continue;
-        char *tab = memchr(r.buf, '\t', r.len);
-        if (!tab || memchr(tab + 1, '\t', r.len - (size_t)(tab + 1 - r.buf))) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: expected 2 tab-separated fields (id, text), found %s", path,
-                          r.line_no, tab ? "more" : "1");
-        } else if (tab == r.buf) {
-            st = rr_error(RR_ERR_FORMAT, "%s:%lld: empty id", path, r.line_no);
-        } else {
-            *tab = '\0';
-            const char *text = tab + 1;
-            const size_t len = r.len - (size_t)(text - r.buf);
-            if (!(st = check_utf8(r.buf, (size_t)(tab - r.buf), path, r.line_no)) &&
-                !(st = check_utf8(text, len, path, r.line_no)))
-                st = text_list_push(out, text, len, r.line_no, r.buf);
-        }
-        if (st && skip_line(bl, st))
-            st = RR_OK;
-        if (st)
-            break;
-    }
-    rr_lines_close(&r);
-    if (st)
-        text_list_free(out);
-    return st;
+/* One MS MARCO TSV line ("id<TAB>text": collection.tsv, queries.*.tsv) into dr's current
+ * document; the id and text stay in the line buffer. */
+static rr_status parse_tsv_line(doc_reader *dr) {
+    rr_line_reader *r = &dr->lines;
+    char *tab = memchr(r->buf, '\t', r->len);
+    if (!tab || memchr(tab + 1, '\t', r->len - (size_t)(tab + 1 - r->buf)))
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: expected 2 tab-separated fields (id, text), found %s", dr->path,
+                        r->line_no, tab ? "more" : "1");
+    if (tab == r->buf)
+        return rr_error(RR_ERR_FORMAT, "%s:%lld: empty id", dr->path, r->line_no);
+    *tab = '\0';
+    const char *text = tab + 1;
+    const size_t len = r->len - (size_t)(text - r->buf);
+    RR_TRY(check_utf8(r->buf, (size_t)(tab - r->buf), dr->path, r->line_no));
+    RR_TRY(check_utf8(text, len, dr->path, r->line_no));
+    dr->id = r->buf;
+    dr->text = text;
+    dr->len = len;
+    return RR_OK;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -322,10 +276,67 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+rr_status doc_reader_open(doc_reader *dr, const char *path, bad_lines *bl) {
+    memset(dr, 0, sizeof *dr);
+    dr->path = path;
+    dr->tsv = ends_with(path, ".tsv") || ends_with(path, ".tsv.gz");
+    dr->bl = bl;
+    return rr_lines_open(&dr->lines, path, 0);
+}
+
+rr_status doc_reader_next(doc_reader *dr, int *eof) {
+    rr_status st;
+    for (;;) {
+        if ((st = rr_lines_next(&dr->lines, eof)) || *eof)
+            return st;
+        if (dr->lines.len == 0)
+            continue; /* blank lines separate nothing in either format */
+        st = dr->tsv ? parse_tsv_line(dr) : parse_beir_line(dr);
+        if (!st) {
+            dr->line_no = dr->lines.line_no;
+            return RR_OK;
+        }
+        if (!skip_line(dr->bl, st))
+            return st;
+    }
+}
+
+void doc_reader_close(doc_reader *dr) {
+    json_decref((json_t *)dr->json);
+    free(dr->joined);
+    rr_lines_close(&dr->lines);
+    memset(dr, 0, sizeof *dr);
+}
+
 rr_status read_docs_ex(const char *path, text_list *out, bad_lines *bl) {
-    if (ends_with(path, ".tsv") || ends_with(path, ".tsv.gz"))
-        return read_id_text_tsv(path, out, bl);
-    return read_beir_jsonl_ex(path, out, bl);
+    memset(out, 0, sizeof *out);
+    doc_reader dr;
+    RR_TRY(doc_reader_open(&dr, path, bl));
+    rr_status st;
+    int eof = 0;
+    while (!(st = doc_reader_next(&dr, &eof)) && !eof)
+        if ((st = text_list_push(out, dr.text, dr.len, dr.line_no, dr.id)))
+            break;
+    doc_reader_close(&dr);
+    if (st)
+        text_list_free(out);
+    return st;
+}
+
+rr_status read_beir_jsonl(const char *path, text_list *out) {
+    memset(out, 0, sizeof *out);
+    doc_reader dr;
+    RR_TRY(doc_reader_open(&dr, path, NULL));
+    dr.tsv = 0; /* JSONL whatever the name */
+    rr_status st;
+    int eof = 0;
+    while (!(st = doc_reader_next(&dr, &eof)) && !eof)
+        if ((st = text_list_push(out, dr.text, dr.len, dr.line_no, dr.id)))
+            break;
+    doc_reader_close(&dr);
+    if (st)
+        text_list_free(out);
+    return st;
 }
 
 rr_status read_docs(const char *path, text_list *out) { return read_docs_ex(path, out, NULL); }
@@ -365,26 +376,32 @@ long ids_find(const char *const *ids, const size_t *order, size_t n, const char 
     return -1;
 }
 
-rr_status text_list_index_ids(const text_list *docs, const char *path, const char *what, size_t **order_out) {
+rr_status ids_check_unique(const char *const *ids, const long long *line_no, size_t n, const char *path,
+                           const char *what, size_t **order_out) {
     *order_out = NULL;
-    if (docs->n && !docs->ids)
-        return rr_error(RR_ERR_FORMAT, "%s: no %s fields", path, what);
     size_t *order;
-    RR_TRY(ids_sort((const char *const *)docs->ids, docs->n, &order));
+    RR_TRY(ids_sort(ids, n, &order));
     rr_status st = RR_OK;
-    for (size_t i = 1; i < docs->n && !st; i++)
-        if (!strcmp(docs->ids[order[i - 1]], docs->ids[order[i]]))
+    for (size_t i = 1; i < n && !st; i++)
+        if (!strcmp(ids[order[i - 1]], ids[order[i]]))
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: duplicate %s \"%s\" (first at line %lld)", path,
-                          docs->line_no[order[i]], what, docs->ids[order[i]], docs->line_no[order[i - 1]]);
-    for (size_t i = 0; i < docs->n && !st; i++)
-        if (strpbrk(docs->ids[i], " \t\r\n\v\f"))
+                          line_no[order[i]], what, ids[order[i]], line_no[order[i - 1]]);
+    for (size_t i = 0; i < n && !st; i++)
+        if (strpbrk(ids[i], " \t\r\n\v\f"))
             st = rr_error(RR_ERR_FORMAT, "%s:%lld: %s \"%s\" contains whitespace (a TREC run cannot "
-                          "carry it)", path, docs->line_no[i], what, docs->ids[i]);
+                          "carry it)", path, line_no[i], what, ids[i]);
     if (st)
         free(order);
     else
         *order_out = order;
     return st;
+}
+
+rr_status text_list_index_ids(const text_list *docs, const char *path, const char *what, size_t **order_out) {
+    *order_out = NULL;
+    if (docs->n && !docs->ids)
+        return rr_error(RR_ERR_FORMAT, "%s: no %s fields", path, what);
+    return ids_check_unique((const char *const *)docs->ids, docs->line_no, docs->n, path, what, order_out);
 }
 
 long text_list_find_id(const text_list *docs, const size_t *order, const char *id) {

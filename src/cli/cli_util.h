@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/lines.h"
 #include "rerank/model.h"
 #include "rerank/status.h"
 
@@ -55,6 +56,28 @@ typedef struct bad_lines {
     char first[512]; /* the first skipped line's message */
 } bad_lines;
 rr_status read_docs_ex(const char *path, text_list *out, bad_lines *bl);
+
+/* The same formats read one document at a time (the parser behind read_docs_ex), for a
+ * corpus too large to hold: `rerank index` streams its corpus through one. */
+typedef struct doc_reader {
+    const char *path; /* borrowed */
+    int tsv;          /* MS MARCO TSV by the name, else BEIR JSONL */
+    bad_lines *bl;    /* lenient: malformed lines skipped and counted here (may be NULL) */
+    rr_line_reader lines;
+    void *json;       /* json_t of the current BEIR line */
+    char *joined;     /* title + " " + text of the current BEIR line */
+    size_t joined_cap;
+    char idbuf[32];   /* an integer _id as text */
+    /* the current document, valid until the next call */
+    const char *id, *text;
+    size_t len;
+    long long line_no;
+} doc_reader;
+rr_status doc_reader_open(doc_reader *dr, const char *path, bad_lines *bl);
+/* The next document into dr->id / text / len / line_no; *eof = 1 (and RR_OK) at the end.
+ * Blank lines are skipped; malformed ones too when dr->bl is lenient. */
+rr_status doc_reader_next(doc_reader *dr, int *eof);
+void doc_reader_close(doc_reader *dr);
 /* "N malformed lines skipped in PATH (first: MESSAGE)", or "" when none */
 void bad_lines_summary(const bad_lines *bl, const char *path, char *buf, size_t cap);
 /* The switch in a subcommand's option table, and its check: 2 with a usage message when
@@ -72,6 +95,9 @@ rr_status check_unique_ids(const text_list *tl, const char *path, const char *wh
  * text_list_find_id (binary search; -1 when absent). */
 rr_status text_list_index_ids(const text_list *tl, const char *path, const char *what, size_t **order);
 long text_list_find_id(const text_list *tl, const size_t *order, const char *id);
+/* The same checks over any n ids with their source lines (*order as above). */
+rr_status ids_check_unique(const char *const *ids, const long long *line_no, size_t n, const char *path,
+                           const char *what, size_t **order);
 /* The same over any array of n ids: *order = indices sorted by id (ties in index order). */
 rr_status ids_sort(const char *const *ids, size_t n, size_t **order);
 long ids_find(const char *const *ids, const size_t *order, size_t n, const char *id);

@@ -1,13 +1,22 @@
-/* cli/cmd_index.c — `rerank index`: a BEIR corpus → bi-encoder embeddings → a FAISS index
- * directory (index.faiss, docids.txt, meta.json; see include/rerank/index.h).
+/* cli/cmd_index.c — `rerank index`: a BEIR or MS MARCO corpus → bi-encoder embeddings → a
+ * FAISS index directory (index.faiss, docids.txt, meta.json; see include/rerank/index.h).
  *
- * The corpus is embedded in chunks of CHUNK_DOCS documents (each chunk sorted by length and
- * packed to the token budget by rr_model_embed), and every chunk is added to the index as it
- * is done, so the embeddings in memory are one chunk, plus the training sample for an index
- * that needs training (IVF, PQ: the first --train-docs documents). The corpus text itself is
- * read whole (the memory-mapped document store is still to come).
+ * The corpus is streamed, so peak memory is the index (vectors and document ids) plus one
+ * chunk, not the corpus text. It is read twice:
+ *   1. scan_corpus: every line parsed (--lenient skips and counts malformed ones), the
+ *      documents counted (for the progress line's ETA), the ids checked (unique, no
+ *      whitespace; a duplicate names both lines) and the corpus checksum computed, all before
+ *      any embedding is spent. Only the ids and their line numbers are kept, then freed.
+ *   2. corpus_stream: CHUNK_DOCS documents at a time into one reused text buffer, embedded
+ *      (rr_model_embed sorts each chunk by length and packs it to the token budget) and added
+ *      to the index. Its checksum and count must equal the scan's: a corpus that changed
+ *      between the reads is an error, never an index that disagrees with its meta.json.
+ * An index that needs training (IVF, PQ) embeds the first --train-docs documents chunk by
+ * chunk into the training sample, trains, adds them, and streams on; the sample's vectors and
+ * ids are the only thing held beyond a chunk.
  * With --from-index the vectors and ids come from an existing index instead (exact for a
- * Flat source), so IVF / HNSW / PQ variants are built without embedding the corpus again. */
+ * Flat source), so IVF / HNSW / PQ variants are built without embedding the corpus again.
+ * --update reads its --add documents whole (an update is small next to the corpus). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <omp.h>
 #include <stdio.h>
@@ -22,28 +31,214 @@
 #include "util/error.h"
 #include "util/sha256.h"
 
+/* Documents per rr_model_embed call and per rr_index_add: the text held at once (SciFact:
+ * ~1.5 MB, MS MARCO passages: ~0.35 MB). Each chunk is one embed call, so the chunks must
+ * stay what they were for an index rebuilt from the same corpus to hold the same vectors. */
 enum { CHUNK_DOCS = 1024 };
 
-/* The corpus checksum: sha256 over "id\ttext\n" of every document in order, i.e. exactly
- * what was embedded, whatever the file's compression or JSON formatting. */
-static void corpus_sha256(const text_list *docs, char hex[65]) {
+/* The corpus checksum feeds "id\ttext\n" of every document in order, i.e. exactly what was
+ * embedded, whatever the file's compression or JSON formatting. */
+static void sha_doc(rr_sha256 *h, const char *id, const char *text, size_t len) {
+    rr_sha256_update(h, id, strlen(id));
+    rr_sha256_update(h, "\t", 1);
+    rr_sha256_update(h, text, len);
+    rr_sha256_update(h, "\n", 1);
+}
+
+/* Append s [len] and a NUL to a growing buffer; *off = where it starts. Grows by doubling,
+ * so a buffer reused chunk after chunk stops allocating once it holds the largest chunk. */
+static rr_status buf_append(char **buf, size_t *used, size_t *cap, const char *s, size_t len, size_t *off) {
+    if (*used + len + 1 > *cap) {
+        size_t nc = *cap ? *cap : 65536;
+        while (nc < *used + len + 1)
+            nc *= 2;
+        char *nb = realloc(*buf, nc);
+        if (!nb)
+            return rr_error(RR_ERR_NOMEM, "out of memory for %zu bytes of corpus text", nc);
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *used, s, len);
+    (*buf)[*used + len] = '\0';
+    *off = *used;
+    *used += len + 1;
+    return RR_OK;
+}
+
+/* ---- 1. the scan: ids with their lines, the count, the checksum ---- */
+typedef struct corpus_ids {
+    char *chars;         /* NUL-terminated ids one after another */
+    size_t chars_len, chars_cap;
+    size_t *offset;      /* [n] into chars */
+    long long *line_no;  /* [n] */
+    size_t n, cap;
+} corpus_ids;
+
+static void corpus_ids_free(corpus_ids *ids) {
+    free(ids->chars);
+    free(ids->offset);
+    free(ids->line_no);
+    memset(ids, 0, sizeof *ids);
+}
+
+static rr_status scan_corpus(const char *path, bad_lines *bl, corpus_ids *ids, char sha_hex[65]) {
+    memset(ids, 0, sizeof *ids);
+    doc_reader dr;
+    RR_TRY(doc_reader_open(&dr, path, bl));
     rr_sha256 h;
     rr_sha256_init(&h);
-    for (size_t i = 0; i < docs->n; i++) {
-        rr_sha256_update(&h, docs->ids[i], strlen(docs->ids[i]));
-        rr_sha256_update(&h, "\t", 1);
-        rr_sha256_update(&h, docs->texts[i], docs->lens[i]);
-        rr_sha256_update(&h, "\n", 1);
+    rr_status st;
+    int eof = 0;
+    while (!(st = doc_reader_next(&dr, &eof)) && !eof) {
+        if (ids->n == ids->cap) {
+            size_t nc = ids->cap ? ids->cap * 2 : 4096;
+            size_t *no = realloc(ids->offset, nc * sizeof *no);
+            if (no)
+                ids->offset = no;
+            long long *nl = realloc(ids->line_no, nc * sizeof *nl);
+            if (nl)
+                ids->line_no = nl;
+            if (!no || !nl) {
+                st = rr_error(RR_ERR_NOMEM, "out of memory for the ids of %s", path);
+                break;
+            }
+            ids->cap = nc;
+        }
+        if ((st = buf_append(&ids->chars, &ids->chars_len, &ids->chars_cap, dr.id, strlen(dr.id),
+                             &ids->offset[ids->n])))
+            break;
+        ids->line_no[ids->n++] = dr.line_no;
+        sha_doc(&h, dr.id, dr.text, dr.len);
     }
-    rr_sha256_final_hex(&h, hex);
+    doc_reader_close(&dr);
+    rr_sha256_final_hex(&h, sha_hex);
+    if (st)
+        corpus_ids_free(ids);
+    return st;
+}
+
+/* Unique and free of whitespace, as check_unique_ids: "corpus.jsonl:12: duplicate _id \"7\"
+ * (first at line 3)". */
+static rr_status corpus_ids_check(const corpus_ids *ids, const char *path) {
+    const char **ptr = malloc((ids->n ? ids->n : 1) * sizeof *ptr);
+    if (!ptr)
+        return rr_error(RR_ERR_NOMEM, "out of memory checking the ids of %s", path);
+    for (size_t i = 0; i < ids->n; i++)
+        ptr[i] = ids->chars + ids->offset[i];
+    size_t *order = NULL;
+    rr_status st = ids_check_unique(ptr, ids->line_no, ids->n, path, "_id", &order);
+    free(order);
+    free(ptr);
+    return st;
+}
+
+/* ---- 2. the stream: one chunk of text at a time ---- */
+typedef struct corpus_stream {
+    doc_reader reader;
+    bad_lines bl;            /* the scan reported the skipped lines; these are the same ones */
+    rr_sha256 sha;           /* over what was read: must equal the scan's */
+    size_t read;             /* documents handed out */
+    char *text;              /* this chunk's texts, NUL-terminated one after another */
+    size_t text_len, text_cap;
+    size_t *text_off;        /* [CHUNK_DOCS] into text */
+    const char **texts;      /* [CHUNK_DOCS] */
+    size_t *lens;            /* [CHUNK_DOCS] */
+    char *id_chars;          /* ids of the documents read but not yet added to the index */
+    size_t id_len, id_cap;
+    size_t *id_off;          /* [held_cap] into id_chars */
+    size_t held, held_cap;
+} corpus_stream;
+
+static void corpus_stream_close(corpus_stream *cs) {
+    doc_reader_close(&cs->reader);
+    free(cs->text);
+    free(cs->text_off);
+    free(cs->texts);
+    free(cs->lens);
+    free(cs->id_chars);
+    free(cs->id_off);
+    memset(cs, 0, sizeof *cs);
+}
+
+/* held_cap: the most documents read before an rr_index_add (a chunk, or the training sample) */
+static rr_status corpus_stream_open(corpus_stream *cs, const char *path, int lenient, size_t held_cap) {
+    memset(cs, 0, sizeof *cs);
+    cs->bl.lenient = lenient;
+    rr_sha256_init(&cs->sha);
+    cs->text_off = malloc(CHUNK_DOCS * sizeof *cs->text_off);
+    cs->texts = malloc(CHUNK_DOCS * sizeof *cs->texts);
+    cs->lens = malloc(CHUNK_DOCS * sizeof *cs->lens);
+    cs->id_off = malloc(held_cap * sizeof *cs->id_off);
+    cs->held_cap = held_cap;
+    if (!cs->text_off || !cs->texts || !cs->lens || !cs->id_off) {
+        corpus_stream_close(cs);
+        return rr_error(RR_ERR_NOMEM, "out of memory for a chunk of %d documents", CHUNK_DOCS);
+    }
+    rr_status st = doc_reader_open(&cs->reader, path, &cs->bl);
+    if (st)
+        corpus_stream_close(cs);
+    return st;
+}
+
+static rr_status changed_error(const corpus_stream *cs) {
+    return rr_error(RR_ERR_IO, "%s changed while it was being indexed (read again, it no longer matches the "
+                    "first read); nothing was written", cs->reader.path);
+}
+
+/* The next count (<= CHUNK_DOCS) documents: their texts into cs->texts / lens (valid until the
+ * next call), their ids kept until corpus_stream_added. */
+static rr_status corpus_stream_read(corpus_stream *cs, size_t count) {
+    RR_CHECK_INVARIANT(count <= CHUNK_DOCS && cs->held + count <= cs->held_cap);
+    cs->text_len = 0;
+    for (size_t k = 0; k < count; k++) {
+        int eof = 0;
+        RR_TRY(doc_reader_next(&cs->reader, &eof));
+        if (eof)
+            return changed_error(cs);
+        const doc_reader *dr = &cs->reader;
+        sha_doc(&cs->sha, dr->id, dr->text, dr->len);
+        RR_TRY(buf_append(&cs->text, &cs->text_len, &cs->text_cap, dr->text, dr->len, &cs->text_off[k]));
+        RR_TRY(buf_append(&cs->id_chars, &cs->id_len, &cs->id_cap, dr->id, strlen(dr->id),
+                          &cs->id_off[cs->held]));
+        cs->lens[k] = dr->len;
+        cs->held++;
+    }
+    for (size_t k = 0; k < count; k++)
+        cs->texts[k] = cs->text + cs->text_off[k];
+    cs->read += count;
+    return RR_OK;
+}
+
+/* The ids of the held documents, in order, into idp [held]; they stay valid until
+ * corpus_stream_added (rr_index_add copies them). */
+static void corpus_stream_ids(const corpus_stream *cs, const char **idp) {
+    for (size_t k = 0; k < cs->held; k++)
+        idp[k] = cs->id_chars + cs->id_off[k];
+}
+
+static void corpus_stream_added(corpus_stream *cs) {
+    cs->held = 0;
+    cs->id_len = 0;
+}
+
+/* At the end: nothing left to read and the checksum the scan computed. */
+static rr_status corpus_stream_finish(corpus_stream *cs, const char scan_sha[65]) {
+    int eof = 0;
+    RR_TRY(doc_reader_next(&cs->reader, &eof));
+    char hex[65];
+    rr_sha256_final_hex(&cs->sha, hex);
+    if (!eof || strcmp(hex, scan_sha))
+        return changed_error(cs);
+    return RR_OK;
 }
 
 /* The vectors of documents [pos, pos + take) of the index being built, into out, and their
  * ids into idp. Documents 0 .. nk-1 are stored vectors of src (labels kept[], copied by runs
- * of consecutive labels, not embedded again); the rest are add's documents, embedded. */
+ * of consecutive labels, not embedded again); the rest are embedded: add's documents, or
+ * the next ones of the stream cs (their ids then come from corpus_stream_ids). */
 static rr_status fill_vectors(const rr_index *src, const int64_t *kept, size_t nk, rr_model *model,
-                              const text_list *add, size_t pos, size_t take, size_t dim, float *out,
-                              const char **idp) {
+                              const text_list *add, corpus_stream *cs, size_t pos, size_t take, size_t dim,
+                              float *out, const char **idp) {
     size_t i = 0;
     while (i < take && pos + i < nk) {
         size_t j = i + 1;
@@ -54,7 +249,11 @@ static rr_status fill_vectors(const rr_index *src, const int64_t *kept, size_t n
             idp[k] = rr_index_doc_id(src, kept[pos + k]);
         i = j;
     }
-    if (i < take) {
+    if (i < take && cs) {
+        RR_CHECK_INVARIANT(nk == 0 && cs->read == pos);
+        RR_TRY(corpus_stream_read(cs, take));
+        RR_TRY(rr_model_embed(model, take, cs->texts, cs->lens, out));
+    } else if (i < take) {
         const size_t a0 = pos + i - nk;
         RR_TRY(rr_model_embed(model, take - i, (const char *const *)add->texts + a0, add->lens + a0,
                               out + i * dim));
@@ -257,6 +456,9 @@ int stage_index(const index_opts *o) {
     size_t n, nk = 0, removed = 0, replaced = 0;
     int64_t *kept = NULL; /* labels of src whose stored vectors come first, in this order */
     const text_list *add = &docs;
+    corpus_stream stream;
+    memset(&stream, 0, sizeof stream);
+    corpus_stream *cs = NULL; /* --corpus: the documents come from here */
     if (update) {
         /* stored vectors minus the removed and replaced ids, then the added documents embedded
          * with the index's own model (its weights must not have changed) */
@@ -311,15 +513,17 @@ int stage_index(const index_opts *o) {
             kept[i] = (int64_t)i;
     } else {
         bad_lines bl = {o->lenient, 0, ""};
-        if ((st = read_docs_ex(corpus, &docs, &bl)))
+        corpus_ids ids;
+        if ((st = scan_corpus(corpus, &bl, &ids, meta.corpus_sha256)))
             goto done;
         cli_bad_lines_report("index", &bl, corpus);
-        n = docs.n;
-        if (n == 0) {
+        n = ids.n;
+        if (n == 0)
             st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);
-            goto done;
-        }
-        if ((st = check_unique_ids(&docs, corpus, "_id")))
+        else
+            st = corpus_ids_check(&ids, corpus);
+        corpus_ids_free(&ids);
+        if (st)
             goto done;
         /* absolute, so that `retrieve` finds the model from any working directory */
         char *abs_model = realpath(model_dir, NULL);
@@ -330,7 +534,6 @@ int stage_index(const index_opts *o) {
             rc = 2;
             goto done;
         }
-        corpus_sha256(&docs, meta.corpus_sha256);
         if ((st = rr_model_weights_sha256(model_dir, meta.model_sha256)) ||
             (st = rr_model_load(model_dir, &p, &model)))
             goto done;
@@ -354,6 +557,11 @@ int stage_index(const index_opts *o) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu embeddings", cap);
         goto done;
     }
+    if (corpus) {
+        if ((st = corpus_stream_open(&stream, corpus, o->lenient, cap)))
+            goto done;
+        cs = &stream;
+    }
     cli_progress pr;
     cli_progress_init(&pr, "rerank index", "docs", cli_progress_mode(o->progress, o->quiet));
     double t_embed = omp_get_wtime(), t_train = 0.0;
@@ -363,7 +571,7 @@ int stage_index(const index_opts *o) {
         size_t take = want - held < CHUNK_DOCS ? want - held : CHUNK_DOCS;
         if (take > n - done_n)
             take = n - done_n;
-        if ((st = fill_vectors(src, kept, nk, model, add, done_n, take, dim, buf + held * dim, idp + held)))
+        if ((st = fill_vectors(src, kept, nk, model, add, cs, done_n, take, dim, buf + held * dim, idp + held)))
             goto done;
         done_n += take;
         held += take;
@@ -377,10 +585,16 @@ int stage_index(const index_opts *o) {
             t_train = omp_get_wtime() - t0;
             training = 0;
         }
+        if (cs)
+            corpus_stream_ids(cs, idp);
         if ((st = rr_index_add(index, (int64_t)held, buf, idp)))
             goto done;
+        if (cs)
+            corpus_stream_added(cs);
         first = done_n;
     }
+    if (cs && (st = corpus_stream_finish(cs, meta.corpus_sha256)))
+        goto done;
     double embed_s = omp_get_wtime() - t_embed;
     if ((st = rr_index_write(index, out_dir)))
         goto done;
@@ -403,5 +617,6 @@ done:
     rr_index_free(src);
     rr_model_free(model);
     text_list_free(&docs);
+    corpus_stream_close(&stream);
     return rc;
 }
