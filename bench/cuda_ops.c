@@ -1,7 +1,9 @@
 /* bench/cuda_ops.c — where a CUDA pass spends its time: each backend op of one encoder
  * layer timed alone with CUDA events on a full pass (default 65,536 tokens of sequences of
  * 200..512 tokens, the MiniLM-L6 shape H 384, 12 heads, I 1536), for fp32, bf16 and fp16,
- * with its achieved TFLOP/s (matrix products and attention) or GB/s (the rest).
+ * with its achieved TFLOP/s (matrix products and attention) or GB/s (the rest), then the
+ * whole FFN block (up + GELU + down, rr_backend_ffn) with the intermediate in pieces of
+ * several row counts (0 = the whole pass; the backend's default is marked).
  *
  *     build/rr_cuda_ops [tokens]        (needs a GPU; prints one table)
  */
@@ -23,6 +25,9 @@ static float frand(void) {
 }
 
 #define REPS 20
+/* FFN block variants timed (ffn_rows; 0 = the whole pass): the backend's default is marked */
+static const int32_t ffn_rows[] = {0, 16384, 8192, 4096, 2048};
+#define NFFN ((int)(sizeof ffn_rows / sizeof ffn_rows[0]))
 
 typedef struct timer {
     cudaEvent_t a, b;
@@ -92,8 +97,10 @@ int main(int argc, char **argv) {
         be->ops->download(be, &dummy, out, 4); /* drain */
         const double es = prec ? 2.0 : 4.0;
         const double lin_f = 2.0 * T * H, attn_f = 4.0 * sum_l2 * H;
-        double total = 0;
-        for (int op = 0; op < 8; op++) {
+        double total = 0, per_op[8 + NFFN] = {0};
+        const int32_t def_rows = be->ffn_rows;
+        char ffn_name[8 + NFFN][40];
+        for (int op = 0; op < 8 + NFFN; op++) {
             cudaEvent_t e0, e1;
             cudaEventCreate(&e0);
             cudaEventCreate(&e1);
@@ -121,6 +128,14 @@ int main(int argc, char **argv) {
                     be->ops->linear(be, ff, T, I, w2, b2, H, RR_ACT_NONE, tmp); break;
                 case 7: opname = "classify (head)"; bytes = (double)S * H * es;
                     be->ops->classify(be, x, &head, pooled, pooled2, out); break;
+                default: /* the whole FFN block (up + GELU + down) in pieces of ffn_rows[] rows */
+                    be->ffn_rows = ffn_rows[op - 8];
+                    snprintf(ffn_name[op], sizeof ffn_name[op], "ffn block, rows %d%s",
+                             be->ffn_rows ? be->ffn_rows : T, be->ffn_rows == def_rows ? " (dflt)" : "");
+                    opname = ffn_name[op]; flops = 2 * lin_f * I;
+                    rr_backend_ffn(be, x, T, H, w1, b1, I, w2, b2, ff, tmp);
+                    be->ffn_rows = def_rows;
+                    break;
                 }
             }
             /* the backend's stream is its own: a download drains it, then the event */
@@ -130,7 +145,8 @@ int main(int argc, char **argv) {
             float ms = 0;
             cudaEventElapsedTime(&ms, e0, e1);
             double per = ms / REPS;
-            if (op != 0 && op != 7) /* embed and the head run once per pass, not per layer */
+            per_op[op] = per;
+            if (op != 0 && op < 7) /* embed and the head run once per pass, not per layer */
                 total += per * (op == 4 ? 2 : 1);
             if (flops > 0)
                 printf("%-6s %-22s %10.3f %7.1f TFLOP/s\n", names[prec], opname, per, flops / (per * 1e-3) / 1e12);
@@ -139,8 +155,14 @@ int main(int argc, char **argv) {
             cudaEventDestroy(e0);
             cudaEventDestroy(e1);
         }
-        printf("%-6s %-22s %10.3f  (one layer; x6 for MiniLM-L6 = %.1f ms per pass of %d tokens)\n", names[prec],
-               "layer total", total, 6 * total, T);
+        printf("%-6s %-22s %10.3f  (one layer, FFN whole; x6 for MiniLM-L6 = %.1f ms per pass of %d tokens)\n",
+               names[prec], "layer total", total, 6 * total, T);
+        for (int i = 0; i < NFFN; i++)
+            if (ffn_rows[i] == def_rows) {
+                const double t2 = total - per_op[5] - per_op[6] + per_op[8 + i];
+                printf("%-6s %-22s %10.3f  (one layer, FFN in pieces of %d rows; x6 = %.1f ms per pass)\n",
+                       names[prec], "layer total (default)", t2, def_rows ? def_rows : T, 6 * t2);
+            }
         float *bufs[] = {w, x, qkv, ctx, tmp, ff, pooled, pooled2, out};
         for (int i = 0; i < 9; i++)
             be->ops->free(be, bufs[i]);

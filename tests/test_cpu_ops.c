@@ -149,6 +149,23 @@ int main(void) {
         }
         free(y2);
     }
+    /* The FFN block (rr_backend_ffn) in pieces of 7 and of 32 rows: bit-identical to one piece
+     * (W serves as the down weight [H, I] too). */
+    {
+        float *ffs = malloc((size_t)T * I * 4), *y1 = malloc((size_t)T * H * 4), *y2 = malloc((size_t)T * H * 4);
+        be->ffn_rows = 0;
+        CHECK(rr_backend_ffn(be, x, T, H, W, bias, I, W, bias, ffs, y1) == RR_OK);
+        const int32_t pieces[] = {7, 32};
+        for (int i = 0; i < 2; i++) {
+            be->ffn_rows = pieces[i];
+            CHECK(rr_backend_ffn(be, x, T, H, W, bias, I, W, bias, ffs, y2) == RR_OK);
+            CHECK_MSG(!memcmp(y1, y2, (size_t)T * H * 4), "ffn block in pieces of %d rows differs", pieces[i]);
+        }
+        be->ffn_rows = 0;
+        free(ffs);
+        free(y1);
+        free(y2);
+    }
 
     /* attention from a fused QKV */
     float *qkv = malloc((size_t)T * 3 * H * 4), *att = malloc((size_t)T * H * 4 + 64);

@@ -7,7 +7,8 @@
  * kernel, forced with RR_CUDA_GEMM=gemmex) and all three attention kernels (mma.sync by default;
  * the SIMT kernel with RR_CUDA_ATTN=simt in the second pass, the WMMA kernel with
  * RR_CUDA_ATTN=wmma in the third, which also uses the scalar bias/activation kernel,
- * RR_CUDA_BIAS_ACT=scalar). The CPU gets the CUDA inputs after their
+ * RR_CUDA_BIAS_ACT=scalar); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
+ * the CPU's in one. The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
  * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
@@ -222,6 +223,13 @@ static int run_shape(const shape *sh, rr_precision prec) {
     CHECK(p.cpu->ops->linear(p.cpu, ff.c, T, I, CW(o_w3), CW(o_b3), H, RR_ACT_NONE, r.c) == RR_OK);
     CHECK(p.gpu->ops->linear(p.gpu, ff.g, T, I, GW(o_w3), GW(o_b3), H, RR_ACT_NONE, r.g) == RR_OK);
     compare(&p, &r, 1, "linear (ffn down)", shape_name);
+    /* the whole FFN block in pieces of 64 rows on the GPU (a partial last piece, every piece
+     * at a row offset into 2-byte activations) against the CPU's in one piece */
+    p.gpu->ffn_rows = 64;
+    poison(&p, &r);
+    CHECK(rr_backend_ffn(p.cpu, x.c, T, H, CW(o_w2), CW(o_b2), I, CW(o_w3), CW(o_b3), ff.c, r.c) == RR_OK);
+    CHECK(rr_backend_ffn(p.gpu, x.g, T, H, GW(o_w2), GW(o_b2), I, GW(o_w3), GW(o_b3), ff.g, r.g) == RR_OK);
+    compare(&p, &r, 1, "ffn block (64-row pieces)", shape_name);
     poison(&p, &ctx);
     CHECK(p.cpu->ops->linear(p.cpu, x.c, T, H, CW(o_pw), NULL, H, RR_ACT_TANH, ctx.c) == RR_OK);
     CHECK(p.gpu->ops->linear(p.gpu, x.g, T, H, GW(o_pw), NULL, H, RR_ACT_TANH, ctx.g) == RR_OK);

@@ -47,6 +47,30 @@ rr_status rr_backend_create(const char *device, const rr_backend_limits *limits,
     return rr_backend_cpu_create(&cpu_limits, out);
 }
 
+size_t rr_backend_act_bytes(const rr_backend *be) {
+    return be->limits.precision == RR_PRECISION_FP32 ? sizeof(float) : 2;
+}
+
+int32_t rr_backend_ffn_scratch_rows(const rr_backend *be, int32_t T) {
+    return be->ffn_rows > 0 && be->ffn_rows < T ? be->ffn_rows : T;
+}
+
+rr_status rr_backend_ffn(rr_backend *be, const float *x, int32_t T, int32_t H, const float *w1,
+                         const float *b1, int32_t inter, const float *w2, const float *b2, float *ff,
+                         float *y) {
+    const int32_t rows = rr_backend_ffn_scratch_rows(be, T);
+    const size_t e = rr_backend_act_bytes(be);
+    for (int32_t r0 = 0; r0 < T; r0 += rows) {
+        const int32_t m = T - r0 < rows ? T - r0 : rows;
+        /* activations are float * by convention; in bf16/fp16 they hold 2-byte elements */
+        const float *xr = (const float *)((const char *)x + (size_t)r0 * (size_t)H * e);
+        float *yr = (float *)((char *)y + (size_t)r0 * (size_t)H * e);
+        RR_TRY(be->ops->linear(be, xr, m, H, w1, b1, inter, RR_ACT_GELU, ff));
+        RR_TRY(be->ops->linear(be, ff, m, inter, w2, b2, H, RR_ACT_NONE, yr));
+    }
+    return RR_OK;
+}
+
 void rr_backend_destroy(rr_backend *be) {
     if (be)
         be->ops->destroy(be);

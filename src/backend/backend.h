@@ -121,6 +121,10 @@ struct rr_backend {
     const rr_backend_ops *ops;
     rr_backend_limits limits;
     const rr_pass *pass; /* current pass (host view) */
+    /* Rows per piece of the feed-forward block (rr_backend_ffn); 0 = the whole pass at once.
+     * The CUDA backend sets it so that one piece's intermediate [rows, I] stays in the GPU's
+     * L2 cache between the up product, its GELU and the down product. */
+    int32_t ffn_rows;
 };
 
 /* Create a backend by name: "cpu", "cuda" or "auto" (cuda when built in and a device is
@@ -132,6 +136,19 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
 #ifdef RR_CUDA
 rr_status rr_backend_cuda_create(const rr_backend_limits *limits, rr_backend **out);
 #endif
+
+/* The feed-forward block y[T,H] = GELU(x[T,H] · W1ᵀ + b1) · W2ᵀ + b2 (W1 [inter,H],
+ * W2 [H,inter]) in pieces of be->ffn_rows rows (all T when 0) that reuse the start of ff (a
+ * scratch of min(T, ffn_rows) × inter activations). Rows are independent, so the pieces
+ * change nothing on the CPU (bit for bit, see RR_LINEAR_ROWS); on CUDA a piece is a product
+ * of another M, which cuBLASLt may round differently, as it may for passes of another size. */
+rr_status rr_backend_ffn(rr_backend *be, const float *x, int32_t T, int32_t H, const float *w1,
+                         const float *b1, int32_t inter, const float *w2, const float *b2, float *ff,
+                         float *y);
+/* Rows of ff that rr_backend_ffn needs for passes of up to T tokens. */
+int32_t rr_backend_ffn_scratch_rows(const rr_backend *be, int32_t T);
+/* Bytes of one activation element in the backend's storage precision (4 or 2). */
+size_t rr_backend_act_bytes(const rr_backend *be);
 
 /* Shared checks: limits of a pass, and ids inside the vocabularies (host arrays). */
 rr_status rr_pass_check(const rr_backend_limits *lim, const rr_pass *pass, const char *who);

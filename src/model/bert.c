@@ -263,7 +263,8 @@ static rr_status alloc_workspace(rr_model *m) {
     const size_t T = (size_t)m->token_budget, S = (size_t)m->max_seqs;
     const size_t H = (size_t)m->config.hidden_size, I = (size_t)m->config.intermediate_size;
     size_t out_dim = (size_t)m->out_dim;
-    size_t sizes[] = {T * H, T * 3 * H, T * H, T * H, T * I, S * H, S * H, S * out_dim};
+    const size_t F = (size_t)rr_backend_ffn_scratch_rows(m->be, m->token_budget); /* rows of ff */
+    size_t sizes[] = {T * H, T * 3 * H, T * H, T * H, F * I, S * H, S * H, S * out_dim};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         total += (sizes[i] + 15) / 16 * 16;
@@ -486,8 +487,7 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
         RR_TRY(ops->attention(be, ws->qkv, ws->ctx));
         RR_TRY(ops->linear(be, ws->ctx, T, H, ly->attn_out_w, ly->attn_out_b, H, RR_ACT_NONE, ws->tmp));
         RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln1_g, ly->ln1_b, eps));
-        RR_TRY(ops->linear(be, ws->x, T, H, ly->ff1_w, ly->ff1_b, I, RR_ACT_GELU, ws->ff));
-        RR_TRY(ops->linear(be, ws->ff, T, I, ly->ff2_w, ly->ff2_b, H, RR_ACT_NONE, ws->tmp));
+        RR_TRY(rr_backend_ffn(be, ws->x, T, H, ly->ff1_w, ly->ff1_b, I, ly->ff2_w, ly->ff2_b, ws->ff, ws->tmp));
         RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps));
     }
     if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {

@@ -16,6 +16,7 @@
  * the host packs the next pass while the device computes. Everything runs on one stream of
  * the backend's own: a pass's copies are small (12 bytes per token in, 4 per score out)
  * next to its compute, so a second stream for copies would buy almost nothing.
+ * The feed-forward block runs in pieces of ffn_rows rows (see rr_cudamod_backend_create).
  */
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -475,6 +476,22 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
             c->attn_kernel = ATTN_WMMA;
     } else if (!(attn && !strcmp(attn, "simt")) && tc_ok && rrk_attention_mma_supports(c->dtype, d)) {
         c->attn_kernel = ATTN_MMA;
+    }
+    /* The FFN in pieces of ffn_rows rows (rr_backend_ffn): the intermediate [rows, I] of one
+     * piece (8,192 × 1536 × 2 bytes = 24 MiB for MiniLM in bf16) then stays in the 50 MB L2 of
+     * an H100/H200 between the up product, its GELU and the down product, instead of going
+     * to HBM and back (201 MB each way for a pass of 65,536 tokens). RR_CUDA_FFN_ROWS=N sets
+     * the rows (a multiple of 64; 0 = the whole pass, the earlier behaviour). */
+    c->base.ffn_rows = c->dtype ? 8192 : 4096;
+    const char *fr = getenv("RR_CUDA_FFN_ROWS");
+    if (fr && *fr) {
+        char *end = NULL;
+        long v = strtol(fr, &end, 10);
+        if (*end || v < 0 || v > (1L << 30)) {
+            free(c);
+            return rr_error(RR_ERR_INVALID_ARG, "RR_CUDA_FFN_ROWS=\"%s\": a number of rows (0 = the whole pass)", fr);
+        }
+        c->base.ffn_rows = v == 0 ? 0 : v < 64 ? 64 : (int32_t)(v / 64 * 64);
     }
     rr_status st = create(c, lim);
     int major = 0;
