@@ -76,7 +76,10 @@ typedef struct rr_model_stats {
     int64_t tokens;         /* tokens through the forward pass */
     int64_t passes;         /* forward passes */
     double forward_seconds; /* wall time inside rr_model_forward */
+    double submit_seconds;  /* of it, host time enqueuing passes (the rest: waiting for them) */
     double tokenize_seconds; /* wall time tokenizing in the whole-job helpers */
+    double device_busy_seconds; /* GPU: device time from each pass's start to its output copied */
+    double device_idle_seconds; /* GPU: device time between passes (the host was behind) */
 } rr_model_stats;
 
 rr_model_stats rr_model_get_stats(const rr_model *model);

@@ -125,6 +125,10 @@ struct rr_backend {
      * The CUDA backend sets it so that one piece's intermediate [rows, I] stays in the GPU's
      * L2 cache between the up product, its GELU and the down product. */
     int32_t ffn_rows;
+    /* Device time of the pass the last `wait` completed, and of the device's idle time since
+     * the pass before it ended (seconds; the CUDA backend measures both with events, the CPU
+     * leaves 0). The model sums them into rr_model_stats. */
+    double last_busy_s, last_idle_s;
 };
 
 /* Create a backend by name: "cpu", "cuda" or "auto" (cuda when built in and a device is

@@ -490,10 +490,15 @@ void print_timing(const char *cmd, const struct rr_model *model, double load_s, 
     rr_model_info i = rr_model_get_info(model);
     fprintf(stderr,
             "timing: %s device=%s precision=%s threads=%d load=%.3fs run=%.3fs tokenize=%.3fs forward=%.3fs "
-            "sequences=%lld tokens=%lld passes=%lld seq_per_s=%.1f tokens_per_s=%.0f\n",
+            "sequences=%lld tokens=%lld passes=%lld seq_per_s=%.1f tokens_per_s=%.0f submit=%.3fs",
             cmd, i.device, i.precision, omp_get_max_threads(), load_s, run_s, s.tokenize_seconds,
             s.forward_seconds, (long long)s.sequences, (long long)s.tokens, (long long)s.passes,
-            run_s > 0 ? (double)s.sequences / run_s : 0.0, run_s > 0 ? (double)s.tokens / run_s : 0.0);
+            run_s > 0 ? (double)s.sequences / run_s : 0.0, run_s > 0 ? (double)s.tokens / run_s : 0.0,
+            s.submit_seconds);
+    /* GPU: the device's own time in passes and between them (see rr_model_stats) */
+    if (s.device_busy_seconds > 0)
+        fprintf(stderr, " device_busy=%.3fs device_idle=%.3fs", s.device_busy_seconds, s.device_idle_seconds);
+    fputc('\n', stderr);
 }
 
 void cli_progress_init(cli_progress *p, const char *label, const char *unit, int mode) {

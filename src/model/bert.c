@@ -501,7 +501,9 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     m->stats.sequences += S;
     m->stats.tokens += T;
     m->stats.passes++;
-    m->stats.forward_seconds += omp_get_wtime() - t0;
+    const double dt = omp_get_wtime() - t0;
+    m->stats.forward_seconds += dt;
+    m->stats.submit_seconds += dt;
     return RR_OK;
 }
 
@@ -511,6 +513,8 @@ rr_status rr_model_collect(rr_model *m, int slot, const float **out) {
     double t0 = omp_get_wtime();
     rr_status st = m->be->ops->wait(m->be, slot);
     m->stats.forward_seconds += omp_get_wtime() - t0;
+    m->stats.device_busy_seconds += m->be->last_busy_s;
+    m->stats.device_idle_seconds += m->be->last_idle_s;
     *out = m->host_out[slot];
     return st;
 }

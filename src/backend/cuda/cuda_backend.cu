@@ -50,6 +50,12 @@ struct cuda_backend {
     cudaStream_t stream;
     cudaEvent_t meta_copied;
     cudaEvent_t out_ready[2]; /* download_async slots */
+    /* Timed events of the last kPassRing passes (by pass number): start (begin_pass) and end
+     * (its output copied). Pass p's are re-recorded only at pass p + kPassRing, which begins
+     * after pass p has been waited for (at most two passes are in flight). */
+    cudaEvent_t pass_start[4], pass_end[4];
+    long long npass;        /* passes begun */
+    long long slot_pass[2]; /* which pass each download slot holds */
     cublasHandle_t blas;
     cublasLtHandle_t lt;
     void *lt_ws;
@@ -159,6 +165,8 @@ rr_status cu_download_async(rr_backend *be, void *dst, const void *src, size_t b
     if (bytes)
         CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download");
     CU_TRY(cudaEventRecord(c->out_ready[slot], c->stream), "download");
+    CU_TRY(cudaEventRecord(c->pass_end[(c->npass - 1) & 3], c->stream), "download");
+    c->slot_pass[slot] = c->npass - 1;
     return RR_OK;
 }
 
@@ -167,6 +175,15 @@ rr_status cu_wait(rr_backend *be, int slot) {
     if (slot < 0 || slot > 1)
         return rr_error(RR_ERR_INVALID_ARG, "cuda: wait slot %d (0 or 1)", slot);
     CU_TRY(cudaEventSynchronize(c->out_ready[slot]), "waiting for a pass");
+    /* device time of this pass, and the device's idle time between the previous pass's end
+     * and this one's start (all three events have completed) */
+    const long long p = c->slot_pass[slot];
+    float busy = 0.0f, idle = 0.0f;
+    be->last_busy_s = cudaEventElapsedTime(&busy, c->pass_start[p & 3], c->pass_end[p & 3]) == cudaSuccess
+                          ? busy * 1e-3 : 0.0;
+    be->last_idle_s = p > 0 && cudaEventElapsedTime(&idle, c->pass_end[(p - 1) & 3], c->pass_start[p & 3]) ==
+                                   cudaSuccess && idle > 0 ? idle * 1e-3 : 0.0;
+    cudaGetLastError(); /* a time that could not be taken is no error of the pass */
     return RR_OK;
 }
 
@@ -234,6 +251,12 @@ void cu_destroy(rr_backend *be) {
     for (int i = 0; i < 2; i++)
         if (c->out_ready[i])
             cudaEventDestroy(c->out_ready[i]);
+    for (int i = 0; i < 4; i++) {
+        if (c->pass_start[i])
+            cudaEventDestroy(c->pass_start[i]);
+        if (c->pass_end[i])
+            cudaEventDestroy(c->pass_end[i]);
+    }
     if (c->stream)
         cudaStreamDestroy(c->stream);
     free(c);
@@ -256,6 +279,8 @@ rr_status cu_begin_pass(rr_backend *be, const rr_pass *p) {
     memcpy(cu, p->cu_seqlens, (size_t)(S + 1) * sizeof *cu);
     /* one copy: ids, types, positions at their fixed offsets, cu_seqlens after them */
     const size_t bytes = ((size_t)3 * Tmax + (size_t)S + 1) * sizeof(int32_t);
+    CU_TRY(cudaEventRecord(c->pass_start[c->npass & 3], c->stream), "begin_pass");
+    c->npass++;
     CU_TRY(cudaMemcpyAsync(c->d_meta, c->h_meta, bytes, cudaMemcpyHostToDevice, c->stream), "begin_pass");
     CU_TRY(cudaEventRecord(c->meta_copied, c->stream), "begin_pass");
     be->pass = p;
@@ -424,6 +449,10 @@ rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
     CU_TRY(cudaEventCreateWithFlags(&c->meta_copied, cudaEventDisableTiming), "creating an event");
     for (int i = 0; i < 2; i++)
         CU_TRY(cudaEventCreateWithFlags(&c->out_ready[i], cudaEventDisableTiming), "creating an event");
+    for (int i = 0; i < 4; i++) {
+        CU_TRY(cudaEventCreate(&c->pass_start[i]), "creating an event");
+        CU_TRY(cudaEventCreate(&c->pass_end[i]), "creating an event");
+    }
     BLAS_TRY(cublasCreate(&c->blas), "cublasCreate");
     BLAS_TRY(cublasSetStream(c->blas, c->stream), "cublasSetStream");
     BLAS_TRY(cublasLtCreate(&c->lt), "cublasLtCreate");
