@@ -13,6 +13,13 @@
 #                                BF16 (round to nearest even); other dtypes (position_ids, I64)
 #                                as they are.
 #   minilm/                      that model's small files (config, tokenizer, pooling).
+#   faiss.tar.xz                 the FAISS 1.7.3 build with its C API (CPU only) that
+#                                scripts/setup.sh made in $RR_CACHE/faiss-1.7.3-capi (lib/,
+#                                include/), as the folder faiss-1.7.3-capi/; gpu_check.sh
+#                                untars it to /tmp/rr-sysroot/opt and builds with FAISS ON.
+#                                Its libraries need libopenblas.so.0, libgfortran.so.5 and
+#                                libquadmath.so.0 (all in deps.tar.xz), libgomp.so.1 and
+#                                libstdc++.so.6 (the device's own, newer than Debian 12's).
 #   MANIFEST.txt                 package versions, checksums, sizes.
 #
 # Why BF16: the F32 trunk (91 MB, ~84 MB after xz) does not fit the 64 MiB the tool carries.
@@ -24,6 +31,13 @@
 # the F32 weights, so gpu_check.sh does not run them there).
 #
 # Usage: bench/gpu_bundle.sh [--force]     (RR_CACHE overrides ~/.cache/rerank, as setup.sh)
+#   RR_DEVCARRY  where to write the bundle (default: .devcarry/ of this checkout). The device
+#                gets the .devcarry/ of the checkout the run is made from: to refresh the main
+#                checkout's bundle from a worktree, RR_DEVCARRY=/path/to/main/.devcarry. The
+#                size check counts the git tree of the folder above it. What is there and up
+#                to date is kept (deps, BF16 trunk, FAISS: each redone only with --force or
+#                when its source changed).
+#   RR_FAISS_DIR the FAISS install to bundle (default: $RR_CACHE/faiss-1.7.3-capi)
 # Needs: apt-get (download only, no install), dpkg, xz, python3 with numpy; torch optional
 # (used here only to double-check the BF16 rounding).
 set -euo pipefail
@@ -31,7 +45,8 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${RR_CACHE:-$HOME/.cache/rerank}"
 MINILM="$CACHE/models/all-MiniLM-L6-v2"
-DEST="$REPO/.devcarry"
+DEST="${RR_DEVCARRY:-$REPO/.devcarry}"
+FAISS_SRC="${RR_FAISS_DIR:-$CACHE/faiss-1.7.3-capi}"
 LIMIT_MIB=60
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1
@@ -41,8 +56,17 @@ die() { log "error: $*"; exit 1; }
 
 cd "$REPO"
 [ -f "$MINILM/model.safetensors" ] || die "$MINILM/model.safetensors missing: run scripts/setup.sh"
-git check-ignore -q .devcarry/x || die ".devcarry/ is not git-ignored (add /.devcarry/ to .gitignore)"
+for f in include/faiss/c_api/Index_c.h lib/libfaiss.so lib/libfaiss_c.so; do
+  [ -e "$FAISS_SRC/$f" ] || die "$FAISS_SRC/$f missing: run scripts/setup.sh (it builds FAISS with its C API)"
+done
 mkdir -p "$DEST"
+DEST="$(cd "$DEST" && pwd)"
+# The checkout whose tree travels with the bundle: the one above DEST.
+TREE="$(dirname "$DEST")"
+git -C "$TREE" rev-parse --git-dir >/dev/null 2>&1 || die "$TREE (above $DEST) is not a git checkout"
+git -C "$TREE" check-ignore -q "$(basename "$DEST")/x" ||
+  die "$DEST is not git-ignored in $TREE (add /$(basename "$DEST")/ to .gitignore)"
+log "writing $DEST"
 
 tmp="$(mktemp -d /tmp/rr-bundle.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
@@ -183,22 +207,42 @@ for f in config.json tokenizer.json vocab.txt tokenizer_config.json special_toke
   if [ -f "$MINILM/$f" ]; then cp "$MINILM/$f" "$DEST/minilm/$f"; else log "note: $MINILM/$f missing"; fi
 done
 
-# --- c. sizes -------------------------------------------------------------------------------
+# --- c. FAISS with its C API -> faiss.tar.xz -------------------------------------------------
+# lib/ (libfaiss.so, libfaiss_c.so, cmake/) and include/ as they are (the libraries byte for
+# byte: the device links against the very files the tests here ran with), under
+# faiss-1.7.3-capi/. Redone when the libraries or headers change.
+faiss_sum="$( (cd "$FAISS_SRC" && find lib include -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)"
+faiss_stamp="$DEST/faiss.source"
+if [ "$FORCE" = 1 ] || [ ! -s "$DEST/faiss.tar.xz" ] || [ "$(cat "$faiss_stamp" 2>/dev/null)" != "$faiss_sum" ]; then
+  log "compressing FAISS from $FAISS_SRC ($(du -sh "$FAISS_SRC" | cut -f1))"
+  mkdir -p "$tmp/faiss"
+  cp -a "$FAISS_SRC" "$tmp/faiss/faiss-1.7.3-capi"
+  tar -C "$tmp/faiss" --owner=0 --group=0 --sort=name -cf - faiss-1.7.3-capi |
+    nice xz -9 -T2 -c > "$DEST/faiss.tar.xz.tmp"
+  mv "$DEST/faiss.tar.xz.tmp" "$DEST/faiss.tar.xz"
+  echo "$faiss_sum" > "$faiss_stamp"
+else
+  log "faiss.tar.xz already there for this FAISS build (--force to redo)"
+fi
+
+# --- d. sizes -------------------------------------------------------------------------------
 {
   echo "# .devcarry, written by bench/gpu_bundle.sh on $(date -u +%FT%TZ) from $(git describe --always --dirty 2>/dev/null)"
   echo "minilm-bf16.safetensors sha256 $(cat "$DEST/minilm-bf16.sha256") (source F32 sha256 $src_sha)"
+  echo "faiss.tar.xz: faiss-1.7.3-capi/ from $FAISS_SRC ($(head -1 "$FAISS_SRC/.rerank-built" 2>/dev/null || echo 'no .rerank-built stamp')); contents sha256 $faiss_sum"
+  (cd "$FAISS_SRC" && sha256sum lib/libfaiss.so lib/libfaiss_c.so) | sed 's/^/  /'
   echo "# packages in deps.tar.xz:"
   cat "$DEST/packages.txt"
 } > "$DEST/MANIFEST.txt"
 carry_b=$(du -sb "$DEST" | cut -f1)
-tracked_b=$(git ls-files -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
-untracked_b=$( (git ls-files -z -o --exclude-standard | du -cb --files0-from=- 2>/dev/null || echo 0) | tail -1 | cut -f1)
+tracked_b=$(cd "$TREE" && git ls-files -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+untracked_b=$(cd "$TREE" && (git ls-files -z -o --exclude-standard | du -cb --files0-from=- 2>/dev/null || echo 0) | tail -1 | cut -f1)
 total_b=$((carry_b + tracked_b + untracked_b))
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
-for f in "$DEST"/deps.tar.xz "$DEST"/minilm-bf16.safetensors.xz; do
+for f in "$DEST"/deps.tar.xz "$DEST"/minilm-bf16.safetensors.xz "$DEST"/faiss.tar.xz; do
   log "$(basename "$f"): $(mib "$(stat -c %s "$f")")"
 done
-log ".devcarry: $(mib "$carry_b"); tracked tree: $(mib "$tracked_b"); untracked, not ignored: $(mib "$untracked_b"); total $(mib "$total_b") (limit $LIMIT_MIB MiB; the tool carries 64 MiB)"
+log "$DEST: $(mib "$carry_b"); tracked tree of $TREE: $(mib "$tracked_b"); untracked, not ignored: $(mib "$untracked_b"); total $(mib "$total_b") (limit $LIMIT_MIB MiB; the tool carries 64 MiB)"
 if [ "$total_b" -gt $((LIMIT_MIB * 1048576)) ]; then
   die "total $(mib "$total_b") exceeds $LIMIT_MIB MiB"
 fi

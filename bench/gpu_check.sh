@@ -9,11 +9,14 @@
 # even when an earlier one failed (unless it needs what failed), then a summary table LAST:
 #
 #   facts      nvidia-smi, nvcc, cmake, gcc, glibc, nproc, zstd/xz, Python package versions
-#   unpack     .devcarry/deps.tar.xz -> $SYSROOT (/tmp/rr-sysroot); nothing is installed
+#   unpack     .devcarry/deps.tar.xz -> $SYSROOT (/tmp/rr-sysroot), .devcarry/faiss.tar.xz ->
+#              $SYSROOT/opt/faiss-1.7.3-capi (FAISS 1.7.3 + C API, CPU); nothing is installed;
+#              ldd checks that libopenblas and libfaiss{,_c} find every dependency there
 #   models     $CACHE/models/all-MiniLM-L6-v2 (the BF16 trunk + small files) and
 #              $CACHE/models/test-cross-encoder, assembled as scripts/setup.sh does; checks that
 #              transformers loads it (no missing / unexpected weights)
-#   build      cmake (RR_CUDA=ON, -Xptxas=-v) + build into build-dev/; lists kernels that spill
+#   build      cmake (RR_CUDA=ON, FAISS from the sysroot, -Xptxas=-v) + build into build-dev/;
+#              lists kernels that spill; fails unless CMake says "FAISS ON" when it was unpacked
 #   gpu-tests  ctest -L gpu
 #   cpu-tests  ctest -L cpu -LE 'model|slow' (sanity of the build there)
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
@@ -22,17 +25,27 @@
 #              (default: RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar, the earlier kernels)
 #   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity, the
 #              rerank stage (rerank rerank) vs sentence-transformers CrossEncoder.predict
+#   pipeline   `rerank run bench/gpu_pipeline.yaml` on data/scifact: a fresh Flat index (MiniLM
+#              embedding on the GPU), top 100 for the 300 test queries, rerank top 100 with the
+#              test cross-encoder on the GPU (token budget 65536), eval; once per precision of
+#              RR_PIPELINE_PRECISIONS (bf16, then fp32 if time allows; both stages at that
+#              precision); per-stage seconds, the first stage's share of the total (the goal:
+#              index + retrieve < 10 %) and nDCG@10 go under the summary table and to pipeline.txt
 #
 # The models there are the BF16-rounded MiniLM trunk (the F32 one does not fit the 64 MiB
 # the tool carries). Every comparison made here is between engines loading the SAME files,
 # so that is fine; but tests labelled `model` compare against fixtures computed from the F32
 # weights, so they are not run here.
 #
-# Output: "$OUT" if set (the run tool's folder), else ./gpu-out. At most 8 files there:
-#   log.txt (everything), build.log, ctest.log, sanitizer.log, ops.txt, report.md + report.json
-#   (bench_gpu.py), summary.txt (the table printed last).
+# Output: "$OUT" if set (the run tool's folder), else ./gpu-out. At most 8 files there (the
+# run tool brings back no more):
+#   log.txt (everything), build.log, tests.log (ctest -L gpu, ctest -L cpu, compute-sanitizer,
+#   one section each), ops.txt, report.md + report.json (bench_gpu.py), pipeline.txt (each
+#   `rerank run`: its log, summary.txt, the shares), summary.txt (the table printed last).
 # The whole script ends within RR_CHECK_BUDGET seconds (default 535): each heavy step gets a
-# `timeout` clipped to what is left, keeping a reserve for the steps after it.
+# `timeout` clipped to what is left, keeping a reserve for the steps after it: the nominal
+# needs (NEED below) of the steps after it that RR_CHECK_STEPS selects, plus a few seconds for
+# the summary. A step not selected reserves nothing.
 #
 # Environment (for trying parts elsewhere; the defaults are for the GPU machine):
 #   RR_CHECK_STEPS   steps to run (default: all of the above, in that order)
@@ -44,9 +57,22 @@
 #   RR_DEVCARRY      the bundle (.devcarry)
 #   RR_BENCH_ARGS    extra arguments for bench_gpu.py (e.g. "--queries 50")
 #   RR_SANITIZE_TOOLS  compute-sanitizer tools (memcheck racecheck)
+#   RR_PIPELINE_DEVICE      cuda (default) | cpu: both stages of the pipeline step
+#   RR_PIPELINE_PRECISIONS  the pipeline runs, in order ("bf16 fp32"; a run is skipped when
+#                           what is left of the step's time is under 1.5x the previous run)
+#   RR_PIPELINE_FS_PRECISION  first-stage precision (default: that of the run)
+#   RR_PIPELINE_QUERIES     the first N test queries only (default 0: all 300)
+#   RR_PIPELINE_DOCS        index the first N documents + those judged for the queries only
+#                           (default 0: all 5,183); with QUERIES, for a quick CPU run
+#   RR_PIPELINE_TOPN        rerank.top_n (100)
+#   RR_PIPELINE_BUDGET      token budget of both stages (65536; 16384 with the cpu device)
+#   RR_PIPELINE_CAP         seconds for the whole pipeline step (90)
 #   RR_CHECK_JOBS    build / ctest parallelism (16)
 #   RR_CHECK_FRESH   1: delete the build directory first (a warm machine keeps build-dev/ between
 #                    calls, and an incremental build lists only the kernels it recompiled)
+# The step functions are called through run_step (step_NAME for each name of ORDER), which
+# the linter cannot follow (SC2317: "unreachable"):
+# shellcheck disable=SC2317
 set -uo pipefail
 
 T_START=$(date +%s)
@@ -61,7 +87,15 @@ BUILD="${RR_BUILD_DIR:-$REPO/build-dev}"
 case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
 BUDGET="${RR_CHECK_BUDGET:-535}"
 CUDA_MODE="${RR_CHECK_CUDA:-ON}"
-STEPS="${RR_CHECK_STEPS:-facts unpack models build gpu-tests ops cpu-tests sanitizer bench}"
+# The steps in the order they run (whatever the order in RR_CHECK_STEPS).
+ORDER=(facts unpack models build gpu-tests cpu-tests sanitizer ops bench pipeline)
+STEPS="${RR_CHECK_STEPS:-${ORDER[*]}}"
+# Nominal need of each step, in seconds: what the steps before it leave for it (see tmo). Not
+# a cap; facts, unpack and models have fixed timeouts of their own and come first anyway.
+declare -A NEED=([facts]=0 [unpack]=0 [models]=0 [build]=150 [gpu-tests]=60 [cpu-tests]=30
+                 [sanitizer]=50 [ops]=20 [bench]=100 [pipeline]=40)
+SLACK=8          # kept back for the summary at the end
+CUR_STEP=""      # the step running now (run_step sets it)
 TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck}"
 JOBS="${RR_CHECK_JOBS:-16}"
 DEADLINE=$((T_START + BUDGET))
@@ -69,7 +103,8 @@ SCRATCH="$(mktemp -d /tmp/rr-check.XXXXXX)"
 MINILM="$CACHE/models/all-MiniLM-L6-v2"
 CE="$CACHE/models/test-cross-encoder"
 LIBDIR="$SYSROOT/usr/lib/x86_64-linux-gnu"
-SYSROOT_LD="$LIBDIR/openblas-openmp:$LIBDIR"
+FAISS_DIR="$SYSROOT/opt/faiss-1.7.3-capi"
+SYSROOT_LD="$LIBDIR/openblas-openmp:$LIBDIR:$FAISS_DIR/lib"
 # Only the commands that run our binaries get the sysroot on LD_LIBRARY_PATH (the binaries
 # also carry it as DT_RPATH); python3 itself does not, so the Debian libgfortran etc. never
 # shadow what torch and numpy load.
@@ -89,9 +124,20 @@ now() { date +%s; }
 ts() { printf '[%4ds]' $(( $(now) - T_START )); }
 say() { printf '%s %s\n' "$(ts)" "$*"; }
 hr() { printf '\n%s ======== %s ========\n' "$(ts)" "$*"; }
-# tmo CAP RESERVE: seconds a step may take: CAP, clipped so RESERVE seconds stay for later.
+selected() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
+# reserve_after STEP: SLACK + the needs of the selected steps that run after STEP.
+reserve_after() {
+  local s after=0 r=$SLACK
+  for s in "${ORDER[@]}"; do
+    ((after)) && selected "$s" && r=$((r + NEED[$s]))
+    [ "$s" = "$1" ] && after=1
+  done
+  echo "$r"
+}
+# tmo CAP [KEEP]: seconds the current step's next command may take: CAP, clipped so that KEEP
+# seconds stay for the rest of this step and reserve_after for the selected steps after it.
 tmo() {
-  local left=$((DEADLINE - $(now) - $2))
+  local left=$((DEADLINE - $(now) - ${2:-0} - $(reserve_after "$CUR_STEP")))
   ((left > $1)) && left=$1
   ((left < 0)) && left=0
   echo "$left"
@@ -104,9 +150,10 @@ note() { NOTE="${NOTE:+$NOTE; }$*"; }
 # run_step NAME FUNCTION: runs it, records status (rc 0 ok, 124/137 timeout, 200 skipped).
 run_step() {
   local name=$1 fn=$2 t0 rc st
-  case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
+  selected "$name" || return 0
   hr "$name"
   NOTE=""
+  CUR_STEP=$name
   t0=$(now)
   "$fn"
   rc=$?
@@ -160,7 +207,7 @@ if torch.cuda.is_available():
     print(f"device {p.name}, {p.multi_processor_count} SMs, {p.total_memory / 2**30:.1f} GiB, "
           f"capability {p.major}.{p.minor}")
 PY
-  return $rc
+  return "$rc"
 }
 
 step_unpack() {
@@ -187,8 +234,38 @@ step_unpack() {
   if LD_LIBRARY_PATH="$OUR_LD" ldd "$LIBDIR/openblas-openmp/libopenblas.so" | grep -q 'not found'; then
     note "libopenblas has unresolved dependencies (see log)"; return 1
   fi
+  # FAISS (lib/, include/) into $SYSROOT/opt; its libraries' RUNPATH names Debian's
+  # openblas-openmp folder, which is not here: they find libopenblas etc. through the
+  # binaries' DT_RPATH (already loaded by then) or LD_LIBRARY_PATH, as ldd does below.
+  local rc=0
+  if [ -s "$CARRY/faiss.tar.xz" ]; then
+    mkdir -p "$SYSROOT/opt" || return 1
+    if command -v xz >/dev/null; then
+      logged timeout 60 tar -C "$SYSROOT/opt" -xJf "$CARRY/faiss.tar.xz" || return 1
+    else
+      timeout 60 python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2], filter="fully_trusted")' \
+        "$CARRY/faiss.tar.xz" "$SYSROOT/opt" || return 1
+    fi
+    local f
+    for f in include/faiss/c_api/Index_c.h lib/libfaiss.so lib/libfaiss_c.so; do
+      [ -e "$FAISS_DIR/$f" ] || { note "faiss.tar.xz has no faiss-1.7.3-capi/$f"; return 1; }
+    done
+    local lf out
+    for lf in "$FAISS_DIR"/lib/libfaiss.so "$FAISS_DIR"/lib/libfaiss_c.so; do
+      out=$(LD_LIBRARY_PATH="$OUR_LD" ldd "$lf" 2>&1)
+      say "ldd $lf (LD_LIBRARY_PATH = the sysroot's folders):"
+      printf '%s\n' "$out" | sed 's/^/  /'
+      if printf '%s\n' "$out" | grep -qE 'not found|not a dynamic'; then
+        note "$(basename "$lf") has unresolved dependencies (see log)"; rc=1
+      fi
+    done
+    ((rc)) || note "FAISS in $FAISS_DIR, dependencies resolve"
+  else
+    note "$CARRY/faiss.tar.xz missing (bench/gpu_bundle.sh adds it): the build has no FAISS"
+    rc=1
+  fi
   note "$(du -sh "$SYSROOT" | cut -f1) in $SYSROOT"
-  return 0
+  return "$rc"
 }
 
 step_models() {
@@ -226,6 +303,7 @@ PY
     [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$CE.new/"
   done
   rm -rf "$CE" && mv "$CE.new" "$CE" || return 1
+  # shellcheck disable=SC2012  # a listing for the log
   ls -la "$MINILM" "$CE" | sed 's/^/  /'
   # Does transformers load it (every weight found, none left over)? Two pairs' logits.
   timeout 120 python3 - "$CE" <<'PY' || { note "transformers could not load the test cross-encoder"; return 1; }
@@ -265,6 +343,12 @@ cmake_dep_args() {
     -DRR_JANSSON_INCLUDE="$inc" -DRR_JANSSON="$LIBDIR/libjansson.so"
     -DCMAKE_PREFIX_PATH="$SYSROOT/usr"
   )
+  # FAISS (CMakeLists.txt's FAISS block): the folder, and its three cache entries explicitly
+  # (a build directory configured before keeps what find_* found then).
+  if [ -e "$FAISS_DIR/lib/libfaiss_c.so" ]; then
+    CM_ARGS+=(-DRR_FAISS_DIR="$FAISS_DIR" -DRR_FAISS_INCLUDE="$FAISS_DIR/include"
+              -DRR_FAISS_C_LIB="$FAISS_DIR/lib/libfaiss_c.so" -DRR_FAISS_LIB="$FAISS_DIR/lib/libfaiss.so")
+  fi
   # zlib: the machine's own library (every Ubuntu has libz.so.1; the bundle's libz.so is a
   # dangling -dev symlink), the machine's header if it has one, else the bundle's.
   local zlib
@@ -278,13 +362,16 @@ cmake_dep_args() {
   [ -n "$zlib" ] && CM_ARGS+=(-DZLIB_LIBRARY="$zlib")
   # libyaml, if (by then) CMakeLists.txt looks for it: the variables it names.
   local v
+  # (SC2013: the matches are CMake variable names, one word each)
+  # shellcheck disable=SC2013
   for v in $(grep -hoE 'find_path\(\s*[A-Za-z0-9_]+\s+[^)]*yaml' "$REPO"/CMakeLists.txt "$REPO"/*/*.cmake 2>/dev/null |
              sed -E 's/find_path\(\s*([A-Za-z0-9_]+).*/\1/' | sort -u); do
-    CM_ARGS+=(-D"$v"="$inc")
+    CM_ARGS+=("-D$v=$inc")
   done
+  # shellcheck disable=SC2013
   for v in $(grep -hoE 'find_library\(\s*[A-Za-z0-9_]+\s+[^)]*yaml' "$REPO"/CMakeLists.txt "$REPO"/*/*.cmake 2>/dev/null |
              sed -E 's/find_library\(\s*([A-Za-z0-9_]+).*/\1/' | sort -u); do
-    CM_ARGS+=(-D"$v"="$LIBDIR/libyaml.so")
+    CM_ARGS+=("-D$v=$LIBDIR/libyaml.so")
   done
 }
 
@@ -295,7 +382,7 @@ step_build() {
   [ -f "$BUILD/CMakeCache.txt" ] && note "incremental build (RR_CHECK_FRESH=1 for a fresh one)"
   cmake_dep_args
   if command -v ninja >/dev/null; then gen=(-G Ninja); keep=(-k 0); fi
-  local rpath="$LIBDIR/openblas-openmp:$LIBDIR"
+  local rpath="$SYSROOT_LD"
   # DT_RPATH (--disable-new-dtags), unlike RUNPATH, also serves the libraries' own
   # dependencies (libopenblas -> libgfortran), so the binaries run without LD_LIBRARY_PATH.
   local cfg=(cmake -S "$REPO" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DRR_CUDA="$CUDA_MODE"
@@ -305,13 +392,22 @@ step_build() {
   {
     echo "\$ ${cfg[*]}"
   } > "$OUT/build.log"
-  t=$(tmo 90 330)
+  t=$(tmo 90 120)   # keep 120 s of this step for the compile
   ((t < 10)) && { note "no time left"; return 124; }
   LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "${cfg[@]}" >> "$OUT/build.log" 2>&1
   local rc=$?
   grep -E '^-- rerank:|CUDA compiler|Manually-specified|FATAL|CMake Error' "$OUT/build.log" | head -20
-  if ((rc)); then tail -30 "$OUT/build.log"; note "configure failed (rc $rc)"; return $rc; fi
-  t=$(tmo 300 300)
+  if ((rc)); then tail -30 "$OUT/build.log"; note "configure failed (rc $rc)"; return "$rc"; fi
+  local faiss_on=0
+  grep -q '^-- rerank: FAISS ON' "$OUT/build.log" && faiss_on=1
+  if ((faiss_on)); then
+    note "FAISS ON"
+  elif [ -e "$FAISS_DIR/lib/libfaiss_c.so" ]; then
+    note "FAISS OFF although $FAISS_DIR is there (see build.log)"
+  else
+    note "FAISS OFF (not unpacked)"
+  fi
+  t=$(tmo 300)
   ((t < 10)) && { note "no time left to build"; return 124; }
   echo "\$ cmake --build $BUILD -j$JOBS -- ${keep[*]}" >> "$OUT/build.log"
   say "building (timeout ${t}s), log: build.log"
@@ -336,14 +432,18 @@ step_build() {
   if ((rc)); then
     tail -40 "$OUT/build.log"
     note "build failed (rc $rc)"
-    return $rc
+    return "$rc"
   fi
   [ -x "$BUILD/rerank" ] || { note "no $BUILD/rerank after the build"; return 1; }
-  ldd "$BUILD/rerank" | grep -E 'openblas|utf8proc|jansson|gfortran|libz|cublas|cudart|not found' | sed 's/^/  /'
+  ldd "$BUILD/rerank" 2>&1 | grep -E 'openblas|utf8proc|jansson|gfortran|faiss|libz|cublas|cudart|not found' | sed 's/^/  /'
+  if ldd "$BUILD/rerank" 2>&1 | grep -q 'not found'; then
+    note "$BUILD/rerank has unresolved libraries without LD_LIBRARY_PATH"; return 1
+  fi
+  if [ -e "$FAISS_DIR/lib/libfaiss_c.so" ] && ((!faiss_on)); then return 1; fi
   return 0
 }
 
-ctest_summary() {  # LABEL: one line from the tail of ctest.log
+ctest_summary() {  # LABEL: one line from the tail of that ctest's log
   local s
   s=$(tac "$SCRATCH/ctest.$1.log" 2>/dev/null | grep -m1 -E 'tests passed|No tests were found' || echo "no ctest summary")
   local bad
@@ -355,35 +455,35 @@ ctest_summary() {  # LABEL: one line from the tail of ctest.log
 step_gpu_tests() {
   [ -x "$BUILD/rerank" ] || { note "no build"; return 200; }
   local t rc
-  t=$(tmo 150 240)
+  t=$(tmo 150)
   ((t < 10)) && { note "no time left"; return 124; }
-  echo "===== ctest -L gpu =====" >> "$OUT/ctest.log"
+  echo "===== ctest -L gpu =====" >> "$OUT/tests.log"
   # RR_GPU_TESTS_EXCLUDE: a ctest -E regex (e.g. test_cuda_model in a short re-check)
   LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" ctest --test-dir "$BUILD" -L gpu --output-on-failure \
     ${RR_GPU_TESTS_EXCLUDE:+-E "$RR_GPU_TESTS_EXCLUDE"} --timeout 120 > "$SCRATCH/ctest.gpu.log" 2>&1
   rc=$?
-  cat "$SCRATCH/ctest.gpu.log" >> "$OUT/ctest.log"
+  cat "$SCRATCH/ctest.gpu.log" >> "$OUT/tests.log"
   grep -E 'Test +#|tests passed|No tests were found|Skipped|Not Run' "$SCRATCH/ctest.gpu.log" | head -40
   note "$(ctest_summary gpu)"
   # A GPU test that skips (exit 77) on a GPU machine did not find the device: say so.
   if grep -q 'Skipped' "$SCRATCH/ctest.gpu.log"; then note "SKIPPED tests on a GPU machine"; ((rc)) || rc=1; fi
   grep -q 'No tests were found' "$SCRATCH/ctest.gpu.log" && { ((rc)) || rc=1; }
-  return $rc
+  return "$rc"
 }
 
 step_cpu_tests() {
   [ -x "$BUILD/rerank" ] || { note "no build"; return 200; }
   local t rc
-  t=$(tmo 90 210)
+  t=$(tmo 90)
   ((t < 10)) && { note "no time left"; return 124; }
-  echo "===== ctest -L cpu -LE 'model|slow' =====" >> "$OUT/ctest.log"
+  echo "===== ctest -L cpu -LE 'model|slow' =====" >> "$OUT/tests.log"
   LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" ctest --test-dir "$BUILD" -L cpu -LE 'model|slow' \
     --output-on-failure -j"$JOBS" --timeout 120 > "$SCRATCH/ctest.cpu.log" 2>&1
   rc=$?
-  cat "$SCRATCH/ctest.cpu.log" >> "$OUT/ctest.log"
+  cat "$SCRATCH/ctest.cpu.log" >> "$OUT/tests.log"
   grep -E 'Test +#|tests passed|No tests were found' "$SCRATCH/ctest.cpu.log" | head -40
   note "$(ctest_summary cpu)"
-  return $rc
+  return "$rc"
 }
 
 step_sanitizer() {
@@ -399,8 +499,8 @@ step_sanitizer() {
   for tool in $TOOLS; do n=$((n + 1)); done
   for tool in $TOOLS; do
     i=$((i + 1))
-    # Share what is left before the bench's reserve among the remaining tools.
-    t=$(tmo 150 160)
+    # Share what is left before the later steps' reserve among the remaining tools.
+    t=$(tmo 150)
     t=$((t / (n - i + 1)))
     ((t < 10)) && { note "$tool: no time left"; rc=124; continue; }
     local extra=(--print-limit 30) ctool=$tool
@@ -410,7 +510,7 @@ step_sanitizer() {
     # out with --kernel-name-exclude made racecheck stop with "Internal Sanitizer Error: failed
     # to handle a hardware exception" on CUDA 13.0 / H200, for any filter.)
     [ "$tool" = racecheck ] && extra=(--racecheck-report hazard --print-limit 0)
-    echo "===== compute-sanitizer --tool $tool ${extra[*]} $bin (RR_TEST_QUICK=1, timeout ${t}s) =====" >> "$OUT/sanitizer.log"
+    echo "===== compute-sanitizer --tool $tool ${extra[*]} $bin (RR_TEST_QUICK=1, timeout ${t}s) =====" >> "$OUT/tests.log"
     say "compute-sanitizer --tool $tool (timeout ${t}s)"
     RR_TEST_QUICK=1 RR_REPO_DIR="$REPO" RR_MODELS_DIR="$CACHE/models" RR_BIN="$BUILD/rerank" \
       LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$cs" --tool "$ctool" "${extra[@]}" \
@@ -426,8 +526,8 @@ step_sanitizer() {
         r=0
       fi
     fi
-    head -c 4000000 "$SCRATCH/san.$tool.log" >> "$OUT/sanitizer.log"
-    echo "===== exit $r =====" >> "$OUT/sanitizer.log"
+    head -c 4000000 "$SCRATCH/san.$tool.log" >> "$OUT/tests.log"
+    echo "===== exit $r =====" >> "$OUT/tests.log"
     local sum
     sum=$(grep -hE 'ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY|Target application returned' "$SCRATCH/san.$tool.log" | paste -sd';')
     say "$tool: exit $r; ${sum:-no summary line}"
@@ -440,20 +540,22 @@ step_sanitizer() {
     note "$tool rc $r"
     ((r)) && rc=$r
   done
-  return $rc
+  return "$rc"
 }
 
 step_ops() {
   [ -x "$BUILD/rr_cuda_ops" ] || { note "no rr_cuda_ops"; return 200; }
   # the default kernels, then each variant of RR_OPS_VARIANTS (environment assignments)
-  local rc=0 v r i=0
+  local rc=0 v r i=0 t
   for v in default ${RR_OPS_VARIANTS:-RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar}; do
     i=$((i + 1))
     echo "== rr_cuda_ops, variant: $v" | tee -a "$SCRATCH/ops.txt"
+    t=$(tmo 60)   # (timeout 0 would mean no limit at all)
+    ((t < 5)) && { note "$v: no time left"; rc=124; continue; }
     if [ "$v" = default ]; then
-      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$i.txt" 2>&1
+      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$i.txt" 2>&1
     else
-      env "$v" LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$(tmo 60 300)" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$i.txt" 2>&1
+      env "$v" LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$BUILD/rr_cuda_ops" > "$SCRATCH/ops.$i.txt" 2>&1
     fi
     r=$?
     tee -a "$SCRATCH/ops.txt" < "$SCRATCH/ops.$i.txt"
@@ -468,7 +570,7 @@ step_bench() {
   [ -x "$BUILD/rerank" ] || note "no $BUILD/rerank: bench runs the PyTorch side only"
   [ -f "$CE/config.json" ] || { note "no test cross-encoder (models step failed?)"; return 200; }
   local t rc args=()
-  t=$(tmo 420 8)
+  t=$(tmo 420)
   ((t < 30)) && { note "no time left"; return 124; }
   [ -x "$BUILD/rerank" ] || args+=(--skip-ours)
   # shellcheck disable=SC2206
@@ -479,19 +581,152 @@ step_bench() {
     --rerank-ld-path "$SYSROOT_LD" --deadline $((t - 25)) "${args[@]}" 2>&1 | tee "$SCRATCH/bench.out"
   rc=$?
   awk '/^=+ bench_gpu summary/ {on = 1} on' "$SCRATCH/bench.out" > "$SCRATCH/bench.table"
-  [ -s "$OUT/report.json" ] && note "report.md, report.json" || note "no report.json"
-  return $rc
+  if [ -s "$OUT/report.json" ]; then note "report.md, report.json"; else note "no report.json"; fi
+  return "$rc"
 }
 
-run_step facts step_facts
-run_step unpack step_unpack
-run_step models step_models
-run_step build step_build
-run_step gpu-tests step_gpu_tests
-run_step cpu-tests step_cpu_tests
-run_step sanitizer step_sanitizer
-run_step ops step_ops
-run_step bench step_bench
+# A subset of SciFact for quick runs elsewhere: DST/qrels/test.tsv with the first NQ judged
+# queries (0: all), DST/queries.jsonl.gz (a link), DST/corpus.jsonl with the first ND documents
+# plus every document judged for those queries (ND 0: a link to the whole corpus).
+pipeline_subset() {  # SRC DST NQ ND
+  python3 - "$@" <<'PY'
+import gzip, json, os, sys
+src, dst, nq, nd = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+os.makedirs(os.path.join(dst, "qrels"), exist_ok=True)
+lines = open(os.path.join(src, "qrels", "test.tsv"), encoding="utf-8").read().splitlines()
+head, rows, qs, judged = lines[0], [], [], set()
+for ln in lines[1:]:
+    q, d = ln.split("\t")[:2]
+    if q not in qs:
+        if nq and len(qs) == nq:
+            continue
+        qs.append(q)
+    rows.append(ln)
+    judged.add(d)
+with open(os.path.join(dst, "qrels", "test.tsv"), "w", encoding="utf-8") as f:
+    f.write("\n".join([head] + rows) + "\n")
+os.symlink(os.path.join(src, "queries.jsonl.gz"), os.path.join(dst, "queries.jsonl.gz"))
+if nd:
+    n = 0
+    with gzip.open(os.path.join(src, "corpus.jsonl.gz"), "rt", encoding="utf-8") as f, \
+         open(os.path.join(dst, "corpus.jsonl"), "w", encoding="utf-8") as g:
+        for i, ln in enumerate(f):
+            if i < nd or json.loads(ln)["_id"] in judged:
+                g.write(ln)
+                n += 1
+else:
+    os.symlink(os.path.join(src, "corpus.jsonl.gz"), os.path.join(dst, "corpus.jsonl.gz"))
+    n = "all"
+print(f"subset: {len(qs)} queries ({len(rows)} qrels lines), {n} documents -> {dst}")
+PY
+}
+
+# pipeline_stats DIR: "index first_stage rerank eval pairs pairs_per_s ndcg_fs ndcg_rr" from
+# DIR/summary.txt (the stage table and the measure table of `rerank run`); "-" where absent.
+pipeline_stats() {
+  awk 'function num(x) { return x ~ /^[0-9.]+$/ }
+       $1 == "index" && num($2)       { ix = $2 }
+       $1 == "first_stage" && num($2) { fs = $2 }
+       $1 == "rerank" && num($2)      { rr = $2; np = $3; ps = $4 }
+       $1 == "eval" && num($2)        { ev = $2 }
+       $1 == "ndcg_cut_10"            { n1 = $2; n2 = $3 }
+       END { printf "%s %s %s %s %s %s %s %s\n", ix == "" ? 0 : ix, fs == "" ? "-" : fs, rr == "" ? 0 : rr,
+             ev == "" ? "-" : ev, np == "" ? "-" : np, ps == "" ? "-" : ps, n1 == "" ? "-" : n1, n2 == "" ? "-" : n2 }' "$1/summary.txt"
+}
+
+step_pipeline() {
+  [ -x "$BUILD/rerank" ] || { note "no $BUILD/rerank"; return 200; }
+  if [ ! -f "$MINILM/config.json" ] || [ ! -f "$CE/config.json" ]; then
+    note "no models in $CACHE/models (models step failed?)"; return 200
+  fi
+  local dev="${RR_PIPELINE_DEVICE:-cuda}" nq="${RR_PIPELINE_QUERIES:-0}" nd="${RR_PIPELINE_DOCS:-0}"
+  local topn="${RR_PIPELINE_TOPN:-100}" precs="${RR_PIPELINE_PRECISIONS:-bf16 fp32}"
+  local budget="${RR_PIPELINE_BUDGET:-}" conf="$REPO/bench/gpu_pipeline.yaml"
+  [ -n "$budget" ] || { if [ "$dev" = cpu ]; then budget=16384; else budget=65536; fi; }
+  local work="$SCRATCH/pipeline" data="$REPO/data/scifact" t t_end rc=0 r p fsp left prev=0
+  mkdir -p "$work" || return 1
+  t=$(tmo "${RR_PIPELINE_CAP:-90}")
+  ((t < 15)) && { note "no time left"; return 124; }
+  t_end=$(( $(now) + t ))
+  if ((nq > 0 || nd > 0)); then
+    pipeline_subset "$data" "$work/data" "$nq" "$nd" || { note "making the subset failed"; return 1; }
+    data="$work/data"
+  fi
+  local scope="$dev, all test queries, all docs"
+  ((nq > 0)) && scope="$dev, the first $nq test queries, all docs"
+  ((nd > 0)) && scope="${scope% all docs} the first $nd docs + the judged ones"
+  scope+=", top_n $topn, token budget $budget"
+  say "pipeline: $scope; step timeout ${t}s"
+  for p in $precs; do
+    left=$((t_end - $(now)))
+    # a second run only when it can finish: 1.5x the previous one's time
+    if ((left < 10 || (prev > 0 && left < prev * 3 / 2 + 5))); then
+      note "$p skipped (${left}s left)"; EXTRA+=("pipeline $p: skipped, ${left}s left of the step"); continue
+    fi
+    fsp="${RR_PIPELINE_FS_PRECISION:-$p}"
+    local out="$work/run-$p" cmd=()
+    cmd=("$BUILD/rerank" run "$conf" --out "$out"
+         --set first_stage.device="$dev" --set first_stage.precision="$fsp" --set first_stage.token_budget="$budget"
+         --set rerank.device="$dev" --set rerank.precision="$p" --set rerank.token_budget="$budget"
+         --set rerank.top_n="$topn")
+    {
+      echo "===== pipeline $p ($scope) ====="
+      echo "\$ RR_CACHE=$CACHE RR_PIPELINE_DATA=$data timeout $left ${cmd[*]}"
+    } >> "$OUT/pipeline.txt"
+    say "rerank run: $p (timeout ${left}s)"
+    local w0 w1
+    w0=$(date +%s.%N)
+    RR_CACHE="$CACHE" RR_PIPELINE_DATA="$data" LD_LIBRARY_PATH="$OUR_LD" \
+      timeout -k 5 "$left" "${cmd[@]}" > "$work/$p.log" 2>&1
+    r=$?
+    w1=$(date +%s.%N)
+    prev=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%d", b - a + 0.999 }')
+    # the run's own log (progress lines are off without a terminal; its summary comes last)
+    if (($(wc -l < "$work/$p.log") > 150)); then
+      { head -60 "$work/$p.log"; echo "[...]"; tail -80 "$work/$p.log"; } >> "$OUT/pipeline.txt"
+    else
+      cat "$work/$p.log" >> "$OUT/pipeline.txt"
+    fi
+    if ((r)) || [ ! -s "$out/summary.txt" ]; then
+      tail -20 "$work/$p.log"
+      ((r)) || r=1
+      echo "===== exit $r after ${prev}s =====" >> "$OUT/pipeline.txt"
+      local what="FAILED (rc $r)"
+      [ "$r" = 124 ] || [ "$r" = 137 ] && what="TIMEOUT (rc $r)"
+      note "$p: $what"; EXTRA+=("pipeline $p: $what after ${prev}s; its log is in pipeline.txt")
+      rc=$r
+      continue
+    fi
+    local ix fs rr ev np ps n1 n2 tot sh_fs sh_rt goal line fsn rrn
+    read -r ix fs rr ev np ps n1 n2 < <(pipeline_stats "$out")
+    # total = the sum of the stage times; the first stage's share with and without the index build
+    read -r tot sh_fs sh_rt < <(awk -v ix="$ix" -v fs="$fs" -v rr="$rr" -v ev="$ev" 'BEGIN {
+      tot = ix + fs + rr + ev
+      printf "%.2f %.1f %.1f\n", tot, (tot > 0 ? 100 * (ix + fs) / tot : 0), (tot > 0 ? 100 * fs / tot : 0) }')
+    goal=$(awk -v s="$sh_fs" 'BEGIN { print (s < 10 ? "met" : "not met") }')
+    fsn=$(grep -c . "$out/first_stage.run"); rrn=$(grep -c . "$out/rerank.run" 2>/dev/null || echo 0)
+    line="pipeline $p (first stage $fsp): index ${ix}s, first_stage ${fs}s, rerank ${rr}s ($np pairs, $ps pairs/s), eval ${ev}s; total ${tot}s (process ${prev}s); first stage (index+retrieve) ${sh_fs}% of the total, retrieve alone ${sh_rt}% (goal < 10%: $goal); nDCG@10 first stage $n1, reranked $n2"
+    say "$line"
+    EXTRA+=("$line")
+    {
+      echo "first_stage.run: $fsn lines; rerank.run: $rrn lines"
+      echo "$line"
+      echo "===== exit 0 after ${prev}s ====="
+    } >> "$OUT/pipeline.txt"
+    note "$p: total ${tot}s, first stage ${sh_fs}%, nDCG@10 $n1 -> $n2"
+  done
+  return "$rc"
+}
+
+for s in $STEPS; do
+  case " ${ORDER[*]} " in *" $s "*) ;; *)
+    say "unknown step '$s' in RR_CHECK_STEPS (steps: ${ORDER[*]})"
+    S_NAME+=("$s"); S_STAT+=("unknown"); S_SECS+=(0); S_NOTE+=("not a step: ${ORDER[*]}") ;;
+  esac
+done
+for s in "${ORDER[@]}"; do
+  run_step "$s" "step_${s//-/_}"
+done
 
 # ---------------------------------------------------------------------------------------------
 fail=0
@@ -506,6 +741,7 @@ for st in "${S_STAT[@]}"; do [ "$st" = ok ] || fail=1; done
   for i in "${!S_NAME[@]}"; do
     printf '%-10s %-9s %5s  %s\n' "${S_NAME[$i]}" "${S_STAT[$i]}" "${S_SECS[$i]}" "${S_NOTE[$i]:0:300}"
   done
+  # shellcheck disable=SC2012  # names for the reader
   echo "files in $OUT: $(cd "$OUT" && ls | paste -sd' ')"
 } | tee "$OUT/summary.txt"
 rm -rf "$SCRATCH"
