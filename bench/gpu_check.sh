@@ -22,7 +22,7 @@
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
 #              (RR_TEST_QUICK=1: the test runs fewer shapes)
 #   ops        bench/cuda_ops.c: per-op times, default kernels, then each of RR_OPS_VARIANTS
-#              (default: RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar, the earlier kernels)
+#              (default: RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar, the earlier kernels; none: no variant)
 #   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity, the
 #              rerank stage (rerank rerank) vs sentence-transformers CrossEncoder.predict
 #   pipeline   `rerank run bench/gpu_pipeline.yaml` on data/scifact: a fresh Flat index (MiniLM
@@ -547,7 +547,9 @@ step_ops() {
   [ -x "$BUILD/rr_cuda_ops" ] || { note "no rr_cuda_ops"; return 200; }
   # the default kernels, then each variant of RR_OPS_VARIANTS (environment assignments)
   local rc=0 v r i=0 t
-  for v in default ${RR_OPS_VARIANTS:-RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar}; do
+  local variants=${RR_OPS_VARIANTS:-RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar}
+  [ "$variants" = none ] && variants=""
+  for v in default $variants; do
     i=$((i + 1))
     echo "== rr_cuda_ops, variant: $v" | tee -a "$SCRATCH/ops.txt"
     t=$(tmo 60)   # (timeout 0 would mean no limit at all)
@@ -560,7 +562,7 @@ step_ops() {
     r=$?
     tee -a "$SCRATCH/ops.txt" < "$SCRATCH/ops.$i.txt"
     ((r)) && rc=$r
-    while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|ffn1|pass:' "$SCRATCH/ops.$i.txt")
+    while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|ffn1|ffn block|pass:' "$SCRATCH/ops.$i.txt")
   done
   cp "$SCRATCH/ops.txt" "$OUT/ops.txt"
   return "$rc"
