@@ -19,7 +19,11 @@
  *
  * Versions tried: attention.cu (SIMT); attention_tc.cu v2a–v2c (WMMA through shared memory:
  * S, P and O make round trips through shared memory every tile; 40 TFLOP/s on an H200);
- * this one (v3) keeps S, P and O in registers.
+ * v3 (the default) keeps S, P and O in registers: 118 TFLOP/s on an H200 at d = 32.
+ * v4 (RR_CUDA_ATTN=mma2; d = 32 only): two 16-row query blocks per warp (128 queries per
+ * block), so every K fragment and every ldmatrix of V feeds two mma and two independent
+ * softmax chains interleave; at d = 32 v3 reads as many shared-memory bytes as it does mma
+ * work. Not yet timed on a GPU.
  */
 #include <math.h>
 #include <stdint.h>
@@ -31,7 +35,7 @@ using namespace rrk;
 
 namespace {
 
-constexpr int kRows = 64, kKeys = 64, kWarps = 4, kThreads = 32 * kWarps;
+constexpr int kKeys = 64, kWarps = 4, kThreads = 32 * kWarps;
 
 /* Two fp32 values → one register of two 16-bit values (lo in the low half), and back. */
 template <typename T> __device__ __forceinline__ uint32_t pack2(float lo, float hi);
@@ -86,27 +90,30 @@ template <int N> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-/* Rows row0.. of one of Q/K/V (64 rows × D, zero past `valid` rows) into a padded tile. */
-template <typename T, int D>
+/* ROWS rows of one of Q/K/V (× D, zero past `valid` rows) into a padded tile. */
+template <typename T, int D, int ROWS>
 __device__ __forceinline__ void load_tile(T *dst, const T *src, size_t ld, int valid) {
     constexpr int V8 = D / 8, RS = D + 8;
 #pragma unroll
-    for (int e = threadIdx.x; e < kRows * V8; e += kThreads) {
+    for (int e = threadIdx.x; e < ROWS * V8; e += kThreads) {
         const int r = e / V8, c = (e % V8) * 8;
         const bool ok = r < valid;
         cp_async16(dst + r * RS + c, ok ? src + (size_t)r * ld + c : src, ok ? 16 : 0);
     }
 }
 
-template <typename T, int D>
+/* MT: 16-row query blocks per warp (1: v3; 2: v4, each K/V fragment read from shared memory
+ * feeds two mma). A block covers kWarps · 16 · MT query rows. */
+template <typename T, int D, int MT>
 __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__restrict__ qkv,
                                                                  const int32_t *__restrict__ cu, int q_tiles,
                                                                  int H, float scale_log2, T *__restrict__ out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
     __trap(); /* bf16 mma needs sm_80; the backend never launches this below it */
 #else
-    constexpr int RS = D + 8, TILE = kRows * RS, KD = D / 16, ND = D / 8;
-    __shared__ __align__(128) T Qs[TILE];
+    constexpr int kRows = kWarps * 16 * MT;
+    constexpr int RS = D + 8, TILE = kKeys * RS, KD = D / 16, ND = D / 8;
+    __shared__ __align__(128) T Qs[kRows * RS];
     __shared__ __align__(128) T Ks[2][TILE];
     __shared__ __align__(128) T Vs[2][TILE];
 
@@ -119,24 +126,29 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
     const T *base = qkv + (size_t)start * ld + (size_t)h * D;
     const int ntiles = (L + kKeys - 1) / kKeys;
 
-    load_tile<T, D>(Qs, base + (size_t)q0 * ld, ld, L - q0);
-    load_tile<T, D>(Ks[0], base + H, ld, L);
-    load_tile<T, D>(Vs[0], base + 2 * H, ld, L);
+    load_tile<T, D, kRows>(Qs, base + (size_t)q0 * ld, ld, L - q0);
+    load_tile<T, D, kKeys>(Ks[0], base + H, ld, L);
+    load_tile<T, D, kKeys>(Vs[0], base + 2 * H, ld, L);
     cp_async_commit();
 
-    uint32_t qf[KD][4];
-    float o[ND][4];
+    uint32_t qf[MT][KD][4];
+    float o[MT][ND][4];
+    float m0[MT], m1[MT], l0[MT], l1[MT]; /* rows g, g+8 of each 16-row block; l per lane */
 #pragma unroll
-    for (int n = 0; n < ND; n++)
-        o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f; /* rows g, g+8; l per lane */
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int n = 0; n < ND; n++)
+            o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0.0f;
+        m0[mt] = m1[mt] = -INFINITY;
+        l0[mt] = l1[mt] = 0.0f;
+    }
 
     for (int t = 0; t < ntiles; t++) {
         const int k0 = t * kKeys, buf = t & 1;
         if (t + 1 < ntiles) {
             const int k1 = k0 + kKeys;
-            load_tile<T, D>(Ks[buf ^ 1], base + (size_t)k1 * ld + H, ld, L - k1);
-            load_tile<T, D>(Vs[buf ^ 1], base + (size_t)k1 * ld + 2 * H, ld, L - k1);
+            load_tile<T, D, kKeys>(Ks[buf ^ 1], base + (size_t)k1 * ld + H, ld, L - k1);
+            load_tile<T, D, kKeys>(Vs[buf ^ 1], base + (size_t)k1 * ld + 2 * H, ld, L - k1);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -144,82 +156,96 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
         }
         __syncthreads();
         if (t == 0) {
-            const T *qw = Qs + warp * 16 * RS;
 #pragma unroll
-            for (int kk = 0; kk < KD; kk++) {
-                qf[kk][0] = *reinterpret_cast<const uint32_t *>(qw + g * RS + kk * 16 + c2);
-                qf[kk][1] = *reinterpret_cast<const uint32_t *>(qw + (g + 8) * RS + kk * 16 + c2);
-                qf[kk][2] = *reinterpret_cast<const uint32_t *>(qw + g * RS + kk * 16 + 8 + c2);
-                qf[kk][3] = *reinterpret_cast<const uint32_t *>(qw + (g + 8) * RS + kk * 16 + 8 + c2);
+            for (int mt = 0; mt < MT; mt++) {
+                const T *qw = Qs + (warp * MT + mt) * 16 * RS;
+#pragma unroll
+                for (int kk = 0; kk < KD; kk++) {
+                    qf[mt][kk][0] = *reinterpret_cast<const uint32_t *>(qw + g * RS + kk * 16 + c2);
+                    qf[mt][kk][1] = *reinterpret_cast<const uint32_t *>(qw + (g + 8) * RS + kk * 16 + c2);
+                    qf[mt][kk][2] = *reinterpret_cast<const uint32_t *>(qw + g * RS + kk * 16 + 8 + c2);
+                    qf[mt][kk][3] = *reinterpret_cast<const uint32_t *>(qw + (g + 8) * RS + kk * 16 + 8 + c2);
+                }
             }
         }
         const T *Kt = Ks[buf], *Vt = Vs[buf];
 
-        /* S = Q Kᵀ: 8 blocks of 8 keys; lane holds S[g][8j + c2 + {0,1}] and S[g+8][...] */
-        float sc[8][4];
+        /* S = Q Kᵀ: 8 blocks of 8 keys; lane holds S[g][8j + c2 + {0,1}] and S[g+8][...] of
+         * each of its 16-row blocks; a K fragment is read once for all of them */
+        float sc[MT][8][4];
 #pragma unroll
         for (int j = 0; j < 8; j++) {
-            sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.0f;
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+                sc[mt][j][0] = sc[mt][j][1] = sc[mt][j][2] = sc[mt][j][3] = 0.0f;
             const T *krow = Kt + (8 * j + g) * RS + c2;
 #pragma unroll
             for (int kk = 0; kk < KD; kk++) {
                 const uint32_t b0 = *reinterpret_cast<const uint32_t *>(krow + kk * 16);
                 const uint32_t b1 = *reinterpret_cast<const uint32_t *>(krow + kk * 16 + 8);
-                mma16816<T>(sc[j], qf[kk], b0, b1);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+                    mma16816<T>(sc[mt][j], qf[mt][kk], b0, b1);
             }
         }
         /* mask keys past the end (last tile only) */
         const int nk = L - k0;
         if (nk < kKeys) {
 #pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    const int c = 8 * j + c2;
+                    if (c >= nk)
+                        sc[mt][j][0] = sc[mt][j][2] = -INFINITY;
+                    if (c + 1 >= nk)
+                        sc[mt][j][1] = sc[mt][j][3] = -INFINITY;
+                }
+        }
+        /* online softmax on the registers: rows g (sc[.][.][0..1]) and g+8 (sc[.][.][2..3]) */
+        uint32_t pf[MT][4][4]; /* P as A-fragments: 4 blocks of 16 keys */
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
             for (int j = 0; j < 8; j++) {
-                const int c = 8 * j + c2;
-                if (c >= nk)
-                    sc[j][0] = sc[j][2] = -INFINITY;
-                if (c + 1 >= nk)
-                    sc[j][1] = sc[j][3] = -INFINITY;
+                mx0 = fmaxf(mx0, fmaxf(sc[mt][j][0], sc[mt][j][1]));
+                mx1 = fmaxf(mx1, fmaxf(sc[mt][j][2], sc[mt][j][3]));
+            }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            /* every tile has at least one real key, so the maxima are finite */
+            const float n0 = fmaxf(m0[mt], mx0 * scale_log2), n1 = fmaxf(m1[mt], mx1 * scale_log2);
+            const float corr0 = exp2f(m0[mt] - n0), corr1 = exp2f(m1[mt] - n1); /* 0 on the first tile */
+            m0[mt] = n0;
+            m1[mt] = n1;
+            float s0 = 0.0f, s1 = 0.0f;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const uint32_t p01 = pack2<T>(exp2f(fmaf(sc[mt][j][0], scale_log2, -n0)),
+                                              exp2f(fmaf(sc[mt][j][1], scale_log2, -n0)));
+                const uint32_t p23 = pack2<T>(exp2f(fmaf(sc[mt][j][2], scale_log2, -n1)),
+                                              exp2f(fmaf(sc[mt][j][3], scale_log2, -n1)));
+                const float2 r01 = unpack2<T>(p01), r23 = unpack2<T>(p23);
+                s0 += r01.x + r01.y; /* the normaliser sums what PV multiplies */
+                s1 += r23.x + r23.y;
+                pf[mt][j >> 1][(j & 1) * 2 + 0] = p01;
+                pf[mt][j >> 1][(j & 1) * 2 + 1] = p23;
+            }
+            l0[mt] = l0[mt] * corr0 + s0;
+            l1[mt] = l1[mt] * corr1 + s1;
+#pragma unroll
+            for (int n = 0; n < ND; n++) {
+                o[mt][n][0] *= corr0;
+                o[mt][n][1] *= corr0;
+                o[mt][n][2] *= corr1;
+                o[mt][n][3] *= corr1;
             }
         }
-        /* online softmax on the registers: rows g (sc[.][0..1]) and g+8 (sc[.][2..3]) */
-        float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            mx0 = fmaxf(mx0, fmaxf(sc[j][0], sc[j][1]));
-            mx1 = fmaxf(mx1, fmaxf(sc[j][2], sc[j][3]));
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        /* every tile has at least one real key, so the maxima are finite */
-        const float n0 = fmaxf(m0, mx0 * scale_log2), n1 = fmaxf(m1, mx1 * scale_log2);
-        const float corr0 = exp2f(m0 - n0), corr1 = exp2f(m1 - n1); /* 0 on the first tile */
-        m0 = n0;
-        m1 = n1;
-        uint32_t pf[4][4]; /* P as A-fragments: 4 blocks of 16 keys */
-        float s0 = 0.0f, s1 = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const uint32_t p01 = pack2<T>(exp2f(fmaf(sc[j][0], scale_log2, -n0)),
-                                          exp2f(fmaf(sc[j][1], scale_log2, -n0)));
-            const uint32_t p23 = pack2<T>(exp2f(fmaf(sc[j][2], scale_log2, -n1)),
-                                          exp2f(fmaf(sc[j][3], scale_log2, -n1)));
-            const float2 r01 = unpack2<T>(p01), r23 = unpack2<T>(p23);
-            s0 += r01.x + r01.y; /* the normaliser sums what PV multiplies */
-            s1 += r23.x + r23.y;
-            pf[j >> 1][(j & 1) * 2 + 0] = p01;
-            pf[j >> 1][(j & 1) * 2 + 1] = p23;
-        }
-        l0 = l0 * corr0 + s0;
-        l1 = l1 * corr1 + s1;
-#pragma unroll
-        for (int n = 0; n < ND; n++) {
-            o[n][0] *= corr0;
-            o[n][1] *= corr0;
-            o[n][2] *= corr1;
-            o[n][3] *= corr1;
-        }
-        /* O += P V: per 16 keys, ldmatrix.trans gives the B-fragments of two 8-dim blocks */
+        /* O += P V: per 16 keys, ldmatrix.trans gives the B-fragments of two 8-dim blocks,
+         * used by every 16-row block of the warp */
         const int vr = (lane & 7) + ((lane >> 3) & 1) * 8, vc = (lane >> 4) * 8;
 #pragma unroll
         for (int kt = 0; kt < 4; kt++) {
@@ -229,40 +255,57 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
                 asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                              : "=r"(v0), "=r"(v1), "=r"(v2), "=r"(v3)
                              : "r"(smem_addr(Vt + (kt * 16 + vr) * RS + n2 * 16 + vc)));
-                mma16816<T>(o[2 * n2], pf[kt], v0, v1);
-                mma16816<T>(o[2 * n2 + 1], pf[kt], v2, v3);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma16816<T>(o[mt][2 * n2], pf[mt][kt], v0, v1);
+                    mma16816<T>(o[mt][2 * n2 + 1], pf[mt][kt], v2, v3);
+                }
             }
         }
         __syncthreads(); /* this buffer is refilled two tiles on */
     }
     /* normalise (row sums across the row's 4 lanes) and write the rows that exist */
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float i0 = 1.0f / l0, i1 = 1.0f / l1;
-    const int r0 = q0 + warp * 16 + g, r1 = r0 + 8;
-    T *orow0 = out + (size_t)(start + r0) * H + (size_t)h * D + c2;
-    T *orow1 = out + (size_t)(start + r1) * H + (size_t)h * D + c2;
 #pragma unroll
-    for (int n = 0; n < ND; n++) {
-        if (r0 < L)
-            *reinterpret_cast<uint32_t *>(orow0 + 8 * n) = pack2<T>(o[n][0] * i0, o[n][1] * i0);
-        if (r1 < L)
-            *reinterpret_cast<uint32_t *>(orow1 + 8 * n) = pack2<T>(o[n][2] * i1, o[n][3] * i1);
+    for (int mt = 0; mt < MT; mt++) {
+        float a0 = l0[mt], a1 = l1[mt];
+        a0 += __shfl_xor_sync(0xffffffffu, a0, 1);
+        a0 += __shfl_xor_sync(0xffffffffu, a0, 2);
+        a1 += __shfl_xor_sync(0xffffffffu, a1, 1);
+        a1 += __shfl_xor_sync(0xffffffffu, a1, 2);
+        const float i0 = 1.0f / a0, i1 = 1.0f / a1;
+        const int r0 = q0 + (warp * MT + mt) * 16 + g, r1 = r0 + 8;
+        T *orow0 = out + (size_t)(start + r0) * H + (size_t)h * D + c2;
+        T *orow1 = out + (size_t)(start + r1) * H + (size_t)h * D + c2;
+#pragma unroll
+        for (int n = 0; n < ND; n++) {
+            if (r0 < L)
+                *reinterpret_cast<uint32_t *>(orow0 + 8 * n) = pack2<T>(o[mt][n][0] * i0, o[mt][n][1] * i0);
+            if (r1 < L)
+                *reinterpret_cast<uint32_t *>(orow1 + 8 * n) = pack2<T>(o[mt][n][2] * i1, o[mt][n][3] * i1);
+        }
     }
 #endif
 }
 
-template <typename T, int D>
+template <typename T, int D, int MT>
 cudaError_t launch_mma(const void *qkv, const int32_t *cu, int S, int max_seqlen, int H, int heads, void *out,
                        cudaStream_t stream) {
+    constexpr int kRows = kWarps * 16 * MT;
     const int q_tiles = (max_seqlen + kRows - 1) / kRows;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
     dim3 grid((unsigned)(S * q_tiles), (unsigned)heads);
-    attention_mma_kernel<T, D><<<grid, kThreads, 0, stream>>>((const T *)qkv, cu, q_tiles, H, scale_log2,
-                                                               (T *)out);
+    attention_mma_kernel<T, D, MT><<<grid, kThreads, 0, stream>>>((const T *)qkv, cu, q_tiles, H, scale_log2,
+                                                                   (T *)out);
     return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t launch_mma_d(int d, int rows_x2, const void *qkv, const int32_t *cu, int S, int max_seqlen, int H,
+                         int heads, void *out, cudaStream_t stream) {
+    if (d == 64)
+        return launch_mma<T, 64, 1>(qkv, cu, S, max_seqlen, H, heads, out, stream);
+    return rows_x2 ? launch_mma<T, 32, 2>(qkv, cu, S, max_seqlen, H, heads, out, stream)
+                   : launch_mma<T, 32, 1>(qkv, cu, S, max_seqlen, H, heads, out, stream);
 }
 
 } // namespace
@@ -271,16 +314,14 @@ int rrk_attention_mma_supports(int dtype, int head_dim) {
     return (dtype == 1 || dtype == 2) && (head_dim == 32 || head_dim == 64);
 }
 
-cudaError_t rrk_attention_mma(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen, int H,
-                              int heads, void *out, cudaStream_t stream) {
+cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int32_t *cu_seqlens, int S,
+                              int max_seqlen, int H, int heads, void *out, cudaStream_t stream) {
     if (S <= 0)
         return cudaSuccess;
     const int d = heads > 0 ? H / heads : 0;
     if (!rrk_attention_mma_supports(dtype, d) || H % heads || H % 8)
         return cudaErrorInvalidValue;
     if (dtype == 1)
-        return d == 32 ? launch_mma<__nv_bfloat16, 32>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream)
-                       : launch_mma<__nv_bfloat16, 64>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
-    return d == 32 ? launch_mma<__half, 32>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream)
-                   : launch_mma<__half, 64>(qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
+        return launch_mma_d<__nv_bfloat16>(d, rows_x2, qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
+    return launch_mma_d<__half>(d, rows_x2, qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
 }

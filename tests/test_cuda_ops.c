@@ -4,10 +4,11 @@
  * Shapes: head dims 32, 64, 128; passes with odd lengths, a single-token sequence, two
  * 512-token sequences, and 200 tiny sequences in one pass. Precisions fp32, bf16, fp16; in
  * bf16/fp16 both GEMM paths (cuBLASLt with the bias epilogue, and cublasGemmEx + our bias
- * kernel, forced with RR_CUDA_GEMM=gemmex) and all three attention kernels (mma.sync by default;
+ * kernel, forced with RR_CUDA_GEMM=gemmex) and all attention kernels (mma.sync by default;
  * the SIMT kernel with RR_CUDA_ATTN=simt in the second pass, the WMMA kernel with
  * RR_CUDA_ATTN=wmma in the third, which also uses the scalar bias/activation kernel,
- * RR_CUDA_BIAS_ACT=scalar); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
+ * RR_CUDA_BIAS_ACT=scalar; mma.sync with two query blocks per warp, RR_CUDA_ATTN=mma2, in the
+ * fourth); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
  * the CPU's in one. The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
@@ -313,17 +314,21 @@ int main(void) {
     };
     const int nshapes = quick ? 2 : (int)(sizeof shapes / sizeof shapes[0]);
     const rr_precision precs[] = {RR_PRECISION_FP32, RR_PRECISION_BF16, RR_PRECISION_FP16};
-    static const char *const attn_desc[3] = {
+    static const char *const attn_desc[4] = {
         "mma.sync where supported (bf16/fp16, d 32/64), else SIMT", "SIMT",
-        "WMMA where supported, else SIMT; scalar bias/activation kernel"};
-    for (int pass = 0; pass < 3; pass++) {
+        "WMMA where supported, else SIMT; scalar bias/activation kernel",
+        "mma.sync with two query blocks per warp (d 32; d 64: one)"};
+    for (int pass = 0; pass < 4; pass++) {
         /* pass 0: cuBLASLt + default attention; 1: cublasGemmEx + our bias kernel + SIMT
-         * attention; 2: cuBLASLt + WMMA attention (bf16/fp16) */
+         * attention; 2: cuBLASLt + WMMA attention (bf16/fp16); 3: cuBLASLt + mma2 */
+        static const char *const attn_env[4] = {NULL, "simt", "wmma", "mma2"};
         setenv("RR_CUDA_GEMM", pass == 1 ? "gemmex" : "lt", 1);
         if (pass)
-            setenv("RR_CUDA_ATTN", pass == 1 ? "simt" : "wmma", 1);
+            setenv("RR_CUDA_ATTN", attn_env[pass], 1);
         if (pass == 2)
             setenv("RR_CUDA_BIAS_ACT", "scalar", 1); /* the v1 bias/activation kernel too */
+        if (pass == 3)
+            unsetenv("RR_CUDA_BIAS_ACT");
         printf("GEMM path: %s; attention: %s\n", pass == 1 ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
                attn_desc[pass]);
         for (int si = 0; si < nshapes; si++)
@@ -331,7 +336,7 @@ int main(void) {
                 if (run_shape(&shapes[si], precs[pi]))
                     return 1;
         if (quick && pass == 0)
-            pass = 1; /* quick: default and WMMA passes */
+            pass = 1; /* quick: default, WMMA and mma2 passes */
     }
     TEST_DONE();
 }

@@ -36,7 +36,7 @@ namespace {
 
 constexpr size_t kLtWorkspace = 32u << 20; /* cuBLASLt workspace (one stream) */
 constexpr int kAlgoCache = 64;
-enum { ATTN_SIMT, ATTN_WMMA, ATTN_MMA };
+enum { ATTN_SIMT, ATTN_WMMA, ATTN_MMA, ATTN_MMA2 };
 
 struct algo_entry {
     int M, N, K, bias, valid;
@@ -60,7 +60,7 @@ struct cuda_backend {
     cublasLtHandle_t lt;
     void *lt_ws;
     int use_lt;
-    int attn_kernel;          /* ATTN_SIMT, ATTN_WMMA or ATTN_MMA (see rr_cudamod_backend_create) */
+    int attn_kernel;          /* ATTN_SIMT, _WMMA, _MMA or _MMA2 (see rr_cudamod_backend_create) */
     int32_t *h_meta, *d_meta; /* ids | type ids | positions [T each] | cu_seqlens [S+1] */
     int32_t *d_ids, *d_types, *d_pos, *d_cu;
     void *h_stage;            /* pinned download staging */
@@ -386,9 +386,9 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
 rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     cuda_backend *c = cb(be);
     const rr_pass *p = be->pass;
-    if (c->attn_kernel == ATTN_MMA)
-        CU_TRY(rrk_attention_mma(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
-                                 be->limits.heads, out, c->stream),
+    if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
+        CU_TRY(rrk_attention_mma(c->dtype, c->attn_kernel == ATTN_MMA2, qkv, c->d_cu, p->num_seqs, p->max_seqlen,
+                                 be->limits.hidden, be->limits.heads, out, c->stream),
                "attention (mma)");
     else if (c->attn_kernel == ATTN_WMMA)
         CU_TRY(rrk_attention_tc(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
@@ -496,7 +496,8 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     const char *gemm = getenv("RR_CUDA_GEMM");
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
     /* Attention kernel: mma (attention_mma.cu) where it applies, else SIMT; RR_CUDA_ATTN=wmma
-     * | simt picks the earlier kernels (tests and benchmarks compare all three). */
+     * | simt picks the earlier kernels (tests and benchmarks compare all of them), mma2 the
+     * mma kernel with two query blocks per warp (v4). */
     const char *attn = getenv("RR_CUDA_ATTN");
     const int tc_ok = lim->hidden % 8 == 0;
     c->attn_kernel = ATTN_SIMT;
@@ -504,7 +505,7 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
         if (tc_ok && rrk_attention_tc_supports(c->dtype, d))
             c->attn_kernel = ATTN_WMMA;
     } else if (!(attn && !strcmp(attn, "simt")) && tc_ok && rrk_attention_mma_supports(c->dtype, d)) {
-        c->attn_kernel = ATTN_MMA;
+        c->attn_kernel = attn && !strcmp(attn, "mma2") ? ATTN_MMA2 : ATTN_MMA;
     }
     /* The FFN in pieces of ffn_rows rows (rr_backend_ffn): the intermediate [rows, I] of one
      * piece (8,192 × 1536 × 2 bytes = 24 MiB for MiniLM in bf16) then stays in the 50 MB L2 of
