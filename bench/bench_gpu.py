@@ -22,6 +22,16 @@ embedding check: `rerank embed` (cuda, fp32 and bf16) against sentence-transform
 Workload: bench_cpu.py's pairs (SciFact test queries in qrels order: relevant documents, then
 random.Random(seed) draws), here 300 queries x 100 passages = 30,000 pairs by default.
 
+The card's matrix rate, same run: torch.matmul (cuBLAS) of 8192² by 8192² in bf16 and fp16, best
+of 10 CUDA-event timings after a warm-up; every "% of" in the report divides by the bf16 rate.
+
+Fixed lengths (issue 3's speed goals), for each L of --fixed-lengths, 256 first: the pairs whose
+untruncated length is ≥ L, truncated at L by every engine (exactly L tokens, checked), --fixed-pairs
+of them for ours (bf16, fp16 at --token-budget 65536, then the other budgets), the first
+--fixed-peer-pairs for PyTorch (sorted, SDPA) and CrossEncoder.predict fp16; pairs/s, TFLOP/s, % of
+the bf16 rate, ours/CrossEncoder and ours/PyTorch against the goals. Deadline-aware: a run starts
+only when its estimate ends --fixed-reserve s before --deadline (the checks after it keep that).
+
 On the GPU machine the models are bench/gpu_bundle.sh's BF16-rounded MiniLM trunk: every
 engine loads the SAME files, so the comparisons hold (they are not against the F32 weights).
 
@@ -127,6 +137,21 @@ def parse_timing(stderr: str) -> dict | None:
     return res
 
 
+def parse_env(items: str, default_name: str | None = None) -> list[tuple[str, str]]:
+    """A comma list of NAME=VALUE settings; a bare VALUE means default_name=VALUE (when given)."""
+    res = []
+    for item in (x.strip() for x in items.split(",")):
+        if not item:
+            continue
+        if "=" not in item and default_name is None:
+            raise ValueError(f"{item!r} is not NAME=VALUE")
+        name, value = item.split("=", 1) if "=" in item else (default_name, item)
+        if not name.isidentifier():
+            raise ValueError(f"{name!r} is not an environment variable name")
+        res.append((name, value))
+    return res
+
+
 class Ours:
     def __init__(self, a, left):
         self.a = a
@@ -135,37 +160,43 @@ class Ours:
         if a.rerank_ld_path:
             old = self.env.get("LD_LIBRARY_PATH")
             self.env["LD_LIBRARY_PATH"] = a.rerank_ld_path + (f":{old}" if old else "")
+        self.extra = dict(a.ours_env)        # --ours-env: every run of ours
+        self.env.update(self.extra)
 
-    def run(self, sub: str, args: list[str], precision: str | None, timeout_cap: float = 600.0) -> dict:
-        """One `rerank SUB ARGS [--precision P] --timing` process. Returns a dict with rc, the
-        parsed timing line, wall time, the command, and the error text when it failed. When
-        --precision itself is refused and P is fp32, runs again without it (noted)."""
+    def run(self, sub: str, args: list[str], precision: str | None, timeout_cap: float = 600.0,
+            env: dict[str, str] | None = None) -> dict:
+        """One `rerank SUB ARGS [--precision P] --timing` process, with `env` added to the
+        environment (a variant). Returns a dict with rc, the parsed timing line, wall time, the
+        command (extra environment first), and the error text when it failed. When --precision
+        itself is refused and P is fp32, runs again without it (noted)."""
         cmd = [self.a.rerank, sub] + args + ["--timing"]
         if precision is not None:
             cmd += ["--precision", precision]
-        res = self._run(cmd, timeout_cap)
+        res = self._run(cmd, timeout_cap, env or {})
         if (res["rc"] != 0 and precision == "fp32" and "precision" in res.get("error", "")
                 and ("unknown" in res["error"] or "option" in res["error"])):
-            res2 = self._run(cmd[:-2], timeout_cap)
+            res2 = self._run(cmd[:-2], timeout_cap, env or {})
             res2["note"] = "--precision refused; ran without it (fp32 is the default)"
             res2["first_error"] = res["error"]
             res = res2
         return res
 
-    def _run(self, cmd: list[str], timeout_cap: float) -> dict:
+    def _run(self, cmd: list[str], timeout_cap: float, env: dict[str, str]) -> dict:
         timeout = max(5.0, min(timeout_cap, self.left() - 5))   # timeout_cap is finite
+        shown = " ".join(f"{k}={shlex.quote(v)}" for k, v in {**self.extra, **env}.items())
+        shown = (shown + " " if shown else "") + shlex.join(cmd)
         t = time.perf_counter()
         try:
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=self.env, timeout=timeout)
+                               env={**self.env, **env}, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-            return {"cmd": shlex.join(cmd), "rc": None, "error": f"timeout after {timeout:.0f}s; "
+            return {"cmd": shown, "rc": None, "error": f"timeout after {timeout:.0f}s; "
                     f"stderr tail: {err[-1500:]}", "process_wall_s": time.perf_counter() - t}
         except OSError as e:
-            return {"cmd": shlex.join(cmd), "rc": None, "error": str(e), "process_wall_s": 0.0}
+            return {"cmd": shown, "rc": None, "error": str(e), "process_wall_s": 0.0}
         wall = time.perf_counter() - t
-        res = {"cmd": shlex.join(cmd), "rc": p.returncode, "process_wall_s": wall}
+        res = {"cmd": shown, "rc": p.returncode, "process_wall_s": wall}
         if p.returncode != 0:
             res["error"] = p.stderr.strip()[-3000:] or f"exit {p.returncode}, no stderr"
             return res
@@ -253,20 +284,15 @@ def run_ours_score(ours: Ours, a, pairs_tsv: Path, warm_tsv: Path, n_pairs: int,
             entry["best"] = best
             scores.setdefault("_best_budget", {})[prec] = best.get("token_budget")
             # the other attention kernels, same budget (RR_CUDA_ATTN; bf16/fp16 only)
-            for var in [v for v in (a.attn_variants or "").split(",") if v] if prec != "fp32" else []:
+            for ename, evalue in a.attn_variants if prec != "fp32" else []:
                 if ours.left() < 20:
-                    entry.setdefault("skipped", []).append(f"attn={var}: deadline")
+                    entry.setdefault("skipped", []).append(f"{ename}={evalue}: deadline")
                     continue
-                ename, evalue = var.split("=", 1) if "=" in var else ("RR_CUDA_ATTN", var)
                 out = work / f"scores.ours.{prec}.{ename}-{evalue}.txt"
                 args = base + ["--pairs", str(pairs_tsv), "--output", str(out)]
                 if best.get("token_budget"):
                     args += ["--token-budget", str(best["token_budget"])]
-                ours.env[ename] = evalue
-                try:
-                    r = ours.run("score", args, prec)
-                finally:
-                    del ours.env[ename]
+                r = ours.run("score", args, prec, env={ename: evalue})
                 if r["rc"] == 0 and r.get("run_s"):
                     r["pairs_s"] = n_pairs / r["run_s"]
                     try:
@@ -308,7 +334,7 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def torch_score(a, prec: str, pairs, device: str) -> tuple[dict, object]:
+def torch_score(a, prec: str, pairs, device: str, max_length: int) -> tuple[dict, object]:
     """PyTorch's best shot at scoring `pairs`; returns (metrics, scores[n] float64)."""
     import numpy as np
     import torch
@@ -330,7 +356,7 @@ def torch_score(a, prec: str, pairs, device: str) -> tuple[dict, object]:
         n = len(sub)
         t0 = time.perf_counter()
         enc = tok([q for q, _ in sub], [d for _, d in sub], truncation="longest_first",
-                  max_length=a.max_length, padding=False, return_attention_mask=False,
+                  max_length=max_length, padding=False, return_attention_mask=False,
                   return_token_type_ids=True)
         ids, tts = enc["input_ids"], enc["token_type_ids"]
         t_tok = time.perf_counter() - t0
@@ -464,7 +490,6 @@ def ndcg10(x, meta, groups, rel) -> float:
 # ------------------------------------------------------------------------------------------
 def pipeline_check(a, ours: Ours, work: Path, meta, pairs, ours_scores: dict, left) -> dict:
     import numpy as np
-    import torch
     run_path = work / "candidates.run"
     with open(run_path, "w", encoding="utf-8") as f:
         rank = {}
@@ -507,43 +532,326 @@ def pipeline_check(a, ours: Ours, work: Path, meta, pairs, ours_scores: dict, le
             log(f"rerank rerank {prec}: FAILED: {str(r.get('error'))[-400:]}")
         res[f"ours {prec}"] = e
     # the peer: CrossEncoder.predict in fp16 (fp32 on a CPU dry run), logits (identity activation)
-    peer_prec = "fp16" if a.peer_device.startswith("cuda") else "fp32"
     if left() < 40:
         res.setdefault("skipped", []).append("CrossEncoder.predict: deadline")
         return res
     try:
-        from sentence_transformers import CrossEncoder
-        import sentence_transformers
-        t = time.perf_counter()
-        kw = {"device": a.peer_device, "max_length": a.max_length}
-        try:
-            ce = CrossEncoder(a.model, model_kwargs={"dtype": torch_dtype(peer_prec)}, **kw)
-        except TypeError:
-            ce = CrossEncoder(a.model, model_kwargs={"torch_dtype": torch_dtype(peer_prec)}, **kw)
-        sync(a.peer_device)
-        load_s = time.perf_counter() - t
-        ident = torch.nn.Identity()
-        B = a.torch_batch
-        ce.predict(pairs[: 2 * B], batch_size=B, activation_fn=ident, show_progress_bar=False)  # warm-up
-        sync(a.peer_device)
-        t = time.perf_counter()
-        sc = ce.predict(pairs, batch_size=B, activation_fn=ident, show_progress_bar=False, convert_to_numpy=True)
-        sync(a.peer_device)
-        run_s = time.perf_counter() - t
-        sc = np.asarray(sc, dtype=np.float64).reshape(n, -1)[:, a.label]
-        p = {"precision": peer_prec, "batch": B, "load_s": load_s, "run_s": run_s, "pairs_s": n / run_s,
-             "version": sentence_transformers.__version__}
+        p, sc = ce_predict(a, pairs, a.max_length)
         if "fp32" in ours_scores:
             p["max_abs_vs_ours_fp32"] = float(np.abs(sc - ours_scores["fp32"]).max())
         res["CrossEncoder.predict"] = p
-        log(f"CrossEncoder.predict {peer_prec}: {run_s:.2f}s ({p['pairs_s']:,.0f} pairs/s), batch {B}")
-        del ce
-        if a.peer_device.startswith("cuda"):
-            torch.cuda.empty_cache()
     except Exception:  # noqa: BLE001
         res["CrossEncoder.predict"] = {"error": traceback.format_exc()[-2000:]}
         log(traceback.format_exc())
     return res
+
+
+def ce_precision(a) -> str:
+    return "fp16" if a.peer_device.startswith("cuda") else "fp32"
+
+
+def ce_predict(a, pairs, max_length: int) -> tuple[dict, object]:
+    """sentence-transformers CrossEncoder.predict of `pairs` (fp16; fp32 on a CPU peer), truncated
+    at max_length, after a two-batch warm-up; returns (metrics, logits of --label, float64)."""
+    import numpy as np
+    import torch
+    from sentence_transformers import CrossEncoder
+    import sentence_transformers
+    prec = ce_precision(a)
+    t = time.perf_counter()
+    kw = {"device": a.peer_device, "max_length": max_length}
+    try:
+        ce = CrossEncoder(a.model, model_kwargs={"dtype": torch_dtype(prec)}, **kw)
+    except TypeError:
+        ce = CrossEncoder(a.model, model_kwargs={"torch_dtype": torch_dtype(prec)}, **kw)
+    sync(a.peer_device)
+    load_s = time.perf_counter() - t
+    ident = torch.nn.Identity()
+    B = a.torch_batch
+    ce.predict(pairs[: 2 * B], batch_size=B, activation_fn=ident, show_progress_bar=False)  # warm-up
+    sync(a.peer_device)
+    t = time.perf_counter()
+    sc = ce.predict(pairs, batch_size=B, activation_fn=ident, show_progress_bar=False, convert_to_numpy=True)
+    sync(a.peer_device)
+    run_s = time.perf_counter() - t
+    n = len(pairs)
+    sc = np.asarray(sc, dtype=np.float64).reshape(n, -1)[:, a.label]
+    p = {"precision": prec, "batch": B, "load_s": load_s, "run_s": run_s, "pairs_s": n / run_s,
+         "version": sentence_transformers.__version__}
+    log(f"CrossEncoder.predict {prec} (max_length {max_length}): {run_s:.2f}s ({p['pairs_s']:,.0f} pairs/s), "
+        f"batch {B}")
+    del ce
+    if a.peer_device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return p, sc
+
+
+# ------------------------------------------------------------------------------------------
+# the card's matrix rate: the yardstick of "% of the card"
+# ------------------------------------------------------------------------------------------
+def matmul_rate(prec: str, n: int, device: str, samples: int = 10, inner: int = 5) -> dict:
+    """torch.matmul of two random n×n matrices into a preallocated one (cuBLAS on a GPU): one
+    product untimed, ≥ 0.3 s of warm-up (clocks up), then the best of `samples` timings of
+    `inner` products back to back (CUDA events; perf_counter on a CPU)."""
+    import torch
+    set_ieee_fp32(device)
+    torch.manual_seed(0)
+    x, y = (torch.randn(n, n, dtype=torch_dtype(prec), device=device) for _ in range(2))
+    z = torch.empty_like(x)
+
+    def products() -> None:
+        for _ in range(inner):
+            torch.matmul(x, y, out=z)
+
+    products()
+    sync(device)
+    t = time.perf_counter()
+    while time.perf_counter() - t < 0.3:
+        products()
+        sync(device)
+    best = math.inf
+    for _ in range(samples):
+        if device.startswith("cuda"):
+            ev = [torch.cuda.Event(enable_timing=True) for _ in range(2)]
+            ev[0].record()
+            products()
+            ev[1].record()
+            ev[1].synchronize()
+            best = min(best, ev[0].elapsed_time(ev[1]) * 1e-3)
+        else:
+            t = time.perf_counter()
+            products()
+            best = min(best, time.perf_counter() - t)
+    del x, y, z
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return {"precision": prec, "n": n, "device": device, "samples": samples, "inner": inner,
+            "product_s": best / inner, "tflops": 2.0 * n ** 3 * inner / best * 1e-12}
+
+
+def rate_ref(R: dict) -> tuple[str, float | None]:
+    """The rate every '% of' divides by: bf16's, else the first one measured (CPU dry run)."""
+    mm = R.get("matmul") or {}
+    for prec in ("bf16", *mm):
+        if (mm.get(prec) or {}).get("tflops"):
+            return prec, mm[prec]["tflops"]
+    return "bf16", None
+
+
+# ------------------------------------------------------------------------------------------
+# fixed-length pairs: issue 3's speed goals are stated for pairs of exactly 256 tokens
+# ------------------------------------------------------------------------------------------
+GOAL_L, GOAL_PAIRS_S, GOAL_VS_CE = 256, 50_000, 5.0
+
+
+def token_lengths(tok, pairs, max_length: int | None) -> list[int]:
+    """HF tokenizer lengths of `pairs`, specials included: longest_first truncation at
+    max_length, or untruncated when it is None."""
+    from transformers.utils import logging as hf_logging
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()   # untruncated: "longer than the specified maximum" is expected
+    try:
+        enc = tok([q for q, _ in pairs], [d for _, d in pairs], padding=False,
+                  truncation="longest_first" if max_length else False, max_length=max_length,
+                  return_attention_mask=False, return_token_type_ids=False)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return [len(x) for x in enc["input_ids"]]
+
+
+def fixed_pairs(pairs, full: list[int], L: int, n: int) -> tuple[list, int]:
+    """The first n pairs whose untruncated length is ≥ L, cycled when fewer exist, and how many
+    distinct pairs that is (they come first)."""
+    idx = [i for i, f in enumerate(full) if f >= L]
+    if not idx:
+        return [], 0
+    return [pairs[idx[k % len(idx)]] for k in range(n)], min(n, len(idx))
+
+
+def est_s(R: dict, engine: str, prec: str, tokens: int) -> float:
+    """Rough seconds of one fixed-length run from this run's SciFact rates, 1.5× margin, defaults
+    where none was measured: ours = process overhead + tokens / rate; torch = 5 s (load, warm-up)
+    + tokens / rate; CrossEncoder.predict ("ce") the same at 0.7× torch's rate."""
+    if engine == "ours":
+        b = (R["ours"].get(prec) or {}).get("best") or {}
+        over = b["process_wall_s"] - b["run_s"] if b.get("run_s") else 5.0
+        return over + 1.5 * tokens / (b.get("tokens_s") or 1e6)
+    t = R["torch"].get(prec) or next((v for v in R["torch"].values() if v.get("tokens_s")), {})
+    return 5.0 + 1.5 * tokens / ((t.get("tokens_s") or 2e5) * (0.7 if engine == "ce" else 1.0))
+
+
+class FixedLengths:
+    """For each L of --fixed-lengths (GOAL_L first): the same pairs of exactly L tokens through
+    ours (then, at GOAL_L, each --attn-variants setting), PyTorch (sorted, SDPA) and
+    CrossEncoder.predict; first every length's main runs, then ours at the other --token-budget
+    values. A run starts only when its estimate (est_s) ends
+    --fixed-reserve seconds before the deadline; what does not fit is listed as skipped."""
+
+    def __init__(self, a, ours: Ours | None, tok, pairs, full: list[int], flops_of, budgets: list[int | None],
+                 R: dict, work: Path, left, save):
+        self.a, self.ours, self.tok, self.pairs, self.full = a, ours, tok, pairs, full
+        self.flops_of, self.R, self.work, self.left, self.save = flops_of, R, work, left, save
+        self.other_budgets = [b for b in budgets if b != a.fixed_token_budget]
+        self.sets: dict[int, tuple[list, Path]] = {}
+        self.scores: dict[int, dict] = {}
+        goal_tflops = GOAL_PAIRS_S * flops_of(GOAL_L) * 1e-12
+        self.res = {"pairs": a.fixed_pairs, "peer_pairs": a.fixed_peer_pairs, "precisions": a.fixed_precisions,
+                    "token_budget": a.fixed_token_budget, "reserve_s": a.fixed_reserve, "lengths": {},
+                    "skipped": [] if ours else ["ours (not run in this bench)"],
+                    "goal": {"L": GOAL_L, "pairs_s": GOAL_PAIRS_S, "tflops": goal_tflops, "vs_ce": GOAL_VS_CE,
+                             "ce_precision": "fp16"}}
+
+    def run(self) -> dict:
+        order = sorted(self.a.fixed_lengths, key=lambda L: L != GOAL_L)
+        for L in order:
+            self.main_runs(L)
+        for L in order:
+            if L in self.sets:
+                for budget in self.other_budgets:
+                    for prec in self.a.fixed_precisions:
+                        self.ours_run(self.res["lengths"][str(L)], prec, budget)
+                self.finish(self.res["lengths"][str(L)])
+                self.save()
+        return self.res
+
+    def main_runs(self, L: int) -> None:
+        a = self.a
+        e = self.prepare(L)
+        if e is not None:
+            for variant in [None] + (a.attn_variants if L == GOAL_L else []):
+                for prec in a.fixed_precisions:
+                    self.ours_run(e, prec, a.fixed_token_budget, variant)
+            if e["peer_pairs"] > 0:
+                for prec in [] if a.skip_torch else a.fixed_precisions:
+                    self.peer_run(e, "torch", prec)
+                self.peer_run(e, "ce", ce_precision(a))
+            self.finish(e)
+        self.save()
+
+    def prepare(self, L: int) -> dict | None:
+        """The pairs of L (HF-checked to be exactly L tokens after truncation), their TSV."""
+        fx, distinct = fixed_pairs(self.pairs, self.full, L, self.a.fixed_pairs)
+        e = {"L": L, "pairs": len(fx), "distinct": distinct, "peer_pairs": min(self.a.fixed_peer_pairs, len(fx)),
+             "tokens": len(fx) * L, "gflop_per_pair": self.flops_of(L) * 1e-9,
+             "goal_pairs_s": self.res["goal"]["tflops"] * 1e12 / self.flops_of(L),
+             "runs": [], "max_abs": {}, "skipped": []}
+        self.res["lengths"][str(L)] = e
+        if not fx:
+            e["skipped"].append(f"no pair of the workload has {L} tokens or more")
+            return None
+        lens = token_lengths(self.tok, fx[:distinct], L)
+        e["hf_lengths"] = {"checked": distinct, "min": min(lens), "max": max(lens),
+                           "exact": min(lens) == max(lens) == L}
+        tsv = self.work / f"pairs.fixed{L}.tsv"
+        bc.write_tsv(fx, tsv)
+        self.sets[L], self.scores[L] = (fx, tsv), {}
+        log(f"fixed L={L}: {len(fx):,} pairs ({distinct:,} distinct), HF lengths {min(lens)}..{max(lens)}")
+        return e
+
+    def fits(self, e: dict, what: str, est: float) -> bool:
+        room = self.left() - self.a.fixed_reserve
+        if est <= room:
+            return True
+        e["skipped"].append(f"{what} (needs ~{est:.0f} s, {max(room, 0.0):.0f} s left before the reserve)")
+        log(f"fixed L={e['L']}: skipped {what}: deadline")
+        return False
+
+    def rates(self, row: dict, n: int, L: int) -> None:
+        _, rate = rate_ref(self.R)
+        row["pairs_s"] = n / row["run_s"]
+        row["tokens_s"] = n * L / row["run_s"]
+        row["tflops"] = n * self.flops_of(L) / row["run_s"] * 1e-12
+        row["pct_of_rate"] = 100.0 * row["tflops"] / rate if rate else None
+
+    def ours_run(self, e: dict, prec: str, budget: int | None, variant: tuple[str, str] | None = None) -> None:
+        a, L = self.a, e["L"]
+        fx, tsv = self.sets[L]
+        vname = f"{variant[0]}={variant[1]}" if variant else None
+        what = f"ours {prec} budget {budget or 'default'}" + (f" {vname}" if vname else "")
+        if self.ours is None or not self.fits(e, what, est_s(self.R, "ours", prec, e["tokens"])):
+            return
+        out = self.work / f"scores.fixed{L}.ours.{prec}.{budget or 'default'}{'.' + vname if vname else ''}.txt"
+        args = ["--model", a.model, "--device", a.ours_device, "--max-length", str(L), "--pairs", str(tsv),
+                "--output", str(out)]
+        if a.ours_threads:
+            args += ["--threads", str(a.ours_threads)]
+        if budget:
+            args += ["--token-budget", str(budget)]
+        r = self.ours.run("score", args, prec, env=dict([variant]) if variant else None)
+        self.R["commands"].append(r["cmd"])
+        row = {"engine": "ours", "precision": prec, "token_budget": budget, "variant": vname, "pairs": len(fx)}
+        row.update({k: r.get(k) for k in ("cmd", "rc", "error", "run_s", "forward_s", "process_wall_s", "tokens",
+                                          "passes", "timing_line")})
+        if r["rc"] == 0 and r.get("run_s"):
+            try:
+                sc = read_scores(out)
+                if len(sc) != len(fx):
+                    raise ValueError(f"{len(sc)} scores for {len(fx)} pairs")
+            except Exception as ex:  # noqa: BLE001
+                row["error"], sc = f"reading {out}: {ex}", None
+            if sc is not None:
+                self.rates(row, len(fx), L)
+                row["tokens_exact"] = r["tokens"] == e["tokens"] if r.get("tokens") is not None else None
+                default = self.scores[L].get(f"ours {prec}")
+                if vname:
+                    row["max_abs_vs_default"] = float(abs(sc - default).max()) if default is not None else None
+                elif budget == a.fixed_token_budget:
+                    self.scores[L][f"ours {prec}"] = sc
+                log(f"fixed L={L} {what}: run {r['run_s']:.3f}s ({row['pairs_s']:,.0f} pairs/s, "
+                    f"{fmt(row['pct_of_rate'], '.1f')}% of the matrix rate), tokens={r.get('tokens')}")
+        else:
+            row["error"] = row.get("error") or f"no run= in the timing line: {r.get('timing_line')}"
+            log(f"fixed L={L} {what}: FAILED: {str(row['error'])[-400:]}")
+        e["runs"].append(row)
+
+    def peer_run(self, e: dict, engine: str, prec: str) -> None:
+        """engine "torch" (torch_score) or "ce" (ce_predict) on the first peer_pairs pairs."""
+        L, m = e["L"], e["peer_pairs"]
+        what = "torch " + prec if engine == "torch" else "CrossEncoder.predict " + prec
+        if not self.fits(e, what, est_s(self.R, engine, prec, m * L)):
+            return
+        sub = self.sets[L][0][:m]
+        row = {"engine": engine, "precision": prec, "pairs": m, "batch": self.a.torch_batch}
+        try:
+            if engine == "torch":
+                met, sc = torch_score(self.a, prec, sub, self.a.peer_device, L)
+                row["padded_tokens"] = met["padded_tokens"]
+            else:
+                met, sc = ce_predict(self.a, sub, L)
+            row.update({k: met.get(k) for k in ("run_s", "tokenize_s", "load_s")})
+            self.rates(row, m, L)
+            self.scores[L][f"{engine} {prec}"] = sc
+            log(f"fixed L={L} {what}: run {row['run_s']:.3f}s ({row['pairs_s']:,.0f} pairs/s)")
+        except Exception:  # noqa: BLE001
+            row["error"] = traceback.format_exc()[-2000:]
+            log(f"fixed L={L} {what}: FAILED\n{row['error']}")
+        e["runs"].append(row)
+
+    def finish(self, e: dict) -> None:
+        """Ratios of every ours row, the goals, and max |Δ| of ours against each peer."""
+        runs = [r for r in e["runs"] if r.get("pairs_s")]
+        ce = next((r for r in runs if r["engine"] == "ce"), None)
+        torch_of = {r["precision"]: r for r in runs if r["engine"] == "torch"}
+        for r in runs:
+            if r["engine"] == "ours":
+                r["vs_ce"] = r["pairs_s"] / ce["pairs_s"] if ce else None
+                t = torch_of.get(r["precision"])
+                r["vs_torch"] = r["pairs_s"] / t["pairs_s"] if t else None
+        e["goals"] = {}
+        for prec in self.a.fixed_precisions:
+            mine = [r for r in runs if r["engine"] == "ours" and r["precision"] == prec and not r["variant"]]
+            if mine:
+                b = max(mine, key=lambda r: r["pairs_s"])
+                e["goals"][prec] = {"pairs_s": b["pairs_s"], "token_budget": b["token_budget"],
+                                    "pairs_s_met": b["pairs_s"] >= e["goal_pairs_s"],
+                                    "vs_ce": b["vs_ce"], "vs_ce_met": b["vs_ce"] >= GOAL_VS_CE if b["vs_ce"] else None,
+                                    "vs_torch": b["vs_torch"], "vs_torch_met": b["vs_torch"] > 1 if b["vs_torch"] else None}
+        sc, m = self.scores.get(e["L"], {}), e["peer_pairs"]
+        for key in (k for k in sc if not k.startswith("ours ")):
+            peer_prec = key.split()[1]
+            if f"ours {peer_prec}" in sc:
+                name = key.replace("ce ", "CrossEncoder.predict ")
+                e["max_abs"][f"ours {peer_prec} vs {name}"] = float(abs(sc[f"ours {peer_prec}"][:m] - sc[key]).max())
 
 
 # ------------------------------------------------------------------------------------------
@@ -638,11 +946,13 @@ def render_md(R: dict) -> str:
          f"- workload: {w.get('pairs', 0):,} pairs ({w.get('queries')} SciFact queries × "
          f"{w.get('per_query')}), {w.get('tokens', 0):,} real tokens (mean {fmt(w.get('mean'), '.1f')}, "
          f"max length {R['args']['max_length']}, {w.get('truncated', 0):,} truncated), "
-         f"{fmt(w.get('gflop'), ',.0f')} useful GFLOP", ""]
+         f"{fmt(w.get('gflop'), ',.0f')} useful GFLOP",
+         f"- the card's matrix rate: {matmul_text(R)}", ""]
+    ref, _ = rate_ref(R)
     L += ["## Throughput", "",
-          "| precision | engine | pairs/s (run) | tokens/s | TFLOP/s | run s | tokenize s | "
+          f"| precision | engine | pairs/s (run) | tokens/s | TFLOP/s | % of {ref} rate | run s | tokenize s | "
           "process/load s | pairs/s (process) | ours/torch |",
-          "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+          "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for prec in R["args"]["precisions"]:
         o = R["ours"].get(prec, {})
         t = R["torch"].get(prec, {})
@@ -650,17 +960,18 @@ def render_md(R: dict) -> str:
         ob = o.get("best")
         if ob:
             L.append(f"| {prec} | ours (budget {ob.get('token_budget') or 'default'}) | {fmt(ob.get('pairs_s'))} | "
-                     f"{fmt(ob.get('tokens_s'))} | {fmt(ob.get('tflops'), '.1f')} | {fmt(ob.get('run_s'), '.3f')} | "
-                     f"{fmt(ob.get('tokenize_s'), '.3f')} | {fmt(ob.get('process_wall_s'), '.2f')} | "
-                     f"{fmt(ob.get('pairs_s_process'))} | {fmt(ratio.get('run'), '.2f')}× |")
+                     f"{fmt(ob.get('tokens_s'))} | {fmt(ob.get('tflops'), '.1f')} | {fmt(ob.get('pct_of_rate'), '.1f')} | "
+                     f"{fmt(ob.get('run_s'), '.3f')} | {fmt(ob.get('tokenize_s'), '.3f')} | "
+                     f"{fmt(ob.get('process_wall_s'), '.2f')} | {fmt(ob.get('pairs_s_process'))} | "
+                     f"{fmt(ratio.get('run'), '.2f')}× |")
         elif o:
-            L.append(f"| {prec} | ours | failed | | | | | | | |")
+            L.append(f"| {prec} | ours | failed | | | | | | | | |")
         if t.get("run_s"):
             L.append(f"| {prec} | torch | {fmt(t.get('pairs_s'))} | {fmt(t.get('tokens_s'))} | "
-                     f"{fmt(t.get('tflops'), '.1f')} | {fmt(t.get('run_s'), '.3f')} | {fmt(t.get('tokenize_s'), '.3f')} | "
-                     f"{fmt(t.get('load_s'), '.2f')} (load) | | |")
+                     f"{fmt(t.get('tflops'), '.1f')} | {fmt(t.get('pct_of_rate'), '.1f')} | {fmt(t.get('run_s'), '.3f')} | "
+                     f"{fmt(t.get('tokenize_s'), '.3f')} | {fmt(t.get('load_s'), '.2f')} (load) | | |")
         elif t:
-            L.append(f"| {prec} | torch | failed | | | | | | | |")
+            L.append(f"| {prec} | torch | failed | | | | | | | | |")
     L += ["", "ours: `run=` of the timing line (tokenize + forward, model load excluded); "
           "process = the whole `rerank score` process (CUDA init and load included). torch: "
           "tokenize + batching + forward, synchronised, after a warm-up pass; load excluded. "
@@ -684,6 +995,7 @@ def render_md(R: dict) -> str:
     errs += [(f"torch {p}", R["torch"][p]["error"]) for p in R["torch"] if R["torch"][p].get("error")]
     if errs:
         L += ["Errors:", ""] + [f"- {p}: ```{str(e)[-1200:]}```" for p, e in errs] + [""]
+    L += render_fixed(R)
     L += ["## Parity (reference: PyTorch fp32 logits, unless the row names another)", "",
           "| engine | max abs diff | ‖a−b‖/‖b‖ | inverted pairs | worst query | top-10 identical | "
           "Kendall tau mean (min) |",
@@ -759,10 +1071,104 @@ def render_md(R: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def matmul_text(R: dict) -> str:
+    mm = R.get("matmul") or {}
+    if not mm:
+        return "not measured"
+    parts = [f"{p} {v['n']}³ **{v['tflops']:.4g} TFLOP/s**" if v.get("tflops") else
+             f"{p} FAILED: `{str(v.get('error')).strip().splitlines()[-1][-200:]}`" for p, v in mm.items()]
+    v = next((v for v in mm.values() if v.get("tflops")), {})
+    how = (f"torch.matmul {'(cuBLAS) ' if str(v.get('device')).startswith('cuda') else ''}on {v.get('device')}, "
+           f"best of {v.get('samples')} timings of {v.get('inner')} products after a warm-up") if v else ""
+    return ", ".join(parts) + (f" ({how}); every '% of' divides by the {rate_ref(R)[0]} rate" if v else "")
+
+
+def fixed_row(r: dict, L: int) -> str:
+    """One row of a fixed-length table (ratio cells only for ours)."""
+    if r["engine"] == "ours":
+        name = f"ours {r['precision']} (budget {r['token_budget'] or 'default'}" + \
+               (f", {r['variant']})" if r["variant"] else ")")
+        if r.get("variant"):
+            note = f"max \\|Δ\\| vs default {fmt(r.get('max_abs_vs_default'), '.1e')}"
+        else:
+            note = {True: "tokens= pairs × L", False: f"tokens={r.get('tokens')} ≠ pairs × L",
+                    None: "no tokens= in the timing line"}[r.get("tokens_exact")]
+    elif r["engine"] == "torch":
+        name = f"torch {r['precision']} (sorted, SDPA, batch {r['batch']})"
+        note = f"computed tokens {r['padded_tokens'] / (r['pairs'] * L):.2f}×" if r.get("padded_tokens") else ""
+    else:
+        name = f"CrossEncoder.predict {r['precision']} (batch {r['batch']})"
+        note = ""
+    if not r.get("pairs_s"):
+        err = str(r.get("error")).strip().splitlines() or [""]
+        return f"| {name} | {r['pairs']:,} | FAILED: `{err[-1][-200:]}` | | | | | | | |"
+    vs_ce, vs_torch = (fmt(r.get(k), ".2f") + "×" if r.get(k) else "—" if r["engine"] == "ours" else ""
+                       for k in ("vs_ce", "vs_torch"))
+    return (f"| {name} | {r['pairs']:,} | {fmt(r['pairs_s'])} | {fmt(r['tokens_s'])} | {fmt(r['tflops'], '.1f')} | "
+            f"{fmt(r.get('pct_of_rate'), '.1f')} | {vs_ce} | {vs_torch} | {fmt(r['run_s'], '.3f')} | {note} |")
+
+
+def goal_lines(e: dict, goal: dict, gpu: str) -> list[str]:
+    met = {True: "met", False: "**not met**", None: "not measured"}
+    target = (f"≥ {goal['pairs_s']:,} pairs/s" if e["L"] == goal["L"] else
+              f"≥ {e['goal_pairs_s']:,.0f} pairs/s (our reading of \"correspondingly\": the useful "
+              f"{goal['tflops']:,.0f} TFLOP/s of {goal['pairs_s']:,} pairs/s at {goal['L']} tokens)")
+    out = [f"Goals (issue 3; stated for an H100 with this shape, this card: {gpu}): {target}; "
+           f"≥ {goal['vs_ce']:g}× CrossEncoder.predict {goal['ce_precision']}; faster than PyTorch sorted + SDPA."]
+    for prec, g in e.get("goals", {}).items():
+        out.append(f"- ours {prec} (budget {g['token_budget'] or 'default'}): {g['pairs_s']:,.0f} pairs/s "
+                   f"({met[g['pairs_s_met']]}); {fmt(g['vs_ce'], '.2f')}× CrossEncoder.predict "
+                   f"({met[g['vs_ce_met']]}); {fmt(g['vs_torch'], '.2f')}× PyTorch ({met[g['vs_torch_met']]})")
+    return out
+
+
+def render_fixed(R: dict) -> list[str]:
+    fx = R.get("fixed")
+    if not fx:
+        return []
+    ref, rate = rate_ref(R)
+    L = ["## Fixed-length pairs (issue 3's speed goals)", "",
+         f"For each length L: the workload's pairs whose untruncated length (HF tokenizer, specials included) "
+         f"is ≥ L, truncated at L (longest_first) by every engine, so that every pair is exactly L tokens; "
+         f"the first {fx['pairs']:,} (repeated in order where fewer exist) for ours, the first "
+         f"{fx['peer_pairs']:,} of the same for PyTorch and CrossEncoder.predict. ours: `--max-length L "
+         f"--token-budget {fx['token_budget']}` (then the other budgets, time allowing), pairs/s from `run=`; "
+         f"peers: model loaded, after a warm-up. TFLOP/s from the FLOP model at exactly L; % of the "
+         f"{ref} matrix rate ({fmt(rate, '.4g')} TFLOP/s). ours/CE and ours/torch: pairs/s ratios "
+         f"(torch of the same precision). Runs that would end less than {fx['reserve_s']:g} s before the "
+         f"deadline are skipped (listed).", ""]
+    if fx.get("error"):
+        L += [f"Error: ```{fx['error'][-1200:]}```", ""]
+    for e in fx["lengths"].values():
+        hf = e.get("hf_lengths") or {}
+        L += [f"### L = {e['L']}: {e['pairs']:,} pairs"
+              + (f" ({e['distinct']:,} distinct, repeated to {e['pairs']:,})" if e["distinct"] < e["pairs"] else "")
+              + f", PyTorch / CrossEncoder.predict {e['peer_pairs']:,}; {e['gflop_per_pair']:.2f} GFLOP per pair", ""]
+        if hf:
+            L += [f"Every pair exactly {e['L']} tokens: HF tokenizer on the {hf['checked']:,} distinct pairs: "
+                  + ("yes" if hf["exact"] else f"**NO** (lengths {hf['min']}..{hf['max']})")
+                  + "; ours: `tokens=` of each timing line = pairs × L (noted per row).", ""]
+        if e["runs"]:
+            L += ["| engine | pairs | pairs/s | tokens/s | TFLOP/s | % of " + ref + " rate | ours/CE | ours/torch | "
+                  "run s | note |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+            L += [fixed_row(r, e["L"]) for r in e["runs"]] + [""]
+            L += goal_lines(e, fx["goal"], R["machine"].get("gpu")) + [""]
+        if e["max_abs"]:
+            L += ["Sanity, first " + f"{e['peer_pairs']:,} pairs: " + ", ".join(
+                f"max |Δ| {k} {v:.2e}" for k, v in e["max_abs"].items()), ""]
+        if e["skipped"]:
+            L += ["Skipped: " + "; ".join(e["skipped"]), ""]
+    if fx.get("skipped"):
+        L += ["Skipped: " + "; ".join(fx["skipped"]), ""]
+    return L
+
+
 def short_table(R: dict) -> str:
     w = R.get("workload", {})
     rows = [f"======== bench_gpu summary: {w.get('pairs', 0):,} pairs, {w.get('tokens', 0):,} tokens, "
             f"{R['machine'].get('gpu')} ========",
+            "matrix rate: " + (", ".join(f"{p} {v['tflops']:.4g} TFLOP/s" if v.get("tflops") else f"{p} FAILED"
+                                         for p, v in R.get("matmul", {}).items()) or "not measured"),
             f"{'prec':5} {'ours p/s':>10} {'torch p/s':>10} {'ours/torch':>10} {'ours maxΔ':>10} "
             f"{'ours inv':>9} {'top10':>6} {'torch maxΔ':>10} {'torch inv':>9}"]
     for prec in R["args"]["precisions"]:
@@ -808,9 +1214,41 @@ def short_table(R: dict) -> str:
     if (pl.get("CrossEncoder.predict") or {}).get("pairs_s"):
         rows.append(f"CrossEncoder.predict {pl['CrossEncoder.predict']['precision']}: "
                     f"{pl['CrossEncoder.predict']['pairs_s']:,.0f} pairs/s")
+    rows += short_fixed(R)
     if R.get("skipped"):
         rows.append("skipped: " + ", ".join(R["skipped"]))
     return "\n".join(rows)
+
+
+def short_fixed(R: dict) -> list[str]:
+    """Per fixed length: each engine's pairs/s, ours' share of the matrix rate and its ratios."""
+    fx = R.get("fixed") or {}
+    ref, _ = rate_ref(R)
+    rows = []
+    for e in fx.get("lengths", {}).values():
+        parts = []
+        for r in e["runs"]:
+            if r["engine"] == "ours" and r["token_budget"] != fx["token_budget"]:
+                continue
+            name = {"ours": "ours", "torch": "torch", "ce": "CE"}[r["engine"]] + f" {r['precision']}" + \
+                (f" {r['variant']}" if r.get("variant") else "")
+            if not r.get("pairs_s"):
+                parts.append(f"{name} FAILED")
+            elif r["engine"] == "ours":
+                parts.append(f"{name} {r['pairs_s']:,.0f} p/s ({fmt(r.get('pct_of_rate'), '.0f')}% {ref}, "
+                             f"{fmt(r.get('vs_ce'), '.1f')}× CE, {fmt(r.get('vs_torch'), '.1f')}× torch)")
+            else:
+                parts.append(f"{name} {r['pairs_s']:,.0f} p/s")
+        exact = (e.get("hf_lengths") or {}).get("exact")
+        rows.append(f"fixed L={e['L']} ({e['pairs']:,} pairs, exact {'yes' if exact else 'NO' if exact is False else '—'}"
+                    f", goal ≥{e['goal_pairs_s']:,.0f} p/s): " + ("; ".join(parts) or "nothing ran"))
+        for prec, g in e.get("goals", {}).items():
+            rows.append(f"  goals ours {prec}: pairs/s {'met' if g['pairs_s_met'] else 'NOT met'}, "
+                        f"≥{GOAL_VS_CE:g}× CE {({True: 'met', False: 'NOT met'}).get(g['vs_ce_met'], '—')}, "
+                        f"> torch {({True: 'met', False: 'NOT met'}).get(g['vs_torch_met'], '—')}")
+        if e["skipped"]:
+            rows.append(f"  skipped: {'; '.join(e['skipped'])}")
+    return rows
 
 
 def write_report(R: dict, out: Path) -> None:
@@ -850,7 +1288,25 @@ def main(argv=None) -> int:
                     help="precisions for the rerank-stage check (rerank rerank vs CrossEncoder.predict); '' = off")
     ap.add_argument("--attn-variants", default="",
                     help="ours bf16/fp16: also time these kernel variants, a comma list of RR_CUDA_ATTN "
-                         "values (wmma, simt) or NAME=VALUE environment settings (RR_CUDA_BIAS_ACT=scalar)")
+                         "values (wmma, simt) or NAME=VALUE environment settings (RR_CUDA_BIAS_ACT=scalar, "
+                         "RR_CUDA_FFN_ROWS=0); also run in the fixed-length section at 256 tokens")
+    ap.add_argument("--ours-env", default="",
+                    help="NAME=VALUE,...: environment added to every run of ours (shown in its command)")
+    ap.add_argument("--matmul-size", type=int, default=8192,
+                    help="the card's matrix rate: torch.matmul of N×N by N×N (0: off)")
+    ap.add_argument("--matmul-precisions", default="bf16,fp16", help="precisions of the matrix rate")
+    ap.add_argument("--fixed-lengths", default="128,256,512",
+                    help="fixed-length workloads: pairs of exactly L tokens for each L, 256 first ('': off)")
+    ap.add_argument("--fixed-pairs", type=int, default=20000,
+                    help="pairs per fixed length for ours (repeated when fewer are that long)")
+    ap.add_argument("--fixed-peer-pairs", type=int, default=10000,
+                    help="the first N of them for PyTorch and CrossEncoder.predict (0: ours only)")
+    ap.add_argument("--fixed-precisions", default="bf16,fp16", help="precisions of the fixed-length runs")
+    ap.add_argument("--fixed-token-budget", type=int, default=65536,
+                    help="ours' --token-budget in the fixed-length runs (the other --token-budget values "
+                         "follow when time allows)")
+    ap.add_argument("--fixed-reserve", type=float, default=60.0,
+                    help="seconds before --deadline the fixed-length section leaves to the checks after it")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per engine/setting (best counts)")
     ap.add_argument("--warmup-pairs", type=int, default=2000, help="ours: pairs of the warm-up process")
     ap.add_argument("--torch-batch", type=int, default=256, help="PyTorch batch size")
@@ -873,19 +1329,33 @@ def main(argv=None) -> int:
     ap.add_argument("--dry-run", action="store_true",
                     help="CPU-only smoke test: --peer-device cpu --ours-device cpu --precisions fp32 "
                          "--queries 2 --per-query 5 --cpu-check-pairs 10 --embed-docs 20 "
-                         "--torch-batch 4 --warmup-pairs 4 --token-budget default (explicit options win)")
+                         "--torch-batch 4 --warmup-pairs 4 --token-budget default --fixed-pairs 8 "
+                         "--fixed-peer-pairs 4 --fixed-precisions fp32 --matmul-size 512 "
+                         "--matmul-precisions fp32 (explicit options win)")
     a = ap.parse_args(argv)
     if a.dry_run:
         ap.set_defaults(pipeline="fp32", peer_device="cpu", ours_device="cpu", precisions="fp32", queries=2, per_query=5,
                         cpu_check_pairs=10, embed_docs=20, torch_batch=4, warmup_pairs=4,
-                        token_budget="default", embed_precisions="fp32", ours_threads=2, cpu_threads=2)
+                        token_budget="default", embed_precisions="fp32", ours_threads=2, cpu_threads=2,
+                        fixed_pairs=8, fixed_peer_pairs=4, fixed_precisions="fp32", matmul_size=512,
+                        matmul_precisions="fp32")
         a = ap.parse_args(argv)
     a.precisions = [p.strip() for p in a.precisions.split(",") if p.strip()]
     a.pipeline = [p.strip() for p in a.pipeline.split(",") if p.strip()]
     a.embed_precisions = [p.strip() for p in a.embed_precisions.split(",") if p.strip()]
-    for p in a.precisions + a.embed_precisions:
+    a.fixed_precisions = [p.strip() for p in a.fixed_precisions.split(",") if p.strip()]
+    a.matmul_precisions = [p.strip() for p in a.matmul_precisions.split(",") if p.strip()]
+    for p in a.precisions + a.embed_precisions + a.fixed_precisions + a.matmul_precisions:
         if p not in PRECISIONS:
             ap.error(f"unknown precision {p} (fp32, bf16, fp16)")
+    try:
+        a.fixed_lengths = list(dict.fromkeys(int(x) for x in a.fixed_lengths.split(",") if x.strip()))
+        if any(L < 3 for L in a.fixed_lengths):
+            raise ValueError("--fixed-lengths: every length must be at least 3 ([CLS] q [SEP] d [SEP])")
+        a.attn_variants = parse_env(a.attn_variants, "RR_CUDA_ATTN")
+        a.ours_env = parse_env(a.ours_env)
+    except ValueError as e:
+        ap.error(str(e))
     budgets = [None if b.strip() in ("default", "0", "") else int(b) for b in a.token_budget.split(",")]
     if a.embed_model is None:
         a.embed_model = str(Path(a.model).parent / "all-MiniLM-L6-v2")
@@ -929,19 +1399,32 @@ def main(argv=None) -> int:
     bc.write_tsv(pairs[: max(1, min(a.warmup_pairs, len(pairs)))], warm_tsv)
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(a.model, use_fast=True)
-    enc = tok([q for q, _ in pairs], [d for _, d in pairs], truncation="longest_first",
-              max_length=a.max_length, padding=False, return_attention_mask=False)
-    lengths = [len(x) for x in enc["input_ids"]]
-    del enc, tok
+    full = token_lengths(tok, pairs, None)            # untruncated, once: the fixed-length sets need it
+    lengths = [min(f, a.max_length) for f in full]    # = longest_first truncation at --max-length
     mcfg = json.loads((Path(a.model) / "config.json").read_text())
     flops_of = bc.flop_model(mcfg)
     gflop = sum(flops_of(L) for L in lengths) * 1e-9
     R["workload"] = {"pairs": len(pairs), "queries": len(groups), "per_query": a.per_query,
                      "tokens": sum(lengths), "mean": sum(lengths) / len(lengths), "max": max(lengths),
-                     "truncated": sum(1 for L in lengths if L >= a.max_length), "gflop": gflop,
-                     "pairs_tsv": str(pairs_tsv)}
+                     "truncated": sum(1 for f in full if f > a.max_length), "untruncated_max": max(full),
+                     "gflop": gflop, "pairs_tsv": str(pairs_tsv)}
     real_tokens = sum(lengths)
     log(f"{len(pairs):,} pairs from {len(groups)} queries, {real_tokens:,} tokens, {gflop:,.0f} GFLOP; work {work}")
+    write_report(R, out)
+
+    # 1b. the card's matrix rate, the yardstick of every "% of" (torch.matmul: cuBLAS on a GPU)
+    R["matmul"] = {}
+    for prec in a.matmul_precisions if a.matmul_size > 0 else []:
+        try:
+            R["matmul"][prec] = matmul_rate(prec, a.matmul_size, a.peer_device)
+            log(f"matmul {prec} {a.matmul_size}³ on {a.peer_device}: {R['matmul'][prec]['tflops']:.4g} TFLOP/s")
+        except Exception:  # noqa: BLE001
+            R["matmul"][prec] = {"error": traceback.format_exc()[-1500:]}
+            log(f"matmul {prec}: FAILED\n{traceback.format_exc()}")
+    _, mm_rate = rate_ref(R)
+    if a.ours_env:
+        notes.append("every run of ours had this environment added: "
+                     + " ".join(f"{k}={v}" for k, v in a.ours_env))
     write_report(R, out)
 
     # 2. ours, every precision
@@ -963,6 +1446,7 @@ def main(argv=None) -> int:
             b = e.get("best") if isinstance(e, dict) else None
             if b and b.get("run_s"):
                 b["tflops"] = gflop / b["run_s"] * 1e-3
+                b["pct_of_rate"] = 100.0 * b["tflops"] / mm_rate if mm_rate else None
             for r in e.get("runs", []) if isinstance(e, dict) else []:
                 R["commands"].append(r["cmd"])
         write_report(R, out)
@@ -978,10 +1462,11 @@ def main(argv=None) -> int:
             continue
         log(f"torch {prec} on {a.peer_device} ...")
         try:
-            m, sc = torch_score(a, prec, pairs, a.peer_device)
+            m, sc = torch_score(a, prec, pairs, a.peer_device, a.max_length)
             m["pairs_s"] = len(pairs) / m["run_s"]
             m["tokens_s"] = real_tokens / m["run_s"]
             m["tflops"] = gflop / m["run_s"] * 1e-3
+            m["pct_of_rate"] = 100.0 * m["tflops"] / mm_rate if mm_rate else None
             m["padded_ratio"] = m["padded_tokens"] / real_tokens
             torch_scores[prec] = sc
             if prec in a.precisions and not a.skip_torch:
@@ -1026,6 +1511,18 @@ def main(argv=None) -> int:
     if "fp32" in ours_scores:
         np.save(work / "scores.ours.fp32.npy", ours_scores["fp32"])
     write_report(R, out)
+
+    # 4b. fixed-length pairs (issue 3's speed goals), before the checks below (--fixed-reserve)
+    if a.fixed_lengths:
+        fixed = FixedLengths(a, ours, tok, pairs, full, flops_of, budgets, R, work, left,
+                             lambda: write_report(R, out))
+        R["fixed"] = fixed.res
+        try:
+            fixed.run()
+        except Exception:  # noqa: BLE001
+            R["fixed"]["error"] = traceback.format_exc()[-3000:]
+            log(traceback.format_exc())
+        write_report(R, out)
 
     # 5. ours on the CPU vs ours on CUDA (fp32), first --cpu-check-pairs pairs
     if ours is not None and a.cpu_check_pairs > 0:
