@@ -5,7 +5,8 @@
  * whole FFN block (up + GELU + down, rr_backend_ffn) with the intermediate in pieces of
  * several row counts (0 = the whole pass; the backend's default is marked).
  *
- *     build/rr_cuda_ops [tokens]        (needs a GPU; prints one table)
+ *     build/rr_cuda_ops [tokens] [length]   (needs a GPU; prints one table; length: every
+ *                                           sequence that long instead of 200..512)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cuda_runtime.h>
@@ -35,15 +36,20 @@ typedef struct timer {
 
 int main(int argc, char **argv) {
     const int Tmax = argc > 1 ? atoi(argv[1]) : 65536, H = 384, heads = 12, I = 1536, V = 30522;
+    const int fixed = argc > 2 ? atoi(argv[2]) : 0; /* every sequence this long (1..512) */
+    if (Tmax < 512 || fixed < 0 || fixed > 512) {
+        fprintf(stderr, "usage: rr_cuda_ops [tokens >= 512] [sequence length 1..512]\n");
+        return 2;
+    }
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
         fprintf(stderr, "rr_cuda_ops: no CUDA device\n");
         return 77;
     }
-    int32_t *cu = malloc(sizeof(int32_t) * (size_t)(Tmax / 200 + 2)), S = 0, T = 0, maxlen = 0;
+    int32_t *cu = malloc(sizeof(int32_t) * (size_t)(Tmax / (fixed ? fixed : 200) + 2)), S = 0, T = 0, maxlen = 0;
     cu[0] = 0;
     for (;;) {
-        int len = 200 + (int)((frand() + 1.0f) * 0.5f * 312);
+        int len = fixed ? fixed : 200 + (int)((frand() + 1.0f) * 0.5f * 312);
         if (T + len > Tmax)
             break;
         T += len;

@@ -22,7 +22,8 @@
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
 #              (RR_TEST_QUICK=1: the test runs fewer shapes)
 #   ops        bench/cuda_ops.c: per-op times, default kernels, then each of RR_OPS_VARIANTS
-#              (default: RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar, the earlier kernels; none: no variant)
+#              (default: RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar, the earlier kernels; none: no variant),
+#              then the default kernels on passes of one sequence length (RR_OPS_LENGTHS="256 128")
 #   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity, the
 #              rerank stage (rerank rerank) vs sentence-transformers CrossEncoder.predict
 #   pipeline   `rerank run bench/gpu_pipeline.yaml` on data/scifact: a fresh Flat index (MiniLM
@@ -563,6 +564,19 @@ step_ops() {
     tee -a "$SCRATCH/ops.txt" < "$SCRATCH/ops.$i.txt"
     ((r)) && rc=$r
     while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|ffn1|ffn block|pass:' "$SCRATCH/ops.$i.txt")
+  done
+  # default kernels on passes of sequences of one length each (RR_OPS_LENGTHS, e.g. "256 128")
+  local len
+  for len in ${RR_OPS_LENGTHS:-}; do
+    i=$((i + 1))
+    echo "== rr_cuda_ops 65536 $len (every sequence $len tokens)" | tee -a "$SCRATCH/ops.txt"
+    t=$(tmo 60)
+    ((t < 5)) && { note "length $len: no time left"; rc=124; continue; }
+    LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$BUILD/rr_cuda_ops" 65536 "$len" > "$SCRATCH/ops.$i.txt" 2>&1
+    r=$?
+    tee -a "$SCRATCH/ops.txt" < "$SCRATCH/ops.$i.txt"
+    ((r)) && rc=$r
+    while IFS= read -r l; do EXTRA+=("ops (L=$len): $l"); done < <(grep -E 'bf16.*(layer total|attention|embed|linear|add|classify)|pass:' "$SCRATCH/ops.$i.txt")
   done
   cp "$SCRATCH/ops.txt" "$OUT/ops.txt"
   return "$rc"

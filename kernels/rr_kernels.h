@@ -37,7 +37,7 @@ cudaError_t rrk_attention_tc(int dtype, const void *qkv, const int32_t *cu_seqle
 int rrk_attention_tc_supports(int dtype, int head_dim);
 /* The same with register-resident tiles (attention_mma.cu, mma.sync): bf16/fp16, head dims 32
  * and 64, H % 8 == 0; the default tensor-core kernel. rows_x2: two 16-row query blocks per
- * warp (v4) at head dim 32 (64 keeps one). */
+ * warp (v4, the default) at head dim 32 (64 keeps one). */
 cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int32_t *cu_seqlens, int S,
                               int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
 int rrk_attention_mma_supports(int dtype, int head_dim);

@@ -7,8 +7,8 @@
  * kernel, forced with RR_CUDA_GEMM=gemmex) and all attention kernels (mma.sync by default;
  * the SIMT kernel with RR_CUDA_ATTN=simt in the second pass, the WMMA kernel with
  * RR_CUDA_ATTN=wmma in the third, which also uses the scalar bias/activation kernel,
- * RR_CUDA_BIAS_ACT=scalar; mma.sync with two query blocks per warp, RR_CUDA_ATTN=mma2, in the
- * fourth); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
+ * RR_CUDA_BIAS_ACT=scalar; mma.sync v3, one query block per warp, RR_CUDA_ATTN=mma, in the
+ * fourth; the default at d 32 is v4, two blocks per warp); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
  * the CPU's in one. The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
@@ -317,11 +317,12 @@ int main(void) {
     static const char *const attn_desc[4] = {
         "mma.sync where supported (bf16/fp16, d 32/64), else SIMT", "SIMT",
         "WMMA where supported, else SIMT; scalar bias/activation kernel",
-        "mma.sync with two query blocks per warp (d 32; d 64: one)"};
+        "mma.sync v3, one query block per warp (RR_CUDA_ATTN=mma)"};
     for (int pass = 0; pass < 4; pass++) {
-        /* pass 0: cuBLASLt + default attention; 1: cublasGemmEx + our bias kernel + SIMT
-         * attention; 2: cuBLASLt + WMMA attention (bf16/fp16); 3: cuBLASLt + mma2 */
-        static const char *const attn_env[4] = {NULL, "simt", "wmma", "mma2"};
+        /* pass 0: cuBLASLt + default attention (mma.sync v4 at d 32); 1: cublasGemmEx + our
+         * bias kernel + SIMT attention; 2: cuBLASLt + WMMA attention (bf16/fp16); 3: cuBLASLt
+         * + mma.sync v3 */
+        static const char *const attn_env[4] = {NULL, "simt", "wmma", "mma"};
         setenv("RR_CUDA_GEMM", pass == 1 ? "gemmex" : "lt", 1);
         if (pass)
             setenv("RR_CUDA_ATTN", attn_env[pass], 1);
@@ -336,7 +337,7 @@ int main(void) {
                 if (run_shape(&shapes[si], precs[pi]))
                     return 1;
         if (quick && pass == 0)
-            pass = 1; /* quick: default, WMMA and mma2 passes */
+            pass = 1; /* quick: default, WMMA and v3 passes */
     }
     TEST_DONE();
 }

@@ -70,6 +70,10 @@ typedef struct rr_model_info {
 
 rr_model_info rr_model_get_info(const rr_model *model);
 
+/* Kinds of op timed by a profiling backend: embed, qkv, attention, attn_out, add_ln, ffn_up
+ * (with its GELU), ffn_down, head. */
+#define RR_MODEL_OP_KINDS 8
+
 /* Counters since load (or the last reset): what the benchmark and progress lines report. */
 typedef struct rr_model_stats {
     int64_t sequences;      /* sequences through the forward pass */
@@ -80,7 +84,13 @@ typedef struct rr_model_stats {
     double tokenize_seconds; /* wall time tokenizing in the whole-job helpers */
     double device_busy_seconds; /* GPU: device time from each pass's start to its output copied */
     double device_idle_seconds; /* GPU: device time between passes (the host was behind) */
+    /* GPU with RR_CUDA_PROFILE=1: device time per kind of op (rr_model_op_name), summed over
+     * layers and passes; zero otherwise. */
+    double op_seconds[RR_MODEL_OP_KINDS];
 } rr_model_stats;
+
+/* Name of op kind k of rr_model_stats.op_seconds ("embed", "qkv", ...). */
+const char *rr_model_op_name(int k);
 
 rr_model_stats rr_model_get_stats(const rr_model *model);
 void rr_model_reset_stats(rr_model *model);

@@ -65,7 +65,9 @@ rr_status rr_backend_ffn(rr_backend *be, const float *x, int32_t T, int32_t H, c
         /* activations are float * by convention; in bf16/fp16 they hold 2-byte elements */
         const float *xr = (const float *)((const char *)x + (size_t)r0 * (size_t)H * e);
         float *yr = (float *)((char *)y + (size_t)r0 * (size_t)H * e);
+        RR_MARK(be, RR_OPK_FFN_UP);
         RR_TRY(be->ops->linear(be, xr, m, H, w1, b1, inter, RR_ACT_GELU, ff));
+        RR_MARK(be, RR_OPK_FFN_DOWN);
         RR_TRY(be->ops->linear(be, ff, m, inter, w2, b2, H, RR_ACT_NONE, yr));
     }
     return RR_OK;

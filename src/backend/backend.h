@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "io/hf_config.h"
+#include "rerank/model.h"
 #include "rerank/status.h"
 
 /* Host description of one pass. */
@@ -115,7 +116,21 @@ typedef struct rr_backend_ops {
      * are [S,H] fp32 scratch */
     rr_status (*classify)(rr_backend *be, const float *x, const rr_classifier_head *head,
                           float *pooled, float *pooled2, float *out);
+    /* Profiling: the work enqueued from now until the next mark (or the pass's end) is of
+     * kind `kind` (rr_op_kind). NULL where the backend does not profile. */
+    void (*mark)(rr_backend *be, int kind);
 } rr_backend_ops;
+
+/* The kinds of rr_backend_ops.mark (the order of rr_model_stats.op_seconds). */
+typedef enum rr_op_kind {
+    RR_OPK_EMBED, RR_OPK_QKV, RR_OPK_ATTN, RR_OPK_ATTN_OUT, RR_OPK_ADD_LN, RR_OPK_FFN_UP,
+    RR_OPK_FFN_DOWN, RR_OPK_HEAD
+} rr_op_kind;
+#define RR_MARK(be, kind)                                                                  \
+    do {                                                                                   \
+        if ((be)->ops->mark)                                                               \
+            (be)->ops->mark((be), (kind));                                                 \
+    } while (0)
 
 struct rr_backend {
     const rr_backend_ops *ops;
@@ -129,6 +144,9 @@ struct rr_backend {
      * the pass before it ended (seconds; the CUDA backend measures both with events, the CPU
      * leaves 0). The model sums them into rr_model_stats. */
     double last_busy_s, last_idle_s;
+    /* With profiling on (CUDA: RR_CUDA_PROFILE=1), the device time per op kind (rr_op_kind)
+     * of that pass; zeros otherwise. */
+    double last_op_s[RR_MODEL_OP_KINDS];
 };
 
 /* Create a backend by name: "cpu", "cuda" or "auto" (cuda when built in and a device is

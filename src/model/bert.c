@@ -444,6 +444,12 @@ const rr_tokenizer *rr_model_tokenizer(const rr_model *m) { return m->tok; }
 
 rr_model_stats rr_model_get_stats(const rr_model *m) { return m->stats; }
 
+const char *rr_model_op_name(int k) {
+    static const char *const names[RR_MODEL_OP_KINDS] = {"embed",  "qkv",    "attention", "attn_out",
+                                                         "add_ln", "ffn_up", "ffn_down",  "head"};
+    return k >= 0 && k < RR_MODEL_OP_KINDS ? names[k] : "?";
+}
+
 void rr_model_reset_stats(rr_model *m) { memset(&m->stats, 0, sizeof m->stats); }
 
 /* ---- forward ------------------------------------------------------------------------------ */
@@ -479,17 +485,24 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
         return rr_error(RR_ERR_INVALID_ARG, "forward: slot %d (0 or 1)", slot);
     double t0 = omp_get_wtime();
     RR_TRY(ops->begin_pass(be, &pass));
+    RR_MARK(be, RR_OPK_EMBED);
     RR_TRY(ops->embed(be, w->word_emb, w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b, eps,
                       c->vocab_size, c->type_vocab_size, ws->x));
     for (int l = 0; l < c->num_layers; l++) {
         const rr_bert_layer *ly = &w->layers[l];
+        RR_MARK(be, RR_OPK_QKV);
         RR_TRY(ops->linear(be, ws->x, T, H, ly->qkv_w, ly->qkv_b, 3 * H, RR_ACT_NONE, ws->qkv));
+        RR_MARK(be, RR_OPK_ATTN);
         RR_TRY(ops->attention(be, ws->qkv, ws->ctx));
+        RR_MARK(be, RR_OPK_ATTN_OUT);
         RR_TRY(ops->linear(be, ws->ctx, T, H, ly->attn_out_w, ly->attn_out_b, H, RR_ACT_NONE, ws->tmp));
+        RR_MARK(be, RR_OPK_ADD_LN);
         RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln1_g, ly->ln1_b, eps));
         RR_TRY(rr_backend_ffn(be, ws->x, T, H, ly->ff1_w, ly->ff1_b, I, ly->ff2_w, ly->ff2_b, ws->ff, ws->tmp));
+        RR_MARK(be, RR_OPK_ADD_LN);
         RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps));
     }
+    RR_MARK(be, RR_OPK_HEAD);
     if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
         rr_classifier_head head = {w->pooler_w, w->pooler_b, w->cls_w, w->cls_b, m->num_labels};
         RR_TRY(ops->classify(be, ws->x, &head, ws->pooled, ws->pooled2, ws->out));
@@ -515,6 +528,8 @@ rr_status rr_model_collect(rr_model *m, int slot, const float **out) {
     m->stats.forward_seconds += omp_get_wtime() - t0;
     m->stats.device_busy_seconds += m->be->last_busy_s;
     m->stats.device_idle_seconds += m->be->last_idle_s;
+    for (int k = 0; k < RR_MODEL_OP_KINDS; k++)
+        m->stats.op_seconds[k] += m->be->last_op_s[k];
     *out = m->host_out[slot];
     return st;
 }

@@ -36,6 +36,7 @@ namespace {
 
 constexpr size_t kLtWorkspace = 32u << 20; /* cuBLASLt workspace (one stream) */
 constexpr int kAlgoCache = 64;
+constexpr int kMaxMarks = 96; /* profiling marks per pass: 2 + 7 per layer covers 12 layers */
 enum { ATTN_SIMT, ATTN_WMMA, ATTN_MMA, ATTN_MMA2 };
 
 struct algo_entry {
@@ -56,6 +57,13 @@ struct cuda_backend {
     cudaEvent_t pass_start[4], pass_end[4];
     long long npass;        /* passes begun */
     long long slot_pass[2]; /* which pass each download slot holds */
+    /* RR_CUDA_PROFILE=1: a timed event at every mark of the last 4 passes (cu_mark) */
+    int profile;
+    struct {
+        cudaEvent_t ev[kMaxMarks];
+        int kind[kMaxMarks];
+        int n;
+    } marks[4];
     cublasHandle_t blas;
     cublasLtHandle_t lt;
     void *lt_ws;
@@ -183,6 +191,17 @@ rr_status cu_wait(rr_backend *be, int slot) {
                           ? busy * 1e-3 : 0.0;
     be->last_idle_s = p > 0 && cudaEventElapsedTime(&idle, c->pass_end[(p - 1) & 3], c->pass_start[p & 3]) ==
                                    cudaSuccess && idle > 0 ? idle * 1e-3 : 0.0;
+    /* profiling: each mark's op lasts until the next mark, the last one until the pass's end */
+    memset(be->last_op_s, 0, sizeof be->last_op_s);
+    if (c->profile) {
+        const int r = (int)(p & 3), n = c->marks[r].n;
+        for (int i = 0; i < n; i++) {
+            float ms = 0.0f;
+            cudaEvent_t next = i + 1 < n ? c->marks[r].ev[i + 1] : c->pass_end[r];
+            if (cudaEventElapsedTime(&ms, c->marks[r].ev[i], next) == cudaSuccess)
+                be->last_op_s[c->marks[r].kind[i]] += ms * 1e-3;
+        }
+    }
     cudaGetLastError(); /* a time that could not be taken is no error of the pass */
     return RR_OK;
 }
@@ -256,6 +275,9 @@ void cu_destroy(rr_backend *be) {
             cudaEventDestroy(c->pass_start[i]);
         if (c->pass_end[i])
             cudaEventDestroy(c->pass_end[i]);
+        for (int k = 0; k < kMaxMarks; k++)
+            if (c->marks[i].ev[k])
+                cudaEventDestroy(c->marks[i].ev[k]);
     }
     if (c->stream)
         cudaStreamDestroy(c->stream);
@@ -280,6 +302,7 @@ rr_status cu_begin_pass(rr_backend *be, const rr_pass *p) {
     /* one copy: ids, types, positions at their fixed offsets, cu_seqlens after them */
     const size_t bytes = ((size_t)3 * Tmax + (size_t)S + 1) * sizeof(int32_t);
     CU_TRY(cudaEventRecord(c->pass_start[c->npass & 3], c->stream), "begin_pass");
+    c->marks[c->npass & 3].n = 0;
     c->npass++;
     CU_TRY(cudaMemcpyAsync(c->d_meta, c->h_meta, bytes, cudaMemcpyHostToDevice, c->stream), "begin_pass");
     CU_TRY(cudaEventRecord(c->meta_copied, c->stream), "begin_pass");
@@ -436,11 +459,21 @@ rr_status cu_classify(rr_backend *be, const float *x, const rr_classifier_head *
     return RR_OK;
 }
 
+void cu_mark(rr_backend *be, int kind) {
+    cuda_backend *c = cb(be);
+    if (!c->profile || c->npass < 1 || kind < 0 || kind >= RR_MODEL_OP_KINDS)
+        return;
+    auto &m = c->marks[(c->npass - 1) & 3];
+    if (m.n < kMaxMarks && cudaEventRecord(m.ev[m.n], c->stream) == cudaSuccess)
+        m.kind[m.n++] = kind;
+}
+
 const rr_backend_ops cuda_ops = {
     "cuda",           cu_destroy,       cu_alloc,       cu_free,         cu_upload,
     cu_download,      cu_alloc_host,    cu_free_host,   cu_download_async, cu_wait,
     cu_upload_act,    cu_download_act,  cu_prepare_weights, cu_begin_pass, cu_embed,
     cu_linear,        cu_attention,     cu_add_layernorm, cu_pool,       cu_classify,
+    cu_mark,
 };
 
 rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
@@ -452,6 +485,8 @@ rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
     for (int i = 0; i < 4; i++) {
         CU_TRY(cudaEventCreate(&c->pass_start[i]), "creating an event");
         CU_TRY(cudaEventCreate(&c->pass_end[i]), "creating an event");
+        for (int k = 0; c->profile && k < kMaxMarks; k++)
+            CU_TRY(cudaEventCreate(&c->marks[i].ev[k]), "creating an event");
     }
     BLAS_TRY(cublasCreate(&c->blas), "cublasCreate");
     BLAS_TRY(cublasSetStream(c->blas, c->stream), "cublasSetStream");
@@ -493,11 +528,13 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     c->base.limits = *lim;
     c->dtype = (int)lim->precision;
     c->act_size = c->dtype ? 2 : 4;
+    const char *prof = getenv("RR_CUDA_PROFILE");
+    c->profile = prof && *prof && strcmp(prof, "0");
     const char *gemm = getenv("RR_CUDA_GEMM");
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
-    /* Attention kernel: mma (attention_mma.cu) where it applies, else SIMT; RR_CUDA_ATTN=wmma
-     * | simt picks the earlier kernels (tests and benchmarks compare all of them), mma2 the
-     * mma kernel with two query blocks per warp (v4). */
+    /* Attention kernel: attention_mma.cu where it applies (v4, two query blocks per warp, at
+     * head dim 32; v3 at 64), else SIMT; RR_CUDA_ATTN=mma | wmma | simt picks the earlier
+     * kernels (v3 everywhere, WMMA, SIMT: tests and benchmarks compare all of them). */
     const char *attn = getenv("RR_CUDA_ATTN");
     const int tc_ok = lim->hidden % 8 == 0;
     c->attn_kernel = ATTN_SIMT;
@@ -505,14 +542,15 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
         if (tc_ok && rrk_attention_tc_supports(c->dtype, d))
             c->attn_kernel = ATTN_WMMA;
     } else if (!(attn && !strcmp(attn, "simt")) && tc_ok && rrk_attention_mma_supports(c->dtype, d)) {
-        c->attn_kernel = attn && !strcmp(attn, "mma2") ? ATTN_MMA2 : ATTN_MMA;
+        c->attn_kernel = attn && !strcmp(attn, "mma") ? ATTN_MMA : ATTN_MMA2;
     }
-    /* The FFN in pieces of ffn_rows rows (rr_backend_ffn): the intermediate [rows, I] of one
-     * piece (8,192 × 1536 × 2 bytes = 24 MiB for MiniLM in bf16) then stays in the 50 MB L2 of
-     * an H100/H200 between the up product, its GELU and the down product, instead of going
-     * to HBM and back (201 MB each way for a pass of 65,536 tokens). RR_CUDA_FFN_ROWS=N sets
-     * the rows (a multiple of 64; 0 = the whole pass, the earlier behaviour). */
-    c->base.ffn_rows = c->dtype ? 8192 : 4096;
+    /* The FFN in one piece (ffn_rows 0). RR_CUDA_FFN_ROWS=N runs it in pieces of N rows (a
+     * multiple of 64; rr_backend_ffn) so that one piece's intermediate [N, I] (8,192 × 1536 ×
+     * 2 bytes = 24 MiB for MiniLM in bf16) could stay in the 50 MB L2 between the up product,
+     * its GELU and the down product. Measured on an H100 (bench/RESULTS.md): slower, 0.448 vs
+     * 0.402 ms per layer at 8,192 rows (cuBLASLt loses more on the smaller products than the
+     * GELU gains), so it is not the default. */
+    c->base.ffn_rows = 0;
     const char *fr = getenv("RR_CUDA_FFN_ROWS");
     if (fr && *fr) {
         char *end = NULL;
