@@ -180,6 +180,10 @@ EOF
        python3 -c "import json,sys; m = json.load(open('$D/metrics.json')); sys.exit(set(m) != {'first_stage'})"; then
       ok "dense: index built under the output dir, 300 test queries x 10, first stage only"
     else bad "dense: exit $rc: $(cat "$T/err")"; fi
+    # the retrieve stage took the index stage's model (same run as a fresh load: below)
+    if grep -q 'the embedding model of the index stage, already loaded' "$T/err"; then
+      ok "dense: the retrieve stage reuses the index stage's model"
+    else bad "dense: the retrieve stage loaded the model again: $(cat "$T/err")"; fi
     cp "$D/first_stage.run" "$T/dense1.run"
     "$BIN" run "$T/cfg/dense.yaml" >/dev/null 2>"$T/err"
     if ! grep -q building "$T/err" && cmp -s "$D/first_stage.run" "$T/dense1.run"; then

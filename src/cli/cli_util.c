@@ -1,5 +1,5 @@
 /* cli/cli_util.c — option parsing and input readers shared by the subcommands. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli/cli_util.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <utf8proc.h>
 
 #include "io/lines.h"
+#include "rerank/index.h"
 #include "rerank/model.h"
 #include "util/file.h"
 #include "util/error.h"
@@ -531,6 +532,85 @@ int cli_progress_cb(void *ctx, size_t done, size_t total) {
 
 int cli_progress_mode(int progress_flag, int quiet_flag) {
     return quiet_flag ? CLI_PROGRESS_OFF : progress_flag ? CLI_PROGRESS_ON : CLI_PROGRESS_AUTO;
+}
+
+static struct {
+    int on;
+    char sha_dir[4096], sha_hex[65];  /* realpath of the last directory hashed, and its sha256 */
+    char model_dir[4096];             /* realpath of the kept model's directory */
+    rr_model_params params;           /* and its parameters */
+    char device[16];                  /* params.device, copied */
+    rr_model *model;
+} g_stage;
+
+void cli_stage_cache(int on) {
+    rr_model_free(g_stage.model);
+    memset(&g_stage, 0, sizeof g_stage);
+    g_stage.on = on;
+}
+
+/* realpath of dir into out; 0 when it cannot be resolved or does not fit */
+static int stage_key(const char *dir, char *out, size_t cap) {
+    char *abs = realpath(dir, NULL);
+    int ok = abs && strlen(abs) < cap;
+    if (ok)
+        strcpy(out, abs);
+    free(abs);
+    return ok;
+}
+
+rr_status cli_weights_sha256(const char *dir, char hex[65]) {
+    char key[sizeof g_stage.sha_dir];
+    const int keyed = g_stage.on && stage_key(dir, key, sizeof key);
+    if (keyed && g_stage.sha_hex[0] && !strcmp(key, g_stage.sha_dir)) {
+        memcpy(hex, g_stage.sha_hex, 65);
+        return RR_OK;
+    }
+    RR_TRY(rr_model_weights_sha256(dir, hex));
+    if (keyed) {
+        strcpy(g_stage.sha_dir, key);
+        memcpy(g_stage.sha_hex, hex, 65);
+    }
+    return RR_OK;
+}
+
+static int same_params(const rr_model_params *a, const rr_model_params *b) {
+    return a->head == b->head && a->max_length == b->max_length && a->token_budget == b->token_budget &&
+           a->max_seqs == b->max_seqs && a->threads == b->threads && a->precision == b->precision &&
+           a->max_pass_bytes == b->max_pass_bytes && !strcmp(a->device ? a->device : "cpu", b->device ? b->device : "cpu");
+}
+
+rr_status cli_model_load(const char *dir, const rr_model_params *p, rr_model **out, int *reused) {
+    char key[sizeof g_stage.model_dir];
+    if (reused)
+        *reused = 0;
+    if (g_stage.model && stage_key(dir, key, sizeof key) && !strcmp(key, g_stage.model_dir) &&
+        same_params(p, &g_stage.params)) {
+        *out = g_stage.model;
+        g_stage.model = NULL;
+        rr_model_reset_stats(*out);
+        if (reused)
+            *reused = 1;
+        return RR_OK;
+    }
+    return rr_model_load(dir, p, out);
+}
+
+void cli_model_done(rr_model *m, const char *dir, const rr_model_params *p) {
+    char key[sizeof g_stage.model_dir];
+    const char *dev = p->device ? p->device : "cpu";
+    if (!m)
+        return;
+    if (!g_stage.on || !stage_key(dir, key, sizeof key) || strlen(dev) >= sizeof g_stage.device) {
+        rr_model_free(m);
+        return;
+    }
+    rr_model_free(g_stage.model);
+    g_stage.model = m;
+    strcpy(g_stage.model_dir, key);
+    g_stage.params = *p;
+    strcpy(g_stage.device, dev);
+    g_stage.params.device = g_stage.device;
 }
 
 int cli_model_params(const char *cmd, int head, int max_length, int threads, const char *device,

@@ -122,6 +122,17 @@ void print_timing(const char *cmd, const struct rr_model *model, double load_s, 
 int cli_model_params(const char *cmd, int head, int max_length, int threads, const char *device,
                      const char *precision, int token_budget, rr_model_params *p);
 
+/* `rerank run` carries the embedding model from its index stage to its retrieve stage: with
+ * the stage cache on, cli_weights_sha256 remembers the last directory's checksum, and
+ * cli_model_done keeps the model, which cli_model_load hands out again for the same directory
+ * and parameters (its stats reset). Off (the default, and every subcommand alone) they just
+ * hash, load and free. cli_stage_cache(0) frees what is kept. *reused (may be NULL) says
+ * whether the model came from the cache. */
+void cli_stage_cache(int on);
+rr_status cli_weights_sha256(const char *dir, char hex[65]);
+rr_status cli_model_load(const char *dir, const rr_model_params *p, rr_model **out, int *reused);
+void cli_model_done(rr_model *m, const char *dir, const rr_model_params *p);
+
 /* One updating progress line on stderr: "rerank rerank: 1200/30000 pairs  85.3 pairs/s
  * elapsed 14s  ETA 337s". mode: CLI_PROGRESS_AUTO shows it only when stderr is a terminal. */
 enum { CLI_PROGRESS_OFF = 0, CLI_PROGRESS_ON = 1, CLI_PROGRESS_AUTO = -1 };

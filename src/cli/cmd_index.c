@@ -447,6 +447,7 @@ int stage_index(const index_opts *o) {
     text_list docs;
     memset(&docs, 0, sizeof docs);
     rr_model *model = NULL;
+    const char *loaded_dir = NULL; /* the model's directory, once loaded */
     rr_index *index = NULL, *src = NULL;
     float *buf = NULL;
     const char **idp = NULL;
@@ -485,7 +486,7 @@ int stage_index(const index_opts *o) {
         }
         if (docs.n) {
             char now[65];
-            if ((st = rr_model_weights_sha256(meta.model, now)))
+            if ((st = cli_weights_sha256(meta.model, now)))
                 goto done;
             if (strcmp(now, meta.model_sha256)) {
                 st = rr_error(RR_ERR_INVALID_ARG, "%s: the index's model %s has changed since the index was built "
@@ -493,8 +494,9 @@ int stage_index(const index_opts *o) {
                               "rebuild the index", update, meta.model, meta.model_sha256, now);
                 goto done;
             }
-            if ((st = rr_model_load(meta.model, &p, &model)))
+            if ((st = cli_model_load(meta.model, &p, &model, NULL)))
                 goto done;
+            loaded_dir = meta.model;
         }
     } else if (from_index) {
         /* vectors and ids from an existing index; the model and corpus it records carry over */
@@ -534,9 +536,10 @@ int stage_index(const index_opts *o) {
             rc = 2;
             goto done;
         }
-        if ((st = rr_model_weights_sha256(model_dir, meta.model_sha256)) ||
-            (st = rr_model_load(model_dir, &p, &model)))
+        if ((st = cli_weights_sha256(model_dir, meta.model_sha256)) ||
+            (st = cli_model_load(model_dir, &p, &model, NULL)))
             goto done;
+        loaded_dir = model_dir;
         meta.dim = rr_model_get_info(model).out_dim;
     }
     if (copy_str(meta.factory, sizeof meta.factory, factory, "--factory")) {
@@ -615,7 +618,10 @@ done:
     free(kept);
     rr_index_free(index);
     rr_index_free(src);
-    rr_model_free(model);
+    if (!st && !rc && loaded_dir) /* `rerank run`'s retrieve stage may take it (cli_stage_cache) */
+        cli_model_done(model, loaded_dir, &p);
+    else
+        rr_model_free(model);
     text_list_free(&docs);
     corpus_stream_close(&stream);
     return rc;

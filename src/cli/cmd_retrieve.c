@@ -139,7 +139,7 @@ int stage_retrieve(const retrieve_opts *o) {
         goto done;
     if (!model_dir)
         model_dir = rr_index_get_meta(index)->model;
-    if ((st = rr_model_weights_sha256(model_dir, expect.model_sha256)))
+    if ((st = cli_weights_sha256(model_dir, expect.model_sha256)))
         goto done;
     if (strcmp(expect.model_sha256, rr_index_get_meta(index)->model_sha256)) {
         st = rr_error(RR_ERR_INVALID_ARG,
@@ -178,8 +178,11 @@ int stage_retrieve(const retrieve_opts *o) {
                         "returning all of them\n", k, (long long)num_docs);
         k = (int)num_docs;
     }
-    if ((st = rr_model_load(model_dir, &p, &model)))
+    int reused = 0;
+    if ((st = cli_model_load(model_dir, &p, &model, &reused)))
         goto done;
+    if (reused)
+        fprintf(stderr, "rerank retrieve: the embedding model of the index stage, already loaded\n");
     rr_model_info info = rr_model_get_info(model);
     if (info.out_dim != rr_index_get_meta(index)->dim) {
         st = rr_error(RR_ERR_INVALID_ARG, "%s: dimension %d, the model gives %d", index_dir,

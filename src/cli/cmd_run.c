@@ -285,6 +285,7 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
     const int lenient = !strcmp(cfg->dataset.bad_lines, "lenient");
     double t0 = omp_get_wtime();
     if (cfg->first_stage.dense) {
+        cli_stage_cache(1); /* the index stage's model and checksum serve the retrieve stage */
         if (cfg->first_stage.build_index) {
             index_opts io = index_opts_default();
             io.corpus = cfg->dataset.corpus;
@@ -325,6 +326,7 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
             ro.lenient = lenient;
             rc = stage_retrieve(&ro);
         }
+        cli_stage_cache(0);
     } else if ((st = copy_file_atomic(cfg->first_stage.run, fs_run))) {
         rc = cli_fail("run", st);
     }
