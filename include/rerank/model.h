@@ -43,6 +43,7 @@ typedef struct rr_model_params {
     size_t max_pass_bytes; /* 0 = none; else the activation workspace of a pass must fit: the
                              token budget is halved until it does (as on the device's own
                              out-of-memory). On the CPU the scores do not change (RR_LINEAR_ROWS). */
+    int no_warmup;        /* 1: skip the GPU warm-up pass at load (see rr_model_load) */
 } rr_model_params;
 
 /* "fp32" | "bf16" | "fp16" → 0 | 1 | 2; -1 when unknown. */
@@ -84,6 +85,7 @@ typedef struct rr_model_stats {
     double tokenize_seconds; /* wall time tokenizing in the whole-job helpers */
     double device_busy_seconds; /* GPU: device time from each pass's start to its output copied */
     double device_idle_seconds; /* GPU: device time between passes (the host was behind) */
+    double device_max_pass_seconds; /* GPU: the longest single pass */
     /* GPU with RR_CUDA_PROFILE=1: device time per kind of op (rr_model_op_name), summed over
      * layers and passes; zero otherwise. */
     double op_seconds[RR_MODEL_OP_KINDS];

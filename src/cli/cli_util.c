@@ -498,7 +498,8 @@ void print_timing(const char *cmd, const struct rr_model *model, double load_s, 
             s.submit_seconds);
     /* GPU: the device's own time in passes and between them (see rr_model_stats) */
     if (s.device_busy_seconds > 0)
-        fprintf(stderr, " device_busy=%.3fs device_idle=%.3fs", s.device_busy_seconds, s.device_idle_seconds);
+        fprintf(stderr, " device_busy=%.3fs device_idle=%.3fs device_max_pass=%.1fms", s.device_busy_seconds,
+                s.device_idle_seconds, 1e3 * s.device_max_pass_seconds);
     for (int k = 0; k < RR_MODEL_OP_KINDS; k++) /* RR_CUDA_PROFILE=1 */
         if (s.op_seconds[k] > 0)
             fprintf(stderr, " op_%s=%.4fs", rr_model_op_name(k), s.op_seconds[k]);
@@ -627,5 +628,7 @@ int cli_model_params(const char *cmd, int head, int max_length, int threads, con
     }
     if (token_budget)
         p->token_budget = token_budget;
+    const char *w = getenv("RR_WARMUP"); /* RR_WARMUP=0: no GPU warm-up pass at load (benchmarks) */
+    p->no_warmup = w && !strcmp(w, "0");
     return 0;
 }
