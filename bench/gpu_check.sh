@@ -740,9 +740,46 @@ for s in $STEPS; do
     S_NAME+=("$s"); S_STAT+=("unknown"); S_SECS+=(0); S_NOTE+=("not a step: ${ORDER[*]}") ;;
   esac
 done
+# The card's SM clock, power and temperature every 200 ms while the steps run (RR_CHECK_SMI=0:
+# off), summarised per step below: a card that throttles under load shows it here.
+SMI_PID=""
+if [ "${RR_CHECK_SMI:-1}" = 1 ] && command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu --format=csv,noheader,nounits \
+    -lms 200 > "$SCRATCH/smi.csv" 2>/dev/null &
+  SMI_PID=$!
+fi
+declare -A S_T0=() S_T1=()
 for s in "${ORDER[@]}"; do
+  S_T0[$s]=$(now)
   run_step "$s" "step_${s//-/_}"
+  S_T1[$s]=$(now)
 done
+if [ -n "$SMI_PID" ]; then
+  kill "$SMI_PID" 2>/dev/null
+  wait "$SMI_PID" 2>/dev/null
+  for s in "${S_NAME[@]}"; do
+    [ -n "${S_T0[$s]:-}" ] || continue
+    l=$(python3 - "$SCRATCH/smi.csv" "${S_T0[$s]}" "${S_T1[$s]}" <<'PY'
+import datetime, statistics, sys
+a, b = float(sys.argv[2]), float(sys.argv[3])
+clk, pw, tp = [], [], []
+for line in open(sys.argv[1], errors="replace"):
+    f = [x.strip() for x in line.split(",")]
+    try:
+        t = datetime.datetime.strptime(f[0], "%Y/%m/%d %H:%M:%S.%f").timestamp()
+        c, p, d = float(f[1]), float(f[2]), float(f[3])
+    except (ValueError, IndexError):
+        continue
+    if a <= t <= b + 1 and p > 150:
+        clk.append(c); pw.append(p); tp.append(d)
+if clk:
+    print(f"{len(clk)} samples over 150 W: SM clock min {min(clk):.0f}, median {statistics.median(clk):.0f}, "
+          f"max {max(clk):.0f} MHz; power max {max(pw):.0f} W; temperature max {max(tp):.0f} C")
+PY
+)
+    [ -n "$l" ] && EXTRA+=("clocks during $s: $l")
+  done
+fi
 
 # ---------------------------------------------------------------------------------------------
 fail=0
