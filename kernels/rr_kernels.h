@@ -41,6 +41,11 @@ int rrk_attention_tc_supports(int dtype, int head_dim);
 cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int32_t *cu_seqlens, int S,
                               int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
 int rrk_attention_mma_supports(int dtype, int head_dim);
+/* y[M,N] = GELU(x[M,K] · W[N,K]ᵀ + b[N]) in one kernel (linear_gelu.cu): bf16/fp16 x, W and y,
+ * fp32 bias (may be NULL), the exact GELU; K % 32 == 0, N % 8 == 0, 16-byte aligned x, W, y. */
+cudaError_t rrk_linear_gelu(int dtype, const void *x, const void *W, const float *b, int M, int N, int K, void *y,
+                            cudaStream_t stream);
+int rrk_linear_gelu_supports(int dtype, int N, int K);
 
 /* out[S,H] (fp32) = pooling of x[T,H] per sequence; mode: rr_pooling (1 CLS, 2 mean, 3 max,
  * 4 mean/sqrt(len)); normalize: L2. */

@@ -7,8 +7,9 @@
  * kernel, forced with RR_CUDA_GEMM=gemmex) and all attention kernels (mma.sync by default;
  * the SIMT kernel with RR_CUDA_ATTN=simt in the second pass, the WMMA kernel with
  * RR_CUDA_ATTN=wmma in the third, which also uses the scalar bias/activation kernel,
- * RR_CUDA_BIAS_ACT=scalar; mma.sync v3, one query block per warp, RR_CUDA_ATTN=mma, in the
- * fourth; the default at d 32 is v4, two blocks per warp); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
+ * RR_CUDA_BIAS_ACT=scalar; mma.sync v3, one query block per warp, RR_CUDA_ATTN=mma, with
+ * the fused linear+GELU kernel, RR_CUDA_GELU_GEMM=fused, in the fourth; the default at d 32
+ * is v4, two blocks per warp); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
  * the CPU's in one. The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
@@ -310,6 +311,7 @@ int main(void) {
         {384, 12, 1536, 200, NULL, "200 tiny"},
         {256, 4, 1024, 8, odd, "odd lengths"},
         {256, 2, 512, 8, odd, "odd lengths"},
+        {256, 4, 1000, 8, odd, "I 1000"}, /* a partial 128-column tile in linear_gelu.cu */
         {768, 12, 3072, 2, two512, "2x512"},
     };
     const int nshapes = quick ? 2 : (int)(sizeof shapes / sizeof shapes[0]);
@@ -317,7 +319,7 @@ int main(void) {
     static const char *const attn_desc[4] = {
         "mma.sync where supported (bf16/fp16, d 32/64), else SIMT", "SIMT",
         "WMMA where supported, else SIMT; scalar bias/activation kernel",
-        "mma.sync v3, one query block per warp (RR_CUDA_ATTN=mma)"};
+        "mma.sync v3, one query block per warp (RR_CUDA_ATTN=mma); linear+GELU fused (RR_CUDA_GELU_GEMM=fused)"};
     for (int pass = 0; pass < 4; pass++) {
         /* pass 0: cuBLASLt + default attention (mma.sync v4 at d 32); 1: cublasGemmEx + our
          * bias kernel + SIMT attention; 2: cuBLASLt + WMMA attention (bf16/fp16); 3: cuBLASLt
@@ -328,8 +330,10 @@ int main(void) {
             setenv("RR_CUDA_ATTN", attn_env[pass], 1);
         if (pass == 2)
             setenv("RR_CUDA_BIAS_ACT", "scalar", 1); /* the v1 bias/activation kernel too */
-        if (pass == 3)
+        if (pass == 3) {
             unsetenv("RR_CUDA_BIAS_ACT");
+            setenv("RR_CUDA_GELU_GEMM", "fused", 1); /* linear_gelu.cu for linear+gelu */
+        }
         printf("GEMM path: %s; attention: %s\n", pass == 1 ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
                attn_desc[pass]);
         for (int si = 0; si < nshapes; si++)

@@ -68,6 +68,7 @@ struct cuda_backend {
     cublasLtHandle_t lt;
     void *lt_ws;
     int use_lt;
+    int fused_gelu;           /* RR_CUDA_GELU_GEMM=fused: linear_gelu.cu for x·Wᵀ + b → GELU */
     int attn_kernel;          /* ATTN_SIMT, _WMMA, _MMA or _MMA2 (see rr_cudamod_backend_create) */
     int32_t *h_meta, *d_meta; /* ids | type ids | positions [T each] | cu_seqlens [S+1] */
     int32_t *d_ids, *d_types, *d_pos, *d_cu;
@@ -389,6 +390,10 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
         CU_TRY(rrk_bias_act(0, y, b, M, N, (int)act, c->stream), "bias/activation");
         return RR_OK;
     }
+    if (act == RR_ACT_GELU && c->fused_gelu && rrk_linear_gelu_supports(c->dtype, N, K)) {
+        CU_TRY(rrk_linear_gelu(c->dtype, x, wptr(c, W), b, M, N, K, y, c->stream), "linear+GELU (fused)");
+        return RR_OK;
+    }
     int fallback = !c->use_lt;
     if (!fallback) {
         RR_TRY(lt_matmul(c, x, M, K, wptr(c, W), wptr(c, b), N, y, &fallback));
@@ -532,6 +537,8 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     c->profile = prof && *prof && strcmp(prof, "0");
     const char *gemm = getenv("RR_CUDA_GEMM");
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
+    const char *fg = getenv("RR_CUDA_GELU_GEMM");
+    c->fused_gelu = fg && !strcmp(fg, "fused");
     /* Attention kernel: attention_mma.cu where it applies (v4, two query blocks per warp, at
      * head dim 32; v3 at 64), else SIMT; RR_CUDA_ATTN=mma | wmma | simt picks the earlier
      * kernels (v3 everywhere, WMMA, SIMT: tests and benchmarks compare all of them). */
@@ -564,7 +571,7 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     rr_status st = create(c, lim);
     int major = 0;
     if (!st && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess && major < 8)
-        c->attn_kernel = ATTN_SIMT; /* bf16 tensor cores: sm_80 and later */
+        c->attn_kernel = ATTN_SIMT, c->fused_gelu = 0; /* bf16 tensor cores: sm_80 and later */
     if (st) {
         cu_destroy(&c->base);
         return st;
