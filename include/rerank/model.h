@@ -43,7 +43,6 @@ typedef struct rr_model_params {
     size_t max_pass_bytes; /* 0 = none; else the activation workspace of a pass must fit: the
                              token budget is halved until it does (as on the device's own
                              out-of-memory). On the CPU the scores do not change (RR_LINEAR_ROWS). */
-    int no_warmup;        /* 1: skip the GPU warm-up pass at load (see rr_model_load) */
 } rr_model_params;
 
 /* "fp32" | "bf16" | "fp16" → 0 | 1 | 2; -1 when unknown. */

@@ -628,7 +628,5 @@ int cli_model_params(const char *cmd, int head, int max_length, int threads, con
     }
     if (token_budget)
         p->token_budget = token_budget;
-    const char *w = getenv("RR_WARMUP"); /* RR_WARMUP=0: no GPU warm-up pass at load (benchmarks) */
-    p->no_warmup = w && !strcmp(w, "0");
     return 0;
 }

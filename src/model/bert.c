@@ -299,33 +299,6 @@ static rr_status alloc_workspace(rr_model *m) {
 
 /* ---- load / free ------------------------------------------------------------------------ */
 
-/* On a GPU, one pass of the full token budget (sequences of max_length tokens of one id) at
- * load: the first launch of every kernel loads its module (CUDA's lazy loading) and cuBLASLt
- * picks its algorithms, about 0.16 s on an H100 that would otherwise fall into the first pass
- * of the job. Its stats are reset. */
-static rr_status warmup(rr_model *m) {
-    const int32_t L = m->max_length, S0 = m->token_budget / L, S = S0 < 1 ? 1 : S0 > m->max_seqs ? m->max_seqs : S0;
-    const int32_t T = S * L;
-    int32_t *ids = calloc((size_t)T, sizeof *ids), *types = calloc((size_t)T, sizeof *types);
-    int32_t *cu = malloc((size_t)(S + 1) * sizeof *cu);
-    rr_status st = RR_OK;
-    if (!ids || !types || !cu) {
-        st = rr_error(RR_ERR_NOMEM, "out of memory");
-    } else {
-        for (int32_t s = 0; s <= S; s++)
-            cu[s] = s * L;
-        rr_batch b = {S, ids, types, cu};
-        const float *unused;
-        if (!(st = rr_model_submit(m, &b, 0)))
-            st = rr_model_collect(m, 0, &unused);
-    }
-    free(ids);
-    free(types);
-    free(cu);
-    rr_model_reset_stats(m);
-    return st;
-}
-
 rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model **out) {
     *out = NULL;
     rr_model_params p = params ? *params : rr_model_default_params();
@@ -412,8 +385,6 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
                                          (void **)&m->host_out[i])))
             goto fail;
     snprintf(m->architecture, sizeof m->architecture, "%s", c->architecture);
-    if (!p.no_warmup && strcmp(m->be->ops->name, "cpu") && (st = warmup(m)))
-        goto fail;
     free(slots.slots);
     rr_checkpoint_close(&ck);
     *out = m;
