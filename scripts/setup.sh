@@ -81,14 +81,32 @@ fi
 FAISS_VERSION="1.7.3"
 FAISS_DIR="$CACHE/faiss-$FAISS_VERSION-capi"
 FAISS_STAMP="$FAISS_DIR/.rerank-built"
-if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
+# SIMD: FAISS's AVX2 code paths (distances, IVF scans, scalar quantizers; the flags of its own
+# faiss_avx2 target) where this CPU has them, else its generic C++. The generic build searched
+# IVF lists about 4x slower than FAISS's Python wheel (bench/RESULTS.md). RR_FAISS_SIMD=generic
+# forces the portable build (e.g. to carry the library to an older CPU). A cached build of the
+# other kind is rebuilt.
+FAISS_SIMD="${RR_FAISS_SIMD:-}"
+if [ -z "$FAISS_SIMD" ]; then
+  FAISS_SIMD=generic
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "
+  case "$flags" in *" avx2 "*) case "$flags" in *" fma "*) case "$flags" in *" f16c "*)
+    case "$flags" in *" popcnt "*) FAISS_SIMD=avx2 ;; esac ;; esac ;; esac ;; esac
+fi
+case "$FAISS_SIMD" in
+  avx2) FAISS_CXXFLAGS="-mavx2 -mfma -mf16c -mpopcnt" ;;
+  generic) FAISS_CXXFLAGS="" ;;
+  *) log "RR_FAISS_SIMD must be avx2 or generic, not '$FAISS_SIMD'"; exit 2 ;;
+esac
+faiss_ready() { [ -f "$FAISS_STAMP" ] && grep -q "simd=$FAISS_SIMD" "$FAISS_STAMP"; }
+if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! faiss_ready; then
   # two setups at once (a test run beside a build) would build into the same folder: the
   # second waits for the first, then finds the stamp
   mkdir -p "$CACHE"
   exec 9>"$CACHE/.faiss.lock"
   flock 9
 fi
-if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
+if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! faiss_ready; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   # deb-src entries mirroring the machine's own Debian entries (same URIs, suites,
   # components and keyring), so no host name is written here. Only entries for this
@@ -125,7 +143,7 @@ if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
   if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
-  log "building FAISS $FAISS_VERSION with the C API from Debian's source package (a few minutes)"
+  log "building FAISS $FAISS_VERSION ($FAISS_SIMD) with the C API from Debian's source package (a few minutes)"
   faiss_t0=$(date +%s)
   work="$CACHE/faiss-$FAISS_VERSION-build"
   rm -rf "$work" && mkdir -p "$work"
@@ -141,6 +159,7 @@ if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
   cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
     -DFAISS_ENABLE_C_API=ON -DFAISS_ENABLE_GPU=OFF -DFAISS_ENABLE_PYTHON=OFF \
     -DBUILD_TESTING=OFF -DBUILD_SHARED_LIBS=ON -DFAISS_OPT_LEVEL=generic \
+    -DCMAKE_CXX_FLAGS="$FAISS_CXXFLAGS" \
     -DBLA_VENDOR=OpenBLAS -DBLAS_LIBRARIES="$blas_dir/libopenblas.so" \
     -DLAPACK_LIBRARIES="$blas_dir/libopenblas.so" \
     -DCMAKE_INSTALL_PREFIX="$FAISS_DIR.new" -DCMAKE_INSTALL_LIBDIR=lib \
@@ -155,7 +174,7 @@ if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! [ -f "$FAISS_STAMP" ]; then
   (cd "$work/src/c_api" && find . -name '*.h' -exec cp --parents {} "$FAISS_DIR.new/include/faiss/c_api/" \;)
   find "$work/build" -name 'libfaiss_c.so*' -exec cp -P {} "$FAISS_DIR.new/lib/" \;
   faiss_t1=$(date +%s)
-  echo "faiss $FAISS_VERSION built in $((faiss_t1 - faiss_t0)) s on $(nproc) cores, $(date -u +%F)" \
+  echo "faiss $FAISS_VERSION simd=$FAISS_SIMD built in $((faiss_t1 - faiss_t0)) s on $(nproc) cores, $(date -u +%F)" \
     >"$FAISS_DIR.new/.rerank-built"
   rm -rf "$FAISS_DIR" && mv "$FAISS_DIR.new" "$FAISS_DIR"
   rm -rf "$work"
