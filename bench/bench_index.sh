@@ -26,6 +26,8 @@
 #   BENCH_SYNTH_DOCS    sizes of part 2 (default "25000 50000"; "" skips it)
 #   BENCH_SYNTH_MAXLEN  --max-length of part 2 (default 128)
 #   BENCH_SYNTH_MODEL   the model of part 2 (default: BENCH_MODEL; tiny as there)
+#   BENCH_SYNTH_MODE    build (default): each synthetic corpus indexed with --corpus; update:
+#                       added with --update --add to a 500-document index built first
 #   BENCH_MAX_GROWTH    exit 1 when RR_BIN's peak RSS grows by more than this many
 #                       bytes per added synthetic document (for the test)
 #   BENCH_WORK          scratch directory (default: a new one, removed at the end)
@@ -121,16 +123,35 @@ for size in sizes:
         for i in range(size):
             d = docs[i % len(docs)]
             f.write(json.dumps({"_id": f"{d['_id']}~r{i // len(docs)}", "title": d["title"], "text": d["text"]}) + "\n")
+with open(f"{w}/base.jsonl", "w", encoding="utf-8") as f:  # the index an update starts from
+    for d in docs[:500]:
+        f.write(json.dumps({"_id": f"base-{d['_id']}", "title": d["title"], "text": d["text"]}) + "\n")
 PY
+  MODE="${BENCH_SYNTH_MODE:-build}"
+  case "$MODE" in build|update) ;; *) echo "bench_index: BENCH_SYNTH_MODE must be build or update"; exit 2 ;; esac
   echo
-  echo "Synthetic corpora (SciFact's documents under new ids), Flat, --max-length $SYNTH_MAXLEN:"
+  if [ "$MODE" = update ]; then
+    echo "Synthetic corpora (SciFact's documents under new ids) added with --update --add to a 500-document index, Flat, --max-length $SYNTH_MAXLEN:"
+  else
+    echo "Synthetic corpora (SciFact's documents under new ids), Flat, --max-length $SYNTH_MAXLEN:"
+  fi
   printf '%-4s %8s %10s %12s %9s %8s\n' bin docs "text MB" "peak RSS MB" "wall s" "docs/s"
   for i in "${!BINS[@]}"; do
     b="${BINS[$i]}" n="${NAMES[$i]}" first="" last="" fdocs="" ldocs=""
+    if [ "$MODE" = update ]; then
+      rm -rf "$W/base-index"
+      "$b" index --corpus "$W/base.jsonl" --model "$SYNTH_MODEL" --out "$W/base-index" --factory Flat --metric ip \
+        --max-length "$SYNTH_MAXLEN" --threads "$THREADS" --quiet 2>/dev/null || { echo "bench_index: building the base index failed"; exit 1; }
+    fi
     for size in $SYNTH; do
       rm -rf "$W/synth-index"
-      run "$W/synth-$n-$size.log" "$b" index --corpus "$W/synth-$size.jsonl" --model "$SYNTH_MODEL" --out "$W/synth-index" \
-        --factory Flat --metric ip --max-length "$SYNTH_MAXLEN" --threads "$THREADS" --quiet
+      if [ "$MODE" = update ]; then
+        run "$W/synth-$n-$size.log" "$b" index --update "$W/base-index" --add "$W/synth-$size.jsonl" --out "$W/synth-index" \
+          --max-length "$SYNTH_MAXLEN" --threads "$THREADS" --quiet
+      else
+        run "$W/synth-$n-$size.log" "$b" index --corpus "$W/synth-$size.jsonl" --model "$SYNTH_MODEL" --out "$W/synth-index" \
+          --factory Flat --metric ip --max-length "$SYNTH_MAXLEN" --threads "$THREADS" --quiet
+      fi
       printf '%-4s %8s %10.1f %12s %9s %8.1f\n' "$n" "$size" "$(stat -c %s "$W/synth-$size.jsonl" |
         awk '{ print $1 / 1048576 }')" "$(mb "$KB")" "$WALL" "$(awk -v d="$size" -v s="$WALL" 'BEGIN { print d / s }')"
       [ -z "$first" ] && first=$KB fdocs=$size

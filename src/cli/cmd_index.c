@@ -16,7 +16,8 @@
  * ids are the only thing held beyond a chunk.
  * With --from-index the vectors and ids come from an existing index instead (exact for a
  * Flat source), so IVF / HNSW / PQ variants are built without embedding the corpus again.
- * --update reads its --add documents whole (an update is small next to the corpus). */
+ * --update streams its --add corpus the same way (scan, then chunks) after the stored vectors
+ * it keeps: an update's memory is the index plus one chunk too. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <omp.h>
 #include <stdio.h>
@@ -234,11 +235,11 @@ static rr_status corpus_stream_finish(corpus_stream *cs, const char scan_sha[65]
 
 /* The vectors of documents [pos, pos + take) of the index being built, into out, and their
  * ids into idp. Documents 0 .. nk-1 are stored vectors of src (labels kept[], copied by runs
- * of consecutive labels, not embedded again); the rest are embedded: add's documents, or
- * the next ones of the stream cs (their ids then come from corpus_stream_ids). */
+ * of consecutive labels, not embedded again); the rest are the next documents of the stream
+ * cs (--corpus, or --update's --add), embedded; their ids come from corpus_stream_ids. */
 static rr_status fill_vectors(const rr_index *src, const int64_t *kept, size_t nk, rr_model *model,
-                              const text_list *add, corpus_stream *cs, size_t pos, size_t take, size_t dim,
-                              float *out, const char **idp) {
+                              corpus_stream *cs, size_t pos, size_t take, size_t dim, float *out,
+                              const char **idp) {
     size_t i = 0;
     while (i < take && pos + i < nk) {
         size_t j = i + 1;
@@ -249,16 +250,10 @@ static rr_status fill_vectors(const rr_index *src, const int64_t *kept, size_t n
             idp[k] = rr_index_doc_id(src, kept[pos + k]);
         i = j;
     }
-    if (i < take && cs) {
-        RR_CHECK_INVARIANT(nk == 0 && cs->read == pos);
-        RR_TRY(corpus_stream_read(cs, take));
-        RR_TRY(rr_model_embed(model, take, cs->texts, cs->lens, out));
-    } else if (i < take) {
-        const size_t a0 = pos + i - nk;
-        RR_TRY(rr_model_embed(model, take - i, (const char *const *)add->texts + a0, add->lens + a0,
-                              out + i * dim));
-        for (size_t k = i; k < take; k++)
-            idp[k] = add->ids[a0 + k - i];
+    if (i < take) {
+        RR_CHECK_INVARIANT(cs && cs->read == pos + i - nk);
+        RR_TRY(corpus_stream_read(cs, take - i));
+        RR_TRY(rr_model_embed(model, take - i, cs->texts, cs->lens, out + i * dim));
     }
     return RR_OK;
 }
@@ -284,9 +279,11 @@ static int64_t find_label(const rr_index *src, const int64_t *by_id, int64_t n, 
 }
 
 /* --update: the labels of src to keep (in label order) after removing the ids listed in
- * remove_path and the ids that add replaces; the new corpus checksum. */
+ * remove_path and the ids that add (the scan of --add) replaces; the new corpus checksum:
+ * "update of" the old one, then "-id" per removed id, then "+" and the added corpus's own
+ * checksum (add_sha). */
 static rr_status plan_update(const rr_index *src, const char *update_dir, const char *remove_path,
-                             const text_list *add, const char *add_path, int64_t **kept_out, size_t *nk_out,
+                             const corpus_ids *add, const char add_sha[65], int64_t **kept_out, size_t *nk_out,
                              size_t *removed_out, size_t *replaced_out, char sha_hex[65]) {
     const int64_t n = rr_index_size(src);
     int64_t *by_id = malloc((size_t)(n ? n : 1) * sizeof *by_id);
@@ -327,17 +324,16 @@ static rr_status plan_update(const rr_index *src, const char *update_dir, const 
         }
     }
     for (size_t i = 0; add && i < add->n; i++) {
-        int64_t l = find_label(src, by_id, n, add->ids[i]);
+        int64_t l = find_label(src, by_id, n, add->chars + add->offset[i]);
         if (l >= 0 && !drop[l]) {
             drop[l] = 1; /* the new text replaces the stored vector */
             replaced++;
         }
-        rr_sha256_update(&h, "\n+", 2);
-        rr_sha256_update(&h, add->ids[i], strlen(add->ids[i]));
-        rr_sha256_update(&h, "\t", 1);
-        rr_sha256_update(&h, add->texts[i], add->lens[i]);
     }
-    (void)add_path;
+    if (add) {
+        rr_sha256_update(&h, "\n+", 2);
+        rr_sha256_update(&h, add_sha, 64);
+    }
     size_t nk = 0;
     for (int64_t i = 0; i < n; i++)
         if (!drop[i])
@@ -444,8 +440,6 @@ int stage_index(const index_opts *o) {
         return 2;
 
     double t_start = omp_get_wtime();
-    text_list docs;
-    memset(&docs, 0, sizeof docs);
     rr_model *model = NULL;
     const char *loaded_dir = NULL; /* the model's directory, once loaded */
     rr_index *index = NULL, *src = NULL;
@@ -456,7 +450,9 @@ int stage_index(const index_opts *o) {
     rr_status st = RR_OK;
     size_t n, nk = 0, removed = 0, replaced = 0;
     int64_t *kept = NULL; /* labels of src whose stored vectors come first, in this order */
-    const text_list *add = &docs;
+    corpus_ids add_ids; /* --update --add: the scan of the added corpus (ids, lines) */
+    memset(&add_ids, 0, sizeof add_ids);
+    char stream_sha[65] = ""; /* the scan's checksum of the corpus streamed (--corpus or --add) */
     corpus_stream stream;
     memset(&stream, 0, sizeof stream);
     corpus_stream *cs = NULL; /* --corpus: the documents come from here */
@@ -472,19 +468,19 @@ int stage_index(const index_opts *o) {
             factory = meta.factory; /* the default: keep the index's own factory */
         if (o->add) {
             bad_lines bl = {o->lenient, 0, ""};
-            if ((st = read_docs_ex(o->add, &docs, &bl)) || (st = check_unique_ids(&docs, o->add, "_id")))
+            if ((st = scan_corpus(o->add, &bl, &add_ids, stream_sha)) || (st = corpus_ids_check(&add_ids, o->add)))
                 goto done;
             cli_bad_lines_report("index", &bl, o->add);
         }
-        if ((st = plan_update(src, update, o->remove, o->add ? &docs : NULL, o->add, &kept, &nk, &removed,
+        if ((st = plan_update(src, update, o->remove, o->add ? &add_ids : NULL, stream_sha, &kept, &nk, &removed,
                               &replaced, meta.corpus_sha256)))
             goto done;
-        n = nk + docs.n;
+        n = nk + add_ids.n;
         if (n == 0) {
             st = rr_error(RR_ERR_INVALID_ARG, "%s: the update would leave the index empty", update);
             goto done;
         }
-        if (docs.n) {
+        if (add_ids.n) {
             char now[65];
             if ((st = cli_weights_sha256(meta.model, now)))
                 goto done;
@@ -518,6 +514,7 @@ int stage_index(const index_opts *o) {
         corpus_ids ids;
         if ((st = scan_corpus(corpus, &bl, &ids, meta.corpus_sha256)))
             goto done;
+        memcpy(stream_sha, meta.corpus_sha256, sizeof stream_sha);
         cli_bad_lines_report("index", &bl, corpus);
         n = ids.n;
         if (n == 0)
@@ -560,8 +557,9 @@ int stage_index(const index_opts *o) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu embeddings", cap);
         goto done;
     }
-    if (corpus) {
-        if ((st = corpus_stream_open(&stream, corpus, o->lenient, cap)))
+    const char *stream_path = corpus ? corpus : add_ids.n ? o->add : NULL;
+    if (stream_path) {
+        if ((st = corpus_stream_open(&stream, stream_path, o->lenient, cap)))
             goto done;
         cs = &stream;
     }
@@ -574,7 +572,7 @@ int stage_index(const index_opts *o) {
         size_t take = want - held < CHUNK_DOCS ? want - held : CHUNK_DOCS;
         if (take > n - done_n)
             take = n - done_n;
-        if ((st = fill_vectors(src, kept, nk, model, add, cs, done_n, take, dim, buf + held * dim, idp + held)))
+        if ((st = fill_vectors(src, kept, nk, model, cs, done_n, take, dim, buf + held * dim, idp + held)))
             goto done;
         done_n += take;
         held += take;
@@ -588,15 +586,15 @@ int stage_index(const index_opts *o) {
             t_train = omp_get_wtime() - t0;
             training = 0;
         }
-        if (cs)
-            corpus_stream_ids(cs, idp);
+        if (cs) /* the streamed documents are the last cs->held of the held ones */
+            corpus_stream_ids(cs, idp + (held - cs->held));
         if ((st = rr_index_add(index, (int64_t)held, buf, idp)))
             goto done;
         if (cs)
             corpus_stream_added(cs);
         first = done_n;
     }
-    if (cs && (st = corpus_stream_finish(cs, meta.corpus_sha256)))
+    if (cs && (st = corpus_stream_finish(cs, stream_sha)))
         goto done;
     double embed_s = omp_get_wtime() - t_embed;
     if ((st = rr_index_write(index, out_dir)))
@@ -609,7 +607,7 @@ int stage_index(const index_opts *o) {
         fprintf(stderr, ", trained on %zu docs in %.1fs\n", train_n, t_train);
     if (update)
         fprintf(stderr, "rerank index: updated %s: %zu kept (not embedded again), %zu removed, %zu replaced, "
-                        "%zu added\n", update, nk, removed, replaced, docs.n - replaced);
+                        "%zu added\n", update, nk, removed, replaced, add_ids.n - replaced);
 done:
     if (st)
         rc = cli_fail("index", st);
@@ -622,7 +620,7 @@ done:
         cli_model_done(model, loaded_dir, &p);
     else
         rr_model_free(model);
-    text_list_free(&docs);
+    corpus_ids_free(&add_ids);
     corpus_stream_close(&stream);
     return rc;
 }
