@@ -5,7 +5,8 @@
 # vectors (bench/faiss_search.c's generator, reproduced by bench/bench_faiss.py): by default
 # 1M x 384 base vectors, 10k queries, k = 100, L2, Flat and IVF1024,Flat at nprobe=16.
 # The peer runs twice: as pip installs it (its AVX2 build) and with FAISS_DISABLE_CPU_FEATURES=AVX2
-# (its generic build, the optimisation level of ours). For each, queries/s, the ratio to ours,
+# (its generic build; ours is FAISS's AVX2 code where the CPU has it, scripts/setup.sh's
+# RR_FAISS_SIMD). For each, queries/s, the ratio to ours,
 # the overlap of the two top-k lists (mean |ours ∩ peer| / k over the queries: near-tied
 # distances may order differently under other BLAS or SIMD code, and k-means, BLAS-bound,
 # may train other IVF centroids), and each side's recall@k against our Flat result (exact).

@@ -578,7 +578,8 @@ rr_status cli_weights_sha256(const char *dir, char hex[65]) {
 static int same_params(const rr_model_params *a, const rr_model_params *b) {
     return a->head == b->head && a->max_length == b->max_length && a->token_budget == b->token_budget &&
            a->max_seqs == b->max_seqs && a->threads == b->threads && a->precision == b->precision &&
-           a->max_pass_bytes == b->max_pass_bytes && !strcmp(a->device ? a->device : "cpu", b->device ? b->device : "cpu");
+           a->max_pass_bytes == b->max_pass_bytes &&
+           !strcmp(a->device ? a->device : "cpu", b->device ? b->device : "cpu");
 }
 
 rr_status cli_model_load(const char *dir, const rr_model_params *p, rr_model **out, int *reused) {
