@@ -22,7 +22,8 @@
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
 #              (RR_TEST_QUICK=1: the test runs fewer shapes)
 #   ops        bench/cuda_ops.c: per-op times, default kernels, then each of RR_OPS_VARIANTS
-#              (default: RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar, the earlier kernels; none: no variant),
+#              (default: RR_CUDA_ATTN=mma RR_CUDA_GELU_GEMM=fused, the alternatives to the default
+#              kernels; none: no variant),
 #              then the default kernels on passes of one sequence length (RR_OPS_LENGTHS="256 128")
 #   bench      bench/bench_gpu.py: ours vs PyTorch on this card, fp32/bf16/fp16, parity, the
 #              rerank stage (rerank rerank) vs sentence-transformers CrossEncoder.predict
@@ -548,7 +549,7 @@ step_ops() {
   [ -x "$BUILD/rr_cuda_ops" ] || { note "no rr_cuda_ops"; return 200; }
   # the default kernels, then each variant of RR_OPS_VARIANTS (environment assignments)
   local rc=0 v r i=0 t
-  local variants=${RR_OPS_VARIANTS:-RR_CUDA_ATTN=wmma RR_CUDA_BIAS_ACT=scalar}
+  local variants=${RR_OPS_VARIANTS:-RR_CUDA_ATTN=mma RR_CUDA_GELU_GEMM=fused}
   [ "$variants" = none ] && variants=""
   for v in default $variants; do
     i=$((i + 1))
