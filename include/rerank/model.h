@@ -85,6 +85,7 @@ typedef struct rr_model_stats {
     double device_busy_seconds; /* GPU: device time from each pass's start to its output copied */
     double device_idle_seconds; /* GPU: device time between passes (the host was behind) */
     double device_max_pass_seconds; /* GPU: the longest single pass */
+    double device_max_idle_seconds; /* GPU: the longest gap between two passes */
     /* GPU with RR_CUDA_PROFILE=1: device time per kind of op (rr_model_op_name), summed over
      * layers and passes; zero otherwise. */
     double op_seconds[RR_MODEL_OP_KINDS];

@@ -498,8 +498,9 @@ void print_timing(const char *cmd, const struct rr_model *model, double load_s, 
             s.submit_seconds);
     /* GPU: the device's own time in passes and between them (see rr_model_stats) */
     if (s.device_busy_seconds > 0)
-        fprintf(stderr, " device_busy=%.3fs device_idle=%.3fs device_max_pass=%.1fms", s.device_busy_seconds,
-                s.device_idle_seconds, 1e3 * s.device_max_pass_seconds);
+        fprintf(stderr, " device_busy=%.3fs device_idle=%.3fs device_max_pass=%.1fms device_max_idle=%.2fms",
+                s.device_busy_seconds, s.device_idle_seconds, 1e3 * s.device_max_pass_seconds,
+                1e3 * s.device_max_idle_seconds);
     for (int k = 0; k < RR_MODEL_OP_KINDS; k++) /* RR_CUDA_PROFILE=1 */
         if (s.op_seconds[k] > 0)
             fprintf(stderr, " op_%s=%.4fs", rr_model_op_name(k), s.op_seconds[k]);

@@ -530,6 +530,8 @@ rr_status rr_model_collect(rr_model *m, int slot, const float **out) {
     if (m->be->last_busy_s > m->stats.device_max_pass_seconds)
         m->stats.device_max_pass_seconds = m->be->last_busy_s;
     m->stats.device_idle_seconds += m->be->last_idle_s;
+    if (m->be->last_idle_s > m->stats.device_max_idle_seconds)
+        m->stats.device_max_idle_seconds = m->be->last_idle_s;
     for (int k = 0; k < RR_MODEL_OP_KINDS; k++)
         m->stats.op_seconds[k] += m->be->last_op_s[k];
     *out = m->host_out[slot];
