@@ -136,9 +136,8 @@ struct rr_backend {
     const rr_backend_ops *ops;
     rr_backend_limits limits;
     const rr_pass *pass; /* current pass (host view) */
-    /* Rows per piece of the feed-forward block (rr_backend_ffn); 0 = the whole pass at once.
-     * The CUDA backend sets it so that one piece's intermediate [rows, I] stays in the GPU's
-     * L2 cache between the up product, its GELU and the down product. */
+    /* Rows per piece of the feed-forward block (rr_backend_ffn); 0 = the whole pass at once
+     * (the default everywhere; CUDA: RR_CUDA_FFN_ROWS, an experiment measured slower). */
     int32_t ffn_rows;
     /* Device time of the pass the last `wait` completed, and of the device's idle time since
      * the pass before it ended (seconds; the CUDA backend measures both with events, the CPU

@@ -526,14 +526,16 @@ rr_status rr_model_collect(rr_model *m, int slot, const float **out) {
     double t0 = omp_get_wtime();
     rr_status st = m->be->ops->wait(m->be, slot);
     m->stats.forward_seconds += omp_get_wtime() - t0;
-    m->stats.device_busy_seconds += m->be->last_busy_s;
-    if (m->be->last_busy_s > m->stats.device_max_pass_seconds)
-        m->stats.device_max_pass_seconds = m->be->last_busy_s;
-    m->stats.device_idle_seconds += m->be->last_idle_s;
-    if (m->be->last_idle_s > m->stats.device_max_idle_seconds)
-        m->stats.device_max_idle_seconds = m->be->last_idle_s;
-    for (int k = 0; k < RR_MODEL_OP_KINDS; k++)
-        m->stats.op_seconds[k] += m->be->last_op_s[k];
+    if (!st) { /* the device's own times of that pass (zeros on the CPU) */
+        m->stats.device_busy_seconds += m->be->last_busy_s;
+        if (m->be->last_busy_s > m->stats.device_max_pass_seconds)
+            m->stats.device_max_pass_seconds = m->be->last_busy_s;
+        m->stats.device_idle_seconds += m->be->last_idle_s;
+        if (m->be->last_idle_s > m->stats.device_max_idle_seconds)
+            m->stats.device_max_idle_seconds = m->be->last_idle_s;
+        for (int k = 0; k < RR_MODEL_OP_KINDS; k++)
+            m->stats.op_seconds[k] += m->be->last_op_s[k];
+    }
     *out = m->host_out[slot];
     return st;
 }
