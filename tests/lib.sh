@@ -3,8 +3,20 @@
 #   finish             prints the tally; its status is the test's (0 when nothing failed)
 #   tiny_model DIR     a tiny seeded BERT cross-encoder (tests/tools/make_tiny_model.py) with
 #                      all-MiniLM-L6-v2's tokenizer files ($RR_MODELS_DIR)
+#   tiny_test_setup    the common start of a tiny-model test: BIN, DATA (the shipped SciFact),
+#                      MINILM; skips (exit 77) without the models; T, a scratch directory
+#                      removed at exit; the tiny model in $T/tiny
 pass=0 fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
 tiny_model() { python3 "${RR_REPO_DIR:?}/tests/tools/make_tiny_model.py" "$1" "${RR_MODELS_DIR:?}/all-MiniLM-L6-v2"; }
+tiny_test_setup() {
+  BIN="${RR_BIN:?}"
+  DATA="${RR_REPO_DIR:?}/data/scifact"
+  MINILM="${RR_MODELS_DIR:?}/all-MiniLM-L6-v2"
+  [ -f "$MINILM/vocab.txt" ] || { echo "SKIPPED: no $MINILM (run scripts/setup.sh)"; exit 77; }
+  T="$(mktemp -d)"
+  trap 'rm -rf "$T"' EXIT
+  tiny_model "$T/tiny" || exit 1
+}

@@ -7,14 +7,8 @@
 # holds every candidate of the input. Tiny seeded model, CPU.
 # Needs RR_BIN, RR_REPO_DIR, RR_MODELS_DIR (ctest sets them) and python3.
 set -u
-BIN="${RR_BIN:?}"
-DATA="${RR_REPO_DIR:?}/data/scifact"
-MINILM="${RR_MODELS_DIR:?}/all-MiniLM-L6-v2"
-[ -f "$MINILM/vocab.txt" ] || { echo "SKIPPED: no $MINILM (run scripts/setup.sh)"; exit 77; }
-T="$(mktemp -d)"
-trap 'rm -rf "$T"' EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-tiny_model "$T/tiny" || exit 1
+tiny_test_setup
 python3 - "$DATA" "$T" <<'PY'
 import gzip, json, random, sys
 data, T = sys.argv[1], sys.argv[2]
