@@ -68,6 +68,25 @@ then ok "--from-index keeps the model and corpus checksums"; else bad "--from-in
 "$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --output "$T/x" --search-params nprobe=4 2>"$T/err"
 if [ $? -eq 1 ] && [ ! -e "$T/x" ]; then ok "search parameter foreign to Flat refused"; else bad "nprobe on Flat: $(cat "$T/err")"; fi
 
+# --- where FAISS searches: --search-device cpu | gpu | auto (the default) ---
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --k 10 --output "$T/run_cpu" --tag t1 \
+  --search-device cpu 2>"$T/err"
+if cmp -s "$T/run1" "$T/run_cpu" && grep -q "search on the CPU" "$T/err"; then ok "--search-device cpu: identical run"
+else bad "--search-device cpu: $(cat "$T/err")"; fi
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --k 10 --output "$T/run_gpu" --tag t1 \
+  --search-device gpu 2>"$T/err"; rc=$?
+if [ "$rc" = 0 ]; then # FAISS with GPU support on a machine with a GPU: the same documents per query
+  if grep -q "search on the GPU" "$T/err" &&
+     cmp -s <(cut -d' ' -f1,3 "$T/run1" | sort) <(cut -d' ' -f1,3 "$T/run_gpu" | sort); then
+    ok "--search-device gpu: searched on the GPU, the same 400 (query, document) pairs"
+  else bad "--search-device gpu: $(cat "$T/err")"; fi
+elif [ "$rc" = 1 ] && grep -qE "FAISS has no GPU support|FAISS sees no GPU" "$T/err" && [ ! -e "$T/run_gpu" ]; then
+  ok "--search-device gpu without a GPU: $(head -c 160 "$T/err")"
+else bad "--search-device gpu: exit $rc: $(cat "$T/err")"; fi
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --output "$T/x" --search-device tpu 2>"$T/err"
+if [ $? -eq 2 ] && grep -q "auto, cpu or gpu" "$T/err" && [ ! -e "$T/x" ]; then ok "--search-device tpu refused"
+else bad "--search-device tpu: $(cat "$T/err")"; fi
+
 # --- nightly update by id: --remove 5 ids, --add 20 new documents, 1 replaced; the same search
 #     results as an index rebuilt on the changed corpus (kept vectors are copied, not embedded) ---
 zcat "$DATA/corpus.jsonl.gz" | sed -n '81,100p' >"$T/add.jsonl"

@@ -56,6 +56,8 @@ typedef struct rr_config {
         char *factory;       /* "Flat" */
         char *metric;        /* "ip" | "l2" */
         char *search_params; /* "nprobe=16" or NULL */
+        char *search_device; /* "auto" | "cpu" | "gpu": where FAISS searches */
+        char *search_fp16;   /* "false" | "true": the GPU copy stores vectors in fp16 */
         char *tag;           /* "first_stage" */
         char *device, *precision;
         int k;               /* 100 */

@@ -73,6 +73,22 @@ rr_status rr_index_set_search_params(rr_index *index, const char *params);
 rr_status rr_index_search(const rr_index *index, int64_t n, const float *q, int64_t k,
                           int64_t batch, float *scores, int64_t *labels);
 
+/* Searching on a GPU (FAISS's index_cpu_to_gpu). rr_index_gpu_built: 1 when the library's
+ * FAISS was built with GPU support; rr_index_gpu_count: the GPUs FAISS sees (0 without GPU
+ * support or without a device).
+ * rr_index_use_gpu copies the index to GPU `device` (fp16 != 0: vectors stored in half
+ * precision, for Flat and IVF…,Flat); rr_index_search then runs there, except for k above
+ * FAISS's GPU limit (2048), which searches the CPU index. RR_ERR_UNSUPPORTED when there is no
+ * GPU support or no GPU, or the index type has no GPU version (HNSW, fast-scan PQ); the index
+ * stays usable on the CPU. rr_index_set_search_params re-makes the copy with the new
+ * parameters; rr_index_add drops it (call rr_index_use_gpu again). The CPU index stays the
+ * one that is written. */
+int rr_index_gpu_built(void);
+int rr_index_gpu_count(void);
+rr_status rr_index_use_gpu(rr_index *index, int device, int fp16);
+/* 1 while searches run on a GPU copy. */
+int rr_index_on_gpu(const rr_index *index);
+
 /* Copy stored vectors [first, first + n) out of the index into out [N, D]: exact for Flat,
  * the quantized approximation for PQ/SQ; FAISS refuses for indexes that cannot (IVF without
  * a direct map, HNSW over a non-flat storage). Lets an index be rebuilt with another factory

@@ -64,8 +64,38 @@ static rr_status restrict_to_qrels(text_list *q, const char *qrels_path, size_t 
     return RR_OK;
 }
 
+/* --search-device: auto copies the index to GPU 0 when that can be done and says why not
+ * otherwise (FAISS without GPU support stays silent: nothing the user asked for is missing);
+ * gpu makes every reason an error. k above FAISS's GPU limit searches the CPU index. */
+static rr_status search_on_gpu(rr_index *index, const char *sdev, int fp16, int k) {
+    if (!strcmp(sdev, "cpu"))
+        return RR_OK;
+    const int must = !strcmp(sdev, "gpu");
+    if (!must && !rr_index_gpu_built())
+        return RR_OK;
+    if (k > 2048) {
+        if (must)
+            return rr_error(RR_ERR_INVALID_ARG, "--search-device gpu: k = %d is above FAISS's GPU limit "
+                            "of 2048", k);
+        fprintf(stderr, "rerank retrieve: k = %d is above FAISS's GPU limit of 2048: searching on the CPU\n", k);
+        return RR_OK;
+    }
+    rr_status st = rr_index_use_gpu(index, 0, fp16);
+    if (st == RR_ERR_UNSUPPORTED && !must) {
+        if (rr_index_gpu_count() > 0) /* no GPU at all is the ordinary case of auto */
+            fprintf(stderr, "rerank retrieve: searching on the CPU: %s\n", rr_last_error());
+        return RR_OK;
+    }
+    if (st && !must) { /* the copy failed (GPU memory, a parameter FAISS's GPU index refuses) */
+        fprintf(stderr, "rerank retrieve: searching on the CPU: %s\n", rr_last_error());
+        return RR_OK;
+    }
+    return st;
+}
+
 retrieve_opts retrieve_opts_default(void) {
-    retrieve_opts o = {.tag = "rerank", .device = "cpu", .precision = "fp32", .k = 100, .batch = 4096};
+    retrieve_opts o = {.tag = "rerank", .device = "cpu", .precision = "fp32", .search_device = "auto",
+                       .k = 100, .batch = 4096};
     return o;
 }
 
@@ -81,6 +111,10 @@ int rr_cmd_retrieve(int argc, char **argv) {
         {"model", OPT_STR, &o.model_dir, "bi-encoder (default: the one meta.json names; checksum checked)"},
         {"search-params", OPT_STR, &o.search_params, "FAISS search parameters: nprobe=16, efSearch=128"},
         {"batch", OPT_INT, &o.batch, "queries per FAISS search call (default 4096)"},
+        {"search-device", OPT_STR, &o.search_device,
+         "auto (default: a GPU copy of the index when FAISS has GPU support, a GPU is present and the "
+         "index type has a GPU version; else the CPU) | cpu | gpu (an error when it cannot)"},
+        {"search-fp16", OPT_FLAG, &o.search_fp16, "the GPU copy stores the vectors in fp16"},
         {"max-length", OPT_INT, &o.max_length, "tokens per query (default: the model's)"},
         {"token-budget", OPT_INT, &o.token_budget, "tokens per forward pass (default 16384)"},
         {"threads", OPT_INT, &o.threads, "CPU threads (default: all)"},
@@ -107,6 +141,11 @@ int stage_retrieve(const retrieve_opts *o) {
     }
     if (k <= 0 || batch <= 0) {
         fprintf(stderr, "rerank retrieve: --k and --batch must be positive\n");
+        return 2;
+    }
+    const char *sdev = o->search_device ? o->search_device : "auto";
+    if (strcmp(sdev, "auto") && strcmp(sdev, "cpu") && strcmp(sdev, "gpu")) {
+        fprintf(stderr, "rerank retrieve: --search-device must be auto, cpu or gpu (got \"%s\")\n", sdev);
         return 2;
     }
     if (!*tag || strpbrk(tag, " \t\n\r")) {
@@ -200,8 +239,12 @@ int stage_retrieve(const retrieve_opts *o) {
     double t_embed = omp_get_wtime();
     if ((st = rr_model_embed(model, n, (const char *const *)qs.texts, qs.lens, qvec)))
         goto done;
+    t_embed = omp_get_wtime() - t_embed;
+    double t_gpu = omp_get_wtime();
+    if ((st = search_on_gpu(index, sdev, o->search_fp16, k)))
+        goto done;
+    t_gpu = omp_get_wtime() - t_gpu;
     double t_search = omp_get_wtime();
-    t_embed = t_search - t_embed;
     if ((st = rr_index_search(index, (int64_t)n, qvec, k, batch, scores, labels)))
         goto done;
     t_search = omp_get_wtime() - t_search;
@@ -221,9 +264,13 @@ int stage_retrieve(const retrieve_opts *o) {
     if ((st = rr_atomic_commit(&af)))
         goto done;
     fprintf(stderr, "rerank retrieve: %zu queries x top %d from %lld docs -> %s in %.1fs "
-                    "(embed %.2fs, %.1f queries/s; search %.3fs, %.0f queries/s)\n",
+                    "(embed %.2fs, %.1f queries/s; search on the %s %.3fs, %.0f queries/s",
             n, k, (long long)num_docs, output, omp_get_wtime() - t0, t_embed,
-            t_embed > 0 ? (double)n / t_embed : 0.0, t_search, t_search > 0 ? (double)n / t_search : 0.0);
+            t_embed > 0 ? (double)n / t_embed : 0.0, rr_index_on_gpu(index) ? "GPU" : "CPU", t_search,
+            t_search > 0 ? (double)n / t_search : 0.0);
+    if (rr_index_on_gpu(index))
+        fprintf(stderr, ", copy to the GPU %.3fs", t_gpu);
+    fprintf(stderr, ")\n");
 done:
     if (st) {
         if (af.fp)

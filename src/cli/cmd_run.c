@@ -316,6 +316,8 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
             ro.tag = cfg->first_stage.tag;
             ro.model_dir = cfg->first_stage.model;
             ro.search_params = cfg->first_stage.search_params;
+            ro.search_device = cfg->first_stage.search_device;
+            ro.search_fp16 = !strcmp(cfg->first_stage.search_fp16, "true");
             ro.k = cfg->first_stage.k;
             ro.batch = cfg->first_stage.batch;
             ro.max_length = cfg->first_stage.max_length;

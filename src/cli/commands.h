@@ -35,6 +35,8 @@ int stage_index(const index_opts *o);
 /* rerank retrieve */
 typedef struct retrieve_opts {
     const char *index_dir, *queries, *qrels, *output, *tag, *model_dir, *search_params, *device, *precision;
+    const char *search_device; /* auto (default): a GPU copy of the index when one can be made | cpu | gpu */
+    int search_fp16;           /* the GPU copy stores vectors in fp16 */
     int k, threads, token_budget, max_length, batch;
     int lenient, strict; /* malformed query lines: skipped and counted / stop at the first (default) */
 } retrieve_opts;

@@ -30,6 +30,15 @@
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#ifdef RR_HAVE_FAISS_GPU
+#include <faiss/c_api/IndexFlat_c.h>
+#include <faiss/c_api/IndexIVFFlat_c.h>
+#include <faiss/c_api/IndexScalarQuantizer_c.h>
+#include <faiss/c_api/gpu/DeviceUtils_c.h>
+#include <faiss/c_api/gpu/GpuAutoTune_c.h>
+#include <faiss/c_api/gpu/GpuClonerOptions_c.h>
+#include <faiss/c_api/gpu/StandardGpuResources_c.h>
+#endif
 #else
 typedef struct FaissIndex_H FaissIndex;
 #endif
@@ -61,10 +70,19 @@ typedef struct id_map {
 } id_map;
 
 struct rr_index {
-    FaissIndex *faiss;
+    FaissIndex *faiss; /* the index itself: what is trained, added to, written */
     rr_index_meta meta;
     id_map ids;
+    /* rr_index_use_gpu: a copy on a GPU that searches run on (NULL: search the CPU index);
+     * dropped when the CPU index changes, re-made when the search parameters change */
+    FaissIndex *gpu;
+    void *gpu_res; /* FaissStandardGpuResources */
+    int gpu_device, gpu_fp16;
 };
+
+/* FAISS 1.7.3's GPU k-selection handles k (and nprobe) up to this; larger k searches the CPU
+ * index (GPU_MAX_SELECTION_K in faiss/gpu/utils/DeviceDefs.cuh) */
+#define RR_GPU_MAX_K 2048
 
 int rr_metric_parse(const char *name) {
     if (!strcmp(name, "ip"))
@@ -260,9 +278,92 @@ rr_status rr_index_create(const rr_index_meta *meta, rr_index **out) {
 #endif
 }
 
+/* ---- the GPU copy ------------------------------------------------------------------------ */
+
+int rr_index_gpu_built(void) {
+#ifdef RR_HAVE_FAISS_GPU
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int rr_index_gpu_count(void) {
+#ifdef RR_HAVE_FAISS_GPU
+    int n = 0;
+    return faiss_get_num_gpus(&n) ? 0 : n;
+#else
+    return 0;
+#endif
+}
+
+static void drop_gpu(rr_index *ix) {
+#ifdef RR_HAVE_FAISS_GPU
+    if (ix->gpu)
+        faiss_Index_free(ix->gpu);
+#endif
+    ix->gpu = NULL;
+}
+
+#ifdef RR_HAVE_FAISS_GPU
+/* FAISS's GPU cloner turns what it does not know into a CPU copy, silently: only the types it
+ * does map are sent. IVF…,PQ… is recognised by its factory string (the C API has no IVFPQ
+ * downcast); fast-scan PQ ("…fs") has no GPU version. */
+static int gpu_has_version(const rr_index *ix) {
+    FaissIndex *f = ix->faiss;
+    if (faiss_IndexFlat_cast(f) || faiss_IndexIVFFlat_cast(f) || faiss_IndexIVFScalarQuantizer_cast(f))
+        return 1;
+    const char *pq = strstr(ix->meta.factory, ",PQ");
+    return faiss_IndexIVF_cast(f) && pq && !strstr(pq, "fs") && !strchr(pq + 1, ',');
+}
+#endif
+
+rr_status rr_index_use_gpu(rr_index *ix, int device, int fp16) {
+#ifndef RR_HAVE_FAISS_GPU
+    (void)ix, (void)device, (void)fp16;
+    return rr_error(RR_ERR_UNSUPPORTED, "this rerank's FAISS has no GPU support (RR_FAISS_GPU=1 "
+                    "scripts/setup.sh builds one, then rebuild)");
+#else
+    int n = rr_index_gpu_count();
+    if (n <= 0)
+        return rr_error(RR_ERR_UNSUPPORTED, "FAISS sees no GPU");
+    if (device < 0 || device >= n)
+        return rr_error(RR_ERR_INVALID_ARG, "GPU %d: FAISS sees %d GPU%s", device, n, n == 1 ? "" : "s");
+    if (!gpu_has_version(ix))
+        return rr_error(RR_ERR_UNSUPPORTED, "index \"%s\" has no GPU version in FAISS %s (Flat, "
+                        "IVF…,Flat, IVF…,SQ… and IVF…,PQ… have)", ix->meta.factory, RR_FAISS_VERSION);
+    if (!ix->gpu_res) {
+        FaissStandardGpuResources *res = NULL;
+        FAISS_TRY(faiss_StandardGpuResources_new(&res), "StandardGpuResources");
+        ix->gpu_res = res;
+    }
+    FaissGpuClonerOptions *opt = NULL;
+    FAISS_TRY(faiss_GpuClonerOptions_new(&opt), "GpuClonerOptions");
+    faiss_GpuClonerOptions_set_useFloat16(opt, fp16 != 0);
+    FaissGpuIndex *g = NULL;
+    int rc = faiss_index_cpu_to_gpu_with_options((FaissGpuResourcesProvider *)ix->gpu_res, device,
+                                                 ix->faiss, opt, &g);
+    faiss_GpuClonerOptions_free(opt);
+    if (rc)
+        return faiss_fail(rc, "index_cpu_to_gpu");
+    drop_gpu(ix);
+    ix->gpu = (FaissIndex *)g;
+    ix->gpu_device = device;
+    ix->gpu_fp16 = fp16 != 0;
+    return RR_OK;
+#endif
+}
+
+int rr_index_on_gpu(const rr_index *ix) { return ix && ix->gpu; }
+
 void rr_index_free(rr_index *ix) {
     if (!ix)
         return;
+    drop_gpu(ix);
+#ifdef RR_HAVE_FAISS_GPU
+    if (ix->gpu_res)
+        faiss_StandardGpuResources_free(ix->gpu_res);
+#endif
 #ifdef RR_HAVE_FAISS
     if (ix->faiss)
         faiss_Index_free(ix->faiss);
@@ -322,6 +423,7 @@ rr_status rr_index_add(rr_index *ix, int64_t n, const float *x, const char *cons
     }
     RR_CHECK_INVARIANT(faiss_Index_ntotal(ix->faiss) == ix->ids.num);
     ix->meta.num_docs = ix->ids.num;
+    drop_gpu(ix); /* stale now: rr_index_use_gpu makes a new copy */
     return RR_OK;
 #endif
 }
@@ -342,6 +444,10 @@ rr_status rr_index_set_search_params(rr_index *ix, const char *params) {
         return rr_error(RR_ERR_INVALID_ARG, "search parameters \"%s\" for index \"%s\": %s", params,
                         ix->meta.factory, msg && *msg ? msg : "rejected by FAISS");
     }
+    /* the GPU copy took its parameters (nprobe) when it was made, and FAISS's C API has no
+     * GPU parameter space: make it again */
+    if (ix->gpu)
+        return rr_index_use_gpu(ix, ix->gpu_device, ix->gpu_fp16);
     return RR_OK;
 #endif
 }
@@ -359,9 +465,10 @@ rr_status rr_index_search(const rr_index *ix, int64_t n, const float *q, int64_t
     if (batch <= 0 || batch > n)
         batch = n;
     const int64_t d = ix->meta.dim;
+    FaissIndex *f = ix->gpu && k <= RR_GPU_MAX_K ? ix->gpu : ix->faiss;
     for (int64_t first = 0; first < n; first += batch) {
         int64_t nb = n - first < batch ? n - first : batch;
-        FAISS_TRY(faiss_Index_search(ix->faiss, nb, q + first * d, k, scores + first * k,
+        FAISS_TRY(faiss_Index_search(f, nb, q + first * d, k, scores + first * k,
                                      labels + first * k), "search");
     }
     if (ix->meta.metric == RR_METRIC_L2) /* squared distance → similarity, larger is better */
