@@ -80,6 +80,20 @@ fi
 # engine then builds without the index commands).
 FAISS_VERSION="1.7.3"
 FAISS_DIR="$CACHE/faiss-$FAISS_VERSION-capi"
+# RR_FAISS_GPU=1: with FAISS's GPU indexes too (a GPU copy of the index searches; CMake then
+# prefers this install). Needs the CUDA toolkit; about 12 minutes on 2 cores for one card
+# generation (RR_FAISS_CUDA_ARCH, default 90 = H100/H200; "80;90" for both). CUDA 13's CCCL
+# needs C++17, and 1.7.3's c_api/gpu/DeviceUtils_c.h includes the legacy cublas.h, which
+# cannot be included beside cublas_v2.h: it is patched to include cublas_v2.h.
+FAISS_GPU="${RR_FAISS_GPU:-0}"
+FAISS_GPU_STAMP=""
+if [ "$FAISS_GPU" = 1 ]; then
+  FAISS_DIR="$FAISS_DIR-gpu"
+  NVCC="${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}"
+  [ -x "$NVCC" ] || { log "RR_FAISS_GPU=1 needs the CUDA toolkit (nvcc not found)"; exit 1; }
+  FAISS_CUDA_ARCH="${RR_FAISS_CUDA_ARCH:-90}"
+  FAISS_GPU_STAMP=" gpu=$FAISS_CUDA_ARCH"
+fi
 FAISS_STAMP="$FAISS_DIR/.rerank-built"
 # SIMD: FAISS's AVX2 code paths (distances, IVF scans, scalar quantizers; the flags of its own
 # faiss_avx2 target) where this CPU has them, else its generic C++. The generic build searched
@@ -98,7 +112,7 @@ case "$FAISS_SIMD" in
   generic) FAISS_CXXFLAGS="" ;;
   *) log "RR_FAISS_SIMD must be avx2 or generic, not '$FAISS_SIMD'"; exit 2 ;;
 esac
-faiss_ready() { [ -f "$FAISS_STAMP" ] && grep -q "simd=$FAISS_SIMD" "$FAISS_STAMP"; }
+faiss_ready() { [ -f "$FAISS_STAMP" ] && grep -q "simd=$FAISS_SIMD$FAISS_GPU_STAMP" "$FAISS_STAMP"; }
 if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! faiss_ready; then
   # two setups at once (a test run beside a build) would build into the same folder: the
   # second waits for the first, then finds the stamp
@@ -143,7 +157,7 @@ if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! faiss_ready; then
   if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
-  log "building FAISS $FAISS_VERSION ($FAISS_SIMD) with the C API from Debian's source package (a few minutes)"
+  log "building FAISS $FAISS_VERSION ($FAISS_SIMD$FAISS_GPU_STAMP) with the C API from Debian's source package (a few minutes${FAISS_GPU_STAMP:+; with the GPU code, 10-15})"
   faiss_t0=$(date +%s)
   work="$CACHE/faiss-$FAISS_VERSION-build"
   rm -rf "$work" && mkdir -p "$work"
@@ -156,14 +170,23 @@ if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! faiss_ready; then
     [ -f "$d/libopenblas.so" ] && blas_dir="$d"
   done
   [ -n "$blas_dir" ] || { log "OpenBLAS (OpenMP build) not found"; exit 1; }
+  gpu_args=(-DFAISS_ENABLE_GPU=OFF)
+  rpath="\$ORIGIN;$blas_dir"
+  if [ "$FAISS_GPU" = 1 ]; then
+    sed -i 's|#include <cublas.h>|#include <cublas_v2.h>|' "$work/src/c_api/gpu/DeviceUtils_c.h"
+    cuda_lib="$(cd "$(dirname "$NVCC")/.." && pwd)/lib64"
+    gpu_args=(-DFAISS_ENABLE_GPU=ON -DCMAKE_CUDA_COMPILER="$NVCC" -DCMAKE_CUDA_STANDARD=17
+              -DCMAKE_CUDA_ARCHITECTURES="$FAISS_CUDA_ARCH")
+    rpath="$rpath;$cuda_lib"
+  fi
   cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
-    -DFAISS_ENABLE_C_API=ON -DFAISS_ENABLE_GPU=OFF -DFAISS_ENABLE_PYTHON=OFF \
+    -DFAISS_ENABLE_C_API=ON "${gpu_args[@]}" -DFAISS_ENABLE_PYTHON=OFF \
     -DBUILD_TESTING=OFF -DBUILD_SHARED_LIBS=ON -DFAISS_OPT_LEVEL=generic \
     -DCMAKE_CXX_FLAGS="$FAISS_CXXFLAGS" \
     -DBLA_VENDOR=OpenBLAS -DBLAS_LIBRARIES="$blas_dir/libopenblas.so" \
     -DLAPACK_LIBRARIES="$blas_dir/libopenblas.so" \
     -DCMAKE_INSTALL_PREFIX="$FAISS_DIR.new" -DCMAKE_INSTALL_LIBDIR=lib \
-    -DCMAKE_INSTALL_RPATH="\$ORIGIN;$blas_dir" -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON >"$work/configure.log" 2>&1 ||
+    -DCMAKE_INSTALL_RPATH="$rpath" -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON >"$work/configure.log" 2>&1 ||
     { tail -30 "$work/configure.log" >&2; exit 1; }
   cmake --build "$work/build" -j"${RR_FAISS_JOBS:-2}" >"$work/build.log" 2>&1 ||
     { tail -40 "$work/build.log" >&2; exit 1; }
@@ -174,7 +197,7 @@ if [ "${RR_SKIP_FAISS:-0}" != 1 ] && ! faiss_ready; then
   (cd "$work/src/c_api" && find . -name '*.h' -exec cp --parents {} "$FAISS_DIR.new/include/faiss/c_api/" \;)
   find "$work/build" -name 'libfaiss_c.so*' -exec cp -P {} "$FAISS_DIR.new/lib/" \;
   faiss_t1=$(date +%s)
-  echo "faiss $FAISS_VERSION simd=$FAISS_SIMD built in $((faiss_t1 - faiss_t0)) s on $(nproc) cores, $(date -u +%F)" \
+  echo "faiss $FAISS_VERSION simd=$FAISS_SIMD$FAISS_GPU_STAMP built in $((faiss_t1 - faiss_t0)) s on $(nproc) cores, $(date -u +%F)" \
     >"$FAISS_DIR.new/.rerank-built"
   rm -rf "$FAISS_DIR" && mv "$FAISS_DIR.new" "$FAISS_DIR"
   rm -rf "$work"

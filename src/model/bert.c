@@ -264,7 +264,7 @@ static rr_status alloc_workspace(rr_model *m) {
     const size_t H = (size_t)m->config.hidden_size, I = (size_t)m->config.intermediate_size;
     size_t out_dim = (size_t)m->out_dim;
     const size_t F = (size_t)rr_backend_ffn_scratch_rows(m->be, m->token_budget); /* rows of ff */
-    size_t sizes[] = {T * H, T * 3 * H, T * H, T * H, F * I, S * H, S * H, S * out_dim};
+    size_t sizes[] = {T * H, T * 3 * H, T * H, T * H, F * I, S * H, S * H, S * out_dim, S * out_dim};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         total += (sizes[i] + 15) / 16 * 16;
@@ -289,7 +289,7 @@ static rr_status alloc_workspace(rr_model *m) {
     RR_TRY(st);
     float *p = m->workspace;
     float **fields[] = {&m->ws.x, &m->ws.qkv, &m->ws.ctx, &m->ws.tmp, &m->ws.ff,
-                        &m->ws.pooled, &m->ws.pooled2, &m->ws.out};
+                        &m->ws.pooled, &m->ws.pooled2, &m->ws.out[0], &m->ws.out[1]};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *fields[i] = p;
         p += (sizes[i] + 15) / 16 * 16;
@@ -505,11 +505,11 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     RR_MARK(be, RR_OPK_HEAD);
     if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
         rr_classifier_head head = {w->pooler_w, w->pooler_b, w->cls_w, w->cls_b, m->num_labels};
-        RR_TRY(ops->classify(be, ws->x, &head, ws->pooled, ws->pooled2, ws->out));
+        RR_TRY(ops->classify(be, ws->x, &head, ws->pooled, ws->pooled2, ws->out[slot]));
     } else {
-        RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out));
+        RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out[slot]));
     }
-    RR_TRY(ops->download_async(be, m->host_out[slot], ws->out, (size_t)S * (size_t)m->out_dim * sizeof(float),
+    RR_TRY(ops->download_async(be, m->host_out[slot], ws->out[slot], (size_t)S * (size_t)m->out_dim * sizeof(float),
                                slot));
     m->stats.sequences += S;
     m->stats.tokens += T;

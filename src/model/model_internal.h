@@ -42,7 +42,8 @@ typedef struct rr_model_ws {
     float *ff;      /* (T, I) */
     float *pooled;  /* (S, H) */
     float *pooled2; /* (S, H) */
-    float *out;     /* (S, out_dim) */
+    float *out[2];  /* (S, out_dim), one per slot: a pass's output can still be on its way to
+                     * the host (the CUDA backend's copy stream) while the next pass writes */
 } rr_model_ws;
 
 struct rr_model {

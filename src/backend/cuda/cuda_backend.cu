@@ -9,15 +9,27 @@
  *
  * Memory: the fp32 weight block is uploaded once by the model; in bf16/fp16 a mirror of the
  * whole block in the storage type is made once (prepare_weights), so a weight pointer p maps
- * to mirror + (p - block). The pass metadata (ids, type ids, positions, cu_seqlens) goes
- * through one pinned buffer in one copy; outputs come back through pinned staging. Nothing
- * is allocated per pass; the only synchronisation per pass is the wait for its output, and
- * the model waits for pass i only after it has enqueued pass i+1 (download_async / wait), so
- * the host packs the next pass while the device computes. Everything runs on one stream of
- * the backend's own: a pass's copies are small (12 bytes per token in, 4 per score out)
- * next to its compute, so a second stream for copies would buy almost nothing. Timed events
- * at each pass's start and end measure it (--timing's device_busy / device_idle): on an H100
- * the device idles 6-8% of a job between passes, which a copy stream would not remove.
+ * to mirror + (p - block). Nothing is allocated per pass; the only synchronisation per pass
+ * is the wait for its output, and the model waits for pass i only after it has enqueued pass
+ * i+1 (download_async / wait), so the host packs the next pass while the device computes.
+ *
+ * Two streams. The compute stream runs every op. The copy stream carries a pass's metadata
+ * in (ids, type ids, positions, cu_seqlens: one copy from one of two pinned buffers into one
+ * of two device buffers, alternating by pass) and its output out (into the model's host
+ * slot; the model keeps two device outputs, one per slot). So the metadata of pass i+1 goes
+ * in, and the output of pass i-1 comes out, while pass i computes. Events order them:
+ *   meta_copied[b]  copy stream, after pass p's metadata landed in buffer b = p & 1; the
+ *                   compute stream waits for it before pass p's first op, and the host before
+ *                   it rewrites pinned buffer b for pass p+2;
+ *   meta_free[b]    compute stream, at the start of pass p+1: pass p's ops (which read
+ *                   buffer b) are done; the copy for pass p+2 waits for it;
+ *   computed[s]     compute stream, after the ops of the pass downloading into slot s; the
+ *                   copy stream waits for it before that download; out_ready[s] follows the
+ *                   download on the copy stream, and is what the host waits for.
+ * The copies are small next to a pass's compute (12 bytes per token in, 4 per score out), so
+ * this buys little time: it keeps the copies off the compute stream's critical path. Timed
+ * events at each pass's start and end on the compute stream measure it (--timing's
+ * device_busy / device_idle / device_max_idle).
  */
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -41,7 +53,7 @@ constexpr int kMaxMarks = 96; /* profiling marks per pass: 2 + 7 per layer cover
 enum { ATTN_SIMT, ATTN_WMMA, ATTN_MMA, ATTN_MMA2 };
 
 struct algo_entry {
-    int M, N, K, bias, valid;
+    int M, N, K, bias, valid; /* bias: 0 none, 1 bias, 2 bias + GELU (tanh) */
     cublasLtMatmulAlgo_t algo;
 };
 
@@ -49,9 +61,10 @@ struct cuda_backend {
     rr_backend base;
     int dtype;       /* 0 fp32, 1 bf16, 2 fp16 */
     size_t act_size; /* bytes per activation element */
-    cudaStream_t stream;
-    cudaEvent_t meta_copied;
-    cudaEvent_t out_ready[2]; /* download_async slots */
+    cudaStream_t stream; /* compute */
+    cudaStream_t copy;   /* metadata in, outputs out */
+    cudaEvent_t meta_copied[2], meta_free[2]; /* by metadata buffer (pass number & 1) */
+    cudaEvent_t computed[2], out_ready[2];    /* by download_async slot */
     /* Timed events of the last 4 passes (by pass number & 3): start (begin_pass) and end (its
      * output copied). Pass p's are re-recorded only at pass p + 4, which begins after pass p
      * has been waited for (at most two passes are in flight). */
@@ -70,9 +83,12 @@ struct cuda_backend {
     void *lt_ws;
     int use_lt;
     int fused_gelu;           /* RR_CUDA_GELU_GEMM=fused: linear_gelu.cu for x·Wᵀ + b → GELU */
+    int lt_gelu_tanh;         /* RR_CUDA_GELU_GEMM=lt-tanh: cuBLASLt's GELU_BIAS epilogue */
     int attn_kernel;          /* ATTN_SIMT, _WMMA, _MMA or _MMA2 (see rr_cudamod_backend_create) */
-    int32_t *h_meta, *d_meta; /* ids | type ids | positions [T each] | cu_seqlens [S+1] */
-    int32_t *d_ids, *d_types, *d_pos, *d_cu;
+    /* two buffers each, by pass number & 1: ids | type ids | positions [T each] | cu_seqlens
+     * [S+1], packed at the pass's T */
+    int32_t *h_meta[2], *d_meta[2];
+    int32_t *d_ids, *d_types, *d_pos, *d_cu; /* this pass's, in d_meta[npass & 1] */
     void *h_stage;            /* pinned download staging */
     size_t stage_bytes;
     const float *wblock;      /* the model's fp32 weight block */
@@ -172,10 +188,12 @@ rr_status cu_download_async(rr_backend *be, void *dst, const void *src, size_t b
     cuda_backend *c = cb(be);
     if (slot < 0 || slot > 1)
         return rr_error(RR_ERR_INVALID_ARG, "cuda: download slot %d (0 or 1)", slot);
-    if (bytes)
-        CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download");
-    CU_TRY(cudaEventRecord(c->out_ready[slot], c->stream), "download");
     CU_TRY(cudaEventRecord(c->pass_end[(c->npass - 1) & 3], c->stream), "download");
+    CU_TRY(cudaEventRecord(c->computed[slot], c->stream), "download");
+    CU_TRY(cudaStreamWaitEvent(c->copy, c->computed[slot], 0), "download");
+    if (bytes)
+        CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->copy), "download");
+    CU_TRY(cudaEventRecord(c->out_ready[slot], c->copy), "download");
     c->slot_pass[slot] = c->npass - 1;
     return RR_OK;
 }
@@ -258,20 +276,24 @@ void cu_destroy(rr_backend *be) {
     cuda_backend *c = cb(be);
     if (c->stream)
         cudaStreamSynchronize(c->stream);
+    if (c->copy)
+        cudaStreamSynchronize(c->copy);
     cudaFree(c->wmirror);
     cudaFree(c->lt_ws);
-    cudaFree(c->d_meta);
-    cudaFreeHost(c->h_meta);
+    for (int i = 0; i < 2; i++) {
+        cudaFree(c->d_meta[i]);
+        cudaFreeHost(c->h_meta[i]);
+    }
     cudaFreeHost(c->h_stage);
     if (c->lt)
         cublasLtDestroy(c->lt);
     if (c->blas)
         cublasDestroy(c->blas);
-    if (c->meta_copied)
-        cudaEventDestroy(c->meta_copied);
-    for (int i = 0; i < 2; i++)
-        if (c->out_ready[i])
-            cudaEventDestroy(c->out_ready[i]);
+    cudaEvent_t *evs[] = {c->meta_copied, c->meta_free, c->computed, c->out_ready};
+    for (size_t e = 0; e < sizeof evs / sizeof evs[0]; e++)
+        for (int i = 0; i < 2; i++)
+            if (evs[e][i])
+                cudaEventDestroy(evs[e][i]);
     for (int i = 0; i < 4; i++) {
         if (c->pass_start[i])
             cudaEventDestroy(c->pass_start[i]);
@@ -283,6 +305,8 @@ void cu_destroy(rr_backend *be) {
     }
     if (c->stream)
         cudaStreamDestroy(c->stream);
+    if (c->copy)
+        cudaStreamDestroy(c->copy);
     free(c);
 }
 
@@ -291,23 +315,33 @@ void cu_destroy(rr_backend *be) {
 rr_status cu_begin_pass(rr_backend *be, const rr_pass *p) {
     cuda_backend *c = cb(be);
     RR_TRY(rr_pass_check(&be->limits, p, "cuda"));
-    const int32_t T = p->total_tokens, S = p->num_seqs, Tmax = be->limits.token_budget;
-    /* the previous pass's metadata copy must be done before the pinned buffer is rewritten */
-    CU_TRY(cudaEventSynchronize(c->meta_copied), "begin_pass");
-    int32_t *ids = c->h_meta, *types = ids + Tmax, *pos = types + Tmax, *cu = pos + Tmax;
+    const int32_t T = p->total_tokens, S = p->num_seqs;
+    const int b = (int)(c->npass & 1);
+    /* pinned buffer b was last copied from for pass npass-2: that copy must be done */
+    CU_TRY(cudaEventSynchronize(c->meta_copied[b]), "begin_pass");
+    int32_t *ids = c->h_meta[b], *types = ids + T, *pos = types + T, *cu = pos + T;
     memcpy(ids, p->ids, (size_t)T * sizeof *ids);
     memcpy(types, p->type_ids, (size_t)T * sizeof *types);
     for (int32_t s = 0; s < S; s++)
         for (int32_t t = p->cu_seqlens[s]; t < p->cu_seqlens[s + 1]; t++)
             pos[t] = t - p->cu_seqlens[s];
     memcpy(cu, p->cu_seqlens, (size_t)(S + 1) * sizeof *cu);
-    /* one copy: ids, types, positions at their fixed offsets, cu_seqlens after them */
-    const size_t bytes = ((size_t)3 * Tmax + (size_t)S + 1) * sizeof(int32_t);
+    /* the previous pass's ops end here on the compute stream: its metadata buffer is free */
+    if (c->npass > 0)
+        CU_TRY(cudaEventRecord(c->meta_free[b ^ 1], c->stream), "begin_pass");
+    /* one copy on the copy stream, once pass npass-2's ops no longer read device buffer b */
+    const size_t bytes = ((size_t)3 * T + (size_t)S + 1) * sizeof(int32_t);
+    CU_TRY(cudaStreamWaitEvent(c->copy, c->meta_free[b], 0), "begin_pass");
+    CU_TRY(cudaMemcpyAsync(c->d_meta[b], ids, bytes, cudaMemcpyHostToDevice, c->copy), "begin_pass");
+    CU_TRY(cudaEventRecord(c->meta_copied[b], c->copy), "begin_pass");
+    CU_TRY(cudaStreamWaitEvent(c->stream, c->meta_copied[b], 0), "begin_pass");
+    c->d_ids = c->d_meta[b];
+    c->d_types = c->d_ids + T;
+    c->d_pos = c->d_types + T;
+    c->d_cu = c->d_pos + T;
     CU_TRY(cudaEventRecord(c->pass_start[c->npass & 3], c->stream), "begin_pass");
     c->marks[c->npass & 3].n = 0;
     c->npass++;
-    CU_TRY(cudaMemcpyAsync(c->d_meta, c->h_meta, bytes, cudaMemcpyHostToDevice, c->stream), "begin_pass");
-    CU_TRY(cudaEventRecord(c->meta_copied, c->stream), "begin_pass");
     be->pass = p;
     return RR_OK;
 }
@@ -329,7 +363,7 @@ rr_status cu_embed(rr_backend *be, const float *word, const float *pos, const fl
 /* cuBLASLt: y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias fused). Row-major y is column-major yᵀ [N,M]:
  * yᵀ = op(A) · B with A = W seen as column-major [K,N] (transposed), B = x seen as [K,M]. */
 rr_status lt_matmul(cuda_backend *c, const void *x, int M, int K, const void *W, const void *bias,
-                    int N, void *y, int *fallback) {
+                    int gelu_tanh, int N, void *y, int *fallback) {
     cudaDataType_t dt = cuda_type(c->dtype);
     cublasLtMatmulDescOpaque_t desc_o;
     cublasLtMatrixLayoutOpaque_t la_o, lb_o, lc_o;
@@ -341,7 +375,7 @@ rr_status lt_matmul(cuda_backend *c, const void *x, int M, int K, const void *W,
     BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "TRANSA");
     BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "TRANSB");
     if (bias) {
-        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+        cublasLtEpilogue_t epi = gelu_tanh ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
         BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), "EPILOGUE");
         BLAS_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
                  "BIAS_POINTER");
@@ -350,7 +384,7 @@ rr_status lt_matmul(cuda_backend *c, const void *x, int M, int K, const void *W,
     BLAS_TRY(cublasLtMatrixLayoutInit(lb, dt, (uint64_t)K, (uint64_t)M, K), "layout B");
     BLAS_TRY(cublasLtMatrixLayoutInit(lc, dt, (uint64_t)N, (uint64_t)M, N), "layout C");
     /* algorithm: a small cache keyed by shape (passes of the same size reuse it) */
-    const int b = bias != NULL;
+    const int b = bias ? 1 + (gelu_tanh != 0) : 0;
     unsigned h = ((unsigned)M * 2654435761u) ^ ((unsigned)N * 40503u) ^ ((unsigned)K * 9973u) ^ (unsigned)b;
     algo_entry *e = &c->algos[h % kAlgoCache];
     if (!(e->valid && e->M == M && e->N == N && e->K == K && e->bias == b)) {
@@ -397,7 +431,14 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
     }
     int fallback = !c->use_lt;
     if (!fallback) {
-        RR_TRY(lt_matmul(c, x, M, K, wptr(c, W), wptr(c, b), N, y, &fallback));
+        /* RR_CUDA_GELU_GEMM=lt-tanh: GELU in cuBLASLt's epilogue, saving our GELU pass's read
+         * and write of the [M, N] intermediate. cuBLASLt's GELU is the tanh approximation
+         * (|Δ| ≤ ~5e-4 against BERT's erf GELU, under bf16's rounding of values near 2), so it is
+         * a different function: a variant, measured, never used in fp32. */
+        const int tanh_epi = act == RR_ACT_GELU && c->lt_gelu_tanh && b;
+        RR_TRY(lt_matmul(c, x, M, K, wptr(c, W), wptr(c, b), tanh_epi, N, y, &fallback));
+        if (!fallback && tanh_epi)
+            return RR_OK;
         if (!fallback) {
             CU_TRY(rrk_bias_act(c->dtype, y, NULL, M, N, (int)act, c->stream), "activation");
             return RR_OK;
@@ -485,9 +526,15 @@ const rr_backend_ops cuda_ops = {
 rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
     CU_TRY(cudaSetDevice(0), "selecting device 0");
     CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "creating a stream");
-    CU_TRY(cudaEventCreateWithFlags(&c->meta_copied, cudaEventDisableTiming), "creating an event");
-    for (int i = 0; i < 2; i++)
-        CU_TRY(cudaEventCreateWithFlags(&c->out_ready[i], cudaEventDisableTiming), "creating an event");
+    CU_TRY(cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking), "creating a stream");
+    for (int i = 0; i < 2; i++) {
+        cudaEvent_t *evs[] = {&c->meta_copied[i], &c->meta_free[i], &c->computed[i], &c->out_ready[i]};
+        for (size_t e = 0; e < sizeof evs / sizeof evs[0]; e++) {
+            CU_TRY(cudaEventCreateWithFlags(evs[e], cudaEventDisableTiming), "creating an event");
+            /* recorded once, so that the first waits on them find them complete */
+            CU_TRY(cudaEventRecord(*evs[e], c->stream), "recording an event");
+        }
+    }
     for (int i = 0; i < 4; i++) {
         CU_TRY(cudaEventCreate(&c->pass_start[i]), "creating an event");
         CU_TRY(cudaEventCreate(&c->pass_end[i]), "creating an event");
@@ -501,9 +548,11 @@ rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
     /* cuBLAS's own workspace for the same stream */
     BLAS_TRY(cublasSetWorkspace(c->blas, c->lt_ws, kLtWorkspace), "cublasSetWorkspace");
     const size_t meta = ((size_t)3 * lim->token_budget + (size_t)lim->max_seqs + 1) * sizeof(int32_t);
-    CU_TRY(cudaMallocHost((void **)&c->h_meta, meta), "allocating pinned memory");
-    CU_TRY(cudaMalloc((void **)&c->d_meta, meta), "allocating pass metadata");
-    c->d_ids = c->d_meta;
+    for (int i = 0; i < 2; i++) {
+        CU_TRY(cudaMallocHost((void **)&c->h_meta[i], meta), "allocating pinned memory");
+        CU_TRY(cudaMalloc((void **)&c->d_meta[i], meta), "allocating pass metadata");
+    }
+    c->d_ids = c->d_meta[0];
     c->d_types = c->d_ids + lim->token_budget;
     c->d_pos = c->d_types + lim->token_budget;
     c->d_cu = c->d_pos + lim->token_budget;
@@ -511,7 +560,7 @@ rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
     if (c->stage_bytes > ((size_t)16 << 20)) /* larger downloads go straight to pageable memory */
         c->stage_bytes = (size_t)16 << 20;
     CU_TRY(cudaMallocHost(&c->h_stage, c->stage_bytes), "allocating pinned staging");
-    CU_TRY(cudaEventRecord(c->meta_copied, c->stream), "recording an event");
+    CU_TRY(cudaStreamSynchronize(c->stream), "creating the backend");
     return RR_OK;
 }
 
@@ -540,6 +589,7 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
     const char *fg = getenv("RR_CUDA_GELU_GEMM");
     c->fused_gelu = fg && !strcmp(fg, "fused");
+    c->lt_gelu_tanh = fg && !strcmp(fg, "lt-tanh");
     /* Attention kernel: attention_mma.cu where it applies (v4, two query blocks per warp, at
      * head dim 32; v3 at 64), else SIMT; RR_CUDA_ATTN=mma | wmma | simt picks the earlier
      * kernels (v3 everywhere, WMMA, SIMT: tests and benchmarks compare all of them). */
