@@ -1508,6 +1508,19 @@ def main(argv=None) -> int:
         for prec in a.precisions:
             if prec != "fp32" and prec in ours_scores:
                 R["parity"][f"ours {prec} vs ours fp32"] = parity(ours_scores[prec], ours_scores["fp32"], groups)
+    # each kernel variant (--attn-variants) held to the same checks as its precision's default
+    for prec, e in R["ours"].items():
+        for vname, v in (e.get("variants") or {}).items() if isinstance(e, dict) else []:
+            vfile = work / f"scores.ours.{prec}.{vname.replace('=', '-', 1)}.txt"
+            if v.get("rc") != 0 or not vfile.exists():
+                continue
+            try:
+                vs = read_scores(vfile)
+                R["ndcg10"][f"ours {prec} {vname}"] = ndcg10(vs, meta, groups, rel)
+                if "fp32" in ours_scores:
+                    R["parity"][f"ours {prec} {vname} vs ours fp32"] = parity(vs, ours_scores["fp32"], groups)
+            except Exception as ex:  # noqa: BLE001
+                notes.append(f"variant {prec} {vname}: {ex}")
     if "fp32" in ours_scores:
         np.save(work / "scores.ours.fp32.npy", ours_scores["fp32"])
     write_report(R, out)

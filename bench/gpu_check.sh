@@ -110,12 +110,15 @@ SYSROOT_LD="$LIBDIR/openblas-openmp:$LIBDIR:$FAISS_DIR/lib"
 # Only the commands that run our binaries get the sysroot on LD_LIBRARY_PATH (the binaries
 # also carry it as DT_RPATH); python3 itself does not, so the Debian libgfortran etc. never
 # shadow what torch and numpy load.
-OUR_LD="$SYSROOT_LD${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
 # nvcc and compute-sanitizer usually live in /usr/local/cuda/bin; make sure CMake finds nvcc.
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="$PATH:/usr/local/cuda/bin"
 fi
+# FAISS built with GPU support (RR_FAISS_GPU=1 scripts/setup.sh, bundled the same way) needs
+# the CUDA runtime and cuBLAS: the toolkit's lib64, wherever nvcc is
+CUDA_LIB="$(cd "$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")/.." 2>/dev/null && pwd)/lib64"
+[ -d "$CUDA_LIB" ] && SYSROOT_LD="$SYSROOT_LD:$CUDA_LIB"
+OUR_LD="$SYSROOT_LD${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # Everything to log.txt and to the terminal.
 exec 3>&1 4>&2
@@ -403,7 +406,8 @@ step_build() {
   local faiss_on=0
   grep -q '^-- rerank: FAISS ON' "$OUT/build.log" && faiss_on=1
   if ((faiss_on)); then
-    note "FAISS ON"
+    if grep -q '^-- rerank: FAISS GPU search ON' "$OUT/build.log"; then note "FAISS ON, with GPU search"
+    else note "FAISS ON (CPU only: test_index_gpu will skip)"; fi
   elif [ -e "$FAISS_DIR/lib/libfaiss_c.so" ]; then
     note "FAISS OFF although $FAISS_DIR is there (see build.log)"
   else
