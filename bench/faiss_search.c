@@ -17,8 +17,12 @@
  * which bench_faiss.py prints too: equal hashes = the same results.
  * --labels-out PREFIX writes each factory's labels [Q, K] (int64, native order) to
  * PREFIX<factory index>.i64, for comparing whole result lists with the peer's.
+ * --gpu 1 (2: with fp16 storage) then copies each index to GPU 0 (rr_index_use_gpu) and times
+ * the same search there, after a warm-up: a second line with device=gpu, copy_s (the copy to
+ * the GPU), search_s, qps and same_labels (the fraction of the Q·K places whose label equals
+ * the CPU search's; ties can swap neighbours of equal distance).
  * Usage: rr_faiss_search [--n N] [--queries Q] [--dim D] [--k K] [--threads T] [--train N]
- *                        [--labels-out PREFIX] [--factory STR [--params STR]]...
+ *                        [--labels-out PREFIX] [--gpu 0|1|2] [--factory STR [--params STR]]...
  *        (default factories: Flat; IVF1024,Flat with nprobe=16)
  */
 #define _POSIX_C_SOURCE 200809L
@@ -59,7 +63,7 @@ static int fail(const char *what, rr_status st) {
 }
 
 int main(int argc, char **argv) {
-    long n = 1000000, nq = 10000, dim = 384, k = 100, threads = 0, train = 262144;
+    long n = 1000000, nq = 10000, dim = 384, k = 100, threads = 0, train = 262144, gpu = 0;
     const char *factories[16], *params[16], *labels_out = NULL;
     int nf = 0;
     for (int i = 1; i < argc; i++) {
@@ -81,6 +85,8 @@ int main(int argc, char **argv) {
             threads = atol(v);
         else if (!strcmp(a, "--train"))
             train = atol(v);
+        else if (!strcmp(a, "--gpu"))
+            gpu = atol(v);
         else if (!strcmp(a, "--labels-out"))
             labels_out = v;
         else if (!strcmp(a, "--factory") && nf < 16) {
@@ -113,9 +119,10 @@ int main(int argc, char **argv) {
     float *q = malloc(Q * D * sizeof *q);         /* [Q, D] */
     float *scores = malloc(Q * K * sizeof *scores); /* [Q, K] */
     int64_t *labels = malloc(Q * K * sizeof *labels); /* [Q, K] */
+    int64_t *glabels = gpu ? malloc(Q * K * sizeof *glabels) : NULL; /* [Q, K], the GPU's */
     char **idbuf = malloc(65536 * sizeof *idbuf);
     char *idchars = malloc(65536 * 24);
-    if (!x || !q || !scores || !labels || !idbuf || !idchars) {
+    if (!x || !q || !scores || !labels || !idbuf || !idchars || (gpu && !glabels)) {
         fprintf(stderr, "rr_faiss_search: out of memory\n");
         return 1;
     }
@@ -167,8 +174,33 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
+        if (gpu) {
+            double g0 = omp_get_wtime();
+            if ((st = rr_index_use_gpu(ix, 0, gpu == 2))) {
+                printf("faiss_search device=gpu factory=%s: %s\n", factories[f], rr_last_error());
+                rr_index_free(ix);
+                continue;
+            }
+            double g1 = omp_get_wtime();
+            if ((st = rr_index_search(ix, Q < 100 ? (int64_t)Q : 100, q, (int64_t)K, 0, scores, glabels)))
+                return fail("GPU warm-up search", st);
+            double g2 = omp_get_wtime();
+            if ((st = rr_index_search(ix, (int64_t)Q, q, (int64_t)K, 0, scores, glabels)))
+                return fail("GPU search", st);
+            double g3 = omp_get_wtime();
+            size_t same = 0;
+            for (size_t i = 0; i < Q * K; i++)
+                same += glabels[i] == labels[i];
+            printf("faiss_search device=gpu%s factory=%s params=%s n=%zu q=%zu d=%zu k=%zu copy_s=%.2f "
+                   "search_s=%.4f qps=%.1f same_labels=%.5f labels_fnv=%016llx\n",
+                   gpu == 2 ? " fp16" : "", factories[f], params[f], N, Q, D, K, g1 - g0, g3 - g2,
+                   (double)Q / (g3 - g2), (double)same / (double)(Q * K),
+                   (unsigned long long)fnv_labels(glabels, (Q < 100 ? Q : 100) * K));
+            fflush(stdout);
+        }
         rr_index_free(ix);
     }
+    free(glabels);
     free(x);
     free(q);
     free(scores);
