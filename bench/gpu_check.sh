@@ -248,14 +248,18 @@ step_unpack() {
   # FAISS (lib/, include/) into $SYSROOT/opt; its libraries' RUNPATH names Debian's
   # openblas-openmp folder, which is not here: they find libopenblas etc. through the
   # binaries' DT_RPATH (already loaded by then) or LD_LIBRARY_PATH, as ldd does below.
-  local rc=0
-  if [ -s "$CARRY/faiss.tar.xz" ]; then
+  local rc=0 fz="$CARRY/faiss.tar.xz"
+  # faiss-cpu.tar.xz: the CPU build, the fallback of a bundle whose faiss.tar.xz (a GPU build)
+  # travelled in an earlier call, for when the machine was not kept between the calls
+  [ ! -s "$fz" ] && [ ! -e "$FAISS_DIR/lib/libfaiss_c.so" ] && [ -s "$CARRY/faiss-cpu.tar.xz" ] &&
+    fz="$CARRY/faiss-cpu.tar.xz"
+  if [ -s "$fz" ]; then
     mkdir -p "$SYSROOT/opt" || return 1
     if command -v xz >/dev/null; then
-      logged timeout 60 tar -C "$SYSROOT/opt" -xJf "$CARRY/faiss.tar.xz" || return 1
+      logged timeout 60 tar -C "$SYSROOT/opt" -xJf "$fz" || return 1
     else
       timeout 60 python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2], filter="fully_trusted")' \
-        "$CARRY/faiss.tar.xz" "$SYSROOT/opt" || return 1
+        "$fz" "$SYSROOT/opt" || return 1
     fi
     local f
     for f in include/faiss/c_api/Index_c.h lib/libfaiss.so lib/libfaiss_c.so; do
@@ -271,6 +275,10 @@ step_unpack() {
       fi
     done
     ((rc)) || note "FAISS in $FAISS_DIR, dependencies resolve"
+  elif [ -e "$FAISS_DIR/lib/libfaiss_c.so" ]; then
+    # a second call on the same warm machine, with a bundle that leaves FAISS out (a GPU
+    # build of FAISS and the model do not fit the 64 MiB of one call together)
+    note "no faiss.tar.xz in $CARRY: keeping the FAISS an earlier call unpacked ($(head -c 120 "$FAISS_DIR/.rerank-built" 2>/dev/null))"
   else
     note "$CARRY/faiss.tar.xz missing (bench/gpu_bundle.sh adds it): the build has no FAISS"
     rc=1

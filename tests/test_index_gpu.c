@@ -107,7 +107,7 @@ int main(void) {
         TEST_SKIP("FAISS was built without GPU support (RR_FAISS_GPU=1 scripts/setup.sh)");
     }
     if (rr_index_gpu_count() <= 0) {
-        TEST_SKIP("FAISS sees no GPU");
+        TEST_SKIP("no GPU for FAISS (the CUDA runtime sees none)");
     }
     float *centres = malloc((size_t)CLUSTERS * D * sizeof *centres);
     float *x = malloc((size_t)N * D * sizeof *x), *q = malloc((size_t)Q * D * sizeof *q);

@@ -32,12 +32,14 @@
 #include <faiss/c_api/index_io_c.h>
 #ifdef RR_HAVE_FAISS_GPU
 #include <faiss/c_api/IndexFlat_c.h>
+#include <faiss/c_api/IndexIVF_c.h>
 #include <faiss/c_api/IndexIVFFlat_c.h>
 #include <faiss/c_api/IndexScalarQuantizer_c.h>
 #include <faiss/c_api/gpu/DeviceUtils_c.h>
 #include <faiss/c_api/gpu/GpuAutoTune_c.h>
 #include <faiss/c_api/gpu/GpuClonerOptions_c.h>
 #include <faiss/c_api/gpu/StandardGpuResources_c.h>
+#include <cuda_runtime_api.h>
 #endif
 #else
 typedef struct FaissIndex_H FaissIndex;
@@ -290,8 +292,14 @@ int rr_index_gpu_built(void) {
 
 int rr_index_gpu_count(void) {
 #ifdef RR_HAVE_FAISS_GPU
+    /* asked of the CUDA runtime, not of FAISS: FAISS 1.7.3's getNumDevices aborts the process
+     * (FAISS_ASSERT) where there is no driver or no device */
     int n = 0;
-    return faiss_get_num_gpus(&n) ? 0 : n;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError(); /* clear it */
+        return 0;
+    }
+    return n;
 #else
     return 0;
 #endif
@@ -326,7 +334,7 @@ rr_status rr_index_use_gpu(rr_index *ix, int device, int fp16) {
 #else
     int n = rr_index_gpu_count();
     if (n <= 0)
-        return rr_error(RR_ERR_UNSUPPORTED, "FAISS sees no GPU");
+        return rr_error(RR_ERR_UNSUPPORTED, "no GPU for FAISS: the CUDA runtime sees none");
     if (device < 0 || device >= n)
         return rr_error(RR_ERR_INVALID_ARG, "GPU %d: FAISS sees %d GPU%s", device, n, n == 1 ? "" : "s");
     if (!gpu_has_version(ix))
