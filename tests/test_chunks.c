@@ -95,7 +95,8 @@ static void check_same(const char *what, const float *got, const float *ref, siz
     int cpu = !strcmp(g_device, "cpu");
     double d = max_abs_diff(got, ref, n);
     if (cpu)
-        CHECK_MSG(!memcmp(got, ref, n * sizeof *got), "%s: not bit-identical to one chunk (max |diff| %.3g)", what, d);
+        CHECK_MSG(!memcmp(got, ref, n * sizeof *got), "%s: not bit-identical to one chunk (max |diff| %.3g)",
+                  what, d);
     else
         CHECK_MSG(d <= tol, "%s: max |diff| to one chunk %.3g > %.3g", what, d, tol);
     printf("%s: max |diff| to one chunk %.3g\n", what, d);
@@ -150,16 +151,19 @@ int main(int argc, char **argv) {
         char what[64];
         snprintf(what, sizeof what, "scores, RR_CHUNK_ITEMS=%s", sizes[k]);
         check_same(what, got, ref, NP, 1e-4);
-        CHECK_MSG(lg.last_done == NP && !lg.went_back, "RR_CHUNK_ITEMS=%s: progress ended at %zu", sizes[k], lg.last_done);
+        CHECK_MSG(lg.last_done == NP && !lg.went_back, "RR_CHUNK_ITEMS=%s: progress ended at %zu",
+                  sizes[k], lg.last_done);
         /* passes do not cross chunks: at least one more pass per extra chunk */
-        CHECK_MSG(lg.calls > one_chunk_calls, "RR_CHUNK_ITEMS=%s: %zu passes, one chunk %zu", sizes[k], lg.calls, one_chunk_calls);
+        CHECK_MSG(lg.calls > one_chunk_calls, "RR_CHUNK_ITEMS=%s: %zu passes, one chunk %zu", sizes[k],
+                  lg.calls, one_chunk_calls);
     }
 
     /* ---- embeddings (single texts) ---- */
     progress_log elog = {0};
     REQUIRE(run("all-MiniLM-L6-v2", NULL, 1, eref, &elog, msg, sizeof msg) == RR_OK, "embed, one chunk: %s", msg);
     memset(egot, 0xff, sizeof egot);
-    CHECK_MSG(run("all-MiniLM-L6-v2", "7", 1, egot, &elog, msg, sizeof msg) == RR_OK, "embed, RR_CHUNK_ITEMS=7: %s", msg);
+    CHECK_MSG(run("all-MiniLM-L6-v2", "7", 1, egot, &elog, msg, sizeof msg) == RR_OK,
+              "embed, RR_CHUNK_ITEMS=7: %s", msg);
     check_same("embeddings, RR_CHUNK_ITEMS=7", egot, eref, (size_t)NP * 384, 1e-5);
 
     /* ---- a tokenize error in a later chunk: items 150 and 170 (both in [105, 200)) ---- */
@@ -171,7 +175,8 @@ int main(int argc, char **argv) {
     progress_log l1 = {0}, l7 = {0};
     rr_status st1 = run("test-cross-encoder", NULL, 0, got, &l1, ref_msg, sizeof ref_msg);
     rr_status st7 = run("test-cross-encoder", "7", 0, got, &l7, msg, sizeof msg);
-    CHECK_MSG(st1 == RR_ERR_FORMAT && !strncmp(ref_msg, "item 150: ", 10), "one chunk: %s: %s", rr_status_str(st1), ref_msg);
+    CHECK_MSG(st1 == RR_ERR_FORMAT && !strncmp(ref_msg, "item 150: ", 10), "one chunk: %s: %s",
+              rr_status_str(st1), ref_msg);
     CHECK_MSG(st7 == st1 && !strcmp(msg, ref_msg), "RR_CHUNK_ITEMS=7: %s: \"%s\", one chunk \"%s\"",
               rr_status_str(st7), msg, ref_msg);
     CHECK_MSG(l1.last_done == 0, "one chunk: %zu items done before the error", l1.last_done);

@@ -9,15 +9,20 @@
  * Items are processed in chunks, so that memory is bounded by the chunk, not the job. The
  * first chunk is small (two passes of full-length items, at least 1024 items) so that the
  * first pass starts early; it is tokenized on this thread, since nothing could overlap it.
- * Then the chunks double, up to ~64 MB of token ids. While this thread packs, submits and collects the
- * passes of chunk c, a worker thread (a pthread, parallel inside with OpenMP) tokenizes chunk
- * c+1 into the other of two chunk buffers; it is joined before that buffer is read, and joined
- * on every way out (error, cancellation) before the buffers are freed. Within a chunk, items
- * are sorted by length, longest first, and packed to the token budget in that order; two
- * passes are in flight (submit pass p, then collect and scatter pass p-1). Passes do not
- * cross chunks: the last pass of chunk c is collected before chunk c+1's first is packed.
- * A pair's score does not depend on the chunking (on the CPU not even its bits: passes are
- * computed in row blocks, see RR_LINEAR_ROWS).
+ * Then the chunks double, up to ~64 MB of token ids. While this thread packs, submits and
+ * collects the passes of chunk c, a worker thread (a pthread, parallel inside with OpenMP,
+ * one thread fewer than this one) tokenizes chunk c+1 into the other of two chunk buffers;
+ * it is joined before that buffer is read, and joined on every way out (error,
+ * cancellation) before the buffers are freed. Within a chunk, items are sorted by length,
+ * longest first, and packed to the token budget in that order; two passes are in flight
+ * (submit pass p, then collect and scatter pass p-1). Passes do not cross chunks: the last
+ * pass of chunk c is collected before chunk c+1's first is packed. A pair's score does not
+ * depend on the chunking (on the CPU not even its bits: passes are computed in row blocks,
+ * see RR_LINEAR_ROWS).
+ *
+ * Measured on an H100 (bf16, 20,000 pairs of 256 tokens, budget 65,536): the tokenizing
+ * (~55 ms) is hidden behind the passes; run time without the first pass's one-off warm-up
+ * 0.435 s against 0.484 s when every chunk was tokenized before its passes.
  *
  * Errors come in the order of a serial run: an item that fails to tokenize fails the job with
  * "item N: message" for the lowest failing item of its chunk, reported only after the passes
