@@ -81,7 +81,10 @@ typedef struct rr_model_stats {
     int64_t passes;         /* forward passes */
     double forward_seconds; /* wall time inside rr_model_forward */
     double submit_seconds;  /* of it, host time enqueuing passes (the rest: waiting for them) */
-    double tokenize_seconds; /* wall time tokenizing in the whole-job helpers */
+    double tokenize_seconds; /* wall time tokenizing in the whole-job helpers; a worker thread
+                                tokenizes the next chunk while the passes run, so this time
+                                overlaps forward_seconds (it is not a part of the run's
+                                wall time to be added to it) */
     double device_busy_seconds; /* GPU: device time from each pass's start to its output copied */
     double device_idle_seconds; /* GPU: device time between passes (the host was behind) */
     double device_max_pass_seconds; /* GPU: the longest single pass */
@@ -113,7 +116,8 @@ typedef struct rr_batch {
 rr_status rr_model_forward(rr_model *model, const rr_batch *batch, float *out);
 
 /* Whole-job helpers: tokenize on all threads, sort by length, pack passes to the token
- * budget, run them, and scatter results back into input order.
+ * budget, run them, and scatter results back into input order. Items go in chunks, the next
+ * one tokenized on a worker thread while this one's passes run (model/encode.c).
  * rr_model_embed: out is [n, out_dim] (embedding head).
  * rr_model_score_pairs: out is [n, out_dim] (classifier head: num_labels logits; pooled head:
  * H features), one row per (q, d). */

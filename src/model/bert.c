@@ -354,6 +354,18 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     m->max_seqs = p.max_seqs > 0 ? p.max_seqs : m->token_budget / 8;
     if (m->max_seqs < 1)
         m->max_seqs = 1;
+    /* A test knob (tests/test_chunks.c): the whole-job helpers' first chunk, so that small
+     * jobs span several chunks (model/encode.c). */
+    const char *chunk_env = getenv("RR_CHUNK_ITEMS");
+    if (chunk_env && *chunk_env) {
+        char *end = NULL;
+        long v = strtol(chunk_env, &end, 10);
+        if (*end || v < 1 || v > (1L << 30)) {
+            st = rr_error(RR_ERR_INVALID_ARG, "RR_CHUNK_ITEMS=\"%s\": a number of items (>= 1)", chunk_env);
+            goto fail;
+        }
+        m->chunk_items = (size_t)v;
+    }
     /* the checkpoint's shapes are checked against config.json before any size derived from
      * config.json is allocated (backend scratch, weights, workspace) */
     size_t max_floats = 0;

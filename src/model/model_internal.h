@@ -1,5 +1,6 @@
 /* model/model_internal.h — the rr_model struct, shared by bert.c (load, forward) and
- * encode.c (whole-job tokenize → pack → forward → scatter). */
+ * encode.c (whole-job tokenize → pack → forward → scatter, tokenizing the next chunk on a
+ * worker thread while this one's passes run). */
 #ifndef RR_MODEL_INTERNAL_H
 #define RR_MODEL_INTERNAL_H
 
@@ -53,6 +54,8 @@ struct rr_model {
     int normalize;
     int32_t out_dim, max_length, token_budget, max_seqs;
     size_t max_pass_bytes; /* rr_model_params.max_pass_bytes */
+    size_t chunk_items; /* RR_CHUNK_ITEMS at load (a test knob): items in a job's first chunk;
+                           0 = encode.c's own schedule */
     int32_t num_labels; /* rows of the classify op's classifier: config's, or H for the pooled head */
     char architecture[64];
     rr_tokenizer *tok;
