@@ -58,6 +58,7 @@
 # Environment (for trying parts elsewhere; the defaults are for the GPU machine):
 #   RR_CHECK_STEPS   steps to run (default: all of the above, in that order)
 #   RR_CHECK_BUDGET  seconds for the whole script (535)
+#   RR_CHECK_NEED    "STEP=SECONDS ...": override steps' nominal needs (the reserves)
 #   RR_CHECK_CUDA    ON (default) | OFF: RR_CUDA for the configure step
 #   RR_SYSROOT       where deps unpack (/tmp/rr-sysroot)
 #   RR_CHECK_CACHE   model cache (RR_CACHE_DIR of the build; /tmp/rrcache)
@@ -102,6 +103,11 @@ STEPS="${RR_CHECK_STEPS:-${ORDER[*]}}"
 # a cap; facts, unpack and models have fixed timeouts of their own and come first anyway.
 declare -A NEED=([facts]=0 [unpack]=0 [models]=0 [build]=150 [gpu-tests]=60 [cpu-tests]=30
                  [sanitizer]=50 [ops]=20 [faiss]=40 [bench]=100 [pipeline]=40)
+# RR_CHECK_NEED="build=110 bench=90": other nominal needs, for a call with less time than usual
+for kv in ${RR_CHECK_NEED:-}; do
+  [[ "$kv" =~ ^([a-z-]+)=([0-9]+)$ ]] && [ -n "${NEED[${BASH_REMATCH[1]}]+x}" ] &&
+    NEED[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]} || { echo "RR_CHECK_NEED: '$kv' is not STEP=SECONDS" >&2; exit 2; }
+done
 SLACK=8          # kept back for the summary at the end
 CUR_STEP=""      # the step running now (run_step sets it)
 TOOLS="${RR_SANITIZE_TOOLS:-memcheck racecheck}"
