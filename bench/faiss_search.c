@@ -17,10 +17,11 @@
  * which bench_faiss.py prints too: equal hashes = the same results.
  * --labels-out PREFIX writes each factory's labels [Q, K] (int64, native order) to
  * PREFIX<factory index>.i64, for comparing whole result lists with the peer's.
- * --gpu 1 (2: with fp16 storage) then copies each index to GPU 0 (rr_index_use_gpu) and times
- * the same search there, after a warm-up: a second line with device=gpu, copy_s (the copy to
- * the GPU), search_s, qps and same_labels (the fraction of the Q·K places whose label equals
- * the CPU search's; ties can swap neighbours of equal distance).
+ * --gpu 1 then copies each index to GPU 0 (rr_index_use_gpu) and times the same search there,
+ * after a warm-up: a second line with device=gpu, copy_s (the copy to the GPU), search_s, qps
+ * and same_labels (the fraction of the Q·K places whose label equals the CPU search's; ties
+ * can swap neighbours of equal distance). --gpu 2 adds, for Flat, a third line: the copy with
+ * fp16 storage (device=gpu fp16), against the same CPU labels.
  * Usage: rr_faiss_search [--n N] [--queries Q] [--dim D] [--k K] [--threads T] [--train N]
  *                        [--labels-out PREFIX] [--gpu 0|1|2] [--factory STR [--params STR]]...
  *        (default factories: Flat; IVF1024,Flat with nprobe=16)
@@ -174,12 +175,13 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        if (gpu) {
+        /* fp16 storage: Flat only (FAISS 1.7.3's GPU IVF…,Flat keeps its lists in fp32) */
+        const int fp16_too = gpu == 2 && !strcmp(factories[f], "Flat");
+        for (int fp16 = 0; gpu && fp16 <= fp16_too; fp16++) {
             double g0 = omp_get_wtime();
-            if ((st = rr_index_use_gpu(ix, 0, gpu == 2))) {
+            if ((st = rr_index_use_gpu(ix, 0, fp16))) {
                 printf("faiss_search device=gpu factory=%s: %s\n", factories[f], rr_last_error());
-                rr_index_free(ix);
-                continue;
+                break;
             }
             double g1 = omp_get_wtime();
             if ((st = rr_index_search(ix, Q < 100 ? (int64_t)Q : 100, q, (int64_t)K, 0, scores, glabels)))
@@ -193,7 +195,7 @@ int main(int argc, char **argv) {
                 same += glabels[i] == labels[i];
             printf("faiss_search device=gpu%s factory=%s params=%s n=%zu q=%zu d=%zu k=%zu copy_s=%.2f "
                    "search_s=%.4f qps=%.1f same_labels=%.5f labels_fnv=%016llx\n",
-                   gpu == 2 ? " fp16" : "", factories[f], params[f], N, Q, D, K, g1 - g0, g3 - g2,
+                   fp16 ? " fp16" : "", factories[f], params[f], N, Q, D, K, g1 - g0, g3 - g2,
                    (double)Q / (g3 - g2), (double)same / (double)(Q * K),
                    (unsigned long long)fnv_labels(glabels, (Q < 100 ? Q : 100) * K));
             fflush(stdout);
