@@ -37,7 +37,13 @@
 #                size check counts the git tree of the folder above it. What is there and up
 #                to date is kept (deps, BF16 trunk, FAISS: each redone only with --force or
 #                when its source changed).
-#   RR_FAISS_DIR the FAISS install to bundle (default: $RR_CACHE/faiss-1.7.3-capi)
+#   RR_FAISS_DIR the FAISS install to bundle (default: $RR_CACHE/faiss-1.7.3-capi). A GPU build
+#                (RR_FAISS_GPU=1 scripts/setup.sh: $RR_CACHE/faiss-1.7.3-capi-gpu, 33 MiB after
+#                xz) does not fit beside the BF16 trunk: bundle it with RR_BUNDLE_RANDOM_TRUNK=1.
+#   RR_BUNDLE_RANDOM_TRUNK=1  no trunk, only its safetensors header (minilm-header.json):
+#                gpu_check.sh then makes a trunk of random weights with the real names and
+#                shapes. Speeds and engine-against-engine agreement keep their meaning; nDCG and
+#                the thresholds of test_cuda_model (written for the real weights) do not.
 # Needs: apt-get (download only, no install), dpkg, xz, python3 with numpy; torch optional
 # (used here only to double-check the BF16 rounding).
 set -euo pipefail
@@ -123,7 +129,17 @@ fi
 # --- b. the model trunk in BF16 -------------------------------------------------------------
 src_sha="$(sha256sum "$MINILM/model.safetensors" | cut -d' ' -f1)"
 stamp="$DEST/minilm-bf16.source"
-if [ "$FORCE" = 1 ] || [ ! -s "$DEST/minilm-bf16.safetensors.xz" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$src_sha" ]; then
+if [ "${RR_BUNDLE_RANDOM_TRUNK:-0}" = 1 ]; then
+  rm -f "$DEST"/minilm-bf16.*
+  python3 - "$MINILM/model.safetensors" "$DEST/minilm-header.json" <<'PY'
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    hdr = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+json.dump({k: {"dtype": v["dtype"], "shape": v["shape"]} for k, v in hdr.items() if k != "__metadata__"},
+          open(sys.argv[2], "w"))
+PY
+  log "no trunk: minilm-header.json only (gpu_check.sh makes a random trunk of that shape)"
+elif [ "$FORCE" = 1 ] || [ ! -s "$DEST/minilm-bf16.safetensors.xz" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$src_sha" ]; then
   log "writing the BF16 trunk"
   python3 - "$MINILM/model.safetensors" "$tmp/minilm-bf16.safetensors" <<'PY'
 # F32 -> BF16, round to nearest even (what torch's .to(torch.bfloat16) does), numpy only.
@@ -199,6 +215,7 @@ PY
 else
   log "BF16 trunk already there for this model.safetensors (--force to redo)"
 fi
+[ "${RR_BUNDLE_RANDOM_TRUNK:-0}" = 1 ] || rm -f "$DEST/minilm-header.json"
 
 rm -rf "$DEST/minilm"
 mkdir -p "$DEST/minilm/1_Pooling"
@@ -228,7 +245,11 @@ fi
 # --- d. sizes -------------------------------------------------------------------------------
 {
   echo "# .devcarry, written by bench/gpu_bundle.sh on $(date -u +%FT%TZ) from $(git describe --always --dirty 2>/dev/null)"
-  echo "minilm-bf16.safetensors sha256 $(cat "$DEST/minilm-bf16.sha256") (source F32 sha256 $src_sha)"
+  if [ -s "$DEST/minilm-bf16.sha256" ]; then
+    echo "minilm-bf16.safetensors sha256 $(cat "$DEST/minilm-bf16.sha256") (source F32 sha256 $src_sha)"
+  else
+    echo "no trunk: minilm-header.json (a random trunk of the shapes of F32 sha256 $src_sha)"
+  fi
   echo "faiss.tar.xz: faiss-1.7.3-capi/ from $FAISS_SRC ($(head -1 "$FAISS_SRC/.rerank-built" 2>/dev/null || echo 'no .rerank-built stamp')); contents sha256 $faiss_sum"
   (cd "$FAISS_SRC" && sha256sum lib/libfaiss.so lib/libfaiss_c.so) | sed 's/^/  /'
   echo "# packages in deps.tar.xz:"
@@ -240,6 +261,7 @@ untracked_b=$(cd "$TREE" && (git ls-files -z -o --exclude-standard | du -cb --fi
 total_b=$((carry_b + tracked_b + untracked_b))
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
 for f in "$DEST"/deps.tar.xz "$DEST"/minilm-bf16.safetensors.xz "$DEST"/faiss.tar.xz; do
+  [ -e "$f" ] || continue
   log "$(basename "$f"): $(mib "$(stat -c %s "$f")")"
 done
 log "$DEST: $(mib "$carry_b"); tracked tree of $TREE: $(mib "$tracked_b"); untracked, not ignored: $(mib "$untracked_b"); total $(mib "$total_b") (limit $LIMIT_MIB MiB; the tool carries 64 MiB)"
