@@ -532,11 +532,22 @@ step_gpu_tests() {
   t=$(tmo 150)
   ((t < 10)) && { note "no time left"; return 124; }
   echo "===== ctest -L gpu =====" >> "$OUT/tests.log"
-  # RR_GPU_TESTS_EXCLUDE: a ctest -E regex (e.g. test_cuda_model in a short re-check)
+  # RR_GPU_TESTS_EXCLUDE: a ctest -E regex (e.g. test_cuda_model in a short re-check). With a
+  # random trunk test_cuda_model is left out: its bf16/fp16 limits are written for the real
+  # weights (a random trunk's logits sit near -20 with little spread; measured 2026-11-26).
+  local excl="${RR_GPU_TESTS_EXCLUDE:-}"
+  if [ "${RANDOM_TRUNK:-0}" = 1 ]; then
+    excl="${excl:+$excl|}test_cuda_model"
+    note "test_cuda_model left out (random trunk)"
+  fi
   LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" ctest --test-dir "$BUILD" -L gpu --output-on-failure \
-    ${RR_GPU_TESTS_EXCLUDE:+-E "$RR_GPU_TESTS_EXCLUDE"} --timeout 120 > "$SCRATCH/ctest.gpu.log" 2>&1
+    ${excl:+-E "$excl"} --timeout 120 > "$SCRATCH/ctest.gpu.log" 2>&1
   rc=$?
   cat "$SCRATCH/ctest.gpu.log" >> "$OUT/tests.log"
+  # what the passing tests measured (ctest keeps their output in LastTest.log)
+  { echo "----- figures printed by the tests (LastTest.log) -----"
+    grep -hE '^(Flat|IVF|score |embed |token budget|cpu vs)' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null
+  } >> "$OUT/tests.log"
   grep -E 'Test +#|tests passed|No tests were found|Skipped|Not Run' "$SCRATCH/ctest.gpu.log" | head -40
   note "$(ctest_summary gpu)"
   # A GPU test that skips (exit 77) on a GPU machine did not find the device: say so.
