@@ -29,8 +29,8 @@
  * of the chunks before it have completed. The last-error buffer is thread-local, so the
  * worker carries the status and message text in its task and this thread records them.
  *
- * All buffers (both chunk buffers, the pass arrays) are allocated once per call, before the
- * first pass; none inside the pass loop.
+ * All buffers (both chunk buffers, the second only for a job of several chunks, and the pass
+ * arrays) are allocated once per call, before the first pass; none inside the pass loop.
  *
  * RR_CHUNK_ITEMS=N (a test knob, read at model load: rr_model.chunk_items) makes the first
  * chunk N items, so that small jobs span several chunks. */
@@ -58,7 +58,7 @@ typedef struct job_buffers {
     size_t first_chunk;     /* items in the first chunk */
     size_t max_chunk;       /* the schedule's cap: ~64 MB of token ids */
     size_t chunk_cap;       /* items in the largest chunk of this job (what the buffers hold) */
-    chunk_buffers chunk[2];
+    chunk_buffers chunk[2]; /* [1]: NULLs when the job is one chunk */
     int32_t *pass_ids;      /* [token_budget] */
     int32_t *pass_types;    /* [token_budget] */
     int32_t *pass_cu;       /* [max_seqs + 1] */
@@ -111,8 +111,10 @@ static rr_status job_alloc(const rr_model *m, size_t n, job_buffers *jb) {
             jb->chunk_cap = prev;
     }
     const size_t cap = jb->chunk_cap;
+    /* a job of one chunk (every call of up to 1024 items) needs no second buffer */
+    const int buffers = jb->first_chunk < n ? 2 : 1;
     int ok = 1;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < buffers; k++) {
         chunk_buffers *cb = &jb->chunk[k];
         cb->tok_ids = malloc(cap * L * sizeof(int32_t));
         cb->tok_types = malloc(cap * L * sizeof(int32_t));
@@ -126,7 +128,8 @@ static rr_status job_alloc(const rr_model *m, size_t n, job_buffers *jb) {
     jb->pass_cu = malloc(((size_t)m->max_seqs + 1) * sizeof(int32_t));
     if (!ok || !jb->pass_ids || !jb->pass_types || !jb->pass_cu) {
         job_free(jb);
-        return rr_error(RR_ERR_NOMEM, "cannot allocate job buffers for two chunks of %zu items", cap);
+        return rr_error(RR_ERR_NOMEM, "cannot allocate job buffers for %d chunk(s) of %zu items",
+                        buffers, cap);
     }
     return RR_OK;
 }
