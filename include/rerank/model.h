@@ -43,6 +43,7 @@ typedef struct rr_model_params {
     size_t max_pass_bytes; /* 0 = none; else the activation workspace of a pass must fit: the
                              token budget is halved until it does (as on the device's own
                              out-of-memory). On the CPU the scores do not change (RR_LINEAR_ROWS). */
+    int no_warmup;        /* 1: no GPU warm-up pass at load (see rr_model_load; RR_WARMUP=0) */
 } rr_model_params;
 
 /* "fp32" | "bf16" | "fp16" → 0 | 1 | 2; -1 when unknown. */
@@ -66,6 +67,7 @@ typedef struct rr_model_info {
     const char *architecture;
     const char *device;   /* backend name */
     const char *precision; /* "fp32" | "bf16" | "fp16" */
+    double warmup_seconds; /* the GPU warm-up pass at load (0 on the CPU or without it) */
 } rr_model_info;
 
 rr_model_info rr_model_get_info(const rr_model *model);

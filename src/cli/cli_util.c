@@ -496,6 +496,8 @@ void print_timing(const char *cmd, const struct rr_model *model, double load_s, 
             s.forward_seconds, (long long)s.sequences, (long long)s.tokens, (long long)s.passes,
             run_s > 0 ? (double)s.sequences / run_s : 0.0, run_s > 0 ? (double)s.tokens / run_s : 0.0,
             s.submit_seconds);
+    if (i.warmup_seconds > 0) /* GPU: the warm-up pass, part of load= */
+        fprintf(stderr, " warmup=%.3fs", i.warmup_seconds);
     /* GPU: the device's own time in passes and between them (see rr_model_stats) */
     if (s.device_busy_seconds > 0)
         fprintf(stderr, " device_busy=%.3fs device_idle=%.3fs device_max_pass=%.1fms device_max_idle=%.2fms",
@@ -630,5 +632,7 @@ int cli_model_params(const char *cmd, int head, int max_length, int threads, con
     }
     if (token_budget)
         p->token_budget = token_budget;
+    const char *w = getenv("RR_WARMUP"); /* RR_WARMUP=0: no GPU warm-up pass at load (benchmarks) */
+    p->no_warmup = w && !strcmp(w, "0");
     return 0;
 }

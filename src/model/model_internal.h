@@ -69,6 +69,7 @@ struct rr_model {
     void *seq_scratch; /* encode.c's host buffers for one whole-job call */
     float *host_out[2]; /* backend host memory (pinned on CUDA): the outputs of two passes */
     double submit_time[2];
+    double warmup_seconds; /* rr_model_info.warmup_seconds */
     rr_progress_fn progress; /* rr_model_set_progress */
     void *progress_ctx;
 };
