@@ -57,7 +57,7 @@ typedef struct rr_config {
         char *metric;        /* "ip" | "l2" */
         char *search_params; /* "nprobe=16" or NULL */
         char *search_device; /* "auto" | "cpu" | "gpu": where FAISS searches */
-        char *search_fp16;   /* "false" | "true": the GPU copy stores vectors in fp16 */
+        char *search_fp16;   /* "false" | "true": fp16 in the GPU copy (rr_index_use_gpu) */
         char *tag;           /* "first_stage" */
         char *device, *precision;
         int k;               /* 100 */

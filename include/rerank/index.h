@@ -76,13 +76,15 @@ rr_status rr_index_search(const rr_index *index, int64_t n, const float *q, int6
 /* Searching on a GPU (FAISS's index_cpu_to_gpu). rr_index_gpu_built: 1 when the library's
  * FAISS was built with GPU support; rr_index_gpu_count: the GPUs FAISS sees (0 without GPU
  * support or without a device).
- * rr_index_use_gpu copies the index to GPU `device` (fp16 != 0: vectors stored in half
- * precision, for Flat and IVF…,Flat); rr_index_search then runs there, except for k above
+ * rr_index_use_gpu copies the index to GPU `device` (fp16 != 0: Flat stores its vectors in
+ * half precision, IVF…,PQ… uses fp16 lookup tables; FAISS 1.7.3's GPU IVF…,Flat keeps fp32
+ * lists); rr_index_search then runs there, except for k above
  * FAISS's GPU limit (2048), which searches the CPU index. RR_ERR_UNSUPPORTED when there is no
  * GPU support or no GPU, or the index type has no GPU version (HNSW, fast-scan PQ); the index
  * stays usable on the CPU. rr_index_set_search_params re-makes the copy with the new
- * parameters; rr_index_add drops it (call rr_index_use_gpu again). The CPU index stays the
- * one that is written. */
+ * parameters (if that fails, e.g. nprobe above 2048, the copy is dropped and its error
+ * returned: searches then run on the CPU index, with the new parameters); rr_index_add drops
+ * it (call rr_index_use_gpu again). The CPU index stays the one that is written. */
 int rr_index_gpu_built(void);
 int rr_index_gpu_count(void);
 rr_status rr_index_use_gpu(rr_index *index, int device, int fp16);

@@ -114,7 +114,8 @@ int rr_cmd_retrieve(int argc, char **argv) {
         {"search-device", OPT_STR, &o.search_device,
          "auto (default: a GPU copy of the index when FAISS has GPU support, a GPU is present and the "
          "index type has a GPU version; else the CPU) | cpu | gpu (an error when it cannot)"},
-        {"search-fp16", OPT_FLAG, &o.search_fp16, "the GPU copy stores the vectors in fp16"},
+        {"search-fp16", OPT_FLAG, &o.search_fp16,
+         "the GPU copy of a Flat index stores its vectors in fp16 (IVF,PQ: fp16 lookup tables)"},
         {"max-length", OPT_INT, &o.max_length, "tokens per query (default: the model's)"},
         {"token-budget", OPT_INT, &o.token_budget, "tokens per forward pass (default 16384)"},
         {"threads", OPT_INT, &o.threads, "CPU threads (default: all)"},

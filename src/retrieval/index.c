@@ -454,8 +454,12 @@ rr_status rr_index_set_search_params(rr_index *ix, const char *params) {
     }
     /* the GPU copy took its parameters (nprobe) when it was made, and FAISS's C API has no
      * GPU parameter space: make it again */
-    if (ix->gpu)
-        return rr_index_use_gpu(ix, ix->gpu_device, ix->gpu_fp16);
+    if (ix->gpu) {
+        rr_status st = rr_index_use_gpu(ix, ix->gpu_device, ix->gpu_fp16);
+        if (st) /* no stale copy searching with the old parameters: the CPU index answers */
+            drop_gpu(ix);
+        return st;
+    }
     return RR_OK;
 #endif
 }
