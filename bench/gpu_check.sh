@@ -11,7 +11,11 @@
 #   facts      nvidia-smi, nvcc, cmake, gcc, glibc, nproc, zstd/xz, Python package versions
 #   unpack     .devcarry/deps.tar.xz -> $SYSROOT (/tmp/rr-sysroot), .devcarry/faiss.tar.xz ->
 #              $SYSROOT/opt/faiss-1.7.3-capi (FAISS 1.7.3 + C API, CPU); nothing is installed;
-#              ldd checks that libopenblas and libfaiss{,_c} find every dependency there
+#              ldd checks that libopenblas and libfaiss{,_c} find every dependency there. A
+#              GPU build of FAISS that an earlier call on the same warm machine unpacked is
+#              kept (RR_KEEP_GPU_FAISS=0 replaces it): call 1 carries the GPU FAISS
+#              (gpu_bundle.sh with RR_BUNDLE_RANDOM_TRUNK=1), call 2, within the machine's
+#              idle window, the real trunk
 #   models     $CACHE/models/all-MiniLM-L6-v2 (the BF16 trunk + small files) and
 #              $CACHE/models/test-cross-encoder, assembled as scripts/setup.sh does; checks that
 #              transformers loads it (no missing / unexpected weights)
@@ -260,6 +264,12 @@ step_unpack() {
   # travelled in an earlier call, for when the machine was not kept between the calls
   [ ! -s "$fz" ] && [ ! -e "$FAISS_DIR/lib/libfaiss_c.so" ] && [ -s "$CARRY/faiss-cpu.tar.xz" ] &&
     fz="$CARRY/faiss-cpu.tar.xz"
+  # A GPU build of FAISS that an earlier call on this (warm) machine unpacked is kept: the
+  # second call of a split pair carries the real trunk and, for a cold machine, the CPU build.
+  if [ -s "$fz" ] && grep -q ' gpu=' "$FAISS_DIR/.rerank-built" 2>/dev/null && [ "${RR_KEEP_GPU_FAISS:-1}" = 1 ]; then
+    note "keeping the GPU build of FAISS an earlier call unpacked ($(head -c 80 "$FAISS_DIR/.rerank-built")); RR_KEEP_GPU_FAISS=0 replaces it"
+    fz=""
+  fi
   if [ -s "$fz" ]; then
     mkdir -p "$SYSROOT/opt" || return 1
     if command -v xz >/dev/null; then
