@@ -21,38 +21,12 @@
 
 #include "rerank/index.h"
 #include "test_util.h"
+#include "test_vectors.h"
 #include "util/error.h"
 
 enum { N = 50000, D = 384, Q = 1000, K = 100, CLUSTERS = 200 };
 static const double kScoreTol = 1e-4; /* fp32 GEMM on the GPU vs BLAS on the CPU, |x| ≤ 1 */
 static const double kTieTol = 1e-4;
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static double rng_uniform(void) { /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
-static double rng_normal(void) {
-    double u1 = rng_uniform(), u2 = rng_uniform();
-    return sqrt(-2.0 * log(u1 < 1e-300 ? 1e-300 : u1)) * cos(6.283185307179586 * u2);
-}
-
-/* x [n, D]: unit vectors around CLUSTERS centres */
-static void make_vectors(float *x, int n, const float *centres) {
-    for (int i = 0; i < n; i++) {
-        const float *c = centres + (size_t)(i % CLUSTERS) * D;
-        double norm = 0;
-        for (int j = 0; j < D; j++) {
-            double v = c[j] + 2.0 * rng_normal();
-            x[(size_t)i * D + j] = (float)v;
-            norm += v * v;
-        }
-        for (int j = 0; j < D; j++)
-            x[(size_t)i * D + j] = (float)(x[(size_t)i * D + j] / sqrt(norm));
-    }
-}
 
 /* NULL (with the reason on stderr) when FAISS refuses */
 static rr_index *build(const char *factory, rr_metric metric, const float *x, char **ids) {
@@ -109,6 +83,7 @@ int main(void) {
     if (rr_index_gpu_count() <= 0) {
         TEST_SKIP("no GPU for FAISS (the CUDA runtime sees none)");
     }
+    test_rng_seed(0x2545F4914F6CDD1Dull);
     float *centres = malloc((size_t)CLUSTERS * D * sizeof *centres);
     float *x = malloc((size_t)N * D * sizeof *x), *q = malloc((size_t)Q * D * sizeof *q);
     char **ids = malloc((size_t)N * sizeof *ids);
@@ -118,8 +93,8 @@ int main(void) {
     REQUIRE(centres && x && q && ids && cs && gs && cl && gl, "out of memory");
     for (size_t i = 0; i < (size_t)CLUSTERS * D; i++)
         centres[i] = (float)rng_normal();
-    make_vectors(x, N, centres);
-    make_vectors(q, Q, centres);
+    make_vectors(x, N, D, CLUSTERS, centres);
+    make_vectors(q, Q, D, CLUSTERS, centres);
     for (int i = 0; i < N; i++) {
         ids[i] = malloc(16);
         snprintf(ids[i], 16, "d%d", i);

@@ -81,13 +81,11 @@ static rr_status search_on_gpu(rr_index *index, const char *sdev, int fp16, int 
         return RR_OK;
     }
     rr_status st = rr_index_use_gpu(index, 0, fp16);
-    if (st == RR_ERR_UNSUPPORTED && !must) {
-        if (rr_index_gpu_count() > 0) /* no GPU at all is the ordinary case of auto */
+    if (st && !must) {
+        /* silent only when there is no GPU at all, the ordinary case of auto; said: an index
+         * type without a GPU version, a failed copy (GPU memory, a parameter FAISS refuses) */
+        if (st != RR_ERR_UNSUPPORTED || rr_index_gpu_count() > 0)
             fprintf(stderr, "rerank retrieve: searching on the CPU: %s\n", rr_last_error());
-        return RR_OK;
-    }
-    if (st && !must) { /* the copy failed (GPU memory, a parameter FAISS's GPU index refuses) */
-        fprintf(stderr, "rerank retrieve: searching on the CPU: %s\n", rr_last_error());
         return RR_OK;
     }
     return st;
