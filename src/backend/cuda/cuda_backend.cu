@@ -434,7 +434,7 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
         /* RR_CUDA_GELU_GEMM=lt-tanh: GELU in cuBLASLt's epilogue, saving our GELU pass's read
          * and write of the [M, N] intermediate. cuBLASLt's GELU is the tanh approximation
          * (|Δ| ≤ ~5e-4 against BERT's erf GELU, under bf16's rounding of values near 2), so it is
-         * a different function: a variant, measured, never used in fp32. */
+         * a different function: a variant (not yet timed on a GPU), never used in fp32. */
         const int tanh_epi = act == RR_ACT_GELU && c->lt_gelu_tanh && b;
         RR_TRY(lt_matmul(c, x, M, K, wptr(c, W), wptr(c, b), tanh_epi, N, y, &fallback));
         if (!fallback && tanh_epi)
