@@ -26,7 +26,7 @@
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
 #              (RR_TEST_QUICK=1: the test runs fewer shapes)
 #   ops        bench/cuda_ops.c: per-op times, default kernels, then each of RR_OPS_VARIANTS
-#              (default: RR_CUDA_ATTN=mma RR_CUDA_GELU_GEMM=fused, the alternatives to the default
+#              (default: RR_CUDA_ATTN=mma RR_CUDA_GELU_GEMM=fused RR_CUDA_GELU_GEMM=lt-tanh, the alternatives to the default
 #              kernels; none: no variant),
 #              then the default kernels on passes of one sequence length (RR_OPS_LENGTHS="256 128")
 #   faiss      bench/faiss_search.c --gpu 2: FAISS search
@@ -642,7 +642,7 @@ step_ops() {
   [ -x "$BUILD/rr_cuda_ops" ] || { note "no rr_cuda_ops"; return 200; }
   # the default kernels, then each variant of RR_OPS_VARIANTS (environment assignments)
   local rc=0 v r i=0 t
-  local variants=${RR_OPS_VARIANTS:-RR_CUDA_ATTN=mma RR_CUDA_GELU_GEMM=fused}
+  local variants=${RR_OPS_VARIANTS:-RR_CUDA_ATTN=mma RR_CUDA_GELU_GEMM=fused RR_CUDA_GELU_GEMM=lt-tanh}
   [ "$variants" = none ] && variants=""
   for v in default $variants; do
     i=$((i + 1))
