@@ -87,7 +87,7 @@ int main(void) {
     float *centres = malloc((size_t)CLUSTERS * D * sizeof *centres);
     float *x = malloc((size_t)N * D * sizeof *x), *q = malloc((size_t)Q * D * sizeof *q);
     char **ids = malloc((size_t)N * sizeof *ids);
-    const int KBIG = 3000;
+    const int KBIG = RR_INDEX_GPU_MAX_K + 952; /* above FAISS's GPU limit */
     float *cs = malloc((size_t)Q * KBIG * sizeof *cs), *gs = malloc((size_t)Q * KBIG * sizeof *gs);
     int64_t *cl = malloc((size_t)Q * KBIG * sizeof *cl), *gl = malloc((size_t)Q * KBIG * sizeof *gl);
     REQUIRE(centres && x && q && ids && cs && gs && cl && gl, "out of memory");

@@ -85,6 +85,9 @@ rr_status rr_index_search(const rr_index *index, int64_t n, const float *q, int6
  * parameters (if that fails, e.g. nprobe above 2048, the copy is dropped and its error
  * returned: searches then run on the CPU index, with the new parameters); rr_index_add drops
  * it (call rr_index_use_gpu again). The CPU index stays the one that is written. */
+/* FAISS 1.7.3's GPU k-selection handles k (and nprobe) up to this (GPU_MAX_SELECTION_K in
+ * faiss/gpu/utils/DeviceDefs.cuh) */
+#define RR_INDEX_GPU_MAX_K 2048
 int rr_index_gpu_built(void);
 int rr_index_gpu_count(void);
 rr_status rr_index_use_gpu(rr_index *index, int device, int fp16);

@@ -73,11 +73,12 @@ static rr_status search_on_gpu(rr_index *index, const char *sdev, int fp16, int 
     const int must = !strcmp(sdev, "gpu");
     if (!must && !rr_index_gpu_built())
         return RR_OK;
-    if (k > 2048) {
+    if (k > RR_INDEX_GPU_MAX_K) {
         if (must)
             return rr_error(RR_ERR_INVALID_ARG, "--search-device gpu: k = %d is above FAISS's GPU limit "
-                            "of 2048", k);
-        fprintf(stderr, "rerank retrieve: k = %d is above FAISS's GPU limit of 2048: searching on the CPU\n", k);
+                            "of %d", k, RR_INDEX_GPU_MAX_K);
+        fprintf(stderr, "rerank retrieve: k = %d is above FAISS's GPU limit of %d: searching on the CPU\n", k,
+                RR_INDEX_GPU_MAX_K);
         return RR_OK;
     }
     rr_status st = rr_index_use_gpu(index, 0, fp16);

@@ -82,9 +82,6 @@ struct rr_index {
     int gpu_device, gpu_fp16;
 };
 
-/* FAISS 1.7.3's GPU k-selection handles k (and nprobe) up to this; larger k searches the CPU
- * index (GPU_MAX_SELECTION_K in faiss/gpu/utils/DeviceDefs.cuh) */
-#define RR_GPU_MAX_K 2048
 
 int rr_metric_parse(const char *name) {
     if (!strcmp(name, "ip"))
@@ -477,7 +474,7 @@ rr_status rr_index_search(const rr_index *ix, int64_t n, const float *q, int64_t
     if (batch <= 0 || batch > n)
         batch = n;
     const int64_t d = ix->meta.dim;
-    FaissIndex *f = ix->gpu && k <= RR_GPU_MAX_K ? ix->gpu : ix->faiss;
+    FaissIndex *f = ix->gpu && k <= RR_INDEX_GPU_MAX_K ? ix->gpu : ix->faiss; /* larger k: the CPU index */
     for (int64_t first = 0; first < n; first += batch) {
         int64_t nb = n - first < batch ? n - first : batch;
         FAISS_TRY(faiss_Index_search(f, nb, q + first * d, k, scores + first * k,
