@@ -7,13 +7,20 @@
  * whatever the storage type; exp2 with log2(e) folded into the query scale.
  *
  * Versions tried:
- *   v1 (this): SIMT. A block of 64 threads owns 64 query rows of one (sequence, head); each
- *      thread holds its query row and accumulator in registers (2·d floats) and walks K/V
- *      tiles staged in shared memory as fp32 (broadcast reads, no bank conflicts), scoring 16
- *      keys at a time before one rescale. Blocks whose query tile lies past the end of their
- *      sequence exit at once.
- *   Planned v2: tensor cores (mma.sync m16n8k16, bf16/fp16) for QKᵀ and PV with the same
- *      online softmax; v1 stays the fp32 path.
+ *   v1: SIMT. A block of 64 threads owns 64 query rows of one (sequence, head); each thread
+ *      holds its query row and accumulator in registers (2·d floats) and walks K/V tiles
+ *      staged in shared memory as fp32 (broadcast reads, no bank conflicts), scoring 16 keys
+ *      at a time before one rescale. Blocks whose query tile lies past the end of their
+ *      sequence exit at once. At d 128 the 256 floats per thread spilled (~900 bytes of
+ *      spill stores per kernel, sm_80 and sm_90), at d 64 in bf16/fp16 on sm_90 20 bytes.
+ *   v2 (this): the same walk with each query row split across d/32 adjacent lanes, 32
+ *      dimensions each (64·d/32 threads per block): a lane holds 64 floats whatever d, and a
+ *      score is the lanes' partial dot products summed by an xor butterfly (bitwise the same
+ *      in every lane of the row, so all keep the same max and sum). At d 32 it is v1. No
+ *      kernel spills; the build rejects any that does (-Xptxas --warn-on-spills with
+ *      warnings as errors, CMakeLists.txt).
+ *   The tensor-core kernels (attention_mma.cu, attention_tc.cu) serve bf16/fp16 at d 32 and
+ *   64; this one is the fp32 path (parity checks) and the fallback at d 128.
  */
 #include <math.h>
 
@@ -24,11 +31,14 @@ using namespace rrk;
 
 namespace {
 
-constexpr int kBQ = 64; /* query rows per block = threads per block */
+constexpr int kBQ = 64; /* query rows per block */
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qkv, const int32_t *__restrict__ cu,
-                                                        int q_tiles, int H, float q_scale, T *__restrict__ out) {
+__global__ void __launch_bounds__(kBQ * (D / 32), 1)
+    attention_kernel(const T *__restrict__ qkv, const int32_t *__restrict__ cu, int q_tiles, int H, float q_scale,
+                     T *__restrict__ out) {
+    constexpr int SPLIT = D / 32;          /* lanes per query row */
+    constexpr int DL = 32;                 /* dimensions per lane */
     constexpr int BK = D >= 128 ? 32 : 64; /* keys per shared-memory tile */
     constexpr int SUB = 16;                /* keys scored before one rescale */
     __shared__ __align__(16) float Ks[BK][D];
@@ -38,12 +48,16 @@ __global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qk
     if (q0 >= L)
         return;
     const size_t ld = (size_t)3 * H;
-    const int qi = q0 + (int)threadIdx.x;
+    const int row = (int)threadIdx.x / SPLIT, part = (int)threadIdx.x % SPLIT, c0 = part * DL;
+    /* the lanes of one row: adjacent, all active or all not (the butterfly's mask) */
+    const unsigned lane = threadIdx.x & 31u;
+    const unsigned group = (SPLIT == 32 ? 0xffffffffu : ((1u << SPLIT) - 1u)) << (lane & ~(unsigned)(SPLIT - 1));
+    const int qi = q0 + row;
     const bool active = qi < L;
-    float q[D], acc[D];
-    const T *qrow = qkv + (size_t)(start + (active ? qi : 0)) * ld + (size_t)h * D;
+    float q[DL], acc[DL];
+    const T *qrow = qkv + (size_t)(start + (active ? qi : 0)) * ld + (size_t)h * D + c0;
 #pragma unroll
-    for (int d = 0; d < D; d++) {
+    for (int d = 0; d < DL; d++) {
         q[d] = to_f(qrow[d]) * q_scale;
         acc[d] = 0.0f;
     }
@@ -53,7 +67,7 @@ __global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qk
     for (int k0 = 0; k0 < L; k0 += BK) {
         const int nk = min(BK, L - k0);
         __syncthreads(); /* the previous tile is no longer read */
-        for (int e = threadIdx.x; e < nk * D; e += kBQ) {
+        for (int e = threadIdx.x; e < nk * D; e += kBQ * SPLIT) {
             const int r = e / D, c = e % D;
             const size_t off = (size_t)(k0 + r) * ld + c;
             Ks[r][c] = to_f(kbase[off]);
@@ -71,13 +85,16 @@ __global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qk
                 float dot = -INFINITY;
                 if (j < nk) {
                     dot = 0.0f;
-                    const float4 *kr = reinterpret_cast<const float4 *>(&Ks[j][0]);
+                    const float4 *kr = reinterpret_cast<const float4 *>(&Ks[j][c0]);
 #pragma unroll
-                    for (int d4 = 0; d4 < D / 4; d4++) {
+                    for (int d4 = 0; d4 < DL / 4; d4++) {
                         const float4 kv = kr[d4];
                         dot += q[4 * d4] * kv.x + q[4 * d4 + 1] * kv.y + q[4 * d4 + 2] * kv.z +
                                q[4 * d4 + 3] * kv.w;
                     }
+#pragma unroll
+                    for (int o = 1; o < SPLIT; o <<= 1)
+                        dot += __shfl_xor_sync(group, dot, o);
                 }
                 sc[jj] = dot;
                 mx = fmaxf(mx, dot);
@@ -85,7 +102,7 @@ __global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qk
             const float corr = exp2f(m - mx); /* 0 on the first block (m = -inf) */
             l *= corr;
 #pragma unroll
-            for (int d = 0; d < D; d++)
+            for (int d = 0; d < DL; d++)
                 acc[d] *= corr;
 #pragma unroll
             for (int jj = 0; jj < SUB; jj++) {
@@ -93,9 +110,9 @@ __global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qk
                 if (j < nk) {
                     const float p = exp2f(sc[jj] - mx);
                     l += p;
-                    const float4 *vr = reinterpret_cast<const float4 *>(&Vs[j][0]);
+                    const float4 *vr = reinterpret_cast<const float4 *>(&Vs[j][c0]);
 #pragma unroll
-                    for (int d4 = 0; d4 < D / 4; d4++) {
+                    for (int d4 = 0; d4 < DL / 4; d4++) {
                         const float4 vv = vr[d4];
                         acc[4 * d4] += p * vv.x;
                         acc[4 * d4 + 1] += p * vv.y;
@@ -110,9 +127,9 @@ __global__ void __launch_bounds__(kBQ) attention_kernel(const T *__restrict__ qk
     if (!active)
         return;
     const float inv = 1.0f / l;
-    T *orow = out + (size_t)(start + qi) * H + (size_t)h * D;
+    T *orow = out + (size_t)(start + qi) * H + (size_t)h * D + c0;
 #pragma unroll
-    for (int d = 0; d < D; d++)
+    for (int d = 0; d < DL; d++)
         orow[d] = from_f<T>(acc[d] * inv);
 }
 
@@ -126,7 +143,7 @@ struct Attn {
         const int q_tiles = (max_seqlen + kBQ - 1) / kBQ;
         const float q_scale = 1.4426950408889634f / sqrtf((float)D);
         dim3 grid((unsigned)(S * q_tiles), (unsigned)heads);
-        attention_kernel<T, D><<<grid, kBQ, 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale, (T *)out);
+        attention_kernel<T, D><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale, (T *)out);
         return cudaGetLastError();
     }
     template <typename T> cudaError_t run() const {
