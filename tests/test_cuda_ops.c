@@ -10,7 +10,10 @@
  * RR_CUDA_BIAS_ACT=scalar; mma.sync v3, one query block per warp, RR_CUDA_ATTN=mma, with
  * the fused linear+GELU kernel, RR_CUDA_GELU_GEMM=fused, in the fourth; the default at d 32
  * is v4, two blocks per warp); the FFN block (rr_backend_ffn) in 64-row pieces on the GPU against
- * the CPU's in one. The CPU gets the CUDA inputs after their
+ * the CPU's in one. A fifth pass (bf16/fp16 only) runs RR_CUDA_GELU_GEMM=lt-tanh, cuBLASLt's
+ * GELU epilogue, which computes the tanh approximation of GELU: there the CPU's side of every
+ * product with GELU is its product without activation, followed by the tanh form on the host
+ * (gelu_tanh below), so the variant is held to the function it computes. The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
  * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
@@ -41,6 +44,23 @@ static void fill(float *x, size_t n, float scale) {
 }
 
 #define CANARY 256
+
+/* Pass 5 (RR_CUDA_GELU_GEMM=lt-tanh): the GPU's GELU is the tanh approximation. */
+static int g_tanh_gelu;
+static float gelu_tanh(float x) {
+    const double u = 0.7978845608028654 * ((double)x + 0.044715 * (double)x * x * x);
+    return (float)(0.5 * x * (1.0 + tanh(u)));
+}
+/* The CPU's y = GELU(x·Wᵀ + b) in the form the GPU computes in this pass. */
+static rr_status cpu_linear_gelu(rr_backend *cpu, const float *x, int32_t M, int32_t K, const float *W,
+                                 const float *b, int32_t N, float *y) {
+    if (!g_tanh_gelu)
+        return cpu->ops->linear(cpu, x, M, K, W, b, N, RR_ACT_GELU, y);
+    rr_status st = cpu->ops->linear(cpu, x, M, K, W, b, N, RR_ACT_NONE, y);
+    for (size_t i = 0; !st && i < (size_t)M * N; i++)
+        y[i] = gelu_tanh(y[i]);
+    return st;
+}
 
 typedef struct pair_be {
     rr_backend *cpu, *gpu;
@@ -217,7 +237,7 @@ static int run_shape(const shape *sh, rr_precision prec) {
     CHECK(p.gpu->ops->linear(p.gpu, x.g, T, H, GW(o_w1), GW(o_b1), 3 * H, RR_ACT_NONE, qkv.g) == RR_OK);
     compare(&p, &qkv, 1, "linear (qkv)", shape_name);
     poison(&p, &ff);
-    CHECK(p.cpu->ops->linear(p.cpu, x.c, T, H, CW(o_w2), CW(o_b2), I, RR_ACT_GELU, ff.c) == RR_OK);
+    CHECK(cpu_linear_gelu(p.cpu, x.c, T, H, CW(o_w2), CW(o_b2), I, ff.c) == RR_OK);
     CHECK(p.gpu->ops->linear(p.gpu, x.g, T, H, GW(o_w2), GW(o_b2), I, RR_ACT_GELU, ff.g) == RR_OK);
     compare(&p, &ff, 1, "linear+gelu", shape_name);
     act_input(&p, &ff, 1.0f);
@@ -229,7 +249,12 @@ static int run_shape(const shape *sh, rr_precision prec) {
      * at a row offset into 2-byte activations) against the CPU's in one piece */
     p.gpu->ffn_rows = 64;
     poison(&p, &r);
-    CHECK(rr_backend_ffn(p.cpu, x.c, T, H, CW(o_w2), CW(o_b2), I, CW(o_w3), CW(o_b3), ff.c, r.c) == RR_OK);
+    if (g_tanh_gelu) { /* the CPU's FFN block, with the GPU's GELU of this pass */
+        CHECK(cpu_linear_gelu(p.cpu, x.c, T, H, CW(o_w2), CW(o_b2), I, ff.c) == RR_OK);
+        CHECK(p.cpu->ops->linear(p.cpu, ff.c, T, I, CW(o_w3), CW(o_b3), H, RR_ACT_NONE, r.c) == RR_OK);
+    } else {
+        CHECK(rr_backend_ffn(p.cpu, x.c, T, H, CW(o_w2), CW(o_b2), I, CW(o_w3), CW(o_b3), ff.c, r.c) == RR_OK);
+    }
     CHECK(rr_backend_ffn(p.gpu, x.g, T, H, GW(o_w2), GW(o_b2), I, GW(o_w3), GW(o_b3), ff.g, r.g) == RR_OK);
     compare(&p, &r, 1, "ffn block (64-row pieces)", shape_name);
     poison(&p, &ctx);
@@ -316,23 +341,30 @@ int main(void) {
     };
     const int nshapes = quick ? 2 : (int)(sizeof shapes / sizeof shapes[0]);
     const rr_precision precs[] = {RR_PRECISION_FP32, RR_PRECISION_BF16, RR_PRECISION_FP16};
-    static const char *const attn_desc[4] = {
+    static const char *const attn_desc[5] = {
         "mma.sync where supported (bf16/fp16, d 32/64), else SIMT", "SIMT",
         "WMMA where supported, else SIMT; scalar bias/activation kernel",
-        "mma.sync v3, one query block per warp (RR_CUDA_ATTN=mma); linear+GELU fused (RR_CUDA_GELU_GEMM=fused)"};
-    for (int pass = 0; pass < 4; pass++) {
+        "mma.sync v3, one query block per warp (RR_CUDA_ATTN=mma); linear+GELU fused (RR_CUDA_GELU_GEMM=fused)",
+        "default; GELU in cuBLASLt's epilogue, the tanh form (RR_CUDA_GELU_GEMM=lt-tanh; bf16/fp16)"};
+    for (int pass = 0; pass < 5; pass++) {
         /* pass 0: cuBLASLt + default attention (mma.sync v4 at d 32); 1: cublasGemmEx + our
          * bias kernel + SIMT attention; 2: cuBLASLt + WMMA attention (bf16/fp16); 3: cuBLASLt
-         * + mma.sync v3 */
-        static const char *const attn_env[4] = {NULL, "simt", "wmma", "mma"};
+         * + mma.sync v3; 4: cuBLASLt with its GELU epilogue (tanh form) + default attention */
+        static const char *const attn_env[5] = {NULL, "simt", "wmma", "mma", NULL};
         setenv("RR_CUDA_GEMM", pass == 1 ? "gemmex" : "lt", 1);
-        if (pass)
+        if (attn_env[pass])
             setenv("RR_CUDA_ATTN", attn_env[pass], 1);
+        else
+            unsetenv("RR_CUDA_ATTN");
         if (pass == 2)
             setenv("RR_CUDA_BIAS_ACT", "scalar", 1); /* the v1 bias/activation kernel too */
         if (pass == 3) {
             unsetenv("RR_CUDA_BIAS_ACT");
             setenv("RR_CUDA_GELU_GEMM", "fused", 1); /* linear_gelu.cu for linear+gelu */
+        }
+        if (pass == 4) {
+            setenv("RR_CUDA_GELU_GEMM", "lt-tanh", 1);
+            g_tanh_gelu = 1;
         }
         printf("GEMM path: %s; attention: %s\n", pass == 1 ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
                attn_desc[pass]);
@@ -341,7 +373,7 @@ int main(void) {
                 if (run_shape(&shapes[si], precs[pi]))
                     return 1;
         if (quick && pass == 0)
-            pass = 1; /* quick: default, WMMA and v3 passes */
+            pass = 1; /* quick: default, WMMA, v3 and lt-tanh passes */
     }
     TEST_DONE();
 }
