@@ -3,7 +3,8 @@
  * 200..512 tokens, the MiniLM-L6 shape H 384, 12 heads, I 1536), for fp32, bf16 and fp16,
  * with its achieved TFLOP/s (matrix products and attention) or GB/s (the rest), then the
  * whole FFN block (up + GELU + down, rr_backend_ffn) with the intermediate in pieces of
- * several row counts (0 = the whole pass; the backend's default is marked).
+ * several row counts (0 = the whole pass; the backend's default is marked). add+LN is timed
+ * with both kernels (v1, the default, and v2, RR_CUDA_LN=vec); the layer total counts v1.
  *
  *     build/rr_cuda_ops [tokens] [length]   (needs a GPU; prints one table; length: every
  *                                           sequence that long instead of 200..512)
@@ -67,6 +68,9 @@ int main(int argc, char **argv) {
     printf("pass: %d sequences, %d tokens (longest %d), H %d, heads %d, I %d\n", S, T, maxlen, H, heads, I);
     printf("%-6s %-22s %10s %10s\n", "prec", "op", "ms", "rate");
     const char *names[] = {"fp32", "bf16", "fp16"};
+    char ln_env[32] = ""; /* RR_CUDA_LN as the caller set it (op 8 sets and restores it) */
+    if (getenv("RR_CUDA_LN"))
+        snprintf(ln_env, sizeof ln_env, "%s", getenv("RR_CUDA_LN"));
     for (int prec = 0; prec < 3; prec++) {
         rr_backend_limits lim = {T, S, 512, H, heads, 0, (rr_precision)prec, I};
         rr_backend *be;
@@ -103,10 +107,11 @@ int main(int argc, char **argv) {
         be->ops->download(be, &dummy, out, 4); /* drain */
         const double es = prec ? 2.0 : 4.0;
         const double lin_f = 2.0 * T * H, attn_f = 4.0 * sum_l2 * H;
-        double total = 0, per_op[8 + NFFN] = {0};
+        enum { NOPS = 9 }; /* ops before the FFN block variants */
+        double total = 0, per_op[NOPS + NFFN] = {0};
         const int32_t def_rows = be->ffn_rows;
-        char ffn_name[8 + NFFN][40];
-        for (int op = 0; op < 8 + NFFN; op++) {
+        char ffn_name[NOPS + NFFN][40];
+        for (int op = 0; op < NOPS + NFFN; op++) {
             cudaEvent_t e0, e1;
             cudaEventCreate(&e0);
             cudaEventCreate(&e1);
@@ -134,8 +139,16 @@ int main(int argc, char **argv) {
                     be->ops->linear(be, ff, T, I, w2, b2, H, RR_ACT_NONE, tmp); break;
                 case 7: opname = "classify (head)"; bytes = (double)S * H * es;
                     be->ops->classify(be, x, &head, pooled, pooled2, out); break;
+                case 8: opname = "add+LN v2 (LN=vec)"; bytes = (double)T * H * 3 * es;
+                    setenv("RR_CUDA_LN", "vec", 1); /* read per call */
+                    be->ops->add_layernorm(be, tmp, x, g, b, 1e-12f);
+                    if (ln_env[0])
+                        setenv("RR_CUDA_LN", ln_env, 1);
+                    else
+                        unsetenv("RR_CUDA_LN");
+                    break;
                 default: /* the whole FFN block (up + GELU + down) in pieces of ffn_rows[] rows */
-                    be->ffn_rows = ffn_rows[op - 8];
+                    be->ffn_rows = ffn_rows[op - NOPS];
                     snprintf(ffn_name[op], sizeof ffn_name[op], "ffn block, rows %d%s",
                              be->ffn_rows ? be->ffn_rows : T, be->ffn_rows == def_rows ? " (dflt)" : "");
                     opname = ffn_name[op]; flops = 2 * lin_f * I;
@@ -165,7 +178,7 @@ int main(int argc, char **argv) {
                names[prec], "layer total", total, 6 * total, T);
         for (int i = 0; i < NFFN; i++)
             if (ffn_rows[i] == def_rows) {
-                const double t2 = total - per_op[5] - per_op[6] + per_op[8 + i];
+                const double t2 = total - per_op[5] - per_op[6] + per_op[NOPS + i];
                 printf("%-6s %-22s %10.3f  (one layer, FFN in pieces of %d rows; x6 = %.1f ms per pass)\n",
                        names[prec], "layer total (default)", t2, def_rows ? def_rows : T, 6 * t2);
             }

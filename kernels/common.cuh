@@ -62,9 +62,16 @@ __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + e
 #ifndef RR_KERNELS_LN_DEFINED
 #define RR_KERNELS_LN_DEFINED
 namespace rrk {
-/* LayerNorm of one row held by one warp: lane owns v[k] = row[k*32 + lane] (k < VPL, columns
- * >= H are 0 and ignored). Two-pass fp32 statistics, as the CPU backend and PyTorch. */
-template <int VPL>
+/* The column of a row that lane `lane` holds as v[k] when each lane takes runs of VEC adjacent
+ * columns: run k / VEC of the lane is columns ((k / VEC) * 32 + lane) * VEC onwards. VEC 1:
+ * column k*32 + lane. */
+template <int VEC> __device__ __forceinline__ int ln_col(int k, int lane) {
+    return ((k / VEC) * 32 + lane) * VEC + k % VEC;
+}
+
+/* LayerNorm of one row held by one warp: lane owns v[k] = row[ln_col<VEC>(k, lane)] (k < VPL;
+ * columns >= H are 0 and ignored). Two-pass fp32 statistics, as the CPU backend and PyTorch. */
+template <int VPL, int VEC = 1>
 __device__ __forceinline__ void warp_layernorm(float (&v)[VPL], int H, const float *gamma,
                                                const float *beta, float eps) {
     const int lane = threadIdx.x & 31;
@@ -76,14 +83,14 @@ __device__ __forceinline__ void warp_layernorm(float (&v)[VPL], int H, const flo
     float q = 0.0f;
 #pragma unroll
     for (int k = 0; k < VPL; k++) {
-        const int i = k * 32 + lane;
+        const int i = ln_col<VEC>(k, lane);
         const float dlt = i < H ? v[k] - mean : 0.0f;
         q += dlt * dlt;
     }
     const float rstd = 1.0f / sqrtf(warp_sum(q) / (float)H + eps);
 #pragma unroll
     for (int k = 0; k < VPL; k++) {
-        const int i = k * 32 + lane;
+        const int i = ln_col<VEC>(k, lane);
         if (i < H)
             v[k] = (v[k] - mean) * rstd * gamma[i] + beta[i];
     }

@@ -2,9 +2,20 @@
  *
  * One warp per token row (H <= 1024 held in registers, VPL values per lane), fp32 statistics
  * in two passes as the CPU backend, storage in the activation type.
- * Versions tried: v1 (this) warp per row, 8 rows per 256-thread block. Memory-bound: one
- * read of x and r and one write of x per row; the embedding gather reads three fp32 rows.
+ * Versions tried: v1 (default) warp per row, 8 rows per 256-thread block, each lane loading one
+ * element at a time (column k*32 + lane: a warp's load is 64 bytes in bf16/fp16). Memory-bound:
+ * one read of x and r and one write of x per row; the embedding gather reads three fp32 rows.
+ * On an H100 (bf16, 65,536 × 384) add+LN took 0.063 ms: 2.4 TB/s.
+ *   v2 add+LN (RR_CUDA_LN=vec, read per call; needs H % 128 == 0 and 16-byte aligned x and r):
+ *   each lane loads runs of 4 adjacent columns (8 bytes in bf16/fp16, 16 in fp32), so a warp's
+ *   load is 256 or 512 bytes and there are 4× fewer load instructions. Same arithmetic; the
+ *   statistics are summed in another order. Not yet run on a GPU (compiled only): the next
+ *   GPU window times it against v1 (bench/gpu_check.sh) and test_cuda_ops checks both.
  */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common.cuh"
 #include "rr_kernels.h"
 
@@ -64,6 +75,64 @@ __global__ void add_ln_kernel(T *__restrict__ x, const T *__restrict__ r, int T_
     }
 }
 
+/* 4 adjacent elements ↔ fp32, in one 8-byte (2-byte types) or 16-byte (fp32) access */
+template <typename T> __device__ __forceinline__ void load4(const T *p, float (&o)[4]) {
+    if constexpr (sizeof(T) == 4) {
+        const float4 u = *reinterpret_cast<const float4 *>(p);
+        o[0] = u.x, o[1] = u.y, o[2] = u.z, o[3] = u.w;
+    } else {
+        const uint2 u = *reinterpret_cast<const uint2 *>(p);
+        const T *e = reinterpret_cast<const T *>(&u);
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+            o[k] = to_f(e[k]);
+    }
+}
+template <typename T> __device__ __forceinline__ void store4(T *p, const float *v) {
+    if constexpr (sizeof(T) == 4) {
+        *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    } else {
+        uint2 u;
+        T *e = reinterpret_cast<T *>(&u);
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+            e[k] = from_f<T>(v[k]);
+        *reinterpret_cast<uint2 *>(p) = u;
+    }
+}
+
+/* v2: lane owns runs of 4 columns, (g*32 + lane)*4 .. +3 (ln_col<4>); H % 128 == 0 */
+template <typename T, int VPL>
+__global__ void add_ln_vec_kernel(T *__restrict__ x, const T *__restrict__ r, int T_, int H,
+                                  const float *__restrict__ gamma, const float *__restrict__ beta, float eps) {
+    static_assert(VPL % 4 == 0, "runs of 4 columns");
+    const int row = blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= T_)
+        return;
+    T *y = x + (size_t)row * H;
+    const T *z = r + (size_t)row * H;
+    float v[VPL];
+#pragma unroll
+    for (int g = 0; g < VPL / 4; g++) {
+        const int c = (g * 32 + lane) * 4;
+        float a[4] = {0.0f, 0.0f, 0.0f, 0.0f}, b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (c < H) {
+            load4(y + c, a);
+            load4(z + c, b);
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            v[4 * g + e] = a[e] + b[e];
+    }
+    warp_layernorm<VPL, 4>(v, H, gamma, beta, eps);
+#pragma unroll
+    for (int g = 0; g < VPL / 4; g++) {
+        const int c = (g * 32 + lane) * 4;
+        if (c < H)
+            store4(y + c, &v[4 * g]);
+    }
+}
+
 struct EmbedArgs {
     const int32_t *ids, *type_ids, *pos_ids;
     int T, H;
@@ -91,12 +160,17 @@ struct AddArgs {
     const float *gamma, *beta;
     float eps;
     cudaStream_t stream;
+    int vec; /* v2 */
     template <typename T> struct WithType {
         const AddArgs &a;
         template <int VPL> cudaError_t run() const {
             const int blocks = (a.T + kRowsPerBlock - 1) / kRowsPerBlock;
-            add_ln_kernel<T, VPL><<<blocks, 32 * kRowsPerBlock, 0, a.stream>>>(
-                (T *)a.x, (const T *)a.r, a.T, a.H, a.gamma, a.beta, a.eps);
+            if (a.vec)
+                add_ln_vec_kernel<T, VPL><<<blocks, 32 * kRowsPerBlock, 0, a.stream>>>(
+                    (T *)a.x, (const T *)a.r, a.T, a.H, a.gamma, a.beta, a.eps);
+            else
+                add_ln_kernel<T, VPL><<<blocks, 32 * kRowsPerBlock, 0, a.stream>>>(
+                    (T *)a.x, (const T *)a.r, a.T, a.H, a.gamma, a.beta, a.eps);
             return cudaGetLastError();
         }
     };
@@ -119,6 +193,8 @@ cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, c
                               const float *beta, float eps, cudaStream_t stream) {
     if (T <= 0)
         return cudaSuccess;
-    AddArgs a{x, r, T, H, gamma, beta, eps, stream};
+    const char *env = getenv("RR_CUDA_LN"); /* per call: tests compare both kernels */
+    const int vec = env && !strcmp(env, "vec") && H % 128 == 0 && (((uintptr_t)x | (uintptr_t)r) & 15) == 0;
+    AddArgs a{x, r, T, H, gamma, beta, eps, stream, vec};
     return dispatch_dtype(dtype, a);
 }

@@ -13,7 +13,9 @@
  * the CPU's in one. A fifth pass (bf16/fp16 only) runs RR_CUDA_GELU_GEMM=lt-tanh, cuBLASLt's
  * GELU epilogue, which computes the tanh approximation of GELU: there the CPU's side of every
  * product with GELU is its product without activation, followed by the tanh form on the host
- * (gelu_tanh below), so the variant is held to the function it computes. The CPU gets the CUDA inputs after their
+ * (gelu_tanh below), so the variant is held to the function it computes. Both add+LayerNorm
+ * kernels (v1, and v2 with RR_CUDA_LN=vec: every H here is a multiple of 128) run on every
+ * shape. The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
  * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
@@ -269,12 +271,20 @@ static int run_shape(const shape *sh, rr_precision prec) {
     CHECK(p.gpu->ops->attention(p.gpu, qkv.g, ctx.g) == RR_OK);
     compare(&p, &ctx, 1, "attention", shape_name);
 
-    /* residual add + LayerNorm */
+    /* residual add + LayerNorm: kernel v1, then v2 (RR_CUDA_LN=vec) on the same inputs */
     act_input(&p, &x, 1.0f);
     act_input(&p, &r, 1.0f);
+    float *x0 = malloc(x.n * sizeof *x0);
+    memcpy(x0, x.c, x.n * sizeof *x0);
     CHECK(p.cpu->ops->add_layernorm(p.cpu, x.c, r.c, CW(o_g2), CW(o_b4), 1e-12f) == RR_OK);
     CHECK(p.gpu->ops->add_layernorm(p.gpu, x.g, r.g, GW(o_g2), GW(o_b4), 1e-12f) == RR_OK);
     compare(&p, &x, 1, "add+layernorm", shape_name);
+    CHECK(p.gpu->ops->upload_act(p.gpu, x.g, x0, x.n) == RR_OK);
+    setenv("RR_CUDA_LN", "vec", 1);
+    CHECK(p.gpu->ops->add_layernorm(p.gpu, x.g, r.g, GW(o_g2), GW(o_b4), 1e-12f) == RR_OK);
+    unsetenv("RR_CUDA_LN");
+    compare(&p, &x, 1, "add+layernorm v2", shape_name);
+    free(x0);
 
     /* pooling, every mode, with and without L2 normalisation */
     static const char *pool_names[] = {"", "pool cls", "pool mean", "pool max", "pool mean/sqrt"};
