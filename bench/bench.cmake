@@ -17,6 +17,12 @@ if(RR_HAVE_CUDA)
   target_compile_options(rr_cuda_ops PRIVATE ${RR_WARNINGS})
   target_link_libraries(rr_cuda_ops PRIVATE rerank_core CUDA::cudart)
   set_target_properties(rr_cuda_ops PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+  # rr_lt_algos: each layer product under every algorithm cuBLASLt's heuristic offers, timed
+  # (does choosing by time beat the heuristic's first choice?). cuBLASLt only, no rerank code.
+  add_executable(rr_lt_algos lt_algos.c)
+  target_compile_options(rr_lt_algos PRIVATE ${RR_WARNINGS})
+  target_link_libraries(rr_lt_algos PRIVATE CUDA::cudart CUDA::cublasLt)
+  set_target_properties(rr_lt_algos PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
 endif()
 
 # rr_faiss_search: FAISS search alone through rr_index on synthetic vectors (bench/bench_faiss.sh

@@ -25,10 +25,13 @@
 #   cpu-tests  ctest -L cpu -LE 'model|slow' (sanity of the build there)
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
 #              (RR_TEST_QUICK=1: the test runs fewer shapes)
-#   ops        bench/cuda_ops.c: per-op times, default kernels, then each of RR_OPS_VARIANTS
-#              (default: RR_CUDA_ATTN=mma RR_CUDA_GELU_GEMM=fused RR_CUDA_GELU_GEMM=lt-tanh, the alternatives to the default
+#   ops        bench/cuda_ops.c: per-op times (add+LN with both kernels, v1 and v2), default
+#              kernels, then each of RR_OPS_VARIANTS (default: RR_CUDA_ATTN=mma
+#              RR_CUDA_GELU_GEMM=fused RR_CUDA_GELU_GEMM=lt-tanh, the alternatives to the default
 #              kernels; none: no variant),
-#              then the default kernels on passes of one sequence length (RR_OPS_LENGTHS="256 128")
+#              then the default kernels on passes of one sequence length (RR_OPS_LENGTHS="256 128"),
+#              then bench/lt_algos.c at M 65536 (RR_OPS_LT=0 skips it): every algorithm cuBLASLt's
+#              heuristic offers for each layer product, timed, against its first choice
 #   faiss      bench/faiss_search.c --gpu 2: FAISS search
 #              of RR_FAISS_QUERIES (10,000) queries in RR_FAISS_N (1,000,000) × 384 synthetic
 #              vectors, k 100, Flat and IVF1024,Flat nprobe 16, on the CPU (all cores) and on a GPU
@@ -657,7 +660,7 @@ step_ops() {
     r=$?
     tee -a "$SCRATCH/ops.txt" < "$SCRATCH/ops.$i.txt"
     ((r)) && rc=$r
-    while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|ffn1|ffn block|pass:' "$SCRATCH/ops.$i.txt")
+    while IFS= read -r l; do EXTRA+=("ops ($v): $l"); done < <(grep -E 'layer total|attention|ffn1|ffn block|add\+LN|pass:' "$SCRATCH/ops.$i.txt")
   done
   # default kernels on passes of sequences of one length each (RR_OPS_LENGTHS, e.g. "256 128")
   local len
@@ -672,6 +675,20 @@ step_ops() {
     ((r)) && rc=$r
     while IFS= read -r l; do EXTRA+=("ops (L=$len): $l"); done < <(grep -E 'bf16.*(layer total|attention|embed|linear|add|classify)|pass:' "$SCRATCH/ops.$i.txt")
   done
+  # cuBLASLt's algorithms, timed (does picking by time beat the heuristic?)
+  if [ "${RR_OPS_LT:-1}" != 0 ] && [ -x "$BUILD/rr_lt_algos" ]; then
+    echo "== rr_lt_algos 65536" | tee -a "$SCRATCH/ops.txt"
+    t=$(tmo 40)
+    if ((t < 5)); then
+      note "rr_lt_algos: no time left"
+    else
+      LD_LIBRARY_PATH="$OUR_LD" timeout -k 5 "$t" "$BUILD/rr_lt_algos" 65536 > "$SCRATCH/lt.txt" 2>&1
+      r=$?
+      tee -a "$SCRATCH/ops.txt" < "$SCRATCH/lt.txt"
+      ((r)) && rc=$r
+      while IFS= read -r l; do EXTRA+=("lt algos: $l"); done < <(grep -E 'heuristic #0|no algorithm|^rr_lt_algos' "$SCRATCH/lt.txt")
+    fi
+  fi
   cp "$SCRATCH/ops.txt" "$OUT/ops.txt"
   return "$rc"
 }
