@@ -152,6 +152,18 @@ def parse_env(items: str, default_name: str | None = None) -> list[tuple[str, st
     return res
 
 
+def parse_variants(items: str) -> list[tuple[str, dict[str, str]]]:
+    """--attn-variants: a comma list of variants, each one or more settings joined by '+'
+    (RR_CUDA_GELU_GEMM=lt-tanh+RR_CUDA_LN=vec); a bare VALUE is RR_CUDA_ATTN=VALUE. Returns
+    (label, environment) per variant."""
+    res = []
+    for item in (x.strip() for x in items.split(",")):
+        if item:
+            env = dict(parse_env(item.replace("+", ","), "RR_CUDA_ATTN"))
+            res.append(("+".join(f"{k}={v}" for k, v in env.items()), env))
+    return res
+
+
 class Ours:
     def __init__(self, a, left):
         self.a = a
@@ -284,25 +296,25 @@ def run_ours_score(ours: Ours, a, pairs_tsv: Path, warm_tsv: Path, n_pairs: int,
             entry["best"] = best
             scores.setdefault("_best_budget", {})[prec] = best.get("token_budget")
             # the other attention kernels, same budget (RR_CUDA_ATTN; bf16/fp16 only)
-            for ename, evalue in a.attn_variants if prec != "fp32" else []:
+            for vname, venv in a.attn_variants if prec != "fp32" else []:
                 if ours.left() < 20:
-                    entry.setdefault("skipped", []).append(f"{ename}={evalue}: deadline")
+                    entry.setdefault("skipped", []).append(f"{vname}: deadline")
                     continue
-                out = work / f"scores.ours.{prec}.{ename}-{evalue}.txt"
+                out = work / f"scores.ours.{prec}.{vname.replace('=', '-')}.txt"
                 args = base + ["--pairs", str(pairs_tsv), "--output", str(out)]
                 if best.get("token_budget"):
                     args += ["--token-budget", str(best["token_budget"])]
-                r = ours.run("score", args, prec, env={ename: evalue})
+                r = ours.run("score", args, prec, env=venv)
                 if r["rc"] == 0 and r.get("run_s"):
                     r["pairs_s"] = n_pairs / r["run_s"]
                     try:
                         r["max_abs_vs_default"] = float(abs(read_scores(out) - scores[prec]).max())
                     except Exception as e:  # noqa: BLE001
                         r["error"] = f"reading {out}: {e}"
-                    log(f"ours {prec} {ename}={evalue}: run {r['run_s']:.3f}s ({r['pairs_s']:,.0f} pairs/s)")
+                    log(f"ours {prec} {vname}: run {r['run_s']:.3f}s ({r['pairs_s']:,.0f} pairs/s)")
                 else:
-                    log(f"ours {prec} {ename}={evalue}: FAILED: {str(r.get('error'))[-400:]}")
-                entry.setdefault("variants", {})[f"{ename}={evalue}"] = r
+                    log(f"ours {prec} {vname}: FAILED: {str(r.get('error'))[-400:]}")
+                entry.setdefault("variants", {})[vname] = r
         elif "error" not in entry:
             entry["error"] = (entry.get("errors") or ["no successful run"])[0]
 
@@ -763,10 +775,11 @@ class FixedLengths:
         row["tflops"] = n * self.flops_of(L) / row["run_s"] * 1e-12
         row["pct_of_rate"] = 100.0 * row["tflops"] / rate if rate else None
 
-    def ours_run(self, e: dict, prec: str, budget: int | None, variant: tuple[str, str] | None = None) -> None:
+    def ours_run(self, e: dict, prec: str, budget: int | None,
+                 variant: tuple[str, dict[str, str]] | None = None) -> None:
         a, L = self.a, e["L"]
         fx, tsv = self.sets[L]
-        vname = f"{variant[0]}={variant[1]}" if variant else None
+        vname = variant[0] if variant else None
         what = f"ours {prec} budget {budget or 'default'}" + (f" {vname}" if vname else "")
         if self.ours is None or not self.fits(e, what, est_s(self.R, "ours", prec, e["tokens"])):
             return
@@ -777,7 +790,7 @@ class FixedLengths:
             args += ["--threads", str(a.ours_threads)]
         if budget:
             args += ["--token-budget", str(budget)]
-        r = self.ours.run("score", args, prec, env=dict([variant]) if variant else None)
+        r = self.ours.run("score", args, prec, env=variant[1] if variant else None)
         self.R["commands"].append(r["cmd"])
         row = {"engine": "ours", "precision": prec, "token_budget": budget, "variant": vname, "pairs": len(fx)}
         row.update({k: r.get(k) for k in ("cmd", "rc", "error", "run_s", "forward_s", "process_wall_s", "tokens",
@@ -1289,7 +1302,9 @@ def main(argv=None) -> int:
     ap.add_argument("--attn-variants", default="",
                     help="ours bf16/fp16: also time these kernel variants, a comma list of RR_CUDA_ATTN "
                          "values (wmma, simt) or NAME=VALUE environment settings (RR_CUDA_BIAS_ACT=scalar, "
-                         "RR_CUDA_FFN_ROWS=0); also run in the fixed-length section at 256 tokens")
+                         "RR_CUDA_FFN_ROWS=0), several joined by '+' for one variant "
+                         "(RR_CUDA_GELU_GEMM=lt-tanh+RR_CUDA_LN=vec); also run in the fixed-length section "
+                         "at 256 tokens")
     ap.add_argument("--ours-env", default="",
                     help="NAME=VALUE,...: environment added to every run of ours (shown in its command)")
     ap.add_argument("--matmul-size", type=int, default=8192,
@@ -1352,7 +1367,7 @@ def main(argv=None) -> int:
         a.fixed_lengths = list(dict.fromkeys(int(x) for x in a.fixed_lengths.split(",") if x.strip()))
         if any(L < 3 for L in a.fixed_lengths):
             raise ValueError("--fixed-lengths: every length must be at least 3 ([CLS] q [SEP] d [SEP])")
-        a.attn_variants = parse_env(a.attn_variants, "RR_CUDA_ATTN")
+        a.attn_variants = parse_variants(a.attn_variants)
         a.ours_env = parse_env(a.ours_env)
     except ValueError as e:
         ap.error(str(e))
