@@ -19,6 +19,10 @@ void rr_sha256_init(rr_sha256 *h);
 void rr_sha256_update(rr_sha256 *h, const void *data, size_t len);
 /* 64 lowercase hex digits + NUL into hex[65]. */
 void rr_sha256_final_hex(rr_sha256 *h, char hex[65]);
+/* The compression function in use: want 1 = SHA-NI where the CPU has it (what the first hash
+ * decides on its own), 0 = the portable C one, -1 = ask without changing it. Returns 1 when
+ * SHA-NI is in use. Not thread-safe while hashes run; for tests and benchmarks. */
+int rr_sha256_accel(int want);
 /* Feed a whole file's bytes (read in blocks) into h. */
 rr_status rr_sha256_file(rr_sha256 *h, const char *path);
 
