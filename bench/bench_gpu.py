@@ -164,6 +164,11 @@ def parse_variants(items: str) -> list[tuple[str, dict[str, str]]]:
     return res
 
 
+def variant_scores(work: Path, prec: str, vname: str) -> Path:
+    """Where ours' scores of a SciFact run with variant vname go (written, then read back)."""
+    return work / f"scores.ours.{prec}.{vname.replace('=', '-')}.txt"
+
+
 class Ours:
     def __init__(self, a, left):
         self.a = a
@@ -300,7 +305,7 @@ def run_ours_score(ours: Ours, a, pairs_tsv: Path, warm_tsv: Path, n_pairs: int,
                 if ours.left() < 20:
                     entry.setdefault("skipped", []).append(f"{vname}: deadline")
                     continue
-                out = work / f"scores.ours.{prec}.{vname.replace('=', '-')}.txt"
+                out = variant_scores(work, prec, vname)
                 args = base + ["--pairs", str(pairs_tsv), "--output", str(out)]
                 if best.get("token_budget"):
                     args += ["--token-budget", str(best["token_budget"])]
@@ -1526,7 +1531,7 @@ def main(argv=None) -> int:
     # each kernel variant (--attn-variants) held to the same checks as its precision's default
     for prec, e in R["ours"].items():
         for vname, v in (e.get("variants") or {}).items() if isinstance(e, dict) else []:
-            vfile = work / f"scores.ours.{prec}.{vname.replace('=', '-', 1)}.txt"
+            vfile = variant_scores(work, prec, vname)
             if v.get("rc") != 0 or not vfile.exists():
                 continue
             try:
