@@ -3,11 +3,12 @@
 #   setup (packages, model cache, Release build with CUDA compiled when nvcc exists),
 #   ctest on the Release build (labels cpu, model; gpu tests skip without a device),
 #   the bounded subset of the slow tests (label slow_ci: test_resume_100k, about a minute),
-#   then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   then test_chunks under ThreadSanitizer (the tokenizer worker thread beside the passes),
 #   then each fuzz target briefly (scripts/fuzz.sh).
-# RR_TEST_SANITIZE=0 skips the sanitizer pass, RR_TEST_SLOW=0 the slow subset, RR_TEST_FUZZ=0
-# the fuzzing (all slow tests: ctest --test-dir build -L slow); extra args go to
-# ctest (e.g. -L cpu).
+# RR_TEST_SANITIZE=0 skips the sanitizer passes (ASan+UBSan and TSan), RR_TEST_SLOW=0 the slow
+# subset, RR_TEST_FUZZ=0 the fuzzing (all slow tests: ctest --test-dir build -L slow); extra
+# args go to ctest (e.g. -L cpu).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$REPO/scripts/setup.sh"
@@ -26,6 +27,18 @@ if [ "${RR_TEST_SANITIZE:-1}" != 0 ]; then
     CMAKE_ARGS="-DRR_SANITIZE=ON -DRR_CUDA=OFF" "$REPO/scripts/setup.sh"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$REPO/build-asan" --output-on-failure -j"$JOBS" -LE slow "$@"
+
+  # ThreadSanitizer on the one place the library runs its own threads: model/encode.c's
+  # tokenizer worker beside the passes of the main thread (test_chunks: several chunk
+  # schedules, a failing item in a later chunk, cancellation). One OpenMP thread: libgomp is
+  # not instrumented, so TSan would take its barriers for races.
+  echo "== ThreadSanitizer: test_chunks" >&2
+  cmake -S "$REPO" -B "$REPO/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRR_CUDA=OFF \
+    -DRR_CACHE_DIR="${RR_CACHE:-$HOME/.cache/rerank}" "-DCMAKE_C_FLAGS=-fsanitize=thread -fno-omit-frame-pointer" \
+    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread" >/dev/null
+  cmake --build "$REPO/build-tsan" -j"$JOBS" --target test_chunks
+  OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+    ctest --test-dir "$REPO/build-tsan" --output-on-failure -R '^test_chunks$'
 fi
 
 # Fuzzing, briefly (the long campaigns are recorded in tests/fuzz/README.md): every libFuzzer
