@@ -351,6 +351,24 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def padded_batches(ids, tts, lens, order, batch: int, pad_id: int):
+    """Yield (indices, input ids, token types, mask), numpy int64, per batch of `batch` pairs
+    taken in `order` (pairs sorted by token count, longest first), each padded to its longest."""
+    import numpy as np
+    for s in range(0, len(order), batch):
+        idx = order[s:s + batch]
+        L = int(lens[idx[0]])
+        x = np.full((len(idx), L), pad_id, dtype=np.int64)
+        tt = np.zeros((len(idx), L), dtype=np.int64)
+        m = np.zeros((len(idx), L), dtype=np.int64)
+        for r, i in enumerate(idx):
+            li = lens[i]
+            x[r, :li] = ids[i]
+            tt[r, :li] = tts[i]
+            m[r, :li] = 1
+        yield idx, x, tt, m
+
+
 def torch_score(a, prec: str, pairs, device: str, max_length: int) -> tuple[dict, object]:
     """PyTorch's best shot at scoring `pairs`; returns (metrics, scores[n] float64)."""
     import numpy as np
@@ -381,18 +399,8 @@ def torch_score(a, prec: str, pairs, device: str, max_length: int) -> tuple[dict
         order = np.argsort(-lens, kind="stable")      # longest first
         outs, padded = [], 0
         with torch.inference_mode():
-            for s in range(0, n, B):
-                idx = order[s:s + B]
-                L = int(lens[idx[0]])
-                x = np.full((len(idx), L), pad_id, dtype=np.int64)
-                tt = np.zeros((len(idx), L), dtype=np.int64)
-                m = np.zeros((len(idx), L), dtype=np.int64)
-                for r, i in enumerate(idx):
-                    li = lens[i]
-                    x[r, :li] = ids[i]
-                    tt[r, :li] = tts[i]
-                    m[r, :li] = 1
-                padded += len(idx) * L
+            for idx, x, tt, m in padded_batches(ids, tts, lens, order, B, pad_id):
+                padded += x.size
                 xs = [torch.from_numpy(v) for v in (x, tt, m)]
                 if pin:
                     xs = [v.pin_memory().to(device, non_blocking=True) for v in xs]

@@ -135,16 +135,8 @@ def make_batches(ids, tts, batch: int, pad_id: int):
     lens = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
     order = np.argsort(-lens, kind="stable")
     out, padded = [], 0
-    for s in range(0, len(order), batch):
-        idx = order[s:s + batch]
-        L = int(lens[idx[0]])
-        x = np.full((len(idx), L), pad_id, dtype=np.int64)
-        tt = np.zeros((len(idx), L), dtype=np.int64)
-        m = np.zeros((len(idx), L), dtype=np.int64)
-        for r, i in enumerate(idx):
-            li = lens[i]
-            x[r, :li], tt[r, :li], m[r, :li] = ids[i], tts[i], 1
-        padded += len(idx) * L
+    for idx, x, tt, m in bench_gpu.padded_batches(ids, tts, lens, order, batch, pad_id):
+        padded += x.size
         out.append((idx, torch.from_numpy(x), torch.from_numpy(tt), torch.from_numpy(m)))
     return out, int(lens.sum()), padded
 
