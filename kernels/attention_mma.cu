@@ -201,9 +201,7 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
 #pragma unroll
             for (int n2 = 0; n2 < D / 16; n2++) {
                 uint32_t v0, v1, v2, v3;
-                asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                             : "=r"(v0), "=r"(v1), "=r"(v2), "=r"(v3)
-                             : "r"(smem_addr(Vt + (kt * 16 + vr) * RS + n2 * 16 + vc)));
+                ldmatrix_x4_trans(v0, v1, v2, v3, Vt + (kt * 16 + vr) * RS + n2 * 16 + vc);
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
                     mma16816<T>(o[mt][2 * n2], pf[mt][kt], v0, v1);

@@ -68,7 +68,6 @@ __global__ void __launch_bounds__(32 * kWarps) attention_tc_kernel(const T *__re
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nthreads = 32 * kWarps;
     const size_t ld = (size_t)3 * H;
     const T *base = qkv + (size_t)start * ld + (size_t)h * D;
-    const T zero = from_f<T>(0.0f);
 
     constexpr int QS = Smem<D>::QS, SS = Smem<D>::SS, PS = Smem<D>::PS, OS = Smem<D>::OS, V8 = D / 8;
     /* Q tile, 16-byte loads (rows past the end are zero) */

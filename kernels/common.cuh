@@ -25,6 +25,28 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float
     return __float2bfloat16_rn(v);
 }
 
+/* Two fp32 values → one 32-bit word of two 16-bit values (lo in the low half), and back: how
+ * every kernel moves 16-bit values through wider loads and stores. Never by reading a word
+ * through a pointer to another type (C++ leaves that undefined; the host compiler of
+ * tests/kemu miscompiled add+LN v2's first version, which did). */
+template <typename T> __device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return (uint32_t)__bfloat16_as_ushort(v.x) | ((uint32_t)__bfloat16_as_ushort(v.y) << 16);
+}
+template <> __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return (uint32_t)__half_as_ushort(v.x) | ((uint32_t)__half_as_ushort(v.y) << 16);
+}
+template <typename T> __device__ __forceinline__ float2 unpack2(uint32_t r);
+template <> __device__ __forceinline__ float2 unpack2<__nv_bfloat16>(uint32_t r) {
+    return make_float2(__uint_as_float(r << 16), __uint_as_float(r & 0xffff0000u)); /* exact */
+}
+template <> __device__ __forceinline__ float2 unpack2<__half>(uint32_t r) {
+    return make_float2(__half2float(__ushort_as_half((unsigned short)(r & 0xffffu))),
+                       __half2float(__ushort_as_half((unsigned short)(r >> 16))));
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1)

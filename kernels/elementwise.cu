@@ -8,7 +8,9 @@
  *   v2 (default) one 16-byte vector per thread (8 bf16/fp16 or 4 fp32 values), the column of
  *   the vector's first value computed once in 32 bits, the activation a template parameter;
  *   v1 stays for rows whose width is not a multiple of the vector, misaligned pointers, and
- *   RR_CUDA_BIAS_ACT=scalar (benchmark comparisons).
+ *   RR_CUDA_BIAS_ACT=scalar (benchmark comparisons). The vector's values are taken apart
+ *   with pack2/unpack2 (common.cuh), not through a pointer to another type (undefined in
+ *   C++, see layernorm.cu); the same instructions' worth of work, not yet timed on a GPU.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +47,24 @@ template <typename T, int ACT, bool BIAS>
 __global__ void bias_act_vec_kernel(T *__restrict__ y, const float *__restrict__ b, unsigned nvec, unsigned N) {
     constexpr int VEC = 16 / sizeof(T);
     for (unsigned v = blockIdx.x * blockDim.x + threadIdx.x; v < nvec; v += gridDim.x * blockDim.x) {
-        uint4 raw = reinterpret_cast<const uint4 *>(y)[v];
-        T *e = reinterpret_cast<T *>(&raw);
+        const uint4 raw = reinterpret_cast<const uint4 *>(y)[v];
+        uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
         const unsigned c0 = (v * (unsigned)VEC) % N;
 #pragma unroll
-        for (int k = 0; k < VEC; k++) {
-            float x = to_f(e[k]);
-            if (BIAS)
-                x += __ldg(b + c0 + k);
-            e[k] = from_f<T>(activate<ACT>(x));
+        for (int k = 0; k < 4; k++) {
+            if constexpr (sizeof(T) == 4) {
+                float x = __uint_as_float(w[k]);
+                if (BIAS)
+                    x += __ldg(b + c0 + k);
+                w[k] = __float_as_uint(activate<ACT>(x));
+            } else {
+                float2 x = unpack2<T>(w[k]);
+                if (BIAS)
+                    x.x += __ldg(b + c0 + 2 * k), x.y += __ldg(b + c0 + 2 * k + 1);
+                w[k] = pack2<T>(activate<ACT>(x.x), activate<ACT>(x.y));
+            }
         }
-        reinterpret_cast<uint4 *>(y)[v] = raw;
+        reinterpret_cast<uint4 *>(y)[v] = make_uint4(w[0], w[1], w[2], w[3]);
     }
 }
 

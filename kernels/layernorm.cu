@@ -9,8 +9,11 @@
  *   v2 add+LN (RR_CUDA_LN=vec, read per call; needs H % 128 == 0 and 16-byte aligned x and r):
  *   each lane loads runs of 4 adjacent columns (8 bytes in bf16/fp16, 16 in fp32), so a warp's
  *   load is 256 or 512 bytes and there are 4× fewer load instructions. Same arithmetic; the
- *   statistics are summed in another order. Not yet run on a GPU (compiled only): the next
- *   GPU window times it against v1 (bench/gpu_check.sh) and test_cuda_ops checks both.
+ *   statistics are summed in another order. Its first version read and wrote the 16-bit
+ *   values through a uint2 by type punning, which C++ leaves undefined: the CPU emulator's
+ *   build (tests/kemu, g++ -O2) returned garbage for bf16/fp16; now pack2/unpack2. Not yet
+ *   run on a GPU: the next GPU window times it against v1 (bench/gpu_check.sh), and
+ *   test_cuda_ops checks both, on kemu in CI too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,23 +85,15 @@ template <typename T> __device__ __forceinline__ void load4(const T *p, float (&
         o[0] = u.x, o[1] = u.y, o[2] = u.z, o[3] = u.w;
     } else {
         const uint2 u = *reinterpret_cast<const uint2 *>(p);
-        const T *e = reinterpret_cast<const T *>(&u);
-#pragma unroll
-        for (int k = 0; k < 4; k++)
-            o[k] = to_f(e[k]);
+        const float2 a = unpack2<T>(u.x), b = unpack2<T>(u.y);
+        o[0] = a.x, o[1] = a.y, o[2] = b.x, o[3] = b.y;
     }
 }
 template <typename T> __device__ __forceinline__ void store4(T *p, const float *v) {
-    if constexpr (sizeof(T) == 4) {
+    if constexpr (sizeof(T) == 4)
         *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
-    } else {
-        uint2 u;
-        T *e = reinterpret_cast<T *>(&u);
-#pragma unroll
-        for (int k = 0; k < 4; k++)
-            e[k] = from_f<T>(v[k]);
-        *reinterpret_cast<uint2 *>(p) = u;
-    }
+    else
+        *reinterpret_cast<uint2 *>(p) = make_uint2(pack2<T>(v[0], v[1]), pack2<T>(v[2], v[3]));
 }
 
 /* v2: lane owns runs of 4 columns, (g*32 + lane)*4 .. +3 (ln_col<4>); H % 128 == 0 */

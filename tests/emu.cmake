@@ -1,0 +1,45 @@
+# kemu (tests/kemu/): the CUDA module — kernels/*.cu and src/backend/cuda/*.cu, the same sources
+# as librerank_cuda.so — built by the host compiler into librerank_cuda_emu.so, whose kernels,
+# streams and cuBLAS(Lt) calls run on the CPU (tests/kemu/kemu.cpp says what it models). The
+# GPU tests run against it through RR_CUDA_MODULE, label `emu`, on every machine: CI checks
+# the CUDA code's logic on each commit, not only that it compiles. Needs no CUDA toolkit of
+# its own (tests/kemu/include stands in for NVIDIA's headers); built with the CUDA backend,
+# since the library's module loader exists only then.
+if(RR_HAVE_CUDA)
+  enable_language(CXX)
+  set(RR_KEMU_DIR ${PROJECT_SOURCE_DIR}/tests/kemu)
+  file(GLOB RR_KEMU_CU CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/*.cu
+       ${PROJECT_SOURCE_DIR}/src/backend/cuda/*.cu)
+  set(RR_KEMU_GEN)
+  foreach(cu ${RR_KEMU_CU})
+    get_filename_component(n ${cu} NAME_WE)
+    set(out ${CMAKE_BINARY_DIR}/kemu/${n}.kemu.cpp)
+    add_custom_command(OUTPUT ${out}
+      COMMAND ${CMAKE_COMMAND} -DIN=${cu} -DOUT=${out} -P ${RR_KEMU_DIR}/transform.cmake
+      DEPENDS ${cu} ${RR_KEMU_DIR}/transform.cmake VERBATIM)
+    list(APPEND RR_KEMU_GEN ${out})
+  endforeach()
+  add_library(rerank_cuda_emu MODULE ${RR_KEMU_GEN} ${RR_KEMU_DIR}/kemu.cpp
+              ${PROJECT_SOURCE_DIR}/src/backend/pass_check.c)
+  set_target_properties(rerank_cuda_emu PROPERTIES PREFIX "lib" LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}
+    C_VISIBILITY_PRESET hidden CXX_VISIBILITY_PRESET hidden CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
+  target_include_directories(rerank_cuda_emu BEFORE PRIVATE ${RR_KEMU_DIR}/include ${RR_KEMU_DIR})
+  target_include_directories(rerank_cuda_emu PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src
+    ${PROJECT_SOURCE_DIR}/kernels ${RR_CBLAS_INCLUDE})
+  target_compile_definitions(rerank_cuda_emu PRIVATE RR_KEMU=1)
+  # CUDA's `#pragma unroll` means nothing to the host compiler
+  target_compile_options(rerank_cuda_emu PRIVATE $<$<COMPILE_LANGUAGE:C>:${RR_WARNINGS}>
+    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Werror -Wno-unknown-pragmas -include kemu.h>)
+  target_link_options(rerank_cuda_emu PRIVATE -Wl,--no-undefined)
+  target_link_libraries(rerank_cuda_emu PRIVATE ${RR_OPENBLAS} Threads::Threads m)
+  add_dependencies(rerank_core rerank_cuda_emu)
+
+  # the GPU tests, run on kemu
+  function(rr_emu_test name test)
+    cmake_parse_arguments(T "" "" "LABELS;ENV" ${ARGN})
+    add_test(NAME ${name} COMMAND ${test})
+    set_tests_properties(${name} PROPERTIES LABELS "emu;${T_LABELS}"
+      ENVIRONMENT "RR_CUDA_MODULE=$<TARGET_FILE:rerank_cuda_emu>;RR_REPO_DIR=${RR_REPO_DIR};RR_MODELS_DIR=${RR_MODELS_DIR};RR_BIN=$<TARGET_FILE:rerank>;${T_ENV}")
+  endfunction()
+  rr_emu_test(test_cuda_ops_emu test_cuda_ops)
+endif()
