@@ -24,7 +24,7 @@ fi
 if [ "${RR_TEST_SANITIZE:-1}" != 0 ]; then
   echo "== ctest: ASan + UBSan build" >&2
   BUILD_DIR="$REPO/build-asan" BUILD_TYPE=RelWithDebInfo \
-    CMAKE_ARGS="-DRR_SANITIZE=ON -DRR_CUDA=OFF" "$REPO/scripts/setup.sh"
+    CMAKE_ARGS="-DRR_SANITIZE=ON -DRR_CUDA=OFF -DRR_KEMU=ON" "$REPO/scripts/setup.sh"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$REPO/build-asan" --output-on-failure -j"$JOBS" -LE slow "$@"
 

@@ -3,9 +3,10 @@
 # streams and cuBLAS(Lt) calls run on the CPU (tests/kemu/kemu.cpp says what it models). The
 # GPU tests run against it through RR_CUDA_MODULE, label `emu`, on every machine: CI checks
 # the CUDA code's logic on each commit, not only that it compiles. Needs no CUDA toolkit of
-# its own (tests/kemu/include stands in for NVIDIA's headers); built with the CUDA backend,
-# since the library's module loader exists only then.
-if(RR_HAVE_CUDA)
+# its own (tests/kemu/include stands in for NVIDIA's headers): RR_KEMU=AUTO builds it with
+# the CUDA backend, RR_KEMU=ON also without (scripts/test.sh's AddressSanitizer build, where
+# ASan checks every global load and store of the kernels, as compute-sanitizer's memcheck).
+if(RR_KEMU_ON)
   enable_language(CXX)
   set(RR_KEMU_DIR ${PROJECT_SOURCE_DIR}/tests/kemu)
   file(GLOB RR_KEMU_CU CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/*.cu
@@ -27,19 +28,35 @@ if(RR_HAVE_CUDA)
   target_include_directories(rerank_cuda_emu PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src
     ${PROJECT_SOURCE_DIR}/kernels ${RR_CBLAS_INCLUDE})
   target_compile_definitions(rerank_cuda_emu PRIVATE RR_KEMU=1)
-  # CUDA's `#pragma unroll` means nothing to the host compiler
+  # CUDA's `#pragma unroll` means nothing to the host compiler. -O3 (and this machine's vector
+  # instructions, with RR_NATIVE) for the kernels' per-thread loops: emulation is slow enough.
+  set(RR_KEMU_OPT -O3)
+  if(RR_NATIVE)
+    list(APPEND RR_KEMU_OPT -march=native)
+  endif()
   target_compile_options(rerank_cuda_emu PRIVATE $<$<COMPILE_LANGUAGE:C>:${RR_WARNINGS}>
-    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Werror -Wno-unknown-pragmas -include kemu.h>)
+    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Werror -Wno-unknown-pragmas ${RR_KEMU_OPT} -include kemu.h>)
   target_link_options(rerank_cuda_emu PRIVATE -Wl,--no-undefined)
   target_link_libraries(rerank_cuda_emu PRIVATE ${RR_OPENBLAS} Threads::Threads m)
   add_dependencies(rerank_core rerank_cuda_emu)
 
-  # the GPU tests, run on kemu
-  function(rr_emu_test name test)
-    cmake_parse_arguments(T "" "" "LABELS;ENV" ${ARGN})
-    add_test(NAME ${name} COMMAND ${test})
-    set_tests_properties(${name} PROPERTIES LABELS "emu;${T_LABELS}"
-      ENVIRONMENT "RR_CUDA_MODULE=$<TARGET_FILE:rerank_cuda_emu>;RR_REPO_DIR=${RR_REPO_DIR};RR_MODELS_DIR=${RR_MODELS_DIR};RR_BIN=$<TARGET_FILE:rerank>;${T_ENV}")
+  # the GPU tests, run on kemu (test_cuda_device is left out: it lists the real devices)
+  function(rr_emu_test name)
+    cmake_parse_arguments(T "" "" "COMMAND;LABELS;ENV" ${ARGN})
+    add_test(NAME ${name} COMMAND ${T_COMMAND})
+    set_tests_properties(${name} PROPERTIES LABELS "emu;${T_LABELS}" ENVIRONMENT
+      "RR_CUDA_MODULE=$<TARGET_FILE:rerank_cuda_emu>;RR_REPO_DIR=${RR_REPO_DIR};RR_MODELS_DIR=${RR_MODELS_DIR};RR_BIN=$<TARGET_FILE:rerank>;${T_ENV}")
   endfunction()
-  rr_emu_test(test_cuda_ops_emu test_cuda_ops)
+  # every op on every shape (about a minute); under the sanitizers, the quick set of shapes
+  set(RR_EMU_OPS_ENV "")
+  if(RR_SANITIZE)
+    set(RR_EMU_OPS_ENV RR_TEST_QUICK=1)
+  endif()
+  rr_emu_test(test_cuda_ops_emu COMMAND test_cuda_ops ENV ${RR_EMU_OPS_ENV})
+  # the real models through the library, several chunk schedules (two orders of the streams)
+  rr_emu_test(test_chunks_cuda_emu COMMAND test_chunks cuda LABELS model)
+  rr_emu_test(test_chunks_cuda_emu_seed2 COMMAND test_chunks cuda LABELS model ENV KEMU_SEED=2)
+  # end to end against the CPU on 144 pairs: about 10 minutes here, so label slow (by hand:
+  # ctest --test-dir build -R test_cuda_model_emu)
+  rr_emu_test(test_cuda_model_emu COMMAND test_cuda_model LABELS "model;slow" ENV RR_TEST_QUICK=1)
 endif()

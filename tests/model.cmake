@@ -26,7 +26,7 @@ rr_script_test(test_keep_rest test_keep_rest.sh LABELS cpu model)
 # The whole-job helpers across several chunks (RR_CHUNK_ITEMS): the same scores as one chunk
 # (CPU: bit for bit), tokenize errors of a later chunk in order, cancellation.
 rr_test(test_chunks SOURCES test_chunks.c LABELS cpu model)
-if(RR_HAVE_CUDA)
+if(RR_CUDA_LOADER)
   add_test(NAME test_chunks_cuda COMMAND test_chunks cuda)
   set_tests_properties(test_chunks_cuda PROPERTIES LABELS "gpu;model" SKIP_RETURN_CODE 77
     ENVIRONMENT "RR_MODELS_DIR=${RR_MODELS_DIR}")

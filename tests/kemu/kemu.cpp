@@ -100,9 +100,10 @@ struct Fiber {
     void *fake_stack; /* AddressSanitizer's, while switched away */
 };
 
-thread_local Fiber *g_cur;
-thread_local dim3u g_block, g_bdim, g_gdim;
-thread_local unsigned char *g_dyn_smem;
+/* plain globals: kernels run only under g_lock, one at a time */
+Fiber *g_cur;
+dim3u g_tid, g_block, g_bdim, g_gdim;
+unsigned char *g_dyn_smem;
 
 namespace {
 
@@ -127,7 +128,7 @@ struct Sched {
     void (*call)(void *) = nullptr;
     void *args = nullptr;
 };
-thread_local Sched g_sched;
+Sched g_sched;
 
 [[noreturn]] void die(const char *fmt, ...) {
     va_list ap;
@@ -166,6 +167,7 @@ extern "C" void kemu_fiber_entry() { fiber_main(); }
 void switch_to_fiber(Fiber *f) {
     Sched &s = g_sched;
     g_cur = f;
+    g_tid = f->tid;
 #ifdef KEMU_ASAN
     void *fake = nullptr;
     __sanitizer_start_switch_fiber(&fake, f->stack, kStack);
@@ -346,12 +348,6 @@ void run_block(int n) {
 
 } // namespace
 
-const dim3u &thread_idx() {
-    if (!g_cur)
-        die("threadIdx read outside a kernel");
-    return g_cur->tid;
-}
-
 void syncthreads() {
     g_cur->state = AT_BLOCK;
     yield_fiber();
@@ -420,13 +416,18 @@ kemu_stream g_null; /* stream 0 */
 std::vector<kemu_stream *> g_streams{&g_null};
 std::mt19937_64 g_rng;
 int g_sync_mode = -1;
+/* the emulated device's memory: cudaMalloc fails beyond it, as on a GPU (KEMU_DEVICE_MEMORY
+ * bytes; 8 GiB by default, which this project's tests on 24 GiB machines can afford) */
+size_t g_device_total = (size_t)8 << 30, g_device_used = 0;
 
 void init_once() {
     if (g_sync_mode >= 0)
         return;
-    const char *sync = getenv("KEMU_SYNC"), *seed = getenv("KEMU_SEED");
+    const char *sync = getenv("KEMU_SYNC"), *seed = getenv("KEMU_SEED"), *mem = getenv("KEMU_DEVICE_MEMORY");
     g_sync_mode = sync && *sync && strcmp(sync, "0") ? 1 : 0;
     g_rng.seed(seed ? strtoull(seed, nullptr, 10) : 1u);
+    if (mem && *mem)
+        g_device_total = (size_t)strtoull(mem, nullptr, 10);
 }
 
 kemu_stream *stream_of(cudaStream_t s) { return s ? s : &g_null; }
@@ -515,7 +516,6 @@ int inside(const void *p, size_t n, int device) {
     return it->second.device == device && (uintptr_t)p + n <= it->first + it->second.bytes;
 }
 
-size_t g_fail_above = (size_t)-1; /* KEMU_MALLOC_LIMIT: cudaMalloc of more bytes fails */
 
 } // namespace
 
@@ -570,9 +570,11 @@ cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : (g_la
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device) {
     if (device != 0)
         FAIL(cudaErrorInvalidDevice);
+    LOCK;
+    init_once();
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "kemu, the CUDA module emulated on the CPU");
-    p->totalGlobalMem = (size_t)16 << 30;
+    p->totalGlobalMem = g_device_total;
     p->sharedMemPerBlock = 48 * 1024;
     p->sharedMemPerBlockOptin = 227 * 1024;
     p->major = 9, p->minor = 0;
@@ -620,20 +622,17 @@ const char *cudaGetErrorString(cudaError_t e) {
 
 static cudaError_t alloc(void **p, size_t bytes, int device) {
     LOCK;
-    static int init = 0;
-    if (!init) {
-        const char *lim = getenv("KEMU_MALLOC_LIMIT");
-        if (lim && *lim)
-            g_fail_above = (size_t)strtoull(lim, nullptr, 10);
-        init = 1;
-    }
+    init_once();
     *p = nullptr;
-    if (device && bytes > g_fail_above)
+    const size_t n = bytes ? bytes : 1;
+    if (device && (n > g_device_total || g_device_used > g_device_total - n))
         FAIL(cudaErrorMemoryAllocation);
     void *m = nullptr;
-    if (posix_memalign(&m, 256, bytes ? bytes : 1))
+    if (posix_memalign(&m, 256, n))
         FAIL(cudaErrorMemoryAllocation);
-    g_allocs[(uintptr_t)m] = Alloc{bytes ? bytes : 1, device};
+    g_allocs[(uintptr_t)m] = Alloc{n, device};
+    if (device)
+        g_device_used += n;
     *p = m;
     return cudaSuccess;
 }
@@ -646,6 +645,8 @@ static cudaError_t release(void *p, int device) {
     if (it == g_allocs.end() || it->second.device != device)
         die("%s of %p, which %s did not return", device ? "cudaFree" : "cudaFreeHost", p,
             device ? "cudaMalloc" : "cudaMallocHost");
+    if (device)
+        g_device_used -= it->second.bytes;
     g_allocs.erase(it);
     free(p);
     return cudaSuccess;
@@ -836,22 +837,51 @@ int operand_ok(const void *p, cudaDataType_t t, cublasOperation_t op, int r, int
     return inside(p, ((size_t)(cols - 1) * (size_t)ld + (size_t)rows) * elem_size(t), 1);
 }
 
+/* an m × k (or k × n) operand as fp32 column-major, in a buffer kept between calls */
+const float *as_f32(std::vector<float> &buf, const void *p, cudaDataType_t t, cublasOperation_t op, int r, int c,
+                    long ld) {
+    buf.resize((size_t)r * c + 1);
+    for (int j = 0; j < c; j++)
+        for (int i = 0; i < r; i++)
+            buf[(size_t)j * r + i] = load_elem(p, t, op == CUBLAS_OP_N ? (size_t)j * ld + i : (size_t)i * ld + j);
+    return buf.data();
+}
+
 /* D = epilogue(alpha op(A) op(B) + beta C) in fp32 (OpenBLAS), rounded once to D's type */
 void gemm_run(const Gemm &g) {
-    const size_t mk = (size_t)g.m * g.k, kn = (size_t)g.k * g.n, mn = (size_t)g.m * g.n;
-    std::vector<float> A(mk ? mk : 1), B(kn ? kn : 1), D(mn ? mn : 1);
-    for (int j = 0; j < g.k; j++) /* A as m × k column-major */
-        for (int i = 0; i < g.m; i++)
-            A[(size_t)j * g.m + i] = load_elem(g.A, g.at, g.ta == CUBLAS_OP_N ? (size_t)j * g.lda + i : (size_t)i * g.lda + j);
-    for (int j = 0; j < g.n; j++) /* B as k × n column-major */
-        for (int i = 0; i < g.k; i++)
-            B[(size_t)j * g.k + i] = load_elem(g.B, g.bt, g.tb == CUBLAS_OP_N ? (size_t)j * g.ldb + i : (size_t)i * g.ldb + j);
-    if (g.m && g.n)
-        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, g.m, g.n, g.k, g.alpha, A.data(), g.m, B.data(),
-                    g.k, 0.0f, D.data(), g.m);
+    static std::vector<float> bufA, bufB, bufD; /* kept: no page faults per call (under g_lock) */
+    if (!g.m || !g.n)
+        return;
+    const CBLAS_TRANSPOSE ta = g.ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans;
+    const CBLAS_TRANSPOSE tb = g.tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans;
+    const float *A, *B;
+    long lda, ldb;
+    if (g.at == CUDA_R_32F) {
+        A = (const float *)g.A, lda = g.lda;
+    } else {
+        A = as_f32(bufA, g.A, g.at, g.ta, g.m, g.k, g.lda), lda = g.m;
+    }
+    if (g.bt == CUDA_R_32F) {
+        B = (const float *)g.B, ldb = g.ldb;
+    } else {
+        B = as_f32(bufB, g.B, g.bt, g.tb, g.k, g.n, g.ldb), ldb = g.k;
+    }
+    const CBLAS_TRANSPOSE ta2 = g.at == CUDA_R_32F ? ta : CblasNoTrans;
+    const CBLAS_TRANSPOSE tb2 = g.bt == CUDA_R_32F ? tb : CblasNoTrans;
+    const int plain = g.dt == CUDA_R_32F && g.beta == 0.0f && !g.bias && !g.gelu;
+    float *D = plain ? (float *)g.D : (bufD.resize((size_t)g.m * g.n), bufD.data());
+    const long ldd = plain ? g.ldd : g.m;
+    if (g.k)
+        cblas_sgemm(CblasColMajor, ta2, tb2, g.m, g.n, g.k, g.alpha, A, (int)lda, B, (int)ldb, 0.0f, D, (int)ldd);
+    else
+        for (int j = 0; j < g.n; j++)
+            for (int i = 0; i < g.m; i++)
+                D[(size_t)j * ldd + i] = 0.0f;
+    if (plain)
+        return;
     for (int j = 0; j < g.n; j++)
         for (int i = 0; i < g.m; i++) {
-            float v = D[(size_t)j * g.m + i];
+            float v = D[(size_t)j * ldd + i];
             if (g.beta != 0.0f) /* C is not read when beta is 0, as in cuBLAS */
                 v += g.beta * load_elem(g.C, g.ct, (size_t)j * g.ldc + i);
             if (g.bias)

@@ -47,10 +47,9 @@ struct dim3u {
 
 /* the fiber that runs now (one CUDA thread) */
 struct Fiber;
-extern thread_local Fiber *g_cur;
-extern thread_local dim3u g_block, g_bdim, g_gdim;
-extern thread_local unsigned char *g_dyn_smem;
-const dim3u &thread_idx();
+extern Fiber *g_cur;
+extern dim3u g_tid, g_block, g_bdim, g_gdim; /* g_tid: the running fiber's threadIdx */
+extern unsigned char *g_dyn_smem;
 inline unsigned char *dynamic_shared() { return g_dyn_smem; }
 
 void syncthreads();
@@ -129,7 +128,7 @@ Launcher<P...> launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, 
 
 } // namespace kemu
 
-#define threadIdx (kemu::thread_idx())
+#define threadIdx (kemu::g_tid)
 #define blockIdx (kemu::g_block)
 #define blockDim (kemu::g_bdim)
 #define gridDim (kemu::g_gdim)

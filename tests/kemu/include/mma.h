@@ -103,18 +103,30 @@ template <typename FD, typename FA, typename FB>
 void mma_run(const void *const ins[32], void *const outs[32], unsigned mask, const void *) {
     if (mask != 0xffffffffu)
         kemu::trap("wmma::mma_sync with a partial warp");
-    for (int l = 0; l < 32; l++) {
+    /* every lane holds the whole tiles: compute once, from lane 0's, after checking that the
+     * other lanes hold the same (they would not if code changed fragment elements per lane) */
+    const MmaArgs<FD, FA, FB> *m0 = (const MmaArgs<FD, FA, FB> *)ins[0];
+    for (int l = 1; l < 32; l++) {
         const MmaArgs<FD, FA, FB> *m = (const MmaArgs<FD, FA, FB> *)ins[l];
-        FD d;
-        for (int r = 0; r < FA::R; r++)
-            for (int c = 0; c < FB::C; c++) {
-                float s = 0.0f;
-                for (int k = 0; k < FA::C; k++)
-                    s += tof(m->a->x[r * FA::C + k]) * tof(m->b->x[k * FB::C + c]);
-                d.x[r * FB::C + c] = m->c->x[r * FB::C + c] + s;
-            }
-        *(FD *)outs[l] = d;
+        if (memcmp(m->a, m0->a, sizeof *m0->a) || memcmp(m->b, m0->b, sizeof *m0->b) ||
+            memcmp(m->c, m0->c, sizeof *m0->c))
+            kemu::trap("wmma::mma_sync: lanes hold different fragments (kemu replicates whole tiles)");
     }
+    float a[FA::R * FA::C], b[FA::C * FB::C];
+    for (int i = 0; i < FA::R * FA::C; i++)
+        a[i] = tof(m0->a->x[i]);
+    for (int i = 0; i < FA::C * FB::C; i++)
+        b[i] = tof(m0->b->x[i]);
+    FD d;
+    for (int r = 0; r < FA::R; r++)
+        for (int c = 0; c < FB::C; c++) {
+            float s = 0.0f;
+            for (int k = 0; k < FA::C; k++)
+                s += a[r * FA::C + k] * b[k * FB::C + c];
+            d.x[r * FB::C + c] = m0->c->x[r * FB::C + c] + s;
+        }
+    for (int l = 0; l < 32; l++)
+        *(FD *)outs[l] = d;
 }
 template <int M, int N, int K, typename T, typename LA, typename LB>
 inline void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a, M, N, K, T, LA> &a,
