@@ -14,8 +14,12 @@
  *     (a shuffle naming a lane that exited or waits elsewhere, a __syncthreads that some
  *     threads can never reach) stops the process with the kernel, block and thread.
  *   - memory: device and pinned allocations are host allocations (so an AddressSanitizer
- *     build of kemu checks every kernel's global loads and stores, as compute-sanitizer's
- *     memcheck does); copies check that the device side lies inside one device allocation.
+ *     build of kemu checks every kernel's global loads and stores against the bounds of the
+ *     allocations, as compute-sanitizer's memcheck does; like it, it cannot see an overrun
+ *     from one buffer into the next inside one allocation, such as the backend's workspace);
+ *     copies check that the device side lies inside one device allocation; the device has
+ *     KEMU_DEVICE_MEMORY bytes (8 GiB), beyond which cudaMalloc fails. A copy with pageable
+ *     host memory waits for its stream and completes before it returns, as CUDA's does.
  *   - streams and events: each stream is a queue; nothing runs when it is enqueued. Queued
  *     work runs when the host waits (cudaStreamSynchronize, cudaEventSynchronize, cudaMemcpy,
  *     cudaFree, …), taking the next operation from a stream chosen at random among those whose
@@ -673,6 +677,17 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcp
     cudaError_t e = copy_checked(dst, src, n, kind);
     if (e != cudaSuccess || !n)
         return e;
+    /* With pageable host memory CUDA's "async" copy is not: the stream's earlier work is
+     * waited for and the host buffer is read (or written) before the call returns. Only copies
+     * from and to pinned memory (cudaMallocHost) stay queued. */
+    const int pageable = (kind == cudaMemcpyHostToDevice && !inside(src, n, 0)) ||
+                         (kind == cudaMemcpyDeviceToHost && !inside(dst, n, 0));
+    if (pageable) {
+        kemu_stream *k = stream_of(s);
+        drain_until([k] { return k->q.empty(); }, "a copy with pageable host memory");
+        memcpy(dst, src, n);
+        return cudaSuccess;
+    }
     enqueue_fn(s, [dst, src, n] { memcpy(dst, src, n); });
     return cudaSuccess;
 }
