@@ -3,7 +3,8 @@
 #   setup (packages, model cache, Release build with CUDA compiled when nvcc exists),
 #   ctest on the Release build (labels cpu, model; gpu tests skip without a device),
 #   the bounded subset of the slow tests (label slow_ci: test_resume_100k, about a minute),
-#   then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer (both runs take the
+#   GPU tests on kemu, the CUDA module built for the CPU: label emu, tests/kemu/),
 #   then test_chunks under ThreadSanitizer (the tokenizer worker thread beside the passes),
 #   then each fuzz target briefly (scripts/fuzz.sh).
 # RR_TEST_SANITIZE=0 skips the sanitizer passes (ASan+UBSan and TSan), RR_TEST_SLOW=0 the slow

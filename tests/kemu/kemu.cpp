@@ -33,9 +33,13 @@
  *     output type.
  * What it does not model: timing (event times are the host's clock), the hardware's order of
  * floating-point sums (tensor-core and cuBLAS results round differently on a GPU, within the
- * tests' stated tolerances), races between threads of a block on shared memory (fibers run
- * one at a time; compute-sanitizer's racecheck on a GPU remains the check for those), and
- * cp.async's asynchrony.
+ * tests' stated tolerances), and cp.async's asynchrony. Races on shared memory are found only
+ * through their effect: each thread runs as far as it can before the next (in an order
+ * shuffled per block), so a missing __syncthreads or __syncwarp lets one side of it read
+ * data not yet written, or overwrite data not yet read, and the results go wrong (removing
+ * the SIMT attention's barrier before it refills K/V did: relative error 0.3 to 0.7); a race
+ * that gives the right values in the order run goes unseen, which compute-sanitizer's
+ * racecheck on a GPU would still report.
  *
  * This is test infrastructure, not library code: on a broken invariant it prints why and
  * aborts.
@@ -128,11 +132,13 @@ struct Sched {
 #endif
     const void *main_bottom = nullptr;
     size_t main_size = 0;
+    std::vector<int> order;
     const LaunchCfg *cfg = nullptr;
     void (*call)(void *) = nullptr;
     void *args = nullptr;
 };
 Sched g_sched;
+std::mt19937_64 g_order_rng; /* seeded with the stream order's KEMU_SEED (init_once) */
 
 [[noreturn]] void die(const char *fmt, ...) {
     va_list ap;
@@ -326,10 +332,19 @@ void run_block(int n) {
         f.fake_stack = nullptr;
         fiber_init(&f);
     }
+    /* the order the threads run in between barriers: shuffled per block (KEMU_SEED), so that a
+     * missing barrier shows whichever thread's side of it runs first */
+    s.order.resize((size_t)n);
+    for (int i = 0; i < n; i++)
+        s.order[(size_t)i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        const int j = (int)(g_order_rng() % (uint64_t)(i + 1));
+        std::swap(s.order[(size_t)i], s.order[(size_t)j]);
+    }
     int done = 0;
     for (;;) {
-        for (int i = 0; i < n; i++) {
-            Fiber &f = s.fibers[(size_t)i];
+        for (int oi = 0; oi < n; oi++) {
+            Fiber &f = s.fibers[(size_t)s.order[(size_t)oi]];
             if (f.state != RUNNABLE)
                 continue;
             switch_to_fiber(&f);
@@ -430,6 +445,7 @@ void init_once() {
     const char *sync = getenv("KEMU_SYNC"), *seed = getenv("KEMU_SEED"), *mem = getenv("KEMU_DEVICE_MEMORY");
     g_sync_mode = sync && *sync && strcmp(sync, "0") ? 1 : 0;
     g_rng.seed(seed ? strtoull(seed, nullptr, 10) : 1u);
+    g_order_rng.seed(seed ? strtoull(seed, nullptr, 10) + 7919u : 7920u);
     if (mem && *mem)
         g_device_total = (size_t)strtoull(mem, nullptr, 10);
 }
