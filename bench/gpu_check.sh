@@ -471,8 +471,9 @@ step_build() {
   local rpath="$SYSROOT_LD"
   # DT_RPATH (--disable-new-dtags), unlike RUNPATH, also serves the libraries' own
   # dependencies (libopenblas -> libgfortran), so the binaries run without LD_LIBRARY_PATH.
+  # RR_KEMU=OFF: the CPU emulation of the CUDA module is for machines without a GPU
   local cfg=(cmake -S "$REPO" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DRR_CUDA="$CUDA_MODE"
-             -DRR_CACHE_DIR="$CACHE" -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-Xptxas=-v
+             -DRR_KEMU=OFF -DRR_CACHE_DIR="$CACHE" -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-Xptxas=-v
              "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -Wl,-rpath,$rpath -Wl,-rpath-link,$rpath"
              "${CM_ARGS[@]}")
   {

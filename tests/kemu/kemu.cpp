@@ -978,14 +978,6 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t, void *ws, size_t bytes) {
     LOCK;
     return !bytes || inside(ws, bytes, 1) ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
 }
-cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
-                           float *C, int ldc) {
-    LOCK;
-    Gemm g{ta, tb, m, n, k, *alpha, *beta, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, C, CUDA_R_32F, ldc,
-           C,  CUDA_R_32F, ldc, 0, nullptr};
-    return gemm_enqueue(g, h->stream);
-}
 cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                             const void *alpha, const void *A, cudaDataType_t at, int lda, const void *B,
                             cudaDataType_t bt, int ldb, const void *beta, void *C, cudaDataType_t ct, int ldc,
@@ -996,6 +988,13 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
     Gemm g{ta, tb, m, n, k, *(const float *)alpha, *(const float *)beta, A, at, lda, B, bt, ldb, C, ct, ldc,
            C,  ct, ldc, 0, nullptr};
     return gemm_enqueue(g, h->stream);
+}
+
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
+                           float *C, int ldc) {
+    return cublasGemmEx(h, ta, tb, m, n, k, alpha, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, beta, C, CUDA_R_32F, ldc,
+                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t *h) {
