@@ -58,6 +58,11 @@ if(RR_KEMU_ON)
   if(NOT RR_SANITIZE) # a minute more under ASan, for CI's time
     rr_emu_test(test_chunks_cuda_emu_seed2 COMMAND test_chunks cuda LABELS model ENV KEMU_SEED=2)
   endif()
+  # no allocation and no whole-device synchronisation inside the pass loop (KEMU_STATS counts;
+  # a count, so not repeated under the sanitizers)
+  if(NOT RR_SANITIZE)
+    rr_emu_test(test_emu_alloc COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_emu_alloc.sh LABELS model)
+  endif()
   # end to end against the CPU on 144 pairs: about 25 minutes on 2 cores, so label slow (by hand:
   # ctest --test-dir build -R test_cuda_model_emu)
   rr_emu_test(test_cuda_model_emu COMMAND test_cuda_model LABELS "model;slow" ENV RR_TEST_QUICK=1)

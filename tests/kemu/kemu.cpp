@@ -28,6 +28,8 @@
  *     a pinned buffer that a queued copy still reads, changes the results, as on a GPU —
  *     unlike a synchronous emulation, which would hide both. KEMU_SYNC=1 runs each operation
  *     when it is enqueued instead.
+ *   - counts: KEMU_STATS=FILE writes at exit how many allocations, synchronisations, kernel
+ *     launches and GEMMs the process asked for (tests/test_emu_alloc.sh).
  *   - cuBLAS / cuBLASLt: the calls the backend makes (include/cublas*.h), column-major,
  *     computed in fp32 by OpenBLAS from the inputs' stored values and rounded once to the
  *     output type.
@@ -439,6 +441,27 @@ int g_sync_mode = -1;
  * bytes; 8 GiB by default, which this project's tests on 24 GiB machines can afford) */
 size_t g_device_total = (size_t)8 << 30, g_device_used = 0;
 
+/* KEMU_STATS=FILE: what the process asked of the device, written to FILE at exit (one
+ * "name count" line each), so that a test can check, e.g., that a job allocates nothing per
+ * pass (tests/test_emu_alloc.sh) */
+struct Stats {
+    unsigned long malloc_device = 0, free_device = 0, malloc_host = 0, free_host = 0, device_sync = 0,
+                  stream_sync = 0, event_sync = 0, launches = 0, gemms = 0, copies = 0;
+    ~Stats() {
+        const char *path = getenv("KEMU_STATS");
+        FILE *f = path && *path ? fopen(path, "w") : nullptr;
+        if (!f)
+            return;
+        fprintf(f,
+                "cudaMalloc %lu\ncudaFree %lu\ncudaMallocHost %lu\ncudaFreeHost %lu\ncudaDeviceSynchronize %lu\n"
+                "cudaStreamSynchronize %lu\ncudaEventSynchronize %lu\nlaunches %lu\ngemms %lu\ncopies %lu\n",
+                malloc_device, free_device, malloc_host, free_host, device_sync, stream_sync, event_sync, launches,
+                gemms, copies);
+        fclose(f);
+    }
+};
+Stats g_stats;
+
 void init_once() {
     if (g_sync_mode >= 0)
         return;
@@ -549,6 +572,7 @@ void enqueue_kernel(const LaunchCfg &cfg, void (*call)(void *), void *args, void
         return;
     }
     LaunchCfg c = cfg;
+    g_stats.launches++;
     enqueue_fn(cfg.stream, [c, call, args, free_args] {
         Sched &s = g_sched;
         const int n = (int)(c.block.x * c.block.y * c.block.z);
@@ -616,6 +640,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int dev
 }
 cudaError_t cudaDeviceSynchronize(void) {
     LOCK;
+    g_stats.device_sync++;
     drain_all("cudaDeviceSynchronize");
     return cudaSuccess;
 }
@@ -651,6 +676,7 @@ static cudaError_t alloc(void **p, size_t bytes, int device) {
     if (posix_memalign(&m, 256, n))
         FAIL(cudaErrorMemoryAllocation);
     g_allocs[(uintptr_t)m] = Alloc{n, device};
+    (device ? g_stats.malloc_device : g_stats.malloc_host)++;
     if (device)
         g_device_used += n;
     *p = m;
@@ -667,6 +693,7 @@ static cudaError_t release(void *p, int device) {
             device ? "cudaMalloc" : "cudaMallocHost");
     if (device)
         g_device_used -= it->second.bytes;
+    (device ? g_stats.free_device : g_stats.free_host)++;
     g_allocs.erase(it);
     free(p);
     return cudaSuccess;
@@ -693,6 +720,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcp
     cudaError_t e = copy_checked(dst, src, n, kind);
     if (e != cudaSuccess || !n)
         return e;
+    g_stats.copies++;
     /* With pageable host memory CUDA's "async" copy is not: the stream's earlier work is
      * waited for and the host buffer is read (or written) before the call returns. Only copies
      * from and to pinned memory (cudaMallocHost) stay queued. */
@@ -753,6 +781,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     LOCK;
     kemu_stream *k = stream_of(s);
+    g_stats.stream_sync++;
     drain_until([k] { return k->q.empty(); }, "cudaStreamSynchronize");
     return cudaSuccess;
 }
@@ -790,6 +819,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e) {
     LOCK;
     if (!e)
         FAIL(cudaErrorInvalidResourceHandle);
+    g_stats.event_sync++;
     drain_until([e] { return e->done >= e->recorded; }, "cudaEventSynchronize");
     return cudaSuccess;
 }
@@ -932,6 +962,7 @@ cublasStatus_t gemm_enqueue(const Gemm &g, cudaStream_t s) {
         (g.bias && g.m && !inside(g.bias, (size_t)g.m * elem_size(g.dt), 1)))
         die("a GEMM (m %d n %d k %d, lda %ld ldb %ld ldd %ld) reaches outside its device allocations", g.m, g.n,
             g.k, g.lda, g.ldb, g.ldd);
+    g_stats.gemms++;
     enqueue_fn(s, [g] { gemm_run(g); });
     return CUBLAS_STATUS_SUCCESS;
 }
