@@ -6,7 +6,8 @@
 # cuda` on 24 and on 96 pairs at a small token budget (a few passes, then four times as many)
 # must make the same number of cudaMalloc / cudaFree / cudaMallocHost / cudaFreeHost and
 # stream synchronisations (all at load and teardown), no cudaDeviceSynchronize, and more
-# kernel launches (so that the passes did run).
+# kernel launches (so that the passes did run). Then the scores of other thread and stream
+# orders (KEMU_SEED) must be the same bytes.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 BIN="${RR_BIN:?}"
@@ -50,6 +51,14 @@ p24="$(grep -o 'passes=[0-9]*' "$T/err24" | cut -d= -f2)" p96="$(grep -o 'passes
 l24="$(count 24 launches)" l96="$(count 96 launches)"
 [ "${p96:-0}" -ge $((3 * ${p24:-1})) ] && [ "${l96:-0}" -gt "${l24:-0}" ] &&
   ok "passes $p24 -> $p96, kernel launches $l24 -> $l96" || bad "passes ${p24:-?} -> ${p96:-?}, launches ${l24:-?} -> ${l96:-?}"
+# Bit-identical across thread and stream orders: the kernels have no order-dependent sums, so
+# two other KEMU_SEEDs (other thread orders in every block, other interleavings of the two
+# streams) must give the same bytes; a race would show here first.
+for seed in 2 3; do
+  KEMU_SEED=$seed "$BIN" score --model "$MODEL" --pairs "$T/pairs24.tsv" --device cuda --precision bf16 \
+    --max-length 64 --token-budget 256 --quiet --output "$T/seed$seed" 2> /dev/null
+  cmp -s "$T/scores24" "$T/seed$seed" && ok "KEMU_SEED=$seed: the same bytes" || bad "KEMU_SEED=$seed: other scores"
+done
 # the same scores as the CPU for the first 24 pairs (a sanity check that kemu ran the model)
 "$BIN" score --model "$MODEL" --pairs "$T/pairs24.tsv" --device cpu --max-length 64 --quiet --output "$T/cpu24" 2> /dev/null
 m="$(paste "$T/cpu24" "$T/scores24" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m + 0 }')"

@@ -36,12 +36,11 @@
  * What it does not model: timing (event times are the host's clock), the hardware's order of
  * floating-point sums (tensor-core and cuBLAS results round differently on a GPU, within the
  * tests' stated tolerances), and cp.async's asynchrony. Races on shared memory are found only
- * through their effect: each thread runs as far as it can before the next (in an order
- * shuffled per block), so a missing __syncthreads or __syncwarp lets one side of it read
- * data not yet written, or overwrite data not yet read, and the results go wrong (removing
- * the SIMT attention's barrier before it refills K/V did: relative error 0.3 to 0.7); a race
- * that gives the right values in the order run goes unseen, which compute-sanitizer's
- * racecheck on a GPU would still report.
+ * through their effect: each warp runs as far as it can before the next, and each lane as far
+ * as it can before the next (orders shuffled per block), so a missing __syncthreads or
+ * __syncwarp lets one side of it read data not yet written, or overwrite data not yet read,
+ * and the results go wrong (see run_block); a race that gives the right values in the order
+ * run goes unseen, which compute-sanitizer's racecheck on a GPU would still report.
  *
  * This is test infrastructure, not library code: on a broken invariant it prints why and
  * aborts.
@@ -134,7 +133,7 @@ struct Sched {
 #endif
     const void *main_bottom = nullptr;
     size_t main_size = 0;
-    std::vector<int> order;
+    std::vector<int> order, worder; /* lanes (by warp) and warps, in the order they run */
     const LaunchCfg *cfg = nullptr;
     void (*call)(void *) = nullptr;
     void *args = nullptr;
@@ -281,48 +280,59 @@ const char *state_name(const Fiber &f) {
         g_block.x, g_block.y, g_block.z, f.tid.x, f.tid.y, f.tid.z, f.linear / 32, f.linear % 32, msg);
 }
 
-/* release the lanes of complete warp-synchronous groups; 1 if any was released */
-int release_warp_ops(int n) {
-    std::vector<Fiber> &fs = g_sched.fibers;
+/* carries out the complete warp-synchronous groups of warp w and makes their lanes runnable;
+ * 1 if any was. Called when none of the warp's lanes can run, so a group that is not complete
+ * never will be: that stops the process. */
+int release_warp(int w, int n) {
+    Fiber *lanes = &g_sched.fibers[(size_t)w * 32];
+    const int nl = n - w * 32 < 32 ? n - w * 32 : 32;
     int released = 0;
-    for (int w = 0; w * 32 < n; w++) {
-        Fiber *lanes = &fs[(size_t)w * 32];
-        const int nl = n - w * 32 < 32 ? n - w * 32 : 32;
-        unsigned handled = 0;
-        for (int l = 0; l < nl; l++) {
-            Fiber &f = lanes[l];
-            if (f.state != AT_WARP || (handled >> l & 1u))
+    unsigned handled = 0;
+    for (int l = 0; l < nl; l++) {
+        Fiber &f = lanes[l];
+        if (f.state != AT_WARP || (handled >> l & 1u))
+            continue;
+        const unsigned mask = f.mask;
+        const void *ins[32] = {};
+        void *outs[32] = {};
+        for (int k = 0; k < 32; k++) {
+            if (!(mask >> k & 1u))
                 continue;
-            const unsigned mask = f.mask;
-            const void *ins[32] = {};
-            void *outs[32] = {};
-            for (int k = 0; k < 32; k++) {
-                if (!(mask >> k & 1u))
-                    continue;
-                if (k >= nl)
-                    die_at(f, "%s names lane %d, which does not exist (block of %d threads)", f.what, k, n);
-                Fiber &o = lanes[k];
-                if (o.state != AT_WARP)
-                    die_at(f, "%s with mask 0x%08x waits for lane %d, which is at %s", f.what, mask, k,
-                           state_name(o));
-                if (o.mask != mask || o.fn != f.fn || o.ctx_size != f.ctx_size ||
-                    (f.ctx_size && memcmp(o.ctx, f.ctx, f.ctx_size)))
-                    die_at(f, "%s (mask 0x%08x) meets lane %d at %s (mask 0x%08x) or other arguments", f.what,
-                           mask, k, o.what, o.mask);
-                ins[k] = o.in;
-                outs[k] = o.out;
-            }
-            f.fn(ins, outs, mask, f.ctx);
-            for (int k = 0; k < 32; k++)
-                if (mask >> k & 1u)
-                    lanes[k].state = RUNNABLE;
-            handled |= mask;
-            released = 1;
+            if (k >= nl)
+                die_at(f, "%s names lane %d, which does not exist (block of %d threads)", f.what, k, n);
+            Fiber &o = lanes[k];
+            if (o.state != AT_WARP)
+                die_at(f, "%s with mask 0x%08x waits for lane %d, which is at %s", f.what, mask, k, state_name(o));
+            if (o.mask != mask || o.fn != f.fn || o.ctx_size != f.ctx_size ||
+                (f.ctx_size && memcmp(o.ctx, f.ctx, f.ctx_size)))
+                die_at(f, "%s (mask 0x%08x) meets lane %d at %s (mask 0x%08x) or other arguments", f.what, mask, k,
+                       o.what, o.mask);
+            ins[k] = o.in;
+            outs[k] = o.out;
         }
+        f.fn(ins, outs, mask, f.ctx);
+        for (int k = 0; k < 32; k++)
+            if (mask >> k & 1u)
+                lanes[k].state = RUNNABLE;
+        handled |= mask;
+        released = 1;
     }
     return released;
 }
 
+void shuffle(int *v, int n) {
+    for (int i = n - 1; i > 0; i--) {
+        const int j = (int)(g_order_rng() % (uint64_t)(i + 1));
+        std::swap(v[i], v[j]);
+    }
+}
+
+/* Runs one block: warp after warp, each as far as it goes (its lanes to their next barrier or
+ * warp operation, its complete warp operations carried out, again) until every lane waits at
+ * __syncthreads or has exited; then the barrier opens and the round repeats. Warps and the
+ * lanes inside each run in an order shuffled per block (KEMU_SEED). So one warp gets a whole
+ * phase ahead of the others, and a missing barrier between warps (one warp refilling shared
+ * memory another still reads, or reading what another has not yet written) changes results. */
 void run_block(int n) {
     Sched &s = g_sched;
     for (int i = 0; i < n; i++) {
@@ -334,33 +344,38 @@ void run_block(int n) {
         f.fake_stack = nullptr;
         fiber_init(&f);
     }
-    /* the order the threads run in between barriers: shuffled per block (KEMU_SEED), so that a
-     * missing barrier shows whichever thread's side of it runs first */
+    const int nw = (n + 31) / 32;
     s.order.resize((size_t)n);
+    s.worder.resize((size_t)nw);
     for (int i = 0; i < n; i++)
         s.order[(size_t)i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        const int j = (int)(g_order_rng() % (uint64_t)(i + 1));
-        std::swap(s.order[(size_t)i], s.order[(size_t)j]);
+    for (int w = 0; w < nw; w++) {
+        s.worder[(size_t)w] = w;
+        shuffle(&s.order[(size_t)w * 32], n - w * 32 < 32 ? n - w * 32 : 32);
     }
+    shuffle(s.worder.data(), nw);
     int done = 0;
     for (;;) {
-        for (int oi = 0; oi < n; oi++) {
-            Fiber &f = s.fibers[(size_t)s.order[(size_t)oi]];
-            if (f.state != RUNNABLE)
-                continue;
-            switch_to_fiber(&f);
-            if (f.state == DONE)
-                done++;
+        for (int wi = 0; wi < nw; wi++) {
+            const int w = s.worder[(size_t)wi], nl = n - w * 32 < 32 ? n - w * 32 : 32;
+            for (;;) {
+                int ran = 0;
+                for (int li = 0; li < nl; li++) {
+                    Fiber &f = s.fibers[(size_t)s.order[(size_t)w * 32 + li]];
+                    if (f.state != RUNNABLE)
+                        continue;
+                    switch_to_fiber(&f);
+                    ran = 1;
+                    if (f.state == DONE)
+                        done++;
+                }
+                if (!release_warp(w, n) && !ran)
+                    break;
+            }
         }
         if (done == n)
             return;
-        if (release_warp_ops(n))
-            continue;
-        /* no warp operation could go on: every live thread must be at __syncthreads */
-        for (int i = 0; i < n; i++)
-            if (s.fibers[(size_t)i].state == AT_WARP)
-                die_at(s.fibers[(size_t)i], "stuck at %s", s.fibers[(size_t)i].what);
+        /* every live thread waits at __syncthreads (release_warp stopped any other case) */
         for (int i = 0; i < n; i++)
             if (s.fibers[(size_t)i].state == AT_BLOCK)
                 s.fibers[(size_t)i].state = RUNNABLE;
