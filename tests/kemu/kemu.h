@@ -9,11 +9,12 @@
  *
  * Every CUDA thread of a block is a fiber; the block's fibers run one at a time until each
  * finishes or reaches __syncthreads or a warp-synchronous operation (shuffle, __syncwarp,
- * mma.sync, wmma), where it waits for the others. A warp-synchronous operation is carried out
- * for all its lanes at once when the last lane of its mask arrives; a lane of the mask that
- * has exited, lanes that wait at different operations, or a __syncthreads some threads of
- * the block can never reach stop the process with a message (the hardware would hang or give
- * undefined results). Blocks run one after another, so `__shared__` is a static variable.
+ * mma.sync, ldmatrix, wmma), where it waits for the others (kemu.cpp's run_block says in
+ * which order). A warp-synchronous operation is carried out once every lane of its mask has
+ * arrived, for all of them at once, before any goes on; a lane of the mask that has exited,
+ * lanes that wait at different operations, or a lane waiting for one that waits at
+ * __syncthreads stop the process with a message (the hardware would hang or give undefined
+ * results). Blocks run one after another, so `__shared__` is a static variable.
  */
 #ifndef RR_KEMU_H
 #define RR_KEMU_H
