@@ -40,13 +40,15 @@ if(RR_KEMU_ON)
   target_link_libraries(rerank_cuda_emu PRIVATE ${RR_OPENBLAS} Threads::Threads m)
   add_dependencies(rerank_core rerank_cuda_emu)
 
-  # the GPU tests, run on kemu (test_cuda_device is left out: it lists the real devices)
+  # the GPU tests, run on kemu
   function(rr_emu_test name)
     cmake_parse_arguments(T "" "" "COMMAND;LABELS;ENV" ${ARGN})
     add_test(NAME ${name} COMMAND ${T_COMMAND})
     set_tests_properties(${name} PROPERTIES LABELS "emu;${T_LABELS}" ENVIRONMENT
       "RR_CUDA_MODULE=$<TARGET_FILE:rerank_cuda_emu>;RR_REPO_DIR=${RR_REPO_DIR};RR_MODELS_DIR=${RR_MODELS_DIR};RR_BIN=$<TARGET_FILE:rerank>;${T_ENV}")
   endfunction()
+  # the module loads, forwards its errors, and names its one device
+  rr_emu_test(test_cuda_device_emu COMMAND test_cuda_device)
   # every op on every shape (about a minute); under the sanitizers, the quick set of shapes
   set(RR_EMU_OPS_ENV "")
   if(RR_SANITIZE)
