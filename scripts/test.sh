@@ -5,7 +5,8 @@
 #   the bounded subset of the slow tests (label slow_ci: test_resume_100k, about a minute),
 #   then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer (both runs take the
 #   GPU tests on kemu, the CUDA module built for the CPU: label emu, tests/kemu/),
-#   then test_chunks under ThreadSanitizer (the tokenizer worker thread beside the passes),
+#   then ThreadSanitizer: test_chunks (the tokenizer worker thread beside the passes) and
+#   racecheck of the kernels on kemu (test_cuda_ops_emu, a bounded set),
 #   then each fuzz target briefly (scripts/fuzz.sh).
 # RR_TEST_SANITIZE=0 skips the sanitizer passes (ASan+UBSan and TSan), RR_TEST_SLOW=0 the slow
 # subset, RR_TEST_FUZZ=0 the fuzzing (all slow tests: ctest --test-dir build -L slow); extra
@@ -29,17 +30,19 @@ if [ "${RR_TEST_SANITIZE:-1}" != 0 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$REPO/build-asan" --output-on-failure -j"$JOBS" -LE slow "$@"
 
-  # ThreadSanitizer on the one place the library runs its own threads: model/encode.c's
+  # ThreadSanitizer, two ways. The one place the library runs its own threads: model/encode.c's
   # tokenizer worker beside the passes of the main thread (test_chunks: several chunk
-  # schedules, a failing item in a later chunk, cancellation). One OpenMP thread: libgomp is
-  # not instrumented, so TSan would take its barriers for races.
-  echo "== ThreadSanitizer: test_chunks" >&2
-  cmake -S "$REPO" -B "$REPO/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRR_CUDA=OFF \
-    -DRR_CACHE_DIR="${RR_CACHE:-$HOME/.cache/rerank}" "-DCMAKE_C_FLAGS=-fsanitize=thread -fno-omit-frame-pointer" \
-    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread" >/dev/null
-  cmake --build "$REPO/build-tsan" -j"$JOBS" --target test_chunks
+  # schedules, a failing item in a later chunk, cancellation). And racecheck for the kernels:
+  # kemu's module built with TSan, each GPU thread a TSan fiber ordered only by __syncthreads
+  # and __syncwarp (tests/kemu/kemu.cpp, "ThreadSanitizer"), on a bounded set of test_cuda_ops
+  # (tests/emu.cmake; about 3 minutes). One OpenMP thread: libgomp is not instrumented, so
+  # TSan would take its barriers for races.
+  echo "== ThreadSanitizer: test_chunks; kernels on kemu (test_cuda_ops_emu)" >&2
+  cmake -S "$REPO" -B "$REPO/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRR_CUDA=OFF -DRR_KEMU=ON \
+    -DRR_TSAN=ON -DRR_CACHE_DIR="${RR_CACHE:-$HOME/.cache/rerank}" >/dev/null
+  cmake --build "$REPO/build-tsan" -j"$JOBS" --target test_chunks test_cuda_ops rerank_cuda_emu
   OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-    ctest --test-dir "$REPO/build-tsan" --output-on-failure -R '^test_chunks$'
+    ctest --test-dir "$REPO/build-tsan" --output-on-failure -j"$JOBS" -R '^(test_chunks|test_cuda_ops_emu)$'
 fi
 
 # Fuzzing, briefly (the long campaigns are recorded in tests/fuzz/README.md): every libFuzzer

@@ -28,6 +28,12 @@ if(RR_KEMU_ON)
   target_include_directories(rerank_cuda_emu PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src
     ${PROJECT_SOURCE_DIR}/kernels ${RR_CBLAS_INCLUDE})
   target_compile_definitions(rerank_cuda_emu PRIVATE RR_KEMU=1)
+  if(RR_TSAN)
+    # the kernels instrumented, kemu's scheduler not: it tells TSan which of its switches and
+    # barriers order what (kemu.cpp, "ThreadSanitizer")
+    target_compile_definitions(rerank_cuda_emu PRIVATE KEMU_TSAN=1)
+    set_source_files_properties(${RR_KEMU_DIR}/kemu.cpp PROPERTIES COMPILE_OPTIONS -fno-sanitize=thread)
+  endif()
   # CUDA's `#pragma unroll` means nothing to the host compiler. -O3 (and this machine's vector
   # instructions, with RR_NATIVE) for the kernels' per-thread loops: emulation is slow enough.
   set(RR_KEMU_OPT -O3)
@@ -49,10 +55,15 @@ if(RR_KEMU_ON)
   endfunction()
   # the module loads, forwards its errors, and names its one device
   rr_emu_test(test_cuda_device_emu COMMAND test_cuda_device)
-  # every op on every shape (about a minute); under the sanitizers, the quick set of shapes
+  # every op on every shape (about a minute); under ASan, the quick set of shapes; under TSan
+  # (racecheck: 26 minutes for the quick set) the passes with the barrier-bearing kernels that
+  # run by default or are tried for speed — 0 (SIMT in fp32, mma.sync v4, both LayerNorms,
+  # block reductions) and 3 (mma.sync v3, linear_gelu.cu) — on the odd-length shape
   set(RR_EMU_OPS_ENV "")
   if(RR_SANITIZE)
     set(RR_EMU_OPS_ENV RR_TEST_QUICK=1)
+  elseif(RR_TSAN)
+    set(RR_EMU_OPS_ENV RR_TEST_QUICK=1 RR_TEST_PASSES=03 RR_TEST_SHAPES=0)
   endif()
   rr_emu_test(test_cuda_ops_emu COMMAND test_cuda_ops ENV ${RR_EMU_OPS_ENV})
   # the real models through the library, several chunk schedules (two orders of the streams)

@@ -22,6 +22,9 @@
  * 1e-2 (fp16 is held to 5e-3). NaN never passes: outputs are poisoned with NaN before every
  * op, and 256 canary bytes after every device output must survive it.
  * RR_TEST_QUICK=1 runs fewer shapes and skips the second pass (for compute-sanitizer).
+ * RR_TEST_PASSES and RR_TEST_SHAPES (lists of digits, e.g. "023" and "0") run only those passes
+ * (0-4 above) and shapes (indices into shapes[] in main): ThreadSanitizer's run on kemu
+ * (scripts/test.sh), where the whole quick set takes half an hour.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -331,6 +334,12 @@ static int run_shape(const shape *sh, rr_precision prec) {
     return 0;
 }
 
+/* 1 when digit i is in the environment variable's list, or the variable is unset */
+static int selected(const char *var, int i) {
+    const char *list = getenv(var);
+    return !list || strchr(list, '0' + i) != NULL;
+}
+
 int main(void) {
     char why[256] = "";
     if (rr_cuda_device_count(why, sizeof why) == 0)
@@ -382,8 +391,11 @@ int main(void) {
         printf("GEMM path: %s; attention: %s\n", pass == 1 ? "cublasGemmEx" : "cuBLASLt (fp32: cublasSgemm)",
                attn_desc[pass]);
         const int nquick = (int)(sizeof quick_shapes / sizeof quick_shapes[0]);
-        for (int k = 0; k < (quick ? nquick : nshapes); k++) {
+        /* (an unselected pass still sets its variables: the next sees what it would have) */
+        for (int k = 0; k < (quick ? nquick : nshapes) && selected("RR_TEST_PASSES", pass); k++) {
             const int si = quick ? quick_shapes[k] : k;
+            if (!selected("RR_TEST_SHAPES", si))
+                continue;
             for (int pi = pass ? 1 : 0; pi < 3; pi++)
                 if (run_shape(&shapes[si], precs[pi]))
                     return 1;

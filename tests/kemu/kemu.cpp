@@ -35,12 +35,17 @@
  *     output type.
  * What it does not model: timing (event times are the host's clock), the hardware's order of
  * floating-point sums (tensor-core and cuBLAS results round differently on a GPU, within the
- * tests' stated tolerances), and cp.async's asynchrony. Races on shared memory are found only
- * through their effect: each warp runs as far as it can before the next, and each lane as far
- * as it can before the next (orders shuffled per block), so a missing __syncthreads or
- * __syncwarp lets one side of it read data not yet written, or overwrite data not yet read,
- * and the results go wrong (see run_block); a race that gives the right values in the order
- * run goes unseen, which compute-sanitizer's racecheck on a GPU would still report.
+ * tests' stated tolerances), and cp.async's asynchrony.
+ *
+ * Races between the threads of a block, two ways. By their effect: each warp runs as far as it
+ * can before the next, and each lane as far as it can before the next (orders shuffled per
+ * block), so a missing __syncthreads or __syncwarp lets one side of it read data not yet
+ * written, or overwrite data not yet read, and the results go wrong (see run_block). And as
+ * compute-sanitizer's racecheck does, whatever values they happen to give: in a build with
+ * ThreadSanitizer (RR_TSAN=ON; see "ThreadSanitizer" below) each thread is a TSan fiber that
+ * only the barriers order, so two accesses to one address by threads of a block with no
+ * barrier between them, at least one a write, are reported with both source lines
+ * (tests/kemu/mutate_barriers.sh removes each barrier of kernels/ in turn and shows it).
  *
  * This is test infrastructure, not library code: on a broken invariant it prints why and
  * aborts.
@@ -81,6 +86,21 @@
 #if !defined(__x86_64__)
 #include <ucontext.h>
 #endif
+#ifdef KEMU_TSAN
+/* ThreadSanitizer's fiber and annotation API (libtsan; this file itself is not instrumented:
+ * see "ThreadSanitizer" below) */
+extern "C" {
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+void AnnotateIgnoreWritesBegin(const char *file, int line);
+void AnnotateIgnoreWritesEnd(const char *file, int line);
+}
+#endif
 
 namespace kemu {
 
@@ -107,6 +127,8 @@ struct Fiber {
     const char *what;
     char *stack;
     void *fake_stack; /* AddressSanitizer's, while switched away */
+    void *tsan;       /* ThreadSanitizer's fiber of this thread slot (KEMU_TSAN) */
+    unsigned bgen, wgen; /* __syncthreads and __syncwarp passed in this block (KEMU_TSAN) */
 };
 
 /* plain globals: kernels run only under g_lock, one at a time */
@@ -140,6 +162,33 @@ struct Sched {
 };
 Sched g_sched;
 std::mt19937_64 g_order_rng; /* seeded with the stream order's KEMU_SEED (init_once) */
+
+/* ThreadSanitizer (KEMU_TSAN, a build with RR_TSAN=ON): racecheck on the CPU. The kernels are
+ * instrumented, this file is not. Every thread slot of a block is a TSan fiber, and switches
+ * between fibers synchronise nothing (__tsan_switch_to_fiber_no_sync), so two threads of a
+ * block are ordered only by what orders them on a GPU: __syncthreads and __syncwarp, each a
+ * release when a thread arrives and an acquire when it opens (two sync objects taken in turn,
+ * so that a thread that runs ahead to the next barrier does not hand its later accesses to
+ * one still resuming from this one). Shuffles, mma.sync, ldmatrix and wmma order no memory,
+ * as in the PTX memory model; their operands are registers, which the emulator reads and
+ * writes under TSan's ignore annotations; ldmatrix's rows and wmma's tiles are declared read
+ * or written by each lane itself (kemu.h's tsan_read/tsan_write), so those accesses are
+ * checked. Blocks and launches are ordered one after another (a block starts with fresh
+ * shared memory on a GPU; as compute-sanitizer's racecheck, this checks within a block). A
+ * race between two threads of a block, on shared or global memory, is reported with both
+ * stacks whatever values it happens to give; the order-based checks above see only those
+ * that change results. */
+#ifdef KEMU_TSAN
+constexpr unsigned kTsanNoSync = 1; /* __tsan_switch_to_fiber_no_sync */
+struct TsanSync {
+    alignas(64) uint64_t block_start, block_end, bar[2], warp[32][2];
+};
+TsanSync g_ts;
+void *g_tsan_host; /* the host thread's context that runs the block */
+#define KEMU_TSAN_IGNORE_BEGIN() \
+    (AnnotateIgnoreReadsBegin(__FILE__, __LINE__), AnnotateIgnoreWritesBegin(__FILE__, __LINE__))
+#define KEMU_TSAN_IGNORE_END() (AnnotateIgnoreWritesEnd(__FILE__, __LINE__), AnnotateIgnoreReadsEnd(__FILE__, __LINE__))
+#endif
 
 [[noreturn]] void die(const char *fmt, ...) {
     va_list ap;
@@ -183,6 +232,9 @@ void switch_to_fiber(Fiber *f) {
     void *fake = nullptr;
     __sanitizer_start_switch_fiber(&fake, f->stack, kStack);
 #endif
+#ifdef KEMU_TSAN
+    __tsan_switch_to_fiber(f->tsan, kTsanNoSync);
+#endif
 #if defined(__x86_64__)
     kemu_switch(&s.sp, f->sp);
 #else
@@ -201,6 +253,9 @@ void yield_fiber() {
 #ifdef KEMU_ASAN
     __sanitizer_start_switch_fiber(f->state == DONE ? nullptr : &f->fake_stack, s.main_bottom, s.main_size);
 #endif
+#ifdef KEMU_TSAN
+    __tsan_switch_to_fiber(g_tsan_host, kTsanNoSync);
+#endif
 #if defined(__x86_64__)
     kemu_switch(&f->sp, s.sp);
 #else
@@ -215,7 +270,13 @@ void fiber_main() {
 #ifdef KEMU_ASAN
     __sanitizer_finish_switch_fiber(nullptr, &g_sched.main_bottom, &g_sched.main_size);
 #endif
+#ifdef KEMU_TSAN
+    __tsan_acquire(&g_ts.block_start);
+#endif
     g_sched.call(g_sched.args);
+#ifdef KEMU_TSAN
+    __tsan_release(&g_ts.block_end);
+#endif
     g_cur->state = DONE;
     yield_fiber();
     die("a finished fiber was resumed");
@@ -256,8 +317,12 @@ void ensure_stacks(size_t n) {
         die("cannot map %zu fiber stacks: %s", n, strerror(errno));
     for (size_t i = 0; i < n; i++)
         mprotect(s.stacks + i * each, kGuard, PROT_NONE); /* an overflow faults */
-    s.nstacks = n;
     s.fibers.resize(n);
+#ifdef KEMU_TSAN
+    for (size_t i = s.nstacks; i < n; i++)
+        s.fibers[i].tsan = __tsan_create_fiber(0);
+#endif
+    s.nstacks = n;
 }
 
 const char *state_name(const Fiber &f) {
@@ -283,7 +348,19 @@ const char *state_name(const Fiber &f) {
 /* carries out the complete warp-synchronous groups of warp w and makes their lanes runnable;
  * 1 if any was. Called when none of the warp's lanes can run, so a group that is not complete
  * never will be: that stops the process. */
+int release_warp_groups(int w, int n);
 int release_warp(int w, int n) {
+#ifdef KEMU_TSAN
+    /* the operations' arguments live on the lanes' stacks: see "ThreadSanitizer" above */
+    KEMU_TSAN_IGNORE_BEGIN();
+    const int r = release_warp_groups(w, n);
+    KEMU_TSAN_IGNORE_END();
+    return r;
+#else
+    return release_warp_groups(w, n);
+#endif
+}
+int release_warp_groups(int w, int n) {
     Fiber *lanes = &g_sched.fibers[(size_t)w * 32];
     const int nl = n - w * 32 < 32 ? n - w * 32 : 32;
     int released = 0;
@@ -342,8 +419,13 @@ void run_block(int n) {
         f.tid = dim3u{(unsigned)i % g_bdim.x, ((unsigned)i / g_bdim.x) % g_bdim.y, (unsigned)i / (g_bdim.x * g_bdim.y)};
         f.stack = s.stacks + (size_t)i * (kStack + kGuard) + kGuard;
         f.fake_stack = nullptr;
+        f.bgen = f.wgen = 0;
         fiber_init(&f);
     }
+#ifdef KEMU_TSAN
+    g_tsan_host = __tsan_get_current_fiber();
+    __tsan_release(&g_ts.block_start); /* everything before (earlier blocks included) */
+#endif
     const int nw = (n + 31) / 32;
     s.order.resize((size_t)n);
     s.worder.resize((size_t)nw);
@@ -373,8 +455,12 @@ void run_block(int n) {
                     break;
             }
         }
-        if (done == n)
+        if (done == n) {
+#ifdef KEMU_TSAN
+            __tsan_acquire(&g_ts.block_end);
+#endif
             return;
+        }
         /* every live thread waits at __syncthreads (release_warp stopped any other case) */
         for (int i = 0; i < n; i++)
             if (s.fibers[(size_t)i].state == AT_BLOCK)
@@ -385,8 +471,15 @@ void run_block(int n) {
 } // namespace
 
 void syncthreads() {
+#ifdef KEMU_TSAN
+    uint64_t *bar = &g_ts.bar[g_cur->bgen++ & 1];
+    __tsan_release(bar);
+#endif
     g_cur->state = AT_BLOCK;
     yield_fiber();
+#ifdef KEMU_TSAN
+    __tsan_acquire(bar);
+#endif
 }
 
 [[noreturn]] void trap(const char *why) {
@@ -406,7 +499,18 @@ void warp_op(unsigned mask, warp_fn run, const void *in, void *out, const void *
 }
 
 static void syncwarp_run(const void *const *, void *const *, unsigned, const void *) {}
-void syncwarp(unsigned mask) { warp_op(mask, syncwarp_run, nullptr, nullptr, nullptr, 0, "__syncwarp"); }
+void syncwarp(unsigned mask) {
+#ifdef KEMU_TSAN
+    /* (lanes of a partial mask that passed different numbers of __syncwarp would take other
+     * objects, and their accesses would be reported as races: the kernels use full masks) */
+    uint64_t *obj = &g_ts.warp[g_cur->linear / 32][g_cur->wgen++ & 1];
+    __tsan_release(obj);
+#endif
+    warp_op(mask, syncwarp_run, nullptr, nullptr, nullptr, 0, "__syncwarp");
+#ifdef KEMU_TSAN
+    __tsan_acquire(obj);
+#endif
+}
 
 /* ------------------------------------------------------------------------------------------
  * streams, events, the executor

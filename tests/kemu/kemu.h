@@ -54,6 +54,8 @@ extern unsigned char *g_dyn_smem;
 inline unsigned char *dynamic_shared() { return g_dyn_smem; }
 
 void syncthreads();
+/* the running thread's lane in its warp */
+inline unsigned lane_id() { return (g_tid.x + g_bdim.x * (g_tid.y + g_bdim.y * g_tid.z)) & 31u; }
 [[noreturn]] void trap(const char *why);
 
 /* A warp-synchronous operation: every lane of `mask` calls warp_op with the same `run`; when
@@ -89,6 +91,19 @@ template <typename T> T shfl_xor(unsigned mask, T v, int lane_mask, int width) {
     return out;
 }
 void syncwarp(unsigned mask);
+
+/* What a warp operation reads or writes in memory for the calling lane, declared to
+ * ThreadSanitizer in a build with RR_TSAN (kemu.cpp, "ThreadSanitizer"): the operation itself
+ * is carried out by the emulator, outside the lane, where TSan does not look. */
+#ifdef KEMU_TSAN
+extern "C" void __tsan_read_range(void *addr, unsigned long size);
+extern "C" void __tsan_write_range(void *addr, unsigned long size);
+inline void tsan_read(const void *p, size_t n) { __tsan_read_range((void *)p, n); }
+inline void tsan_write(void *p, size_t n) { __tsan_write_range(p, n); }
+#else
+inline void tsan_read(const void *, size_t) {}
+inline void tsan_write(void *, size_t) {}
+#endif
 
 /* ---- launches ---- */
 struct LaunchCfg {

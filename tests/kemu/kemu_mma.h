@@ -87,6 +87,7 @@ inline void ldmatrix_run(const void *const ins[32], void *const outs[32], unsign
 }
 inline void ldmatrix_x4_trans(uint32_t &v0, uint32_t &v1, uint32_t &v2, uint32_t &v3, const void *row) {
     LdmOut o{{&v0, &v1, &v2, &v3}};
+    kemu::tsan_read(row, 16); /* this lane's row of 8 16-bit elements */
     kemu::warp_op(0xffffffffu, ldmatrix_run, row, &o, NULL, 0, "ldmatrix.x4.trans");
 }
 

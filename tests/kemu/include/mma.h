@@ -39,6 +39,22 @@ template <typename F, typename T> inline void fill_fragment(F &f, T v) {
         f.x[i] = v;
 }
 
+/* for ThreadSanitizer (kemu.h's tsan_read/tsan_write): a load reads the whole tile in every
+ * lane (lane < 0); lane l of a store writes the tile's elements l, l + 32, … (the hardware
+ * spreads a tile over the lanes too) */
+template <typename F, typename T> inline void tsan_tile(const T *p, unsigned ld, int col_major, int lane) {
+    if (lane < 0) { /* one range per stored row (or column) */
+        const int n = col_major ? F::C : F::R, len = col_major ? F::R : F::C;
+        for (int i = 0; i < n; i++)
+            kemu::tsan_read(p + (size_t)i * ld, (size_t)len * sizeof(T));
+        return;
+    }
+    for (int e = lane; e < F::R * F::C; e += 32) {
+        const int r = e / F::C, c = e % F::C;
+        kemu::tsan_write((void *)(col_major ? p + (size_t)c * ld + r : p + (size_t)r * ld + c), sizeof(T));
+    }
+}
+
 struct LoadArgs {
     const void *p;
     unsigned ld;
@@ -60,12 +76,14 @@ template <typename Use, int M, int N, int K, typename T, typename Layout>
 inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout> &f, const T *p, unsigned ld) {
     typedef fragment<Use, M, N, K, T, Layout> F;
     const LoadArgs a{p, ld, std::is_same<Layout, col_major>::value};
+    tsan_tile<F, T>(p, ld, a.col_major, -1);
     kemu::warp_op(0xffffffffu, load_run<F, T>, &a, &f, NULL, 0, "wmma::load_matrix_sync");
 }
 template <int M, int N, int K, typename T>
 inline void load_matrix_sync(fragment<accumulator, M, N, K, T> &f, const T *p, unsigned ld, layout_t layout) {
     typedef fragment<accumulator, M, N, K, T> F;
     const LoadArgs a{p, ld, layout == mem_col_major};
+    tsan_tile<F, T>(p, ld, a.col_major, -1);
     kemu::warp_op(0xffffffffu, load_run<F, T>, &a, &f, NULL, 0, "wmma::load_matrix_sync");
 }
 
@@ -92,6 +110,7 @@ inline void store_matrix_sync(T *p, const fragment<accumulator, M, N, K, T> &f, 
     typedef fragment<accumulator, M, N, K, T> F;
     const StoreArgs a[2] = {{p, ld, layout == mem_col_major}, {(void *)&f, 0, 0}};
     kemu::warp_op(0xffffffffu, store_run<F, T>, a, NULL, NULL, 0, "wmma::store_matrix_sync");
+    tsan_tile<F, T>(p, ld, a[0].col_major, (int)kemu::lane_id());
 }
 
 template <typename FD, typename FA, typename FB> struct MmaArgs {
