@@ -48,6 +48,59 @@ static void ref_layernorm(double *y, const float *g, const float *b, int H, doub
         y[i] = (y[i] - mean) / sqrt(var + eps) * g[i] + b[i];
 }
 
+/* linear at the MiniLM-L6 shapes (H 384, I 1536), where products are large enough for a BLAS's
+ * blocked kernels: rows computed in a call of their own, at any offset and with any M, with 1
+ * or 2 threads, are bit-identical to the same rows computed with all the others. (OpenBLAS
+ * 0.3.21's sgemm fails this on CPUs without AVX-512: a row's result moved with its position in
+ * the call and with M, ~1e-7 relative; scores moved 8e-6 between chunkings.) */
+static int check_linear_invariance(void) {
+    const int H = 384, I = 1536, T = 301;
+    static const int shapes[][2] = {{H, 3 * H}, {H, H}, {H, I}, {I, H}, {H, 2}}; /* K, N */
+    rr_backend_limits lim = {T, 1, T, H, 12, 2, RR_PRECISION_FP32, I};
+    rr_backend *be2 = NULL, *be1 = NULL;
+    REQUIRE(rr_backend_cpu_create(&lim, &be2) == RR_OK, "cpu backend: %s", rr_last_error());
+    lim.threads = 1;
+    REQUIRE(rr_backend_cpu_create(&lim, &be1) == RR_OK, "cpu backend: %s", rr_last_error());
+    float *x = malloc((size_t)T * I * 4), *W = malloc((size_t)I * I * 4), *b = malloc((size_t)I * 4);
+    float *y = malloc((size_t)T * I * 4), *y2 = malloc((size_t)T * I * 4);
+    fill(x, (size_t)T * I, 1.0f);
+    fill(W, (size_t)I * I, 0.05f);
+    fill(b, (size_t)I, 0.5f);
+    static const int ranges[][2] = {{0, 1}, {1, 2}, {5, 6}, {3, 35}, {7, 103}, {24, 120}, {100, 301}, {0, 300}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int K = shapes[si][0], N = shapes[si][1];
+        CHECK(be2->ops->linear(be2, x, T, K, W, b, N, RR_ACT_NONE, y) == RR_OK);
+        CHECK(be1->ops->linear(be1, x, T, K, W, b, N, RR_ACT_NONE, y2) == RR_OK);
+        CHECK_MSG(!memcmp(y, y2, (size_t)T * N * 4), "linear K %d N %d: 1 thread differs from 2", K, N);
+        double worst = 0; /* and it is the product: rows 0..3 against a double-precision sum */
+        for (int t = 0; t < 4; t++)
+            for (int n = 0; n < N; n++) {
+                double acc = b[n], mag = fabs(b[n]);
+                for (int k = 0; k < K; k++) {
+                    acc += (double)x[(size_t)t * K + k] * W[(size_t)n * K + k];
+                    mag += fabs((double)x[(size_t)t * K + k] * W[(size_t)n * K + k]);
+                }
+                const double err = fabs(y[(size_t)t * N + n] - acc) / mag;
+                worst = err > worst ? err : worst;
+            }
+        CHECK_MSG(worst < 1e-6, "linear K %d N %d: error %g of the sum of magnitudes", K, N, worst);
+        for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+            const int a0 = ranges[r][0], a1 = ranges[r][1];
+            CHECK(be2->ops->linear(be2, x + (size_t)a0 * K, a1 - a0, K, W, b, N, RR_ACT_NONE, y2) == RR_OK);
+            CHECK_MSG(!memcmp(y2, y + (size_t)a0 * N, (size_t)(a1 - a0) * N * 4),
+                      "linear K %d N %d: rows %d..%d alone differ from the same rows among %d", K, N, a0, a1, T);
+        }
+    }
+    free(x);
+    free(W);
+    free(b);
+    free(y);
+    free(y2);
+    rr_backend_destroy(be1);
+    rr_backend_destroy(be2);
+    return 0;
+}
+
 int main(void) {
     /* elementwise: GELU against erf in double on a dense grid */
     double worst = 0;
@@ -252,6 +305,8 @@ int main(void) {
     CHECK(be->ops->begin_pass(be, &big) == RR_ERR_INVALID_ARG);
 
     rr_backend_destroy(be);
+    if (check_linear_invariance())
+        return 1;
     free(ids); free(types); free(word); free(pos); free(type); free(g); free(b); free(x);
     free(ref); free(W); free(bias); free(y); free(qkv); free(att); free(r); free(pooled);
     TEST_DONE();

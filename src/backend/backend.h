@@ -62,17 +62,6 @@ typedef struct rr_backend_limits {
     int32_t max_width;    /* largest K or N of a `linear` (max(3H, I)); 0 = unknown */
 } rr_backend_limits;
 
-/* The CPU backend computes `linear` in blocks of RR_LINEAR_ROWS rows (the last one padded
- * in a scratch of max_width columns): every row then goes through the same GEMM code path
- * whatever M is, so a sequence's scores do not depend on which other sequences share its
- * pass (bit-identical across token budgets, memory limits and resumed runs; without this,
- * OpenBLAS's edge kernels changed the last bits). Products too small for OpenBLAS to treat
- * every M alike (RR_LINEAR_SMALL_MNK) are computed without it. */
-#define RR_LINEAR_ROWS 32
-/* Products with RR_LINEAR_ROWS·N·K at most this are computed without BLAS (see cpu_linear):
- * OpenBLAS's small-matrix path takes M·N·K up to 10^6 on some cores. */
-#define RR_LINEAR_SMALL_MNK 4000000
-
 typedef struct rr_backend rr_backend;
 
 typedef struct rr_backend_ops {
@@ -161,7 +150,7 @@ rr_status rr_backend_cuda_create(const rr_backend_limits *limits, rr_backend **o
 /* The feed-forward block y[T,H] = GELU(x[T,H] · W1ᵀ + b1) · W2ᵀ + b2 (W1 [inter,H],
  * W2 [H,inter]) in pieces of be->ffn_rows rows (all T when 0) that reuse the start of ff (a
  * scratch of min(T, ffn_rows) × inter activations). Rows are independent, so the pieces
- * change nothing on the CPU (bit for bit, see RR_LINEAR_ROWS); on CUDA a piece is a product
+ * change nothing on the CPU (bit for bit: backend/cpu.c, "linear: our own GEMM"); on CUDA a piece is a product
  * of another M, which cuBLASLt may round differently, as it may for passes of another size. */
 rr_status rr_backend_ffn(rr_backend *be, const float *x, int32_t T, int32_t H, const float *w1,
                          const float *b1, int32_t inter, const float *w2, const float *b2, float *ff,

@@ -17,8 +17,8 @@
  * longest first, and packed to the token budget in that order; two passes are in flight
  * (submit pass p, then collect and scatter pass p-1). Passes do not cross chunks: the last
  * pass of chunk c is collected before chunk c+1's first is packed. A pair's score does not
- * depend on the chunking (on the CPU not even its bits: passes are computed in row blocks,
- * see RR_LINEAR_ROWS).
+ * depend on the chunking (on the CPU not even its bits: backend/cpu.c, "linear: our own
+ * GEMM").
  *
  * Measured on an H100 (bf16, 20,000 pairs of 256 tokens, budget 65,536): the tokenizing
  * (~55 ms) is hidden behind the passes; run time without the first pass's one-off warm-up
