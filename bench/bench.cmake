@@ -31,3 +31,11 @@ add_executable(rr_faiss_search faiss_search.c)
 target_compile_options(rr_faiss_search PRIVATE ${RR_WARNINGS})
 target_link_libraries(rr_faiss_search PRIVATE rerank_core OpenMP::OpenMP_C)
 set_target_properties(rr_faiss_search PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+
+# rr_linear_rate: the CPU backend's own GEMM (`linear`) against OpenBLAS sgemm on the network's
+# shapes, same process and inputs.
+add_executable(rr_linear_rate linear_rate.c)
+target_include_directories(rr_linear_rate PRIVATE ${PROJECT_SOURCE_DIR}/src ${RR_CBLAS_INCLUDE})
+target_compile_options(rr_linear_rate PRIVATE ${RR_WARNINGS})
+target_link_libraries(rr_linear_rate PRIVATE rerank_core ${RR_OPENBLAS} m)
+set_target_properties(rr_linear_rate PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
