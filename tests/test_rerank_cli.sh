@@ -9,8 +9,8 @@
 #     descending), every score within 1e-4 of PyTorch's, ranks 1..n, the tag;
 #   - --top-n 5 keeps the 5 best first-stage candidates (trec_eval's order) of each query;
 #   - the output is byte-identical with 1 and 2 threads, and with another token budget (other
-#     passes: the CPU backend computes matrix products in fixed row blocks, RR_LINEAR_ROWS,
-#     so a pair's score does not depend on its pass; before that: 9.5e-7 apart);
+#     passes: the CPU backend's own GEMM computes a row the same way wherever it sits, so a
+#     pair's score does not depend on its pass; with OpenBLAS's sgemm: 9.5e-7 apart);
 #   - `rerank eval` reads the output;
 #   - bad candidates (unknown document or query, a docid twice for one query, a wrong field
 #     count, a score that is not a number) exit 1 naming file:line, and leave no output.
