@@ -218,8 +218,11 @@ static rr_status cpu_embed(rr_backend *be, const float *word, const float *pos, 
  * to stay in L2 (about 128 KiB of x) and, panel by panel, runs the 6 × 16 register kernel over
  * them: per k, two 8-wide loads of the panel, six broadcasts of x, twelve multiply-adds.
  * Versions: 1, OpenBLAS sgemm with row blocks of 32 and a padded last block (not
- * position-invariant without AVX-512, see above); 2, this with each panel packed per block of
- * 96 rows (0.86× OpenBLAS's rate on MiniLM's shapes, Zen 2 cores); 3, W packed once per call. */
+ * position-invariant without AVX-512, see above); 2, this with each panel packed again for
+ * every block of 96 rows (slower than OpenBLAS on MiniLM's shapes); 3, W packed once per call:
+ * 1.07× OpenBLAS's rate on those shapes, 2 Zen cores (bench/linear_rate.c). Without FMA
+ * (RR_NATIVE=OFF on x86-64) each step is a multiply and an add: other bits than an FMA build,
+ * the same invariance. */
 #define RR_GEMM_NR 16
 #define RR_GEMM_MR 6
 
