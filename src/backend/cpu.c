@@ -227,6 +227,9 @@ static rr_status cpu_embed(rr_backend *be, const float *word, const float *pos, 
 #define RR_GEMM_MR 6
 
 typedef float rr_v8 __attribute__((vector_size(32)));
+/* without AVX (RR_NATIVE=OFF) GCC and clang warn that 32-byte vector arguments change the
+ * ABI: these helpers are static and inlined, so no ABI is involved */
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 static inline rr_v8 v8_fma(rr_v8 a, rr_v8 b, rr_v8 c) {
 #if defined(__FMA__)
