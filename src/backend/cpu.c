@@ -234,8 +234,8 @@ typedef float rr_v8 __attribute__((vector_size(32)));
  * still inline): instrumented, they ran at 6.5 GFLOP/s against OpenBLAS's 36 in the ASan +
  * UBSan build, which made its model tests several times slower. OpenBLAS's kernels, which
  * did this work before, were never instrumented either; the packing and the stores of
- * cpu_gemm_nt still are. */
-#define RR_GEMM_KERNEL __attribute__((no_sanitize("address", "undefined")))
+ * cpu_gemm_nt still are. ThreadSanitizer likewise (its cost there not measured apart). */
+#define RR_GEMM_KERNEL __attribute__((no_sanitize("address", "undefined", "thread")))
 
 RR_GEMM_KERNEL static inline rr_v8 v8_fma(rr_v8 a, rr_v8 b, rr_v8 c) {
 #if defined(__FMA__)
