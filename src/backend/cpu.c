@@ -48,7 +48,7 @@ typedef struct cpu_backend {
     size_t scores_stride; /* floats per thread in scores: [max_seqlen, max_seqlen] + [max_seqlen] */
     size_t max_seqlen;
     float *scores;        /* [threads, scores_stride] */
-    float *wpack;  /* W of a `linear` packed in panels (cpu_gemm_nt): (max_width + 15) × hidden */
+    float *wpack;  /* W of a `linear` packed in panels (cpu_gemm_nt): max_width × hidden, each rounded up to 16 */
     size_t wpack_cap; /* its floats */
 } cpu_backend;
 
@@ -264,24 +264,20 @@ RR_GEMM_KERNEL static void gemm_6x16(int32_t rows, int32_t K, const float *x, in
           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int32_t k = 0; k < K; k++) {
         const rr_v8 b0 = v8_load(panel + (size_t)k * RR_GEMM_NR), b1 = v8_load(panel + (size_t)k * RR_GEMM_NR + 8);
-        rr_v8 a = v8_splat(r0[k]);
-        c00 = v8_fma(a, b0, c00);
-        c01 = v8_fma(a, b1, c01);
-        a = v8_splat(r1[k]);
-        c10 = v8_fma(a, b0, c10);
-        c11 = v8_fma(a, b1, c11);
-        a = v8_splat(r2[k]);
-        c20 = v8_fma(a, b0, c20);
-        c21 = v8_fma(a, b1, c21);
-        a = v8_splat(r3[k]);
-        c30 = v8_fma(a, b0, c30);
-        c31 = v8_fma(a, b1, c31);
-        a = v8_splat(r4[k]);
-        c40 = v8_fma(a, b0, c40);
-        c41 = v8_fma(a, b1, c41);
-        a = v8_splat(r5[k]);
-        c50 = v8_fma(a, b0, c50);
-        c51 = v8_fma(a, b1, c51);
+        /* row r of x times the panel's two halves into its accumulators lo, hi */
+#define RR_GEMM_ROW(r, lo, hi)                                                                  \
+    do {                                                                                       \
+        const rr_v8 a = v8_splat((r)[k]);                                                      \
+        lo = v8_fma(a, b0, lo);                                                                \
+        hi = v8_fma(a, b1, hi);                                                                \
+    } while (0)
+        RR_GEMM_ROW(r0, c00, c01);
+        RR_GEMM_ROW(r1, c10, c11);
+        RR_GEMM_ROW(r2, c20, c21);
+        RR_GEMM_ROW(r3, c30, c31);
+        RR_GEMM_ROW(r4, c40, c41);
+        RR_GEMM_ROW(r5, c50, c51);
+#undef RR_GEMM_ROW
     }
     const rr_v8 out[RR_GEMM_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     memcpy(c, out, sizeof out);
