@@ -154,7 +154,7 @@ def parse_env(items: str, default_name: str | None = None) -> list[tuple[str, st
 
 def parse_variants(items: str) -> list[tuple[str, dict[str, str]]]:
     """--attn-variants: a comma list of variants, each one or more settings joined by '+'
-    (RR_CUDA_GELU_GEMM=lt-tanh+RR_CUDA_LN=vec); a bare VALUE is RR_CUDA_ATTN=VALUE. Returns
+    (RR_CUDA_GELU_GEMM=exact+RR_CUDA_LN=v1); a bare VALUE is RR_CUDA_ATTN=VALUE. Returns
     (label, environment) per variant."""
     res = []
     for item in (x.strip() for x in items.split(",")):
@@ -1316,7 +1316,7 @@ def main(argv=None) -> int:
                     help="ours bf16/fp16: also time these kernel variants, a comma list of RR_CUDA_ATTN "
                          "values (wmma, simt) or NAME=VALUE environment settings (RR_CUDA_BIAS_ACT=scalar, "
                          "RR_CUDA_FFN_ROWS=0), several joined by '+' for one variant "
-                         "(RR_CUDA_GELU_GEMM=lt-tanh+RR_CUDA_LN=vec); also run in the fixed-length section "
+                         "(RR_CUDA_GELU_GEMM=exact+RR_CUDA_LN=v1); also run in the fixed-length section "
                          "at 256 tokens")
     ap.add_argument("--ours-env", default="",
                     help="NAME=VALUE,...: environment added to every run of ours (shown in its command)")

@@ -4,7 +4,9 @@
  * with its achieved TFLOP/s (matrix products and attention) or GB/s (the rest), then the
  * whole FFN block (up + GELU + down, rr_backend_ffn) with the intermediate in pieces of
  * several row counts (0 = the whole pass; the backend's default is marked). add+LN is timed
- * with both kernels (v1, the default, and v2, RR_CUDA_LN=vec); the layer total counts v1.
+ * with both kernels (v2, the default, and v1, RR_CUDA_LN=v1); the layer total counts the
+ * default. The GELU of "linear ffn1+gelu" is the backend's default (bf16/fp16: cuBLASLt's
+ * epilogue, the tanh form; RR_CUDA_GELU_GEMM=exact times our exact-GELU pass instead).
  *
  *     build/rr_cuda_ops [tokens] [length]   (needs a GPU; prints one table; length: every
  *                                           sequence that long instead of 200..512)
@@ -139,8 +141,8 @@ int main(int argc, char **argv) {
                     be->ops->linear(be, ff, T, I, w2, b2, H, RR_ACT_NONE, tmp); break;
                 case 7: opname = "classify (head)"; bytes = (double)S * H * es;
                     be->ops->classify(be, x, &head, pooled, pooled2, out); break;
-                case 8: opname = "add+LN v2 (LN=vec)"; bytes = (double)T * H * 3 * es;
-                    setenv("RR_CUDA_LN", "vec", 1); /* read per call */
+                case 8: opname = "add+LN v1 (LN=v1)"; bytes = (double)T * H * 3 * es;
+                    setenv("RR_CUDA_LN", "v1", 1); /* read per call */
                     be->ops->add_layernorm(be, tmp, x, g, b, 1e-12f);
                     if (ln_env[0])
                         setenv("RR_CUDA_LN", ln_env, 1);

@@ -83,7 +83,7 @@ struct cuda_backend {
     void *lt_ws;
     int use_lt;
     int fused_gelu;           /* RR_CUDA_GELU_GEMM=fused: linear_gelu.cu for x·Wᵀ + b → GELU */
-    int lt_gelu_tanh;         /* RR_CUDA_GELU_GEMM=lt-tanh: cuBLASLt's GELU_BIAS epilogue */
+    int lt_gelu_tanh;         /* bf16/fp16 default: cuBLASLt's GELU_BIAS epilogue (tanh form) */
     int attn_kernel;          /* ATTN_SIMT, _WMMA, _MMA or _MMA2 (see rr_cudamod_backend_create) */
     /* two buffers each, by pass number & 1: ids | type ids | positions [T each] | cu_seqlens
      * [S+1], packed at the pass's T */
@@ -431,10 +431,12 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
     }
     int fallback = !c->use_lt;
     if (!fallback) {
-        /* RR_CUDA_GELU_GEMM=lt-tanh: GELU in cuBLASLt's epilogue, saving our GELU pass's read
-         * and write of the [M, N] intermediate. cuBLASLt's GELU is the tanh approximation
-         * (|Δ| ≤ ~5e-4 against BERT's erf GELU, under bf16's rounding of values near 2), so it is
-         * a different function: a variant (not yet timed on a GPU), never used in fp32. */
+        /* bf16/fp16 default: GELU in cuBLASLt's epilogue, saving our GELU pass's read and
+         * write of the [M, N] intermediate. cuBLASLt's GELU is the tanh approximation (|Δ| ≤
+         * ~5e-4 against BERT's erf GELU, under bf16's rounding of values near 2), so it is a
+         * different function, never used in fp32 (the mode that must equal the CPU's). On an
+         * H100: up product + GELU 0.278 -> 0.173 ms per layer; Kendall tau against fp32
+         * unchanged (bench/RESULTS.md). RR_CUDA_GELU_GEMM=exact turns it off. */
         const int tanh_epi = act == RR_ACT_GELU && c->lt_gelu_tanh && b;
         RR_TRY(lt_matmul(c, x, M, K, wptr(c, W), wptr(c, b), tanh_epi, N, y, &fallback));
         if (!fallback && tanh_epi)
@@ -589,7 +591,11 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     c->use_lt = !(gemm && !strcmp(gemm, "gemmex"));
     const char *fg = getenv("RR_CUDA_GELU_GEMM");
     c->fused_gelu = fg && !strcmp(fg, "fused");
-    c->lt_gelu_tanh = fg && !strcmp(fg, "lt-tanh");
+    /* bf16/fp16: GELU in cuBLASLt's epilogue (the tanh form) by default, measured on an H100
+     * (bench/RESULTS.md, ninth session): the FFN block 0.401 -> 0.300 ms, 46k -> 52k pairs/s at
+     * 256 tokens. RR_CUDA_GELU_GEMM=exact keeps the model's erf GELU (our bias+GELU pass after
+     * the product), =fused linear_gelu.cu; fp32 always computes the erf GELU. */
+    c->lt_gelu_tanh = c->dtype && !c->fused_gelu && !(fg && !strcmp(fg, "exact"));
     /* Attention kernel: attention_mma.cu where it applies (v4, two query blocks per warp, at
      * head dim 32; v3 at 64), else SIMT; RR_CUDA_ATTN=mma | wmma | simt picks the earlier
      * kernels (v3 everywhere, WMMA, SIMT: tests and benchmarks compare all of them). */
