@@ -101,6 +101,88 @@ static int check_linear_invariance(void) {
     return 0;
 }
 
+/* softmax(q·Kᵀ/√d)·V in double for row i of head h of the sequence at token `start`, length
+ * L, of a fused QKV [T, 3H]: out[c] for c < d; sc holds L doubles */
+static void attention_ref_row(const float *qkv, int H, int d, int start, int L, int h, int i, double *sc,
+                              double *out) {
+    const float *q = qkv + (size_t)(start + i) * 3 * H + h * d;
+    double mx = -1e300, sum = 0;
+    for (int j = 0; j < L; j++) {
+        const float *k = qkv + (size_t)(start + j) * 3 * H + H + h * d;
+        double dot = 0;
+        for (int c = 0; c < d; c++)
+            dot += (double)q[c] * k[c];
+        sc[j] = dot / sqrt((double)d);
+        mx = sc[j] > mx ? sc[j] : mx;
+    }
+    for (int j = 0; j < L; j++)
+        sum += (sc[j] = exp(sc[j] - mx));
+    for (int c = 0; c < d; c++) {
+        double acc = 0;
+        for (int j = 0; j < L; j++)
+            acc += sc[j] / sum * qkv[(size_t)(start + j) * 3 * H + 2 * H + h * d + c];
+        out[c] = acc;
+    }
+}
+
+/* attention at BERT's head dims (32: MiniLM, 64: BERT-base) with lengths from 1 to 512:
+ * against a double-precision softmax(QKᵀ/√d)V, and each sequence computed in a pass of its own
+ * is bit-identical to the same sequence among the others, with 1 or 2 threads. */
+static int check_attention_shapes(void) {
+    static const int32_t lens[] = {1, 5, 16, 17, 100, 300, 512};
+    const int S = (int)(sizeof lens / sizeof lens[0]);
+    int32_t cu[8] = {0};
+    for (int s = 0; s < S; s++)
+        cu[s + 1] = cu[s] + lens[s];
+    const int T = cu[S];
+    static const int dims[][2] = {{384, 12}, {384, 6}}; /* H, heads: d 32 and 64 */
+    for (int di = 0; di < 2; di++) {
+        const int H = dims[di][0], heads = dims[di][1], d = H / heads;
+        rr_backend_limits lim = {T, S, 512, H, heads, 2, RR_PRECISION_FP32, 4 * H};
+        rr_backend *be2 = NULL, *be1 = NULL;
+        REQUIRE(rr_backend_cpu_create(&lim, &be2) == RR_OK, "cpu backend: %s", rr_last_error());
+        lim.threads = 1;
+        REQUIRE(rr_backend_cpu_create(&lim, &be1) == RR_OK, "cpu backend: %s", rr_last_error());
+        float *qkv = malloc((size_t)T * 3 * H * 4), *o = malloc((size_t)T * H * 4), *o1 = malloc((size_t)T * H * 4);
+        double *sc = malloc(512 * sizeof *sc);
+        fill(qkv, (size_t)T * 3 * H, 2.0f);
+        rr_pass pass = {S, T, 512, NULL, NULL, cu};
+        CHECK(be2->ops->begin_pass(be2, &pass) == RR_OK);
+        CHECK(be2->ops->attention(be2, qkv, o) == RR_OK);
+        CHECK(be1->ops->begin_pass(be1, &pass) == RR_OK);
+        CHECK(be1->ops->attention(be1, qkv, o1) == RR_OK);
+        CHECK_MSG(!memcmp(o, o1, (size_t)T * H * 4), "attention d %d: 1 thread differs from 2", d);
+        double worst = 0;
+        for (int s = 0; s < S; s++) {
+            const int L = lens[s];
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < L; i += (L > 64 ? 7 : 1)) { /* every 7th row of the long ones */
+                    double want[64];
+                    attention_ref_row(qkv, H, d, cu[s], L, h, i, sc, want);
+                    for (int c = 0; c < d; c++) {
+                        const double err = fabs(o[(size_t)(cu[s] + i) * H + h * d + c] - want[c]); /* V in [-2, 2] */
+                        worst = err > worst ? err : worst;
+                    }
+                }
+            /* the sequence in a pass of its own */
+            int32_t cu1[2] = {0, L};
+            rr_pass one = {1, L, L, NULL, NULL, cu1};
+            CHECK(be2->ops->begin_pass(be2, &one) == RR_OK);
+            CHECK(be2->ops->attention(be2, qkv + (size_t)cu[s] * 3 * H, o1) == RR_OK);
+            CHECK_MSG(!memcmp(o1, o + (size_t)cu[s] * H, (size_t)L * H * 4),
+                      "attention d %d: the %d-token sequence alone differs from it among %d", d, L, S);
+        }
+        CHECK_MSG(worst < 1e-5, "attention d %d: worst absolute error %g", d, worst);
+        free(qkv);
+        free(o);
+        free(o1);
+        free(sc);
+        rr_backend_destroy(be1);
+        rr_backend_destroy(be2);
+    }
+    return 0;
+}
+
 int main(void) {
     /* elementwise: GELU against erf in double on a dense grid */
     double worst = 0;
@@ -230,24 +312,10 @@ int main(void) {
         int L = lens[s];
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < L; i++) {
-                double sc[64], mx = -1e300, sum = 0;
-                const float *q = qkv + (size_t)(cu[s] + i) * 3 * H + h * d;
-                for (int j = 0; j < L; j++) {
-                    const float *k = qkv + (size_t)(cu[s] + j) * 3 * H + H + h * d;
-                    double dot = 0;
-                    for (int c = 0; c < d; c++)
-                        dot += (double)q[c] * k[c];
-                    sc[j] = dot / sqrt((double)d);
-                    mx = sc[j] > mx ? sc[j] : mx;
-                }
-                for (int j = 0; j < L; j++)
-                    sum += (sc[j] = exp(sc[j] - mx));
-                for (int c = 0; c < d; c++) {
-                    double acc = 0;
-                    for (int j = 0; j < L; j++)
-                        acc += sc[j] / sum * qkv[(size_t)(cu[s] + j) * 3 * H + 2 * H + h * d + c];
-                    ref[(size_t)(cu[s] + i) * H + h * d + c] = acc;
-                }
+                double sc[64], want[64];
+                attention_ref_row(qkv, H, d, cu[s], L, h, i, sc, want);
+                for (int c = 0; c < d; c++)
+                    ref[(size_t)(cu[s] + i) * H + h * d + c] = want[c];
             }
     }
     e = rel_err(att, ref, (size_t)T * H);
@@ -305,7 +373,7 @@ int main(void) {
     CHECK(be->ops->begin_pass(be, &big) == RR_ERR_INVALID_ARG);
 
     rr_backend_destroy(be);
-    if (check_linear_invariance())
+    if (check_linear_invariance() || check_attention_shapes())
         return 1;
     free(ids); free(types); free(word); free(pos); free(type); free(g); free(b); free(x);
     free(ref); free(W); free(bias); free(y); free(qkv); free(att); free(r); free(pooled);

@@ -1,10 +1,12 @@
 /* backend/cpu.c — the CPU backend, and so the specification every other backend meets.
  *
- * `linear` is our own GEMM (below: the same sum in the same order for every row, whatever the
- * pass); attention's per-sequence products go to OpenBLAS sgemm (its OpenMP build, which
- * shares our thread pool); everything else is OpenMP loops written so that GCC vectorises them (no libm calls in the
- * inner loops: exp and erf are evaluated with polynomials accurate to ~1e-7).
- * Scratch (one L×L score matrix per thread) is allocated at creation, never per pass.
+ * `linear` and attention's two products run on our own GEMM kernel (below: the same sum in
+ * the same order for every output, whatever the pass); everything else is OpenMP loops
+ * written so that GCC vectorises them (no libm calls in the inner loops: exp and erf are
+ * evaluated with polynomials accurate to ~1e-7). OpenBLAS (cpu_sgemm) is used only by
+ * RR_CPU_ATTN=blas, the earlier attention kept for comparison. Scratch (the packed weights of
+ * one product; per thread, one L×L score matrix and the packed K and V of one head) is
+ * allocated at creation, never per pass.
  *
  * Letters: T total tokens, S sequences, H hidden, d head dim, L a sequence's length.
  */
@@ -45,7 +47,11 @@ static inline void cpu_sgemm(int b_trans, int M, int N, int K, float alpha, cons
 typedef struct cpu_backend {
     rr_backend base;
     int threads;
-    size_t scores_stride; /* floats per thread in scores: [max_seqlen, max_seqlen] + [max_seqlen] */
+    int attn_blas;        /* RR_CPU_ATTN=blas: attention's products on cpu_sgemm (version 1) */
+    /* per thread, attention's scratch: S [L, L], 1/rowsum [L], Kᵀ in panels [r16(L), d] and V
+     * in panels [r16(d), L] (L = max_seqlen, r16 = rounded up to 16), each part 64-byte aligned */
+    size_t scores_stride; /* floats per thread in scores */
+    size_t off_rsum, off_kpack, off_vpack;
     size_t max_seqlen;
     float *scores;        /* [threads, scores_stride] */
     float *wpack;  /* W of a `linear` packed in panels (cpu_gemm_nt): max_width × hidden, each rounded up to 16 */
@@ -59,7 +65,11 @@ static cpu_backend *cpu(rr_backend *be) { return (cpu_backend *)be; }
 /* exp(x) for x <= 0 region and beyond: range reduction x = n ln2 + r, |r| <= ln2/2, degree-6
  * polynomial; relative error ~2e-7. Inputs below -87 flush to 0. */
 static inline float fast_expf(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    /* two plain selects and a union (not a nested ?: and memcpy): GCC 12 vectorises the
+     * softmax loop only in this form ("control flow in loop" otherwise, which left it scalar:
+     * a third of the CPU forward's time at 350-token pairs) */
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float t = x * 1.44269504088896341f + magic;
     float n = t - magic;
@@ -72,10 +82,8 @@ static inline float fast_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return p * scale;
+    const union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
+    return p * scale.f;
 }
 
 /* erf(x) as a rational function of x on [-4, 4] (XLA's float erf); max abs error 4.2e-7. */
@@ -367,6 +375,86 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
     return RR_OK;
 }
 
+/* ---- attention ------------------------------------------------------------------------
+ *
+ * One task per (sequence, head): S = scale · Q Kᵀ, P = exp(S − rowmax), O = (P V) / rowsum.
+ * Both products run on gemm_6x16 (above), so every score and output is one FMA per k in k
+ * order, whatever else is in the pass: Kᵀ is packed into 16-key panels (panel[k][j] =
+ * K[16p + j][k]) and V into 16-column panels (panel[k][j] = V[k][16q + j]), zero-padded.
+ * Versions: 1, OpenBLAS sgemm per task (RR_CPU_ATTN=blas: kept to compare; one call per
+ * sequence and head, so invariant as well, but with K = 32 its call and packing overhead
+ * weighs on a product of a few hundred rows); 2, this. */
+/* dst = the n columns of src in panels of 16, k-major: panel p holds columns 16p..16p+15,
+ * dst[p][k][j] = src[(16p + j) · col_stride + k · k_stride] for k < K, zero past column n */
+static void pack_panels(float *dst, const float *src, int K, int n, size_t col_stride, size_t k_stride) {
+    const int np = (n + RR_GEMM_NR - 1) / RR_GEMM_NR;
+    for (int p = 0; p < np; p++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < RR_GEMM_NR; j++) {
+                const int col = p * RR_GEMM_NR + j;
+                dst[((size_t)p * K + k) * RR_GEMM_NR + j] = col < n ? src[col * col_stride + k * k_stride] : 0.0f;
+            }
+}
+
+/* y[i][j] = (Σ_k x[i][k] · B[k][j]) · scale[i · scale_step] for i < M, j < n, where B [K, n]
+ * is in panels as pack_panels leaves it */
+static void panel_gemm(const float *x, int ldx, int M, int K, const float *panels, int n, const float *scale,
+                       int scale_step, float *y, int ldy) {
+    const int np = (n + RR_GEMM_NR - 1) / RR_GEMM_NR;
+    for (int i = 0; i < M; i += RR_GEMM_MR) {
+        const int rows = M - i < RR_GEMM_MR ? M - i : RR_GEMM_MR;
+        for (int p = 0; p < np; p++) {
+            const int j0 = p * RR_GEMM_NR, nj = n - j0 < RR_GEMM_NR ? n - j0 : RR_GEMM_NR;
+            float acc[RR_GEMM_MR][RR_GEMM_NR];
+            gemm_6x16(rows, K, x + (size_t)i * ldx, ldx, panels + (size_t)p * RR_GEMM_NR * K, acc);
+            for (int r = 0; r < rows; r++) {
+                float *yr = y + (size_t)(i + r) * ldy + j0;
+                const float f = scale[(i + r) * scale_step];
+                for (int j = 0; j < nj; j++)
+                    yr[j] = acc[r][j] * f;
+            }
+        }
+    }
+}
+
+static void attention_task(const cpu_backend *c, const float *Q, const float *K, const float *V, int ld,
+                           int L, int d, float scale, float *S, float *rsum, float *kp, float *vp, float *O,
+                           int ldo) {
+    if (c->attn_blas) {
+        cpu_sgemm(1, L, L, d, scale, Q, ld, K, ld, 0.0f, S, L);
+    } else {
+        pack_panels(kp, K, d, L, (size_t)ld, 1); /* Kᵀ: column j of B is key j */
+        panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
+    }
+    /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's L×d values after the
+     * product instead of on P's L×L */
+    for (int i = 0; i < L; i++) {
+        float *row = S + (size_t)i * L, mx = row[0], sum = 0.0f;
+#pragma omp simd reduction(max : mx)
+        for (int j = 1; j < L; j++)
+            mx = row[j] > mx ? row[j] : mx;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < L; j++) {
+            row[j] = fast_expf(row[j] - mx);
+            sum += row[j];
+        }
+        rsum[i] = 1.0f / sum;
+    }
+    if (c->attn_blas) {
+        cpu_sgemm(0, L, d, L, 1.0f, S, L, V, ld, 0.0f, O, ldo);
+        for (int i = 0; i < L; i++) {
+            float *o = O + (size_t)i * ldo;
+            const float r = rsum[i];
+#pragma omp simd
+            for (int j = 0; j < d; j++)
+                o[j] *= r;
+        }
+        return;
+    }
+    pack_panels(vp, V, L, d, 1, (size_t)ld);
+    panel_gemm(S, L, L, L, vp, d, rsum, 1, O, ldo);
+}
+
 static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
     cpu_backend *c = cpu(be);
     const rr_pass *p = be->pass;
@@ -377,34 +465,10 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
     for (int task = 0; task < tasks; task++) {
         const int s = task / heads, h = task % heads;
         const int start = p->cu_seqlens[s], L = p->cu_seqlens[s + 1] - start;
-        float *S = c->scores + (size_t)omp_get_thread_num() * c->scores_stride; /* [L, L] */
-        float *rsum = S + c->scores_stride - c->max_seqlen;                    /* [L] */
+        float *base = c->scores + (size_t)omp_get_thread_num() * c->scores_stride;
         const float *Q = qkv + (size_t)start * 3 * H + (size_t)h * d; /* [L, d], stride 3H */
-        const float *K = Q + H, *V = Q + 2 * H;
-        cpu_sgemm(1, L, L, d, scale, Q, 3 * H, K, 3 * H, 0.0f, S, L);
-        /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's L×d values after the
-         * product instead of on P's L×L */
-        for (int i = 0; i < L; i++) {
-            float *row = S + (size_t)i * L, mx = row[0], sum = 0.0f;
-#pragma omp simd reduction(max : mx)
-            for (int j = 1; j < L; j++)
-                mx = row[j] > mx ? row[j] : mx;
-#pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < L; j++) {
-                row[j] = fast_expf(row[j] - mx);
-                sum += row[j];
-            }
-            rsum[i] = 1.0f / sum;
-        }
-        float *O = out + (size_t)start * H + (size_t)h * d; /* [L, d], stride H */
-        cpu_sgemm(0, L, d, L, 1.0f, S, L, V, 3 * H, 0.0f, O, H);
-        for (int i = 0; i < L; i++) {
-            float *o = O + (size_t)i * H;
-            const float r = rsum[i];
-#pragma omp simd
-            for (int j = 0; j < d; j++)
-                o[j] *= r;
-        }
+        attention_task(c, Q, Q + H, Q + 2 * H, 3 * H, L, d, scale, base, base + c->off_rsum, base + c->off_kpack,
+                       base + c->off_vpack, out + (size_t)start * H + (size_t)h * d, H);
     }
     return RR_OK;
 }
@@ -509,7 +573,17 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
     c->threads = limits->threads > 0 ? limits->threads : omp_get_max_threads();
     openblas_set_num_threads(c->threads);
     c->max_seqlen = (size_t)limits->max_seqlen;
-    c->scores_stride = ((size_t)limits->max_seqlen * (size_t)(limits->max_seqlen + 1) + 15) / 16 * 16;
+    const char *attn = getenv("RR_CPU_ATTN");
+    c->attn_blas = attn && !strcmp(attn, "blas");
+    {
+        const size_t L = c->max_seqlen, d = (size_t)(limits->hidden / limits->heads);
+#define RR_R16(n) (((n) + 15) / 16 * 16)
+        c->off_rsum = RR_R16(L * L);
+        c->off_kpack = c->off_rsum + RR_R16(L);
+        c->off_vpack = c->off_kpack + RR_R16(L) * d;
+        c->scores_stride = c->off_vpack + RR_R16(d) * L;
+#undef RR_R16
+    }
     c->scores = aligned_alloc(64, (size_t)c->threads * c->scores_stride * sizeof(float));
     if (!c->scores) {
         free(c);
