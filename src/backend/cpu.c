@@ -386,7 +386,8 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
  * weighs on a product of a few hundred rows); 2, this. */
 /* dst = the n columns of src in panels of 16, k-major: panel p holds columns 16p..16p+15,
  * dst[p][k][j] = src[(16p + j) · col_stride + k · k_stride] for k < K, zero past column n */
-static void pack_panels(float *dst, const float *src, int K, int n, size_t col_stride, size_t k_stride) {
+RR_GEMM_KERNEL static void pack_panels(float *dst, const float *src, int K, int n, size_t col_stride,
+                                      size_t k_stride) {
     const int np = (n + RR_GEMM_NR - 1) / RR_GEMM_NR;
     for (int p = 0; p < np; p++)
         for (int k = 0; k < K; k++)
@@ -397,8 +398,13 @@ static void pack_panels(float *dst, const float *src, int K, int n, size_t col_s
 }
 
 /* y[i][j] = (Σ_k x[i][k] · B[k][j]) · scale[i · scale_step] for i < M, j < n, where B [K, n]
- * is in panels as pack_panels leaves it */
-static void panel_gemm(const float *x, int ldx, int M, int K, const float *panels, int n, const float *scale,
+ * is in panels as pack_panels leaves it. Like the kernel, these two are not instrumented by
+ * the sanitizers: instrumented (every store of the L×L scores and every read of the stack
+ * tile checked) the ASan build's model tests took 20% longer than with OpenBLAS doing this
+ * work, which was never instrumented either. They write only this thread's scratch and the
+ * head's rows of the output, whose sizes follow from limits checked at begin_pass; every
+ * value they write is checked against a double-precision softmax in test_cpu_ops. */
+RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, const float *panels, int n, const float *scale,
                        int scale_step, float *y, int ldy) {
     const int np = (n + RR_GEMM_NR - 1) / RR_GEMM_NR;
     for (int i = 0; i < M; i += RR_GEMM_MR) {
