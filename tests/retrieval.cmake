@@ -7,12 +7,6 @@ set_tests_properties(test_scifact_dense PROPERTIES TIMEOUT 1800)
 # issue 4: indexing peak RSS grows by the index, not the corpus text (tiny model, ~25 s)
 rr_script_test(test_index_memory test_index_memory.sh LABELS cpu model)
 set_tests_properties(test_index_memory PROPERTIES TIMEOUT 900)
-if(RR_SANITIZE)
-  # AddressSanitizer's redzones and shadow memory about double the per-document share
-  # (measured 562-641 bytes against ~290 in Release); the bound it exists for is still far off
-  # (reading the corpus whole: 1,871 bytes a document in Release)
-  set_property(TEST test_index_memory APPEND PROPERTY ENVIRONMENT RR_INDEX_MAX_GROWTH=800)
-endif()
 # issue 3/4: search on a GPU copy of the index against the CPU index (skips without FAISS GPU
 # support or without a GPU)
 rr_test(test_index_gpu SOURCES test_index_gpu.c LABELS gpu)
