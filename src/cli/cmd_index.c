@@ -440,6 +440,7 @@ int stage_index(const index_opts *o) {
         return 2;
 
     double t_start = omp_get_wtime();
+    double t_scan = 0.0, t_sha = 0.0, t_load = 0.0, t0; /* the stage's other work, for its last line */
     rr_model *model = NULL;
     const char *loaded_dir = NULL; /* the model's directory, once loaded */
     rr_index *index = NULL, *src = NULL;
@@ -468,8 +469,10 @@ int stage_index(const index_opts *o) {
             factory = meta.factory; /* the default: keep the index's own factory */
         if (o->add) {
             bad_lines bl = {o->lenient, 0, ""};
+            t0 = omp_get_wtime();
             if ((st = scan_corpus(o->add, &bl, &add_ids, stream_sha)) || (st = corpus_ids_check(&add_ids, o->add)))
                 goto done;
+            t_scan = omp_get_wtime() - t0;
             cli_bad_lines_report("index", &bl, o->add);
         }
         if ((st = plan_update(src, update, o->remove, o->add ? &add_ids : NULL, stream_sha, &kept, &nk, &removed,
@@ -482,16 +485,20 @@ int stage_index(const index_opts *o) {
         }
         if (add_ids.n) {
             char now[65];
+            t0 = omp_get_wtime();
             if ((st = cli_weights_sha256(meta.model, now)))
                 goto done;
+            t_sha = omp_get_wtime() - t0;
             if (strcmp(now, meta.model_sha256)) {
                 st = rr_error(RR_ERR_INVALID_ARG, "%s: the index's model %s has changed since the index was built "
                               "(weights sha256 %.12s…, now %.12s…): its vectors and new ones would not match; "
                               "rebuild the index", update, meta.model, meta.model_sha256, now);
                 goto done;
             }
+            t0 = omp_get_wtime();
             if ((st = cli_model_load(meta.model, &p, &model, NULL)))
                 goto done;
+            t_load = omp_get_wtime() - t0;
             loaded_dir = meta.model;
         }
     } else if (from_index) {
@@ -512,8 +519,10 @@ int stage_index(const index_opts *o) {
     } else {
         bad_lines bl = {o->lenient, 0, ""};
         corpus_ids ids;
+        t0 = omp_get_wtime();
         if ((st = scan_corpus(corpus, &bl, &ids, meta.corpus_sha256)))
             goto done;
+        t_scan = omp_get_wtime() - t0;
         memcpy(stream_sha, meta.corpus_sha256, sizeof stream_sha);
         cli_bad_lines_report("index", &bl, corpus);
         n = ids.n;
@@ -533,9 +542,14 @@ int stage_index(const index_opts *o) {
             rc = 2;
             goto done;
         }
-        if ((st = cli_weights_sha256(model_dir, meta.model_sha256)) ||
-            (st = cli_model_load(model_dir, &p, &model, NULL)))
+        t0 = omp_get_wtime();
+        if ((st = cli_weights_sha256(model_dir, meta.model_sha256)))
             goto done;
+        t_sha = omp_get_wtime() - t0;
+        t0 = omp_get_wtime();
+        if ((st = cli_model_load(model_dir, &p, &model, NULL)))
+            goto done;
+        t_load = omp_get_wtime() - t0;
         loaded_dir = model_dir;
         meta.dim = rr_model_get_info(model).out_dim;
     }
@@ -580,7 +594,7 @@ int stage_index(const index_opts *o) {
         if (held < want && done_n < n)
             continue;
         if (training) {
-            double t0 = omp_get_wtime();
+            t0 = omp_get_wtime();
             if ((st = rr_index_train(index, (int64_t)held, buf)))
                 goto done;
             t_train = omp_get_wtime() - t0;
@@ -597,6 +611,7 @@ int stage_index(const index_opts *o) {
     if (cs && (st = corpus_stream_finish(cs, stream_sha)))
         goto done;
     double embed_s = omp_get_wtime() - t_embed;
+    t0 = omp_get_wtime();
     if ((st = rr_index_write(index, out_dir)))
         goto done;
     fprintf(stderr,
@@ -605,6 +620,10 @@ int stage_index(const index_opts *o) {
             update ? "copy/embed" : src ? "copy" : "embed", embed_s, (double)n / embed_s, train_n ? "" : "\n");
     if (train_n)
         fprintf(stderr, ", trained on %zu docs in %.1fs\n", train_n, t_train);
+    /* where the rest went: the first read of the corpus (ids, checksum), the weights' checksum,
+     * the model's load (on a GPU: the device's start and the upload), the index's write */
+    fprintf(stderr, "rerank index: other work: corpus scan %.2fs, weights sha256 %.2fs, model load %.2fs, "
+                    "write %.2fs\n", t_scan, t_sha, t_load, omp_get_wtime() - t0);
     if (update)
         fprintf(stderr, "rerank index: updated %s: %zu kept (not embedded again), %zu removed, %zu replaced, "
                         "%zu added\n", update, nk, removed, replaced, add_ids.n - replaced);
