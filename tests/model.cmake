@@ -8,6 +8,9 @@ rr_script_test(test_bad_input test_bad_input.sh LABELS cpu model)
 rr_script_test(test_checkpoint_formats test_checkpoint_formats.sh LABELS cpu model)
 # rerank rerank: candidates from a TREC run, reranked order against PyTorch's logits.
 rr_script_test(test_rerank_cli test_rerank_cli.sh LABELS cpu model)
+if(RR_SANITIZE) # 15 queries, 5 for the repeated runs (295 s under ASan with 50 and 10)
+  set_property(TEST test_rerank_cli APPEND PROPERTY ENVIRONMENT RR_RERANK_QUERIES=15 RR_RERANK_SMALL=5)
+endif()
 rr_script_test(test_progress test_progress.sh LABELS cpu model)
 # nothing lost: kill -9 at random moments + --resume = the uninterrupted bytes (20k pairs of
 # a tiny model here; the 100k-pair run of issue 6 is the slow variant)

@@ -4,7 +4,8 @@
 # Candidates: the first 50 queries × 12 documents of tests/fixtures/ce_pairs.tsv (with the
 # PyTorch logits of the test cross-encoder), written as a TREC run whose first-stage scores
 # are an arbitrary order (the runs for top-n and determinism use the first 10 queries, to
-# keep the test near a minute on two cores). Checks:
+# keep the test near a minute on two cores; RR_RERANK_QUERIES and RR_RERANK_SMALL change the 50
+# and the 10, and the sanitizer build sets 15 and 5, tests/model.cmake). Checks:
 #   - every query's reranked order is the order of the PyTorch logits (ties by docid
 #     descending), every score within 1e-4 of PyTorch's, ranks 1..n, the tag;
 #   - --top-n 5 keeps the 5 best first-stage candidates (trec_eval's order) of each query;
@@ -21,7 +22,7 @@ CE="${RR_MODELS_DIR:?}/test-cross-encoder"
 DATA="${RR_REPO_DIR:?}/data/scifact"
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
-awk -F'\t' '!($1 in seen) { n++; seen[$1] = 1 } n <= 50' "${RR_REPO_DIR}/tests/fixtures/ce_pairs.tsv" > "$T/fix.tsv"
+awk -F'\t' '!($1 in seen) { n++; seen[$1] = 1 } n <= '"${RR_RERANK_QUERIES:-50}" "${RR_REPO_DIR}/tests/fixtures/ce_pairs.tsv" > "$T/fix.tsv"
 FIX="$T/fix.tsv"
 pass=0 fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
@@ -30,7 +31,7 @@ bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 # first-stage run: score = 100 - (position of the pair in the fixture within its query)
 awk -F'\t' '{ if ($1 != q) { q = $1; i = 0 } i++; printf "%s Q0 %s %d %d bm25\n", $1, $2, i, 100 - i }' \
   "$FIX" > "$T/cand.trec"
-awk '!($1 in seen) { n++; seen[$1] = 1 } n <= 10' "$T/cand.trec" > "$T/small.trec"
+awk '!($1 in seen) { n++; seen[$1] = 1 } n <= '"${RR_RERANK_SMALL:-10}" "$T/cand.trec" > "$T/small.trec"
 common=(--model "$CE" --corpus "$DATA/corpus.jsonl.gz" --queries "$DATA/queries.jsonl.gz" --top-n 0)
 if "$BIN" rerank "${common[@]}" --run "$T/cand.trec" --output "$T/out.trec" --tag ce; then
   ok "rerank ran"
