@@ -78,7 +78,18 @@
 #                      (test_cuda_ops' pass and shape filters)
 #   RR_PIPELINE_DEVICE      cuda (default) | cpu: both stages of the pipeline step
 #   RR_PIPELINE_PRECISIONS  the pipeline runs, in order ("bf16 fp32"; a run is skipped when
-#                           what is left of the step's time is under 1.5x the previous run)
+#                           what is left of the step's time is under 1.5x the previous run).
+#                           When an fp32 run and others finish, bench/compare_runs.py compares
+#                           each other run with it: same candidates, Kendall tau per query,
+#                           nDCG@10 to three decimals (with RR_PIPELINE_FS_PRECISION=fp32 the
+#                           candidates are the same and only the reranker's precision differs)
+#   RR_PIPELINE_MODEL       the reranker, a model of $CACHE/models (default test-cross-encoder;
+#                           scifact-head: the MiniLM trunk + the head `rerank fit-head` fitted
+#                           on SciFact's train split, bench/fixtures/scifact-head, whose ranking
+#                           means something, so that its nDCG@10 in bf16 / fp16 against fp32
+#                           is a fair test of the issue's "same to three decimals", which the
+#                           seeded head's near-random ranking cannot decide)
+#   RR_PIPELINE_MAXLEN      rerank.max_length (512; the fitted head was fitted at 256)
 #   RR_PIPELINE_FS_PRECISION  first-stage precision (default: that of the run)
 #   RR_PIPELINE_QUERIES     the first N test queries only (default 0: all 300)
 #   RR_PIPELINE_DOCS        index the first N documents + those judged for the queries only
@@ -383,39 +394,39 @@ PY
   cp -r "$CARRY/minilm/." "$MINILM/" || return 1
   # The test cross-encoder, exactly as scripts/setup.sh assembles it: a two-shard HF
   # checkpoint (the trunk as shard 1, by symlink; the seeded head as shard 2). The index's
-  # total_size still counts the F32 trunk; nothing reads it.
-  local HEAD_SRC="$REPO/tests/fixtures/test-cross-encoder"
-  rm -rf "$CE.new" && mkdir -p "$CE.new" || return 1
-  cp "$HEAD_SRC/config.json" "$HEAD_SRC/model.safetensors.index.json" "$CE.new/" || return 1
-  cp "$HEAD_SRC/head.safetensors" "$CE.new/model-00002-of-00002.safetensors" || return 1
-  ln -s "$MINILM/model.safetensors" "$CE.new/model-00001-of-00002.safetensors"
-  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
-    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$CE.new/"
-  done
-  rm -rf "$CE" && mv "$CE.new" "$CE" || return 1
+  # total_size still counts the F32 trunk; nothing reads it. The same for the fitted SciFact
+  # head (RR_PIPELINE_MODEL=scifact-head): the same tensor names, so the same shard index.
+  assemble_ce "$CE" "$REPO/tests/fixtures/test-cross-encoder" || return 1
+  if [ -f "$REPO/bench/fixtures/scifact-head/head.safetensors" ]; then
+    assemble_ce "$CACHE/models/scifact-head" "$REPO/bench/fixtures/scifact-head" || return 1
+  fi
   # shellcheck disable=SC2012  # a listing for the log
   ls -la "$MINILM" "$CE" | sed 's/^/  /'
   # Does transformers load it (every weight found, none left over)? Two pairs' logits.
-  timeout 120 python3 - "$CE" <<'PY' || { note "transformers could not load the test cross-encoder"; return 1; }
+  local ces=("$CE")
+  [ -d "$CACHE/models/scifact-head" ] && ces+=("$CACHE/models/scifact-head")
+  timeout 120 python3 - "${ces[@]}" <<'PY' || { note "transformers could not load a cross-encoder"; return 1; }
 import sys, time
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 hf_logging.disable_progress_bar()
-d = sys.argv[1]
-t = time.time()
-m, info = AutoModelForSequenceClassification.from_pretrained(d, dtype=torch.float32,
-                                                             output_loading_info=True)
-tok = AutoTokenizer.from_pretrained(d)
-bad = {k: v for k, v in info.items() if v}
-enc = tok(["what is a cross-encoder", "zinc and the common cold"],
-          ["A model that reads query and passage together.", "Zinc lozenges shorten colds."],
-          padding=True, truncation="longest_first", max_length=512, return_tensors="pt")
-with torch.inference_mode():
-    logits = m.eval()(**enc).logits.reshape(-1).tolist()
-print(f"transformers loaded {d} ({type(m).__name__}, {type(tok).__name__}) in {time.time() - t:.1f}s; "
-      f"loading info problems: {bad or 'none'}; logits {logits}")
-sys.exit(1 if bad else 0)
+problems = 0
+for d in sys.argv[1:]:
+    t = time.time()
+    m, info = AutoModelForSequenceClassification.from_pretrained(d, dtype=torch.float32,
+                                                                 output_loading_info=True)
+    tok = AutoTokenizer.from_pretrained(d)
+    bad = {k: v for k, v in info.items() if v}
+    enc = tok(["what is a cross-encoder", "zinc and the common cold"],
+              ["A model that reads query and passage together.", "Zinc lozenges shorten colds."],
+              padding=True, truncation="longest_first", max_length=512, return_tensors="pt")
+    with torch.inference_mode():
+        logits = m.eval()(**enc).logits.reshape(-1).tolist()
+    print(f"transformers loaded {d} ({type(m).__name__}, {type(tok).__name__}) in {time.time() - t:.1f}s; "
+          f"loading info problems: {bad or 'none'}; logits {logits}")
+    problems += bool(bad)
+sys.exit(1 if problems else 0)
 PY
   if [ "${RANDOM_TRUNK:-0}" = 1 ]; then
     note "models in $CACHE/models: a RANDOM trunk (real names and shapes): speeds and engine-vs-engine agreement only; nDCG is meaningless"
@@ -779,6 +790,21 @@ print(f"subset: {len(qs)} queries ({len(rows)} qrels lines), {n} documents -> {d
 PY
 }
 
+# assemble_ce DST HEAD_DIR: DST = the trunk in $MINILM (shard 1, a symlink) + HEAD_DIR's
+# head.safetensors (shard 2) and config.json, with the test cross-encoder's shard index.
+assemble_ce() {
+  local dst="$1" head="$2"
+  rm -rf "$dst.new" && mkdir -p "$dst.new" || return 1
+  cp "$head/config.json" "$dst.new/" &&
+    cp "$REPO/tests/fixtures/test-cross-encoder/model.safetensors.index.json" "$dst.new/" &&
+    cp "$head/head.safetensors" "$dst.new/model-00002-of-00002.safetensors" || return 1
+  ln -s "$MINILM/model.safetensors" "$dst.new/model-00001-of-00002.safetensors"
+  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
+    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$dst.new/"
+  done
+  rm -rf "$dst" && mv "$dst.new" "$dst"
+}
+
 # pipeline_stats DIR: "index first_stage rerank eval pairs pairs_per_s ndcg_fs ndcg_rr" from
 # DIR/summary.txt (the stage table and the measure table of `rerank run`); "-" where absent.
 pipeline_stats() {
@@ -800,6 +826,8 @@ step_pipeline() {
   local dev="${RR_PIPELINE_DEVICE:-cuda}" nq="${RR_PIPELINE_QUERIES:-0}" nd="${RR_PIPELINE_DOCS:-0}"
   local topn="${RR_PIPELINE_TOPN:-100}" precs="${RR_PIPELINE_PRECISIONS:-bf16 fp32}"
   local budget="${RR_PIPELINE_BUDGET:-}" conf="$REPO/bench/gpu_pipeline.yaml"
+  local model="$CACHE/models/${RR_PIPELINE_MODEL:-test-cross-encoder}" maxlen="${RR_PIPELINE_MAXLEN:-512}"
+  [ -f "$model/config.json" ] || { note "no reranker $model (models step failed?)"; return 200; }
   [ -n "$budget" ] || { if [ "$dev" = cpu ]; then budget=16384; else budget=65536; fi; }
   local work="$SCRATCH/pipeline" data="$REPO/data/scifact" t t_end rc=0 r p fsp left prev=0
   mkdir -p "$work" || return 1
@@ -813,7 +841,7 @@ step_pipeline() {
   local scope="$dev, all test queries, all docs"
   ((nq > 0)) && scope="$dev, the first $nq test queries, all docs"
   ((nd > 0)) && scope="${scope% all docs} the first $nd docs + the judged ones"
-  scope+=", top_n $topn, token budget $budget"
+  scope+=", top_n $topn, token budget $budget, reranker $(basename "$model") at max length $maxlen"
   say "pipeline: $scope; step timeout ${t}s"
   for p in $precs; do
     left=$((t_end - $(now)))
@@ -826,7 +854,7 @@ step_pipeline() {
     cmd=("$BUILD/rerank" run "$conf" --out "$out"
          --set first_stage.device="$dev" --set first_stage.precision="$fsp" --set first_stage.token_budget="$budget"
          --set rerank.device="$dev" --set rerank.precision="$p" --set rerank.token_budget="$budget"
-         --set rerank.top_n="$topn")
+         --set rerank.top_n="$topn" --set rerank.model="$model" --set rerank.max_length="$maxlen")
     {
       echo "===== pipeline $p ($scope) ====="
       echo "\$ RR_CACHE=$CACHE RR_PIPELINE_DATA=$data timeout $left ${cmd[*]}"
@@ -873,6 +901,19 @@ step_pipeline() {
     } >> "$OUT/pipeline.txt"
     note "$p: total ${tot}s, first stage ${sh_fs}%, nDCG@10 $n1 -> $n2"
   done
+  # the 16-bit runs against the fp32 one: same candidates?, Kendall tau, nDCG@10 to 3 decimals
+  local others=()
+  for p in $precs; do
+    [ "$p" != fp32 ] && [ -s "$work/run-$p/metrics.json" ] && others+=("$work/run-$p")
+  done
+  if [ -s "$work/run-fp32/metrics.json" ] && ((${#others[@]})); then
+    local cmpl
+    while IFS= read -r cmpl; do
+      say "pipeline parity: $cmpl"
+      EXTRA+=("pipeline parity ($(basename "$model")): $cmpl")
+      echo "pipeline parity ($(basename "$model")): $cmpl" >> "$OUT/pipeline.txt"
+    done < <(python3 "$REPO/bench/compare_runs.py" "$work/run-fp32" "${others[@]}" 2>&1)
+  fi
   return "$rc"
 }
 
