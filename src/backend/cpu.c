@@ -3,15 +3,14 @@
  * `linear` and attention's two products run on our own GEMM kernel (below: the same sum in
  * the same order for every output, whatever the pass); everything else is OpenMP loops
  * written so that GCC vectorises them (no libm calls in the inner loops: exp and erf are
- * evaluated with polynomials accurate to ~1e-7). OpenBLAS (cpu_sgemm) is used only by
- * RR_CPU_ATTN=blas, the earlier attention kept for comparison. Scratch (the packed weights of
+ * evaluated with polynomials accurate to ~1e-7); no BLAS library computes anything here.
+ * Scratch (the packed weights of
  * one product; per thread, one L×L score matrix and the packed K and V of one head) is
  * allocated at creation, never per pass.
  *
  * Letters: T total tokens, S sequences, H hidden, d head dim, L a sequence's length.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <cblas.h>
 #if defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -23,31 +22,14 @@
 #include "backend/backend.h"
 #include "util/error.h"
 
-#ifdef RR_ONEDNN
-#include <dnnl.h>
-#endif
-
-/* OpenBLAS's own entry (cblas.h of OpenBLAS declares it; repeat it for other cblas.h). */
+/* OpenBLAS's own entry: the backend computes nothing with it, but FAISS's exact search in
+ * the same process does (its inner-product / L2 blocks are sgemm calls), and --threads
+ * should bound that too. */
 void openblas_set_num_threads(int num_threads);
-
-/* Row-major C[M,N] = alpha · A[M,K] · op(B) + beta · C, op(B) = Bᵀ when b_trans (B is
- * [N,K]) else B ([K,N]). The one place that picks the GEMM library: oneDNN's sgemm when
- * built with it (RR_BLAS=onednn; the same JIT kernels PyTorch uses on x86), else OpenBLAS.
- * Inside an OpenMP parallel region both run single-threaded. */
-static inline void cpu_sgemm(int b_trans, int M, int N, int K, float alpha, const float *A,
-                             int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-#ifdef RR_ONEDNN
-    dnnl_sgemm('N', b_trans ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, M, N, K, alpha,
-                A, lda, B, ldb, beta, C, ldc);
-#endif
-}
 
 typedef struct cpu_backend {
     rr_backend base;
     int threads;
-    int attn_blas;        /* RR_CPU_ATTN=blas: attention's products on cpu_sgemm (version 1) */
     /* per thread, attention's scratch: S [L, L], 1/rowsum [L], Kᵀ in panels [r16(L), d] and V
      * in panels [r16(d), L] (L = max_seqlen, r16 = rounded up to 16), each part 64-byte aligned */
     size_t scores_stride; /* floats per thread in scores */
@@ -381,9 +363,8 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
  * Both products run on gemm_6x16 (above), so every score and output is one FMA per k in k
  * order, whatever else is in the pass: Kᵀ is packed into 16-key panels (panel[k][j] =
  * K[16p + j][k]) and V into 16-column panels (panel[k][j] = V[k][16q + j]), zero-padded.
- * Versions: 1, OpenBLAS sgemm per task (RR_CPU_ATTN=blas: kept to compare; one call per
- * sequence and head, so invariant as well, but with K = 32 its call and packing overhead
- * weighs on a product of a few hundred rows); 2, this. */
+ * Versions: 1, OpenBLAS sgemm per task (one call per sequence and head, so invariant as
+ * well; measured at the same speed as this one, 2026-11-27, and removed since); 2, this. */
 /* dst = the n columns of src in panels of 16, k-major: panel p holds columns 16p..16p+15,
  * dst[p][k][j] = src[(16p + j) · col_stride + k · k_stride] for k < K, zero past column n */
 RR_GEMM_KERNEL static void pack_panels(float *dst, const float *src, int K, int n, size_t col_stride,
@@ -426,12 +407,8 @@ RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, con
 static void attention_task(const cpu_backend *c, const float *Q, const float *K, const float *V, int ld,
                            int L, int d, float scale, float *S, float *rsum, float *kp, float *vp, float *O,
                            int ldo) {
-    if (c->attn_blas) {
-        cpu_sgemm(1, L, L, d, scale, Q, ld, K, ld, 0.0f, S, L);
-    } else {
-        pack_panels(kp, K, d, L, (size_t)ld, 1); /* Kᵀ: column j of B is key j */
-        panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
-    }
+    pack_panels(kp, K, d, L, (size_t)ld, 1); /* Kᵀ: column j of B is key j */
+    panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
     /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's L×d values after the
      * product instead of on P's L×L */
     for (int i = 0; i < L; i++) {
@@ -445,17 +422,6 @@ static void attention_task(const cpu_backend *c, const float *Q, const float *K,
             sum += row[j];
         }
         rsum[i] = 1.0f / sum;
-    }
-    if (c->attn_blas) {
-        cpu_sgemm(0, L, d, L, 1.0f, S, L, V, ld, 0.0f, O, ldo);
-        for (int i = 0; i < L; i++) {
-            float *o = O + (size_t)i * ldo;
-            const float r = rsum[i];
-#pragma omp simd
-            for (int j = 0; j < d; j++)
-                o[j] *= r;
-        }
-        return;
     }
     pack_panels(vp, V, L, d, 1, (size_t)ld);
     panel_gemm(S, L, L, L, vp, d, rsum, 1, O, ldo);
@@ -579,8 +545,6 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
     c->threads = limits->threads > 0 ? limits->threads : omp_get_max_threads();
     openblas_set_num_threads(c->threads);
     c->max_seqlen = (size_t)limits->max_seqlen;
-    const char *attn = getenv("RR_CPU_ATTN");
-    c->attn_blas = attn && !strcmp(attn, "blas");
     {
         const size_t L = c->max_seqlen, d = (size_t)(limits->hidden / limits->heads);
 #define RR_R16(n) (((n) + 15) / 16 * 16)
