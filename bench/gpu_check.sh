@@ -81,8 +81,8 @@
 #                           what is left of the step's time is under 1.5x the previous run).
 #                           When an fp32 run and others finish, bench/compare_runs.py compares
 #                           each other run with it: same candidates, Kendall tau per query,
-#                           nDCG@10 to three decimals (with RR_PIPELINE_FS_PRECISION=fp32 the
-#                           candidates are the same and only the reranker's precision differs)
+#                           nDCG@10 to three decimals (with RR_PIPELINE_FS_PRECISION set, every
+#                           run has the same candidates and only the reranker's precision differs)
 #   RR_PIPELINE_MODEL       the reranker, a model of $CACHE/models (default test-cross-encoder;
 #                           scifact-head: the MiniLM trunk + the head `rerank fit-head` fitted
 #                           on SciFact's train split, bench/fixtures/scifact-head, whose ranking
