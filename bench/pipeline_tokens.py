@@ -16,14 +16,17 @@ them with Hugging Face's tokenizers (not our tokenizer):
         [--tokenizer ~/.cache/rerank/models/all-MiniLM-L6-v2/tokenizer.json]
 
 It prints the three counts and the index and retrieve stages' share of the total, in tokens and
-in the network's FLOPs (MiniLM-L6: 6 layers, hidden 384, FFN 1536; per sequence of L tokens,
-layers x (2 L (4 H^2 + 2 H I) + 4 L^2 H): the products, then QK^T and PV).
+in the network's FLOPs (bench_cpu.flop_model, the FLOP model of bench/README.md, with the
+config.json beside the tokenizer: the products, QK^T and PV, pooler and classifier).
 """
 import argparse
 import gzip
 import json
 import os
+import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_cpu import flop_model  # noqa: E402  (the FLOP model of bench/README.md)
 
 def read_jsonl(path):
     out = {}
@@ -34,10 +37,6 @@ def read_jsonl(path):
                 title = d.get("title") or ""
                 out[str(d["_id"])] = (title + " " + d["text"]) if title else d["text"]
     return out
-
-
-def flops(lengths, layers=6, hidden=384, ffn=1536):
-    return sum(layers * (2 * n * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * n * n * hidden) for n in lengths)
 
 
 def main():
@@ -78,7 +77,9 @@ def main():
           f"{rerank_tokens / len(pairs):.1f} a pair")
     print(f"share of the tokens: index {index_tokens / total:.1%}, retrieve {query_tokens / total:.2%}, "
           f"index+retrieve {(index_tokens + query_tokens) / total:.1%}")
-    fi, fq, fr = flops(index_len), flops(query_len), flops(rerank_len)
+    with open(os.path.join(os.path.dirname(a.tokenizer), "config.json"), encoding="utf-8") as f:
+        per_seq = flop_model(json.load(f))
+    fi, fq, fr = (sum(per_seq(n) for n in lens) for lens in (index_len, query_len, rerank_len))
     ft = fi + fq + fr
     print(f"FLOPs: index {fi / 1e12:.2f} T, retrieve {fq / 1e12:.3f} T, rerank {fr / 1e12:.2f} T; share: "
           f"index {fi / ft:.1%}, retrieve {fq / ft:.2%}, index+retrieve {(fi + fq) / ft:.1%}")
