@@ -37,3 +37,9 @@ if(RR_CUDA_LOADER)
   set_tests_properties(test_chunks_cuda PROPERTIES LABELS "gpu;model" SKIP_RETURN_CODE 77
     ENVIRONMENT "RR_MODELS_DIR=${RR_MODELS_DIR}")
 endif()
+# --device auto / cuda / cpu against --precision without a GPU: fp32 on the CPU and a note, or
+# a refusal; with kemu's emulated GPU, auto computes the precision asked
+rr_script_test(test_device_auto test_device_auto.sh LABELS cpu model)
+if(RR_KEMU_ON)
+  set_property(TEST test_device_auto APPEND PROPERTY ENVIRONMENT "RR_EMU_MODULE=$<TARGET_FILE:rerank_cuda_emu>")
+endif()

@@ -585,7 +585,8 @@ static int same_params(const rr_model_params *a, const rr_model_params *b) {
            !strcmp(a->device ? a->device : "cpu", b->device ? b->device : "cpu");
 }
 
-rr_status cli_model_load(const char *dir, const rr_model_params *p, rr_model **out, int *reused) {
+rr_status cli_model_load(const char *cmd, const char *dir, const rr_model_params *p, rr_model **out,
+                         int *reused) {
     char key[sizeof g_stage.model_dir];
     if (reused)
         *reused = 0;
@@ -598,7 +599,13 @@ rr_status cli_model_load(const char *dir, const rr_model_params *p, rr_model **o
             *reused = 1;
         return RR_OK;
     }
-    return rr_model_load(dir, p, out);
+    RR_TRY(rr_model_load(dir, p, out));
+    /* --device auto without a usable GPU computes in fp32 on the CPU whatever precision was
+     * asked (backend.c): a job that asked for bf16 / fp16 hears it here, not only from a summary */
+    if (p->precision != 0 && !strcmp(rr_model_get_info(*out).precision, "fp32"))
+        fprintf(stderr, "rerank %s: note: no usable GPU for --device auto: computing in fp32 on the CPU "
+                        "(--precision %s not applied)\n", cmd, p->precision == 1 ? "bf16" : "fp16");
+    return RR_OK;
 }
 
 void cli_model_done(rr_model *m, const char *dir, const rr_model_params *p) {

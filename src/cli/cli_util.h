@@ -127,10 +127,13 @@ int cli_model_params(const char *cmd, int head, int max_length, int threads, con
  * cli_model_done keeps the model, which cli_model_load hands out again for the same directory
  * and parameters (its stats reset). Off (the default, and every subcommand alone) they just
  * hash, load and free. cli_stage_cache(0) frees what is kept. *reused (may be NULL) says
- * whether the model came from the cache. */
+ * whether the model came from the cache. Every subcommand loads its models through
+ * cli_model_load, which says on stderr ("rerank CMD: note: ...") when --device auto found no
+ * GPU and computes fp32 instead of the --precision asked. */
 void cli_stage_cache(int on);
 rr_status cli_weights_sha256(const char *dir, char hex[65]);
-rr_status cli_model_load(const char *dir, const rr_model_params *p, rr_model **out, int *reused);
+rr_status cli_model_load(const char *cmd, const char *dir, const rr_model_params *p, rr_model **out,
+                         int *reused);
 void cli_model_done(rr_model *m, const char *dir, const rr_model_params *p);
 
 /* One updating progress line on stderr: "rerank rerank: 1200/30000 pairs  85.3 pairs/s

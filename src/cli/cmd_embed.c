@@ -42,26 +42,17 @@ int rr_cmd_embed(int argc, char **argv) {
         fprintf(stderr, "rerank embed: --format must be npy or bin\n");
         return 2;
     }
+    rr_model_params p;
+    if (cli_model_params("embed", RR_HEAD_EMBEDDING, max_length, threads, device, precision, token_budget, &p))
+        return 2;
     text_list texts;
     rr_status st = jsonl ? read_beir_jsonl(input, &texts) : read_text_lines(input, &texts);
     if (st)
         return cli_fail("embed", st);
-    rr_model_params p = rr_model_default_params();
-    p.head = RR_HEAD_EMBEDDING;
-    p.max_length = max_length;
-    p.threads = threads;
-    p.device = device;
-    p.precision = rr_precision_parse(precision);
-    if (p.precision < 0) {
-        fprintf(stderr, "rerank embed: --precision must be fp32, bf16 or fp16\n");
-        return 2;
-    }
-    if (token_budget)
-        p.token_budget = token_budget;
     rr_model *model = NULL;
     float *out = NULL;
     double t_load = omp_get_wtime();
-    if ((st = rr_model_load(model_dir, &p, &model)))
+    if ((st = cli_model_load("embed", model_dir, &p, &model, NULL)))
         goto done;
     t_load = omp_get_wtime() - t_load;
     double t_run = omp_get_wtime();

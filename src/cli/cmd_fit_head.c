@@ -333,17 +333,9 @@ int rr_cmd_fit_head(int argc, char **argv) {
         fprintf(stderr, "rerank fit-head: --output must name a directory without a trailing slash\n");
         return 2;
     }
-    rr_model_params p = rr_model_default_params();
-    p.head = RR_HEAD_POOLED;
-    p.max_length = max_length;
-    p.token_budget = token_budget;
-    p.threads = threads;
-    p.device = device;
-    p.precision = rr_precision_parse(precision);
-    if (p.precision < 0) {
-        fprintf(stderr, "rerank fit-head: --precision must be fp32, bf16 or fp16\n");
+    rr_model_params p;
+    if (cli_model_params("fit-head", RR_HEAD_POOLED, max_length, threads, device, precision, token_budget, &p))
         return 2;
-    }
     if (threads > 0)
         omp_set_num_threads(threads);
 
@@ -427,7 +419,7 @@ int rr_cmd_fit_head(int argc, char **argv) {
         dl[i] = corpus.lens[ps.doc[i]];
     }
     double t0 = omp_get_wtime();
-    if ((st = rr_model_load(model_dir, &p, &model)))
+    if ((st = cli_model_load("fit-head", model_dir, &p, &model, NULL)))
         goto done;
     rr_model_info info = rr_model_get_info(model);
     const int32_t H = info.hidden;

@@ -496,7 +496,7 @@ int stage_index(const index_opts *o) {
                 goto done;
             }
             t0 = omp_get_wtime();
-            if ((st = cli_model_load(meta.model, &p, &model, NULL)))
+            if ((st = cli_model_load("index", meta.model, &p, &model, NULL)))
                 goto done;
             t_load = omp_get_wtime() - t0;
             loaded_dir = meta.model;
@@ -547,7 +547,7 @@ int stage_index(const index_opts *o) {
             goto done;
         t_sha = omp_get_wtime() - t0;
         t0 = omp_get_wtime();
-        if ((st = cli_model_load(model_dir, &p, &model, NULL)))
+        if ((st = cli_model_load("index", model_dir, &p, &model, NULL)))
             goto done;
         t_load = omp_get_wtime() - t0;
         loaded_dir = model_dir;

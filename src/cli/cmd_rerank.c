@@ -279,22 +279,15 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         fprintf(stderr, "rerank rerank: --activation none|sigmoid, --top-n >= 0, --label >= 0, --tag one word\n");
         return 2;
     }
-    rr_model_params p = rr_model_default_params();
-    p.head = RR_HEAD_CLASSIFIER;
-    p.max_length = o->max_length;
-    p.token_budget = o->token_budget;
-    p.threads = threads;
-    p.device = o->device;
+    rr_model_params p;
+    if (cli_model_params("rerank", RR_HEAD_CLASSIFIER, o->max_length, threads, o->device, o->precision,
+                         o->token_budget, &p))
+        return 2;
     if (o->max_memory_mb < 0) {
         fprintf(stderr, "rerank rerank: --max-memory must be a positive number of MB\n");
         return 2;
     }
     p.max_pass_bytes = (size_t)o->max_memory_mb << 20;
-    p.precision = rr_precision_parse(o->precision);
-    if (p.precision < 0) {
-        fprintf(stderr, "rerank rerank: --precision must be fp32, bf16 or fp16\n");
-        return 2;
-    }
     if (threads > 0)
         omp_set_num_threads(threads);
 
@@ -404,7 +397,7 @@ int stage_rerank(const rerank_opts *o, rerank_stats *stats) {
         goto done;
     }
     double t0 = omp_get_wtime();
-    if ((st = rr_model_load(model_dir, &p, &model)))
+    if ((st = cli_model_load("rerank", model_dir, &p, &model, NULL)))
         goto done;
     rr_model_info info = rr_model_get_info(model);
     if (label >= info.num_labels) {

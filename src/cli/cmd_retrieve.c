@@ -218,7 +218,7 @@ int stage_retrieve(const retrieve_opts *o) {
         k = (int)num_docs;
     }
     int reused = 0;
-    if ((st = cli_model_load(model_dir, &p, &model, &reused)))
+    if ((st = cli_model_load("retrieve", model_dir, &p, &model, &reused)))
         goto done;
     if (reused)
         fprintf(stderr, "rerank retrieve: the embedding model of the index stage, already loaded\n");

@@ -48,6 +48,9 @@ int rr_cmd_score(int argc, char **argv) {
         fprintf(stderr, "rerank score: --activation must be none or sigmoid\n");
         return 2;
     }
+    rr_model_params p;
+    if (cli_model_params("score", RR_HEAD_CLASSIFIER, max_length, threads, device, precision, token_budget, &p))
+        return 2;
     text_list qs = {0}, ds = {0};
     rr_status st;
     if (pairs) {
@@ -81,22 +84,10 @@ int rr_cmd_score(int argc, char **argv) {
             qlen[i] = strlen(query);
         }
     }
-    rr_model_params p = rr_model_default_params();
-    p.head = RR_HEAD_CLASSIFIER;
-    p.max_length = max_length;
-    p.threads = threads;
-    p.device = device;
-    p.precision = rr_precision_parse(precision);
-    if (p.precision < 0) {
-        fprintf(stderr, "rerank score: --precision must be fp32, bf16 or fp16\n");
-        return 2;
-    }
-    if (token_budget)
-        p.token_budget = token_budget;
     rr_model *model = NULL;
     float *logits = NULL;
     double t_load = omp_get_wtime();
-    if ((st = rr_model_load(model_dir, &p, &model)))
+    if ((st = cli_model_load("score", model_dir, &p, &model, NULL)))
         goto done;
     t_load = omp_get_wtime() - t_load;
     double t_run = omp_get_wtime();

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# tests/test_device_auto.sh — what --device and --precision do when no GPU is usable:
+#   cpu + bf16           refused (exit 1, the reason, no output file)
+#   auto + bf16          computes fp32 on the CPU — the same bytes as --device cpu — and says so
+#                        on stderr ("note: no usable GPU for --device auto"); with a GPU (or
+#                        kemu's emulated one, RR_EMU_MODULE) it computes bf16 and says nothing
+#   auto + fp32          no note
+#   cuda                 without a GPU: refused with the reason, no output file
+# Tiny seeded model, `rerank score`. Needs RR_BIN, RR_REPO_DIR, RR_MODELS_DIR (ctest sets them).
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+tiny_test_setup
+unset RR_CUDA_MODULE
+NOTE="note: no usable GPU for --device auto"
+printf '%s\t%s\n' "what is a cross-encoder" "a model that reads the query and the passage together" \
+  "does aspirin prevent cancer" "low-dose aspirin and colorectal adenomas" \
+  "x" "a single short passage" >"$T/pairs.tsv"
+S=("$BIN" score --model "$T/tiny" --pairs "$T/pairs.tsv" --quiet)
+timing_field() { sed -n "s/^timing:.* $1=\([a-z0-9]*\).*/\1/p" "$2"; }
+
+"${S[@]}" --output "$T/cpu.txt" 2>"$T/err" && [ -s "$T/cpu.txt" ] || bad "cpu fp32 run: $(cat "$T/err")"
+
+"${S[@]}" --device cpu --precision bf16 --output "$T/x" 2>"$T/err"
+if [ $? -eq 1 ] && grep -q "computes in fp32 only" "$T/err" && [ ! -e "$T/x" ]; then ok "cpu + bf16 refused"
+else bad "cpu + bf16: $(cat "$T/err")"; fi
+
+"${S[@]}" --device auto --precision fp32 --timing --output "$T/auto32.txt" 2>"$T/err" || bad "auto fp32 run: $(cat "$T/err")"
+if grep -q "$NOTE" "$T/err"; then bad "auto + fp32 printed the note"; else ok "auto + fp32: no note"; fi
+
+"${S[@]}" --device auto --precision bf16 --timing --output "$T/auto.txt" 2>"$T/err" || bad "auto bf16 run: $(cat "$T/err")"
+prec=$(timing_field precision "$T/err")
+case "$prec" in
+fp32)
+  if grep -q "rerank score: $NOTE: computing in fp32 on the CPU (--precision bf16 not applied)" "$T/err"; then
+    ok "auto + bf16 without a GPU: the note"
+  else bad "auto + bf16 without a GPU: no note in: $(cat "$T/err")"; fi
+  if cmp -s "$T/cpu.txt" "$T/auto.txt"; then ok "auto + bf16 without a GPU: the CPU's fp32 scores, byte for byte"
+  else bad "auto + bf16 without a GPU: scores differ from --device cpu"; fi
+  "${S[@]}" --device cuda --output "$T/x" 2>"$T/err"
+  if [ $? -eq 1 ] && grep -q 'device "cuda"' "$T/err" && [ ! -e "$T/x" ]; then ok "cuda without a GPU refused"
+  else bad "cuda without a GPU: $(cat "$T/err")"; fi
+  ;;
+bf16)
+  if grep -q "$NOTE" "$T/err"; then bad "auto + bf16 on a GPU printed the note"; else ok "auto + bf16 on a GPU: no note"; fi ;;
+*) bad "auto + bf16: no precision in the timing line: $(cat "$T/err")" ;;
+esac
+
+# kemu's emulated GPU (the CUDA module built for the CPU): auto finds it and computes fp16 (with
+# the test cross-encoder: the tiny model's head dimension, 16, is not one the kernels take)
+if [ -n "${RR_EMU_MODULE:-}" ]; then
+  RR_CUDA_MODULE="$RR_EMU_MODULE" RR_WARMUP=0 "$BIN" score --model "$RR_MODELS_DIR/test-cross-encoder" \
+    --pairs "$T/pairs.tsv" --quiet --max-length 32 --device auto --precision fp16 --timing \
+    --output "$T/emu.txt" 2>"$T/err" || bad "auto fp16 on kemu: $(cat "$T/err")"
+  if [ "$(timing_field device "$T/err") $(timing_field precision "$T/err")" = "cuda fp16" ] && ! grep -q "$NOTE" "$T/err"
+  then ok "auto + fp16 on kemu: cuda fp16, no note"
+  else bad "auto + fp16 on kemu: $(cat "$T/err")"; fi
+else
+  echo "(no RR_EMU_MODULE: kemu not built, the emulated-GPU case not run)"
+fi
+finish
