@@ -89,6 +89,11 @@ rr_status rr_lines_next(rr_line_reader *r, int *eof) {
         r->buf[--r->len] = '\0';
     if (r->len && r->buf[r->len - 1] == '\r')
         r->buf[--r->len] = '\0';
+    /* a UTF-8 byte-order mark opening the file (Windows editors, PowerShell) is not text */
+    if (r->line_no == 1 && r->len >= 3 && !memcmp(r->buf, "\xEF\xBB\xBF", 3)) {
+        r->len -= 3;
+        memmove(r->buf, r->buf + 3, r->len + 1);
+    }
     if (memchr(r->buf, '\0', r->len))
         return rr_error(RR_ERR_FORMAT, "%s:%lld: NUL byte in a text line", r->path, r->line_no);
     return RR_OK;
