@@ -24,7 +24,10 @@
 #   gpu-tests  ctest -L gpu
 #   cpu-tests  ctest -L cpu -LE 'model|slow' (sanity of the build there)
 #   sanitizer  compute-sanitizer memcheck + racecheck on build-dev/tests/test_cuda_ops
-#              (RR_TEST_QUICK=1: the test runs fewer shapes)
+#              (RR_TEST_QUICK=1: the test runs fewer shapes; racecheck also with
+#              RR_TEST_NO_CUBLAS=1: only the ops whose kernels are all ours, since racecheck
+#              spent its whole time limit in cuBLASLt's nvjet_* kernels before;
+#              RR_RACECHECK_CUBLAS=1 keeps the cuBLAS ops in)
 #   ops        bench/cuda_ops.c: per-op times (add+LN with both kernels, v1 and v2), default
 #              kernels, then each of RR_OPS_VARIANTS (default: RR_CUDA_ATTN=mma
 #              RR_CUDA_GELU_GEMM=fused RR_CUDA_GELU_GEMM=exact, the alternatives to the default
@@ -631,12 +634,17 @@ step_sanitizer() {
     # out with --kernel-name-exclude made racecheck stop with "Internal Sanitizer Error: failed
     # to handle a hardware exception" on CUDA 13.0 / H200, for any filter.)
     # No host backtraces: cuBLASLt's kernels alone gave 3,005 hazards with a backtrace each
-    # (ninth session, H100), and the run did not finish in 150 s.
-    [ "$tool" = racecheck ] && extra=(--racecheck-report hazard --print-limit 0 --show-backtrace no)
-    echo "===== compute-sanitizer --tool $tool ${extra[*]} $bin (RR_TEST_QUICK=1 ${RR_SANITIZE_ENV:-}, timeout ${t}s) =====" >> "$OUT/tests.log"
-    say "compute-sanitizer --tool $tool (timeout ${t}s) ${RR_SANITIZE_ENV:-}"
+    # (ninth session, H100), and the run did not finish in 150 s. Racecheck also runs the test
+    # with RR_TEST_NO_CUBLAS=1 (unless RR_RACECHECK_CUBLAS=1): every op whose kernels are ours
+    # (embeddings, attention, add+LN, pooling, the fused linear+GELU), none of the cuBLAS
+    # products (memcheck runs them).
+    local tenv=(RR_TEST_QUICK=1)
+    [ "$tool" = racecheck ] && extra=(--racecheck-report hazard --print-limit 0 --show-backtrace no) &&
+      [ "${RR_RACECHECK_CUBLAS:-0}" != 1 ] && tenv+=(RR_TEST_NO_CUBLAS=1)
+    echo "===== compute-sanitizer --tool $tool ${extra[*]} $bin (${tenv[*]} ${RR_SANITIZE_ENV:-}, timeout ${t}s) =====" >> "$OUT/tests.log"
+    say "compute-sanitizer --tool $tool (timeout ${t}s) ${tenv[*]} ${RR_SANITIZE_ENV:-}"
     # shellcheck disable=SC2086  # RR_SANITIZE_ENV is a list of NAME=VALUE words
-    env RR_TEST_QUICK=1 RR_REPO_DIR="$REPO" RR_MODELS_DIR="$CACHE/models" RR_BIN="$BUILD/rerank" \
+    env "${tenv[@]}" RR_REPO_DIR="$REPO" RR_MODELS_DIR="$CACHE/models" RR_BIN="$BUILD/rerank" \
       LD_LIBRARY_PATH="$OUR_LD" ${RR_SANITIZE_ENV:-} timeout -k 5 "$t" "$cs" --tool "$ctool" "${extra[@]}" \
       --error-exitcode 3 "$bin" > "$SCRATCH/san.$tool.log" 2>&1
     r=$?
