@@ -38,8 +38,13 @@
 #                to date is kept (deps, BF16 trunk, FAISS: each redone only with --force or
 #                when its source changed).
 #   RR_FAISS_DIR the FAISS install to bundle (default: $RR_CACHE/faiss-1.7.3-capi). A GPU build
-#                (RR_FAISS_GPU=1 scripts/setup.sh: $RR_CACHE/faiss-1.7.3-capi-gpu, 33 MiB after
-#                xz) does not fit beside the BF16 trunk: bundle it with RR_BUNDLE_RANDOM_TRUNK=1.
+#                (RR_FAISS_GPU=1 scripts/setup.sh: $RR_CACHE/faiss-1.7.3-capi-gpu) with its
+#                default code for sm_90 plus PTX is 33 MiB after xz and does not fit beside the
+#                BF16 trunk (bundle that one with RR_BUNDLE_RANDOM_TRUNK=1); built with
+#                RR_FAISS_CUDA_ARCH=90-real (machine code only, enough for an H100/H200) it is
+#                13.6 MiB and does: 56.5 MiB in all, one call. Move such a build out of
+#                $RR_CACHE after setup (CMake prefers faiss-1.7.3-capi-gpu there, also for the
+#                CPU-only test builds) and name it here.
 #   RR_BUNDLE_RANDOM_TRUNK=1  no trunk, only its safetensors header (minilm-header.json):
 #                gpu_check.sh then makes a trunk of random weights with the real names and
 #                shapes. Speeds and engine-against-engine agreement keep their meaning; nDCG and

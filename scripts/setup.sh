@@ -82,7 +82,9 @@ FAISS_VERSION="1.7.3"
 FAISS_DIR="$CACHE/faiss-$FAISS_VERSION-capi"
 # RR_FAISS_GPU=1: with FAISS's GPU indexes too (a GPU copy of the index searches; CMake then
 # prefers this install). Needs the CUDA toolkit; about 12 minutes on 2 cores for one card
-# generation (RR_FAISS_CUDA_ARCH, default 90 = H100/H200; "80;90" for both). CUDA 13's CCCL
+# generation (RR_FAISS_CUDA_ARCH, default 90 = H100/H200 code plus PTX; "80;90" for both;
+# "90-real", machine code only, makes libfaiss.so 21 MB instead of 41, 14 MB after xz: the
+# build bench/gpu_bundle.sh can carry beside the model in one call). CUDA 13's CCCL
 # needs C++17, and 1.7.3's c_api/gpu/DeviceUtils_c.h includes the legacy cublas.h, which
 # cannot be included beside cublas_v2.h: it is patched to include cublas_v2.h.
 FAISS_GPU="${RR_FAISS_GPU:-0}"
