@@ -602,9 +602,11 @@ rr_status cli_model_load(const char *cmd, const char *dir, const rr_model_params
     RR_TRY(rr_model_load(dir, p, out));
     /* --device auto without a usable GPU computes in fp32 on the CPU whatever precision was
      * asked (backend.c): a job that asked for bf16 / fp16 hears it here, not only from a summary */
-    if (p->precision != 0 && !strcmp(rr_model_get_info(*out).precision, "fp32"))
-        fprintf(stderr, "rerank %s: note: no usable GPU for --device auto: computing in fp32 on the CPU "
-                        "(--precision %s not applied)\n", cmd, p->precision == 1 ? "bf16" : "fp16");
+    static const char *const asked[] = {"fp32", "bf16", "fp16"}; /* rr_model_params.precision */
+    const char *got = rr_model_get_info(*out).precision;
+    if (rr_precision_parse(got) != p->precision)
+        fprintf(stderr, "rerank %s: note: no usable GPU for --device auto: computing in %s on the CPU "
+                        "(--precision %s not applied)\n", cmd, got, asked[p->precision]);
     return RR_OK;
 }
 
