@@ -13,9 +13,10 @@
 #              $SYSROOT/opt/faiss-1.7.3-capi (FAISS 1.7.3 + C API, CPU); nothing is installed;
 #              ldd checks that libopenblas and libfaiss{,_c} find every dependency there. A
 #              GPU build of FAISS that an earlier call on the same warm machine unpacked is
-#              kept (RR_KEEP_GPU_FAISS=0 replaces it): call 1 carries the GPU FAISS
-#              (gpu_bundle.sh with RR_BUNDLE_RANDOM_TRUNK=1), call 2, within the machine's
-#              idle window, the real trunk
+#              kept (RR_KEEP_GPU_FAISS=0 replaces it): a GPU FAISS with PTX does not fit
+#              beside the trunk, so call 1 carries it (gpu_bundle.sh with
+#              RR_BUNDLE_RANDOM_TRUNK=1), call 2, within the machine's idle window, the real
+#              trunk; one built with RR_FAISS_CUDA_ARCH=90-real fits beside it (one call)
 #   models     $CACHE/models/all-MiniLM-L6-v2 (the BF16 trunk + small files) and
 #              $CACHE/models/test-cross-encoder, assembled as scripts/setup.sh does; checks that
 #              transformers loads it (no missing / unexpected weights)
