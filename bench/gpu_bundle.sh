@@ -37,14 +37,14 @@
 #                size check counts the git tree of the folder above it. What is there and up
 #                to date is kept (deps, BF16 trunk, FAISS: each redone only with --force or
 #                when its source changed).
-#   RR_FAISS_DIR the FAISS install to bundle (default: $RR_CACHE/faiss-1.7.3-capi). A GPU build
+#   RR_FAISS_DIR the FAISS install to bundle (default: $RR_CACHE/faiss-1.7.3-capi-gpu-90-real
+#                when it is there, else $RR_CACHE/faiss-1.7.3-capi, CPU only). A GPU build
 #                (RR_FAISS_GPU=1 scripts/setup.sh: $RR_CACHE/faiss-1.7.3-capi-gpu) with its
 #                default code for sm_90 plus PTX is 33 MiB after xz and does not fit beside the
 #                BF16 trunk (bundle that one with RR_BUNDLE_RANDOM_TRUNK=1); built with
-#                RR_FAISS_CUDA_ARCH=90-real (machine code only, enough for an H100/H200) it is
-#                13.6 MiB and does: 56.5 MiB in all, one call. Move such a build out of
-#                $RR_CACHE after setup (CMake prefers faiss-1.7.3-capi-gpu there, also for the
-#                CPU-only test builds) and name it here.
+#                RR_FAISS_GPU=1 RR_FAISS_CUDA_ARCH=90-real scripts/setup.sh (machine code only,
+#                enough for an H100/H200; into faiss-1.7.3-capi-gpu-90-real) it is 13.6 MiB and
+#                does: 56.5 MiB in all, one call.
 #   RR_BUNDLE_RANDOM_TRUNK=1  no trunk, only its safetensors header (minilm-header.json):
 #                gpu_check.sh then makes a trunk of random weights with the real names and
 #                shapes. Speeds and engine-against-engine agreement keep their meaning; nDCG and
@@ -58,6 +58,8 @@ CACHE="${RR_CACHE:-$HOME/.cache/rerank}"
 MINILM="$CACHE/models/all-MiniLM-L6-v2"
 DEST="${RR_DEVCARRY:-$REPO/.devcarry}"
 FAISS_SRC="${RR_FAISS_DIR:-$CACHE/faiss-1.7.3-capi}"
+[ -z "${RR_FAISS_DIR:-}" ] && [ -e "$CACHE/faiss-1.7.3-capi-gpu-90-real/lib/libfaiss_c.so" ] &&
+  FAISS_SRC="$CACHE/faiss-1.7.3-capi-gpu-90-real"
 LIMIT_MIB=60
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1

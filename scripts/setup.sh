@@ -84,7 +84,9 @@ FAISS_DIR="$CACHE/faiss-$FAISS_VERSION-capi"
 # prefers this install). Needs the CUDA toolkit; about 12 minutes on 2 cores for one card
 # generation (RR_FAISS_CUDA_ARCH, default 90 = H100/H200 code plus PTX; "80;90" for both;
 # "90-real", machine code only, makes libfaiss.so 21 MB instead of 41, 14 MB after xz: the
-# build bench/gpu_bundle.sh can carry beside the model in one call). CUDA 13's CCCL
+# build bench/gpu_bundle.sh carries beside the model in one call; such a build goes to a folder
+# of its own, faiss-1.7.3-capi-gpu-90-real, which CMake does not pick by itself and
+# gpu_bundle.sh does). CUDA 13's CCCL
 # needs C++17, and 1.7.3's c_api/gpu/DeviceUtils_c.h includes the legacy cublas.h, which
 # cannot be included beside cublas_v2.h: it is patched to include cublas_v2.h.
 FAISS_GPU="${RR_FAISS_GPU:-0}"
@@ -95,6 +97,7 @@ if [ "$FAISS_GPU" = 1 ]; then
   [ -x "$NVCC" ] || { log "RR_FAISS_GPU=1 needs the CUDA toolkit (nvcc not found)"; exit 1; }
   FAISS_CUDA_ARCH="${RR_FAISS_CUDA_ARCH:-90}"
   FAISS_GPU_STAMP=" gpu=$FAISS_CUDA_ARCH"
+  case "$FAISS_CUDA_ARCH" in *-real*) FAISS_DIR="$FAISS_DIR-${FAISS_CUDA_ARCH//;/-}" ;; esac
 fi
 FAISS_STAMP="$FAISS_DIR/.rerank-built"
 # SIMD: FAISS's AVX2 code paths (distances, IVF scans, scalar quantizers; the flags of its own
