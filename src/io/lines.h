@@ -21,7 +21,8 @@ typedef struct rr_line_reader {
 
 rr_status rr_lines_open(rr_line_reader *r, const char *path, size_t max_line);
 /* Next line into r->buf / r->len. *eof = 1 (and RR_OK) at end of input. A trailing '\r' is
- * removed, and so is a UTF-8 byte-order mark at the start of the file. A NUL byte inside a line is a format error (text formats never contain one). */
+ * removed, and so is a UTF-8 byte-order mark at the start of the file. A NUL byte inside a
+ * line is a format error (text formats never contain one). */
 rr_status rr_lines_next(rr_line_reader *r, int *eof);
 void rr_lines_close(rr_line_reader *r);
 
