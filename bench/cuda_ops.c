@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
         be->ops->embed(be, word, pos, type, g, b, 1e-12f, V, 2, x);
         be->ops->linear(be, x, T, H, wqkv, bqkv, 3 * H, RR_ACT_NONE, qkv);
         be->ops->linear(be, x, T, H, w1, b1, I, RR_ACT_GELU, ff);
-        rr_classifier_head head = {wo, bo, b1, b2, 1};
+        rr_classifier_head head = {wo, bo, RR_ACT_TANH, b1, b2, 1};
         float dummy;
         be->ops->download(be, &dummy, out, 4); /* drain */
         const double es = prec ? 2.0 : 4.0;

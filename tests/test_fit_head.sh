@@ -15,7 +15,8 @@
 #   - with torch + transformers importable: AutoModelForSequenceClassification loads the
 #     directory and gives the same logits within 1e-4 (skipped, and said, otherwise);
 #   - byte-identical directories across two runs at 2 and 1 threads;
-#   - bad inputs (no qrels file, a split without positives, a candidate not in the corpus,
+#   - bad inputs (no qrels file, a split without positives, a candidate not in the corpus, an
+#     ELECTRA checkpoint,
 #     an existing output) fail with a clear message, exit 1, and leave no directory behind.
 set -u
 BIN="${RR_BIN:?}"
@@ -173,6 +174,8 @@ expect_error "split without positives" "has a relevant document" \
 { head -5 "$RUN"; echo "0 Q0 no-such-doc 6 0.1 minilm-flat"; } >"$T/unknown.trec"
 expect_error "unknown document in the run" "unknown.trec:6: document \"no-such-doc\" is not in" \
   fit-head --model "$CE" --dataset "$DATA" --candidates "$T/unknown.trec"
+expect_error "ELECTRA checkpoint (no pooler)" "fitting a head needs a BERT checkpoint's pooler" \
+  fit-head --model "${RR_MODELS_DIR}/test-electra-cross-encoder" --dataset "$DATA" --candidates "$RUN"
 mkdir -p "$T/bad"
 "$BIN" fit-head --model "$CE" --dataset "$DATA" --candidates "$RUN" --output "$T/bad" 2>"$T/err.log"
 rc=$?

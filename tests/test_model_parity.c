@@ -7,6 +7,8 @@
  *   ce_pairs.tsv: 1,200 SciFact (query, document) pairs with PyTorch logits of the test
  *     cross-encoder. `rerank score` must match within 1e-4 absolute, and the order of
  *     documents for every query must be identical.
+ *   ce_electra_pairs.tsv: 240 of those pairs (every 5th query) with PyTorch logits of the
+ *     ELECTRA test cross-encoder (same trunk, ELECTRA's head): the same checks.
  * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR.
  * RR_PARITY_STRIDE=k (the sanitizer build sets 4, tests/model.cmake) keeps every k-th text and
  * every k-th query's pairs: the same checks on a quarter of the fixture, for CI's time; the
@@ -57,6 +59,85 @@ static float *load_npy(const char *path, size_t *rows, size_t *cols) {
 static int run(const char *cmd) {
     fprintf(stderr, "+ %s\n", cmd);
     return system(cmd);
+}
+
+/* A cross-encoder against PyTorch: the fixture's "qid\tdocid\tlogit" lines (a query's pairs
+ * consecutive) scored by `rerank score --model MODELS/model`: every logit within 1e-4, every
+ * query's order identical. Every stride-th query is kept. Non-zero when a REQUIRE failed. */
+static int check_cross_encoder(const char *repo, const char *models, const char *bin, const char *tmp,
+                                int stride, const text_list *corpus, const text_list *queries,
+                                const char *fixture, const char *model, int min_pairs, int min_queries) {
+    char path[4096], cmd[16384];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
+    FILE *pf = fopen(path, "r");
+    REQUIRE(pf, "cannot open %s", path);
+    snprintf(path, sizeof path, "%s/pairs.tsv", tmp);
+    FILE *pairs = fopen(path, "w");
+    enum { MAXP = 4096 };
+    static char qids[MAXP][64];
+    static double want[MAXP];
+    int np = 0, n_groups = 0;
+    char qid[64], did[64], last_qid[64] = "";
+    double logit;
+    while (np < MAXP && fscanf(pf, "%63s\t%63s\t%lf", qid, did, &logit) == 3) {
+        if (strcmp(qid, last_qid)) { /* a query's pairs are consecutive */
+            n_groups++;
+            snprintf(last_qid, sizeof last_qid, "%s", qid);
+        }
+        if ((n_groups - 1) % stride)
+            continue;
+        const char *q = find_text(queries, qid), *d = find_text(corpus, did);
+        REQUIRE(q && d, "pair %s/%s not in the data", qid, did);
+        REQUIRE(!strchr(q, '\t') && !strchr(d, '\t'), "tab inside a text");
+        fprintf(pairs, "%s\t%s\n", q, d);
+        snprintf(qids[np], sizeof qids[np], "%s", qid);
+        want[np++] = logit;
+    }
+    fclose(pf);
+    fclose(pairs);
+    CHECK(np >= min_pairs / stride);
+    snprintf(cmd, sizeof cmd, "%s score --model %s/%s --pairs %s/pairs.tsv --output %s/scores.txt --timing",
+             bin, models, model, tmp, tmp);
+    CHECK(run(cmd) == 0);
+    snprintf(path, sizeof path, "%s/scores.txt", tmp);
+    FILE *sf = fopen(path, "r");
+    REQUIRE(sf, "no scores written");
+    static double got[MAXP];
+    int ng = 0;
+    while (ng < MAXP && fscanf(sf, "%lf", &got[ng]) == 1)
+        ng++;
+    fclose(sf);
+    REQUIRE(ng == np, "%d scores for %d pairs", ng, np);
+    double worst = 0;
+    int worst_i = 0;
+    for (int i = 0; i < np; i++) {
+        double dd = fabs(got[i] - want[i]);
+        if (!(dd <= worst)) {
+            worst = dd;
+            worst_i = i;
+        }
+    }
+    printf("%s score: %d pairs, max abs diff %.3g (pair %d: %.9g vs %.9g)\n", model, np, worst, worst_i,
+           got[worst_i], want[worst_i]);
+    CHECK_MSG(worst <= 1e-4, "max abs diff %g", worst);
+    /* per-query order: pairs of one query are consecutive in the fixture */
+    int queries_checked = 0, order_breaks = 0;
+    for (int s = 0; s < np;) {
+        int e = s;
+        while (e < np && !strcmp(qids[e], qids[s]))
+            e++;
+        for (int i = s; i < e; i++)
+            for (int j = s; j < e; j++)
+                if (i != j && (want[i] > want[j]) != (got[i] > got[j]) && want[i] != want[j])
+                    order_breaks++;
+        queries_checked++;
+        s = e;
+    }
+    printf("%s order: %d queries, %d inverted pairs\n", model, queries_checked, order_breaks);
+    CHECK(queries_checked >= min_queries / stride);
+    CHECK_MSG(order_breaks == 0, "%d document pairs ordered differently from PyTorch", order_breaks);
+
+    return 0;
 }
 
 int main(void) {
@@ -130,75 +211,12 @@ int main(void) {
     free(ours);
     free(ref);
 
-    /* ---- cross-encoder ---- */
-    snprintf(path, sizeof path, "%s/tests/fixtures/ce_pairs.tsv", repo);
-    FILE *pf = fopen(path, "r");
-    REQUIRE(pf, "cannot open %s", path);
-    snprintf(path, sizeof path, "%s/pairs.tsv", tmp);
-    FILE *pairs = fopen(path, "w");
-    enum { MAXP = 4096 };
-    static char qids[MAXP][64];
-    static double want[MAXP];
-    int np = 0, n_groups = 0;
-    char qid[64], did[64], last_qid[64] = "";
-    double logit;
-    while (np < MAXP && fscanf(pf, "%63s\t%63s\t%lf", qid, did, &logit) == 3) {
-        if (strcmp(qid, last_qid)) { /* a query's pairs are consecutive */
-            n_groups++;
-            snprintf(last_qid, sizeof last_qid, "%s", qid);
-        }
-        if ((n_groups - 1) % stride)
-            continue;
-        const char *q = find_text(&queries, qid), *d = find_text(&corpus, did);
-        REQUIRE(q && d, "pair %s/%s not in the data", qid, did);
-        REQUIRE(!strchr(q, '\t') && !strchr(d, '\t'), "tab inside a text");
-        fprintf(pairs, "%s\t%s\n", q, d);
-        snprintf(qids[np], sizeof qids[np], "%s", qid);
-        want[np++] = logit;
-    }
-    fclose(pf);
-    fclose(pairs);
-    CHECK(np >= 1000 / stride);
-    snprintf(cmd, sizeof cmd, "%s score --model %s/test-cross-encoder --pairs %s/pairs.tsv --output %s/scores.txt --timing",
-             bin, models, tmp, tmp);
-    CHECK(run(cmd) == 0);
-    snprintf(path, sizeof path, "%s/scores.txt", tmp);
-    FILE *sf = fopen(path, "r");
-    REQUIRE(sf, "no scores written");
-    static double got[MAXP];
-    int ng = 0;
-    while (ng < MAXP && fscanf(sf, "%lf", &got[ng]) == 1)
-        ng++;
-    fclose(sf);
-    REQUIRE(ng == np, "%d scores for %d pairs", ng, np);
-    double worst = 0;
-    int worst_i = 0;
-    for (int i = 0; i < np; i++) {
-        double dd = fabs(got[i] - want[i]);
-        if (!(dd <= worst)) {
-            worst = dd;
-            worst_i = i;
-        }
-    }
-    printf("score: %d pairs, max abs diff %.3g (pair %d: %.9g vs %.9g)\n", np, worst, worst_i,
-           got[worst_i], want[worst_i]);
-    CHECK_MSG(worst <= 1e-4, "max abs diff %g", worst);
-    /* per-query order: pairs of one query are consecutive in the fixture */
-    int queries_checked = 0, order_breaks = 0;
-    for (int s = 0; s < np;) {
-        int e = s;
-        while (e < np && !strcmp(qids[e], qids[s]))
-            e++;
-        for (int i = s; i < e; i++)
-            for (int j = s; j < e; j++)
-                if (i != j && (want[i] > want[j]) != (got[i] > got[j]) && want[i] != want[j])
-                    order_breaks++;
-        queries_checked++;
-        s = e;
-    }
-    printf("order: %d queries, %d inverted pairs\n", queries_checked, order_breaks);
-    CHECK(queries_checked >= 100 / stride);
-    CHECK_MSG(order_breaks == 0, "%d document pairs ordered differently from PyTorch", order_breaks);
+    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA ---- */
+    if (check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_pairs.tsv",
+                            "test-cross-encoder", 1000, 100) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_electra_pairs.tsv",
+                            "test-electra-cross-encoder", 240, 20))
+        return 1;
 
     text_list_free(&corpus);
     text_list_free(&queries);

@@ -504,7 +504,7 @@ static rr_status cpu_classify(rr_backend *be, const float *x, const rr_classifie
                               float *pooled, float *pooled2, float *out) {
     const int32_t S = be->pass->num_seqs, H = be->limits.hidden;
     RR_TRY(cpu_pool(be, x, RR_POOL_CLS, 0, pooled));
-    RR_TRY(cpu_linear(be, pooled, S, H, h->pooler_w, h->pooler_b, H, RR_ACT_TANH, pooled2));
+    RR_TRY(cpu_linear(be, pooled, S, H, h->pooler_w, h->pooler_b, H, h->pooler_act, pooled2));
     return cpu_linear(be, pooled2, S, H, h->cls_w, h->cls_b, h->num_labels, RR_ACT_NONE, out);
 }
 

@@ -125,19 +125,20 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     const char *arch = json_is_array(archs) ? json_string_value(json_array_get(archs, 0)) : NULL;
     snprintf(c->model_type, sizeof c->model_type, "%s", mt ? mt : "");
     snprintf(c->architecture, sizeof c->architecture, "%s", arch ? arch : "");
-    if (!mt || strcmp(mt, "bert") != 0) {
+    c->electra = mt && !strcmp(mt, "electra");
+    if (!mt || (strcmp(mt, "bert") != 0 && !c->electra)) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
-                      "BERT-family checkpoints (model_type \"bert\")", rr_json_where(&doc, "model_type", at, sizeof at),
-                      mt ? mt : "(missing)",
-                      arch ? arch : "?");
+                      "BERT-family checkpoints (model_type \"bert\" or \"electra\")",
+                      rr_json_where(&doc, "model_type", at, sizeof at), mt ? mt : "(missing)", arch ? arch : "?");
         goto done;
     }
-    if (arch && strcmp(arch, "BertModel") && strcmp(arch, "BertForSequenceClassification")) {
+    const char *base = c->electra ? "ElectraModel" : "BertModel";
+    const char *cls = c->electra ? "ElectraForSequenceClassification" : "BertForSequenceClassification";
+    if (arch && strcmp(arch, base) && strcmp(arch, cls)) {
         st = rr_error(RR_ERR_UNSUPPORTED,
-                      "%s: architecture \"%s\" is not supported (BertModel for bi-encoders, "
-                      "BertForSequenceClassification for cross-encoders)",
-                      rr_json_where(&doc, "architectures", at, sizeof at), arch);
+                      "%s: architecture \"%s\" is not supported (%s for bi-encoders, %s for cross-encoders)",
+                      rr_json_where(&doc, "architectures", at, sizeof at), arch, base, cls);
         goto done;
     }
     c->is_classifier = arch && ends_with(arch, "ForSequenceClassification");
@@ -149,6 +150,20 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         (st = get_int(&doc, "type_vocab_size", 2, 1, 1 << 16, &c->type_vocab_size)) ||
         (st = get_int(&doc, "vocab_size", -1, 1, 1 << 24, &c->vocab_size)))
         goto done;
+    if (c->electra) {
+        /* ELECTRA-small style checkpoints embed in a smaller width and project up
+         * (embeddings_project): not implemented, so refused rather than misread */
+        int emb = 0;
+        if ((st = get_int(&doc, "embedding_size", c->hidden_size, 1, 1 << 16, &emb)))
+            goto done;
+        if (emb != c->hidden_size) {
+            st = rr_error(RR_ERR_UNSUPPORTED, "%s: embedding_size %d differs from hidden_size %d: ELECTRA's "
+                          "embeddings projection is not supported (only embedding_size = hidden_size)",
+                          rr_json_where(&doc, "embedding_size", at, sizeof at), emb, c->hidden_size);
+            goto done;
+        }
+    }
+    c->head_act = c->electra ? RR_ACT_GELU : RR_ACT_TANH;
     if (c->hidden_size % c->num_heads) {
         st = rr_error(RR_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
                       rr_json_where(&doc, "num_attention_heads", at, sizeof at), c->hidden_size, c->num_heads);

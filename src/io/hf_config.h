@@ -1,6 +1,8 @@
 /* io/hf_config.h — a BERT-family model directory's configuration: config.json, and for
  * sentence-transformers bi-encoders modules.json, <pooling>/config.json and
- * sentence_bert_config.json. */
+ * sentence_bert_config.json. BERT-family: model_type "bert", and "electra" (ELECTRA's
+ * encoder is BERT's; its classification head is dense + GELU + out_proj instead of BERT's
+ * pooler dense + tanh + classifier; its optional embeddings projection is refused). */
 #ifndef RR_IO_HF_CONFIG_H
 #define RR_IO_HF_CONFIG_H
 
@@ -17,7 +19,8 @@ typedef enum rr_pooling {
 typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH } rr_activation;
 
 typedef struct rr_bert_config {
-    char model_type[32];    /* "bert" */
+    char model_type[32];    /* "bert" or "electra" */
+    int electra;            /* model_type "electra": weights under "electra.", ELECTRA's head */
     char architecture[64];  /* architectures[0], e.g. "BertForSequenceClassification"; may be "" */
     int hidden_size;        /* H */
     int num_layers;         /* L */
@@ -30,6 +33,7 @@ typedef struct rr_bert_config {
     rr_activation hidden_act; /* only exact (erf) GELU */
     int num_labels;         /* classification heads; 0 when the architecture has none */
     int is_classifier;      /* architecture ends in ForSequenceClassification */
+    rr_activation head_act; /* the classifier's first layer: tanh (BERT's pooler), GELU (ELECTRA) */
     /* sentence-transformers */
     rr_pooling pooling;
     int normalize;          /* a Normalize module follows pooling */

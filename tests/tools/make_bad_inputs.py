@@ -260,6 +260,17 @@ cfg_case("config-not-object", "config.json:1:1: top level is not a JSON object",
 cfg_case("config-unsupported-architecture", 'architecture "BertForMaskedLM" is not supported',
          config(architectures=["BertForMaskedLM"]))
 cfg_case("config-unsupported-model-type", 'model_type "roberta"', config(model_type="roberta"))
+ELECTRA_CLS = ["ElectraForSequenceClassification"]
+cfg_case("config-electra-pretraining", 'architecture "ElectraForPreTraining" is not supported (ElectraModel for '
+         'bi-encoders, ElectraForSequenceClassification for cross-encoders)',
+         config(model_type="electra", architectures=["ElectraForPreTraining"]))
+cfg_case("config-electra-embedding-projection", "config.json:21:20: embedding_size 16 differs from hidden_size 32: "
+         "ELECTRA's embeddings projection is not supported",
+         config(model_type="electra", architectures=ELECTRA_CLS, embedding_size=16),
+         why="ELECTRA-small style: embeddings in a smaller width, projected up; not implemented")
+cfg_case("config-electra-over-bert-weights", 'tensor "embeddings.word_embeddings.weight" (with or without '
+         '"electra.") is missing', config(model_type="electra", architectures=ELECTRA_CLS),
+         why="config.json says ELECTRA, the weights are the tiny BERT model's (bert.-prefixed)")
 cfg_case("config-missing-hidden-size", 'config.json: required field "hidden_size" is missing',
          config(hidden_size=None))
 cfg_case("config-hidden-size-string", 'config.json:6:17: field "hidden_size" must be an integer', config(hidden_size="32"))

@@ -500,7 +500,7 @@ rr_status cu_classify(rr_backend *be, const float *x, const rr_classifier_head *
     BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, H, S, H, &one, h->pooler_w, H, pooled, H, &zero,
                          pooled2, H),
              "classify: pooler");
-    CU_TRY(rrk_bias_act(0, pooled2, h->pooler_b, S, H, RR_ACT_TANH, c->stream), "classify: tanh");
+    CU_TRY(rrk_bias_act(0, pooled2, h->pooler_b, S, H, (int)h->pooler_act, c->stream), "classify: pooler");
     BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, S, H, &one, h->cls_w, H, pooled2, H, &zero, out,
                          N),
              "classify: classifier");
