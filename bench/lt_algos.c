@@ -6,11 +6,13 @@
  * times each (20 launches after 3 untimed ones) and prints them, heuristic order first. The
  * backend runs the heuristic's first choice; the last line per product says what the fastest
  * would save. Weights and activations are random (the time does not depend on the values).
- * Why not simply let the backend time the algorithms and keep the fastest: another algorithm
- * (tile shape, split-K) can round the same product differently, so a choice made by timing,
- * which may flip between two close algorithms from one run to the next, would make a rerun's
- * scores differ in their last bits (test_cuda_model checks that reruns are bit-identical). A
- * gain shown here would have to be taken by a fixed rule instead.
+ * Why the backend does not simply time the algorithms and keep the fastest: another
+ * algorithm (tile shape, split-K) can round the same product differently, so a choice made by
+ * timing, which may flip between two close algorithms from one run to the next, would make a
+ * rerun's scores differ in their last bits (test_cuda_model checks that reruns are
+ * bit-identical). RR_CUDA_LT_TUNE=1 (cuda_backend.cu, lt_tuned_pick) times them only among
+ * the candidates whose output has the same bits as the first choice's (not yet timed on a
+ * GPU; its logic is tested on kemu, tests/test_lt_tune.sh).
  *
  *     build/rr_lt_algos [M]   (default 65536; needs a GPU)
  */

@@ -1,5 +1,6 @@
 /* kernels/elementwise.cu — bias + activation in place (after a matrix product whose library
- * epilogue did not apply them), and storage-type conversions.
+ * epilogue did not apply them), storage-type conversions, and a checksum of a tensor's bits
+ * (RR_CUDA_LT_TUNE: whether two cuBLASLt algorithms give the same bytes).
  * GELU is the exact erf form (PyTorch's default "gelu"); cuBLASLt's GELU epilogue is the tanh
  * approximation, so it is not used for it. Memory-bound: one read and one write of y.
  * Versions tried: v1 one thread per element, grid-stride, a 64-bit `i % N` per element and the
@@ -134,7 +135,40 @@ struct ToF32 {
     }
 };
 
+/* Per block, the sum over its elements of a 64-bit mix of (bits, index): one partial sum per
+ * block, added up by the host. Any change of a value's bits changes the sum except with
+ * probability ~2^-64. */
+__global__ void checksum_kernel(const unsigned char *__restrict__ p, size_t n, int esize,
+                                unsigned long long *__restrict__ partial) {
+    __shared__ unsigned long long acc[256];
+    unsigned long long a = 0;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        unsigned long long x = esize == 2 ? (unsigned long long)((const unsigned short *)p)[i]
+                                          : (unsigned long long)((const unsigned int *)p)[i];
+        x ^= (unsigned long long)i * 0x9E3779B97F4A7C15ull;
+        x ^= x >> 31;
+        x *= 0xBF58476D1CE4E5B9ull;
+        x ^= x >> 29;
+        a += x;
+    }
+    acc[threadIdx.x] = a;
+    __syncthreads();
+    for (int s = 128; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s)
+            acc[threadIdx.x] += acc[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        partial[blockIdx.x] = acc[0];
+}
+
 } // namespace
+
+cudaError_t rrk_checksum(int dtype, const void *x, size_t n, unsigned long long *partial, int blocks,
+                         cudaStream_t stream) {
+    checksum_kernel<<<blocks, 256, 0, stream>>>((const unsigned char *)x, n, dtype ? 2 : 4, partial);
+    return cudaGetLastError();
+}
 
 cudaError_t rrk_bias_act(int dtype, void *y, const float *b, int M, int N, int act, cudaStream_t stream) {
     if ((size_t)M * N == 0 || (!b && act == 0))

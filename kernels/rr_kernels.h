@@ -52,6 +52,11 @@ int rrk_linear_gelu_supports(int dtype, int N, int K);
 cudaError_t rrk_pool(int dtype, const void *x, const int32_t *cu_seqlens, int S, int H, int mode,
                      int normalize, float *out, cudaStream_t stream);
 
+/* partial[b] (b < blocks, 256 threads each) = block b's share of a 64-bit checksum of the
+ * bits of x[n] (dtype); the checksum is the sum of the partials (mod 2^64). */
+cudaError_t rrk_checksum(int dtype, const void *x, size_t n, unsigned long long *partial, int blocks,
+                         cudaStream_t stream);
+
 /* dst[n] (dtype) = src[n] (fp32), and back. */
 cudaError_t rrk_convert_from_f32(int dtype, void *dst, const float *src, size_t n,
                                  cudaStream_t stream);

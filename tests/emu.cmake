@@ -81,6 +81,11 @@ if(RR_KEMU_ON)
   if(NOT RR_SANITIZE)
     rr_emu_test(test_emu_alloc COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_emu_alloc.sh LABELS model)
   endif()
+  # RR_CUDA_LT_TUNE: the tuned choice of cuBLASLt algorithm never changes the scores' bits
+  # (KEMU_LT_ALGOS offers three algorithms, one of which rounds differently)
+  if(NOT RR_SANITIZE)
+    rr_emu_test(test_lt_tune COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_lt_tune.sh LABELS model)
+  endif()
   # end to end against the CPU on 144 pairs: about 25 minutes on 2 cores, so label slow (by hand:
   # ctest --test-dir build -R test_cuda_model_emu)
   rr_emu_test(test_cuda_model_emu COMMAND test_cuda_model LABELS "model;slow" ENV RR_TEST_QUICK=1)

@@ -565,7 +565,8 @@ size_t g_device_total = (size_t)8 << 30, g_device_used = 0;
  * pass (tests/test_emu_alloc.sh) */
 struct Stats {
     unsigned long malloc_device = 0, free_device = 0, malloc_host = 0, free_host = 0, device_sync = 0,
-                  stream_sync = 0, event_sync = 0, launches = 0, gemms = 0, copies = 0;
+                  stream_sync = 0, event_sync = 0, launches = 0, gemms = 0, copies = 0, lt_algo[3] = {0, 0, 0},
+                  lt_heuristic = 0;
     ~Stats() {
         const char *path = getenv("KEMU_STATS");
         FILE *f = path && *path ? fopen(path, "w") : nullptr;
@@ -573,9 +574,10 @@ struct Stats {
             return;
         fprintf(f,
                 "cudaMalloc %lu\ncudaFree %lu\ncudaMallocHost %lu\ncudaFreeHost %lu\ncudaDeviceSynchronize %lu\n"
-                "cudaStreamSynchronize %lu\ncudaEventSynchronize %lu\nlaunches %lu\ngemms %lu\ncopies %lu\n",
+                "cudaStreamSynchronize %lu\ncudaEventSynchronize %lu\nlaunches %lu\ngemms %lu\ncopies %lu\n"
+                "lt_algo0 %lu\nlt_algo1 %lu\nlt_algo2 %lu\nlt_heuristic %lu\n",
                 malloc_device, free_device, malloc_host, free_host, device_sync, stream_sync, event_sync, launches,
-                gemms, copies);
+                gemms, copies, lt_algo[0], lt_algo[1], lt_algo[2], lt_heuristic);
         fclose(f);
     }
 };
@@ -601,13 +603,17 @@ bool head_ready(const kemu_stream *s) {
     return op.kind != kemu_op::WAIT || op.ev->done >= op.gen;
 }
 
+/* seconds added to every event time after cuBLASLt products of the slower emulated algorithms
+ * (lt_algo_effect): a difference in time no real jitter covers, at no real cost */
+double g_lt_virtual_s = 0.0;
+
 void run_op(kemu_op &op) {
     switch (op.kind) {
     case kemu_op::FN: op.fn(); break;
     case kemu_op::RECORD:
         if (op.gen > op.ev->done)
             op.ev->done = op.gen;
-        op.ev->t = now_s();
+        op.ev->t = now_s() + g_lt_virtual_s;
         break;
     case kemu_op::WAIT: break;
     }
@@ -1004,6 +1010,7 @@ struct Gemm {
     long ldd;
     int gelu;          /* tanh form, after the bias */
     const void *bias;  /* length m, type dt; NULL for none */
+    int lt_algo;       /* cuBLASLt: which of KEMU_LT_ALGOS algorithms (cublasLtMatmulAlgoGetHeuristic) */
 };
 
 /* an r × c column-major operand with leading dimension ld (op applied: stored c × r when
@@ -1025,6 +1032,37 @@ const float *as_f32(std::vector<float> &buf, const void *p, cudaDataType_t t, cu
         for (int i = 0; i < r; i++)
             buf[(size_t)j * r + i] = load_elem(p, t, op == CUBLAS_OP_N ? (size_t)j * ld + i : (size_t)i * ld + j);
     return buf.data();
+}
+
+/* KEMU_LT_ALGOS=n (1..3, default 1): cublasLtMatmulAlgoGetHeuristic offers n algorithms, as
+ * cuBLASLt offers several, so that RR_CUDA_LT_TUNE's choice can be tested
+ * (tests/test_lt_tune.sh). Algorithm 0, the first choice, computes as always and "takes" 2 s
+ * more; 1 computes the same bytes and takes 1 s more; 2 is the fastest and rounds the first
+ * output element differently (its last bit flipped), as another tile shape or split-K may on a
+ * GPU. A tuner that times them must pick 1. The extra seconds are virtual: added to the event
+ * times that follow (g_lt_virtual_s), never slept. */
+int lt_algos() {
+    static int n = -1;
+    if (n < 0) {
+        const char *e = getenv("KEMU_LT_ALGOS");
+        n = e && *e ? atoi(e) : 1;
+        n = n < 1 ? 1 : n > 3 ? 3 : n;
+    }
+    return n;
+}
+
+void lt_algo_effect(const Gemm &g) {
+    if (g.lt_algo < 0 || lt_algos() < 2)
+        return;
+    g_stats.lt_algo[g.lt_algo]++;
+    if (g.lt_algo < 2) {
+        g_lt_virtual_s += g.lt_algo == 0 ? 2.0 : 1.0;
+    } else if (g.m && g.n) {
+        if (g.dt == CUDA_R_32F)
+            ((uint32_t *)g.D)[0] ^= 1u;
+        else
+            ((uint16_t *)g.D)[0] ^= 1u;
+    }
 }
 
 /* D = epilogue(alpha op(A) op(B) + beta C) in fp32 (OpenBLAS), rounded once to D's type */
@@ -1057,8 +1095,10 @@ void gemm_run(const Gemm &g) {
         for (int j = 0; j < g.n; j++)
             for (int i = 0; i < g.m; i++)
                 D[(size_t)j * ldd + i] = 0.0f;
-    if (plain)
+    if (plain) {
+        lt_algo_effect(g);
         return;
+    }
     for (int j = 0; j < g.n; j++)
         for (int i = 0; i < g.m; i++) {
             float v = D[(size_t)j * ldd + i];
@@ -1070,6 +1110,7 @@ void gemm_run(const Gemm &g) {
                 v = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
             store_elem(g.D, g.dt, (size_t)j * g.ldd + i, v);
         }
+    lt_algo_effect(g);
 }
 
 cublasStatus_t gemm_enqueue(const Gemm &g, cudaStream_t s) {
@@ -1136,7 +1177,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
     if (compute != CUBLAS_COMPUTE_32F || at != bt || at != ct)
         return CUBLAS_STATUS_NOT_SUPPORTED;
     Gemm g{ta, tb, m, n, k, *(const float *)alpha, *(const float *)beta, A, at, lda, B, bt, ldb, C, ct, ldc,
-           C,  ct, ldc, 0, nullptr};
+           C,  ct, ldc, 0, nullptr, -1};
     return gemm_enqueue(g, h->stream);
 }
 
@@ -1223,11 +1264,16 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDe
     if (!lt_supported((const LtDesc *)d, (const LtLayout *)a, (const LtLayout *)b, (const LtLayout *)c,
                       (const LtLayout *)dl))
         return CUBLAS_STATUS_NOT_SUPPORTED;
-    memset(res, 0, sizeof *res);
-    res->algo.data[0] = 0x6b656d75; /* the one algorithm */
-    res->state = CUBLAS_STATUS_SUCCESS;
-    res->wavesCount = 1.0f;
-    *returned = 1;
+    g_stats.lt_heuristic++;
+    const int n = requested < lt_algos() ? requested : lt_algos();
+    for (int i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        res[i].algo.data[0] = 0x6b656d75; /* kemu's algorithms: 0 (the first choice), 1, 2 */
+        res[i].algo.data[1] = (uint64_t)i;
+        res[i].state = CUBLAS_STATUS_SUCCESS;
+        res[i].wavesCount = 1.0f;
+    }
+    *returned = n;
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void *alpha, const void *A,
@@ -1238,7 +1284,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     const LtDesc *d = (const LtDesc *)desc;
     const LtLayout *a = (const LtLayout *)al, *b = (const LtLayout *)bl, *c = (const LtLayout *)cl,
                    *o = (const LtLayout *)dl;
-    if (!lt_supported(d, a, b, c, o) || (algo && algo->data[0] != 0x6b656d75))
+    if (!lt_supported(d, a, b, c, o) || (algo && (algo->data[0] != 0x6b656d75 || algo->data[1] >= 3)))
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (ws_bytes && !inside(ws, ws_bytes, 1))
         return CUBLAS_STATUS_INVALID_VALUE;
@@ -1253,7 +1299,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
         return CUBLAS_STATUS_INVALID_VALUE;
     Gemm g{d->ta, d->tb, (int)m, (int)n, (int)ak, *(const float *)alpha, *(const float *)beta, A, a->type, (long)a->ld,
            B, b->type, (long)b->ld, C, c->type, (long)c->ld, D, o->type, (long)o->ld,
-           d->epi == CUBLASLT_EPILOGUE_GELU || d->epi == CUBLASLT_EPILOGUE_GELU_BIAS, has_bias ? d->bias : nullptr};
+           d->epi == CUBLASLT_EPILOGUE_GELU || d->epi == CUBLASLT_EPILOGUE_GELU_BIAS, has_bias ? d->bias : nullptr,
+           algo ? (int)algo->data[1] : 0};
     return gemm_enqueue(g, s);
 }
 

@@ -35,6 +35,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,11 +50,15 @@ namespace {
 
 constexpr size_t kLtWorkspace = 32u << 20; /* cuBLASLt workspace (one stream) */
 constexpr int kAlgoCache = 64;
+constexpr int kLtCandidates = 8; /* RR_CUDA_LT_TUNE: heuristic results timed per product */
+constexpr int kLtTuned = 16;     /* products (N, K, epilogue) a backend remembers a choice for */
+constexpr int kSumBlocks = 256;  /* rrk_checksum's partial sums */
 constexpr int kMaxMarks = 96; /* profiling marks per pass: 2 + 7 per layer covers 12 layers */
 enum { ATTN_SIMT, ATTN_WMMA, ATTN_MMA, ATTN_MMA2 };
 
 struct algo_entry {
     int M, N, K, bias, valid; /* bias: 0 none, 1 bias, 2 bias + GELU (tanh) */
+    long long used;           /* the pass (npass) that last used it; 0: never */
     cublasLtMatmulAlgo_t algo;
 };
 
@@ -95,6 +100,18 @@ struct cuda_backend {
     size_t wfloats;
     void *wmirror;            /* the same block in the storage type (bf16/fp16 only) */
     algo_entry algos[kAlgoCache];
+    /* RR_CUDA_LT_TUNE=1 (bf16/fp16): the first call of each product (N, K, epilogue) times
+     * the heuristic's candidates and keeps the fastest whose output has the same bits as its
+     * first choice (lt_tune); later calls of any M take that algorithm when the heuristic
+     * offers it for that M, else its first choice. */
+    int lt_tune;
+    unsigned long long *d_sum, *h_sum; /* kSumBlocks checksum partials, device and pinned host */
+    cudaEvent_t tune_ev[2];
+    struct {
+        int N, K, bias;
+        cublasLtMatmulAlgo_t algo;
+    } tuned[kLtTuned];
+    int ntuned;
 };
 
 cuda_backend *cb(rr_backend *be) { return (cuda_backend *)be; }
@@ -280,6 +297,11 @@ void cu_destroy(rr_backend *be) {
         cudaStreamSynchronize(c->copy);
     cudaFree(c->wmirror);
     cudaFree(c->lt_ws);
+    cudaFree(c->d_sum);
+    cudaFreeHost(c->h_sum);
+    for (int i = 0; i < 2; i++)
+        if (c->tune_ev[i])
+            cudaEventDestroy(c->tune_ev[i]);
     for (int i = 0; i < 2; i++) {
         cudaFree(c->d_meta[i]);
         cudaFreeHost(c->h_meta[i]);
@@ -360,6 +382,75 @@ rr_status cu_embed(rr_backend *be, const float *word, const float *pos, const fl
     return RR_OK;
 }
 
+/* The checksum of y[n] (the storage type): rrk_checksum's partials, added on the host. */
+rr_status lt_checksum(cuda_backend *c, const void *y, size_t n, unsigned long long *out) {
+    CU_TRY(rrk_checksum(c->dtype, y, n, c->d_sum, kSumBlocks, c->stream), "checksum");
+    CU_TRY(cudaMemcpyAsync(c->h_sum, c->d_sum, kSumBlocks * sizeof *c->h_sum, cudaMemcpyDeviceToHost, c->stream),
+           "checksum");
+    CU_TRY(cudaStreamSynchronize(c->stream), "checksum");
+    unsigned long long sum = 0;
+    for (int i = 0; i < kSumBlocks; i++)
+        sum += c->h_sum[i];
+    *out = sum;
+    return RR_OK;
+}
+
+/* RR_CUDA_LT_TUNE: which of the heuristic's results (res[0..found)) to run for this product.
+ * The first time a product (N, K, epilogue) is seen (on a GPU, the warm-up pass at the full
+ * token budget), every candidate runs on this call's operands: once untimed (its output's
+ * checksum must equal the first choice's: another tile shape or split-K can round the same
+ * product differently, and a choice made by timing must not change the scores' bits from one
+ * run to the next), then kTuneReps times between two events; the fastest is kept. This
+ * synchronises the stream, once per product, at load. Later calls, for any M, take the kept
+ * algorithm when this M's heuristic list holds it (the same bytes), else the first choice.
+ * y is left as the last candidate wrote it: the caller's product overwrites it. */
+rr_status lt_tuned_pick(cuda_backend *c, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
+                        cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc, const void *x, int M, int K,
+                        const void *W, int N, void *y, int b, const cublasLtMatmulHeuristicResult_t *res,
+                        int found, int *pick) {
+    enum { kTuneReps = 5 };
+    *pick = 0;
+    for (int t = 0; t < c->ntuned; t++)
+        if (c->tuned[t].N == N && c->tuned[t].K == K && c->tuned[t].bias == b) {
+            for (int i = 0; i < found; i++)
+                if (!memcmp(&res[i].algo, &c->tuned[t].algo, sizeof res[i].algo)) {
+                    *pick = i;
+                    break;
+                }
+            return RR_OK;
+        }
+    if (c->ntuned == kLtTuned || found < 2)
+        return RR_OK;
+    const float one = 1.0f, zero = 0.0f;
+    unsigned long long want = 0;
+    float best_ms = 0.0f;
+    for (int i = 0; i < found; i++) {
+        const cublasLtMatmulAlgo_t *algo = &res[i].algo;
+        if (cublasLtMatmul(c->lt, desc, &one, W, la, x, lb, &zero, y, lc, y, lc, algo, c->lt_ws, kLtWorkspace,
+                           c->stream) != CUBLAS_STATUS_SUCCESS)
+            continue;
+        unsigned long long sum = 0;
+        RR_TRY(lt_checksum(c, y, (size_t)M * (size_t)N, &sum));
+        if (i == 0)
+            want = sum;
+        else if (sum != want)
+            continue; /* rounds differently from the first choice */
+        CU_TRY(cudaEventRecord(c->tune_ev[0], c->stream), "tuning");
+        for (int r = 0; r < kTuneReps; r++)
+            cublasLtMatmul(c->lt, desc, &one, W, la, x, lb, &zero, y, lc, y, lc, algo, c->lt_ws, kLtWorkspace,
+                           c->stream);
+        CU_TRY(cudaEventRecord(c->tune_ev[1], c->stream), "tuning");
+        CU_TRY(cudaEventSynchronize(c->tune_ev[1]), "tuning");
+        float ms = 0.0f;
+        CU_TRY(cudaEventElapsedTime(&ms, c->tune_ev[0], c->tune_ev[1]), "tuning");
+        if (i == 0 || ms < best_ms)
+            best_ms = ms, *pick = i;
+    }
+    c->tuned[c->ntuned].N = N, c->tuned[c->ntuned].K = K, c->tuned[c->ntuned].bias = b;
+    c->tuned[c->ntuned++].algo = res[*pick].algo;
+    return RR_OK;
+}
+
 /* cuBLASLt: y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias fused). Row-major y is column-major yᵀ [N,M]:
  * yᵀ = op(A) · B with A = W seen as column-major [K,N] (transposed), B = x seen as [K,M]. */
 rr_status lt_matmul(cuda_backend *c, const void *x, int M, int K, const void *W, const void *bias,
@@ -383,26 +474,50 @@ rr_status lt_matmul(cuda_backend *c, const void *x, int M, int K, const void *W,
     BLAS_TRY(cublasLtMatrixLayoutInit(la, dt, (uint64_t)K, (uint64_t)N, K), "layout A");
     BLAS_TRY(cublasLtMatrixLayoutInit(lb, dt, (uint64_t)K, (uint64_t)M, K), "layout B");
     BLAS_TRY(cublasLtMatrixLayoutInit(lc, dt, (uint64_t)N, (uint64_t)M, N), "layout C");
-    /* algorithm: a small cache keyed by shape (passes of the same size reuse it) */
+    /* algorithm: a small cache keyed by shape (passes of the same size reuse it), 4-way: a key
+     * lives in one of the 4 slots from its hash on, and a miss replaces the one used longest
+     * ago, so a pass's 4 products never evict each other. (The earlier direct-mapped cache
+     * hashed N and K by odd constants, xored: a layer's N and K are all multiples of 64, so
+     * the three products with a bias epilogue shared one slot, each evicted the other two,
+     * and 18 of a pass's 24 products asked cuBLASLt's heuristic again: 108 questions for 15
+     * passes in kemu's count, tests/test_lt_tune.sh.) */
     const int b = bias ? 1 + (gelu_tanh != 0) : 0;
-    unsigned h = ((unsigned)M * 2654435761u) ^ ((unsigned)N * 40503u) ^ ((unsigned)K * 9973u) ^ (unsigned)b;
-    algo_entry *e = &c->algos[h % kAlgoCache];
-    if (!(e->valid && e->M == M && e->N == N && e->K == K && e->bias == b)) {
+    uint64_t h = (uint64_t)M * 0x9E3779B97F4A7C15ull ^ (uint64_t)N * 0xC2B2AE3D27D4EB4Full ^
+                 (uint64_t)K * 0x165667B19E3779F9ull ^ (uint64_t)b;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    algo_entry *e = NULL, *victim = NULL;
+    for (int w = 0; w < 4 && !e; w++) {
+        algo_entry *x = &c->algos[(h + (uint64_t)w) % kAlgoCache];
+        if (x->valid && x->M == M && x->N == N && x->K == K && x->bias == b)
+            e = x;
+        else if (!victim || x->used < victim->used)
+            victim = x;
+    }
+    if (!e) {
+        e = victim;
+        e->valid = 0;
         cublasLtMatmulPreferenceOpaque_t pref_o;
         cublasLtMatmulPreference_t pref = (cublasLtMatmulPreference_t)&pref_o;
         BLAS_TRY(cublasLtMatmulPreferenceInit(pref), "preference");
         size_t ws = kLtWorkspace;
         BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                                       sizeof ws), "preference");
-        cublasLtMatmulHeuristicResult_t res;
+        cublasLtMatmulHeuristicResult_t res[kLtCandidates];
         int found = 0;
-        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(c->lt, desc, la, lb, lc, lc, pref, 1, &res, &found);
+        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(c->lt, desc, la, lb, lc, lc, pref,
+                                                          c->lt_tune ? kLtCandidates : 1, res, &found);
         if (s != CUBLAS_STATUS_SUCCESS || found < 1) {
             *fallback = 1;
             return RR_OK;
         }
-        e->M = M, e->N = N, e->K = K, e->bias = b, e->valid = 1, e->algo = res.algo;
+        int pick = 0;
+        if (c->lt_tune)
+            RR_TRY(lt_tuned_pick(c, desc, la, lb, lc, x, M, K, W, N, y, b, res, found, &pick));
+        e->M = M, e->N = N, e->K = K, e->bias = b, e->valid = 1, e->algo = res[pick].algo;
     }
+    e->used = c->npass;
     const float one = 1.0f, zero = 0.0f;
     cublasStatus_t s = cublasLtMatmul(c->lt, desc, &one, W, la, x, lb, &zero, y, lc, y, lc, &e->algo,
                                       c->lt_ws, kLtWorkspace, c->stream);
@@ -562,6 +677,12 @@ rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
     if (c->stage_bytes > ((size_t)16 << 20)) /* larger downloads go straight to pageable memory */
         c->stage_bytes = (size_t)16 << 20;
     CU_TRY(cudaMallocHost(&c->h_stage, c->stage_bytes), "allocating pinned staging");
+    if (c->lt_tune) {
+        CU_TRY(cudaMalloc((void **)&c->d_sum, kSumBlocks * sizeof *c->d_sum), "allocating checksum sums");
+        CU_TRY(cudaMallocHost((void **)&c->h_sum, kSumBlocks * sizeof *c->h_sum), "allocating checksum sums");
+        for (int i = 0; i < 2; i++)
+            CU_TRY(cudaEventCreate(&c->tune_ev[i]), "creating an event");
+    }
     CU_TRY(cudaStreamSynchronize(c->stream), "creating the backend");
     return RR_OK;
 }
@@ -596,6 +717,8 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
      * 256 tokens. RR_CUDA_GELU_GEMM=exact keeps the model's erf GELU (our bias+GELU pass after
      * the product), =fused linear_gelu.cu; fp32 always computes the erf GELU. */
     c->lt_gelu_tanh = c->dtype && !c->fused_gelu && !(fg && !strcmp(fg, "exact"));
+    const char *tune = getenv("RR_CUDA_LT_TUNE");
+    c->lt_tune = c->dtype && tune && !strcmp(tune, "1");
     /* Attention kernel: attention_mma.cu where it applies (v4, two query blocks per warp, at
      * head dim 32; v3 at 64), else SIMT; RR_CUDA_ATTN=mma | wmma | simt picks the earlier
      * kernels (v3 everywhere, WMMA, SIMT: tests and benchmarks compare all of them). */
