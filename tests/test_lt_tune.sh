@@ -11,7 +11,7 @@
 #   - algorithm 1 ran the passes (its count grows with the pairs);
 #   - cuBLASLt's heuristic is asked once per product and pass size, not per call (at most 4
 #     products × (passes + the warm-up); the algorithm cache's earlier hash put three of a
-#     layer's four products in one slot, and asked 19 times a pass).
+#     layer's four products in one slot: 302 questions for these 15 passes, now 52).
 # Taking the fastest without the bit check picks algorithm 2 and changes the scores (shown by
 # hand: bench/RESULTS.md, twelfth session).
 set -uo pipefail

@@ -479,8 +479,8 @@ rr_status lt_matmul(cuda_backend *c, const void *x, int M, int K, const void *W,
      * ago, so a pass's 4 products never evict each other. (The earlier direct-mapped cache
      * hashed N and K by odd constants, xored: a layer's N and K are all multiples of 64, so
      * the three products with a bias epilogue shared one slot, each evicted the other two,
-     * and 18 of a pass's 24 products asked cuBLASLt's heuristic again: 108 questions for 15
-     * passes in kemu's count, tests/test_lt_tune.sh.) */
+     * and about 19 of a pass's 24 products asked cuBLASLt's heuristic again: 302 questions
+     * for 15 passes and the warm-up in kemu's count, 52 now; tests/test_lt_tune.sh.) */
     const int b = bias ? 1 + (gelu_tanh != 0) : 0;
     uint64_t h = (uint64_t)M * 0x9E3779B97F4A7C15ull ^ (uint64_t)N * 0xC2B2AE3D27D4EB4Full ^
                  (uint64_t)K * 0x165667B19E3779F9ull ^ (uint64_t)b;
