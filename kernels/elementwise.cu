@@ -35,12 +35,14 @@ __global__ void bias_act_kernel(T *__restrict__ y, const float *__restrict__ b, 
             v = gelu_erf(v);
         else if (act == 2)
             v = tanhf(v);
+        else if (act == 3)
+            v = v < 0.0f ? 0.0f : v;
         y[i] = from_f<T>(v);
     }
 }
 
 template <int ACT> __device__ __forceinline__ float activate(float v) {
-    return ACT == 1 ? gelu_erf(v) : ACT == 2 ? tanhf(v) : v;
+    return ACT == 1 ? gelu_erf(v) : ACT == 2 ? tanhf(v) : ACT == 3 ? (v < 0.0f ? 0.0f : v) : v;
 }
 
 /* v2: one 16-byte vector of VEC = 16 / sizeof(T) values per thread; N % VEC == 0. */
@@ -104,9 +106,11 @@ struct BiasAct {
             if (b)
                 return act == 1 ? launch_bias_act_vec<T, 1, true>(yt, b, total, N, stream)
                      : act == 2 ? launch_bias_act_vec<T, 2, true>(yt, b, total, N, stream)
+                     : act == 3 ? launch_bias_act_vec<T, 3, true>(yt, b, total, N, stream)
                                 : launch_bias_act_vec<T, 0, true>(yt, b, total, N, stream);
             return act == 1 ? launch_bias_act_vec<T, 1, false>(yt, b, total, N, stream)
-                            : launch_bias_act_vec<T, 2, false>(yt, b, total, N, stream);
+                 : act == 2 ? launch_bias_act_vec<T, 2, false>(yt, b, total, N, stream)
+                            : launch_bias_act_vec<T, 3, false>(yt, b, total, N, stream);
         }
         bias_act_kernel<T><<<grid_for(total), 256, 0, stream>>>((T *)y, b, M, N, act);
         return cudaGetLastError();

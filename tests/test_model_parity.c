@@ -7,8 +7,11 @@
  *   ce_pairs.tsv: 1,200 SciFact (query, document) pairs with PyTorch logits of the test
  *     cross-encoder. `rerank score` must match within 1e-4 absolute, and the order of
  *     documents for every query must be identical.
- *   ce_electra_pairs.tsv: 240 of those pairs (every 5th query) with PyTorch logits of the
- *     ELECTRA test cross-encoder (same trunk, ELECTRA's head): the same checks.
+ *   ce_electra_pairs.tsv, ce_distilbert_pairs.tsv: 240 of those pairs (every 5th query) with
+ *     PyTorch logits of the ELECTRA and DistilBERT test cross-encoders (same trunk, their
+ *     names and heads): the same checks.
+ *   distilbert_embed.tsv: 60 texts, the DistilBERT trunk mean-pooled by transformers:
+ *     `rerank embed` within 1e-4, cosine >= 0.99999.
  * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR.
  * RR_PARITY_STRIDE=k (the sanitizer build sets 4, tests/model.cmake) keeps every k-th text and
  * every k-th query's pairs: the same checks on a quarter of the fixture, for CI's time; the
@@ -211,12 +214,58 @@ int main(void) {
     free(ours);
     free(ref);
 
-    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA ---- */
+    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA and as DistilBERT ---- */
     if (check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_pairs.tsv",
                             "test-cross-encoder", 1000, 100) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_electra_pairs.tsv",
-                            "test-electra-cross-encoder", 240, 20))
+                            "test-electra-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_distilbert_pairs.tsv",
+                            "test-distilbert-cross-encoder", 240, 20))
         return 1;
+
+    /* ---- the DistilBERT trunk as a bi-encoder (mean pooling, max length 256) ---- */
+    snprintf(path, sizeof path, "%s/tests/fixtures/distilbert_embed.tsv", repo);
+    FILE *df = fopen(path, "r");
+    REQUIRE(df, "cannot open %s", path);
+    snprintf(path, sizeof path, "%s/dtexts.txt", tmp);
+    FILE *dt = fopen(path, "w");
+    enum { DMAX = 64, DH = 384 };
+    static float dref[DMAX][DH];
+    int nd = 0;
+    while (nd < DMAX && fscanf(df, "%15s\t%127s", kind, id) == 2) {
+        for (int j = 0; j < DH; j++)
+            REQUIRE(fscanf(df, "%f", &dref[nd][j]) == 1, "distilbert_embed.tsv: row %d short", nd + 1);
+        const char *t = find_text(!strcmp(kind, "query") ? &queries : &corpus, id);
+        REQUIRE(t && !strchr(t, '\n'), "%s %s not in the data", kind, id);
+        fprintf(dt, "%s\n", t);
+        nd++;
+    }
+    fclose(df);
+    fclose(dt);
+    CHECK(nd == 60);
+    snprintf(cmd, sizeof cmd, "%s embed --model %s/test-distilbert-cross-encoder --max-length 256 --input %s/dtexts.txt "
+             "--output %s/demb.npy", bin, models, tmp, tmp);
+    CHECK(run(cmd) == 0);
+    snprintf(path, sizeof path, "%s/demb.npy", tmp);
+    float *dours = load_npy(path, &r1, &c1);
+    REQUIRE(dours && r1 == (size_t)nd && c1 == DH, "DistilBERT embeddings: shape (%zu, %zu)", r1, c1);
+    double dcos = 1, dabs = 0;
+    for (int i = 0; i < nd; i++) {
+        double dot = 0, na = 0, nb = 0;
+        for (int j = 0; j < DH; j++) {
+            double a = dours[(size_t)i * DH + j], b = dref[i][j], d = fabs(a - b);
+            dot += a * b, na += a * a, nb += b * b;
+            if (!(d <= dabs))
+                dabs = d;
+        }
+        double cos = dot / sqrt(na * nb);
+        if (!(cos >= dcos))
+            dcos = cos;
+    }
+    printf("distilbert embed: %d texts, min cosine %.9f, max abs diff %.3g\n", nd, dcos, dabs);
+    CHECK_MSG(dcos >= 0.99999, "min cosine %.9f", dcos);
+    CHECK_MSG(dabs <= 1e-4, "max abs diff %g", dabs);
+    free(dours);
 
     text_list_free(&corpus);
     text_list_free(&queries);

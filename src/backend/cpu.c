@@ -352,6 +352,9 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
         } else if (act == RR_ACT_TANH) {
             for (int32_t n = 0; n < N; n++)
                 row[n] = tanhf(row[n]);
+        } else if (act == RR_ACT_RELU) {
+            for (int32_t n = 0; n < N; n++)
+                row[n] = row[n] < 0.0f ? 0.0f : row[n];
         }
     }
     return RR_OK;

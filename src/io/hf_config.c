@@ -125,16 +125,24 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     const char *arch = json_is_array(archs) ? json_string_value(json_array_get(archs, 0)) : NULL;
     snprintf(c->model_type, sizeof c->model_type, "%s", mt ? mt : "");
     snprintf(c->architecture, sizeof c->architecture, "%s", arch ? arch : "");
-    c->electra = mt && !strcmp(mt, "electra");
-    if (!mt || (strcmp(mt, "bert") != 0 && !c->electra)) {
+    static const struct {
+        const char *model_type, *base, *cls;
+    } families[] = {[RR_FAMILY_BERT] = {"bert", "BertModel", "BertForSequenceClassification"},
+                    [RR_FAMILY_ELECTRA] = {"electra", "ElectraModel", "ElectraForSequenceClassification"},
+                    [RR_FAMILY_DISTILBERT] = {"distilbert", "DistilBertModel", "DistilBertForSequenceClassification"}};
+    int fam = -1;
+    for (int i = 0; mt && i < (int)(sizeof families / sizeof families[0]); i++)
+        if (!strcmp(mt, families[i].model_type))
+            fam = i;
+    if (fam < 0) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
-                      "BERT-family checkpoints (model_type \"bert\" or \"electra\")",
+                      "BERT-family checkpoints (model_type \"bert\", \"electra\" or \"distilbert\")",
                       rr_json_where(&doc, "model_type", at, sizeof at), mt ? mt : "(missing)", arch ? arch : "?");
         goto done;
     }
-    const char *base = c->electra ? "ElectraModel" : "BertModel";
-    const char *cls = c->electra ? "ElectraForSequenceClassification" : "BertForSequenceClassification";
+    c->family = (rr_family)fam;
+    const char *base = families[fam].base, *cls = families[fam].cls;
     if (arch && strcmp(arch, base) && strcmp(arch, cls)) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: architecture \"%s\" is not supported (%s for bi-encoders, %s for cross-encoders)",
@@ -142,15 +150,19 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         goto done;
     }
     c->is_classifier = arch && ends_with(arch, "ForSequenceClassification");
-    if ((st = get_int(&doc, "hidden_size", -1, 1, 1 << 16, &c->hidden_size)) ||
-        (st = get_int(&doc, "num_hidden_layers", -1, 1, 1024, &c->num_layers)) ||
-        (st = get_int(&doc, "num_attention_heads", -1, 1, 1024, &c->num_heads)) ||
-        (st = get_int(&doc, "intermediate_size", -1, 1, 1 << 18, &c->intermediate_size)) ||
+    const int db = c->family == RR_FAMILY_DISTILBERT; /* DistilBertConfig's own key names */
+    const char *k_hidden = db ? "dim" : "hidden_size", *k_heads = db ? "n_heads" : "num_attention_heads";
+    if ((st = get_int(&doc, k_hidden, -1, 1, 1 << 16, &c->hidden_size)) ||
+        (st = get_int(&doc, db ? "n_layers" : "num_hidden_layers", -1, 1, 1024, &c->num_layers)) ||
+        (st = get_int(&doc, k_heads, -1, 1, 1024, &c->num_heads)) ||
+        (st = get_int(&doc, db ? "hidden_dim" : "intermediate_size", -1, 1, 1 << 18, &c->intermediate_size)) ||
         (st = get_int(&doc, "max_position_embeddings", 512, 1, 1 << 16, &c->max_position_embeddings)) ||
-        (st = get_int(&doc, "type_vocab_size", 2, 1, 1 << 16, &c->type_vocab_size)) ||
+        (!db && (st = get_int(&doc, "type_vocab_size", 2, 1, 1 << 16, &c->type_vocab_size))) ||
         (st = get_int(&doc, "vocab_size", -1, 1, 1 << 24, &c->vocab_size)))
         goto done;
-    if (c->electra) {
+    if (db)
+        c->type_vocab_size = 2;
+    if (c->family == RR_FAMILY_ELECTRA) {
         /* ELECTRA-small style checkpoints embed in a smaller width and project up
          * (embeddings_project): not implemented, so refused rather than misread */
         int emb = 0;
@@ -163,13 +175,13 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
             goto done;
         }
     }
-    c->head_act = c->electra ? RR_ACT_GELU : RR_ACT_TANH;
+    c->head_act = c->family == RR_FAMILY_ELECTRA ? RR_ACT_GELU : db ? RR_ACT_RELU : RR_ACT_TANH;
     if (c->hidden_size % c->num_heads) {
-        st = rr_error(RR_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
-                      rr_json_where(&doc, "num_attention_heads", at, sizeof at), c->hidden_size, c->num_heads);
+        st = rr_error(RR_ERR_FORMAT, "%s: %s %d is not a multiple of %s %d",
+                      rr_json_where(&doc, k_heads, at, sizeof at), k_hidden, c->hidden_size, k_heads, c->num_heads);
         goto done;
     }
-    json_t *eps = json_object_get(o, "layer_norm_eps");
+    json_t *eps = db ? NULL : json_object_get(o, "layer_norm_eps"); /* DistilBERT: 1e-12 in its code */
     c->layer_norm_eps = 1e-12f;
     if (eps) {
         if (!json_is_number(eps) || json_number_value(eps) <= 0) {
@@ -179,10 +191,13 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         }
         c->layer_norm_eps = (float)json_number_value(eps);
     }
-    const char *act = json_string_value(json_object_get(o, "hidden_act"));
+    const char *k_act = db ? "activation" : "hidden_act";
+    const char *act = json_string_value(json_object_get(o, k_act));
+    if (!act && db)
+        act = "gelu"; /* DistilBertConfig's default */
     if (!act || strcmp(act, "gelu") != 0) {
-        st = rr_error(RR_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported (only \"gelu\", "
-                      "the exact erf form)", rr_json_where(&doc, "hidden_act", at, sizeof at), act ? act : "(missing)");
+        st = rr_error(RR_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported (only \"gelu\", the exact erf form)",
+                      rr_json_where(&doc, k_act, at, sizeof at), k_act, act ? act : "(missing)");
         goto done;
     }
     c->hidden_act = RR_ACT_GELU;

@@ -1,8 +1,10 @@
 /* io/hf_config.h — a BERT-family model directory's configuration: config.json, and for
  * sentence-transformers bi-encoders modules.json, <pooling>/config.json and
- * sentence_bert_config.json. BERT-family: model_type "bert", and "electra" (ELECTRA's
- * encoder is BERT's; its classification head is dense + GELU + out_proj instead of BERT's
- * pooler dense + tanh + classifier; its optional embeddings projection is refused). */
+ * sentence_bert_config.json. BERT-family: model_type "bert"; "electra" (BERT's encoder; the
+ * classification head is dense + GELU + out_proj instead of BERT's pooler dense + tanh +
+ * classifier; its optional embeddings projection is refused); "distilbert" (BERT's layer
+ * under other names and config keys, no token-type embeddings, LayerNorm eps 1e-12, the head
+ * pre_classifier + ReLU + classifier). */
 #ifndef RR_IO_HF_CONFIG_H
 #define RR_IO_HF_CONFIG_H
 
@@ -16,24 +18,27 @@ typedef enum rr_pooling {
     RR_POOL_MEAN_SQRT_LEN
 } rr_pooling;
 
-typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH } rr_activation;
+typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT } rr_family;
+
+typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU } rr_activation;
 
 typedef struct rr_bert_config {
-    char model_type[32];    /* "bert" or "electra" */
-    int electra;            /* model_type "electra": weights under "electra.", ELECTRA's head */
+    char model_type[32];    /* "bert", "electra" or "distilbert" */
+    rr_family family;       /* which of them: weight names and head */
     char architecture[64];  /* architectures[0], e.g. "BertForSequenceClassification"; may be "" */
     int hidden_size;        /* H */
     int num_layers;         /* L */
     int num_heads;
     int intermediate_size;  /* I */
     int max_position_embeddings;
-    int type_vocab_size;
+    int type_vocab_size;    /* DistilBERT: 2, a table of zeros made at load (it has none) */
     int vocab_size;         /* V */
     float layer_norm_eps;
     rr_activation hidden_act; /* only exact (erf) GELU */
     int num_labels;         /* classification heads; 0 when the architecture has none */
     int is_classifier;      /* architecture ends in ForSequenceClassification */
-    rr_activation head_act; /* the classifier's first layer: tanh (BERT's pooler), GELU (ELECTRA) */
+    rr_activation head_act; /* the classifier's first layer: tanh (BERT's pooler), GELU (ELECTRA),
+                             * ReLU (DistilBERT) */
     /* sentence-transformers */
     rr_pooling pooling;
     int normalize;          /* a Normalize module follows pooling */

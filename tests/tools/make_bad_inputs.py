@@ -271,6 +271,11 @@ cfg_case("config-electra-embedding-projection", "config.json:21:20: embedding_si
 cfg_case("config-electra-over-bert-weights", 'tensor "embeddings.word_embeddings.weight" (with or without '
          '"electra.") is missing', config(model_type="electra", architectures=ELECTRA_CLS),
          why="config.json says ELECTRA, the weights are the tiny BERT model's (bert.-prefixed)")
+DISTIL = {"architectures": ["DistilBertForSequenceClassification"], "model_type": "distilbert", "dim": 32,
+          "n_layers": 2, "n_heads": 2, "hidden_dim": 64, "max_position_embeddings": 512, "vocab_size": 30522,
+          "activation": "relu"}
+cfg_case("config-distilbert-relu", 'config.json:12:16: activation "relu" is not supported (only "gelu"',
+         json.dumps(DISTIL, indent=1) + "\n", why="DistilBERT's config keys; only the GELU activation is implemented")
 cfg_case("config-missing-hidden-size", 'config.json: required field "hidden_size" is missing',
          config(hidden_size=None))
 cfg_case("config-hidden-size-string", 'config.json:6:17: field "hidden_size" must be an integer', config(hidden_size="32"))
