@@ -46,7 +46,7 @@ typedef enum rr_precision {
 typedef struct rr_classifier_head {
     const float *pooler_w; /* [H, H] */
     const float *pooler_b; /* [H] */
-    rr_activation pooler_act; /* RR_ACT_TANH (BERT's pooler) or RR_ACT_GELU (ELECTRA's head) */
+    rr_activation pooler_act; /* RR_ACT_TANH (BERT's pooler), _GELU (ELECTRA's), _RELU (DistilBERT's) */
     const float *cls_w;    /* [N, H] */
     const float *cls_b;    /* [N] */
     int32_t num_labels;    /* N */
