@@ -14,21 +14,8 @@ import struct
 import sys
 from array import array
 
-
-def read_tensors(src):
-    index = os.path.join(src, "model.safetensors.index.json")
-    files = (sorted(set(json.load(open(index))["weight_map"].values()))
-             if os.path.exists(index) else ["model.safetensors"])
-    for name in files:
-        with open(os.path.join(src, name), "rb") as f:
-            n = struct.unpack("<Q", f.read(8))[0]
-            header = json.loads(f.read(n))
-            data = f.read()
-        for key, meta in header.items():
-            if key == "__metadata__":
-                continue
-            b, e = meta["data_offsets"]
-            yield key, meta["dtype"], meta["shape"], data[b:e]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
+import st_min  # noqa: E402
 
 
 def convert(raw, dtype):
@@ -49,22 +36,15 @@ def main():
     src, dst, dtype = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(dst, exist_ok=True)
     prefix = json.load(open(os.path.join(src, "config.json")))["model_type"] + "."
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for key, dt, shape, raw in read_tensors(src):
+    tensors = {}
+    for key, (dt, shape, raw) in st_min.read_dir(src).items():
         if dt != "F32":  # buffers such as embeddings.position_ids stay as they are
             out, odt = raw, dt
         else:
             out, odt = convert(raw, dtype), dtype
         name = key if key.startswith((prefix, "classifier.")) else prefix + key
-        header[name] = {"dtype": odt, "shape": shape, "data_offsets": [offset, offset + len(out)]}
-        blobs.append(out)
-        offset += len(out)
-    hb = json.dumps(header, separators=(",", ":")).encode()
-    hb += b" " * (-len(hb) % 8)
-    with open(os.path.join(dst, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(hb)) + hb)
-        for b in blobs:
-            f.write(b)
+        tensors[name] = (odt, shape, out)
+    st_min.write(os.path.join(dst, "model.safetensors"), tensors)
     for name in ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
                  "special_tokens_map.json"):
         if os.path.exists(os.path.join(src, name)):

@@ -13,11 +13,12 @@ classifier.weight / .bias. Standard library only (scripts/setup.sh runs it); mak
 runs it too and checks that transformers loads the result into the model it scored
 (tests/fixtures/test-distilbert-cross-encoder/README.md).
 """
-import json
 import os
-import struct
 import sys
 from array import array
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_min  # noqa: E402
 
 LAYER = {  # BERT name (after "encoder.layer.N.") -> DistilBERT name (after "transformer.layer.N.")
     "attention.self.query": "attention.q_lin", "attention.self.key": "attention.k_lin",
@@ -25,19 +26,6 @@ LAYER = {  # BERT name (after "encoder.layer.N.") -> DistilBERT name (after "tra
     "attention.output.LayerNorm": "sa_layer_norm", "intermediate.dense": "ffn.lin1",
     "output.dense": "ffn.lin2", "output.LayerNorm": "output_layer_norm",
 }
-
-
-def read(path):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k != "__metadata__":
-            b, e = v["data_offsets"]
-            out[k] = (v["dtype"], v["shape"], data[b:e])
-    return out
 
 
 def rename(k):
@@ -55,7 +43,7 @@ def rename(k):
 def main(argv):
     if len(argv) != 4:
         sys.exit(__doc__.strip().split("\n")[2].strip())
-    trunk, head = read(argv[1]), read(argv[2])
+    trunk, head = st_min.read(argv[1]), st_min.read(argv[2])
     tensors = {}
     for k, (dt, shape, raw) in trunk.items():
         name = rename(k)
@@ -73,21 +61,7 @@ def main(argv):
     tensors["distilbert.embeddings.position_embeddings.weight"] = (dt, shape, folded.tobytes())
     for k in ("classifier.weight", "classifier.bias"):
         tensors[k] = head[k]
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for k in sorted(tensors):
-        dt, shape, raw = tensors[k]
-        header[k] = {"dtype": dt, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    hb = json.dumps(header, separators=(",", ":")).encode()
-    hb += b" " * (-len(hb) % 8)
-    tmp = argv[3] + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)) + hb)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, argv[3])
-
+    st_min.write(argv[3], {k: tensors[k] for k in sorted(tensors)})
 
 if __name__ == "__main__":
     main(sys.argv)

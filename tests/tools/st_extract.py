@@ -9,41 +9,24 @@ script uses it to build the ELECTRA test cross-encoder's head dense layer from M
 pooler (tests/fixtures/test-electra-cross-encoder/README.md); make_fixtures.py uses it the
 same way to check that the assembled directory is the model it scored.
 """
-import json
 import os
-import struct
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_min  # noqa: E402
 
 
 def main(argv):
     if len(argv) < 4 or any("=" not in a for a in argv[3:]):
         sys.exit(__doc__.strip().split("\n")[2].strip())
-    out, src, renames = argv[1], argv[2], [a.split("=", 1) for a in argv[3:]]
-    with open(src, "rb") as f:
-        (hlen,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(hlen))
-        base = 8 + hlen
-        tensors, blobs, offset = {}, [], 0
-        for old, new in renames:
-            if old not in header or old == "__metadata__":
-                sys.exit(f"{src}: no tensor {old!r}")
-            t = header[old]
-            start, end = t["data_offsets"]
-            f.seek(base + start)
-            blob = f.read(end - start)
-            if len(blob) != end - start:
-                sys.exit(f"{src}: tensor {old!r} runs past the end of the file")
-            tensors[new] = {"dtype": t["dtype"], "shape": t["shape"], "data_offsets": [offset, offset + len(blob)]}
-            blobs.append(blob)
-            offset += len(blob)
-    head = json.dumps({"__metadata__": {"format": "pt"}, **tensors}, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    tmp = out + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(head)) + head)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, out)
+    out, src = argv[1], argv[2]
+    tensors = st_min.read(src)
+    picked = {}
+    for old, new in (a.split("=", 1) for a in argv[3:]):
+        if old not in tensors:
+            sys.exit(f"{src}: no tensor {old!r}")
+        picked[new] = tensors[old]
+    st_min.write(out, picked)
 
 
 if __name__ == "__main__":
