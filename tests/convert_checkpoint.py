@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Rewrite a (possibly sharded) safetensors checkpoint as ONE model.safetensors the way
-transformers' save_pretrained writes a BertForSequenceClassification (or, for config.json's
-model_type "electra", an ElectraForSequenceClassification): encoder tensors under "bert."
-("electra."), the head at top level, optionally in F16 or BF16. Python standard library only (no
+transformers' save_pretrained writes a BertForSequenceClassification (or the Electra / DistilBert
+one, as config.json's model_type says): encoder tensors under "bert." ("electra.",
+"distilbert."), the head at top level, optionally in F16 or BF16. Python standard library only (no
 numpy, no torch), so CI can run it.
 
 usage: convert_checkpoint.py SRC_DIR DST_DIR {F32,F16,BF16}
