@@ -5,7 +5,9 @@
  * one workspace sized for the largest pass. Forward: embed+LN, L × (QKV, attention, output
  * projection, add+LN, FFN with GELU, add+LN), then the head:
  *   classifier: CLS → pooler dense + tanh → classifier → logits [S, num_labels]
- *               (ELECTRA: classifier.dense + GELU → classifier.out_proj, the same op)
+ *               (ELECTRA: classifier.dense + GELU → classifier.out_proj; DistilBERT:
+ *               pre_classifier + ReLU → classifier; the same op. Each family's tensor names:
+ *               k_names; DistilBERT's missing token-type table: zeros made at load)
  *   embedding:  pooling (CLS / mean / max / mean-sqrt-len) → optional L2 norm → [S, H]
  *   pooled:     CLS → pooler dense + tanh → [S, H], the classifier's input (fit-head's
  *               features). It runs the backends' classify op with an identity [H, H]
