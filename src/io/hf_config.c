@@ -33,6 +33,16 @@ static rr_status get_int(const rr_json_doc *d, const char *key, int def, int lo,
     return RR_OK;
 }
 
+static const struct {
+    const char *model_type, *base, *cls;
+} families[] = {[RR_FAMILY_BERT] = {"bert", "BertModel", "BertForSequenceClassification"},
+                [RR_FAMILY_ELECTRA] = {"electra", "ElectraModel", "ElectraForSequenceClassification"},
+                [RR_FAMILY_DISTILBERT] = {"distilbert", "DistilBertModel", "DistilBertForSequenceClassification"}};
+
+const char *rr_family_architecture(rr_family f, int classifier) {
+    return classifier ? families[f].cls : families[f].base;
+}
+
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
@@ -125,11 +135,6 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     const char *arch = json_is_array(archs) ? json_string_value(json_array_get(archs, 0)) : NULL;
     snprintf(c->model_type, sizeof c->model_type, "%s", mt ? mt : "");
     snprintf(c->architecture, sizeof c->architecture, "%s", arch ? arch : "");
-    static const struct {
-        const char *model_type, *base, *cls;
-    } families[] = {[RR_FAMILY_BERT] = {"bert", "BertModel", "BertForSequenceClassification"},
-                    [RR_FAMILY_ELECTRA] = {"electra", "ElectraModel", "ElectraForSequenceClassification"},
-                    [RR_FAMILY_DISTILBERT] = {"distilbert", "DistilBertModel", "DistilBertForSequenceClassification"}};
     int fam = -1;
     for (int i = 0; mt && i < (int)(sizeof families / sizeof families[0]); i++)
         if (!strcmp(mt, families[i].model_type))

@@ -45,6 +45,10 @@ typedef struct rr_bert_config {
     int st_max_seq_length;  /* sentence_bert_config.json max_seq_length; 0 if absent */
 } rr_bert_config;
 
+/* The family's architecture name: its base model ("BertModel") or, with classifier set, its
+ * cross-encoder ("BertForSequenceClassification"). */
+const char *rr_family_architecture(rr_family f, int classifier);
+
 /* Parse and validate; unsupported architectures and options are refused by name. */
 rr_status rr_bert_config_load(const char *model_dir, rr_bert_config *out);
 

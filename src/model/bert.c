@@ -404,7 +404,8 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     m->head = p.head != RR_HEAD_AUTO ? p.head : c->is_classifier ? RR_HEAD_CLASSIFIER : RR_HEAD_EMBEDDING;
     if (m->head == RR_HEAD_CLASSIFIER && !c->is_classifier) {
         st = rr_error(RR_ERR_UNSUPPORTED, "%s: a classifier head was asked for but config.json's "
-                      "architecture is \"%s\", not a ...ForSequenceClassification one", dir, c->architecture);
+                      "architecture is \"%s\", not %s", dir, c->architecture,
+                      rr_family_architecture(c->family, 1));
         goto fail;
     }
     if (m->head == RR_HEAD_POOLED && c->family != RR_FAMILY_BERT) {
