@@ -6,6 +6,9 @@
 #                        kemu's emulated one, RR_EMU_MODULE) it computes bf16 and says nothing
 #   auto + fp32          no note
 #   cuda                 without a GPU: refused with the reason, no output file
+#   auto, a GPU, a model its kernels do not take (kemu's GPU and the tiny model, head dimension
+#                        16): computes on the CPU — the same bytes — and says why on stderr;
+#                        cuda on the same: refused, no output file
 # `rerank score` with the test cross-encoder (MiniLM's shapes, which the CUDA kernels take, so
 # that the test means the same on a machine with a GPU). Needs RR_BIN, RR_MODELS_DIR (ctest sets
 # them).
@@ -58,6 +61,18 @@ if [ -n "${RR_EMU_MODULE:-}" ]; then
   if [ "$(timing_field device "$T/err") $(timing_field precision "$T/err")" = "cuda fp16" ] && ! grep -q "$NOTE" "$T/err"
   then ok "auto + fp16 on kemu: cuda fp16, no note"
   else bad "auto + fp16 on kemu: $(cat "$T/err")"; fi
+  tiny_model "$T/tiny" >/dev/null || bad "cannot build the tiny model"
+  ST=("$BIN" score --model "$T/tiny" --pairs "$T/pairs.tsv" --max-length 32 --quiet)
+  "${ST[@]}" --device cpu --output "$T/tiny-cpu.txt" 2>"$T/err" || bad "tiny model on the CPU: $(cat "$T/err")"
+  RR_CUDA_MODULE="$RR_EMU_MODULE" "${ST[@]}" --device auto --precision bf16 --timing --output "$T/tiny-auto.txt" \
+    2>"$T/err" || bad "auto, tiny model on kemu: $(cat "$T/err")"
+  if grep -q "rerank score: note: --device auto: computing in fp32 on the CPU (cuda backend: head dimension 16" "$T/err" &&
+    [ "$(timing_field device "$T/err")" = cpu ] && cmp -s "$T/tiny-cpu.txt" "$T/tiny-auto.txt"
+  then ok "auto, a GPU and a model its kernels do not take: the CPU's bytes, and why"
+  else bad "auto, tiny model on kemu: $(cat "$T/err")"; fi
+  RR_CUDA_MODULE="$RR_EMU_MODULE" "${ST[@]}" --device cuda --output "$T/x" 2>"$T/err"
+  if [ $? -eq 1 ] && grep -q "head dimension 16" "$T/err" && [ ! -e "$T/x" ]; then ok "cuda, tiny model on kemu: refused"
+  else bad "cuda, tiny model on kemu: $(cat "$T/err")"; fi
 else
   echo "(no RR_EMU_MODULE: kemu not built, the emulated-GPU case not run)"
 fi

@@ -68,6 +68,8 @@ typedef struct rr_model_info {
     const char *device;   /* backend name */
     const char *precision; /* "fp32" | "bf16" | "fp16" */
     double warmup_seconds; /* the GPU warm-up pass at load (0 on the CPU or without it) */
+    const char *device_fallback; /* device "auto" with a GPU present whose CUDA backend does
+                                  * not take this model: why it runs on the CPU; else "" */
 } rr_model_info;
 
 rr_model_info rr_model_get_info(const rr_model *model);

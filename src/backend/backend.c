@@ -1,5 +1,6 @@
 /* backend/backend.c — the one place that decides which backends exist, and the checks
  * every backend shares. */
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -24,13 +25,21 @@ rr_status rr_backend_create(const char *device, const rr_backend_limits *limits,
     int want_cuda = !strcmp(device, "cuda"), want_auto = !strcmp(device, "auto");
     if (!want_cuda && !want_auto && strcmp(device, "cpu"))
         return rr_error(RR_ERR_INVALID_ARG, "unknown device \"%s\" (cpu, cuda or auto)", device);
+    char fallback[256] = "";
 #ifdef RR_CUDA
     if (want_cuda || want_auto) {
         char why[160] = "";
-        if (rr_cuda_device_count(why, sizeof why) > 0)
-            return rr_backend_cuda_create(limits, out);
-        if (want_cuda)
+        if (rr_cuda_device_count(why, sizeof why) > 0) {
+            rr_status st = rr_backend_cuda_create(limits, out);
+            /* auto: a model the CUDA backend does not take runs on the CPU rather than not at
+             * all (a nightly job with device: auto must not fail where cpu would not) */
+            if (st != RR_ERR_UNSUPPORTED || !want_auto)
+                return st;
+            snprintf(fallback, sizeof fallback, "%s", rr_last_error());
+            rr_error_clear();
+        } else if (want_cuda) {
             return rr_error(RR_ERR_UNSUPPORTED, "device \"cuda\": no usable CUDA device (%s)", why);
+        }
     }
 #else
     if (want_cuda)
@@ -44,7 +53,9 @@ rr_status rr_backend_create(const char *device, const rr_backend_limits *limits,
                         rr_precision_name(limits->precision));
     rr_backend_limits cpu_limits = *limits;
     cpu_limits.precision = RR_PRECISION_FP32;
-    return rr_backend_cpu_create(&cpu_limits, out);
+    RR_TRY(rr_backend_cpu_create(&cpu_limits, out));
+    snprintf((*out)->fallback, sizeof (*out)->fallback, "%s", fallback);
+    return RR_OK;
 }
 
 size_t rr_backend_act_bytes(const rr_backend *be) {

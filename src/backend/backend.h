@@ -136,10 +136,14 @@ struct rr_backend {
     /* With profiling on (CUDA: RR_CUDA_PROFILE=1), the device time per op kind (rr_op_kind)
      * of that pass; zeros otherwise. */
     double last_op_s[RR_MODEL_OP_KINDS];
+    /* "auto" on a machine with a GPU whose CUDA backend does not take this model (e.g. a head
+     * dimension its kernels lack): why the CPU computes instead; "" otherwise */
+    char fallback[256];
 };
 
-/* Create a backend by name: "cpu", "cuda" or "auto" (cuda when built in and a device is
- * present, else cpu). */
+/* Create a backend by name: "cpu", "cuda" or "auto" (cuda when built in, a device is present
+ * and the CUDA backend takes the model's shapes; else cpu, in fp32, with be->fallback saying
+ * why when a device was present). */
 rr_status rr_backend_create(const char *device, const rr_backend_limits *limits, rr_backend **out);
 void rr_backend_destroy(rr_backend *be);
 

@@ -603,8 +603,12 @@ rr_status cli_model_load(const char *cmd, const char *dir, const rr_model_params
     /* --device auto without a usable GPU computes in fp32 on the CPU whatever precision was
      * asked (backend.c): a job that asked for bf16 / fp16 hears it here, not only from a summary */
     static const char *const asked[] = {"fp32", "bf16", "fp16"}; /* rr_model_params.precision */
-    const char *got = rr_model_get_info(*out).precision;
-    if (rr_precision_parse(got) != p->precision)
+    const rr_model_info info = rr_model_get_info(*out);
+    const char *got = info.precision;
+    if (info.device_fallback[0]) /* a GPU, but a model its kernels do not take */
+        fprintf(stderr, "rerank %s: note: --device auto: computing in %s on the CPU (%s)\n", cmd, got,
+                info.device_fallback);
+    else if (rr_precision_parse(got) != p->precision)
         fprintf(stderr, "rerank %s: note: no usable GPU for --device auto: computing in %s on the CPU "
                         "(--precision %s not applied)\n", cmd, got, asked[p->precision]);
     return RR_OK;

@@ -553,6 +553,7 @@ rr_model_info rr_model_get_info(const rr_model *m) {
     i.device = m->be->ops->name;
     i.precision = rr_precision_name(m->be->limits.precision);
     i.warmup_seconds = m->warmup_seconds;
+    i.device_fallback = m->be->fallback;
     return i;
 }
 
