@@ -56,52 +56,46 @@ if ! [ -f "$MINILM/model.safetensors" ] ||
   trap - EXIT
 fi
 
-# --- 3. the test cross-encoder -----------------------------------------------------------
+# --- 3. the test cross-encoders -----------------------------------------------------------
 # No registry reachable here ships a trained cross-encoder, so the tests use the real MiniLM
 # trunk plus a seeded classification head written by transformers (see
-# tests/fixtures/test-cross-encoder/README.md). It is laid out as a two-shard checkpoint.
-HEAD_SRC="$REPO/tests/fixtures/test-cross-encoder"
-CE="$CACHE/models/test-cross-encoder"
-if [ -f "$HEAD_SRC/head.safetensors" ]; then
-  rm -rf "$CE.new" && mkdir -p "$CE.new"
-  cp "$HEAD_SRC/config.json" "$HEAD_SRC/model.safetensors.index.json" "$CE.new/"
-  cp "$HEAD_SRC/head.safetensors" "$CE.new/model-00002-of-00002.safetensors"
-  ln -s "$MINILM/model.safetensors" "$CE.new/model-00001-of-00002.safetensors"
+# tests/fixtures/test-cross-encoder/README.md), laid out as a two-shard checkpoint. Each model
+# is assembled in DIR.new and renamed into place: model_dir NAME FILL, where FILL writes the
+# weights and config from the fixture directory ($1) into the new one ($2); the tokenizer
+# files are MiniLM's.
+model_dir() {
+  local src="$REPO/tests/fixtures/$1" dst="$CACHE/models/$1" f
+  [ -f "$src/head.safetensors" ] || return 0
+  rm -rf "$dst.new" && mkdir -p "$dst.new"
+  "$2" "$src" "$dst.new"
   for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
-    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$CE.new/"
+    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$dst.new/"
   done
-  rm -rf "$CE" && mv "$CE.new" "$CE"
-fi
+  rm -rf "$dst" && mv "$dst.new" "$dst"
+}
+fill_bert() { # two shards: MiniLM's file, the head
+  cp "$1/config.json" "$1/model.safetensors.index.json" "$2/"
+  ln -s "$MINILM/model.safetensors" "$2/model-00001-of-00002.safetensors"
+  cp "$1/head.safetensors" "$2/model-00002-of-00002.safetensors"
+}
 # The same trunk as an ELECTRA cross-encoder (tests/fixtures/test-electra-cross-encoder/README.md):
 # its head's dense layer is MiniLM's pooler under ELECTRA's names (st_extract.py copies the bytes).
-EL_SRC="$REPO/tests/fixtures/test-electra-cross-encoder"
-EL="$CACHE/models/test-electra-cross-encoder"
-if [ -f "$EL_SRC/head.safetensors" ]; then
-  rm -rf "$EL.new" && mkdir -p "$EL.new"
-  cp "$EL_SRC/config.json" "$EL_SRC/model.safetensors.index.json" "$EL.new/"
-  ln -s "$MINILM/model.safetensors" "$EL.new/model-00001-of-00003.safetensors"
-  python3 "$REPO/tests/tools/st_extract.py" "$EL.new/model-00002-of-00003.safetensors" "$MINILM/model.safetensors" \
+fill_electra() {
+  cp "$1/config.json" "$1/model.safetensors.index.json" "$2/"
+  ln -s "$MINILM/model.safetensors" "$2/model-00001-of-00003.safetensors"
+  python3 "$REPO/tests/tools/st_extract.py" "$2/model-00002-of-00003.safetensors" "$MINILM/model.safetensors" \
     pooler.dense.weight=classifier.dense.weight pooler.dense.bias=classifier.dense.bias
-  cp "$EL_SRC/head.safetensors" "$EL.new/model-00003-of-00003.safetensors"
-  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
-    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$EL.new/"
-  done
-  rm -rf "$EL" && mv "$EL.new" "$EL"
-fi
+  cp "$1/head.safetensors" "$2/model-00003-of-00003.safetensors"
+}
 # ... and as a DistilBERT cross-encoder (tests/fixtures/test-distilbert-cross-encoder/README.md):
 # its model file is MiniLM's renamed, token types folded into positions (make_distilbert.py).
-DB_SRC="$REPO/tests/fixtures/test-distilbert-cross-encoder"
-DB="$CACHE/models/test-distilbert-cross-encoder"
-if [ -f "$DB_SRC/head.safetensors" ]; then
-  rm -rf "$DB.new" && mkdir -p "$DB.new"
-  cp "$DB_SRC/config.json" "$DB.new/"
-  python3 "$REPO/tests/tools/make_distilbert.py" "$MINILM/model.safetensors" "$DB_SRC/head.safetensors" \
-    "$DB.new/model.safetensors"
-  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
-    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$DB.new/"
-  done
-  rm -rf "$DB" && mv "$DB.new" "$DB"
-fi
+fill_distilbert() {
+  cp "$1/config.json" "$2/"
+  python3 "$REPO/tests/tools/make_distilbert.py" "$MINILM/model.safetensors" "$1/head.safetensors" "$2/model.safetensors"
+}
+model_dir test-cross-encoder fill_bert
+model_dir test-electra-cross-encoder fill_electra
+model_dir test-distilbert-cross-encoder fill_distilbert
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------
 # Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source

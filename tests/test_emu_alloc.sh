@@ -17,19 +17,8 @@ MODEL="${RR_MODELS_DIR:?}/test-cross-encoder"
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
 
-words=(protein cell gene tumour immune receptor signal pathway mutation therapy trial blood brain liver insulin)
-pairs() { # N: deterministic pairs of 3-8 and 10-40 words
-  local i j q d
-  for ((i = 0; i < $1; i++)); do
-    q="" d=""
-    for ((j = 0; j < 3 + i % 6; j++)); do q+="${words[(i * 7 + j * 3) % 15]} "; done
-    for ((j = 0; j < 10 + (i * 13) % 31; j++)); do d+="${words[(i * 5 + j * 11) % 15]} "; done
-    printf '%s\t%s\n' "$q" "$d"
-  done
-}
-
 for n in 24 96; do
-  pairs "$n" > "$T/pairs$n.tsv"
+  word_pairs "$n" > "$T/pairs$n.tsv"
   if KEMU_STATS="$T/stats$n" "$BIN" score --model "$MODEL" --pairs "$T/pairs$n.tsv" --device cuda \
       --precision bf16 --max-length 64 --token-budget 256 --quiet --timing --output "$T/scores$n" \
       2> "$T/err$n"; then

@@ -23,16 +23,6 @@ MODEL="${RR_MODELS_DIR:?}/test-cross-encoder"
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
 
-words=(protein cell gene tumour immune receptor signal pathway mutation therapy trial blood brain liver insulin)
-pairs() { # N: deterministic pairs of 3-8 and 10-40 words
-  local i j q d
-  for ((i = 0; i < $1; i++)); do
-    q="" d=""
-    for ((j = 0; j < 3 + i % 6; j++)); do q+="${words[(i * 7 + j * 3) % 15]} "; done
-    for ((j = 0; j < 10 + (i * 13) % 31; j++)); do d+="${words[(i * 5 + j * 11) % 15]} "; done
-    printf '%s\t%s\n' "$q" "$d"
-  done
-}
 score() { # name npairs [env...]
   local name="$1" n="$2"
   shift 2
@@ -42,8 +32,8 @@ score() { # name npairs [env...]
 }
 count() { awk -v k="$2" '$1 == k { print $2 }' "$T/stats-$1"; }
 
-pairs 24 > "$T/pairs24.tsv"
-pairs 96 > "$T/pairs96.tsv"
+word_pairs 24 > "$T/pairs24.tsv"
+word_pairs 96 > "$T/pairs96.tsv"
 score plain24 24
 score plain96 96
 score tuned24 24 RR_CUDA_LT_TUNE=1

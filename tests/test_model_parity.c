@@ -59,6 +59,25 @@ static float *load_npy(const char *path, size_t *rows, size_t *cols) {
     return data;
 }
 
+/* The lowest cosine and the largest absolute difference between row i of ours [rows, cols]
+ * and row i * ref_step of ref; NaN propagates into both. */
+static void compare_rows(const float *ours, const float *ref, size_t rows, size_t cols, size_t ref_step,
+                         double *min_cos, double *max_abs) {
+    *min_cos = 1, *max_abs = 0;
+    for (size_t i = 0; i < rows; i++) {
+        double dot = 0, na = 0, nb = 0;
+        for (size_t j = 0; j < cols; j++) {
+            double a = ours[i * cols + j], b = ref[i * ref_step * cols + j], d = fabs(a - b);
+            dot += a * b, na += a * a, nb += b * b;
+            if (!(d <= *max_abs))
+                *max_abs = d;
+        }
+        double cos = dot / sqrt(na * nb);
+        if (!(cos >= *min_cos))
+            *min_cos = cos;
+    }
+}
+
 static int run(const char *cmd) {
     fprintf(stderr, "+ %s\n", cmd);
     return system(cmd);
@@ -192,22 +211,8 @@ int main(void) {
     REQUIRE(ours && ref, "could not read the embeddings");
     REQUIRE(r1 == (size_t)n_texts && r2 == (size_t)n_lines && c1 == c2 && c1 == 384,
             "shapes (%zu,%zu) vs (%zu,%zu)", r1, c1, r2, c2);
-    double worst_cos = 1, worst_abs = 0;
-    for (size_t i = 0; i < r1; i++) {
-        double dot = 0, na = 0, nb = 0;
-        for (size_t j = 0; j < c1; j++) {
-            double a = ours[i * c1 + j], b = ref[i * stride * c1 + j]; /* the k-th kept line */
-            dot += a * b;
-            na += a * a;
-            nb += b * b;
-            double d = fabs(a - b);
-            if (!(d <= worst_abs)) /* NaN propagates */
-                worst_abs = d;
-        }
-        double cos = dot / sqrt(na * nb);
-        if (!(cos >= worst_cos))
-            worst_cos = cos;
-    }
+    double worst_cos, worst_abs;
+    compare_rows(ours, ref, r1, c1, (size_t)stride, &worst_cos, &worst_abs); /* the k-th kept line */
     printf("embed: %zu texts, min cosine %.9f, max abs diff %.3g\n", r1, worst_cos, worst_abs);
     CHECK_MSG(worst_cos >= 0.99999, "min cosine %.9f", worst_cos);
     CHECK_MSG(worst_abs <= 1e-5, "max abs diff %g", worst_abs);
@@ -249,19 +254,8 @@ int main(void) {
     snprintf(path, sizeof path, "%s/demb.npy", tmp);
     float *dours = load_npy(path, &r1, &c1);
     REQUIRE(dours && r1 == (size_t)nd && c1 == DH, "DistilBERT embeddings: shape (%zu, %zu)", r1, c1);
-    double dcos = 1, dabs = 0;
-    for (int i = 0; i < nd; i++) {
-        double dot = 0, na = 0, nb = 0;
-        for (int j = 0; j < DH; j++) {
-            double a = dours[(size_t)i * DH + j], b = dref[i][j], d = fabs(a - b);
-            dot += a * b, na += a * a, nb += b * b;
-            if (!(d <= dabs))
-                dabs = d;
-        }
-        double cos = dot / sqrt(na * nb);
-        if (!(cos >= dcos))
-            dcos = cos;
-    }
+    double dcos, dabs;
+    compare_rows(dours, &dref[0][0], (size_t)nd, DH, 1, &dcos, &dabs);
     printf("distilbert embed: %d texts, min cosine %.9f, max abs diff %.3g\n", nd, dcos, dabs);
     CHECK_MSG(dcos >= 0.99999, "min cosine %.9f", dcos);
     CHECK_MSG(dabs <= 1e-4, "max abs diff %g", dabs);
