@@ -678,6 +678,49 @@ def step_ce(args, data, tok):
     return {"maxdiff": maxdiff, "min_gap": float(g.min()), "assembly": asm_note}
 
 
+def write_ce_reference(args, data, scratch, model, out_name, tag):
+    """Logits of the cross-encoder saved in scratch (and equal to model) for every
+    ELECTRA_QUERY_STRIDE-th query of the ce pairs (240 pairs): CrossEncoder.predict, checked
+    against the model's own forward on the first 32 pairs (token type ids left out: BERT's
+    are all 0 there, DistilBERT takes none); written as "qid\\tdocid\\tlogit" to out_name.
+    Returns the tokenizer."""
+    import numpy as np
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    groups = []
+    for q, dd in choose_ce_pairs(data):
+        if not groups or groups[-1][0] != q:
+            groups.append((q, []))
+        groups[-1][1].append(dd)
+    pairs = [(q, dd) for q, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
+    inputs = [[data.qtext[q], data.dtext[dd]] for q, dd in pairs]
+    ce = CrossEncoder(scratch, device="cpu", max_length=512, activation_fn=torch.nn.Identity())
+    ce.eval()
+    logits = ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(), convert_to_numpy=True,
+                        show_progress_bar=False)
+    logits = np.asarray(logits, dtype=np.float32).reshape(-1)
+    assert logits.shape == (len(pairs),) and np.all(np.isfinite(logits))
+    tok = load_tokenizer(scratch)
+    with torch.inference_mode():
+        enc = tok([a for a, _ in inputs[:32]], [b for _, b in inputs[:32]], truncation="longest_first",
+                  max_length=512, padding=True, return_tensors="pt")
+        if tag == "distilbert":
+            enc.pop("token_type_ids", None)
+        direct = model(**enc).logits.float().reshape(-1).numpy()
+    maxdiff = float(np.max(np.abs(direct - logits[:32])))
+    assert maxdiff < 1e-4, maxdiff
+    gaps = []
+    for i in range(0, len(pairs), CE_DOCS_PER_QUERY):
+        v = sorted(logits[i:i + CE_DOCS_PER_QUERY])
+        gaps.append(min(b - a for a, b in zip(v, v[1:])))
+    log(f"{tag}: CrossEncoder scored {len(pairs)} pairs; logits in [{logits.min():.4f}, {logits.max():.4f}]; "
+        f"direct forward vs CrossEncoder max |diff| {maxdiff:.3g}; per-query min gap {min(gaps):.3g}")
+    body = "".join(f"{q}\t{dd}\t{float(v):.9g}\n" for (q, dd), v in zip(pairs, logits))
+    write_atomic(os.path.join(args.out, out_name), body.encode("utf-8"))
+    return tok
+
+
 # ----------------------------------------------------------------------------- step: electra
 
 ELECTRA_README = """# test-electra-cross-encoder (fixture)
@@ -720,7 +763,6 @@ Regenerate with `tests/reference/make_fixtures.py --steps electra` (see its docs
 
 
 def step_electra(args, data):
-    import numpy as np
     import subprocess
     import torch
     from safetensors import safe_open
@@ -806,38 +848,7 @@ def step_electra(args, data):
     log(f"electra: wrote {d}; transformers loads the assembled directory with all {len(full)} tensors "
         f"identical to the saved model")
 
-    # reference logits: every ELECTRA_QUERY_STRIDE-th query of the ce pairs
-    from sentence_transformers import CrossEncoder
-    groups = []
-    for q, dd in choose_ce_pairs(data):
-        if not groups or groups[-1][0] != q:
-            groups.append((q, []))
-        groups[-1][1].append(dd)
-    pairs = [(q, dd) for q, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
-    inputs = [[data.qtext[q], data.dtext[dd]] for q, dd in pairs]
-    ce = CrossEncoder(scratch, device="cpu", max_length=512, activation_fn=torch.nn.Identity())
-    ce.eval()
-    logits = ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(), convert_to_numpy=True,
-                        show_progress_bar=False)
-    logits = np.asarray(logits, dtype=np.float32).reshape(-1)
-    assert logits.shape == (len(pairs),) and np.all(np.isfinite(logits))
-    # cross-check: the model's own forward on the first 32 pairs
-    tok = load_tokenizer(scratch)
-    with torch.inference_mode():
-        enc = tok([a for a, _ in inputs[:32]], [b for _, b in inputs[:32]], truncation="longest_first",
-                  max_length=512, padding=True, return_tensors="pt")
-        direct = model(**enc).logits.float().reshape(-1).numpy()
-    maxdiff = float(np.max(np.abs(direct - logits[:32])))
-    assert maxdiff < 1e-4, maxdiff
-    gaps = []
-    for i in range(0, len(pairs), CE_DOCS_PER_QUERY):
-        v = sorted(logits[i:i + CE_DOCS_PER_QUERY])
-        gaps.append(min(b - a for a, b in zip(v, v[1:])))
-    log(f"electra: CrossEncoder scored {len(pairs)} pairs ({len(groups[::ELECTRA_QUERY_STRIDE])} queries); logits in "
-        f"[{logits.min():.4f}, {logits.max():.4f}]; direct forward vs CrossEncoder max |diff| {maxdiff:.3g}; "
-        f"per-query min gap {min(gaps):.3g}")
-    body = "".join(f"{q}\t{dd}\t{float(v):.9g}\n" for (q, dd), v in zip(pairs, logits))
-    write_atomic(os.path.join(args.out, "ce_electra_pairs.tsv"), body.encode("utf-8"))
+    write_ce_reference(args, data, scratch, model, "ce_electra_pairs.tsv", "electra")
 
 
 # ----------------------------------------------------------------------------- step: distilbert
@@ -951,36 +962,7 @@ def step_distilbert(args, data):
         f"identical to the saved model")
 
     # cross-encoder logits: the ELECTRA step's 240 pairs
-    from sentence_transformers import CrossEncoder
-    groups = []
-    for q, dd in choose_ce_pairs(data):
-        if not groups or groups[-1][0] != q:
-            groups.append((q, []))
-        groups[-1][1].append(dd)
-    pairs = [(q, dd) for q, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
-    inputs = [[data.qtext[q], data.dtext[dd]] for q, dd in pairs]
-    ce = CrossEncoder(scratch, device="cpu", max_length=512, activation_fn=torch.nn.Identity())
-    ce.eval()
-    logits = ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(), convert_to_numpy=True,
-                        show_progress_bar=False)
-    logits = np.asarray(logits, dtype=np.float32).reshape(-1)
-    assert logits.shape == (len(pairs),) and np.all(np.isfinite(logits))
-    tok = load_tokenizer(scratch)
-    with torch.inference_mode():
-        enc = tok([a for a, _ in inputs[:32]], [b for _, b in inputs[:32]], truncation="longest_first",
-                  max_length=512, padding=True, return_tensors="pt")
-        enc.pop("token_type_ids", None)
-        direct = model(**enc).logits.float().reshape(-1).numpy()
-    maxdiff = float(np.max(np.abs(direct - logits[:32])))
-    assert maxdiff < 1e-4, maxdiff
-    gaps = []
-    for i in range(0, len(pairs), CE_DOCS_PER_QUERY):
-        v = sorted(logits[i:i + CE_DOCS_PER_QUERY])
-        gaps.append(min(b - a for a, b in zip(v, v[1:])))
-    log(f"distilbert: CrossEncoder scored {len(pairs)} pairs; logits in [{logits.min():.4f}, {logits.max():.4f}]; "
-        f"direct forward vs CrossEncoder max |diff| {maxdiff:.3g}; per-query min gap {min(gaps):.3g}")
-    body = "".join(f"{q}\t{dd}\t{float(v):.9g}\n" for (q, dd), v in zip(pairs, logits))
-    write_atomic(os.path.join(args.out, "ce_distilbert_pairs.tsv"), body.encode("utf-8"))
+    tok = write_ce_reference(args, data, scratch, model, "ce_distilbert_pairs.tsv", "distilbert")
 
     # the trunk as a bi-encoder: mean pooling of the last hidden state (rerank embed's default
     # pooling for a directory without sentence-transformers modules), max length 256
