@@ -721,6 +721,50 @@ def write_ce_reference(args, data, scratch, model, out_name, tag):
     return tok
 
 
+def save_head_fixture(args, model, tag, head_keys, readme):
+    """Save model (with MiniLM's tokenizer files) to the scratch directory SCRATCH-tag, and write
+    the fixture directory test-TAG-cross-encoder: config.json, head.safetensors (head_keys only,
+    float32), README.md. Returns (scratch, fixture dir, head tensors)."""
+    import torch
+    from safetensors.torch import save_file
+
+    scratch = args.scratch + "-" + tag
+    if os.path.exists(scratch):
+        shutil.rmtree(scratch)
+    model.save_pretrained(scratch, safe_serialization=True)
+    for f in TOKENIZER_FILES:
+        shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
+    d = os.path.join(args.out, f"test-{tag}-cross-encoder")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy2(os.path.join(scratch, "config.json"), os.path.join(d, "config.json"))
+    os.chmod(os.path.join(d, "config.json"), 0o644)
+    sd = model.state_dict()
+    head = {k: sd[k].detach().to(torch.float32).contiguous().clone() for k in head_keys}
+    tmp = os.path.join(d, "head.safetensors.tmp.part")
+    save_file(head, tmp, metadata={"format": "pt"})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, os.path.join(d, "head.safetensors"))
+    write_atomic(os.path.join(d, "README.md"), readme.encode("utf-8"))
+    return scratch, d, head
+
+
+def check_assembled(asm, full, arch, tag, d):
+    """transformers must load the directory assembled in asm (as scripts/setup.sh does) as arch,
+    with every tensor equal to full's; asm is removed."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    back = AutoModelForSequenceClassification.from_pretrained(asm)
+    assert type(back).__name__ == arch, type(back)
+    sd = back.state_dict()
+    assert set(sd) == set(full), set(sd) ^ set(full)
+    bad = [k for k in full if not torch.equal(sd[k], full[k])]
+    assert not bad, bad
+    shutil.rmtree(asm)
+    log(f"{tag}: wrote {d}; transformers loads the assembled directory with all {len(full)} tensors "
+        f"identical to the saved model")
+
+
 # ----------------------------------------------------------------------------- step: electra
 
 ELECTRA_README = """# test-electra-cross-encoder (fixture)
@@ -766,9 +810,8 @@ def step_electra(args, data):
     import subprocess
     import torch
     from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-    from transformers import (AutoModelForSequenceClassification, BertConfig, ElectraConfig,
-                              ElectraForSequenceClassification)
+    from safetensors.torch import load_file
+    from transformers import BertConfig, ElectraConfig, ElectraForSequenceClassification
 
     bc = BertConfig.from_pretrained(args.minilm)
     config = ElectraConfig(vocab_size=bc.vocab_size, embedding_size=bc.hidden_size, hidden_size=bc.hidden_size,
@@ -793,26 +836,10 @@ def step_electra(args, data):
         model.classifier.out_proj.bias.normal_(0.0, 0.1)
     model.eval()
 
-    scratch = args.scratch + "-electra"
-    if os.path.exists(scratch):
-        shutil.rmtree(scratch)
-    model.save_pretrained(scratch, safe_serialization=True)
-    for f in TOKENIZER_FILES:
-        shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
+    scratch, d, head = save_head_fixture(args, model, "electra", ("classifier.out_proj.weight",
+                                                                  "classifier.out_proj.bias"), ELECTRA_README)
     with safe_open(os.path.join(scratch, "model.safetensors"), "pt") as f:
         full = {k: f.get_tensor(k) for k in f.keys()}
-
-    # the fixture directory
-    d = os.path.join(args.out, "test-electra-cross-encoder")
-    os.makedirs(d, exist_ok=True)
-    shutil.copy2(os.path.join(scratch, "config.json"), os.path.join(d, "config.json"))
-    os.chmod(os.path.join(d, "config.json"), 0o644)
-    head = {k: model.state_dict()[k].detach().to(torch.float32).contiguous().clone()
-            for k in ("classifier.out_proj.weight", "classifier.out_proj.bias")}
-    tmp = os.path.join(d, "head.safetensors.tmp.part")
-    save_file(head, tmp, metadata={"format": "pt"})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, os.path.join(d, "head.safetensors"))
     weight_map, total = {}, 0
     for k, t in trunk.items():
         total += t.numel() * t.element_size()
@@ -825,7 +852,6 @@ def step_electra(args, data):
         weight_map[k] = ELECTRA_SHARDS[2]
     index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
     write_atomic(os.path.join(d, "model.safetensors.index.json"), (json.dumps(index, indent=2) + "\n").encode())
-    write_atomic(os.path.join(d, "README.md"), ELECTRA_README.encode("utf-8"))
 
     # assemble it as scripts/setup.sh does; transformers must load it into the scored model
     asm = tempfile.mkdtemp(prefix="rr-test-electra-assembled-")
@@ -838,15 +864,7 @@ def step_electra(args, data):
     shutil.copy2(os.path.join(d, "head.safetensors"), os.path.join(asm, ELECTRA_SHARDS[2]))
     for f in TOKENIZER_FILES:
         shutil.copy2(os.path.join(args.minilm, f), asm)
-    back = AutoModelForSequenceClassification.from_pretrained(asm)
-    assert type(back).__name__ == "ElectraForSequenceClassification", type(back)
-    sd = back.state_dict()
-    assert set(sd) == set(full), set(sd) ^ set(full)
-    bad = [k for k in full if not torch.equal(sd[k], full[k])]
-    assert not bad, bad
-    shutil.rmtree(asm)
-    log(f"electra: wrote {d}; transformers loads the assembled directory with all {len(full)} tensors "
-        f"identical to the saved model")
+    check_assembled(asm, full, "ElectraForSequenceClassification", "electra", d)
 
     write_ce_reference(args, data, scratch, model, "ce_electra_pairs.tsv", "electra")
 
@@ -889,9 +907,8 @@ def step_distilbert(args, data):
     import numpy as np
     import subprocess
     import torch
-    from safetensors.torch import load_file, save_file
-    from transformers import (AutoModelForSequenceClassification, BertConfig, DistilBertConfig,
-                              DistilBertForSequenceClassification)
+    from safetensors.torch import load_file
+    from transformers import BertConfig, DistilBertConfig, DistilBertForSequenceClassification
 
     bc = BertConfig.from_pretrained(args.minilm)
     config = DistilBertConfig(vocab_size=bc.vocab_size, dim=bc.hidden_size, n_layers=bc.num_hidden_layers,
@@ -924,24 +941,9 @@ def step_distilbert(args, data):
         model.classifier.weight.normal_(0.0, 3.0)
         model.classifier.bias.normal_(0.0, 0.1)
     model.eval()
-    scratch = args.scratch + "-distilbert"
-    if os.path.exists(scratch):
-        shutil.rmtree(scratch)
-    model.save_pretrained(scratch, safe_serialization=True)
-    for f in TOKENIZER_FILES:
-        shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
     full = model.state_dict()
-
-    d = os.path.join(args.out, "test-distilbert-cross-encoder")
-    os.makedirs(d, exist_ok=True)
-    shutil.copy2(os.path.join(scratch, "config.json"), os.path.join(d, "config.json"))
-    os.chmod(os.path.join(d, "config.json"), 0o644)
-    head = {k: full[k].detach().to(torch.float32).contiguous().clone() for k in ("classifier.weight", "classifier.bias")}
-    tmp = os.path.join(d, "head.safetensors.tmp.part")
-    save_file(head, tmp, metadata={"format": "pt"})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, os.path.join(d, "head.safetensors"))
-    write_atomic(os.path.join(d, "README.md"), DISTILBERT_README.encode("utf-8"))
+    scratch, d, _ = save_head_fixture(args, model, "distilbert", ("classifier.weight", "classifier.bias"),
+                                      DISTILBERT_README)
 
     # assemble it as scripts/setup.sh does; transformers must load it into the scored model
     asm = tempfile.mkdtemp(prefix="rr-test-distilbert-assembled-")
@@ -951,15 +953,7 @@ def step_distilbert(args, data):
                     os.path.join(asm, "model.safetensors")], check=True)
     for f in TOKENIZER_FILES:
         shutil.copy2(os.path.join(args.minilm, f), asm)
-    back = AutoModelForSequenceClassification.from_pretrained(asm)
-    assert type(back).__name__ == "DistilBertForSequenceClassification", type(back)
-    bsd = back.state_dict()
-    assert set(bsd) == set(full), set(bsd) ^ set(full)
-    bad = [k for k in full if not torch.equal(bsd[k], full[k])]
-    assert not bad, bad
-    shutil.rmtree(asm)
-    log(f"distilbert: wrote {d}; transformers loads the assembled directory with all {len(full)} tensors "
-        f"identical to the saved model")
+    check_assembled(asm, full, "DistilBertForSequenceClassification", "distilbert", d)
 
     # cross-encoder logits: the ELECTRA step's 240 pairs
     tok = write_ce_reference(args, data, scratch, model, "ce_distilbert_pairs.tsv", "distilbert")
