@@ -5,6 +5,9 @@
 #                      all-MiniLM-L6-v2's tokenizer files ($RR_MODELS_DIR)
 #   word_pairs N       N deterministic "query<TAB>passage" lines of 3-8 and 10-40 words (the
 #                      kemu tests' small workloads)
+#   emu_test_setup     the common start of a test on kemu's CUDA module: BIN, MODEL (the test
+#                      cross-encoder); skips (exit 77) without RR_CUDA_MODULE or the model; T,
+#                      a scratch directory removed at exit
 #   tiny_test_setup    the common start of a tiny-model test: BIN, DATA (the shipped SciFact),
 #                      MINILM; skips (exit 77) without the models; T, a scratch directory
 #                      removed at exit; the tiny model in $T/tiny
@@ -22,6 +25,14 @@ word_pairs() {
     for ((j = 0; j < 10 + (i * 13) % 31; j++)); do d+="${words[(i * 5 + j * 11) % 15]} "; done
     printf '%s\t%s\n' "$q" "$d"
   done
+}
+emu_test_setup() {
+  BIN="${RR_BIN:?}"
+  MODEL="${RR_MODELS_DIR:?}/test-cross-encoder"
+  [ -n "${RR_CUDA_MODULE:-}" ] || { echo "SKIPPED: RR_CUDA_MODULE is not set (kemu's module; ctest sets it)"; exit 77; }
+  [ -f "$MODEL/config.json" ] || { echo "SKIPPED: no $MODEL (run scripts/setup.sh)"; exit 77; }
+  T="$(mktemp -d)"
+  trap 'rm -rf "$T"' EXIT
 }
 tiny_test_setup() {
   BIN="${RR_BIN:?}"

@@ -16,12 +16,7 @@
 # hand: bench/RESULTS.md, twelfth session).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-BIN="${RR_BIN:?}"
-MODEL="${RR_MODELS_DIR:?}/test-cross-encoder"
-[ -n "${RR_CUDA_MODULE:-}" ] || { echo "SKIPPED: RR_CUDA_MODULE is not set (kemu's module; ctest sets it)"; exit 77; }
-[ -f "$MODEL/config.json" ] || { echo "SKIPPED: no $MODEL (run scripts/setup.sh)"; exit 77; }
-T="$(mktemp -d)"
-trap 'rm -rf "$T"' EXIT
+emu_test_setup
 
 score() { # name npairs [env...]
   local name="$1" n="$2"
