@@ -56,7 +56,7 @@ static void ref_layernorm(double *y, const float *g, const float *b, int H, doub
 static int check_linear_invariance(void) {
     const int H = 384, I = 1536, T = 301;
     static const int shapes[][2] = {{H, 3 * H}, {H, H}, {H, I}, {I, H}, {H, 2}}; /* K, N */
-    rr_backend_limits lim = {T, 1, T, H, 12, 2, RR_PRECISION_FP32, I};
+    rr_backend_limits lim = {T, 1, T, H, 12, 2, RR_PRECISION_FP32, I, 0};
     rr_backend *be2 = NULL, *be1 = NULL;
     REQUIRE(rr_backend_cpu_create(&lim, &be2) == RR_OK, "cpu backend: %s", rr_last_error());
     lim.threads = 1;
@@ -101,10 +101,11 @@ static int check_linear_invariance(void) {
     return 0;
 }
 
-/* softmax(q·Kᵀ/√d)·V in double for row i of head h of the sequence at token `start`, length
- * L, of a fused QKV [T, 3H]: out[c] for c < d; sc holds L doubles */
-static void attention_ref_row(const float *qkv, int H, int d, int start, int L, int h, int i, double *sc,
-                              double *out) {
+/* softmax(q·Kᵀ/√d + b)·V in double for row i of head h of the sequence at token `start`,
+ * length L, of a fused QKV [T, 3H]: out[c] for c < d; sc holds L doubles; b[j] = bias[j − i]
+ * (bias: the head's relative bias at offset 0, or NULL for none) */
+static void attention_ref_row(const float *qkv, int H, int d, int start, int L, int h, int i, const float *bias,
+                              double *sc, double *out) {
     const float *q = qkv + (size_t)(start + i) * 3 * H + h * d;
     double mx = -1e300, sum = 0;
     for (int j = 0; j < L; j++) {
@@ -112,7 +113,7 @@ static void attention_ref_row(const float *qkv, int H, int d, int start, int L, 
         double dot = 0;
         for (int c = 0; c < d; c++)
             dot += (double)q[c] * k[c];
-        sc[j] = dot / sqrt((double)d);
+        sc[j] = dot / sqrt((double)d) + (bias ? bias[j - i] : 0.0);
         mx = sc[j] > mx ? sc[j] : mx;
     }
     for (int j = 0; j < L; j++)
@@ -125,9 +126,10 @@ static void attention_ref_row(const float *qkv, int H, int d, int start, int L, 
     }
 }
 
-/* attention at BERT's head dims (32: MiniLM, 64: BERT-base) with lengths from 1 to 512:
- * against a double-precision softmax(QKᵀ/√d)V, and each sequence computed in a pass of its own
- * is bit-identical to the same sequence among the others, with 1 or 2 threads. */
+/* attention at BERT's head dims (32: MiniLM, 64: BERT-base) with lengths from 1 to 512,
+ * without and with a relative position bias (MPNet's, a random [heads, 1023] table): against
+ * a double-precision softmax(QKᵀ/√d + B)V, and each sequence computed in a pass of its own is
+ * bit-identical to the same sequence among the others, with 1 or 2 threads. */
 static int check_attention_shapes(void) {
     static const int32_t lens[] = {1, 5, 16, 17, 100, 300, 512};
     const int S = (int)(sizeof lens / sizeof lens[0]);
@@ -136,29 +138,37 @@ static int check_attention_shapes(void) {
         cu[s + 1] = cu[s] + lens[s];
     const int T = cu[S];
     static const int dims[][2] = {{384, 12}, {384, 6}}; /* H, heads: d 32 and 64 */
-    for (int di = 0; di < 2; di++) {
+    for (int variant = 0; variant < 4; variant++) {
+        const int di = variant % 2, biased = variant / 2;
         const int H = dims[di][0], heads = dims[di][1], d = H / heads;
-        rr_backend_limits lim = {T, S, 512, H, heads, 2, RR_PRECISION_FP32, 4 * H};
+        rr_backend_limits lim = {T, S, 512, H, heads, 2, RR_PRECISION_FP32, 4 * H, biased};
         rr_backend *be2 = NULL, *be1 = NULL;
         REQUIRE(rr_backend_cpu_create(&lim, &be2) == RR_OK, "cpu backend: %s", rr_last_error());
         lim.threads = 1;
         REQUIRE(rr_backend_cpu_create(&lim, &be1) == RR_OK, "cpu backend: %s", rr_last_error());
         float *qkv = malloc((size_t)T * 3 * H * 4), *o = malloc((size_t)T * H * 4), *o1 = malloc((size_t)T * H * 4);
         double *sc = malloc(512 * sizeof *sc);
+        float *table = malloc((size_t)heads * 1023 * sizeof *table);
         fill(qkv, (size_t)T * 3 * H, 2.0f);
+        fill(table, (size_t)heads * 1023, 3.0f);
+        if (biased) {
+            be1->attn_bias = be2->attn_bias = table;
+            be1->attn_bias_len = be2->attn_bias_len = 512;
+        }
         rr_pass pass = {S, T, 512, NULL, NULL, cu};
         CHECK(be2->ops->begin_pass(be2, &pass) == RR_OK);
         CHECK(be2->ops->attention(be2, qkv, o) == RR_OK);
         CHECK(be1->ops->begin_pass(be1, &pass) == RR_OK);
         CHECK(be1->ops->attention(be1, qkv, o1) == RR_OK);
-        CHECK_MSG(!memcmp(o, o1, (size_t)T * H * 4), "attention d %d: 1 thread differs from 2", d);
+        CHECK_MSG(!memcmp(o, o1, (size_t)T * H * 4), "attention d %d%s: 1 thread differs from 2", d,
+                  biased ? " (bias)" : "");
         double worst = 0;
         for (int s = 0; s < S; s++) {
             const int L = lens[s];
             for (int h = 0; h < heads; h++)
                 for (int i = 0; i < L; i += (L > 64 ? 7 : 1)) { /* every 7th row of the long ones */
                     double want[64];
-                    attention_ref_row(qkv, H, d, cu[s], L, h, i, sc, want);
+                    attention_ref_row(qkv, H, d, cu[s], L, h, i, biased ? table + h * 1023 + 511 : NULL, sc, want);
                     for (int c = 0; c < d; c++) {
                         const double err = fabs(o[(size_t)(cu[s] + i) * H + h * d + c] - want[c]); /* V in [-2, 2] */
                         worst = err > worst ? err : worst;
@@ -170,9 +180,11 @@ static int check_attention_shapes(void) {
             CHECK(be2->ops->begin_pass(be2, &one) == RR_OK);
             CHECK(be2->ops->attention(be2, qkv + (size_t)cu[s] * 3 * H, o1) == RR_OK);
             CHECK_MSG(!memcmp(o1, o + (size_t)cu[s] * H, (size_t)L * H * 4),
-                      "attention d %d: the %d-token sequence alone differs from it among %d", d, L, S);
+                      "attention d %d%s: the %d-token sequence alone differs from it among %d", d,
+                      biased ? " (bias)" : "", L, S);
         }
-        CHECK_MSG(worst < 1e-5, "attention d %d: worst absolute error %g", d, worst);
+        CHECK_MSG(worst < 1e-5, "attention d %d%s: worst absolute error %g", d, biased ? " (bias)" : "", worst);
+        free(table);
         free(qkv);
         free(o);
         free(o1);
@@ -208,7 +220,7 @@ int main(void) {
         ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
         types[t] = t % 3 == 0;
     }
-    rr_backend_limits lim = {T, S, 64, H, heads, 2, RR_PRECISION_FP32, I};
+    rr_backend_limits lim = {T, S, 64, H, heads, 2, RR_PRECISION_FP32, I, 0};
     rr_backend *be;
     REQUIRE(rr_backend_cpu_create(&lim, &be) == RR_OK, "backend");
     rr_pass pass = {S, T, 64, ids, types, cu};
@@ -315,7 +327,7 @@ int main(void) {
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < L; i++) {
                 double sc[64], want[64];
-                attention_ref_row(qkv, H, d, cu[s], L, h, i, sc, want);
+                attention_ref_row(qkv, H, d, cu[s], L, h, i, NULL, sc, want);
                 for (int c = 0; c < d; c++)
                     ref[(size_t)(cu[s] + i) * H + h * d + c] = want[c];
             }

@@ -22,11 +22,13 @@ extern "C" {
 
 typedef struct rr_tokenizer rr_tokenizer;
 
-/* Token ids of one encoded input: [CLS] a [SEP] (single) or [CLS] a [SEP] b [SEP] (pair).
+/* Token ids of one encoded input: [CLS] a [SEP] (single) or [CLS] a [SEP] b [SEP] (pair;
+ * MPNet's template doubles the middle separator: <s> a </s> </s> b </s>).
  * ids/type_ids hold len entries. The remaining fields are scratch owned by the encoding. */
 typedef struct rr_encoding {
     int32_t *ids;      /* [len] */
-    int32_t *type_ids; /* [len] 0 for the first segment (with [CLS] and its [SEP]), 1 after */
+    int32_t *type_ids; /* [len] 0 for the first segment (with [CLS] and its [SEP]), then the
+                          template's type of the second (1; 0 for RobertaProcessing) */
     int32_t len;
     int32_t cap;       /* capacity of ids/type_ids */
     void *scratch;     /* tokenizer-private working memory, grown as needed */
@@ -42,6 +44,8 @@ typedef struct rr_tokenizer_info {
     int clean_text;
     int32_t max_input_chars_per_word; /* longer words become [UNK] (default 100) */
     int32_t model_max_length;    /* from tokenizer_config.json; 512 when absent */
+    int32_t pair_seps;           /* separators between a pair's two texts: 1 (BERT), 2 (MPNet) */
+    int32_t pair_second_type;    /* type id of the second text and its [SEP]: 1, or 0 */
 } rr_tokenizer_info;
 
 /* Load from a Hugging Face model directory. */
@@ -60,8 +64,9 @@ void rr_encoding_free(rr_encoding *enc);
 rr_status rr_tokenizer_encode(const rr_tokenizer *tok, const char *text, size_t len,
                               int32_t max_length, rr_encoding *out);
 
-/* [CLS] a [SEP] b [SEP] with token type ids, truncated to max_length (>= 3) tokens with
- * Hugging Face's longest_first strategy (as the `tokenizers` library implements it). */
+/* [CLS] a [SEP] b [SEP] (MPNet: [CLS] a [SEP] [SEP] b [SEP]) with token type ids, truncated to
+ * max_length (>= 2 + pair_seps) tokens with Hugging Face's longest_first strategy (as the
+ * `tokenizers` library implements it). */
 rr_status rr_tokenizer_encode_pair(const rr_tokenizer *tok, const char *a, size_t a_len,
                                    const char *b, size_t b_len, int32_t max_length,
                                    rr_encoding *out);

@@ -61,6 +61,7 @@ typedef struct rr_backend_limits {
     int threads;          /* CPU threads; 0 = all */
     rr_precision precision; /* activation and matrix-product precision */
     int32_t max_width;    /* largest K or N of a `linear` (max(3H, I)); 0 = unknown */
+    int rel_attention_bias; /* 1: attention adds be->attn_bias (MPNet); the CPU backend only */
 } rr_backend_limits;
 
 typedef struct rr_backend rr_backend;
@@ -94,8 +95,9 @@ typedef struct rr_backend_ops {
     /* y[M,N] = act(x[M,K] · W[N,K]ᵀ + b[N]) */
     rr_status (*linear)(rr_backend *be, const float *x, int32_t M, int32_t K, const float *W,
                         const float *b, int32_t N, rr_activation act, float *y);
-    /* out[T,H] = per-sequence softmax(Q Kᵀ / sqrt(d)) V for each head, from qkv[T,3H]
-     * (Q | K | V, each [T,H], heads contiguous inside H) */
+    /* out[T,H] = per-sequence softmax(Q Kᵀ / sqrt(d) + B) V for each head, from qkv[T,3H]
+     * (Q | K | V, each [T,H], heads contiguous inside H); B = 0, or with be->attn_bias set
+     * (MPNet), B[h][i][j] = attn_bias[h · (2 · attn_bias_len − 1) + attn_bias_len − 1 + j − i] */
     rr_status (*attention)(rr_backend *be, const float *qkv, float *out);
     /* x[T,H] = LayerNorm(x + r) */
     rr_status (*add_layernorm)(rr_backend *be, float *x, const float *r, const float *gamma,
@@ -129,6 +131,11 @@ struct rr_backend {
     /* Rows per piece of the feed-forward block (rr_backend_ffn); 0 = the whole pass at once
      * (the default everywhere; CUDA: RR_CUDA_FFN_ROWS, an experiment measured slower). */
     int32_t ffn_rows;
+    /* MPNet's relative position bias, expanded per head over key − query offsets in
+     * [1 − attn_bias_len, attn_bias_len − 1] (backend memory, [heads, 2 · attn_bias_len − 1];
+     * set by the model after upload when limits.rel_attention_bias; NULL otherwise) */
+    const float *attn_bias;
+    int32_t attn_bias_len;
     /* Device time of the pass the last `wait` completed, and of the device's idle time since
      * the pass before it ended (seconds; the CUDA backend measures both with events, the CPU
      * leaves 0). The model sums them into rr_model_stats. */

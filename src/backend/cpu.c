@@ -407,15 +407,24 @@ RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, con
     }
 }
 
+/* bias: NULL, or this head's relative position bias at offset 0 (bias[j − i] for key j,
+ * query i; MPNet), added to the scaled scores as transformers adds it */
 static void attention_task(const cpu_backend *c, const float *Q, const float *K, const float *V, int ld,
-                           int L, int d, float scale, float *S, float *rsum, float *kp, float *vp, float *O,
-                           int ldo) {
+                           int L, int d, float scale, const float *bias, float *S, float *rsum, float *kp,
+                           float *vp, float *O, int ldo) {
     pack_panels(kp, K, d, L, (size_t)ld, 1); /* Kᵀ: column j of B is key j */
     panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
     /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's L×d values after the
      * product instead of on P's L×L */
     for (int i = 0; i < L; i++) {
-        float *row = S + (size_t)i * L, mx = row[0], sum = 0.0f;
+        float *row = S + (size_t)i * L;
+        if (bias) {
+            const float *b = bias - i;
+#pragma omp simd
+            for (int j = 0; j < L; j++)
+                row[j] += b[j];
+        }
+        float mx = row[0], sum = 0.0f;
 #pragma omp simd reduction(max : mx)
         for (int j = 1; j < L; j++)
             mx = row[j] > mx ? row[j] : mx;
@@ -442,8 +451,11 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
         const int start = p->cu_seqlens[s], L = p->cu_seqlens[s + 1] - start;
         float *base = c->scores + (size_t)omp_get_thread_num() * c->scores_stride;
         const float *Q = qkv + (size_t)start * 3 * H + (size_t)h * d; /* [L, d], stride 3H */
-        attention_task(c, Q, Q + H, Q + 2 * H, 3 * H, L, d, scale, base, base + c->off_rsum, base + c->off_kpack,
-                       base + c->off_vpack, out + (size_t)start * H + (size_t)h * d, H);
+        const float *bias = be->attn_bias ? be->attn_bias + (size_t)h * (2 * (size_t)be->attn_bias_len - 1) +
+                                                (size_t)be->attn_bias_len - 1
+                                          : NULL;
+        attention_task(c, Q, Q + H, Q + 2 * H, 3 * H, L, d, scale, bias, base, base + c->off_rsum,
+                       base + c->off_kpack, base + c->off_vpack, out + (size_t)start * H + (size_t)h * d, H);
     }
     return RR_OK;
 }

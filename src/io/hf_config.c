@@ -37,7 +37,8 @@ static const struct {
     const char *model_type, *base, *cls;
 } families[] = {[RR_FAMILY_BERT] = {"bert", "BertModel", "BertForSequenceClassification"},
                 [RR_FAMILY_ELECTRA] = {"electra", "ElectraModel", "ElectraForSequenceClassification"},
-                [RR_FAMILY_DISTILBERT] = {"distilbert", "DistilBertModel", "DistilBertForSequenceClassification"}};
+                [RR_FAMILY_DISTILBERT] = {"distilbert", "DistilBertModel", "DistilBertForSequenceClassification"},
+                [RR_FAMILY_MPNET] = {"mpnet", "MPNetModel", "MPNetForSequenceClassification"}};
 
 const char *rr_family_architecture(rr_family f, int classifier) {
     return classifier ? families[f].cls : families[f].base;
@@ -142,7 +143,7 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     if (fam < 0) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
-                      "BERT-family checkpoints (model_type \"bert\", \"electra\" or \"distilbert\")",
+                      "BERT-family checkpoints (model_type \"bert\", \"electra\", \"distilbert\" or \"mpnet\")",
                       rr_json_where(&doc, "model_type", at, sizeof at), mt ? mt : "(missing)", arch ? arch : "?");
         goto done;
     }
@@ -167,6 +168,22 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         goto done;
     if (db)
         c->type_vocab_size = 2;
+    if (c->family == RR_FAMILY_MPNET) {
+        /* MPNet: no token types (a zero table is made at load); positions count from
+         * padding_idx + 1 (create_position_ids_from_input_ids); relative_attention_bias is
+         * [buckets, heads], max_distance 128 fixed in MPNet's code */
+        int pad = 0;
+        c->type_vocab_size = 2;
+        if ((st = get_int(&doc, "pad_token_id", 1, 0, 1 << 24, &pad)) ||
+            (st = get_int(&doc, "relative_attention_num_buckets", 32, 2, 1024, &c->rel_buckets)))
+            goto done;
+        c->position_offset = pad + 1;
+        if (c->position_offset >= c->max_position_embeddings) {
+            st = rr_error(RR_ERR_FORMAT, "%s: pad_token_id %d leaves no position in max_position_embeddings %d",
+                          rr_json_where(&doc, "pad_token_id", at, sizeof at), pad, c->max_position_embeddings);
+            goto done;
+        }
+    }
     if (c->family == RR_FAMILY_ELECTRA) {
         /* ELECTRA-small style checkpoints embed in a smaller width and project up
          * (embeddings_project): not implemented, so refused rather than misread */

@@ -6,8 +6,13 @@
  * projection, add+LN, FFN with GELU, add+LN), then the head:
  *   classifier: CLS → pooler dense + tanh → classifier → logits [S, num_labels]
  *               (ELECTRA: classifier.dense + GELU → classifier.out_proj; DistilBERT:
- *               pre_classifier + ReLU → classifier; the same op. Each family's tensor names:
- *               k_names; DistilBERT's missing token-type table: zeros made at load)
+ *               pre_classifier + ReLU → classifier; MPNet: classifier.dense + tanh →
+ *               classifier.out_proj; the same op. Each family's tensor names: k_names;
+ *               DistilBERT's and MPNet's missing token-type table: zeros made at load)
+ * MPNet also counts positions from pad_token_id + 1 (the position table is used from that
+ * row on) and adds a learned bias per head and relative-position bucket to every layer's
+ * attention scores: the [buckets, heads] table is expanded at load into a [heads, 2L − 1]
+ * table over key − query offsets (rr_rel_bucket), which the attention op adds.
  *   embedding:  pooling (CLS / mean / max / mean-sqrt-len) → optional L2 norm → [S, H]
  *   pooled:     CLS → pooler dense + tanh → [S, H], the classifier's input (fit-head's
  *               features). It runs the backends' classify op with an identity [H, H]
@@ -16,6 +21,7 @@
  * Letters: T total tokens, S sequences, H hidden, I intermediate, V vocab, P positions.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +124,30 @@ static const family_names k_names[] = {
                               "transformer.layer.%d.attention.out_lin", "transformer.layer.%d.sa_layer_norm",
                               "transformer.layer.%d.ffn.lin1", "transformer.layer.%d.ffn.lin2",
                               "transformer.layer.%d.output_layer_norm", "pre_classifier", "classifier"},
+    [RR_FAMILY_MPNET] = {"mpnet",
+                         {"encoder.layer.%d.attention.attn.q", "encoder.layer.%d.attention.attn.k",
+                          "encoder.layer.%d.attention.attn.v"},
+                         "encoder.layer.%d.attention.attn.o", "encoder.layer.%d.attention.LayerNorm",
+                         "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
+                         "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"},
 };
+
+/* DistilBERT and MPNet have no token-type embeddings (a table of zeros is made at load) */
+static int has_type_table(const rr_bert_config *c) {
+    return c->family != RR_FAMILY_DISTILBERT && c->family != RR_FAMILY_MPNET;
+}
+
+/* MPNet's relative_position_bucket (T5's bidirectional buckets, max_distance 128) of the
+ * offset rel = key − query, computed in float32 as transformers computes it on a tensor. */
+int32_t rr_rel_bucket(int32_t rel, int32_t num_buckets) {
+    const int32_t half = num_buckets / 2, max_exact = half / 2;
+    int32_t ret = rel > 0 ? half : 0, n = rel < 0 ? -rel : rel;
+    if (n < max_exact)
+        return ret + n;
+    const float lg = logf((float)n / (float)max_exact) / (float)log(128.0 / max_exact) * (float)(half - max_exact);
+    const int32_t large = max_exact + (int32_t)lg;
+    return ret + (large < half - 1 ? large : half - 1);
+}
 
 /* A linear's (or LayerNorm's) weight [rows, cols] (cols 0: a vector) and bias [rows]; fmt is
  * formatted with the layer number. */
@@ -159,8 +188,10 @@ static rr_status build_slots(rr_model *m, slot_list *l) {
     RR_TRY(slot_add(l, &w->word_emb, "embeddings.word_embeddings.weight", c->vocab_size, H, 1));
     RR_TRY(slot_add(l, &w->pos_emb, "embeddings.position_embeddings.weight",
                     c->max_position_embeddings, H, 1));
-    if (c->family != RR_FAMILY_DISTILBERT) /* DistilBERT's: zeros, made at load (slot_add_zero_types) */
+    if (has_type_table(c)) /* else zeros, made at load (slot_add_zero_types) */
         RR_TRY(slot_add(l, &w->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H, 1));
+    if (c->rel_buckets)
+        RR_TRY(slot_add(l, &w->rel_w, "encoder.relative_attention_bias.weight", c->rel_buckets, c->num_heads, 1));
     RR_TRY(slot_add_pair(l, &w->emb_ln_g, &w->emb_ln_b, "embeddings.LayerNorm", 0, H, 0, 1));
     for (int i = 0; i < c->num_layers; i++) {
         rr_bert_layer *ly = &w->layers[i];
@@ -180,12 +211,19 @@ static rr_status build_slots(rr_model *m, slot_list *l) {
     return RR_OK;
 }
 
-/* DistilBERT has no token-type embeddings: a [type_vocab_size, H] table of zeros after the
+/* DistilBERT and MPNet have no token-type embeddings: a [type_vocab_size, H] table of zeros after the
  * checkpoint's tensors, so that the embedding op (word + type + position) is its word +
  * position exactly, whatever type ids the tokenizer gives a pair. */
 static void slot_add_zero_types(rr_model *m, slot_list *l) {
     m->w.type_emb = (float *)(uintptr_t)(l->total + 1);
     l->total += ((size_t)m->config.type_vocab_size * (size_t)m->config.hidden_size + 15) / 16 * 16;
+}
+
+/* MPNet: the relative bias expanded to [heads, 2 · max_length − 1] over key − query offsets,
+ * after the checkpoint's tensors; filled from the checkpoint's [buckets, heads] table. */
+static void slot_add_rel_table(rr_model *m, slot_list *l) {
+    m->w.rel_table = (float *)(uintptr_t)(l->total + 1);
+    l->total += ((size_t)m->config.num_heads * (2 * (size_t)m->max_length - 1) + 15) / 16 * 16;
 }
 
 static rr_status upload_zero_types(rr_model *m) {
@@ -227,6 +265,8 @@ static void resolve_all(rr_model *m, float *block) {
     w->word_emb = resolve(w->word_emb, block);
     w->pos_emb = resolve(w->pos_emb, block);
     w->type_emb = resolve(w->type_emb, block);
+    w->rel_w = resolve(w->rel_w, block);
+    w->rel_table = resolve(w->rel_table, block);
     w->emb_ln_g = resolve(w->emb_ln_g, block);
     w->emb_ln_b = resolve(w->emb_ln_b, block);
     for (int i = 0; i < m->config.num_layers; i++) {
@@ -309,6 +349,30 @@ static rr_status upload_weights(rr_model *m, const rr_checkpoint *ck, const slot
                                     (size_t)t->numel * sizeof(float));
     }
     free(staging);
+    return st;
+}
+
+static rr_status upload_rel_table(rr_model *m, const rr_checkpoint *ck, const slot_list *l) {
+    const rr_bert_config *c = &m->config;
+    const int32_t heads = c->num_heads, span = 2 * m->max_length - 1;
+    const weight_slot *s = NULL;
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->slots[i].name, "encoder.relative_attention_bias.weight"))
+            s = &l->slots[i];
+    float *wt = malloc((size_t)c->rel_buckets * (size_t)heads * sizeof *wt);
+    float *tab = malloc((size_t)heads * (size_t)span * sizeof *tab);
+    rr_status st = !wt || !tab ? rr_error(RR_ERR_NOMEM, "out of memory") : RR_OK;
+    if (!st)
+        st = rr_tensor_to_f32(find_weight(ck, c, s), wt);
+    for (int32_t o = 0; !st && o < span; o++) {
+        const int32_t b = rr_rel_bucket(o - (m->max_length - 1), c->rel_buckets);
+        for (int32_t h = 0; h < heads; h++)
+            tab[(size_t)h * span + o] = wt[(size_t)b * heads + h];
+    }
+    if (!st)
+        st = m->be->ops->upload(m->be, m->w.rel_table, tab, (size_t)heads * span * sizeof *tab);
+    free(wt);
+    free(tab);
     return st;
 }
 
@@ -433,15 +497,17 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         goto fail;
     }
     /* lengths */
-    int32_t model_len = c->max_position_embeddings;
+    const int32_t positions = c->max_position_embeddings - c->position_offset; /* MPNet: from row pad + 1 */
+    int32_t model_len = positions;
     /* sentence-transformers' max_seq_length is the bi-encoder's; pairs (classifier, pooled)
      * default to the position table, as transformers' tokenizers do */
     if (m->head == RR_HEAD_EMBEDDING && c->st_max_seq_length > 0 && c->st_max_seq_length < model_len)
         model_len = c->st_max_seq_length;
     m->max_length = p.max_length > 0 ? p.max_length : model_len;
-    if (m->max_length > c->max_position_embeddings || m->max_length < 3) {
-        st = rr_error(RR_ERR_INVALID_ARG, "max length %d: must be in [3, %d] (the model's "
-                      "max_position_embeddings)", m->max_length, c->max_position_embeddings);
+    if (m->max_length > positions || m->max_length < 2 + ti.pair_seps) {
+        st = rr_error(RR_ERR_INVALID_ARG, "max length %d: must be in [%d, %d] (the model's "
+                      "max_position_embeddings%s)", m->max_length, 2 + ti.pair_seps, positions,
+                      c->position_offset ? " after its padding rows" : "");
         goto fail;
     }
     m->token_budget = p.token_budget > 0 ? p.token_budget : 16384;
@@ -472,21 +538,31 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         goto fail;
     const int32_t widest = 3 * c->hidden_size > c->intermediate_size ? 3 * c->hidden_size : c->intermediate_size;
     rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
-                             c->num_heads, p.threads, (rr_precision)p.precision, widest};
+                             c->num_heads, p.threads, (rr_precision)p.precision, widest,
+                             c->rel_buckets > 0};
     if ((st = rr_backend_create(p.device, &lim, &m->be)))
         goto fail;
     if (m->head == RR_HEAD_POOLED)
         slot_add_identity_head(m, &slots);
-    if (c->family == RR_FAMILY_DISTILBERT)
+    if (!has_type_table(c))
         slot_add_zero_types(m, &slots);
+    if (c->rel_buckets)
+        slot_add_rel_table(m, &slots);
     if ((st = m->be->ops->alloc(m->be, slots.total * sizeof(float), (void **)&m->weights)))
         goto fail;
     resolve_all(m, m->weights);
+    m->w.pos_emb += (size_t)c->position_offset * (size_t)c->hidden_size; /* position 0's row */
     if ((st = upload_weights(m, &ck, &slots, max_floats)))
         goto fail;
+    if (c->rel_buckets) {
+        if ((st = upload_rel_table(m, &ck, &slots)))
+            goto fail;
+        m->be->attn_bias = m->w.rel_table;
+        m->be->attn_bias_len = m->max_length;
+    }
     if (m->head == RR_HEAD_POOLED && (st = upload_identity_head(m)))
         goto fail;
-    if (c->family == RR_FAMILY_DISTILBERT && (st = upload_zero_types(m)))
+    if (!has_type_table(c) && (st = upload_zero_types(m)))
         goto fail;
     if (m->be->ops->prepare_weights &&
         (st = m->be->ops->prepare_weights(m->be, m->weights, slots.total)))

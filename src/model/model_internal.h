@@ -32,6 +32,8 @@ typedef struct rr_bert_weights {
     float *pooler_b;  /* (H) */
     float *cls_w;     /* (num_labels, H); pooled head: identity (H, H), made at load */
     float *cls_b;     /* (num_labels); pooled head: zeros (H) */
+    float *rel_w;     /* MPNet: (buckets, heads) relative_attention_bias */
+    float *rel_table; /* MPNet: (heads, 2 · max_length − 1), made at load (backend attn_bias) */
 } rr_bert_weights;
 
 /* Activation workspace (backend memory), sized for token_budget / max_seqs. */
@@ -73,6 +75,9 @@ struct rr_model {
     rr_progress_fn progress; /* rr_model_set_progress */
     void *progress_ctx;
 };
+
+/* MPNet's bucket of the relative position rel = key − query (bert.c; exposed for tests). */
+int32_t rr_rel_bucket(int32_t rel, int32_t num_buckets);
 
 /* Two passes in flight: submit enqueues a pass whose output lands in host_out[slot];
  * collect waits for it and returns that buffer ([S, out_dim]). rr_model_forward is

@@ -701,10 +701,11 @@ rr_status rr_tokenizer_encode_pair(const rr_tokenizer *tok, const char *a, size_
                                    rr_encoding *out) {
     if (!tok || !out)
         return rr_error(RR_ERR_INVALID_ARG, "rr_tokenizer_encode_pair: NULL tokenizer or encoding");
-    if (max_length < 3)
+    const size_t seps = (size_t)tok->info.pair_seps, specials = 2 + seps;
+    if (max_length < (int32_t)specials)
         return rr_error(RR_ERR_INVALID_ARG,
-                        "rr_tokenizer_encode_pair: max_length %d leaves no room for [CLS] and "
-                        "two [SEP]", (int)max_length);
+                        "rr_tokenizer_encode_pair: max_length %d leaves no room for the %zu special "
+                        "tokens of a pair", (int)max_length, specials);
     out->len = 0;
     rr_tok_scratch *sc = NULL;
     RR_TRY(encoding_prepare(out, &sc));
@@ -712,8 +713,8 @@ rr_status rr_tokenizer_encode_pair(const rr_tokenizer *tok, const char *a, size_
     RR_TRY(tokenize_text(tok, sc, a, a_len, "first", &sc->a, &sc->a_cap, SIZE_MAX, &n_a));
     RR_TRY(tokenize_text(tok, sc, b, b_len, "second", &sc->b, &sc->b_cap, SIZE_MAX, &n_b));
     size_t keep_a, keep_b;
-    longest_first(n_a, n_b, (size_t)max_length - 3, &keep_a, &keep_b);
-    size_t total = keep_a + keep_b + 3;
+    longest_first(n_a, n_b, (size_t)max_length - specials, &keep_a, &keep_b);
+    size_t total = keep_a + keep_b + specials;
     RR_TRY(encoding_reserve(out, total));
     int32_t *ids = out->ids, *types = out->type_ids;
     size_t k = 0;
@@ -721,14 +722,15 @@ rr_status rr_tokenizer_encode_pair(const rr_tokenizer *tok, const char *a, size_
     if (keep_a)
         memcpy(ids + k, sc->a, keep_a * sizeof(int32_t));
     k += keep_a;
-    ids[k++] = tok->info.sep_id;
+    for (size_t i = 0; i < seps; i++)
+        ids[k++] = tok->info.sep_id;
     size_t first_len = k;
     if (keep_b)
         memcpy(ids + k, sc->b, keep_b * sizeof(int32_t));
     k += keep_b;
     ids[k++] = tok->info.sep_id;
     for (size_t i = 0; i < total; i++)
-        types[i] = i < first_len ? 0 : 1;
+        types[i] = i < first_len ? 0 : tok->info.pair_second_type;
     out->len = (int32_t)total;
     return RR_OK;
 }

@@ -170,43 +170,59 @@ static rr_status lookup_required(load_ctx *lc, const char *what, const char *nam
 
 /* ---- tokenizer.json -------------------------------------------------------------------- */
 
-/* TemplateProcessing must be BERT's: single [X] A [Y], pair [X] A [Y] B [Y], type ids 0 for
- * the first part and 1 for B [Y]. Fills the [CLS] ([X]) and [SEP] ([Y]) names and ids. */
+/* TemplateProcessing must be BERT's or MPNet's: single [X] A [Y]; pair [X] A [Y] B [Y] (BERT)
+ * or [X] A [Y] [Y] B [Y] (MPNet), type ids 0 up to B, then B and its [Y] of one type t (1 as
+ * BERT and MPNet write it; 0 accepted). Fills the [CLS] ([X]) and [SEP] ([Y]) names and ids,
+ * the separators between the texts and t. */
 static rr_status parse_template(const json_t *pp, const char *path, const char **cls,
-                                int32_t *cls_id, const char **sep, int32_t *sep_id) {
-    static const char *const single_shape[] = {"S", "A", "S"};
-    static const int single_types[] = {0, 0, 0};
-    static const char *const pair_shape[] = {"S", "A", "S", "B", "S"};
-    static const int pair_types[] = {0, 0, 0, 1, 1};
-    const char *names[2][5] = {{0}};
+                                int32_t *cls_id, const char **sep, int32_t *sep_id,
+                                int32_t *pair_seps, int32_t *second_type) {
+    static const char *const shapes[3][6] = {{"S", "A", "S"}, {"S", "A", "S", "B", "S"},
+                                             {"S", "A", "S", "S", "B", "S"}};
+    static const size_t lens[3] = {3, 5, 6};
+    const char *names[3][6] = {{0}};
+    const json_t *tpl[2] = {json_object_get(pp, "single"), json_object_get(pp, "pair")};
+    const size_t npair = json_array_size(tpl[1]);
+    const int forms[2] = {0, npair == 6 ? 2 : 1};
+    int t = -1;
     for (int which = 0; which < 2; which++) {
-        const json_t *tpl = json_object_get(pp, which ? "pair" : "single");
-        size_t n = which ? 5 : 3;
-        const char *const *shape = which ? pair_shape : single_shape;
-        const int *types = which ? pair_types : single_types;
-        if (!json_is_array(tpl) || json_array_size(tpl) != n)
+        const int f = forms[which];
+        if (!json_is_array(tpl[which]) || json_array_size(tpl[which]) != lens[f])
             goto unsupported;
-        for (size_t i = 0; i < n; i++) {
-            const json_t *piece = json_array_get(tpl, i);
+        int seen_b = 0;
+        for (size_t i = 0; i < lens[f]; i++) {
+            const char *shape = shapes[f][i];
+            const json_t *piece = json_array_get(tpl[which], i);
             const json_t *sp = json_object_get(piece, "SpecialToken");
             const json_t *sq = json_object_get(piece, "Sequence");
             const json_t *body = sp ? sp : sq;
             const json_t *tid = json_object_get(body, "type_id");
             const json_t *id = json_object_get(body, "id");
-            if (!body || !json_is_integer(tid) || json_integer_value(tid) != types[i] ||
-                !json_is_string(id))
+            if (!body || !json_is_integer(tid) || !json_is_string(id))
                 goto unsupported;
-            if (shape[i][0] == 'S') {
+            seen_b |= shape[0] == 'B';
+            const json_int_t ty = json_integer_value(tid);
+            if (!seen_b && ty != 0)
+                goto unsupported;
+            if (seen_b) { /* B and its [Y]: one type, 0 or 1 */
+                if ((ty != 0 && ty != 1) || (t >= 0 && ty != t))
+                    goto unsupported;
+                t = (int)ty;
+            }
+            if (shape[0] == 'S') {
                 if (!sp)
                     goto unsupported;
-                names[which][i] = json_string_value(id);
-            } else if (!sq || strcmp(json_string_value(id), shape[i]) != 0) {
+                names[f][i] = json_string_value(id);
+            } else if (!sq || strcmp(json_string_value(id), shape[0] == 'B' ? "B" : "A") != 0) {
                 goto unsupported;
             }
         }
     }
-    if (strcmp(names[0][0], names[1][0]) || strcmp(names[0][2], names[1][2]) ||
-        strcmp(names[0][2], names[1][4]))
+    const int f = forms[1];
+    for (size_t i = 2; i < lens[f]; i++) /* every [Y] of the pair is the single's [Y] */
+        if (names[f][i] && strcmp(names[0][2], names[f][i]))
+            goto unsupported;
+    if (strcmp(names[0][0], names[f][0]))
         goto unsupported;
     const json_t *specials = json_object_get(pp, "special_tokens");
     for (int k = 0; k < 2; k++) {
@@ -228,23 +244,27 @@ static rr_status parse_template(const json_t *pp, const char *path, const char *
             *cls_id = (int32_t)v;
         }
     }
+    *pair_seps = f == 2 ? 2 : 1;
+    *second_type = t;
     return RR_OK;
 unsupported:
     return rr_error(RR_ERR_UNSUPPORTED,
-                    "%s: post_processor TemplateProcessing is not BERT's "
-                    "([CLS] A [SEP] / [CLS] A [SEP] B [SEP] with type ids 0 then 1)",
+                    "%s: post_processor TemplateProcessing is neither BERT's nor MPNet's "
+                    "([CLS] A [SEP] / [CLS] A [SEP] B [SEP] or [CLS] A [SEP] [SEP] B [SEP], type ids 0 "
+                    "up to B)",
                     path);
 }
 
-/* BertProcessing: {"sep": ["[SEP]", 102], "cls": ["[CLS]", 101]}. */
+/* BertProcessing: {"sep": ["[SEP]", 102], "cls": ["[CLS]", 101]}; RobertaProcessing has the
+ * same two fields ("</s>", "<s>") and writes <s> A </s> </s> B </s>, every type id 0. */
 static rr_status parse_bert_processing(const json_t *pp, const char *path, const char **cls,
                                        int32_t *cls_id, const char **sep, int32_t *sep_id) {
     for (int k = 0; k < 2; k++) {
         const json_t *v = json_object_get(pp, k ? "sep" : "cls");
         if (!json_is_array(v) || json_array_size(v) != 2 ||
             !json_is_string(json_array_get(v, 0)) || !json_is_integer(json_array_get(v, 1)))
-            return rr_error(RR_ERR_FORMAT, "%s: post_processor BertProcessing: bad \"%s\"", path,
-                            k ? "sep" : "cls");
+            return rr_error(RR_ERR_FORMAT, "%s: post_processor %s: bad \"%s\"", path,
+                            json_string_value(json_object_get(pp, "type")), k ? "sep" : "cls");
         json_int_t id = json_integer_value(json_array_get(v, 1));
         if (id < 0 || id > INT32_MAX)
             return rr_error(RR_ERR_FORMAT, "%s: post_processor: bad id", path);
@@ -355,14 +375,21 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     const char *pptype = type_name(pp);
     const char *cls = NULL, *sep = NULL;
     int32_t cls_id = -1, sep_id = -1;
+    tok->info.pair_seps = 1;
+    tok->info.pair_second_type = 1;
     if (pptype && strcmp(pptype, "TemplateProcessing") == 0)
-        TRY(parse_template(pp, path, &cls, &cls_id, &sep, &sep_id));
-    else if (pptype && strcmp(pptype, "BertProcessing") == 0)
+        TRY(parse_template(pp, path, &cls, &cls_id, &sep, &sep_id, &tok->info.pair_seps,
+                           &tok->info.pair_second_type));
+    else if (pptype && (!strcmp(pptype, "BertProcessing") || !strcmp(pptype, "RobertaProcessing"))) {
         TRY(parse_bert_processing(pp, path, &cls, &cls_id, &sep, &sep_id));
-    else
+        if (pptype[0] == 'R') {
+            tok->info.pair_seps = 2;
+            tok->info.pair_second_type = 0;
+        }
+    } else
         FAIL(RR_ERR_UNSUPPORTED,
-             "%s: post_processor \"%s\" is not supported (TemplateProcessing or BertProcessing)",
-             path, pptype ? pptype : "null");
+             "%s: post_processor \"%s\" is not supported (TemplateProcessing, BertProcessing or "
+             "RobertaProcessing)", path, pptype ? pptype : "null");
     int32_t check;
     TRY(lookup_required(lc, "[CLS]", cls, path, &check));
     TRY(lookup_required(lc, "[SEP]", sep, path, &check));
@@ -467,10 +494,17 @@ static rr_status load_vocab_txt(load_ctx *lc) {
      * text is the token [SEP]; so are tokens listed in added_tokens_decoder. */
     static const char *const keys[] = {"unk_token", "sep_token", "pad_token", "cls_token",
                                        "mask_token"};
-    static const char *const defs[] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
+    static const char *const defs[2][5] = {{"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"},
+                                           {"[UNK]", "</s>", "<pad>", "<s>", "<mask>"}};
+    /* MPNetTokenizer: its own defaults, and RobertaProcessing (<s> a </s> </s> b </s>, type
+     * ids 0) as transformers builds it */
+    const char *tclass = json_string_value(json_object_get(lc->cfg, "tokenizer_class"));
+    const int mpnet = tclass && !strncmp(tclass, "MPNetTokenizer", 14);
+    tok->info.pair_seps = mpnet ? 2 : 1;
+    tok->info.pair_second_type = mpnet ? 0 : 1;
     const char *names[5];
     for (int k = 0; k < 5; k++) {
-        names[k] = special_name(lc, keys[k], defs[k]);
+        names[k] = special_name(lc, keys[k], defs[mpnet][k]);
         int32_t sid = rr_tokenizer_token_id(tok, names[k]);
         if (sid >= 0)
             RR_TRY(add_token(lc, names[k], sid, 0, 0));

@@ -699,6 +699,9 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
         return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: head dimension %d / hidden size %d: the "
                         "kernels support head dimensions 32, 64, 128 and hidden sizes up to 1024 "
                         "(use --device cpu)", d, lim->hidden);
+    if (lim->rel_attention_bias)
+        return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: MPNet's relative position bias is not in the "
+                        "CUDA attention kernels (use --device cpu)");
     cuda_backend *c = (cuda_backend *)calloc(1, sizeof *c);
     if (!c)
         return rr_error(RR_ERR_NOMEM, "cuda backend: out of memory");
