@@ -20,7 +20,8 @@
  *      kernel spills; the build rejects any that does (-Xptxas --warn-on-spills with
  *      warnings as errors, CMakeLists.txt).
  *   The tensor-core kernels (attention_mma.cu, attention_tc.cu) serve bf16/fp16 at d 32 and
- *   64; this one is the fp32 path (parity checks) and the fallback at d 128.
+ *   64; this one is the fp32 path (parity checks), the fallback at d 128, and the only one
+ *   that adds a relative position bias (MPNet: bias[h][j − i], fp32, in every precision).
  */
 #include <math.h>
 
@@ -36,7 +37,7 @@ constexpr int kBQ = 64; /* query rows per block */
 template <typename T, int D>
 __global__ void __launch_bounds__(kBQ * (D / 32), 1)
     attention_kernel(const T *__restrict__ qkv, const int32_t *__restrict__ cu, int q_tiles, int H, float q_scale,
-                     T *__restrict__ out) {
+                     const float *__restrict__ bias, int bias_len, T *__restrict__ out) {
     constexpr int SPLIT = D / 32;          /* lanes per query row */
     constexpr int DL = 32;                 /* dimensions per lane */
     constexpr int BK = D >= 128 ? 32 : 64; /* keys per shared-memory tile */
@@ -62,6 +63,8 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
         acc[d] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
+    /* this row's relative bias, indexed by key: brow[j] = bias[h][j - qi] (log2 units below) */
+    const float *brow = bias && active ? bias + (size_t)h * (2 * bias_len - 1) + (bias_len - 1) - qi : nullptr;
     const T *kbase = qkv + (size_t)start * ld + H + (size_t)h * D;
     const T *vbase = kbase + H;
     for (int k0 = 0; k0 < L; k0 += BK) {
@@ -95,6 +98,8 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
 #pragma unroll
                     for (int o = 1; o < SPLIT; o <<= 1)
                         dot += __shfl_xor_sync(group, dot, o);
+                    if (brow)
+                        dot += brow[k0 + j] * 1.4426950408889634f;
                 }
                 sc[jj] = dot;
                 mx = fmaxf(mx, dot);
@@ -137,13 +142,16 @@ struct Attn {
     const void *qkv;
     const int32_t *cu;
     int S, max_seqlen, H, heads;
+    const float *bias;
+    int bias_len;
     void *out;
     cudaStream_t stream;
     template <typename T, int D> cudaError_t launch() const {
         const int q_tiles = (max_seqlen + kBQ - 1) / kBQ;
         const float q_scale = 1.4426950408889634f / sqrtf((float)D);
         dim3 grid((unsigned)(S * q_tiles), (unsigned)heads);
-        attention_kernel<T, D><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale, (T *)out);
+        attention_kernel<T, D><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale, bias, bias_len,
+                                                                    (T *)out);
         return cudaGetLastError();
     }
     template <typename T> cudaError_t run() const {
@@ -161,10 +169,12 @@ struct Attn {
 int rrk_attention_supports(int head_dim) { return head_dim == 32 || head_dim == 64 || head_dim == 128; }
 
 cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen,
-                          int H, int heads, void *out, cudaStream_t stream) {
+                          int H, int heads, const float *bias, int bias_len, void *out, cudaStream_t stream) {
     if (S <= 0)
         return cudaSuccess;
     if (heads <= 0 || H % heads || !rrk_attention_supports(H / heads))
         return cudaErrorInvalidValue;
-    return dispatch_dtype(dtype, Attn{qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream});
+    if (bias && bias_len < max_seqlen)
+        return cudaErrorInvalidValue;
+    return dispatch_dtype(dtype, Attn{qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream});
 }

@@ -27,9 +27,12 @@ cudaError_t rrk_bias_act(int dtype, void *y, const float *b, int M, int N, int a
                          cudaStream_t stream);
 
 /* out[T,H] = varlen multi-head attention over qkv[T,3H]; head dim d = H / heads must be
- * 32, 64 or 128; max_seqlen the longest sequence of the pass. */
+ * 32, 64 or 128; max_seqlen the longest sequence of the pass. bias: NULL, or MPNet's relative
+ * position bias [heads, 2·bias_len − 1] (fp32; score of query i, key j += bias[h][bias_len − 1
+ * + j − i]; bias_len >= max_seqlen). */
 cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
-                          int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
+                          int max_seqlen, int H, int heads, const float *bias, int bias_len, void *out,
+                          cudaStream_t stream);
 int rrk_attention_supports(int head_dim);
 /* The same on the tensor cores (attention_tc.cu): bf16/fp16, head dims 32 and 64. */
 cudaError_t rrk_attention_tc(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,

@@ -291,6 +291,28 @@ attention:
     CHECK(p.cpu->ops->attention(p.cpu, qkv.c, ctx.c) == RR_OK);
     CHECK(p.gpu->ops->attention(p.gpu, qkv.g, ctx.g) == RR_OK);
     compare(&p, &ctx, 1, "attention", shape_name);
+    /* with MPNet's relative position bias (random [heads, 2·maxlen − 1], scale 2): both sides
+     * take it from be->attn_bias; CUDA's SIMT kernel adds it whatever RR_CUDA_ATTN says */
+    {
+        const size_t nb = (size_t)sh->heads * (size_t)(2 * maxlen - 1);
+        float *hb = malloc(nb * sizeof *hb), *cb_, *gb_;
+        fill(hb, nb, 2.0f);
+        REQUIRE(p.cpu->ops->alloc(p.cpu, nb * 4, (void **)&cb_) == RR_OK &&
+                    p.gpu->ops->alloc(p.gpu, nb * 4, (void **)&gb_) == RR_OK, "alloc");
+        p.cpu->ops->upload(p.cpu, cb_, hb, nb * 4);
+        p.gpu->ops->upload(p.gpu, gb_, hb, nb * 4);
+        p.cpu->attn_bias = cb_;
+        p.gpu->attn_bias = gb_;
+        p.cpu->attn_bias_len = p.gpu->attn_bias_len = maxlen;
+        poison(&p, &ctx);
+        CHECK(p.cpu->ops->attention(p.cpu, qkv.c, ctx.c) == RR_OK);
+        CHECK(p.gpu->ops->attention(p.gpu, qkv.g, ctx.g) == RR_OK);
+        compare(&p, &ctx, 1, "attention + relative bias", shape_name);
+        p.cpu->attn_bias = p.gpu->attn_bias = NULL;
+        p.cpu->ops->free(p.cpu, cb_);
+        p.gpu->ops->free(p.gpu, gb_);
+        free(hb);
+    }
 
     /* residual add + LayerNorm: kernel v2 (the default), then v1 (RR_CUDA_LN=v1) on the same inputs */
     act_input(&p, &x, 1.0f);

@@ -61,7 +61,7 @@ typedef struct rr_backend_limits {
     int threads;          /* CPU threads; 0 = all */
     rr_precision precision; /* activation and matrix-product precision */
     int32_t max_width;    /* largest K or N of a `linear` (max(3H, I)); 0 = unknown */
-    int rel_attention_bias; /* 1: attention adds be->attn_bias (MPNet); the CPU backend only */
+    int rel_attention_bias; /* 1: attention adds be->attn_bias (MPNet; CUDA: the SIMT kernel) */
 } rr_backend_limits;
 
 typedef struct rr_backend rr_backend;

@@ -573,7 +573,11 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
 rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     cuda_backend *c = cb(be);
     const rr_pass *p = be->pass;
-    if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
+    if (be->attn_bias) /* MPNet's relative bias: only the SIMT kernel adds it */
+        CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
+                             be->limits.heads, be->attn_bias, be->attn_bias_len, out, c->stream),
+               "attention (relative bias)");
+    else if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
         CU_TRY(rrk_attention_mma(c->dtype, c->attn_kernel == ATTN_MMA2, qkv, c->d_cu, p->num_seqs, p->max_seqlen,
                                  be->limits.hidden, be->limits.heads, out, c->stream),
                "attention (mma)");
@@ -583,7 +587,7 @@ rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
                "attention (wmma)");
     else
         CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
-                             be->limits.heads, out, c->stream),
+                             be->limits.heads, NULL, 0, out, c->stream),
                "attention");
     return RR_OK;
 }
@@ -699,9 +703,6 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
         return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: head dimension %d / hidden size %d: the "
                         "kernels support head dimensions 32, 64, 128 and hidden sizes up to 1024 "
                         "(use --device cpu)", d, lim->hidden);
-    if (lim->rel_attention_bias)
-        return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: MPNet's relative position bias is not in the "
-                        "CUDA attention kernels (use --device cpu)");
     cuda_backend *c = (cuda_backend *)calloc(1, sizeof *c);
     if (!c)
         return rr_error(RR_ERR_NOMEM, "cuda backend: out of memory");
