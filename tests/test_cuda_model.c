@@ -13,6 +13,9 @@
  *   Determinism: the same run twice gives identical bits; another token budget gives the
  *   same scores within 1e-5; a token budget too large for the device is halved until the
  *   workspace fits and gives the same scores.
+ * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36): the CPU within
+ *   1e-4 of PyTorch, and CUDA against the CPU with the same tolerances (its relative position
+ *   bias runs in the SIMT attention kernel in every precision).
  * Bi-encoder (all-MiniLM-L6-v2, the 600 texts of embed_ids.tsv): min cosine to the CPU
  *   fp32 >= 0.99999, bf16 >= 0.999, fp16 >= 0.9999.
  */
@@ -111,6 +114,73 @@ static double min_cosine(const float *a, const float *b, size_t rows, size_t col
     return worst;
 }
 
+static const char *names[] = {"fp32", "bf16", "fp16"};
+
+/* The first maxp pairs of a fixture ("qid\tdocid\tlogit") into g_q/g_d/g_qids/g_want. */
+static int load_pairs(const char *repo, const char *fixture, int maxp, const text_list *corpus,
+                      const text_list *queries) {
+    char path[4096], qid[64], did[64];
+    double logit;
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
+    FILE *pf = fopen(path, "r");
+    if (!pf) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 0;
+    }
+    int np = 0;
+    while (np < maxp && fscanf(pf, "%63s\t%63s\t%lf", qid, did, &logit) == 3) {
+        g_q[np] = find_text(queries, qid);
+        g_d[np] = find_text(corpus, did);
+        if (!g_q[np] || !g_d[np]) {
+            fprintf(stderr, "%s: pair %s/%s not in the data\n", fixture, qid, did);
+            np = 0;
+            break;
+        }
+        g_ql[np] = strlen(g_q[np]);
+        g_dl[np] = strlen(g_d[np]);
+        snprintf(g_qids[np], sizeof g_qids[np], "%s", qid);
+        g_want[np++] = logit;
+    }
+    fclose(pf);
+    return np;
+}
+
+/* The CPU's scores of the loaded pairs into cpu; *real_weights: they match the fixture's
+ * PyTorch logits within 1e-4 (the fixture's F32 weights are installed). */
+static int check_ce(const char *dir, int np, float *cpu, int *real_weights) {
+    static float fixture[MAXP];
+    for (int i = 0; i < np; i++)
+        fixture[i] = (float)g_want[i];
+    REQUIRE(!score(dir, "cpu", 0, 16384, np, cpu, NULL), "cpu scoring");
+    cmp fx = compare(cpu, fixture, np, 0);
+    *real_weights = fx.max_abs <= 1e-4;
+    printf("%s: cpu vs PyTorch fixture: max abs %.3g (%s)\n", dir, fx.max_abs,
+           *real_weights ? "the fixture's F32 weights" : "other weights: fixture check skipped, CPU is the reference");
+    return 0;
+}
+
+/* CUDA's scores in precision prec against the CPU's, with the tolerances of the header; in
+ * fp32 with the fixture's weights, against PyTorch's too. */
+static void check_precision(const float *gpu, const float *cpu, int np, int prec, int real_weights) {
+    static const double max_abs_tol[] = {1e-4, 0.15, 0.05}, rel_tol[] = {1e-5, 2e-2, 5e-3},
+                        inv_tol[] = {0, 0.02, 0.01};
+    cmp c = compare(gpu, cpu, np, prec ? 1e-3 : 0);
+    printf("score cuda %s vs cpu: %d pairs, max abs %.3g, rel %.3g, inverted %d of %d\n", names[prec], np,
+           c.max_abs, c.rel, c.inversions, c.pairs);
+    CHECK_MSG(c.max_abs <= max_abs_tol[prec], "%s max abs %g > %g", names[prec], c.max_abs, max_abs_tol[prec]);
+    CHECK_MSG(c.rel <= rel_tol[prec] || prec == 0, "%s relative %g > %g", names[prec], c.rel, rel_tol[prec]);
+    CHECK_MSG(c.inversions <= inv_tol[prec] * c.pairs, "%s: %d of %d pairs inverted", names[prec], c.inversions,
+              c.pairs);
+    if (prec == 0 && real_weights) {
+        static float fixture[MAXP];
+        for (int i = 0; i < np; i++)
+            fixture[i] = (float)g_want[i];
+        cmp f = compare(gpu, fixture, np, 0);
+        printf("score cuda fp32 vs PyTorch fixture: max abs %.3g, inverted %d\n", f.max_abs, f.inversions);
+        CHECK(f.max_abs <= 1e-4 && f.inversions == 0);
+    }
+}
+
 int main(void) {
     char why[256] = "";
     if (rr_cuda_device_count(why, sizeof why) == 0)
@@ -127,58 +197,47 @@ int main(void) {
     REQUIRE(read_beir_jsonl(path, &queries) == RR_OK, "%s", rr_last_error());
 
     /* ---- cross-encoder ---- */
-    snprintf(path, sizeof path, "%s/tests/fixtures/ce_pairs.tsv", repo);
-    FILE *pf = fopen(path, "r");
-    REQUIRE(pf, "cannot open %s", path);
     /* RR_TEST_QUICK=1: the first 144 pairs and 96 texts (the CPU emulator of the CUDA module,
      * tests/kemu, runs this test in CI; the thresholds stay the same) */
     const int quick = getenv("RR_TEST_QUICK") != NULL;
-    const int maxp = quick ? 144 : MAXP;
-    int np = 0;
-    char qid[64], did[64];
-    double logit;
-    while (np < maxp && fscanf(pf, "%63s\t%63s\t%lf", qid, did, &logit) == 3) {
-        g_q[np] = find_text(&queries, qid);
-        g_d[np] = find_text(&corpus, did);
-        REQUIRE(g_q[np] && g_d[np], "pair %s/%s not in the data", qid, did);
-        g_ql[np] = strlen(g_q[np]);
-        g_dl[np] = strlen(g_d[np]);
-        snprintf(g_qids[np], sizeof g_qids[np], "%s", qid);
-        g_want[np++] = logit;
-    }
-    fclose(pf);
-    REQUIRE(np >= (quick ? maxp : 1000), "only %d pairs", np);
-    static float cpu[MAXP], gpu[MAXP], again[MAXP], fixture[MAXP];
-    for (int i = 0; i < np; i++)
-        fixture[i] = (float)g_want[i];
-    REQUIRE(!score(ce, "cpu", 0, 16384, np, cpu, NULL), "cpu scoring");
-    cmp fx = compare(cpu, fixture, np, 0);
-    const int real_weights = fx.max_abs <= 1e-4;
-    printf("cpu vs PyTorch fixture: max abs %.3g (%s)\n", fx.max_abs,
-           real_weights ? "the fixture's F32 weights" : "other weights: fixture check skipped, CPU is the reference");
-
-    static const char *names[] = {"fp32", "bf16", "fp16"};
-    const double max_abs_tol[] = {1e-4, 0.15, 0.05}, rel_tol[] = {1e-5, 2e-2, 5e-3}, inv_tol[] = {0, 0.02, 0.01};
+    const int np = load_pairs(repo, "ce_pairs.tsv", quick ? 144 : MAXP, &corpus, &queries);
+    REQUIRE(np >= (quick ? 144 : 1000), "only %d pairs", np);
+    static float cpu[MAXP], gpu[MAXP], again[MAXP];
+    int real_weights = 0;
+    if (check_ce(ce, np, cpu, &real_weights))
+        return 1;
     for (int prec = 0; prec < 3; prec++) {
         if (score(ce, "cuda", prec, 16384, np, gpu, NULL)) {
             CHECK_MSG(0, "cuda %s scoring failed", names[prec]);
             continue;
         }
-        cmp c = compare(gpu, cpu, np, prec ? 1e-3 : 0);
-        printf("score cuda %s vs cpu: %d pairs, max abs %.3g, rel %.3g, inverted %d of %d\n", names[prec], np,
-               c.max_abs, c.rel, c.inversions, c.pairs);
-        CHECK_MSG(c.max_abs <= max_abs_tol[prec], "%s max abs %g > %g", names[prec], c.max_abs, max_abs_tol[prec]);
-        CHECK_MSG(c.rel <= rel_tol[prec] || prec == 0, "%s relative %g > %g", names[prec], c.rel, rel_tol[prec]);
-        CHECK_MSG(c.inversions <= inv_tol[prec] * c.pairs, "%s: %d of %d pairs inverted", names[prec],
-                  c.inversions, c.pairs);
-        if (prec == 0 && real_weights) {
-            cmp f = compare(gpu, fixture, np, 0);
-            printf("score cuda fp32 vs PyTorch fixture: max abs %.3g, inverted %d\n", f.max_abs, f.inversions);
-            CHECK(f.max_abs <= 1e-4 && f.inversions == 0);
-        }
+        check_precision(gpu, cpu, np, prec, real_weights);
         /* deterministic: the same run twice, bit for bit */
         CHECK(!score(ce, "cuda", prec, 16384, np, again, NULL));
         CHECK_MSG(!memcmp(gpu, again, (size_t)np * sizeof *gpu), "cuda %s: two runs differ", names[prec]);
+    }
+    /* ---- MPNet (relative position bias; CUDA: the SIMT attention kernel in every precision):
+     * the test MPNet cross-encoder on the first 240 (quick: 36) pairs of ce_mpnet_pairs.tsv ---- */
+    {
+        char mp[4096];
+        snprintf(mp, sizeof mp, "%s/test-mpnet-cross-encoder", models);
+        static float mcpu[MAXP], mgpu[MAXP];
+        const int nm = load_pairs(repo, "ce_mpnet_pairs.tsv", quick ? 36 : 240, &corpus, &queries);
+        REQUIRE(nm == (quick ? 36 : 240), "only %d MPNet pairs", nm);
+        int mreal = 0;
+        if (check_ce(mp, nm, mcpu, &mreal))
+            return 1;
+        CHECK_MSG(mreal, "MPNet: the CPU does not match the PyTorch fixture");
+        for (int prec = 0; prec < 3; prec++) {
+            if (score(mp, "cuda", prec, 16384, nm, mgpu, NULL)) {
+                CHECK_MSG(0, "MPNet: cuda %s scoring failed", names[prec]);
+                continue;
+            }
+            printf("MPNet: ");
+            check_precision(mgpu, mcpu, nm, prec, mreal);
+        }
+        /* the BERT pairs again, for the checks below */
+        REQUIRE(load_pairs(repo, "ce_pairs.tsv", np, &corpus, &queries) == np, "reloading ce_pairs.tsv");
     }
     /* packing does not change the function: another budget; a budget too large for the device */
     REQUIRE(!score(ce, "cuda", 0, 16384, np, gpu, NULL), "cuda fp32");

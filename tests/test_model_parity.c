@@ -10,8 +10,12 @@
  *   ce_electra_pairs.tsv, ce_distilbert_pairs.tsv: 240 of those pairs (every 5th query) with
  *     PyTorch logits of the ELECTRA and DistilBERT test cross-encoders (same trunk, their
  *     names and heads): the same checks.
- *   distilbert_embed.tsv: 60 texts, the DistilBERT trunk mean-pooled by transformers:
- *     `rerank embed` within 1e-4, cosine >= 0.99999.
+ *   ce_mpnet_pairs.tsv: the same 240 pairs scored by the MPNet test cross-encoder (the trunk
+ *     with MPNet's names, positions and vocabulary, a seeded relative position bias and head).
+ *   distilbert_embed.tsv, mpnet_embed.tsv: 60 texts, the DistilBERT and MPNet trunks
+ *     mean-pooled by transformers: `rerank embed` within 1e-4, cosine >= 0.99999.
+ *   mpnet_buckets.tsv: transformers' MPNet relative position bucket of every offset in
+ *     [-1023, 1023]: rr_rel_bucket must give each.
  * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR.
  * RR_PARITY_STRIDE=k (the sanitizer build sets 4, tests/model.cmake) keeps every k-th text and
  * every k-th query's pairs: the same checks on a quarter of the fixture, for CI's time; the
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/cli_util.h"
+#include "model/model_internal.h"
 #include "test_util.h"
 
 static const char *find_text(const text_list *tl, const char *id) {
@@ -162,6 +167,48 @@ static int check_cross_encoder(const char *repo, const char *models, const char 
     return 0;
 }
 
+/* A trunk's mean-pooled embeddings (`rerank embed --max-length 256` on the cross-encoder
+ * directory) against the fixture's: "kind\tid\t384 floats" per line, 60 lines; within 1e-4,
+ * cosine >= 0.99999. */
+static int check_trunk_embed(const char *repo, const char *models, const char *bin, const char *tmp,
+                             const text_list *corpus, const text_list *queries, const char *fixture,
+                             const char *model) {
+    enum { DMAX = 64, DH = 384 };
+    static float dref[DMAX][DH];
+    char path[4096], cmd[16384], kind[16], id[128];
+    size_t r1, c1;
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
+    FILE *df = fopen(path, "r");
+    REQUIRE(df, "cannot open %s", path);
+    snprintf(path, sizeof path, "%s/dtexts.txt", tmp);
+    FILE *dt = fopen(path, "w");
+    int nd = 0;
+    while (nd < DMAX && fscanf(df, "%15s\t%127s", kind, id) == 2) {
+        for (int j = 0; j < DH; j++)
+            REQUIRE(fscanf(df, "%f", &dref[nd][j]) == 1, "%s: row %d short", fixture, nd + 1);
+        const char *t = find_text(!strcmp(kind, "query") ? queries : corpus, id);
+        REQUIRE(t && !strchr(t, '\n'), "%s %s not in the data", kind, id);
+        fprintf(dt, "%s\n", t);
+        nd++;
+    }
+    fclose(df);
+    fclose(dt);
+    CHECK(nd == 60);
+    snprintf(cmd, sizeof cmd, "%s embed --model %s/%s --max-length 256 --input %s/dtexts.txt --output %s/demb.npy",
+             bin, models, model, tmp, tmp);
+    CHECK(run(cmd) == 0);
+    snprintf(path, sizeof path, "%s/demb.npy", tmp);
+    float *dours = load_npy(path, &r1, &c1);
+    REQUIRE(dours && r1 == (size_t)nd && c1 == DH, "%s embeddings: shape (%zu, %zu)", model, r1, c1);
+    double dcos, dabs;
+    compare_rows(dours, &dref[0][0], (size_t)nd, DH, 1, &dcos, &dabs);
+    printf("%s embed: %d texts, min cosine %.9f, max abs diff %.3g\n", model, nd, dcos, dabs);
+    CHECK_MSG(dcos >= 0.99999, "%s: min cosine %.9f", model, dcos);
+    CHECK_MSG(dabs <= 1e-4, "%s: max abs diff %g", model, dabs);
+    free(dours);
+    return 0;
+}
+
 int main(void) {
     const char *repo = getenv("RR_REPO_DIR"), *models = getenv("RR_MODELS_DIR"), *bin = getenv("RR_BIN");
     REQUIRE(repo && models && bin, "RR_REPO_DIR, RR_MODELS_DIR and RR_BIN must be set (ctest sets them)");
@@ -219,47 +266,36 @@ int main(void) {
     free(ours);
     free(ref);
 
-    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA and as DistilBERT ---- */
+    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT and MPNet ---- */
     if (check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_pairs.tsv",
                             "test-cross-encoder", 1000, 100) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_electra_pairs.tsv",
                             "test-electra-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_distilbert_pairs.tsv",
-                            "test-distilbert-cross-encoder", 240, 20))
+                            "test-distilbert-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_mpnet_pairs.tsv",
+                            "test-mpnet-cross-encoder", 240, 20))
         return 1;
 
-    /* ---- the DistilBERT trunk as a bi-encoder (mean pooling, max length 256) ---- */
-    snprintf(path, sizeof path, "%s/tests/fixtures/distilbert_embed.tsv", repo);
-    FILE *df = fopen(path, "r");
-    REQUIRE(df, "cannot open %s", path);
-    snprintf(path, sizeof path, "%s/dtexts.txt", tmp);
-    FILE *dt = fopen(path, "w");
-    enum { DMAX = 64, DH = 384 };
-    static float dref[DMAX][DH];
-    int nd = 0;
-    while (nd < DMAX && fscanf(df, "%15s\t%127s", kind, id) == 2) {
-        for (int j = 0; j < DH; j++)
-            REQUIRE(fscanf(df, "%f", &dref[nd][j]) == 1, "distilbert_embed.tsv: row %d short", nd + 1);
-        const char *t = find_text(!strcmp(kind, "query") ? &queries : &corpus, id);
-        REQUIRE(t && !strchr(t, '\n'), "%s %s not in the data", kind, id);
-        fprintf(dt, "%s\n", t);
-        nd++;
+    /* ---- the DistilBERT and MPNet trunks as bi-encoders (mean pooling, max length 256) ---- */
+    if (check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "distilbert_embed.tsv",
+                          "test-distilbert-cross-encoder") ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "mpnet_embed.tsv", "test-mpnet-cross-encoder"))
+        return 1;
+
+    /* ---- MPNet's relative position buckets against transformers' for offsets -1023..1023 ---- */
+    snprintf(path, sizeof path, "%s/tests/fixtures/mpnet_buckets.tsv", repo);
+    FILE *bf = fopen(path, "r");
+    REQUIRE(bf, "cannot open %s", path);
+    int rel, want, rows = 0, wrong = 0;
+    while (fscanf(bf, "%d\t%d", &rel, &want) == 2) {
+        rows++;
+        const int got = rr_rel_bucket(rel, 32);
+        if (got != want && wrong++ < 5)
+            fprintf(stderr, "relative position %d: bucket %d, transformers %d\n", rel, got, want);
     }
-    fclose(df);
-    fclose(dt);
-    CHECK(nd == 60);
-    snprintf(cmd, sizeof cmd, "%s embed --model %s/test-distilbert-cross-encoder --max-length 256 --input %s/dtexts.txt "
-             "--output %s/demb.npy", bin, models, tmp, tmp);
-    CHECK(run(cmd) == 0);
-    snprintf(path, sizeof path, "%s/demb.npy", tmp);
-    float *dours = load_npy(path, &r1, &c1);
-    REQUIRE(dours && r1 == (size_t)nd && c1 == DH, "DistilBERT embeddings: shape (%zu, %zu)", r1, c1);
-    double dcos, dabs;
-    compare_rows(dours, &dref[0][0], (size_t)nd, DH, 1, &dcos, &dabs);
-    printf("distilbert embed: %d texts, min cosine %.9f, max abs diff %.3g\n", nd, dcos, dabs);
-    CHECK_MSG(dcos >= 0.99999, "min cosine %.9f", dcos);
-    CHECK_MSG(dabs <= 1e-4, "max abs diff %g", dabs);
-    free(dours);
+    fclose(bf);
+    CHECK_MSG(rows == 2047 && wrong == 0, "MPNet buckets: %d of %d rows differ", wrong, rows);
 
     text_list_free(&corpus);
     text_list_free(&queries);

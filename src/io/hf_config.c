@@ -171,11 +171,12 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     if (c->family == RR_FAMILY_MPNET) {
         /* MPNet: no token types (a zero table is made at load); positions count from
          * padding_idx + 1 (create_position_ids_from_input_ids); relative_attention_bias is
-         * [buckets, heads], max_distance 128 fixed in MPNet's code */
+         * [relative_attention_num_buckets, heads], of which MPNet's code looks up the first
+         * RR_MPNET_BUCKETS (compute_position_bias's default; max_distance 128) */
         int pad = 0;
         c->type_vocab_size = 2;
         if ((st = get_int(&doc, "pad_token_id", 1, 0, 1 << 24, &pad)) ||
-            (st = get_int(&doc, "relative_attention_num_buckets", 32, 2, 1024, &c->rel_buckets)))
+            (st = get_int(&doc, "relative_attention_num_buckets", 32, RR_MPNET_BUCKETS, 1 << 16, &c->rel_buckets)))
             goto done;
         c->position_offset = pad + 1;
         if (c->position_offset >= c->max_position_embeddings) {

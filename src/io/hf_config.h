@@ -23,6 +23,10 @@ typedef enum rr_pooling {
 
 typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT, RR_FAMILY_MPNET } rr_family;
 
+/* Buckets of MPNet's relative positions: transformers' MPNetEncoder.compute_position_bias
+ * uses 32 whatever relative_attention_num_buckets (the table's rows) says. */
+#define RR_MPNET_BUCKETS 32
+
 typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU } rr_activation;
 
 typedef struct rr_bert_config {

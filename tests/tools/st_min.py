@@ -1,12 +1,13 @@
 """Minimal safetensors reading and writing, standard library only: the test tools that
-scripts/setup.sh and CI run (st_extract.py, make_distilbert.py, ../convert_checkpoint.py)
-cannot assume numpy or torch.
+scripts/setup.sh and CI run (st_extract.py, make_distilbert.py, make_mpnet.py,
+../convert_checkpoint.py) cannot assume numpy or torch.
 
 A tensor is (dtype, shape, raw little-endian bytes); a file's tensors are a dict in file order.
 """
 import json
 import os
 import struct
+from array import array
 
 
 def read(path):
@@ -34,6 +35,17 @@ def read_dir(model_dir):
     for name in files:
         out.update(read(os.path.join(model_dir, name)))
     return out
+
+
+def f32_add_row(raw, row):
+    """float32 matrix bytes with the float32 vector row added to each of its rows: each sum is
+    torch's float32 sum (a double sum of two floats rounded to float is the correctly rounded
+    float sum, as 53 >= 2 * 24 + 2)."""
+    m, r = array("f"), array("f")
+    m.frombytes(raw)
+    r.frombytes(row)
+    h = len(r)
+    return array("f", (m[i] + r[i % h] for i in range(len(m)))).tobytes()
 
 
 def write(path, tensors):
