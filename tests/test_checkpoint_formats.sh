@@ -5,7 +5,8 @@
 # (unprefixed trunk + head shard). F32 must give bit-identical scores; F16 / BF16 weights
 # (converted by tests/convert_checkpoint.py, round to nearest) stay within 2e-2 / 1e-1 of
 # the F32 logits, whose spread is several units. The ELECTRA test cross-encoder the same way
-# in F32 (one file, "electra."-prefixed, as save_pretrained writes it): bit-identical.
+# in F32 (one file, "electra."-prefixed, as save_pretrained writes it): bit-identical. The MPNet
+# test cross-encoder's tokenizer in its other forms (below): bit-identical.
 set -euo pipefail
 BIN="${RR_BIN:?}"; CE="${RR_MODELS_DIR:?}/test-cross-encoder"; REPO="${RR_REPO_DIR:?}"
 T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
@@ -47,5 +48,38 @@ else
     echo "FAIL F32 ELECTRA single file: scores differ from the sharded checkpoint's"; fail=$((fail + 1))
   fi
 fi
+# The MPNet test cross-encoder's tokenizer in the other forms its files take: tokenizer.json with
+# MPNetConverter's TemplateProcessing (<s> A </s> </s> B </s>, the second text typed 1) instead of
+# the RobertaProcessing transformers 5 writes (every type 0), and vocab.txt alone
+# (tokenizer_class MPNetTokenizer). MPNet has no token-type embeddings, so the same ids give the
+# same bytes; BERT's one-separator template on the same model must change the scores (the
+# check can fail).
+MP="${RR_MODELS_DIR}/test-mpnet-cross-encoder"
+"$BIN" score --model "$MP" --pairs "$T/pairs.tsv" --output "$T/mp-ref.txt"
+for form in template vocab bert-template; do
+  cp -r "$MP" "$T/mp-$form"
+  python3 - "$T/mp-$form" "$form" <<'PY'
+import json, os, sys
+d, form = sys.argv[1], sys.argv[2]
+if form == "vocab":
+    os.remove(os.path.join(d, "tokenizer.json"))
+    sys.exit(0)
+tj = json.load(open(os.path.join(d, "tokenizer.json")))
+def sp(t, ty): return {"SpecialToken": {"id": t, "type_id": ty}}
+def sq(t, ty): return {"Sequence": {"id": t, "type_id": ty}}
+pair = [sp("<s>", 0), sq("A", 0), sp("</s>", 0)] + ([sp("</s>", 0)] if form == "template" else []) + [sq("B", 1), sp("</s>", 1)]
+tj["post_processor"] = {"type": "TemplateProcessing", "single": [sp("<s>", 0), sq("A", 0), sp("</s>", 0)], "pair": pair,
+                        "special_tokens": {"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]},
+                                           "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}}
+json.dump(tj, open(os.path.join(d, "tokenizer.json"), "w"))
+PY
+  "$BIN" score --model "$T/mp-$form" --pairs "$T/pairs.tsv" --output "$T/mp-$form.txt"
+  same=0; cmp -s "$T/mp-ref.txt" "$T/mp-$form.txt" && same=1
+  if [ "$(wc -l < "$T/mp-$form.txt")" -eq 60 ] && [ "$same" -eq "$([ "$form" = bert-template ] && echo 0 || echo 1)" ]; then
+    echo "ok   MPNet tokenizer as $form: scores $([ "$same" -eq 1 ] && echo identical || echo changed)"; pass=$((pass + 1))
+  else
+    echo "FAIL MPNet tokenizer as $form: same=$same"; fail=$((fail + 1))
+  fi
+done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

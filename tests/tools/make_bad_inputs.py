@@ -276,6 +276,13 @@ DISTIL = {"architectures": ["DistilBertForSequenceClassification"], "model_type"
           "activation": "relu"}
 cfg_case("config-distilbert-relu", 'config.json:12:16: activation "relu" is not supported (only "gelu"',
          json.dumps(DISTIL, indent=1) + "\n", why="DistilBERT's config keys; only the GELU activation is implemented")
+MPNET_CLS = ["MPNetForSequenceClassification"]
+cfg_case("config-mpnet-few-buckets", 'field "relative_attention_num_buckets" = 16 is outside [32, 65536]',
+         config(model_type="mpnet", architectures=MPNET_CLS, relative_attention_num_buckets=16),
+         why="transformers' MPNet looks up 32 relative position buckets whatever the table's size")
+cfg_case("config-mpnet-over-bert-weights", 'tensor "embeddings.word_embeddings.weight" (with or without '
+         '"mpnet.") is missing', config(model_type="mpnet", architectures=MPNET_CLS),
+         why="config.json says MPNet, the weights are the tiny BERT model's (bert.-prefixed)")
 cfg_case("config-missing-hidden-size", 'config.json: required field "hidden_size" is missing',
          config(hidden_size=None))
 cfg_case("config-hidden-size-string", 'config.json:6:17: field "hidden_size" must be an integer', config(hidden_size="32"))

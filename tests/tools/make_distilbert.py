@@ -15,7 +15,6 @@ runs it too and checks that transformers loads the result into the model it scor
 """
 import os
 import sys
-from array import array
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_min  # noqa: E402
@@ -53,12 +52,8 @@ def main(argv):
             tensors[name] = (dt, shape, raw)
     # position embeddings + token-type row 0
     dt, shape, raw = trunk["embeddings.position_embeddings.weight"]
-    pos, typ = array("f"), array("f")
-    pos.frombytes(raw)
-    typ.frombytes(trunk["embeddings.token_type_embeddings.weight"][2])
-    h = shape[1]
-    folded = array("f", (pos[i] + typ[i % h] for i in range(len(pos))))
-    tensors["distilbert.embeddings.position_embeddings.weight"] = (dt, shape, folded.tobytes())
+    type0 = trunk["embeddings.token_type_embeddings.weight"][2][:4 * shape[1]]
+    tensors["distilbert.embeddings.position_embeddings.weight"] = (dt, shape, st_min.f32_add_row(raw, type0))
     for k in ("classifier.weight", "classifier.bias"):
         tensors[k] = head[k]
     st_min.write(argv[3], {k: tensors[k] for k in sorted(tensors)})
