@@ -20,8 +20,9 @@
  *      kernel spills; the build rejects any that does (-Xptxas --warn-on-spills with
  *      warnings as errors, CMakeLists.txt).
  *   The tensor-core kernels (attention_mma.cu, attention_tc.cu) serve bf16/fp16 at d 32 and
- *   64; this one is the fp32 path (parity checks), the fallback at d 128, and the only one
- *   that adds a relative position bias (MPNet: bias[h][j − i], fp32, in every precision).
+ *   64; this one is the fp32 path (parity checks) and the fallback at d 128. It and the
+ *   mma.sync kernel add a relative position bias (MPNet: bias[h][j − i], fp32); with one, the
+ *   WMMA kernel (RR_CUDA_ATTN=wmma) gives way to this one.
  */
 #include <math.h>
 

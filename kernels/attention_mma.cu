@@ -25,6 +25,10 @@
  * every K fragment and every ldmatrix of V feeds two mma and two independent softmax chains
  * interleave; at d = 32 v3 reads as many shared-memory bytes as it does mma work. 156
  * registers (v3: 80). H100: 126 TFLOP/s bf16, 132 fp16 (v3 119, 123); the same bits.
+ * BIAS (MPNet's relative position bias, fp32 [heads, 2·bias_len − 1]): each valid score gets
+ * bias[h][j − i] · √d added in the raw QKᵀ units the softmax scales by scale_log2, so that the
+ * scaled score is q·k/√d + bias as transformers computes it; a template flag, so that the
+ * kernels without it are the code they were.
  */
 #include <math.h>
 #include <stdint.h>
@@ -53,10 +57,11 @@ __device__ __forceinline__ void load_tile(T *dst, const T *src, size_t ld, int v
 
 /* MT: 16-row query blocks per warp (1: v3; 2: v4, each K/V fragment read from shared memory
  * feeds two mma). A block covers kWarps · 16 · MT query rows. */
-template <typename T, int D, int MT>
+template <typename T, int D, int MT, bool BIAS>
 __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__restrict__ qkv,
                                                                  const int32_t *__restrict__ cu, int q_tiles,
-                                                                 int H, float scale_log2, T *__restrict__ out) {
+                                                                 int H, float scale_log2, const float *__restrict__ bias,
+                                                                 int bias_len, T *__restrict__ out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
     __trap(); /* bf16 mma needs sm_80; the backend never launches this below it */
 #else
@@ -135,6 +140,26 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++)
                     mma16816<T>(sc[mt][j], qf[mt][kk], b0, b1);
+            }
+        }
+        if (BIAS) { /* relative position bias of the valid (row, key) scores, raw units */
+            const float *bh = bias + (size_t)h * (2 * bias_len - 1) + (bias_len - 1);
+            const float unscale = sqrtf((float)D);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                const int r0 = q0 + (warp * MT + mt) * 16 + g, r1 = r0 + 8;
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    const int c = k0 + 8 * j + c2;
+                    if (r0 < L && c < L)
+                        sc[mt][j][0] += bh[c - r0] * unscale;
+                    if (r0 < L && c + 1 < L)
+                        sc[mt][j][1] += bh[c + 1 - r0] * unscale;
+                    if (r1 < L && c < L)
+                        sc[mt][j][2] += bh[c - r1] * unscale;
+                    if (r1 < L && c + 1 < L)
+                        sc[mt][j][3] += bh[c + 1 - r1] * unscale;
+                }
             }
         }
         /* mask keys past the end (last tile only) */
@@ -234,25 +259,36 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
 #endif
 }
 
-template <typename T, int D, int MT>
-cudaError_t launch_mma(const void *qkv, const int32_t *cu, int S, int max_seqlen, int H, int heads, void *out,
-                       cudaStream_t stream) {
+struct MmaArgs {
+    const void *qkv;
+    const int32_t *cu;
+    int S, max_seqlen, H, heads;
+    const float *bias;
+    int bias_len;
+    void *out;
+    cudaStream_t stream;
+};
+
+template <typename T, int D, int MT, bool BIAS>
+cudaError_t launch_mma(const MmaArgs &a) {
     constexpr int kRows = kWarps * 16 * MT;
-    const int q_tiles = (max_seqlen + kRows - 1) / kRows;
+    const int q_tiles = (a.max_seqlen + kRows - 1) / kRows;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
-    dim3 grid((unsigned)(S * q_tiles), (unsigned)heads);
-    attention_mma_kernel<T, D, MT><<<grid, kThreads, 0, stream>>>((const T *)qkv, cu, q_tiles, H, scale_log2,
-                                                                   (T *)out);
+    dim3 grid((unsigned)(a.S * q_tiles), (unsigned)a.heads);
+    attention_mma_kernel<T, D, MT, BIAS><<<grid, kThreads, 0, a.stream>>>((const T *)a.qkv, a.cu, q_tiles, a.H,
+                                                                         scale_log2, a.bias, a.bias_len, (T *)a.out);
     return cudaGetLastError();
 }
 
+/* With a bias, d 32 always takes v4 (two query blocks per warp): v3 with the bias spilled 12-24
+ * bytes on sm_80/sm_90 (nvcc 13.0), which the build refuses. */
 template <typename T>
-cudaError_t launch_mma_d(int d, int rows_x2, const void *qkv, const int32_t *cu, int S, int max_seqlen, int H,
-                         int heads, void *out, cudaStream_t stream) {
+cudaError_t launch_mma_d(int d, int rows_x2, const MmaArgs &a) {
+    if (a.bias)
+        return d == 64 ? launch_mma<T, 64, 1, true>(a) : launch_mma<T, 32, 2, true>(a);
     if (d == 64)
-        return launch_mma<T, 64, 1>(qkv, cu, S, max_seqlen, H, heads, out, stream);
-    return rows_x2 ? launch_mma<T, 32, 2>(qkv, cu, S, max_seqlen, H, heads, out, stream)
-                   : launch_mma<T, 32, 1>(qkv, cu, S, max_seqlen, H, heads, out, stream);
+        return launch_mma<T, 64, 1, false>(a);
+    return rows_x2 ? launch_mma<T, 32, 2, false>(a) : launch_mma<T, 32, 1, false>(a);
 }
 
 } // namespace
@@ -262,13 +298,15 @@ int rrk_attention_mma_supports(int dtype, int head_dim) {
 }
 
 cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int32_t *cu_seqlens, int S,
-                              int max_seqlen, int H, int heads, void *out, cudaStream_t stream) {
+                              int max_seqlen, int H, int heads, const float *bias, int bias_len, void *out,
+                              cudaStream_t stream) {
     if (S <= 0)
         return cudaSuccess;
     const int d = heads > 0 ? H / heads : 0;
-    if (!rrk_attention_mma_supports(dtype, d) || H % heads || H % 8)
+    if (!rrk_attention_mma_supports(dtype, d) || H % heads || H % 8 || (bias && bias_len < max_seqlen))
         return cudaErrorInvalidValue;
+    const MmaArgs a = {qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream};
     if (dtype == 1)
-        return launch_mma_d<__nv_bfloat16>(d, rows_x2, qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
-    return launch_mma_d<__half>(d, rows_x2, qkv, cu_seqlens, S, max_seqlen, H, heads, out, stream);
+        return launch_mma_d<__nv_bfloat16>(d, rows_x2, a);
+    return launch_mma_d<__half>(d, rows_x2, a);
 }

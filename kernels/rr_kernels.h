@@ -40,9 +40,10 @@ cudaError_t rrk_attention_tc(int dtype, const void *qkv, const int32_t *cu_seqle
 int rrk_attention_tc_supports(int dtype, int head_dim);
 /* The same with register-resident tiles (attention_mma.cu, mma.sync): bf16/fp16, head dims 32
  * and 64, H % 8 == 0; the default tensor-core kernel. rows_x2: two 16-row query blocks per
- * warp (v4, the default) at head dim 32 (64 keeps one). */
+ * warp (v4, the default) at head dim 32 (64 keeps one). bias, bias_len: as rrk_attention's. */
 cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int32_t *cu_seqlens, int S,
-                              int max_seqlen, int H, int heads, void *out, cudaStream_t stream);
+                              int max_seqlen, int H, int heads, const float *bias, int bias_len, void *out,
+                              cudaStream_t stream);
 int rrk_attention_mma_supports(int dtype, int head_dim);
 /* y[M,N] = GELU(x[M,K] · W[N,K]ᵀ + b[N]) in one kernel (linear_gelu.cu): bf16/fp16 x, W and y,
  * fp32 bias (may be NULL), the exact GELU; K % 32 == 0, N % 8 == 0, 16-byte aligned x, W, y. */

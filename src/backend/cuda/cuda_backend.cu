@@ -573,21 +573,20 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
 rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     cuda_backend *c = cb(be);
     const rr_pass *p = be->pass;
-    if (be->attn_bias) /* MPNet's relative bias: only the SIMT kernel adds it */
-        CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
-                             be->limits.heads, be->attn_bias, be->attn_bias_len, out, c->stream),
-               "attention (relative bias)");
-    else if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
+    /* MPNet's relative bias (be->attn_bias): the mma.sync and SIMT kernels add it; the WMMA
+     * kernel does not, so with it the SIMT one runs */
+    if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
         CU_TRY(rrk_attention_mma(c->dtype, c->attn_kernel == ATTN_MMA2, qkv, c->d_cu, p->num_seqs, p->max_seqlen,
-                                 be->limits.hidden, be->limits.heads, out, c->stream),
+                                 be->limits.hidden, be->limits.heads, be->attn_bias, be->attn_bias_len, out,
+                                 c->stream),
                "attention (mma)");
-    else if (c->attn_kernel == ATTN_WMMA)
+    else if (c->attn_kernel == ATTN_WMMA && !be->attn_bias)
         CU_TRY(rrk_attention_tc(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
                                 be->limits.heads, out, c->stream),
                "attention (wmma)");
     else
         CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
-                             be->limits.heads, NULL, 0, out, c->stream),
+                             be->limits.heads, be->attn_bias, be->attn_bias_len, out, c->stream),
                "attention");
     return RR_OK;
 }
