@@ -404,10 +404,16 @@ PY
   if [ -f "$REPO/bench/fixtures/scifact-head/head.safetensors" ]; then
     assemble_ce "$CACHE/models/scifact-head" "$REPO/bench/fixtures/scifact-head" || return 1
   fi
+  # The MPNet test cross-encoder (test_cuda_model's MPNet section), as setup.sh makes it; from
+  # the BF16 trunk here (make_mpnet.py widens it), so the fixture's logits do not apply there
+  # and the CPU is the reference, as for the BERT one
+  rm -rf "$CACHE/models/test-mpnet-cross-encoder" && mkdir -p "$CACHE/models/test-mpnet-cross-encoder" &&
+    timeout 120 python3 "$REPO/tests/tools/make_mpnet.py" "$MINILM" "$REPO/tests/fixtures/test-mpnet-cross-encoder" \
+      "$CACHE/models/test-mpnet-cross-encoder" || { note "assembling the MPNet test cross-encoder failed"; return 1; }
   # shellcheck disable=SC2012  # a listing for the log
   ls -la "$MINILM" "$CE" | sed 's/^/  /'
   # Does transformers load it (every weight found, none left over)? Two pairs' logits.
-  local ces=("$CE")
+  local ces=("$CE" "$CACHE/models/test-mpnet-cross-encoder")
   [ -d "$CACHE/models/scifact-head" ] && ces+=("$CACHE/models/scifact-head")
   timeout 120 python3 - "${ces[@]}" <<'PY' || { note "transformers could not load a cross-encoder"; return 1; }
 import sys, time

@@ -225,9 +225,8 @@ int main(void) {
         const int nm = load_pairs(repo, "ce_mpnet_pairs.tsv", quick ? 36 : 240, &corpus, &queries);
         REQUIRE(nm == (quick ? 36 : 240), "only %d MPNet pairs", nm);
         int mreal = 0;
-        if (check_ce(mp, nm, mcpu, &mreal))
+        if (check_ce(mp, nm, mcpu, &mreal)) /* (the CPU against PyTorch: test_model_parity) */
             return 1;
-        CHECK_MSG(mreal, "MPNet: the CPU does not match the PyTorch fixture");
         for (int prec = 0; prec < 3; prec++) {
             if (score(mp, "cuda", prec, 16384, nm, mgpu, NULL)) {
                 CHECK_MSG(0, "MPNet: cuda %s scoring failed", names[prec]);

@@ -61,11 +61,13 @@ def rename(k):
 
 def tensors(trunk, head, bert, vocab):
     out = {}
+    try:
+        trunk = {k: st_min.as_f32(t) for k, t in trunk.items() if rename(k) or k.endswith("embeddings.weight")}
+    except ValueError as e:
+        sys.exit(f"MiniLM's model.safetensors: {e}")
     for k, (dt, shape, raw) in trunk.items():
         name = rename(k)
         if name:
-            if dt != "F32":
-                sys.exit(f"MiniLM's {k}: dtype {dt}, F32 expected")
             out[name] = (dt, shape, raw)
     dt, (_, h), words = trunk["embeddings.word_embeddings.weight"]
     row, bert_id = 4 * h, {t: i for i, t in enumerate(bert)}

@@ -37,6 +37,19 @@ def read_dir(model_dir):
     return out
 
 
+def as_f32(t):
+    """A tensor as F32: F32 as it is, BF16 widened exactly (a bfloat16 is a float32's high half;
+    bench/gpu_check.sh carries a BF16 trunk); any other dtype is a ValueError."""
+    dt, shape, raw = t
+    if dt == "F32":
+        return t
+    if dt != "BF16":
+        raise ValueError(f"dtype {dt}: F32 or BF16 expected")
+    h = array("H")
+    h.frombytes(raw)
+    return ("F32", shape, array("I", (x << 16 for x in h)).tobytes())
+
+
 def f32_add_row(raw, row):
     """float32 matrix bytes with the float32 vector row added to each of its rows: each sum is
     torch's float32 sum (a double sum of two floats rounded to float is the correctly rounded
