@@ -352,18 +352,16 @@ static rr_status upload_weights(rr_model *m, const rr_checkpoint *ck, const slot
     return st;
 }
 
-static rr_status upload_rel_table(rr_model *m, const rr_checkpoint *ck, const slot_list *l) {
+/* The [heads, 2 · max_length − 1] table from the checkpoint's [buckets, heads] one, read back
+ * from the uploaded weight block. */
+static rr_status upload_rel_table(rr_model *m) {
     const rr_bert_config *c = &m->config;
     const int32_t heads = c->num_heads, span = 2 * m->max_length - 1;
-    const weight_slot *s = NULL;
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->slots[i].name, "encoder.relative_attention_bias.weight"))
-            s = &l->slots[i];
-    float *wt = malloc((size_t)c->rel_buckets * (size_t)heads * sizeof *wt);
-    float *tab = malloc((size_t)heads * (size_t)span * sizeof *tab);
+    const size_t nw = (size_t)c->rel_buckets * (size_t)heads;
+    float *wt = malloc(nw * sizeof *wt), *tab = malloc((size_t)heads * (size_t)span * sizeof *tab);
     rr_status st = !wt || !tab ? rr_error(RR_ERR_NOMEM, "out of memory") : RR_OK;
     if (!st)
-        st = rr_tensor_to_f32(find_weight(ck, c, s), wt);
+        st = m->be->ops->download(m->be, wt, m->w.rel_w, nw * sizeof *wt);
     for (int32_t o = 0; !st && o < span; o++) {
         const int32_t b = rr_rel_bucket(o - (m->max_length - 1), RR_MPNET_BUCKETS);
         for (int32_t h = 0; h < heads; h++)
@@ -555,7 +553,7 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     if ((st = upload_weights(m, &ck, &slots, max_floats)))
         goto fail;
     if (c->rel_buckets) {
-        if ((st = upload_rel_table(m, &ck, &slots)))
+        if ((st = upload_rel_table(m)))
             goto fail;
         m->be->attn_bias = m->w.rel_table;
         m->be->attn_bias_len = m->max_length;
