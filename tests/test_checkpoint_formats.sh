@@ -55,7 +55,8 @@ fi
 # same bytes; BERT's one-separator template on the same model must change the scores (the
 # check can fail).
 MP="${RR_MODELS_DIR}/test-mpnet-cross-encoder"
-"$BIN" score --model "$MP" --pairs "$T/pairs.tsv" --output "$T/mp-ref.txt"
+head -n 12 "$T/pairs.tsv" > "$T/mp-pairs.tsv" # 12 pairs: a question of token ids, and CI's time
+"$BIN" score --model "$MP" --pairs "$T/mp-pairs.tsv" --output "$T/mp-ref.txt"
 for form in template vocab bert-template; do
   cp -r "$MP" "$T/mp-$form"
   python3 - "$T/mp-$form" "$form" <<'PY'
@@ -73,9 +74,9 @@ tj["post_processor"] = {"type": "TemplateProcessing", "single": [sp("<s>", 0), s
                                            "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}}
 json.dump(tj, open(os.path.join(d, "tokenizer.json"), "w"))
 PY
-  "$BIN" score --model "$T/mp-$form" --pairs "$T/pairs.tsv" --output "$T/mp-$form.txt"
+  "$BIN" score --model "$T/mp-$form" --pairs "$T/mp-pairs.tsv" --output "$T/mp-$form.txt"
   same=0; cmp -s "$T/mp-ref.txt" "$T/mp-$form.txt" && same=1
-  if [ "$(wc -l < "$T/mp-$form.txt")" -eq 60 ] && [ "$same" -eq "$([ "$form" = bert-template ] && echo 0 || echo 1)" ]; then
+  if [ "$(wc -l < "$T/mp-$form.txt")" -eq 12 ] && [ "$same" -eq "$([ "$form" = bert-template ] && echo 0 || echo 1)" ]; then
     echo "ok   MPNet tokenizer as $form: scores $([ "$same" -eq 1 ] && echo identical || echo changed)"; pass=$((pass + 1))
   else
     echo "FAIL MPNet tokenizer as $form: same=$same"; fail=$((fail + 1))
