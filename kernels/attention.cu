@@ -139,14 +139,7 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
         orow[d] = from_f<T>(acc[d] * inv);
 }
 
-struct Attn {
-    const void *qkv;
-    const int32_t *cu;
-    int S, max_seqlen, H, heads;
-    const float *bias;
-    int bias_len;
-    void *out;
-    cudaStream_t stream;
+struct Attn : AttnArgs {
     template <typename T, int D> cudaError_t launch() const {
         const int q_tiles = (max_seqlen + kBQ - 1) / kBQ;
         const float q_scale = 1.4426950408889634f / sqrtf((float)D);
@@ -177,5 +170,5 @@ cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens,
         return cudaErrorInvalidValue;
     if (bias && bias_len < max_seqlen)
         return cudaErrorInvalidValue;
-    return dispatch_dtype(dtype, Attn{qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream});
+    return dispatch_dtype(dtype, Attn{{qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream}});
 }

@@ -259,18 +259,8 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
 #endif
 }
 
-struct MmaArgs {
-    const void *qkv;
-    const int32_t *cu;
-    int S, max_seqlen, H, heads;
-    const float *bias;
-    int bias_len;
-    void *out;
-    cudaStream_t stream;
-};
-
 template <typename T, int D, int MT, bool BIAS>
-cudaError_t launch_mma(const MmaArgs &a) {
+cudaError_t launch_mma(const AttnArgs &a) {
     constexpr int kRows = kWarps * 16 * MT;
     const int q_tiles = (a.max_seqlen + kRows - 1) / kRows;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
@@ -283,7 +273,7 @@ cudaError_t launch_mma(const MmaArgs &a) {
 /* With a bias, d 32 always takes v4 (two query blocks per warp): v3 with the bias spilled 12-24
  * bytes on sm_80/sm_90 (nvcc 13.0), which the build refuses. */
 template <typename T>
-cudaError_t launch_mma_d(int d, int rows_x2, const MmaArgs &a) {
+cudaError_t launch_mma_d(int d, int rows_x2, const AttnArgs &a) {
     if (a.bias)
         return d == 64 ? launch_mma<T, 64, 1, true>(a) : launch_mma<T, 32, 2, true>(a);
     if (d == 64)
@@ -305,7 +295,7 @@ cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int
     const int d = heads > 0 ? H / heads : 0;
     if (!rrk_attention_mma_supports(dtype, d) || H % heads || H % 8 || (bias && bias_len < max_seqlen))
         return cudaErrorInvalidValue;
-    const MmaArgs a = {qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream};
+    const AttnArgs a = {qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream};
     if (dtype == 1)
         return launch_mma_d<__nv_bfloat16>(d, rows_x2, a);
     return launch_mma_d<__half>(d, rows_x2, a);

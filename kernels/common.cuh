@@ -11,6 +11,19 @@
 
 namespace rrk {
 
+/* The launch arguments of the attention kernels (attention.cu, attention_mma.cu): a pass's
+ * packed qkv [T, 3H] and cu_seqlens [S + 1], the relative position bias (NULL, or
+ * [heads, 2·bias_len − 1] fp32), the output [T, H]. */
+struct AttnArgs {
+    const void *qkv;
+    const int32_t *cu;
+    int S, max_seqlen, H, heads;
+    const float *bias;
+    int bias_len;
+    void *out;
+    cudaStream_t stream;
+};
+
 template <typename T> __device__ __forceinline__ float to_f(T v);
 template <> __device__ __forceinline__ float to_f<float>(float v) { return v; }
 template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
