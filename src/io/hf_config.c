@@ -38,7 +38,8 @@ static const struct {
 } families[] = {[RR_FAMILY_BERT] = {"bert", "BertModel", "BertForSequenceClassification"},
                 [RR_FAMILY_ELECTRA] = {"electra", "ElectraModel", "ElectraForSequenceClassification"},
                 [RR_FAMILY_DISTILBERT] = {"distilbert", "DistilBertModel", "DistilBertForSequenceClassification"},
-                [RR_FAMILY_MPNET] = {"mpnet", "MPNetModel", "MPNetForSequenceClassification"}};
+                [RR_FAMILY_MPNET] = {"mpnet", "MPNetModel", "MPNetForSequenceClassification"},
+                [RR_FAMILY_XLMR] = {"xlm-roberta", "XLMRobertaModel", "XLMRobertaForSequenceClassification"}};
 
 const char *rr_family_architecture(rr_family f, int classifier) {
     return classifier ? families[f].cls : families[f].base;
@@ -143,7 +144,8 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     if (fam < 0) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
-                      "BERT-family checkpoints (model_type \"bert\", \"electra\", \"distilbert\" or \"mpnet\")",
+                      "BERT-family checkpoints (model_type \"bert\", \"electra\", \"distilbert\", \"mpnet\" or "
+                      "\"xlm-roberta\")",
                       rr_json_where(&doc, "model_type", at, sizeof at), mt ? mt : "(missing)", arch ? arch : "?");
         goto done;
     }
@@ -168,15 +170,19 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         goto done;
     if (db)
         c->type_vocab_size = 2;
-    if (c->family == RR_FAMILY_MPNET) {
-        /* MPNet: no token types (a zero table is made at load); positions count from
-         * padding_idx + 1 (create_position_ids_from_input_ids); relative_attention_bias is
-         * [relative_attention_num_buckets, heads], of which MPNet's code looks up the first
-         * RR_MPNET_BUCKETS (compute_position_bias's default; max_distance 128) */
+    if (c->family == RR_FAMILY_MPNET || c->family == RR_FAMILY_XLMR) {
+        /* MPNet, XLM-R: positions count from padding_idx + 1 (create_position_ids_from_input_ids).
+         * MPNet has no token types (a zero table is made at load), and its
+         * relative_attention_bias is [relative_attention_num_buckets, heads], of which MPNet's
+         * code looks up the first RR_MPNET_BUCKETS (compute_position_bias's default;
+         * max_distance 128) */
         int pad = 0;
-        c->type_vocab_size = 2;
-        if ((st = get_int(&doc, "pad_token_id", 1, 0, 1 << 24, &pad)) ||
-            (st = get_int(&doc, "relative_attention_num_buckets", 32, RR_MPNET_BUCKETS, 1 << 16, &c->rel_buckets)))
+        if (c->family == RR_FAMILY_MPNET) {
+            c->type_vocab_size = 2;
+            if ((st = get_int(&doc, "relative_attention_num_buckets", 32, RR_MPNET_BUCKETS, 1 << 16, &c->rel_buckets)))
+                goto done;
+        }
+        if ((st = get_int(&doc, "pad_token_id", 1, 0, 1 << 24, &pad)))
             goto done;
         c->position_offset = pad + 1;
         if (c->position_offset >= c->max_position_embeddings) {

@@ -7,7 +7,8 @@
  * pre_classifier + ReLU + classifier); "mpnet" (BERT's post-LN layer under other names, no
  * token-type embeddings, positions counted from pad_token_id + 1, and a learned bias per head
  * and relative-position bucket added to the attention scores of every layer; the head is
- * dense + tanh + out_proj). */
+ * dense + tanh + out_proj); "xlm-roberta" (BERT's layer under "roberta.", positions counted from
+ * pad_token_id + 1, MPNet's head; its tokenizer is SentencePiece Unigram). */
 #ifndef RR_IO_HF_CONFIG_H
 #define RR_IO_HF_CONFIG_H
 
@@ -21,7 +22,8 @@ typedef enum rr_pooling {
     RR_POOL_MEAN_SQRT_LEN
 } rr_pooling;
 
-typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT, RR_FAMILY_MPNET } rr_family;
+typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT, RR_FAMILY_MPNET,
+                       RR_FAMILY_XLMR } rr_family;
 
 /* Buckets of MPNet's relative positions: transformers' MPNetEncoder.compute_position_bias
  * uses 32 whatever relative_attention_num_buckets (the table's rows) says. */
@@ -30,7 +32,7 @@ typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTIL
 typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU } rr_activation;
 
 typedef struct rr_bert_config {
-    char model_type[32];    /* "bert", "electra", "distilbert" or "mpnet" */
+    char model_type[32];    /* "bert", "electra", "distilbert", "mpnet" or "xlm-roberta" */
     rr_family family;       /* which of them: weight names and head */
     char architecture[64];  /* architectures[0], e.g. "BertForSequenceClassification"; may be "" */
     int hidden_size;        /* H */
@@ -39,14 +41,14 @@ typedef struct rr_bert_config {
     int intermediate_size;  /* I */
     int max_position_embeddings;
     int type_vocab_size;    /* DistilBERT, MPNet: 2, a table of zeros made at load (they have none) */
-    int position_offset;    /* row of position 0 in the position table: MPNet pad_token_id + 1 */
+    int position_offset;    /* row of position 0 in the position table: MPNet, XLM-R pad_token_id + 1 */
     int rel_buckets;        /* MPNet relative_attention_num_buckets; 0: no relative bias */
     int vocab_size;         /* V */
     float layer_norm_eps;
     rr_activation hidden_act; /* only exact (erf) GELU */
     int num_labels;         /* classification heads; 0 when the architecture has none */
     int is_classifier;      /* architecture ends in ForSequenceClassification */
-    rr_activation head_act; /* the classifier's first layer: tanh (BERT's pooler, MPNet's dense),
+    rr_activation head_act; /* the classifier's first layer: tanh (BERT's pooler, MPNet's and XLM-R's dense),
                              * GELU (ELECTRA), ReLU (DistilBERT) */
     /* sentence-transformers */
     rr_pooling pooling;

@@ -130,6 +130,12 @@ static const family_names k_names[] = {
                          "encoder.layer.%d.attention.attn.o", "encoder.layer.%d.attention.LayerNorm",
                          "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
                          "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"},
+    [RR_FAMILY_XLMR] = {"roberta",
+                        {"encoder.layer.%d.attention.self.query", "encoder.layer.%d.attention.self.key",
+                         "encoder.layer.%d.attention.self.value"},
+                        "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",
+                        "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
+                        "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"},
 };
 
 /* DistilBERT and MPNet have no token-type embeddings (a table of zeros is made at load) */

@@ -38,6 +38,7 @@ typedef struct rr_tok_scratch {
     size_t word_cap;
     uint8_t *norm;  /* [norm_cap] a normalized segment (normalized added tokens only) */
     size_t norm_cap;
+    rr_spm_scratch spm; /* Unigram tokenizers */
 } rr_tok_scratch;
 
 /* Where token ids go while a text is read. */
@@ -455,11 +456,31 @@ static int single_word_ok(const uint8_t *s, size_t n, size_t start, size_t end) 
     return 1;
 }
 
-static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n);
+static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_start);
 
-/* Split s[0..n) at the added tokens of one kind; the pieces between go to run_segment with
- * options o (raw pass) or to the normalized pass. */
-static void split_added(rr_enc_ctx *c, int normalized, const uint8_t *s, size_t n) {
+/* Text free of added tokens, already normalized: into words and pieces. */
+static int spm_emit(void *ctx, int32_t id) {
+    rr_enc_ctx *c = ctx;
+    sink_push(c, id);
+    return !c->failed && !sink_full(c);
+}
+
+static void run_normalized(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_start, size_t lead) {
+    const rr_tokenizer *tok = c->tok;
+    if (!tok->spm)
+        run_segment(c, &tok->ident, s, n);
+    else if (rr_spm_words(tok->spm, &tok->vocab, &c->sc->spm, s, n, at_start, lead, spm_emit, c) < 0)
+        c->failed = 1;
+}
+
+static int is_space_cp(int32_t cp) { return ascii_is_space(cp) || (cp >= 0x80 && rr_hf_is_whitespace(cp)); }
+
+/* Split s[0..n) at the added tokens of one kind; the pieces between go to run_raw_piece (raw
+ * pass) or run_normalized (normalized pass). at_start: s begins the text; lead: the
+ * normalized pass's rr_spm_normalize lead. lstrip / rstrip tokens take the whitespace next
+ * to them, as AddedVocabulary's find_matches does. */
+static void split_added(rr_enc_ctx *c, int normalized, const uint8_t *s, size_t n, int at_start,
+                        size_t lead) {
     const rr_tokenizer *tok = c->tok;
     const uint8_t *first = normalized ? tok->norm_first : tok->raw_first;
     size_t seg = 0, i = 0;
@@ -473,16 +494,22 @@ static void split_added(rr_enc_ctx *c, int normalized, const uint8_t *s, size_t 
             i++;
             continue;
         }
-        size_t end = i + t->match_len;
+        size_t start = i, end = i + t->match_len;
         if (t->single_word && !single_word_ok(s, n, i, end)) {
             i = end; /* the matcher moves past a rejected match, like Aho-Corasick's iterator */
             continue;
         }
-        if (seg < i) {
+        size_t prev;
+        while (t->lstrip && start > seg && is_space_cp(utf8_decode_before(s, start, &prev)))
+            start = prev;
+        int len;
+        while (t->rstrip && end < n && is_space_cp(s[end] < 0x80 ? s[end] : utf8_decode(s + end, &len)))
+            end += s[end] < 0x80 ? 1 : (size_t)len;
+        if (seg < start) {
             if (normalized)
-                run_segment(c, &tok->ident, s + seg, i - seg);
+                run_normalized(c, s + seg, start - seg, at_start && seg == 0, lead);
             else
-                run_raw_piece(c, s + seg, i - seg);
+                run_raw_piece(c, s + seg, start - seg, at_start && seg == 0);
         }
         if (sink_full(c))
             return;
@@ -493,9 +520,9 @@ static void split_added(rr_enc_ctx *c, int normalized, const uint8_t *s, size_t 
     }
     if (seg < n && !c->failed) {
         if (normalized)
-            run_segment(c, &tok->ident, s + seg, n - seg);
+            run_normalized(c, s + seg, n - seg, at_start && seg == 0, lead);
         else
-            run_raw_piece(c, s + seg, n - seg);
+            run_raw_piece(c, s + seg, n - seg, at_start && seg == 0);
     }
 }
 
@@ -534,18 +561,28 @@ static int normalize_into(const rr_text_opts *o, const uint8_t *s, size_t n, uin
 
 /* Raw text free of raw added tokens: normalized and split into words, through the search
  * for normalized added tokens when the tokenizer has any. */
-static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n) {
+static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_start) {
     const rr_tokenizer *tok = c->tok;
+    const uint8_t *norm;
+    size_t len, lead;
+    if (tok->spm) {
+        if (rr_spm_normalize(tok->spm, &c->sc->spm, s, n, &norm, &len, &lead) < 0)
+            c->failed = 1;
+        else if (tok->has_normalized_added)
+            split_added(c, 1, norm, len, at_start, lead);
+        else
+            run_normalized(c, norm, len, at_start, lead);
+        return;
+    }
     if (!tok->has_normalized_added) {
         run_segment(c, &tok->norm, s, n);
         return;
     }
-    size_t len;
     if (!normalize_into(&tok->norm, s, n, &c->sc->norm, &c->sc->norm_cap, &len)) {
         c->failed = 1;
         return;
     }
-    split_added(c, 1, c->sc->norm, len);
+    split_added(c, 1, c->sc->norm, len, at_start, 0);
 }
 
 rr_status rr_text_normalize_alloc(const rr_text_opts *o, const char *text, size_t len,
@@ -577,6 +614,7 @@ void rr_encoding_free(rr_encoding *enc) {
         free(sc->b);
         free(sc->word);
         free(sc->norm);
+        rr_spm_scratch_free(&sc->spm);
         free(sc);
     }
     free(enc->ids);
@@ -630,9 +668,9 @@ static rr_status tokenize_text(const rr_tokenizer *tok, rr_tok_scratch *sc, cons
     rr_enc_ctx c = {tok, sc, &sink, 0, 0, 0};
     if (len && limit) {
         if (tok->has_raw_added)
-            split_added(&c, 0, (const uint8_t *)text, len);
+            split_added(&c, 0, (const uint8_t *)text, len, 1, 0);
         else
-            run_raw_piece(&c, (const uint8_t *)text, len);
+            run_raw_piece(&c, (const uint8_t *)text, len, 1);
     }
     if (c.failed)
         return rr_error(RR_ERR_NOMEM, "tokenizer: out of memory tokenizing %zu bytes", len);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "rerank/tokenizer.h"
+#include "text/sentencepiece.h"
 #include "text/vocab.h"
 
 /* What BertNormalizer + BertPreTokenizer make of an ASCII byte. */
@@ -29,12 +30,15 @@ typedef struct rr_added_token {
     int32_t id;
     int normalized;     /* matched in the normalized text (else in the raw input) */
     int single_word;    /* only when not touching word characters on either side */
+    int lstrip, rstrip; /* the match takes the whitespace before / after it */
 } rr_added_token;
 
 struct rr_tokenizer {
-    rr_vocab vocab;           /* every token -> id */
+    rr_vocab vocab;           /* every token (WordPiece) or piece (Unigram) -> id */
+    rr_spm *spm;              /* Unigram: SentencePiece normalizers, Metaspace and scores;
+                               * NULL: WordPiece with BertNormalizer + BertPreTokenizer */
     rr_vocab cont;            /* continuation pieces: "##ing" stored as "ing" */
-    rr_text_opts norm;        /* the model's normalizer */
+    rr_text_opts norm;        /* the model's normalizer (WordPiece) */
     rr_text_opts ident;       /* no normalization: for text already normalized */
     int32_t ascii_single_id[128]; /* id of the one-byte word b, unk when absent */
     rr_added_token *added;    /* [num_added], longest first within equal first bytes */

@@ -90,7 +90,7 @@ static const char *type_name(const json_t *obj) {
 /* ---- added tokens ---------------------------------------------------------------------- */
 
 static rr_status add_token(load_ctx *lc, const char *content, int32_t id, int normalized,
-                           int single_word) {
+                           int single_word, int lstrip, int rstrip) {
     size_t len = strlen(content);
     if (len == 0 || id < 0)
         return RR_OK;
@@ -100,6 +100,8 @@ static rr_status add_token(load_ctx *lc, const char *content, int32_t id, int no
             t->id = id;
             t->normalized = normalized;
             t->single_word = single_word;
+            t->lstrip = lstrip;
+            t->rstrip = rstrip;
             return RR_OK;
         }
     }
@@ -118,6 +120,8 @@ static rr_status add_token(load_ctx *lc, const char *content, int32_t id, int no
         return rr_error(RR_ERR_NOMEM, "tokenizer: cannot allocate added tokens");
     t->len = len;
     t->id = id;
+    t->lstrip = lstrip;
+    t->rstrip = rstrip;
     t->normalized = normalized;
     t->single_word = single_word;
     lc->num_added++;
@@ -125,16 +129,19 @@ static rr_status add_token(load_ctx *lc, const char *content, int32_t id, int no
 }
 
 /* {"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"}: lstrip and
- * rstrip only take whitespace into the match, which BertPreTokenizer drops anyway. */
+ * rstrip take the whitespace before / after a match into it (BertPreTokenizer would drop it
+ * anyway; Metaspace would not). */
 static rr_status add_token_json(load_ctx *lc, const json_t *t, json_int_t id, const char *path) {
     const char *content = json_token_name(t);
     if (!content || id < 0 || id > INT32_MAX)
         return rr_error(RR_ERR_FORMAT, "%s: an added token without content or a valid id", path);
-    int special = 0, normalized = 0, single_word = 0;
+    int special = 0, normalized = 0, single_word = 0, lstrip = 0, rstrip = 0;
     RR_TRY(json_bool(t, "special", 0, &special, path));
     RR_TRY(json_bool(t, "normalized", !special, &normalized, path));
     RR_TRY(json_bool(t, "single_word", 0, &single_word, path));
-    return add_token(lc, content, (int32_t)id, normalized, single_word);
+    RR_TRY(json_bool(t, "lstrip", 0, &lstrip, path));
+    RR_TRY(json_bool(t, "rstrip", 0, &rstrip, path));
+    return add_token(lc, content, (int32_t)id, normalized, single_word, lstrip, rstrip);
 }
 
 /* ---- vocabularies ---------------------------------------------------------------------- */
@@ -279,33 +286,14 @@ static rr_status parse_bert_processing(const json_t *pp, const char *path, const
     return RR_OK;
 }
 
-static rr_status load_tokenizer_json(load_ctx *lc) {
+/* WordPiece with BertNormalizer and BertPreTokenizer (BERT, ELECTRA, DistilBERT, MPNet). */
+static rr_status load_wordpiece(load_ctx *lc, const json_t *root, const json_t *model, const char **unk_out) {
     rr_tokenizer *tok = lc->tok;
     const char *path = lc->json_path;
-    json_t *root;
-    RR_TRY(load_json(path, &root));
     rr_status st = RR_OK;
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        st = rr_error(__VA_ARGS__);                                                        \
-        goto done;                                                                         \
-    } while (0)
-#define TRY(expr)                                                                          \
-    do {                                                                                   \
-        if ((st = (expr)) != RR_OK)                                                        \
-            goto done;                                                                     \
-    } while (0)
-
+#define FAIL(...) return rr_error(__VA_ARGS__)
+#define TRY(expr) RR_TRY(expr)
     /* model: WordPiece */
-    const json_t *model = json_object_get(root, "model");
-    if (!json_is_object(model))
-        FAIL(RR_ERR_FORMAT, "%s: no \"model\" object", path);
-    const char *mtype = type_name(model);
-    if (!mtype && json_object_get(model, "max_input_chars_per_word"))
-        mtype = "WordPiece"; /* files from before the "type" tag */
-    if (!mtype || strcmp(mtype, "WordPiece") != 0)
-        FAIL(RR_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (only WordPiece)", path,
-             mtype ? mtype : "(none)");
     const json_t *vocab = json_object_get(model, "vocab");
     if (!json_is_object(vocab) || json_object_size(vocab) == 0)
         FAIL(RR_ERR_FORMAT, "%s: model.vocab is missing or empty", path);
@@ -313,7 +301,7 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     const char *prefix = json_is_string(prefix_j) ? json_string_value(prefix_j) : "##";
     size_t prefix_len = strlen(prefix);
     const json_t *unk_j = json_object_get(model, "unk_token");
-    const char *unk = json_is_string(unk_j) ? json_string_value(unk_j) : "[UNK]";
+    *unk_out = json_is_string(unk_j) ? json_string_value(unk_j) : "[UNK]";
     const json_t *mic = json_object_get(model, "max_input_chars_per_word");
     json_int_t max_chars = json_is_integer(mic) ? json_integer_value(mic) : 100;
     if (max_chars < 0 || max_chars > INT32_MAX)
@@ -357,6 +345,49 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
              "%s: pre_tokenizer \"%s\" is not supported (only BertPreTokenizer)", path,
              ptype ? ptype : (json_is_null(pre) || !pre ? "null" : "(untyped)"));
 
+    return st;
+#undef FAIL
+#undef TRY
+}
+
+static rr_status load_tokenizer_json(load_ctx *lc) {
+    rr_tokenizer *tok = lc->tok;
+    const char *path = lc->json_path;
+    json_t *root;
+    RR_TRY(load_json(path, &root));
+    rr_status st = RR_OK;
+#define FAIL(...)                                                                          \
+    do {                                                                                   \
+        st = rr_error(__VA_ARGS__);                                                        \
+        goto done;                                                                         \
+    } while (0)
+#define TRY(expr)                                                                          \
+    do {                                                                                   \
+        if ((st = (expr)) != RR_OK)                                                        \
+            goto done;                                                                     \
+    } while (0)
+
+    /* model: WordPiece or Unigram */
+    const json_t *model = json_object_get(root, "model");
+    if (!json_is_object(model))
+        FAIL(RR_ERR_FORMAT, "%s: no \"model\" object", path);
+    const char *mtype = type_name(model);
+    if (!mtype && json_object_get(model, "max_input_chars_per_word"))
+        mtype = "WordPiece"; /* files from before the "type" tag */
+    const char *unk = NULL;
+    if (mtype && !strcmp(mtype, "WordPiece"))
+        TRY(load_wordpiece(lc, root, model, &unk));
+    else if (mtype && !strcmp(mtype, "Unigram")) {
+        if (!(tok->spm = calloc(1, sizeof *tok->spm)))
+            FAIL(RR_ERR_NOMEM, "%s: cannot allocate a tokenizer", path);
+        TRY(rr_spm_load(tok->spm, &tok->vocab, model, json_object_get(root, "normalizer"),
+                        json_object_get(root, "pre_tokenizer"), path, &unk));
+        tok->info.vocab_size = tok->spm->num_pieces;
+        tok->info.max_input_chars_per_word = INT32_MAX;
+    } else
+        FAIL(RR_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (WordPiece, as BERT's "
+             "tokenizers; Unigram, as XLM-RoBERTa's)", path, mtype ? mtype : "(none)");
+
     /* added tokens, before the special ids are looked up (they may live only there) */
     const json_t *added = json_object_get(root, "added_tokens");
     if (added && !json_is_null(added)) {
@@ -396,12 +427,14 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     tok->info.cls_id = cls_id; /* the ids the template writes, as Hugging Face does */
     tok->info.sep_id = sep_id;
     TRY(lookup_required(lc, "unknown", unk, path, &tok->info.unk_id));
+    if (tok->spm)
+        tok->info.unk_id = tok->spm->unk_id; /* Unigram names it by id */
 
     const json_t *padding = json_object_get(root, "padding");
     const char *pad = json_token_name(json_object_get(padding, "pad_token"));
     if (!pad)
         pad = json_token_name(json_object_get(lc->cfg, "pad_token"));
-    TRY(lookup_required(lc, "padding", pad ? pad : "[PAD]", path, &tok->info.pad_id));
+    TRY(lookup_required(lc, "padding", pad ? pad : tok->spm ? "<pad>" : "[PAD]", path, &tok->info.pad_id));
 done:
     json_decref(root);
     return st;
@@ -507,7 +540,7 @@ static rr_status load_vocab_txt(load_ctx *lc) {
         names[k] = special_name(lc, keys[k], defs[mpnet][k]);
         int32_t sid = rr_tokenizer_token_id(tok, names[k]);
         if (sid >= 0)
-            RR_TRY(add_token(lc, names[k], sid, 0, 0));
+            RR_TRY(add_token(lc, names[k], sid, 0, 0, 0, 0));
     }
     const json_t *extra = json_object_get(lc->cfg, "additional_special_tokens");
     if (!extra)
@@ -519,7 +552,7 @@ static rr_status load_vocab_txt(load_ctx *lc) {
             const char *name = json_token_name(t);
             int32_t sid = name ? rr_tokenizer_token_id(tok, name) : -1;
             if (sid >= 0)
-                RR_TRY(add_token(lc, name, sid, 0, 0));
+                RR_TRY(add_token(lc, name, sid, 0, 0, 0, 0));
         }
     }
     const json_t *decoder = json_object_get(lc->cfg, "added_tokens_decoder");
@@ -584,7 +617,9 @@ static rr_status finish(load_ctx *lc) {
     lc->num_added = lc->cap_added = 0;
     for (int i = 0; i < tok->num_added; i++) {
         rr_added_token *t = &tok->added[i];
-        if (t->normalized)
+        if (t->normalized && tok->spm)
+            RR_TRY(rr_spm_normalize_alloc(tok->spm, t->content, t->len, &t->match, &t->match_len));
+        else if (t->normalized)
             RR_TRY(rr_text_normalize_alloc(&tok->norm, t->content, t->len, &t->match,
                                            &t->match_len));
         else {
@@ -675,6 +710,8 @@ void rr_tokenizer_free(rr_tokenizer *tok) {
         return;
     rr_vocab_free(&tok->vocab);
     rr_vocab_free(&tok->cont);
+    rr_spm_free(tok->spm);
+    free(tok->spm);
     for (int i = 0; i < tok->num_added; i++) {
         if (tok->added[i].match != tok->added[i].content)
             free(tok->added[i].match);

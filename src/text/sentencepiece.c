@@ -1,0 +1,677 @@
+/* text/sentencepiece.c — Precompiled/Replace/Strip normalizers, the Metaspace pre-tokenizer
+ * and the Unigram model, each as the `tokenizers` library (0.23) runs it.
+ *
+ * Precompiled: the charsmap is base64 of [u32 trie bytes][darts-clone units][strings]. The
+ * text is read one extended grapheme cluster at a time (utf8proc's segmentation); a cluster
+ * shorter than 6 bytes is first looked up whole, and if some prefix of it is a key, the
+ * cluster becomes that key's string: the *shortest* matching prefix, the rest of the cluster
+ * dropped (spm_precompiled's transform takes results[0]; tokenizers keeps it so, since it is
+ * what XLM-R, mBART and Marian were trained with). Otherwise each code point is looked up
+ * on its own.
+ *
+ * Unigram: tokenizers' encode_optimized. At every code point boundary the pieces that start
+ * there are tried shortest first (the trie's order); a path replaces another only with a
+ * strictly higher score (f64 sums in the same order). A code point no one-character piece
+ * covers gets the unknown piece at lowest score - 10, and runs of unknowns fuse into one.
+ *
+ * Tried: a byte trie of the pieces for the prefix search. The vocabulary's hash table, probed
+ * once per candidate length up to the longest piece, gives the same order and needs no
+ * second structure; words are short after Metaspace, so it stays cheap.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "text/hf_unicode.h"
+#include "text/sentencepiece.h"
+#include "text/tokenizer_impl.h"
+#include "util/error.h"
+
+#define K_UNK_PENALTY 10.0
+#define GRAPHEME_WHOLE_MAX 6 /* clusters of fewer bytes are looked up whole */
+
+/* ---- loading --------------------------------------------------------------------------- */
+
+static int b64_value(unsigned char c) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Standard base64 with optional '=' padding into a malloc'd buffer. */
+static rr_status b64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len,
+                            const char *path) {
+    while (n && s[n - 1] == '=')
+        n--;
+    uint8_t *o = malloc(n / 4 * 3 + 3);
+    if (!o)
+        return rr_error(RR_ERR_NOMEM, "%s: cannot allocate the precompiled charsmap", path);
+    size_t k = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value((unsigned char)s[i]);
+        if (v < 0) {
+            free(o);
+            return rr_error(RR_ERR_FORMAT, "%s: normalizer Precompiled: precompiled_charsmap is not "
+                            "base64 (character %zu)", path, i);
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            o[k++] = (uint8_t)(acc >> bits);
+        }
+    }
+    *out = o;
+    *out_len = k;
+    return RR_OK;
+}
+
+static rr_status load_precompiled(rr_spm *spm, const json_t *norm, const char *path) {
+    const json_t *cm = json_object_get(norm, "precompiled_charsmap");
+    if (json_is_null(cm) || (json_is_string(cm) && json_string_length(cm) == 0))
+        return RR_OK; /* no rules: the identity */
+    if (!json_is_string(cm))
+        return rr_error(RR_ERR_FORMAT, "%s: normalizer Precompiled: precompiled_charsmap is not a string",
+                        path);
+    if (spm->trie || spm->pool)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: more than one Precompiled normalizer", path);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    RR_TRY(b64_decode(json_string_value(cm), json_string_length(cm), &raw, &len, path));
+    rr_status st = RR_OK;
+    uint32_t trie_bytes = 0;
+    if (len >= 4)
+        trie_bytes = (uint32_t)raw[0] | (uint32_t)raw[1] << 8 | (uint32_t)raw[2] << 16 | (uint32_t)raw[3] << 24;
+    if (len < 4 || trie_bytes % 4 || trie_bytes > len - 4 || trie_bytes == 0) {
+        st = rr_error(RR_ERR_FORMAT, "%s: normalizer Precompiled: precompiled_charsmap is malformed "
+                      "(%zu bytes, trie of %u)", path, len, (unsigned)trie_bytes);
+        goto done;
+    }
+    spm->trie_units = trie_bytes / 4;
+    spm->pool_len = len - 4 - trie_bytes;
+    spm->trie = malloc(trie_bytes);
+    spm->pool = malloc(spm->pool_len + 1);
+    if (!spm->trie || !spm->pool) {
+        st = rr_error(RR_ERR_NOMEM, "%s: cannot allocate the precompiled charsmap", path);
+        goto done;
+    }
+    for (size_t i = 0; i < spm->trie_units; i++) {
+        const uint8_t *p = raw + 4 + 4 * i;
+        spm->trie[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    }
+    memcpy(spm->pool, raw + 4 + trie_bytes, spm->pool_len);
+    spm->pool[spm->pool_len] = 0;
+    size_t bad = rr_utf8_invalid_at((const unsigned char *)spm->pool, spm->pool_len);
+    if (bad < spm->pool_len)
+        st = rr_error(RR_ERR_FORMAT, "%s: normalizer Precompiled: the replacement strings are not "
+                      "UTF-8 (byte %zu)", path, bad);
+done:
+    free(raw);
+    return st;
+}
+
+static rr_status dup_str(const json_t *v, char **out, size_t *len, const char *path, const char *what) {
+    if (!json_is_string(v))
+        return rr_error(RR_ERR_FORMAT, "%s: normalizer Replace: %s is not a string", path, what);
+    *len = json_string_length(v);
+    *out = malloc(*len + 1);
+    if (!*out)
+        return rr_error(RR_ERR_NOMEM, "%s: cannot allocate a normalizer", path);
+    memcpy(*out, json_string_value(v), *len + 1);
+    return RR_OK;
+}
+
+/* Replace: {"pattern": {"String": s} | {"Regex": " {n,}"}, "content": c}. Of regexes only
+ * runs of spaces are understood (what transformers' SentencePiece converters write). */
+static rr_status load_replace(rr_spm_step *st, const json_t *norm, const char *path) {
+    const json_t *pat = json_object_get(norm, "pattern");
+    const json_t *lit = json_object_get(pat, "String"), *re = json_object_get(pat, "Regex");
+    RR_TRY(dup_str(json_object_get(norm, "content"), &st->to, &st->to_len, path, "content"));
+    if (lit) {
+        RR_TRY(dup_str(lit, &st->from, &st->from_len, path, "pattern.String"));
+        if (st->from_len == 0)
+            return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer Replace with an empty pattern", path);
+        return RR_OK;
+    }
+    const char *r = json_string_value(re);
+    int n = 0;
+    size_t k = 2;
+    if (r && r[0] == ' ' && r[1] == '{')
+        while (r[k] >= '0' && r[k] <= '9' && n <= 64)
+            n = 10 * n + (r[k++] - '0');
+    if (r && r[0] == ' ' && r[1] == '{' && k > 2 && !strcmp(r + k, ",}") && n >= 1 && n <= 64) {
+        st->runs = n;
+        st->from = malloc(2);
+        if (!st->from)
+            return rr_error(RR_ERR_NOMEM, "%s: cannot allocate a normalizer", path);
+        memcpy(st->from, " ", 2);
+        st->from_len = 1;
+        return RR_OK;
+    }
+    return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer Replace pattern %s is not supported (a literal "
+                    "String, or the Regex \" {2,}\")", path, r ? r : "(not a String or Regex)");
+}
+
+static rr_status load_normalizer(rr_spm *spm, const json_t *norm, const char *path, int depth) {
+    if (!norm || json_is_null(norm))
+        return RR_OK;
+    const json_t *t = json_object_get(norm, "type");
+    const char *type = json_is_string(t) ? json_string_value(t) : NULL;
+    if (type && !strcmp(type, "Sequence") && depth == 0) {
+        const json_t *list = json_object_get(norm, "normalizers");
+        if (!json_is_array(list))
+            return rr_error(RR_ERR_FORMAT, "%s: normalizer Sequence without a \"normalizers\" array", path);
+        size_t i;
+        const json_t *n;
+        json_array_foreach(list, i, n) RR_TRY(load_normalizer(spm, n, path, 1));
+        return RR_OK;
+    }
+    if (!type || (strcmp(type, "Precompiled") && strcmp(type, "Replace") && strcmp(type, "Strip")))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer \"%s\" is not supported with a Unigram model "
+                        "(Precompiled, Replace, Strip, or a Sequence of them)", path, type ? type : "(untyped)");
+    if (spm->num_steps == RR_SPM_MAX_STEPS)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: more than %d normalizers", path, RR_SPM_MAX_STEPS);
+    rr_spm_step *st = &spm->steps[spm->num_steps++];
+    if (!strcmp(type, "Precompiled")) {
+        st->kind = RR_SPM_PRECOMPILED;
+        return load_precompiled(spm, norm, path);
+    }
+    if (!strcmp(type, "Replace")) {
+        st->kind = RR_SPM_REPLACE;
+        return load_replace(st, norm, path);
+    }
+    st->kind = RR_SPM_STRIP;
+    const json_t *l = json_object_get(norm, "strip_left"), *r = json_object_get(norm, "strip_right");
+    if ((l && !json_is_boolean(l)) || (r && !json_is_boolean(r)))
+        return rr_error(RR_ERR_FORMAT, "%s: normalizer Strip: strip_left/strip_right must be true or false",
+                        path);
+    st->left = json_is_true(l);
+    st->right = json_is_true(r);
+    return RR_OK;
+}
+
+static rr_status load_metaspace(rr_spm *spm, const json_t *pre, const char *path) {
+    const json_t *t = json_object_get(pre, "type");
+    const char *type = json_is_string(t) ? json_string_value(t) : NULL;
+    if (type && !strcmp(type, "Sequence")) {
+        /* [WhitespaceSplit, Metaspace], as transformers 5 writes XLM-R's; or [Metaspace] */
+        const json_t *list = json_object_get(pre, "pretokenizers");
+        size_t n = json_array_size(list);
+        const json_t *first = json_array_get(list, 0);
+        const char *ft = json_string_value(json_object_get(first, "type"));
+        spm->ws_split = n == 2 && ft && !strcmp(ft, "WhitespaceSplit");
+        if (n == 1 || spm->ws_split) {
+            pre = json_array_get(list, n - 1);
+            t = json_object_get(pre, "type");
+            type = json_is_string(t) ? json_string_value(t) : NULL;
+        } else
+            type = "Sequence";
+    }
+    if (!type || strcmp(type, "Metaspace"))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: pre_tokenizer \"%s\" is not supported with a Unigram model "
+                        "(Metaspace, or a Sequence of WhitespaceSplit and Metaspace)", path,
+                        type ? type : (!pre || json_is_null(pre) ? "null" : "(untyped)"));
+    const json_t *r = json_object_get(pre, "replacement");
+    const char *repl = r ? json_string_value(r) : "\xE2\x96\x81";
+    size_t rl = repl ? strlen(repl) : 0;
+    int cl = 0;
+    if (rl && rl <= 4) {
+        utf8proc_int32_t cp;
+        cl = (int)utf8proc_iterate((const utf8proc_uint8_t *)repl, (utf8proc_ssize_t)rl, &cp);
+    }
+    if (!repl || rl == 0 || rl > 4 || cl != (int)rl)
+        return rr_error(RR_ERR_FORMAT, "%s: pre_tokenizer Metaspace: replacement must be one character", path);
+    memcpy(spm->repl, repl, rl);
+    spm->repl_len = rl;
+    /* prepend_scheme (tokenizers >= 0.15) wins over the older add_prefix_space */
+    const json_t *ps = json_object_get(pre, "prepend_scheme"), *aps = json_object_get(pre, "add_prefix_space");
+    if (ps && !json_is_null(ps)) {
+        const char *s = json_string_value(ps);
+        if (s && !strcmp(s, "always"))
+            spm->prepend = RR_SPM_PREPEND_ALWAYS;
+        else if (s && !strcmp(s, "first"))
+            spm->prepend = RR_SPM_PREPEND_FIRST;
+        else if (s && !strcmp(s, "never"))
+            spm->prepend = RR_SPM_PREPEND_NEVER;
+        else
+            return rr_error(RR_ERR_FORMAT, "%s: pre_tokenizer Metaspace: prepend_scheme must be \"always\", "
+                            "\"first\" or \"never\"", path);
+    } else if (aps && !json_is_boolean(aps)) {
+        return rr_error(RR_ERR_FORMAT, "%s: pre_tokenizer Metaspace: add_prefix_space must be true or false",
+                        path);
+    } else
+        spm->prepend = !aps || json_is_true(aps) ? RR_SPM_PREPEND_ALWAYS : RR_SPM_PREPEND_NEVER;
+    const json_t *sp = json_object_get(pre, "split");
+    if (sp && !json_is_boolean(sp))
+        return rr_error(RR_ERR_FORMAT, "%s: pre_tokenizer Metaspace: split must be true or false", path);
+    spm->split = !sp || json_is_true(sp);
+    return RR_OK;
+}
+
+rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
+                      const json_t *pre_tokenizer, const char *path, const char **unk_name) {
+    memset(spm, 0, sizeof *spm);
+    const json_t *pieces = json_object_get(model, "vocab");
+    if (!json_is_array(pieces) || json_array_size(pieces) == 0)
+        return rr_error(RR_ERR_FORMAT, "%s: model.vocab of a Unigram model must be a non-empty array of "
+                        "[piece, score]", path);
+    if (json_array_size(pieces) > INT32_MAX)
+        return rr_error(RR_ERR_FORMAT, "%s: model.vocab has too many pieces", path);
+    const json_t *bf = json_object_get(model, "byte_fallback");
+    if (json_is_true(bf))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: Unigram byte_fallback is not supported", path);
+    const json_t *unk = json_object_get(model, "unk_id");
+    const size_t n = json_array_size(pieces);
+    if (!json_is_integer(unk) || json_integer_value(unk) < 0 || (size_t)json_integer_value(unk) >= n)
+        return rr_error(RR_ERR_FORMAT, "%s: model.unk_id must be the id of a piece (0 to %zu)", path, n - 1);
+    spm->unk_id = (int32_t)json_integer_value(unk);
+    spm->num_pieces = (int32_t)n;
+    spm->scores = malloc(n * sizeof *spm->scores);
+    if (!spm->scores)
+        return rr_error(RR_ERR_NOMEM, "%s: cannot allocate %zu piece scores", path, n);
+    RR_TRY(rr_vocab_init(vocab, n));
+    double lowest = 0;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(pieces, i, p) {
+        const json_t *s = json_array_get(p, 0), *sc = json_array_get(p, 1);
+        if (!json_is_array(p) || json_array_size(p) != 2 || !json_is_string(s) || !json_is_number(sc))
+            return rr_error(RR_ERR_FORMAT, "%s: model.vocab[%zu] is not [piece, score]", path, i);
+        RR_TRY(rr_vocab_put(vocab, json_string_value(s), json_string_length(s), (int32_t)i));
+        spm->scores[i] = json_number_value(sc);
+        if (i == 0 || spm->scores[i] < lowest)
+            lowest = spm->scores[i];
+    }
+    spm->unk_score = lowest - K_UNK_PENALTY;
+    *unk_name = json_string_value(json_array_get(json_array_get(pieces, (size_t)spm->unk_id), 0));
+    RR_TRY(load_normalizer(spm, normalizer, path, 0));
+    return load_metaspace(spm, pre_tokenizer, path);
+}
+
+void rr_spm_free(rr_spm *spm) {
+    if (!spm)
+        return;
+    free(spm->trie);
+    free(spm->pool);
+    free(spm->scores);
+    for (int i = 0; i < spm->num_steps; i++) {
+        free(spm->steps[i].from);
+        free(spm->steps[i].to);
+    }
+    memset(spm, 0, sizeof *spm);
+}
+
+void rr_spm_scratch_free(rr_spm_scratch *sc) {
+    for (int k = 0; k < 3; k++)
+        free(sc->buf[k]);
+    free(sc->best);
+    free(sc->from);
+    free(sc->id);
+    free(sc->path);
+    memset(sc, 0, sizeof *sc);
+}
+
+/* ---- normalizers ----------------------------------------------------------------------- */
+
+typedef struct out_buf {
+    uint8_t **p;
+    size_t *cap;
+    size_t len;
+    int failed;
+} out_buf;
+
+static void put(out_buf *o, const void *s, size_t n) {
+    if (o->failed)
+        return;
+    if (o->len + n > *o->cap) {
+        size_t c = *o->cap ? *o->cap : 256;
+        while (c < o->len + n)
+            c *= 2;
+        uint8_t *q = realloc(*o->p, c);
+        if (!q) {
+            o->failed = 1;
+            return;
+        }
+        *o->p = q;
+        *o->cap = c;
+    }
+    memcpy(*o->p + o->len, s, n);
+    o->len += n;
+}
+
+static inline int cp_len(uint8_t b) { return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; }
+
+static inline int32_t decode(const uint8_t *s, int *n) {
+    *n = cp_len(s[0]);
+    if (*n == 1)
+        return s[0];
+    int32_t cp = s[0] & (0x7F >> *n);
+    for (int k = 1; k < *n; k++)
+        cp = (cp << 6) | (s[k] & 0x3F);
+    return cp;
+}
+
+/* The darts-clone walk of spm_precompiled: the string of the shortest key that prefixes
+ * key[0..n) (stopping at a NUL byte), or NULL. Every index is checked: the file is input. */
+static const char *first_prefix(const rr_spm *spm, const uint8_t *key, size_t n) {
+    const uint32_t *a = spm->trie;
+    const size_t units = spm->trie_units;
+    if (!units)
+        return NULL;
+#define OFFSET(u) (((u) >> 10) << (((u) & (1u << 9)) >> 6))
+    size_t pos = OFFSET(a[0]);
+    for (size_t i = 0; i < n && key[i]; i++) {
+        pos ^= key[i];
+        if (pos >= units)
+            return NULL;
+        uint32_t u = a[pos];
+        if ((u & (0x80000000u | 0xFFu)) != key[i])
+            return NULL;
+        pos ^= OFFSET(u);
+        if ((u >> 8) & 1) {
+            if (pos >= units)
+                return NULL;
+            size_t v = a[pos] & 0x7FFFFFFFu;
+            /* a string must start on a character of the (valid UTF-8) pool */
+            if (v > spm->pool_len || (v < spm->pool_len && (spm->pool[v] & 0xC0) == 0x80))
+                return NULL;
+            return spm->pool + v;
+        }
+    }
+#undef OFFSET
+    return NULL;
+}
+
+/* *lead: how many output bytes tokenizers aligns to the text's first character. Its
+ * transform aligns output to input one character after another, deletions at the very start
+ * unseen: the first output character, plus the characters a one-character unit adds after
+ * it (the unit's whole output), or only that first character when a whole cluster of
+ * several was replaced. */
+static void precompiled(const rr_spm *spm, const uint8_t *s, size_t n, out_buf *o, size_t *lead) {
+    utf8proc_int32_t state = 0;
+    size_t i = 0;
+    *lead = 0;
+    while (i < n) {
+        /* the grapheme cluster s[i..g) */
+        int l;
+        int32_t prev = decode(s + i, &l);
+        size_t g = i + (size_t)l;
+        while (g < n) {
+            int32_t next = decode(s + g, &l);
+            int brk;
+            if (prev < 0x80 && next < 0x80) { /* ASCII: one cluster per byte but CR LF */
+                brk = !(prev == '\r' && next == '\n');
+                state = 0;
+            } else
+                brk = utf8proc_grapheme_break_stateful(prev, next, &state);
+            if (brk)
+                break;
+            prev = next;
+            g += (size_t)l;
+        }
+        const char *m = g - i < GRAPHEME_WHOLE_MAX ? first_prefix(spm, s + i, g - i) : NULL;
+        if (m) {
+            const size_t ml = strlen(m);
+            put(o, m, ml);
+            if (!*lead && ml)
+                *lead = (size_t)cp_len(s[i]) == g - i ? ml : (size_t)cp_len((uint8_t)m[0]);
+        } else {
+            for (size_t k = i; k < g; k += (size_t)l) {
+                l = cp_len(s[k]);
+                const char *c = first_prefix(spm, s + k, (size_t)l);
+                const size_t cl = c ? strlen(c) : (size_t)l;
+                put(o, c ? (const uint8_t *)c : s + k, cl);
+                if (!*lead)
+                    *lead = cl;
+            }
+        }
+        i = g;
+    }
+}
+
+static void replace(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *o) {
+    size_t i = 0, plain = 0;
+    while (i < n) {
+        size_t end = i;
+        if (st->runs) {
+            while (end < n && s[end] == ' ')
+                end++;
+            if (end - i < (size_t)st->runs) {
+                i = end > i ? end : i + 1;
+                continue;
+            }
+        } else if (n - i >= st->from_len && memcmp(s + i, st->from, st->from_len) == 0)
+            end = i + st->from_len;
+        else {
+            i++;
+            continue;
+        }
+        put(o, s + plain, i - plain);
+        put(o, st->to, st->to_len);
+        i = plain = end;
+    }
+    put(o, s + plain, n - plain);
+}
+
+static int is_ws(int32_t cp) { return cp == ' ' || (cp >= 9 && cp <= 13) || (cp >= 0x80 && rr_hf_is_whitespace(cp)); }
+
+static size_t strip(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *o) {
+    size_t a = 0, b = n;
+    int l;
+    while (st->left && a < b && is_ws(decode(s + a, &l)))
+        a += (size_t)l;
+    while (st->right && b > a) {
+        size_t k = b - 1;
+        while (k > a && (s[k] & 0xC0) == 0x80)
+            k--;
+        if (!is_ws(decode(s + k, &l)))
+            break;
+        b = k;
+    }
+    put(o, s + a, b - a);
+    return a;
+}
+
+/* ---- Unigram --------------------------------------------------------------------------- */
+
+static int grow_lattice(rr_spm_scratch *sc, size_t n) {
+    if (n <= sc->lat_cap)
+        return 1;
+    size_t c = sc->lat_cap ? sc->lat_cap : 64;
+    while (c < n)
+        c *= 2;
+    double *b = realloc(sc->best, c * sizeof *b);
+    if (b)
+        sc->best = b;
+    int32_t *f = realloc(sc->from, c * sizeof *f);
+    if (f)
+        sc->from = f;
+    int32_t *d = realloc(sc->id, c * sizeof *d);
+    if (d)
+        sc->id = d;
+    int32_t *q = realloc(sc->path, c * sizeof *q);
+    if (q)
+        sc->path = q;
+    if (!b || !f || !d || !q)
+        return 0;
+    sc->lat_cap = c;
+    return 1;
+}
+
+/* The best segmentation of w[0..m) (m < 2^31), emitted in order; 0 when emit said stop. */
+static int unigram(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *sc, const uint8_t *w,
+                   size_t m, rr_spm_emit emit, void *ctx) {
+    double *best = sc->best;
+    int32_t *from = sc->from, *id = sc->id;
+    for (size_t k = 0; k <= m; k++)
+        from[k] = -1;
+    best[0] = 0;
+    for (size_t at = 0; at < m;) {
+        const size_t mblen = (size_t)cp_len(w[at]);
+        const double here = best[at];
+        int single = 0;
+        size_t longest = m - at < vocab->max_key_len ? m - at : vocab->max_key_len;
+        for (size_t len = 1; len <= longest; len++) {
+            int32_t p = rr_vocab_get(vocab, (const char *)w + at, len);
+            if (p < 0)
+                continue;
+            double cand = spm->scores[p] + here;
+            if (from[at + len] < 0 || cand > best[at + len]) {
+                best[at + len] = cand;
+                from[at + len] = (int32_t)at;
+                id[at + len] = p;
+            }
+            single |= len == mblen;
+        }
+        if (!single) {
+            double cand = spm->unk_score + here;
+            if (from[at + mblen] < 0 || cand > best[at + mblen]) {
+                best[at + mblen] = cand;
+                from[at + mblen] = (int32_t)at;
+                id[at + mblen] = spm->unk_id;
+            }
+        }
+        at += mblen;
+    }
+    /* Walk back from the end, fusing runs of unknowns; path collects the pieces' ends (a
+     * piece starts where the one before it ends) */
+    int32_t *path = sc->path;
+    size_t np = 0;
+    for (size_t end = m; end > 0;) {
+        size_t start = (size_t)from[end];
+        if (id[end] == spm->unk_id)
+            while (start > 0 && id[start] == spm->unk_id)
+                start = (size_t)from[start];
+        if (id[end] == spm->unk_id)
+            id[end] = -1; /* a fused run: looked up as one string below */
+        path[np++] = (int32_t)end;
+        end = start;
+    }
+    size_t start = 0;
+    while (np) {
+        const size_t end = (size_t)path[--np];
+        int32_t p = id[end];
+        if (p < 0) { /* the run's text is looked up as a piece, as tokenize does; else unknown */
+            p = rr_vocab_get(vocab, (const char *)w + start, end - start);
+            if (p < 0)
+                p = spm->unk_id;
+        }
+        if (!emit(ctx, p))
+            return 0;
+        start = end;
+    }
+    return 1;
+}
+
+/* ---- the pipeline ---------------------------------------------------------------------- */
+
+int rr_spm_normalize(const rr_spm *spm, rr_spm_scratch *sc, const uint8_t *s, size_t n,
+                     const uint8_t **out, size_t *out_len, size_t *lead) {
+    const uint8_t *cur = s;
+    size_t len = n;
+    int which = 0;
+    *lead = n ? (size_t)cp_len(s[0]) : 0;
+    for (int k = 0; k < spm->num_steps && len; k++, which ^= 1) {
+        out_buf o = {&sc->buf[which], &sc->cap[which], 0, 0};
+        const rr_spm_step *st = &spm->steps[k];
+        if (st->kind == RR_SPM_PRECOMPILED)
+            precompiled(spm, cur, len, &o, lead);
+        else if (st->kind == RR_SPM_REPLACE)
+            replace(st, cur, len, &o); /* (a run at the start: approximated as unmoved) */
+        else {
+            size_t gone = strip(st, cur, len, &o);
+            *lead = *lead > gone ? *lead - gone : 0;
+        }
+        if (o.failed)
+            return -1;
+        cur = *o.p;
+        len = o.len;
+    }
+    *out = cur;
+    *out_len = len;
+    return 0;
+}
+
+rr_status rr_spm_normalize_alloc(const rr_spm *spm, const char *s, size_t n, char **out,
+                                 size_t *out_len) {
+    rr_spm_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    const uint8_t *t;
+    size_t len, lead;
+    char *r = NULL;
+    if (rr_spm_normalize(spm, &sc, (const uint8_t *)s, n, &t, &len, &lead) == 0 && (r = malloc(len + 1))) {
+        memcpy(r, t, len);
+        r[len] = 0;
+    }
+    rr_spm_scratch_free(&sc);
+    if (!r)
+        return rr_error(RR_ERR_NOMEM, "tokenizer: cannot allocate a normalized string");
+    *out = r;
+    *out_len = len;
+    return RR_OK;
+}
+
+/* Metaspace and Unigram over one piece: 0 to go on, 1 when emit said stop, -1 out of memory. */
+static int metaspace(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *sc, const uint8_t *cur,
+                     size_t len, int at_start, rr_spm_emit emit, void *ctx) {
+    if (len == 0)
+        return 0;
+    /* Metaspace: spaces become the replacement; one is prepended unless there already */
+    out_buf o = {&sc->buf[2], &sc->cap[2], 0, 0};
+    const int starts = cur[0] == ' ' || (len >= spm->repl_len && !memcmp(cur, spm->repl, spm->repl_len));
+    if (!starts && (spm->prepend == RR_SPM_PREPEND_ALWAYS || (spm->prepend == RR_SPM_PREPEND_FIRST && at_start)))
+        put(&o, spm->repl, spm->repl_len);
+    size_t plain = 0;
+    for (size_t i = 0; i < len; i++)
+        if (cur[i] == ' ') {
+            put(&o, cur + plain, i - plain);
+            put(&o, spm->repl, spm->repl_len);
+            plain = i + 1;
+        }
+    put(&o, cur + plain, len - plain);
+    if (o.failed || o.len > INT32_MAX || !grow_lattice(sc, o.len + 1))
+        return -1;
+    /* words: each replacement character starts one (MergedWithNext) */
+    const uint8_t *t = *o.p, *r = (const uint8_t *)spm->repl;
+    const size_t rl = spm->repl_len;
+    size_t w = 0;
+    for (size_t i = 1; spm->split && i + rl <= o.len; i++)
+        if (t[i] == r[0] && !memcmp(t + i, r, rl)) {
+            if (!unigram(spm, vocab, sc, t + w, i - w, emit, ctx))
+                return 1;
+            w = i;
+            i += rl - 1;
+        }
+    return !unigram(spm, vocab, sc, t + w, o.len - w, emit, ctx);
+}
+
+int rr_spm_words(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *sc, const uint8_t *s,
+                 size_t n, int at_start, size_t lead, rr_spm_emit emit, void *ctx) {
+    if (!spm->ws_split)
+        return metaspace(spm, vocab, sc, s, n, at_start, emit, ctx) < 0 ? -1 : 0;
+    /* WhitespaceSplit first: Metaspace sees one word at a time, and prepend_scheme "first"
+     * holds for a word that starts at the text's first character (its first `lead` bytes) */
+    size_t i = 0;
+    while (i < n) {
+        int l;
+        while (i < n && is_ws(decode(s + i, &l)))
+            i += (size_t)l;
+        size_t start = i;
+        while (i < n && !is_ws(decode(s + i, &l)))
+            i += (size_t)l;
+        int r = metaspace(spm, vocab, sc, s + start, i - start, at_start && start < lead, emit, ctx);
+        if (r)
+            return r < 0 ? -1 : 0;
+    }
+    return 0;
+}

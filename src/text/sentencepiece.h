@@ -1,0 +1,93 @@
+/* text/sentencepiece.h — the SentencePiece side of Hugging Face tokenizers, as the
+ * tokenizer.json of an XLM-RoBERTa checkpoint describes it:
+ *   normalizer    Precompiled (SentencePiece's compiled normalization rules: a double-array
+ *                 trie over UTF-8 plus the replacement strings), Replace, Strip, or a
+ *                 Sequence of them, or none;
+ *   pre_tokenizer Metaspace (spaces become "▁", one is prepended, words split before each),
+ *                 optionally after WhitespaceSplit (transformers 5 writes that pair);
+ *   model         Unigram (the best-scoring segmentation of each word, Viterbi).
+ * Not a public header: tokenizer_load.c builds an rr_spm, tokenizer.c runs it on the text
+ * between added tokens. Immutable once loaded.
+ */
+#ifndef RR_TEXT_SENTENCEPIECE_H
+#define RR_TEXT_SENTENCEPIECE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rerank/status.h"
+#include "text/vocab.h"
+
+enum { RR_SPM_PRECOMPILED = 1, RR_SPM_REPLACE, RR_SPM_STRIP };
+enum { RR_SPM_PREPEND_NEVER = 0, RR_SPM_PREPEND_ALWAYS, RR_SPM_PREPEND_FIRST };
+#define RR_SPM_MAX_STEPS 8
+
+/* One normalizer of the sequence. */
+typedef struct rr_spm_step {
+    int kind;        /* RR_SPM_* */
+    char *from, *to; /* Replace: pattern and content (malloc'd) */
+    size_t from_len, to_len;
+    int runs;        /* Replace: 0 replaces each literal `from`; n >= 2 replaces each run of n
+                      * or more spaces (the regex " {n,}") */
+    int left, right; /* Strip: which ends lose their whitespace */
+} rr_spm_step;
+
+typedef struct rr_spm {
+    uint32_t *trie;     /* [trie_units] darts-clone units of the precompiled charsmap */
+    size_t trie_units;
+    char *pool;         /* [pool_len] NUL-terminated replacement strings */
+    size_t pool_len;
+    rr_spm_step steps[RR_SPM_MAX_STEPS];
+    int num_steps;
+    int prepend;        /* RR_SPM_PREPEND_*: Metaspace's prepend_scheme */
+    int split;          /* Metaspace splits words before each replacement character */
+    int ws_split;       /* a WhitespaceSplit pre-tokenizer comes first */
+    char repl[5];       /* the replacement character (UTF-8, "▁" by default) */
+    size_t repl_len;
+    double *scores;     /* [num_pieces] Unigram log probabilities, by id */
+    int32_t num_pieces;
+    double unk_score;   /* lowest score - 10: a character no piece covers */
+    int32_t unk_id;
+} rr_spm;
+
+/* Working memory of one encoding. */
+typedef struct rr_spm_scratch {
+    uint8_t *buf[3];    /* normalizer (two, in turn) and Metaspace output */
+    size_t cap[3];
+    double *best;       /* [lat_cap] Viterbi: best score of a path ending at each byte */
+    int32_t *from, *id; /* [lat_cap] where that path's last piece starts, and its id */
+    int32_t *path;      /* [lat_cap] the best path's piece ends, last first */
+    size_t lat_cap;
+} rr_spm_scratch;
+
+/* Read tokenizer.json's Unigram model (its pieces go into vocab, id = index), normalizer
+ * and pre_tokenizer; *unk_name points into model (the unknown piece). Anything else is
+ * refused by name. */
+rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
+                      const json_t *pre_tokenizer, const char *path, const char **unk_name);
+void rr_spm_free(rr_spm *spm);
+void rr_spm_scratch_free(rr_spm_scratch *sc);
+
+/* Receives each id; returns 0 to stop reading (enough tokens). */
+typedef int (*rr_spm_emit)(void *ctx, int32_t id);
+
+/* The normalizer sequence over s[0..n) (valid UTF-8): *out is s itself when there is nothing
+ * to do, else it points into sc (valid until the next call); *lead: how many of its first
+ * bytes tokenizers aligns to s's first character (for prepend_scheme "first"). Returns 0, or
+ * -1 when out of memory. */
+int rr_spm_normalize(const rr_spm *spm, rr_spm_scratch *sc, const uint8_t *s, size_t n,
+                     const uint8_t **out, size_t *out_len, size_t *lead);
+
+/* The same into a malloc'd NUL-terminated string (added tokens' normalized forms). */
+rr_status rr_spm_normalize_alloc(const rr_spm *spm, const char *s, size_t n, char **out,
+                                 size_t *out_len);
+
+/* Metaspace (after WhitespaceSplit when there is one) and Unigram over normalized text free of
+ * added tokens. at_start: the text begins here (prepend_scheme "first"); after WhitespaceSplit
+ * only a word starting within rr_spm_normalize's *lead bytes counts as the first. Returns 0,
+ * or -1 when out of memory. */
+int rr_spm_words(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *sc, const uint8_t *s,
+                 size_t n, int at_start, size_t lead, rr_spm_emit emit, void *ctx);
+
+#endif
