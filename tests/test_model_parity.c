@@ -266,7 +266,7 @@ int main(void) {
     free(ours);
     free(ref);
 
-    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT and MPNet ---- */
+    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT, MPNet, XLM-R ---- */
     if (check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_pairs.tsv",
                             "test-cross-encoder", 1000, 100) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_electra_pairs.tsv",
@@ -274,13 +274,16 @@ int main(void) {
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_distilbert_pairs.tsv",
                             "test-distilbert-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_mpnet_pairs.tsv",
-                            "test-mpnet-cross-encoder", 240, 20))
+                            "test-mpnet-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_xlmr_pairs.tsv",
+                            "test-xlmr-cross-encoder", 240, 20))
         return 1;
 
-    /* ---- the DistilBERT and MPNet trunks as bi-encoders (mean pooling, max length 256) ---- */
+    /* ---- the DistilBERT, MPNet and XLM-R trunks as bi-encoders (mean pooling, max length 256) ---- */
     if (check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "distilbert_embed.tsv",
                           "test-distilbert-cross-encoder") ||
-        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "mpnet_embed.tsv", "test-mpnet-cross-encoder"))
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "mpnet_embed.tsv", "test-mpnet-cross-encoder") ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "xlmr_embed.tsv", "test-xlmr-cross-encoder"))
         return 1;
 
     /* ---- MPNet's relative position buckets against transformers' for offsets -1023..1023 ---- */

@@ -370,6 +370,29 @@ static void test_edge_table(const rr_tokenizer *tok, const char *label) {
 /* ---- fixtures -------------------------------------------------------------------------- */
 
 /* tokenizer_edge.jsonl: every line, exact ids and type ids. */
+/* Encode a fixture line's a (and b) with tok; 1 when the ids are `ids` and the type ids
+ * `types` (NULL: all 0), else 0 with a message. */
+static int edge_same(const rr_tokenizer *tok, const json_t *j, const json_t *ids, const json_t *types,
+                     const char *name, const char *label, rr_encoding *e) {
+    const json_t *a = json_object_get(j, "a"), *b = json_object_get(j, "b");
+    const json_t *ml = json_object_get(j, "max_length");
+    rr_status st = json_is_string(b)
+                       ? rr_tokenizer_encode_pair(tok, json_string_value(a), json_string_length(a),
+                                                  json_string_value(b), json_string_length(b),
+                                                  (int32_t)json_integer_value(ml), e)
+                       : rr_tokenizer_encode(tok, json_string_value(a), json_string_length(a),
+                                             (int32_t)json_integer_value(ml), e);
+    int n = (int)json_array_size(ids);
+    int same = st == RR_OK && e->len == n && (!types || (int)json_array_size(types) == n);
+    for (int k = 0; same && k < n; k++)
+        same = e->ids[k] == json_integer_value(json_array_get(ids, (size_t)k)) &&
+               e->type_ids[k] == (types ? json_integer_value(json_array_get(types, (size_t)k)) : 0);
+    if (!same)
+        fprintf(stderr, "edge %s [%s]: expected %d tokens, got %d (%s)\n", name ? name : "?", label, n,
+                st == RR_OK ? e->len : -1, st == RR_OK ? "ids differ" : rr_last_error());
+    return same;
+}
+
 static void test_edge_fixture(const char *path, rr_tokenizer *const toks[2],
                               const char *const labels[2]) {
     rr_line_reader r;
@@ -396,26 +419,8 @@ static void test_edge_fixture(const char *path, rr_tokenizer *const toks[2],
             continue;
         }
         lines++;
-        for (int t = 0; t < 2; t++) {
-            rr_status st =
-                json_is_string(b)
-                    ? rr_tokenizer_encode_pair(toks[t], json_string_value(a), json_string_length(a),
-                                               json_string_value(b), json_string_length(b),
-                                               (int32_t)json_integer_value(ml), &e)
-                    : rr_tokenizer_encode(toks[t], json_string_value(a), json_string_length(a),
-                                          (int32_t)json_integer_value(ml), &e);
-            int n = (int)json_array_size(ids);
-            int same = st == RR_OK && e.len == n && (int)json_array_size(types) == n;
-            for (int k = 0; same && k < n; k++)
-                same = e.ids[k] == json_integer_value(json_array_get(ids, (size_t)k)) &&
-                       e.type_ids[k] == json_integer_value(json_array_get(types, (size_t)k));
-            if (!same) {
-                bad++;
-                fprintf(stderr, "edge %s [%s]: expected %d tokens, got %d (%s)\n",
-                        name ? name : "?", labels[t], n, st == RR_OK ? e.len : -1,
-                        st == RR_OK ? "ids differ" : rr_last_error());
-            }
-        }
+        for (int t = 0; t < 2; t++)
+            bad += !edge_same(toks[t], j, ids, types, name, labels[t], &e);
         json_decref(j);
     }
     rr_lines_close(&r);
@@ -427,7 +432,7 @@ static void test_edge_fixture(const char *path, rr_tokenizer *const toks[2],
 
 /* tokenizer_scifact.tsv.gz: token count and hash of every query, doc and pair. */
 static void test_scifact_fixture(const char *path, const text_set *queries, const text_set *docs,
-                                 rr_tokenizer *const toks[2], const char *const labels[2]) {
+                                 rr_tokenizer *const toks[2], const char *const labels[2], int ntok) {
     rr_line_reader r;
     if (rr_lines_open(&r, path, 0) != RR_OK) {
         CHECK_MSG(0, "%s", rr_last_error());
@@ -472,7 +477,7 @@ static void test_scifact_fixture(const char *path, const text_set *queries, cons
         }
         counts[kind]++;
         int expected_n = atoi(f[2]);
-        for (int t = 0; t < 2; t++) {
+        for (int t = 0; t < ntok; t++) {
             rr_status st = kind == 2 ? rr_tokenizer_encode_pair(toks[t], ta->text, ta->len, tb->text,
                                                                 tb->len, 512, &e)
                                      : rr_tokenizer_encode(toks[t], ta->text, ta->len, 256, &e);
@@ -491,8 +496,8 @@ static void test_scifact_fixture(const char *path, const text_set *queries, cons
     CHECK_MSG(counts[0] > 0 && counts[1] > 0 && counts[2] > 0,
               "%s: %lld queries, %lld docs, %lld pairs", path, counts[0], counts[1], counts[2]);
     CHECK_MSG(bad == 0, "%s: %lld mismatches", path, bad);
-    printf("scifact fixture: %lld queries, %lld docs, %lld pairs x 2 loaders, %lld mismatches\n",
-           counts[0], counts[1], counts[2], bad);
+    printf("%s: %lld queries, %lld docs, %lld pairs x %d loaders, %lld mismatches\n", path,
+           counts[0], counts[1], counts[2], ntok, bad);
 }
 
 /* ---- errors ---------------------------------------------------------------------------- */
@@ -672,6 +677,95 @@ static void report_throughput(const rr_tokenizer *tok, const text_set *docs, con
     rr_encoding_free(&e);
 }
 
+/* ---- XLM-RoBERTa: SentencePiece Unigram ------------------------------------------------ */
+
+/* The test XLM-R tokenizer (test-xlmr-cross-encoder: a SentencePiece model trained on SciFact,
+ * written by transformers 5.24; tests/fixtures/test-xlmr-cross-encoder/README.md) and its
+ * variants in the forms hub checkpoints ship (tests/tools/xlmr_variants.py), against
+ * xlmr_tokenizer_edge.jsonl and xlmr_tokenizer_scifact.tsv.gz. Each variant is loaded twice:
+ * under tokenizer_class XLMRobertaTokenizer, as transformers 5 reads it (its own normalizer
+ * and pre-tokenizer: the line's transformers_ids where given, else its ids), and under
+ * PreTrainedTokenizerFast, as the `tokenizers` library reads the file (the line's ids). */
+enum { XLMR_VARIANTS = 6 };
+static const char *const kXlmrVariants[XLMR_VARIANTS] = {"base", "legacy", "plain", "first", "never", "strip"};
+
+static int test_xlmr(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
+    char model_dir[4096], vdir[4096], cmd[16384], path[8400];
+    snprintf(model_dir, sizeof model_dir, "%s/test-xlmr-cross-encoder", models);
+    struct stat st;
+    REQUIRE(stat(model_dir, &st) == 0, "%s: model not present (scripts/setup.sh assembles it)", model_dir);
+    REQUIRE(make_temp_dir(vdir, sizeof vdir), "mkdtemp: %s", strerror(errno));
+    snprintf(cmd, sizeof cmd, "python3 '%s/tests/tools/xlmr_variants.py' '%s' '%s'", repo, model_dir, vdir);
+    REQUIRE(system(cmd) == 0, "%s failed", cmd);
+    rr_tokenizer *toks[XLMR_VARIANTS][2] = {{NULL}};
+    for (int v = 0; v < XLMR_VARIANTS; v++)
+        for (int f = 0; f < 2; f++) {
+            if (v == 0 && f == 0)
+                snprintf(path, sizeof path, "%s", model_dir);
+            else
+                snprintf(path, sizeof path, "%s/%s%s", vdir, kXlmrVariants[v], f ? "-file" : "");
+            REQUIRE(rr_tokenizer_load(path, &toks[v][f]) == RR_OK, "%s: %s", path, rr_last_error());
+        }
+    remove_dir(vdir);
+
+    rr_tokenizer_info info = rr_tokenizer_get_info(toks[0][0]);
+    CHECK_MSG(info.vocab_size == 8002 && info.unk_id == 3 && info.pad_id == 1 && info.cls_id == 0 &&
+                  info.sep_id == 2 && info.pair_seps == 2 && info.pair_second_type == 0,
+              "XLM-R info: vocab %d unk %d pad %d cls %d sep %d seps %d type %d", info.vocab_size, info.unk_id,
+              info.pad_id, info.cls_id, info.sep_id, info.pair_seps, info.pair_second_type);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/xlmr_tokenizer_edge.jsonl", repo);
+    rr_line_reader r;
+    REQUIRE(rr_lines_open(&r, path, 0) == RR_OK, "%s", rr_last_error());
+    rr_encoding e;
+    rr_encoding_init(&e);
+    int eof = 0, lines[XLMR_VARIANTS] = {0}, bad = 0, differ = 0;
+    while (rr_lines_next(&r, &eof) == RR_OK && !eof) {
+        if (r.len == 0)
+            continue;
+        json_error_t err;
+        json_t *j = json_loadb(r.buf, r.len, JSON_ALLOW_NUL, &err);
+        const char *vname = json_string_value(json_object_get(j, "variant"));
+        const char *name = json_string_value(json_object_get(j, "name"));
+        const json_t *ids = json_object_get(j, "ids"), *tf = json_object_get(j, "transformers_ids");
+        int v = 0;
+        while (vname && v < XLMR_VARIANTS && strcmp(vname, kXlmrVariants[v]))
+            v++;
+        if (!j || v == XLMR_VARIANTS || !json_is_string(json_object_get(j, "a")) || !json_is_array(ids) ||
+            !json_is_integer(json_object_get(j, "max_length")) || (tf && !json_is_array(tf))) {
+            CHECK_MSG(0, "%s:%lld: malformed fixture line", path, r.line_no);
+            json_decref(j);
+            continue;
+        }
+        lines[v]++;
+        differ += tf != NULL;
+        char label[64];
+        snprintf(label, sizeof label, "%s, as transformers", kXlmrVariants[v]);
+        /* (XLM-R's template types every token 0) */
+        bad += !edge_same(toks[v][0], j, tf ? tf : ids, tf ? NULL : json_object_get(j, "type_ids"), name, label, &e);
+        snprintf(label, sizeof label, "%s, as the file says", kXlmrVariants[v]);
+        bad += !edge_same(toks[v][1], j, ids, json_object_get(j, "type_ids"), name, label, &e);
+        json_decref(j);
+    }
+    rr_lines_close(&r);
+    rr_encoding_free(&e);
+    for (int v = 0; v < XLMR_VARIANTS; v++)
+        CHECK_MSG(lines[v] >= 100, "%s: %d cases of variant %s", path, lines[v], kXlmrVariants[v]);
+    CHECK_MSG(differ > 0, "%s: no case where transformers and the file differ", path);
+    CHECK_MSG(bad == 0, "%s: %d mismatches", path, bad);
+    printf("%s: %d cases x 6 forms x 2 readings (%d where transformers differs from the file), %d mismatches\n",
+           path, lines[0], differ, bad);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/xlmr_tokenizer_scifact.tsv.gz", repo);
+    rr_tokenizer *const base[2] = {toks[0][0], toks[0][1]};
+    const char *const labels[2] = {"XLM-R tokenizer", "XLM-R tokenizer, as the file says"};
+    test_scifact_fixture(path, queries, docs, base, labels, 2);
+    for (int v = 0; v < XLMR_VARIANTS; v++)
+        for (int f = 0; f < 2; f++)
+            rr_tokenizer_free(toks[v][f]);
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -735,7 +829,9 @@ int main(void) {
     test_edge_fixture(path, toks, labels);
     snprintf(path, sizeof path, "%s/tests/fixtures/tokenizer_scifact.tsv.gz", repo);
     REQUIRE(access(path, R_OK) == 0, "%s is missing", path);
-    test_scifact_fixture(path, &queries, &docs, toks, labels);
+    test_scifact_fixture(path, &queries, &docs, toks, labels, 2);
+    if (test_xlmr(models, repo, &queries, &docs))
+        return 1;
 
     test_threads(from_json, &docs);
     report_throughput(from_json, &docs, &queries);

@@ -298,6 +298,27 @@ rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const j
     return load_metaspace(spm, pre_tokenizer, path);
 }
 
+void rr_spm_as_xlmr_tokenizer(rr_spm *spm, int add_prefix_space) {
+    int kept = 0;
+    for (int i = 0; i < spm->num_steps; i++) {
+        rr_spm_step st = spm->steps[i];
+        if (st.kind == RR_SPM_PRECOMPILED) {
+            spm->steps[kept++] = st;
+            continue;
+        }
+        free(st.from);
+        free(st.to);
+    }
+    for (int i = kept; i < spm->num_steps; i++)
+        memset(&spm->steps[i], 0, sizeof spm->steps[i]);
+    spm->num_steps = kept;
+    spm->ws_split = 1;
+    spm->split = 1;
+    spm->prepend = add_prefix_space ? RR_SPM_PREPEND_ALWAYS : RR_SPM_PREPEND_NEVER;
+    memcpy(spm->repl, "\xE2\x96\x81", 4);
+    spm->repl_len = 3;
+}
+
 void rr_spm_free(rr_spm *spm) {
     if (!spm)
         return;

@@ -66,6 +66,11 @@ typedef struct rr_spm_scratch {
  * refused by name. */
 rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
                       const json_t *pre_tokenizer, const char *path, const char **unk_name);
+/* transformers 5's XLMRobertaTokenizer: it takes the vocabulary, the precompiled charsmap and
+ * the added tokens from tokenizer.json and sets the rest itself, whatever the file says:
+ * normalizer Precompiled alone; pre_tokenizer WhitespaceSplit, then Metaspace("▁", prepend
+ * "always", or "never" when tokenizer_config.json's add_prefix_space is false). */
+void rr_spm_as_xlmr_tokenizer(rr_spm *spm, int add_prefix_space);
 void rr_spm_free(rr_spm *spm);
 void rr_spm_scratch_free(rr_spm_scratch *sc);
 

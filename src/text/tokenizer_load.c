@@ -384,6 +384,15 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
                         json_object_get(root, "pre_tokenizer"), path, &unk));
         tok->info.vocab_size = tok->spm->num_pieces;
         tok->info.max_input_chars_per_word = INT32_MAX;
+        /* As transformers 5 loads the file (what sentence-transformers scores with): its
+         * XLMRobertaTokenizer class keeps the file's vocabulary, charsmap and added tokens only.
+         * Any other class (PreTrainedTokenizerFast...) is read as the file says. */
+        const char *tclass = json_string_value(json_object_get(lc->cfg, "tokenizer_class"));
+        if (tclass && (!strcmp(tclass, "XLMRobertaTokenizer") || !strcmp(tclass, "XLMRobertaTokenizerFast"))) {
+            int aps = 1;
+            TRY(json_bool(lc->cfg, "add_prefix_space", 1, &aps, lc->config_path));
+            rr_spm_as_xlmr_tokenizer(tok->spm, aps);
+        }
     } else
         FAIL(RR_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (WordPiece, as BERT's "
              "tokenizers; Unigram, as XLM-RoBERTa's)", path, mtype ? mtype : "(none)");

@@ -1,35 +1,47 @@
-/* tests/fuzz/fuzz_tokenizer.c — WordPiece over arbitrary bytes, single texts and pairs with
- * longest_first truncation, with the real all-MiniLM-L6-v2 vocabulary (fuzz_util.h).
- * Input: byte 0 picks max_length (3..258); the rest is split at the first NUL byte into the
- * two texts of a pair (no NUL: the text is also encoded alone). Invalid UTF-8 must be
- * refused, never read past. The model directory: $RR_FUZZ_MODEL, else
- * $RR_MODELS_DIR/all-MiniLM-L6-v2, else ~/.cache/rerank/models/all-MiniLM-L6-v2. */
+/* tests/fuzz/fuzz_tokenizer.c — WordPiece and SentencePiece Unigram over arbitrary bytes,
+ * single texts and pairs with longest_first truncation, with the real all-MiniLM-L6-v2
+ * vocabulary and the test XLM-R tokenizer (its real precompiled charsmap; fuzz_util.h).
+ * Input: byte 0 picks max_length (3..258) and, by its low bit, the tokenizer; the rest is
+ * split at the first NUL byte into the two texts of a pair (no NUL: the text is also encoded
+ * alone). Invalid UTF-8 must be refused, never read past. The model directories:
+ * $RR_FUZZ_MODEL (WordPiece only), else $RR_MODELS_DIR/{all-MiniLM-L6-v2,
+ * test-xlmr-cross-encoder}, else the same under ~/.cache/rerank/models; the XLM-R one is used
+ * when present. */
 #include "fuzz_util.h"
 #include "rerank/tokenizer.h"
 
-static rr_tokenizer *tokenizer(void) {
-    static rr_tokenizer *tok;
-    if (tok)
-        return tok;
+static rr_tokenizer *load(const char *name, int required) {
     char dir[4096];
     const char *e = getenv("RR_FUZZ_MODEL"), *m = getenv("RR_MODELS_DIR"), *home = getenv("HOME");
-    if (e)
+    if (e && required)
         snprintf(dir, sizeof dir, "%s", e);
     else if (m)
-        snprintf(dir, sizeof dir, "%s/all-MiniLM-L6-v2", m);
+        snprintf(dir, sizeof dir, "%s/%s", m, name);
     else
-        snprintf(dir, sizeof dir, "%s/.cache/rerank/models/all-MiniLM-L6-v2", home ? home : ".");
-    if (rr_tokenizer_load(dir, &tok) != RR_OK) {
+        snprintf(dir, sizeof dir, "%s/.cache/rerank/models/%s", home ? home : ".", name);
+    rr_tokenizer *tok = NULL;
+    if (rr_tokenizer_load(dir, &tok) != RR_OK && required) {
         fprintf(stderr, "fuzz_tokenizer: cannot load %s: %s\n", dir, rr_last_error());
         abort();
     }
     return tok;
 }
 
+static rr_tokenizer *tokenizer(int which) {
+    static rr_tokenizer *toks[2];
+    static int loaded;
+    if (!loaded) {
+        toks[0] = load("all-MiniLM-L6-v2", 1);
+        toks[1] = getenv("RR_FUZZ_MODEL") ? NULL : load("test-xlmr-cross-encoder", 0);
+        loaded = 1;
+    }
+    return toks[which] ? toks[which] : toks[0];
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const rr_tokenizer *tok = tokenizer();
     if (size < 1)
         return 0;
+    const rr_tokenizer *tok = tokenizer(data[0] & 1);
     const int32_t max_length = 3 + data[0];
     const char *text = (const char *)data + 1;
     size--;

