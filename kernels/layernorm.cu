@@ -37,7 +37,7 @@ __global__ void embed_ln_kernel(const int32_t *__restrict__ ids, const int32_t *
     const int row = blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= T_)
         return;
-    const float *w = word + (size_t)ids[row] * H, *p = pos + (size_t)pos_ids[row] * H,
+    const float *w = word + (size_t)ids[row] * H, *p = pos + (ptrdiff_t)pos_ids[row] * H, /* −1: the pad row */
                 *ty = type + (size_t)type_ids[row] * H;
     float v[VPL];
 #pragma unroll

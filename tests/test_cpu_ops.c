@@ -206,7 +206,7 @@ int main(void) {
     }
     CHECK_MSG(worst < 5e-7, "gelu worst relative error %g", worst);
 
-    const int H = 48, heads = 4, d = H / heads, V = 50, P = 64, TV = 2, I = 96;
+    const int H = 48, heads = 4, d = H / heads, V = 50, P = 65, TV = 2, I = 96; /* P: 64 + the pad row */
     /* sequences: odd lengths, a single token, many tiny ones, the longest allowed */
     int32_t lens[] = {7, 1, 33, 2, 2, 3, 64, 1, 5, 17};
     const int S = (int)(sizeof lens / sizeof lens[0]);
@@ -249,6 +249,24 @@ int main(void) {
         }
     double e = rel_err(x, ref, (size_t)T * H);
     CHECK_MSG(e < 1e-5, "embed error %g", e);
+    /* with skip_pad (MPNet, XLM-R): tokens of id pad_id take the row before position 0 and
+     * are not counted; the table then starts a row later */
+    be->skip_pad = 1;
+    be->pad_id = ids[T / 2];
+    CHECK(be->ops->embed(be, word, pos + H, type, g, b, 1e-12f, V, TV, x) == RR_OK);
+    int skipped = 0;
+    for (int s = 0; s < S; s++)
+        for (int t = cu[s], k = 0; t < cu[s + 1]; t++) {
+            const int row = ids[t] == be->pad_id ? 0 : 1 + k++;
+            skipped += ids[t] == be->pad_id;
+            for (int i = 0; i < H; i++)
+                ref[(size_t)t * H + i] = (double)word[(size_t)ids[t] * H + i] + pos[(size_t)row * H + i] +
+                                         type[(size_t)types[t] * H + i];
+            ref_layernorm(ref + (size_t)t * H, g, b, H, 1e-12);
+        }
+    e = rel_err(x, ref, (size_t)T * H);
+    CHECK_MSG(skipped > 0 && e < 1e-5, "embed with pad positions: error %g (%d pad tokens)", e, skipped);
+    be->skip_pad = 0;
 
     /* an id outside the vocabulary is refused, not read out of bounds */
     ids[3] = V;

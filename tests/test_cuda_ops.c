@@ -162,7 +162,7 @@ typedef struct shape {
 } shape;
 
 static int run_shape(const shape *sh, rr_precision prec) {
-    const int H = sh->H, I = sh->I, V = 1000, P = 512, TV = 2, S = sh->nseq;
+    const int H = sh->H, I = sh->I, V = 1000, P = 513, TV = 2, S = sh->nseq; /* P: 512 + the pad row */
     int32_t *cu = malloc((size_t)(S + 1) * sizeof *cu);
     cu[0] = 0;
     int maxlen = 0;
@@ -242,6 +242,17 @@ static int run_shape(const shape *sh, rr_precision prec) {
     CHECK(p.cpu->ops->embed(p.cpu, CW(o_word), CW(o_pos), CW(o_type), CW(o_g), CW(o_b), 1e-12f, V, TV, x.c) == RR_OK);
     CHECK(p.gpu->ops->embed(p.gpu, GW(o_word), GW(o_pos), GW(o_type), GW(o_g), GW(o_b), 1e-12f, V, TV, x.g) == RR_OK);
     compare(&p, &x, 1, "embed+layernorm", shape_name);
+    /* MPNet's and XLM-R's positions: a pad token takes the row before position 0 and is not
+     * counted (the position table starts a row later; one id of the pass plays the pad) */
+    p.cpu->skip_pad = p.gpu->skip_pad = 1;
+    p.cpu->pad_id = p.gpu->pad_id = p.cpu->pass->ids[p.cpu->pass->total_tokens / 2];
+    poison(&p, &x);
+    CHECK(p.cpu->ops->embed(p.cpu, CW(o_word), CW(o_pos + H), CW(o_type), CW(o_g), CW(o_b), 1e-12f, V, TV, x.c) ==
+          RR_OK);
+    CHECK(p.gpu->ops->embed(p.gpu, GW(o_word), GW(o_pos + H), GW(o_type), GW(o_g), GW(o_b), 1e-12f, V, TV, x.g) ==
+          RR_OK);
+    compare(&p, &x, 1, "embed+layernorm, pad positions", shape_name);
+    p.cpu->skip_pad = p.gpu->skip_pad = 0;
 
     /* linear: QKV (no activation), FFN up (GELU), FFN down (bias only), and tanh */
     act_input(&p, &x, 1.0f);

@@ -14,6 +14,10 @@
  *     with MPNet's names, positions and vocabulary, a seeded relative position bias and head).
  *   distilbert_embed.tsv, mpnet_embed.tsv: 60 texts, the DistilBERT and MPNet trunks
  *     mean-pooled by transformers: `rerank embed` within 1e-4, cosine >= 0.99999.
+ *   ce_xlmr_pairs.tsv, xlmr_embed.tsv: the same for the XLM-R test cross-encoder (a SentencePiece
+ *     vocabulary, positions from pad + 1).
+ *   ce_pad_pairs.tsv: 8 pairs per model whose texts hold the literal "<pad>" (the pad token),
+ *     scored by the MPNet and XLM-R test cross-encoders: their positions skip pad tokens.
  *   mpnet_buckets.tsv: transformers' MPNet relative position bucket of every offset in
  *     [-1023, 1023]: rr_rel_bucket must give each.
  * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR.
@@ -209,6 +213,68 @@ static int check_trunk_embed(const char *repo, const char *models, const char *b
     return 0;
 }
 
+/* ce_pad_pairs.tsv: "model\tquery\tdocument\tlogit", texts that hold the literal "<pad>" (the
+ * pad token, whose position MPNet and XLM-R skip): `rerank score` within 1e-4 of PyTorch. */
+static int check_pad_positions(const char *repo, const char *models, const char *bin, const char *tmp) {
+    char path[4096], cmd[16384], model[128] = "";
+    snprintf(path, sizeof path, "%s/tests/fixtures/ce_pad_pairs.tsv", repo);
+    FILE *f = fopen(path, "r");
+    REQUIRE(f, "cannot open %s", path);
+    static char line[1 << 16];
+    enum { MAXP = 64 };
+    double want[MAXP];
+    int np = 0, models_checked = 0;
+    FILE *pairs = NULL;
+    for (int more = 1; more;) {
+        char *m = NULL, *rest = NULL;
+        more = fgets(line, sizeof line, f) != NULL;
+        if (more) {
+            line[strcspn(line, "\n")] = 0;
+            m = line;
+            rest = strchr(line, '\t');
+            REQUIRE(rest, "%s: no tab", path);
+            *rest++ = 0;
+        }
+        if (np && (!more || strcmp(m, model))) { /* score the previous model's pairs */
+            fclose(pairs);
+            snprintf(cmd, sizeof cmd, "%s score --model %s/%s --pairs %s/pad_pairs.tsv --output %s/pad_scores.txt",
+                     bin, models, model, tmp, tmp);
+            CHECK(run(cmd) == 0);
+            snprintf(path, sizeof path, "%s/pad_scores.txt", tmp);
+            FILE *sf = fopen(path, "r");
+            REQUIRE(sf, "no scores written");
+            double worst = 0, got;
+            int ng = 0;
+            while (ng < np && fscanf(sf, "%lf", &got) == 1) {
+                const double d = fabs(got - want[ng++]);
+                worst = d > worst || d != d ? d : worst;
+            }
+            fclose(sf);
+            printf("%s, texts holding \"<pad>\": %d pairs, max abs diff %.3g\n", model, np, worst);
+            CHECK_MSG(ng == np && worst <= 1e-4, "%s: %d of %d scores, max abs diff %g", model, ng, np, worst);
+            models_checked++;
+            np = 0;
+        }
+        if (!more)
+            break;
+        if (np == 0) {
+            REQUIRE(strlen(m) < sizeof model, "model name too long");
+            memcpy(model, m, strlen(m) + 1);
+            snprintf(path, sizeof path, "%s/pad_pairs.tsv", tmp);
+            pairs = fopen(path, "w");
+            REQUIRE(pairs, "cannot write %s", path);
+        }
+        char *logit = strrchr(rest, '\t');
+        REQUIRE(logit && np < MAXP, "malformed line in ce_pad_pairs.tsv");
+        *logit++ = 0;
+        want[np++] = strtod(logit, NULL);
+        fprintf(pairs, "%s\n", rest); /* query \t document */
+    }
+    fclose(f);
+    CHECK_MSG(models_checked == 2, "ce_pad_pairs.tsv: %d models", models_checked);
+    return 0;
+}
+
 int main(void) {
     const char *repo = getenv("RR_REPO_DIR"), *models = getenv("RR_MODELS_DIR"), *bin = getenv("RR_BIN");
     REQUIRE(repo && models && bin, "RR_REPO_DIR, RR_MODELS_DIR and RR_BIN must be set (ctest sets them)");
@@ -284,6 +350,10 @@ int main(void) {
                           "test-distilbert-cross-encoder") ||
         check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "mpnet_embed.tsv", "test-mpnet-cross-encoder") ||
         check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "xlmr_embed.tsv", "test-xlmr-cross-encoder"))
+        return 1;
+
+    /* ---- MPNet's and XLM-R's positions skip pad tokens (texts holding "<pad>") ---- */
+    if (check_pad_positions(repo, models, bin, tmp))
         return 1;
 
     /* ---- MPNet's relative position buckets against transformers' for offsets -1023..1023 ---- */

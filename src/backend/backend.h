@@ -88,7 +88,8 @@ typedef struct rr_backend_ops {
     rr_status (*prepare_weights)(rr_backend *be, const float *block, size_t n);
     /* Make pass the current pass (its ids and cu_seqlens are copied to the backend). */
     rr_status (*begin_pass)(rr_backend *be, const rr_pass *pass);
-    /* x[T,H] = LayerNorm(word[ids] + pos[position in sequence] + type[type_ids]) */
+    /* x[T,H] = LayerNorm(word[ids] + pos[position] + type[type_ids]), position as
+     * rr_next_position gives it (−1 reads the row before pos) */
     rr_status (*embed)(rr_backend *be, const float *word, const float *pos, const float *type,
                        const float *gamma, const float *beta, float eps, int32_t vocab,
                        int32_t type_vocab, float *x);
@@ -136,6 +137,12 @@ struct rr_backend {
      * set by the model after upload when limits.rel_attention_bias; NULL otherwise) */
     const float *attn_bias;
     int32_t attn_bias_len;
+    /* RoBERTa's and MPNet's position ids (create_position_ids_from_input_ids): with skip_pad
+     * set, a token whose id is pad_id takes position −1 (the padding row, just before position
+     * 0's: the model's position table starts at pad_id + 1) and is not counted; else a token's
+     * position is its index in the sequence. Set by the model; rr_next_position applies it. */
+    int skip_pad;
+    int32_t pad_id;
     /* Device time of the pass the last `wait` completed, and of the device's idle time since
      * the pass before it ended (seconds; the CUDA backend measures both with events, the CPU
      * leaves 0). The model sums them into rr_model_stats. */
@@ -171,6 +178,12 @@ rr_status rr_backend_ffn(rr_backend *be, const float *x, int32_t T, int32_t H, c
 int32_t rr_backend_ffn_scratch_rows(const rr_backend *be, int32_t T);
 /* Bytes of one activation element in the backend's storage precision (4 or 2). */
 size_t rr_backend_act_bytes(const rr_backend *be);
+
+/* The position of the next token (id) of a sequence; *count: tokens counted so far in it
+ * (start at 0). */
+static inline int32_t rr_next_position(const rr_backend *be, int32_t id, int32_t *count) {
+    return be->skip_pad && id == be->pad_id ? -1 : (*count)++;
+}
 
 /* Shared checks: limits of a pass, and ids inside the vocabularies (host arrays). */
 rr_status rr_pass_check(const rr_backend_limits *lim, const rr_pass *pass, const char *who);

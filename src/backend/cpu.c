@@ -177,9 +177,10 @@ static rr_status cpu_embed(rr_backend *be, const float *word, const float *pos, 
     RR_TRY(rr_pass_check_ids(p, vocab, type_vocab));
 #pragma omp parallel for schedule(dynamic, 4) num_threads(cpu(be)->threads)
     for (int32_t s = 0; s < p->num_seqs; s++) {
+        int32_t count = 0;
         for (int32_t t = p->cu_seqlens[s]; t < p->cu_seqlens[s + 1]; t++) {
             const float *w = word + (size_t)p->ids[t] * H;
-            const float *ps = pos + (size_t)(t - p->cu_seqlens[s]) * H;
+            const float *ps = pos + (ptrdiff_t)rr_next_position(be, p->ids[t], &count) * H;
             const float *ty = type + (size_t)p->type_ids[t] * H;
             float *y = x + (size_t)t * H;
 #pragma omp simd

@@ -564,6 +564,10 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         m->be->attn_bias = m->w.rel_table;
         m->be->attn_bias_len = m->max_length;
     }
+    if (c->position_offset) { /* MPNet, XLM-R: pad tokens take the pad row and are not counted */
+        m->be->skip_pad = 1;
+        m->be->pad_id = c->position_offset - 1;
+    }
     if (m->head == RR_HEAD_POOLED && (st = upload_identity_head(m)))
         goto fail;
     if (!has_type_table(c) && (st = upload_zero_types(m)))

