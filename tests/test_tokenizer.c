@@ -639,7 +639,8 @@ static void test_threads(const rr_tokenizer *tok, const text_set *docs) {
     free(parallel);
 }
 
-static void report_throughput(const rr_tokenizer *tok, const text_set *docs, const text_set *queries) {
+static void report_throughput(const rr_tokenizer *tok, const char *label, const text_set *docs,
+                              const text_set *queries) {
     rr_encoding e;
     rr_encoding_init(&e);
     const int32_t limits[2] = {INT32_MAX, 256};
@@ -657,9 +658,9 @@ static void report_throughput(const rr_tokenizer *tok, const text_set *docs, con
             if (dt < best)
                 best = dt;
         }
-        printf("throughput: SciFact corpus (%zu docs, %.2f MB), %s: %.1f MB/s, %.2f M tokens/s "
+        printf("throughput (%s): SciFact corpus (%zu docs, %.2f MB), %s: %.1f MB/s, %.2f M tokens/s "
                "(%lld tokens, %.3f s, one thread)\n",
-               docs->n, (double)docs->total_bytes / 1e6,
+               label, docs->n, (double)docs->total_bytes / 1e6,
                l == 0 ? "whole texts" : "truncated to 256", (double)docs->total_bytes / 1e6 / best,
                (double)tokens / 1e6 / best, tokens, best);
     }
@@ -672,7 +673,7 @@ static void report_throughput(const rr_tokenizer *tok, const text_set *docs, con
         bytes += q->len + d->len;
     }
     double dt = now_s() - t0;
-    printf("throughput: %zu pairs: %.1f MB/s, %.0f pairs/s (one thread)\n", queries->n,
+    printf("throughput (%s): %zu pairs: %.1f MB/s, %.0f pairs/s (one thread)\n", label, queries->n,
            (double)bytes / 1e6 / dt, (double)queries->n / dt);
     rr_encoding_free(&e);
 }
@@ -760,6 +761,7 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
     rr_tokenizer *const base[2] = {toks[0][0], toks[0][1]};
     const char *const labels[2] = {"XLM-R tokenizer", "XLM-R tokenizer, as the file says"};
     test_scifact_fixture(path, queries, docs, base, labels, 2);
+    report_throughput(toks[0][0], "SentencePiece Unigram", docs, queries);
     for (int v = 0; v < XLMR_VARIANTS; v++)
         for (int f = 0; f < 2; f++)
             rr_tokenizer_free(toks[v][f]);
@@ -834,7 +836,7 @@ int main(void) {
         return 1;
 
     test_threads(from_json, &docs);
-    report_throughput(from_json, &docs, &queries);
+    report_throughput(from_json, "WordPiece", &docs, &queries);
 
     free_texts(&queries);
     free_texts(&docs);
