@@ -410,10 +410,14 @@ PY
   rm -rf "$CACHE/models/test-mpnet-cross-encoder" && mkdir -p "$CACHE/models/test-mpnet-cross-encoder" &&
     timeout 120 python3 "$REPO/tests/tools/make_mpnet.py" "$MINILM" "$REPO/tests/fixtures/test-mpnet-cross-encoder" \
       "$CACHE/models/test-mpnet-cross-encoder" || { note "assembling the MPNet test cross-encoder failed"; return 1; }
+  # ... and the XLM-R one (test_cuda_model's XLM-R section; make_xlmr.py widens the trunk too)
+  rm -rf "$CACHE/models/test-xlmr-cross-encoder" && mkdir -p "$CACHE/models/test-xlmr-cross-encoder" &&
+    timeout 120 python3 "$REPO/tests/tools/make_xlmr.py" "$MINILM" "$REPO/tests/fixtures/test-xlmr-cross-encoder" \
+      "$CACHE/models/test-xlmr-cross-encoder" || { note "assembling the XLM-R test cross-encoder failed"; return 1; }
   # shellcheck disable=SC2012  # a listing for the log
   ls -la "$MINILM" "$CE" | sed 's/^/  /'
   # Does transformers load it (every weight found, none left over)? Two pairs' logits.
-  local ces=("$CE" "$CACHE/models/test-mpnet-cross-encoder")
+  local ces=("$CE" "$CACHE/models/test-mpnet-cross-encoder" "$CACHE/models/test-xlmr-cross-encoder")
   [ -d "$CACHE/models/scifact-head" ] && ces+=("$CACHE/models/scifact-head")
   timeout 120 python3 - "${ces[@]}" <<'PY' || { note "transformers could not load a cross-encoder"; return 1; }
 import sys, time

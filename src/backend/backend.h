@@ -140,7 +140,8 @@ struct rr_backend {
     /* RoBERTa's and MPNet's position ids (create_position_ids_from_input_ids): with skip_pad
      * set, a token whose id is pad_id takes position −1 (the padding row, just before position
      * 0's: the model's position table starts at pad_id + 1) and is not counted; else a token's
-     * position is its index in the sequence. Set by the model; rr_next_position applies it. */
+     * position is its index in the sequence. Set by the model before its passes (the CUDA
+     * backend computes positions in begin_pass); rr_next_position applies it. */
     int skip_pad;
     int32_t pad_id;
     /* Device time of the pass the last `wait` completed, and of the device's idle time since
