@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_model_files.c — the JSON files of a model directory: config.json (BERT
  * settings), tokenizer.json and tokenizer_config.json (tokenizer options), and a sharded
- * checkpoint's model.safetensors.index.json (fuzz_util.h).
+ * checkpoint's model.safetensors.index.json (fuzz_util.h); a tokenizer that loads encodes one
+ * fixed pair (Unicode, an added token, spaces) so that what was read is also run.
  * Byte 0 picks the file; the rest becomes its content in a scratch directory (under
  * $TMPDIR, made once; the vocab.txt beside it is a tiny fixed one). */
 #include "fuzz_util.h" /* first: it defines _GNU_SOURCE */
@@ -79,8 +80,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             rr_checkpoint_close(&ck);
     } else {
         rr_tokenizer *tok = NULL;
-        if (rr_tokenizer_load(dir, &tok) == RR_OK)
+        if (rr_tokenizer_load(dir, &tok) == RR_OK) {
+            /* a text through whatever was loaded (a mutated charsmap, normalizers, pieces) */
+            static const char text[] = "  Hello W\xc3\xb6rld \xef\xac\x81 e\xcc\x81 \xef\xbc\xa1 <mask> "
+                                       "\xe9\xbe\x98 \xe2\x96\x81the  \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd  ";
+            rr_encoding enc;
+            rr_encoding_init(&enc);
+            (void)rr_tokenizer_encode_pair(tok, text, sizeof text - 1, text + 3, sizeof text - 4, 64, &enc);
+            rr_encoding_free(&enc);
             rr_tokenizer_free(tok);
+        }
     }
     drop(dir, names[which]);
     return 0;
