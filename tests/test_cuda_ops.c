@@ -162,7 +162,7 @@ typedef struct shape {
 } shape;
 
 static int run_shape(const shape *sh, rr_precision prec) {
-    const int H = sh->H, I = sh->I, V = 1000, P = 513, TV = 2, S = sh->nseq; /* P: 512 + the pad row */
+    const int H = sh->H, I = sh->I, V = 1000, P = 512, TV = 2, S = sh->nseq;
     int32_t *cu = malloc((size_t)(S + 1) * sizeof *cu);
     cu[0] = 0;
     int maxlen = 0;
@@ -243,17 +243,16 @@ static int run_shape(const shape *sh, rr_precision prec) {
     CHECK(p.gpu->ops->embed(p.gpu, GW(o_word), GW(o_pos), GW(o_type), GW(o_g), GW(o_b), 1e-12f, V, TV, x.g) == RR_OK);
     compare(&p, &x, 1, "embed+layernorm", shape_name);
     /* MPNet's and XLM-R's positions: a pad token takes the row before position 0 and is not
-     * counted (the position table starts a row later; one id of the pass plays the pad). The
-     * rule is read when a pass begins (CUDA computes the positions there). */
+     * counted (one id of the pass plays the pad; the row before this table is the word
+     * table's last, in the same block). The rule is read when a pass begins (CUDA computes the
+     * positions there). */
     p.cpu->skip_pad = p.gpu->skip_pad = 1;
     p.cpu->pad_id = p.gpu->pad_id = pass.ids[pass.total_tokens / 2];
     REQUIRE(p.cpu->ops->begin_pass(p.cpu, &pass) == RR_OK && p.gpu->ops->begin_pass(p.gpu, &pass) == RR_OK,
             "begin_pass: %s", rr_last_error());
     poison(&p, &x);
-    CHECK(p.cpu->ops->embed(p.cpu, CW(o_word), CW(o_pos + H), CW(o_type), CW(o_g), CW(o_b), 1e-12f, V, TV, x.c) ==
-          RR_OK);
-    CHECK(p.gpu->ops->embed(p.gpu, GW(o_word), GW(o_pos + H), GW(o_type), GW(o_g), GW(o_b), 1e-12f, V, TV, x.g) ==
-          RR_OK);
+    CHECK(p.cpu->ops->embed(p.cpu, CW(o_word), CW(o_pos), CW(o_type), CW(o_g), CW(o_b), 1e-12f, V, TV, x.c) == RR_OK);
+    CHECK(p.gpu->ops->embed(p.gpu, GW(o_word), GW(o_pos), GW(o_type), GW(o_g), GW(o_b), 1e-12f, V, TV, x.g) == RR_OK);
     compare(&p, &x, 1, "embed+layernorm, pad positions", shape_name);
     p.cpu->skip_pad = p.gpu->skip_pad = 0;
     REQUIRE(p.cpu->ops->begin_pass(p.cpu, &pass) == RR_OK && p.gpu->ops->begin_pass(p.gpu, &pass) == RR_OK,
