@@ -788,11 +788,15 @@ def main(argv=None) -> int:
                      "directory")
 
     # 4. report
-    import onnxruntime
+    try:
+        import onnxruntime
+        ort_version = onnxruntime.__version__
+    except ImportError:  # only needed when "ort" is among the engines
+        ort_version = "not installed"
     import sentence_transformers
     import torch
     import transformers
-    versions = (f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
+    versions = (f"torch {torch.__version__}, onnxruntime {ort_version}, "
                 f"sentence-transformers {sentence_transformers.__version__}, transformers "
                 f"{transformers.__version__}, Python {platform.python_version()}")
     if git:

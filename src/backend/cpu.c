@@ -204,20 +204,30 @@ static rr_status cpu_embed(rr_backend *be, const float *word, const float *pos, 
  * position in the call and with M; padding row blocks to 32 (what this code did before) was
  * enough only for its AVX-512 kernels.
  *
- * Shape: W is packed once per call in panels of RR_GEMM_NR = 16 columns, k-major
- * (panel[k][j] = W[n0 + j][k], zero past N); then each thread takes blocks of rows small enough
- * to stay in L2 (about 128 KiB of x) and, panel by panel, runs the 6 × 16 register kernel over
- * them: per k, two 8-wide loads of the panel, six broadcasts of x, twelve multiply-adds.
+ * Shape: W is packed once per call in panels of RR_GEMM_NR = two vector registers of columns
+ * (16 with AVX2, 32 with AVX-512), k-major (panel[k][j] = W[n0 + j][k], zero past N); then
+ * each thread takes blocks of rows small enough to stay in L2 (about 128 KiB of x) and, panel
+ * by panel, runs the 6 × NR register kernel over them: per k, two vector loads of the panel,
+ * six broadcasts of x, twelve multiply-adds. A lane is one output whatever the width, so an
+ * AVX-512 build gives the same bits as an AVX2 one (checked: scores and embeddings).
  * Versions: 1, OpenBLAS sgemm with row blocks of 32 and a padded last block (not
  * position-invariant without AVX-512, see above); 2, this with each panel packed again for
  * every block of 96 rows (slower than OpenBLAS on MiniLM's shapes); 3, W packed once per call:
- * 1.07× OpenBLAS's rate on those shapes, 2 Zen cores (bench/linear_rate.c). Without FMA
+ * 1.07× OpenBLAS's rate on those shapes, 2 Zen cores (bench/linear_rate.c); 4, zmm registers
+ * where the build has AVX-512 (before, 8-wide everywhere): on 2 Xeon cores with AVX-512,
+ * 158 -> 277 GFLOP/s on the network's shapes (OpenBLAS 0.3.21 there: 63). Without FMA
  * (RR_NATIVE=OFF on x86-64) each step is a multiply and an add: other bits than an FMA build,
  * the same invariance. */
-#define RR_GEMM_NR 16
+#if defined(__AVX512F__)
+#define RR_GEMM_VW 16 /* floats per vector register: one zmm */
+typedef float rr_vec __attribute__((vector_size(64)));
+#else
+#define RR_GEMM_VW 8  /* one ymm (AVX2), or what the compiler makes of 32 bytes */
+typedef float rr_vec __attribute__((vector_size(32)));
+#endif
+#define RR_GEMM_NR (2 * RR_GEMM_VW)
 #define RR_GEMM_MR 6
 
-typedef float rr_v8 __attribute__((vector_size(32)));
 /* without AVX (RR_NATIVE=OFF) GCC and clang warn that 32-byte vector arguments change the
  * ABI: these helpers are static and inlined, so no ABI is involved */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -228,39 +238,48 @@ typedef float rr_v8 __attribute__((vector_size(32)));
  * cpu_gemm_nt still are. ThreadSanitizer likewise (its cost there not measured apart). */
 #define RR_GEMM_KERNEL __attribute__((no_sanitize("address", "undefined", "thread")))
 
-RR_GEMM_KERNEL static inline rr_v8 v8_fma(rr_v8 a, rr_v8 b, rr_v8 c) {
-#if defined(__FMA__)
-    return (rr_v8)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+RR_GEMM_KERNEL static inline rr_vec vec_fma(rr_vec a, rr_vec b, rr_vec c) {
+#if defined(__AVX512F__)
+    return (rr_vec)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif defined(__FMA__)
+    return (rr_vec)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
 #else
     return a * b + c; /* C11 does not contract this: a multiply and an add, as written */
 #endif
 }
 
-RR_GEMM_KERNEL static inline rr_v8 v8_load(const float *p) {
-    rr_v8 v;
+RR_GEMM_KERNEL static inline rr_vec vec_load(const float *p) {
+    rr_vec v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-RR_GEMM_KERNEL static inline rr_v8 v8_splat(float v) { return (rr_v8){v, v, v, v, v, v, v, v}; }
+RR_GEMM_KERNEL static inline rr_vec vec_splat(float v) {
+#if RR_GEMM_VW == 16
+    return (rr_vec){v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v};
+#else
+    return (rr_vec){v, v, v, v, v, v, v, v};
+#endif
+}
 
-/* c[r][0..15] = Σ_k x[r][k] · panel[k][0..15] for rows r < 6 of x (row stride ldx); rows past
+/* c[r][0..NR) = Σ_k x[r][k] · panel[k][0..NR) for rows r < 6 of x (row stride ldx); rows past
  * `rows` read row 0 again and are not stored */
-RR_GEMM_KERNEL static void gemm_6x16(int32_t rows, int32_t K, const float *x, int32_t ldx, const float *panel,
-                      float c[RR_GEMM_MR][RR_GEMM_NR]) {
+RR_GEMM_KERNEL static void gemm_kernel(int32_t rows, int32_t K, const float *x, int32_t ldx, const float *panel,
+                                       float c[RR_GEMM_MR][RR_GEMM_NR]) {
     const float *r0 = x, *r1 = rows > 1 ? x + (size_t)ldx : x, *r2 = rows > 2 ? x + 2 * (size_t)ldx : x,
                 *r3 = rows > 3 ? x + 3 * (size_t)ldx : x, *r4 = rows > 4 ? x + 4 * (size_t)ldx : x,
                 *r5 = rows > 5 ? x + 5 * (size_t)ldx : x;
-    rr_v8 c00 = v8_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-          c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    rr_vec c00 = vec_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int32_t k = 0; k < K; k++) {
-        const rr_v8 b0 = v8_load(panel + (size_t)k * RR_GEMM_NR), b1 = v8_load(panel + (size_t)k * RR_GEMM_NR + 8);
+        const rr_vec b0 = vec_load(panel + (size_t)k * RR_GEMM_NR),
+                     b1 = vec_load(panel + (size_t)k * RR_GEMM_NR + RR_GEMM_VW);
         /* row r of x times the panel's two halves into its accumulators lo, hi */
 #define RR_GEMM_ROW(r, lo, hi)                                                                  \
     do {                                                                                       \
-        const rr_v8 a = v8_splat((r)[k]);                                                      \
-        lo = v8_fma(a, b0, lo);                                                                \
-        hi = v8_fma(a, b1, hi);                                                                \
+        const rr_vec a = vec_splat((r)[k]);                                                    \
+        lo = vec_fma(a, b0, lo);                                                               \
+        hi = vec_fma(a, b1, hi);                                                               \
     } while (0)
         RR_GEMM_ROW(r0, c00, c01);
         RR_GEMM_ROW(r1, c10, c11);
@@ -270,7 +289,7 @@ RR_GEMM_KERNEL static void gemm_6x16(int32_t rows, int32_t K, const float *x, in
         RR_GEMM_ROW(r5, c50, c51);
 #undef RR_GEMM_ROW
     }
-    const rr_v8 out[RR_GEMM_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    const rr_vec out[RR_GEMM_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     memcpy(c, out, sizeof out);
 }
 
@@ -308,7 +327,7 @@ static void cpu_gemm_nt(const cpu_backend *c, const float *x, int32_t M, int32_t
                 for (int32_t m = m0; m < m1; m += RR_GEMM_MR) {
                     const int32_t rows = m1 - m < RR_GEMM_MR ? m1 - m : RR_GEMM_MR;
                     float acc[RR_GEMM_MR][RR_GEMM_NR];
-                    gemm_6x16(rows, K, x + (size_t)m * K, K, panel, acc);
+                    gemm_kernel(rows, K, x + (size_t)m * K, K, panel, acc);
                     for (int32_t r = 0; r < rows; r++) {
                         float *yr = y + (size_t)(m + r) * N + n0;
                         for (int32_t j = 0; j < nn; j++)
@@ -364,13 +383,13 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
 /* ---- attention ------------------------------------------------------------------------
  *
  * One task per (sequence, head): S = scale · Q Kᵀ, P = exp(S − rowmax), O = (P V) / rowsum.
- * Both products run on gemm_6x16 (above), so every score and output is one FMA per k in k
- * order, whatever else is in the pass: Kᵀ is packed into 16-key panels (panel[k][j] =
- * K[16p + j][k]) and V into 16-column panels (panel[k][j] = V[k][16q + j]), zero-padded.
+ * Both products run on gemm_kernel (above), so every score and output is one FMA per k in k
+ * order, whatever else is in the pass: Kᵀ is packed into NR-key panels (panel[k][j] =
+ * K[NR·p + j][k]) and V into NR-column panels (panel[k][j] = V[k][NR·q + j]), zero-padded.
  * Versions: 1, OpenBLAS sgemm per task (one call per sequence and head, so invariant as
  * well; measured at the same speed as this one, 2026-11-27, and removed since); 2, this. */
-/* dst = the n columns of src in panels of 16, k-major: panel p holds columns 16p..16p+15,
- * dst[p][k][j] = src[(16p + j) · col_stride + k · k_stride] for k < K, zero past column n */
+/* dst = the n columns of src in panels of NR, k-major: panel p holds columns NR·p..NR·p+NR−1,
+ * dst[p][k][j] = src[(NR·p + j) · col_stride + k · k_stride] for k < K, zero past column n */
 RR_GEMM_KERNEL static void pack_panels(float *dst, const float *src, int K, int n, size_t col_stride,
                                       size_t k_stride) {
     const int np = (n + RR_GEMM_NR - 1) / RR_GEMM_NR;
@@ -397,7 +416,7 @@ RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, con
         for (int p = 0; p < np; p++) {
             const int j0 = p * RR_GEMM_NR, nj = n - j0 < RR_GEMM_NR ? n - j0 : RR_GEMM_NR;
             float acc[RR_GEMM_MR][RR_GEMM_NR];
-            gemm_6x16(rows, K, x + (size_t)i * ldx, ldx, panels + (size_t)p * RR_GEMM_NR * K, acc);
+            gemm_kernel(rows, K, x + (size_t)i * ldx, ldx, panels + (size_t)p * RR_GEMM_NR * K, acc);
             for (int r = 0; r < rows; r++) {
                 float *yr = y + (size_t)(i + r) * ldy + j0;
                 const float f = scale[(i + r) * scale_step];
@@ -563,7 +582,7 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
     c->max_seqlen = (size_t)limits->max_seqlen;
     {
         const size_t L = c->max_seqlen, d = (size_t)(limits->hidden / limits->heads);
-#define RR_R16(n) (((n) + 15) / 16 * 16)
+#define RR_R16(n) (((n) + RR_GEMM_NR - 1) / RR_GEMM_NR * RR_GEMM_NR)
         c->off_rsum = RR_R16(L * L);
         c->off_kpack = c->off_rsum + RR_R16(L);
         c->off_vpack = c->off_kpack + RR_R16(L) * d;
