@@ -1,8 +1,10 @@
-/* rerank/tokenizer.h — BERT WordPiece tokenization identical to Hugging Face's fast tokenizer.
+/* rerank/tokenizer.h — tokenization identical to Hugging Face's fast tokenizers: BERT's
+ * WordPiece (BERT, ELECTRA, DistilBERT, MPNet) and SentencePiece Unigram (XLM-RoBERTa).
  *
  * Loaded from a model directory: tokenizer.json when present (normalizer options, vocab,
- * WordPiece settings), otherwise vocab.txt + tokenizer_config.json. Special-token ids
- * ([CLS], [SEP], [PAD], [UNK]) are looked up in the vocab, never assumed.
+ * WordPiece settings, or the Unigram pieces, charsmap and Metaspace), otherwise vocab.txt +
+ * tokenizer_config.json (WordPiece). Special-token ids ([CLS], [SEP], [PAD], [UNK]; <s>,
+ * </s>, <pad>, <unk>) are looked up in the vocab, never assumed.
  *
  * A loaded tokenizer is immutable: any number of threads may encode with it at once, each
  * with its own rr_encoding. Encoding never allocates once an rr_encoding has grown to the

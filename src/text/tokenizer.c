@@ -16,6 +16,10 @@
  * each segment is normalized into a buffer first and then split without further
  * normalization (the slow path; BERT's special tokens are never normalized).
  *
+ * A SentencePiece Unigram tokenizer (XLM-RoBERTa's; tok->spm) shares the added-token split and
+ * the truncation and templates here; the text between added tokens goes through
+ * sentencepiece.c (its normalizers, Metaspace, Viterbi) instead of the fused BERT pass.
+ *
  * Truncation: a single text stops being read once max_length - 2 tokens are out. A pair
  * needs both full lengths (longest_first compares them), then keeps what the `tokenizers`
  * library keeps (utils/truncation.rs).
@@ -458,13 +462,14 @@ static int single_word_ok(const uint8_t *s, size_t n, size_t start, size_t end) 
 
 static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_start);
 
-/* Text free of added tokens, already normalized: into words and pieces. */
+/* rr_spm_words' sink: the ids go where WordPiece's go. */
 static int spm_emit(void *ctx, int32_t id) {
     rr_enc_ctx *c = ctx;
     sink_push(c, id);
     return !c->failed && !sink_full(c);
 }
 
+/* Text free of added tokens, already normalized: into words and pieces. */
 static void run_normalized(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_start, size_t lead) {
     const rr_tokenizer *tok = c->tok;
     if (!tok->spm)

@@ -1,9 +1,12 @@
 /* text/tokenizer_load.c — building an rr_tokenizer from a Hugging Face model directory.
  *
  * Two sources, as transformers' AutoTokenizer would read them:
- *  - tokenizer.json (the `tokenizers` library's own file): normalizer, pre-tokenizer, WordPiece
- *    model, post-processor and added tokens. Anything but BertNormalizer + BertPreTokenizer +
- *    WordPiece + a BERT template is refused, naming what was found.
+ *  - tokenizer.json (the `tokenizers` library's own file): normalizer, pre-tokenizer, model,
+ *    post-processor and added tokens. WordPiece must come with BertNormalizer +
+ *    BertPreTokenizer; a Unigram model with SentencePiece's normalizers and Metaspace
+ *    (sentencepiece.c; under tokenizer_class XLMRobertaTokenizer as transformers 5 reads it).
+ *    Anything else, and a template other than BERT's or MPNet's/XLM-R's, is refused, naming
+ *    what was found.
  *  - otherwise vocab.txt (one token per line, id = line index) + tokenizer_config.json
  *    (do_lower_case, strip_accents, tokenize_chinese_chars, special tokens), which is what
  *    transformers converts a slow BertTokenizer into.
