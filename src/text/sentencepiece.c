@@ -352,7 +352,7 @@ typedef struct out_buf {
 } out_buf;
 
 static void put(out_buf *o, const void *s, size_t n) {
-    if (o->failed)
+    if (o->failed || n == 0) /* (an empty replacement: nothing to copy, maybe nothing allocated) */
         return;
     if (o->len + n > *o->cap) {
         size_t c = *o->cap ? *o->cap : 256;
