@@ -372,16 +372,6 @@ static void put(out_buf *o, const void *s, size_t n) {
 
 static inline int cp_len(uint8_t b) { return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; }
 
-static inline int32_t decode(const uint8_t *s, int *n) {
-    *n = cp_len(s[0]);
-    if (*n == 1)
-        return s[0];
-    int32_t cp = s[0] & (0x7F >> *n);
-    for (int k = 1; k < *n; k++)
-        cp = (cp << 6) | (s[k] & 0x3F);
-    return cp;
-}
-
 /* The darts-clone walk of spm_precompiled: the string of the shortest key that prefixes
  * key[0..n) (stopping at a NUL byte), or NULL. Every index is checked: the file is input. */
 static const char *first_prefix(const rr_spm *spm, const uint8_t *key, size_t n) {
@@ -425,10 +415,10 @@ static void precompiled(const rr_spm *spm, const uint8_t *s, size_t n, out_buf *
     while (i < n) {
         /* the grapheme cluster s[i..g) */
         int l;
-        int32_t prev = decode(s + i, &l);
+        int32_t prev = rr_utf8_decode(s + i, &l);
         size_t g = i + (size_t)l;
         while (g < n) {
-            int32_t next = decode(s + g, &l);
+            int32_t next = rr_utf8_decode(s + g, &l);
             int brk;
             if (prev < 0x80 && next < 0x80) { /* ASCII: one cluster per byte but CR LF */
                 brk = !(prev == '\r' && next == '\n');
@@ -484,18 +474,16 @@ static void replace(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *
     put(o, s + plain, n - plain);
 }
 
-static int is_ws(int32_t cp) { return cp == ' ' || (cp >= 9 && cp <= 13) || (cp >= 0x80 && rr_hf_is_whitespace(cp)); }
-
 static size_t strip(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *o) {
     size_t a = 0, b = n;
     int l;
-    while (st->left && a < b && is_ws(decode(s + a, &l)))
+    while (st->left && a < b && rr_is_space(rr_utf8_decode(s + a, &l)))
         a += (size_t)l;
     while (st->right && b > a) {
         size_t k = b - 1;
         while (k > a && (s[k] & 0xC0) == 0x80)
             k--;
-        if (!is_ws(decode(s + k, &l)))
+        if (!rr_is_space(rr_utf8_decode(s + k, &l)))
             break;
         b = k;
     }
@@ -685,10 +673,10 @@ int rr_spm_words(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *sc, c
     size_t i = 0;
     while (i < n) {
         int l;
-        while (i < n && is_ws(decode(s + i, &l)))
+        while (i < n && rr_is_space(rr_utf8_decode(s + i, &l)))
             i += (size_t)l;
         size_t start = i;
-        while (i < n && !is_ws(decode(s + i, &l)))
+        while (i < n && !rr_is_space(rr_utf8_decode(s + i, &l)))
             i += (size_t)l;
         int r = metaspace(spm, vocab, sc, s + start, i - start, at_start && start < lead, emit, ctx);
         if (r)

@@ -180,22 +180,6 @@ static inline int utf8_encode(int32_t cp, uint8_t *out) {
     return 4;
 }
 
-/* Decode one code point of valid UTF-8 (checked beforehand); *n = its byte length. */
-static inline int32_t utf8_decode(const uint8_t *s, int *n) {
-    uint8_t b = s[0];
-    if (b < 0xE0) {
-        *n = 2;
-        return ((int32_t)(b & 0x1F) << 6) | (s[1] & 0x3F);
-    }
-    if (b < 0xF0) {
-        *n = 3;
-        return ((int32_t)(b & 0x0F) << 12) | ((int32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    }
-    *n = 4;
-    return ((int32_t)(b & 0x07) << 18) | ((int32_t)(s[1] & 0x3F) << 12) |
-           ((int32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-}
-
 /* The code point that ends at s[end] (exclusive) and its start offset. */
 static int32_t utf8_decode_before(const uint8_t *s, size_t end, size_t *start) {
     size_t i = end - 1;
@@ -205,7 +189,7 @@ static int32_t utf8_decode_before(const uint8_t *s, size_t end, size_t *start) {
     if (s[i] < 0x80)
         return s[i];
     int n;
-    return utf8_decode(s + i, &n);
+    return rr_utf8_decode(s + i, &n);
 }
 
 size_t rr_utf8_invalid_at(const unsigned char *s, size_t len) {
@@ -419,7 +403,7 @@ static void run_segment(rr_enc_ctx *c, const rr_text_opts *o, const uint8_t *s, 
             i++;
         } else {
             int len;
-            int32_t cp = utf8_decode(s + i, &len);
+            int32_t cp = rr_utf8_decode(s + i, &len);
             i += (size_t)len;
             process_cp(c, o, cp);
         }
@@ -453,7 +437,7 @@ static int single_word_ok(const uint8_t *s, size_t n, size_t start, size_t end) 
     }
     if (end < n) {
         int len;
-        int32_t cp = s[end] < 0x80 ? s[end] : utf8_decode(s + end, &len);
+        int32_t cp = s[end] < 0x80 ? s[end] : rr_utf8_decode(s + end, &len);
         if (rr_hf_is_word_char(cp))
             return 0;
     }
@@ -477,8 +461,6 @@ static void run_normalized(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_sta
     else if (rr_spm_words(tok->spm, &tok->vocab, &c->sc->spm, s, n, at_start, lead, spm_emit, c) < 0)
         c->failed = 1;
 }
-
-static int is_space_cp(int32_t cp) { return ascii_is_space(cp) || (cp >= 0x80 && rr_hf_is_whitespace(cp)); }
 
 /* Split s[0..n) at the added tokens of one kind; the pieces between go to run_raw_piece (raw
  * pass) or run_normalized (normalized pass). at_start: s begins the text; lead: the
@@ -505,11 +487,11 @@ static void split_added(rr_enc_ctx *c, int normalized, const uint8_t *s, size_t 
             continue;
         }
         size_t prev;
-        while (t->lstrip && start > seg && is_space_cp(utf8_decode_before(s, start, &prev)))
+        while (t->lstrip && start > seg && rr_is_space(utf8_decode_before(s, start, &prev)))
             start = prev;
         int len;
-        while (t->rstrip && end < n && is_space_cp(s[end] < 0x80 ? s[end] : utf8_decode(s + end, &len)))
-            end += s[end] < 0x80 ? 1 : (size_t)len;
+        while (t->rstrip && end < n && rr_is_space(rr_utf8_decode(s + end, &len)))
+            end += (size_t)len;
         if (seg < start) {
             if (normalized)
                 run_normalized(c, s + seg, start - seg, at_start && seg == 0, lead);
@@ -548,7 +530,7 @@ static int normalize_into(const rr_text_opts *o, const uint8_t *s, size_t n, uin
             continue;
         }
         int blen;
-        int32_t cp = utf8_decode(s + i, &blen);
+        int32_t cp = rr_utf8_decode(s + i, &blen);
         i += (size_t)blen;
         int32_t out[2 * RR_HF_NFD_MAX];
         int pad;

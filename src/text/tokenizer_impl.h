@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "rerank/tokenizer.h"
+#include "text/hf_unicode.h"
 #include "text/sentencepiece.h"
 #include "text/vocab.h"
 
@@ -59,5 +60,30 @@ rr_status rr_text_normalize_alloc(const rr_text_opts *o, const char *text, size_
 
 /* Offset of the first invalid UTF-8 sequence in s, or len when all of it is valid. */
 size_t rr_utf8_invalid_at(const unsigned char *s, size_t len);
+
+/* Decode one code point of valid UTF-8 (checked beforehand); *n = its byte length. */
+static inline int32_t rr_utf8_decode(const uint8_t *s, int *n) {
+    const uint8_t b = s[0];
+    if (b < 0x80) {
+        *n = 1;
+        return b;
+    }
+    if (b < 0xE0) {
+        *n = 2;
+        return ((int32_t)(b & 0x1F) << 6) | (s[1] & 0x3F);
+    }
+    if (b < 0xF0) {
+        *n = 3;
+        return ((int32_t)(b & 0x0F) << 12) | ((int32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    }
+    *n = 4;
+    return ((int32_t)(b & 0x07) << 18) | ((int32_t)(s[1] & 0x3F) << 12) | ((int32_t)(s[2] & 0x3F) << 6) |
+           (s[3] & 0x3F);
+}
+
+/* Rust's char::is_whitespace (Unicode White_Space) for any code point. */
+static inline int rr_is_space(int32_t cp) {
+    return cp == ' ' || (cp >= 9 && cp <= 13) || (cp >= 0x80 && rr_hf_is_whitespace(cp));
+}
 
 #endif
