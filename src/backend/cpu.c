@@ -582,12 +582,12 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
     c->max_seqlen = (size_t)limits->max_seqlen;
     {
         const size_t L = c->max_seqlen, d = (size_t)(limits->hidden / limits->heads);
-#define RR_R16(n) (((n) + RR_GEMM_NR - 1) / RR_GEMM_NR * RR_GEMM_NR)
-        c->off_rsum = RR_R16(L * L);
-        c->off_kpack = c->off_rsum + RR_R16(L);
-        c->off_vpack = c->off_kpack + RR_R16(L) * d;
-        c->scores_stride = c->off_vpack + RR_R16(d) * L;
-#undef RR_R16
+#define RR_RNR(n) (((n) + RR_GEMM_NR - 1) / RR_GEMM_NR * RR_GEMM_NR) /* whole panels */
+        c->off_rsum = RR_RNR(L * L);
+        c->off_kpack = c->off_rsum + RR_RNR(L);
+        c->off_vpack = c->off_kpack + RR_RNR(L) * d;
+        c->scores_stride = c->off_vpack + RR_RNR(d) * L;
+#undef RR_RNR
     }
     c->scores = aligned_alloc(64, (size_t)c->threads * c->scores_stride * sizeof(float));
     if (!c->scores) {
