@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
     if (getenv("RR_CUDA_LN"))
         snprintf(ln_env, sizeof ln_env, "%s", getenv("RR_CUDA_LN"));
     for (int prec = 0; prec < 3; prec++) {
-        rr_backend_limits lim = {T, S, 512, H, heads, 0, (rr_precision)prec, I, 0};
+        rr_backend_limits lim = {T, S, 512, H, heads, 0, (rr_precision)prec, I, 0, 0};
         rr_backend *be;
         if (rr_backend_cuda_create(&lim, &be)) {
             fprintf(stderr, "cuda backend: %s\n", rr_last_error());

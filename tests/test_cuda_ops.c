@@ -177,7 +177,7 @@ static int run_shape(const shape *sh, rr_precision prec) {
         ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
         types[t] = (t * 7) % 3 == 0;
     }
-    rr_backend_limits lim = {T > maxlen ? T : maxlen, S, maxlen, H, sh->heads, 0, prec, 3 * H > sh->I ? 3 * H : sh->I, 0};
+    rr_backend_limits lim = {T > maxlen ? T : maxlen, S, maxlen, H, sh->heads, 0, prec, 3 * H > sh->I ? 3 * H : sh->I, 0, 0};
     rr_backend_limits cpu_lim = lim;
     cpu_lim.precision = RR_PRECISION_FP32;
     pair_be p = {NULL, NULL, prec, prec == RR_PRECISION_FP32 ? 4 : 2};

@@ -62,6 +62,7 @@ typedef struct rr_backend_limits {
     rr_precision precision; /* activation and matrix-product precision */
     int32_t max_width;    /* largest K or N of a `linear` (max(3H, I)); 0 = unknown */
     int rel_attention_bias; /* 1: attention adds be->attn_bias (MPNet; CUDA: the SIMT kernel) */
+    int32_t rel_rows;   /* DeBERTa: rows of the relative-position tables (be->rel_posk); 0 = none */
 } rr_backend_limits;
 
 typedef struct rr_backend rr_backend;
@@ -98,7 +99,9 @@ typedef struct rr_backend_ops {
                         const float *b, int32_t N, rr_activation act, float *y);
     /* out[T,H] = per-sequence softmax(Q Kᵀ / sqrt(d) + B) V for each head, from qkv[T,3H]
      * (Q | K | V, each [T,H], heads contiguous inside H); B = 0, or with be->attn_bias set
-     * (MPNet), B[h][i][j] = attn_bias[h · (2 · attn_bias_len − 1) + attn_bias_len − 1 + j − i] */
+     * (MPNet), B[h][i][j] = attn_bias[h · (2 · attn_bias_len − 1) + attn_bias_len − 1 + j − i];
+     * with be->rel_idx set (DeBERTa), the scores are (Q Kᵀ + C2P + P2C) / sqrt(d · score_factor)
+     * as described at rel_idx */
     rr_status (*attention)(rr_backend *be, const float *qkv, float *out);
     /* x[T,H] = LayerNorm(x + r) */
     rr_status (*add_layernorm)(rr_backend *be, float *x, const float *r, const float *gamma,
@@ -144,6 +147,18 @@ struct rr_backend {
      * backend computes positions in begin_pass); rr_next_position applies it. */
     int skip_pad;
     int32_t pad_id;
+    /* DeBERTa-v2's disentangled attention; rel_idx NULL otherwise. Query i's score for key j
+     * (both positions in the sequence) is
+     *   (q_i · k_j + q_i · posk[row(i − j)] + k_j · posq[row(i − j)]) / sqrt(d · score_factor)
+     * per head (q, k, posk, posq: that head's d columns), row(r) = rel_idx[limits.max_seqlen − 1
+     * + r] (the relative position's bucket, offset by the span and clamped: a row of the tables).
+     * rel_posk, rel_posq: this layer's [limits.rel_rows, H] key and query projections of the
+     * relative embeddings, in the activation type; NULL drops that term (pos_att_type without
+     * c2p / p2c). rel_idx (backend memory, [2 · max_seqlen − 1], non-decreasing) and
+     * score_factor are set by the model at load, rel_posk / rel_posq before each layer. */
+    const int32_t *rel_idx;
+    int32_t score_factor;
+    const float *rel_posk, *rel_posq;
     /* Device time of the pass the last `wait` completed, and of the device's idle time since
      * the pass before it ended (seconds; the CUDA backend measures both with events, the CPU
      * leaves 0). The model sums them into rr_model_stats. */

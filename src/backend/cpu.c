@@ -34,6 +34,9 @@ typedef struct cpu_backend {
      * in panels [r16(d), L] (L = max_seqlen, r16 = rounded up to 16), each part 64-byte aligned */
     size_t scores_stride; /* floats per thread in scores */
     size_t off_rsum, off_kpack, off_vpack;
+    /* DeBERTa (limits.rel_rows): C2P and P2C [L, rel_cols] and the packed table rows
+     * [r16(rel_cols), d], rel_cols = min(rel_rows, 2L − 1) */
+    size_t off_c2p, off_p2c, off_ppack, rel_cols;
     size_t max_seqlen;
     float *scores;        /* [threads, scores_stride] */
     float *wpack;  /* W of a `linear` packed in panels (cpu_gemm_nt): max_width × hidden, each rounded up to 16 */
@@ -427,13 +430,37 @@ RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, con
     }
 }
 
+/* DeBERTa's disentangled terms of one (sequence, head): C2P[i][r] = scale · q_i · posk[lo + r]
+ * and P2C[j][r] = scale · k_j · posq[lo + r] for the rows lo..lo + n − 1 that the sequence's
+ * relative positions reach (row = idx[i − j], idx non-decreasing), by the same GEMM kernel */
+typedef struct rel_terms {
+    const float *posk, *posq; /* this head's columns of the layer's tables (row stride H); NULL: no term */
+    int ldp;                  /* H */
+    const int32_t *idx;       /* rel_idx at relative position 0 */
+    float *c2p, *p2c, *pack;  /* this thread's scratch */
+} rel_terms;
+
 /* bias: NULL, or this head's relative position bias at offset 0 (bias[j − i] for key j,
- * query i; MPNet), added to the scaled scores as transformers adds it */
+ * query i; MPNet), added to the scaled scores as transformers adds it; rel: NULL, or DeBERTa's
+ * tables, whose terms are added to the scaled scores as c2p + p2c (transformers' rel_att) */
 static void attention_task(const cpu_backend *c, const float *Q, const float *K, const float *V, int ld,
-                           int L, int d, float scale, const float *bias, float *S, float *rsum, float *kp,
-                           float *vp, float *O, int ldo) {
+                           int L, int d, float scale, const float *bias, const rel_terms *rel, float *S,
+                           float *rsum, float *kp, float *vp, float *O, int ldo) {
     pack_panels(kp, K, d, L, (size_t)ld, 1); /* Kᵀ: column j of B is key j */
     panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
+    int lo = 0, nr = 0;
+    if (rel) {
+        lo = rel->idx[1 - L];
+        nr = rel->idx[L - 1] - lo + 1;
+        if (rel->posk) {
+            pack_panels(rel->pack, rel->posk + (size_t)lo * rel->ldp, d, nr, (size_t)rel->ldp, 1);
+            panel_gemm(Q, ld, L, d, rel->pack, nr, &scale, 0, rel->c2p, nr);
+        }
+        if (rel->posq) {
+            pack_panels(rel->pack, rel->posq + (size_t)lo * rel->ldp, d, nr, (size_t)rel->ldp, 1);
+            panel_gemm(K, ld, L, d, rel->pack, nr, &scale, 0, rel->p2c, nr);
+        }
+    }
     /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's L×d values after the
      * product instead of on P's L×L */
     for (int i = 0; i < L; i++) {
@@ -443,6 +470,14 @@ static void attention_task(const cpu_backend *c, const float *Q, const float *K,
 #pragma omp simd
             for (int j = 0; j < L; j++)
                 row[j] += b[j];
+        }
+        if (rel) {
+            const int32_t *ix = rel->idx + i; /* ix[-j] = row of (i, j) */
+            const float *cr = rel->c2p + (size_t)i * nr - lo;
+            for (int j = 0; j < L; j++) {
+                const int32_t r = ix[-j];
+                row[j] += (rel->posk ? cr[r] : 0.0f) + (rel->posq ? rel->p2c[(size_t)j * nr + r - lo] : 0.0f);
+            }
         }
         float mx = row[0], sum = 0.0f;
 #pragma omp simd reduction(max : mx)
@@ -463,8 +498,10 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
     cpu_backend *c = cpu(be);
     const rr_pass *p = be->pass;
     const int H = be->limits.hidden, heads = be->limits.heads, d = H / heads;
-    const float scale = 1.0f / sqrtf((float)d);
+    const float scale = 1.0f / sqrtf((float)d * (float)(be->score_factor > 1 ? be->score_factor : 1));
     const int tasks = p->num_seqs * heads;
+    if (be->rel_idx && (!c->rel_cols || (!be->rel_posk && !be->rel_posq)))
+        return rr_error(RR_ERR_INVALID_ARG, "cpu backend: relative attention without its tables");
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->threads)
     for (int task = 0; task < tasks; task++) {
         const int s = task / heads, h = task % heads;
@@ -474,8 +511,13 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
         const float *bias = be->attn_bias ? be->attn_bias + (size_t)h * (2 * (size_t)be->attn_bias_len - 1) +
                                                 (size_t)be->attn_bias_len - 1
                                           : NULL;
-        attention_task(c, Q, Q + H, Q + 2 * H, 3 * H, L, d, scale, bias, base, base + c->off_rsum,
-                       base + c->off_kpack, base + c->off_vpack, out + (size_t)start * H + (size_t)h * d, H);
+        rel_terms rel = {be->rel_posk ? be->rel_posk + (size_t)h * d : NULL,
+                         be->rel_posq ? be->rel_posq + (size_t)h * d : NULL, H,
+                         be->rel_idx ? be->rel_idx + be->limits.max_seqlen - 1 : NULL, base + c->off_c2p,
+                         base + c->off_p2c, base + c->off_ppack};
+        attention_task(c, Q, Q + H, Q + 2 * H, 3 * H, L, d, scale, bias, be->rel_idx ? &rel : NULL, base,
+                       base + c->off_rsum, base + c->off_kpack, base + c->off_vpack,
+                       out + (size_t)start * H + (size_t)h * d, H);
     }
     return RR_OK;
 }
@@ -586,7 +628,11 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
         c->off_rsum = RR_RNR(L * L);
         c->off_kpack = c->off_rsum + RR_RNR(L);
         c->off_vpack = c->off_kpack + RR_RNR(L) * d;
-        c->scores_stride = c->off_vpack + RR_RNR(d) * L;
+        c->rel_cols = limits->rel_rows > 0 ? ((size_t)limits->rel_rows < 2 * L - 1 ? (size_t)limits->rel_rows : 2 * L - 1) : 0;
+        c->off_c2p = c->off_vpack + RR_RNR(d) * L;
+        c->off_p2c = c->off_c2p + RR_RNR(L * c->rel_cols);
+        c->off_ppack = c->off_p2c + RR_RNR(L * c->rel_cols);
+        c->scores_stride = c->off_ppack + RR_RNR(c->rel_cols) * d;
 #undef RR_RNR
     }
     c->scores = aligned_alloc(64, (size_t)c->threads * c->scores_stride * sizeof(float));

@@ -33,13 +33,153 @@ static rr_status get_int(const rr_json_doc *d, const char *key, int def, int lo,
     return RR_OK;
 }
 
+/* A boolean field; missing or null -> def. */
+static rr_status get_bool(const rr_json_doc *d, const char *key, int def, int *out) {
+    json_t *v = json_object_get(d->root, key);
+    char at[4200];
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return RR_OK;
+    }
+    if (!json_is_boolean(v))
+        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" must be true or false", rr_json_where(d, key, at, sizeof at),
+                        key);
+    *out = json_is_true(v);
+    return RR_OK;
+}
+
+/* An activation name of the heads: transformers' ACT2FN "gelu" (erf), "tanh", "relu". */
+static int parse_head_act(const char *name, rr_activation *out) {
+    static const struct {
+        const char *name;
+        rr_activation act;
+    } acts[] = {{"gelu", RR_ACT_GELU}, {"tanh", RR_ACT_TANH}, {"relu", RR_ACT_RELU}};
+    for (size_t i = 0; name && i < sizeof acts / sizeof acts[0]; i++)
+        if (!strcmp(name, acts[i].name)) {
+            *out = acts[i].act;
+            return 1;
+        }
+    return 0;
+}
+
+/* The next of "|"-separated names in s (strtok_r's protocol), trimmed of spaces and lower-cased
+ * as DebertaV2Config and DebertaV2Encoder read pos_att_type and norm_rel_ebd. */
+static char *next_name(char *s, char **save) {
+    char *tok = strtok_r(s, "|", save);
+    if (!tok)
+        return NULL;
+    while (*tok == ' ')
+        tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ')
+        tok[--len] = 0;
+    for (char *q = tok; *q; q++)
+        *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);
+    return tok;
+}
+
+/* The "|"-separated or listed names of pos_att_type ("c2p", "p2c"), lower-cased and trimmed as
+ * DebertaV2Config reads them; any other name is refused (transformers would ignore it). */
+static rr_status deberta_att_types(const rr_json_doc *d, rr_bert_config *c) {
+    json_t *v = json_object_get(d->root, "pos_att_type");
+    char at[4200], buf[256];
+    if (!v || json_is_null(v))
+        return RR_OK;
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    if (!json_is_array(v) && !json_is_string(v))
+        return rr_error(RR_ERR_FORMAT, "%s: pos_att_type must be a list of strings or a \"|\"-separated string",
+                        rr_json_where(d, "pos_att_type", at, sizeof at));
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_is_array(v) ? json_array_get(v, i) : v);
+        if (!s)
+            return rr_error(RR_ERR_FORMAT, "%s: pos_att_type must be a list of strings",
+                            rr_json_where(d, "pos_att_type", at, sizeof at));
+        snprintf(buf, sizeof buf, "%s", s);
+        char *save = NULL;
+        for (char *tok = next_name(buf, &save); tok; tok = next_name(NULL, &save)) {
+            if (!strcmp(tok, "c2p"))
+                c->rel_c2p = 1;
+            else if (!strcmp(tok, "p2c"))
+                c->rel_p2c = 1;
+            else
+                return rr_error(RR_ERR_UNSUPPORTED, "%s: pos_att_type \"%s\" is not supported (only \"c2p\" "
+                                "and \"p2c\", DeBERTa-v2's)", rr_json_where(d, "pos_att_type", at, sizeof at), tok);
+        }
+    }
+    return RR_OK;
+}
+
+/* DeBERTa-v2's options (DebertaV2Config and the getattr defaults of modeling_deberta_v2.py);
+ * what rerank does not implement is refused by name. */
+static rr_status deberta_config(const rr_json_doc *d, rr_bert_config *c) {
+    char at[4200];
+    int rel = 0, buckets = -1, max_rel = -1, emb = 0, conv = 0, pooler = 0, pbi = 1, head_size = 0;
+    RR_TRY(get_bool(d, "relative_attention", 0, &rel));
+    RR_TRY(get_bool(d, "position_biased_input", 1, &pbi));
+    RR_TRY(get_bool(d, "share_att_key", 0, &c->rel_share_key));
+    RR_TRY(get_int(d, "position_buckets", -1, -(1 << 20), 1 << 14, &buckets));
+    RR_TRY(get_int(d, "max_relative_positions", -1, -(1 << 20), 1 << 16, &max_rel));
+    RR_TRY(get_int(d, "embedding_size", c->hidden_size, 1, 1 << 16, &emb));
+    RR_TRY(get_int(d, "conv_kernel_size", 0, 0, 1 << 10, &conv));
+    RR_TRY(get_int(d, "pooler_hidden_size", c->hidden_size, 1, 1 << 16, &pooler));
+    RR_TRY(get_int(d, "attention_head_size", c->hidden_size / c->num_heads, 1, 1 << 16, &head_size));
+    RR_TRY(deberta_att_types(d, c));
+    if (emb != c->hidden_size)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: embedding_size %d differs from hidden_size %d: DeBERTa's "
+                        "embeddings projection is not supported", rr_json_where(d, "embedding_size", at, sizeof at),
+                        emb, c->hidden_size);
+    if (conv > 0)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: conv_kernel_size %d: DeBERTa-v2's convolution layer (the "
+                        "xlarge/xxlarge checkpoints) is not supported", rr_json_where(d, "conv_kernel_size", at, sizeof at),
+                        conv);
+    if (pooler != c->hidden_size)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: pooler_hidden_size %d differs from hidden_size %d (transformers' "
+                        "ContextPooler needs them equal)", rr_json_where(d, "pooler_hidden_size", at, sizeof at),
+                        pooler, c->hidden_size);
+    if (head_size != c->hidden_size / c->num_heads)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: attention_head_size %d is not hidden_size / num_attention_heads "
+                        "(%d)", rr_json_where(d, "attention_head_size", at, sizeof at), head_size,
+                        c->hidden_size / c->num_heads);
+    const char *pact = json_string_value(json_object_get(d->root, "pooler_hidden_act"));
+    if (!parse_head_act(pact ? pact : "gelu", &c->head_act))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: pooler_hidden_act \"%s\" is not supported (\"gelu\", \"tanh\" "
+                        "or \"relu\")", rr_json_where(d, "pooler_hidden_act", at, sizeof at), pact);
+    const char *norm = json_string_value(json_object_get(d->root, "norm_rel_ebd"));
+    if (norm) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", norm);
+        char *save = NULL;
+        for (char *tok = next_name(buf, &save); tok; tok = next_name(NULL, &save)) {
+            if (!strcmp(tok, "layer_norm"))
+                c->rel_norm = 1;
+            else if (strcmp(tok, "none"))
+                return rr_error(RR_ERR_UNSUPPORTED, "%s: norm_rel_ebd \"%s\" is not supported (\"layer_norm\" or "
+                                "\"none\")", rr_json_where(d, "norm_rel_ebd", at, sizeof at), tok);
+        }
+    }
+    c->abs_positions = pbi;
+    c->score_factor = 1 + c->rel_c2p + c->rel_p2c; /* whether or not relative_attention is on */
+    if (!rel) {
+        c->rel_c2p = c->rel_p2c = 0;
+        return RR_OK;
+    }
+    c->rel_max_positions = max_rel < 1 ? c->max_position_embeddings : max_rel;
+    c->rel_buckets_log = buckets > 0 ? buckets : 0;
+    c->rel_span = buckets > 0 ? buckets : c->rel_max_positions;
+    if (c->rel_buckets_log && c->rel_buckets_log < 4)
+        return rr_error(RR_ERR_FORMAT, "%s: position_buckets %d is too small (at least 4)",
+                        rr_json_where(d, "position_buckets", at, sizeof at), buckets);
+    return RR_OK;
+}
+
 static const struct {
     const char *model_type, *base, *cls;
 } families[] = {[RR_FAMILY_BERT] = {"bert", "BertModel", "BertForSequenceClassification"},
                 [RR_FAMILY_ELECTRA] = {"electra", "ElectraModel", "ElectraForSequenceClassification"},
                 [RR_FAMILY_DISTILBERT] = {"distilbert", "DistilBertModel", "DistilBertForSequenceClassification"},
                 [RR_FAMILY_MPNET] = {"mpnet", "MPNetModel", "MPNetForSequenceClassification"},
-                [RR_FAMILY_XLMR] = {"xlm-roberta", "XLMRobertaModel", "XLMRobertaForSequenceClassification"}};
+                [RR_FAMILY_XLMR] = {"xlm-roberta", "XLMRobertaModel", "XLMRobertaForSequenceClassification"},
+                [RR_FAMILY_DEBERTA2] = {"deberta-v2", "DebertaV2Model", "DebertaV2ForSequenceClassification"}};
 
 const char *rr_family_architecture(rr_family f, int classifier) {
     return classifier ? families[f].cls : families[f].base;
@@ -144,8 +284,8 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     if (fam < 0) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
-                      "BERT-family checkpoints (model_type \"bert\", \"electra\", \"distilbert\", \"mpnet\" or "
-                      "\"xlm-roberta\")",
+                      "BERT-family checkpoints (model_type \"bert\", \"electra\", \"distilbert\", \"mpnet\", "
+                      "\"xlm-roberta\" or \"deberta-v2\")",
                       rr_json_where(&doc, "model_type", at, sizeof at), mt ? mt : "(missing)", arch ? arch : "?");
         goto done;
     }
@@ -165,11 +305,15 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         (st = get_int(&doc, k_heads, -1, 1, 1024, &c->num_heads)) ||
         (st = get_int(&doc, db ? "hidden_dim" : "intermediate_size", -1, 1, 1 << 18, &c->intermediate_size)) ||
         (st = get_int(&doc, "max_position_embeddings", 512, 1, 1 << 16, &c->max_position_embeddings)) ||
-        (!db && (st = get_int(&doc, "type_vocab_size", 2, 1, 1 << 16, &c->type_vocab_size))) ||
+        (!db && (st = get_int(&doc, "type_vocab_size", c->family == RR_FAMILY_DEBERTA2 ? 0 : 2,
+                              c->family == RR_FAMILY_DEBERTA2 ? 0 : 1, 1 << 16, &c->type_vocab_size))) ||
         (st = get_int(&doc, "vocab_size", -1, 1, 1 << 24, &c->vocab_size)))
         goto done;
-    if (db)
+    c->type_table = !db && c->family != RR_FAMILY_MPNET && c->type_vocab_size > 0;
+    if (!c->type_table) /* a table of zeros is made at load: type ids 0 and 1 add nothing */
         c->type_vocab_size = 2;
+    c->abs_positions = 1;
+    c->score_factor = 1;
     if (c->family == RR_FAMILY_MPNET || c->family == RR_FAMILY_XLMR) {
         /* MPNet, XLM-R: positions count from padding_idx + 1 (create_position_ids_from_input_ids).
          * MPNet has no token types (a zero table is made at load), and its
@@ -178,7 +322,6 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
          * max_distance 128) */
         int pad = 0;
         if (c->family == RR_FAMILY_MPNET) {
-            c->type_vocab_size = 2;
             if ((st = get_int(&doc, "relative_attention_num_buckets", 32, RR_MPNET_BUCKETS, 1 << 16, &c->rel_buckets)))
                 goto done;
         }
@@ -210,8 +353,10 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
                       rr_json_where(&doc, k_heads, at, sizeof at), k_hidden, c->hidden_size, k_heads, c->num_heads);
         goto done;
     }
+    if (c->family == RR_FAMILY_DEBERTA2 && (st = deberta_config(&doc, c)))
+        goto done;
     json_t *eps = db ? NULL : json_object_get(o, "layer_norm_eps"); /* DistilBERT: 1e-12 in its code */
-    c->layer_norm_eps = 1e-12f;
+    c->layer_norm_eps = c->family == RR_FAMILY_DEBERTA2 ? 1e-7f : 1e-12f; /* the config classes' defaults */
     if (eps) {
         if (!json_is_number(eps) || json_number_value(eps) <= 0) {
             st = rr_error(RR_ERR_FORMAT, "%s: layer_norm_eps must be a positive number",

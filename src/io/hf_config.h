@@ -8,7 +8,11 @@
  * token-type embeddings, positions counted from pad_token_id + 1, and a learned bias per head
  * and relative-position bucket added to the attention scores of every layer; the head is
  * dense + tanh + out_proj); "xlm-roberta" (BERT's layer under "roberta.", positions counted from
- * pad_token_id + 1, MPNet's head; its tokenizer is SentencePiece Unigram). */
+ * pad_token_id + 1, MPNet's head; its tokenizer is SentencePiece Unigram); "deberta-v2" (DeBERTa-v2
+ * and -v3: BERT's post-LN layer under "deberta." with query_proj/key_proj/value_proj, usually no
+ * absolute positions and no token types, and disentangled attention: each layer's scores gain
+ * content-to-position and position-to-content terms from a table of relative-position
+ * embeddings (log buckets); the head pooler.dense + pooler_hidden_act + classifier). */
 #ifndef RR_IO_HF_CONFIG_H
 #define RR_IO_HF_CONFIG_H
 
@@ -23,7 +27,7 @@ typedef enum rr_pooling {
 } rr_pooling;
 
 typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT, RR_FAMILY_MPNET,
-                       RR_FAMILY_XLMR } rr_family;
+                       RR_FAMILY_XLMR, RR_FAMILY_DEBERTA2 } rr_family;
 
 /* Buckets of MPNet's relative positions: transformers' MPNetEncoder.compute_position_bias
  * uses 32 whatever relative_attention_num_buckets (the table's rows) says. */
@@ -32,7 +36,7 @@ typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTIL
 typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU } rr_activation;
 
 typedef struct rr_bert_config {
-    char model_type[32];    /* "bert", "electra", "distilbert", "mpnet" or "xlm-roberta" */
+    char model_type[32];    /* "bert", "electra", "distilbert", "mpnet", "xlm-roberta" or "deberta-v2" */
     rr_family family;       /* which of them: weight names and head */
     char architecture[64];  /* architectures[0], e.g. "BertForSequenceClassification"; may be "" */
     int hidden_size;        /* H */
@@ -40,16 +44,28 @@ typedef struct rr_bert_config {
     int num_heads;
     int intermediate_size;  /* I */
     int max_position_embeddings;
-    int type_vocab_size;    /* DistilBERT, MPNet: 2, a table of zeros made at load (they have none) */
+    int type_vocab_size;    /* DistilBERT, MPNet (and DeBERTa with 0): 2, a table of zeros made at load */
+    int type_table;         /* the checkpoint has token-type embeddings (else the zeros above) */
+    int abs_positions;      /* position embeddings are added (all but DeBERTa's position_biased_input false) */
     int position_offset;    /* row of position 0 in the position table: MPNet, XLM-R pad_token_id + 1 */
     int rel_buckets;        /* MPNet relative_attention_num_buckets; 0: no relative bias */
     int vocab_size;         /* V */
+    /* DeBERTa-v2's disentangled attention (transformers' DisentangledSelfAttention): span
+     * (att_span) = position_buckets when > 0, else max_relative_positions; the relative
+     * embeddings have 2 · span rows; 0 = none (relative_attention false) */
+    int rel_span;
+    int rel_buckets_log;    /* position_buckets when > 0 (make_log_bucket_position), else 0 */
+    int rel_max_positions;  /* max_relative_positions (max_position_embeddings when < 1) */
+    int rel_c2p, rel_p2c;   /* pos_att_type has "c2p" / "p2c" */
+    int rel_norm;           /* norm_rel_ebd has "layer_norm": the encoder's LayerNorm over the table */
+    int rel_share_key;      /* share_att_key: the layer's query/key projections also project the table */
+    int score_factor;       /* scores are divided by sqrt(head_dim · score_factor): 1, DeBERTa 1 + terms */
     float layer_norm_eps;
     rr_activation hidden_act; /* only exact (erf) GELU */
     int num_labels;         /* classification heads; 0 when the architecture has none */
     int is_classifier;      /* architecture ends in ForSequenceClassification */
     rr_activation head_act; /* the classifier's first layer: tanh (BERT's pooler, MPNet's and XLM-R's dense),
-                             * GELU (ELECTRA), ReLU (DistilBERT) */
+                             * GELU (ELECTRA), ReLU (DistilBERT), DeBERTa's pooler_hidden_act */
     /* sentence-transformers */
     rr_pooling pooling;
     int normalize;          /* a Normalize module follows pooling */

@@ -13,6 +13,12 @@
  * row on) and adds a learned bias per head and relative-position bucket to every layer's
  * attention scores: the [buckets, heads] table is expanded at load into a [heads, 2L − 1]
  * table over key − query offsets (rr_rel_bucket), which the attention op adds.
+ * DeBERTa-v2 (-v3) has disentangled attention: at load, each layer's key and query
+ * projections of the (LayerNorm'd) relative-position embeddings become two [2 · span, H]
+ * tables (prepare_rel, by the backend's linear op), and a row index per relative position
+ * (rr_log_bucket); the attention op adds q_i · posk[row(i − j)] + k_j · posq[row(i − j)] to
+ * each score and divides by sqrt(d · score_factor). Its absent position and token-type tables
+ * are zeros made at load; its head is pooler.dense + pooler_hidden_act → classifier.
  *   embedding:  pooling (CLS / mean / max / mean-sqrt-len) → optional L2 norm → [S, H]
  *   pooled:     CLS → pooler dense + tanh → [S, H], the classifier's input (fit-head's
  *               features). It runs the backends' classify op with an identity [H, H]
@@ -136,12 +142,16 @@ static const family_names k_names[] = {
                         "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",
                         "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
                         "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"},
+    [RR_FAMILY_DEBERTA2] = {"deberta",
+                            {"encoder.layer.%d.attention.self.query_proj", "encoder.layer.%d.attention.self.key_proj",
+                             "encoder.layer.%d.attention.self.value_proj"},
+                            "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",
+                            "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
+                            "encoder.layer.%d.output.LayerNorm", "pooler.dense", "classifier"},
 };
 
-/* DistilBERT and MPNet have no token-type embeddings (a table of zeros is made at load) */
-static int has_type_table(const rr_bert_config *c) {
-    return c->family != RR_FAMILY_DISTILBERT && c->family != RR_FAMILY_MPNET;
-}
+/* DistilBERT, MPNet and most DeBERTa have no token-type embeddings (a table of zeros is made at load) */
+static int has_type_table(const rr_bert_config *c) { return c->type_table; }
 
 /* MPNet's relative_position_bucket (T5's bidirectional buckets, max_distance 128) of the
  * offset rel = key − query, computed in float32 as transformers computes it on a tensor. */
@@ -153,6 +163,26 @@ int32_t rr_rel_bucket(int32_t rel, int32_t num_buckets) {
     const float lg = logf((float)n / (float)max_exact) / (float)log(128.0 / max_exact) * (float)(half - max_exact);
     const int32_t large = max_exact + (int32_t)lg;
     return ret + (large < half - 1 ? large : half - 1);
+}
+
+/* DeBERTa-v2's make_log_bucket_position of rel = query − key: itself within ±bucket_size/2,
+ * else a bucket that grows with the log of the distance, computed in float32 as transformers
+ * computes it on tensors (tests/fixtures/deberta_buckets.tsv holds torch's values). */
+int32_t rr_log_bucket(int32_t rel, int32_t bucket_size, int32_t max_position) {
+    const int32_t mid = bucket_size / 2, a = rel < 0 ? -rel : rel;
+    if (a <= mid)
+        return rel;
+    const float den = logf((float)((double)(max_position - 1) / mid));
+    const int32_t lp = (int32_t)(ceilf(logf((float)a / (float)mid) / den * (float)(mid - 1)) + (float)mid);
+    return rel < 0 ? -lp : lp;
+}
+
+/* DeBERTa: the row of the relative tables for rel = query − key: its bucket offset by the span,
+ * clamped into the 2 · span rows (transformers' c2p_pos and p2c_pos). */
+static int32_t rel_row(const rr_bert_config *c, int32_t rel) {
+    const int32_t b = c->rel_buckets_log ? rr_log_bucket(rel, c->rel_buckets_log, c->rel_max_positions) : rel;
+    const int32_t r = b + c->rel_span;
+    return r < 0 ? 0 : r > 2 * c->rel_span - 1 ? 2 * c->rel_span - 1 : r;
 }
 
 /* A linear's (or LayerNorm's) weight [rows, cols] (cols 0: a vector) and bias [rows]; fmt is
@@ -192,13 +222,18 @@ static rr_status build_slots(rr_model *m, slot_list *l) {
     const int64_t H = c->hidden_size, I = c->intermediate_size;
     rr_bert_weights *w = &m->w;
     RR_TRY(slot_add(l, &w->word_emb, "embeddings.word_embeddings.weight", c->vocab_size, H, 1));
-    RR_TRY(slot_add(l, &w->pos_emb, "embeddings.position_embeddings.weight",
-                    c->max_position_embeddings, H, 1));
-    if (has_type_table(c)) /* else zeros, made at load (slot_add_zero_types) */
+    if (c->abs_positions) /* else zeros, made at load (slot_add_zeros) */
+        RR_TRY(slot_add(l, &w->pos_emb, "embeddings.position_embeddings.weight", c->max_position_embeddings, H, 1));
+    if (has_type_table(c)) /* else zeros, made at load (slot_add_zeros) */
         RR_TRY(slot_add(l, &w->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H, 1));
     if (c->rel_buckets)
         RR_TRY(slot_add(l, &w->rel_w, "encoder.relative_attention_bias.weight", c->rel_buckets, c->num_heads, 1));
     RR_TRY(slot_add_pair(l, &w->emb_ln_g, &w->emb_ln_b, "embeddings.LayerNorm", 0, H, 0, 1));
+    if (c->rel_span) {
+        RR_TRY(slot_add(l, &w->rel_emb, "encoder.rel_embeddings.weight", 2 * (int64_t)c->rel_span, H, 1));
+        if (c->rel_norm)
+            RR_TRY(slot_add_pair(l, &w->rel_ln_g, &w->rel_ln_b, "encoder.LayerNorm", 0, H, 0, 1));
+    }
     for (int i = 0; i < c->num_layers; i++) {
         rr_bert_layer *ly = &w->layers[i];
         RR_TRY(slot_add_qkv(l, nm, &ly->qkv_w, &ly->qkv_b, i, H));
@@ -207,6 +242,12 @@ static rr_status build_slots(rr_model *m, slot_list *l) {
         RR_TRY(slot_add_pair(l, &ly->ff1_w, &ly->ff1_b, nm->ff1, i, I, H, 1));
         RR_TRY(slot_add_pair(l, &ly->ff2_w, &ly->ff2_b, nm->ff2, i, H, I, 1));
         RR_TRY(slot_add_pair(l, &ly->ln2_g, &ly->ln2_b, nm->ln2, i, H, 0, 1));
+        if (c->rel_span && !c->rel_share_key && c->rel_c2p)
+            RR_TRY(slot_add_pair(l, &ly->pos_k_w, &ly->pos_k_b, "encoder.layer.%d.attention.self.pos_key_proj", i, H,
+                                 H, 1));
+        if (c->rel_span && !c->rel_share_key && c->rel_p2c)
+            RR_TRY(slot_add_pair(l, &ly->pos_q_w, &ly->pos_q_b, "encoder.layer.%d.attention.self.pos_query_proj", i,
+                                 H, H, 1));
     }
     /* the head: BERT's pooler dense + tanh, ELECTRA's classifier.dense + GELU, DistilBERT's
      * pre_classifier + ReLU (c->head_act), then the classifier (the pooled head: only the first) */
@@ -217,12 +258,13 @@ static rr_status build_slots(rr_model *m, slot_list *l) {
     return RR_OK;
 }
 
-/* DistilBERT and MPNet have no token-type embeddings: a [type_vocab_size, H] table of zeros after the
- * checkpoint's tensors, so that the embedding op (word + type + position) is its word +
- * position exactly, whatever type ids the tokenizer gives a pair. */
-static void slot_add_zero_types(rr_model *m, slot_list *l) {
-    m->w.type_emb = (float *)(uintptr_t)(l->total + 1);
-    l->total += ((size_t)m->config.type_vocab_size * (size_t)m->config.hidden_size + 15) / 16 * 16;
+/* A table the checkpoint lacks, n floats of zeros after its tensors: the token types of
+ * DistilBERT, MPNet and most DeBERTa ([type_vocab_size, H]) and DeBERTa's absolute positions
+ * when position_biased_input is false ([max_length, H]), so that the embedding op (word + type
+ * + position) is exactly the sum the model has, whatever type ids the tokenizer gives a pair. */
+static void slot_add_zeros(slot_list *l, float **field, size_t n) {
+    *field = (float *)(uintptr_t)(l->total + 1);
+    l->total += (n + 15) / 16 * 16;
 }
 
 /* MPNet: the relative bias expanded to [heads, 2 · max_length − 1] over key − query offsets,
@@ -232,12 +274,11 @@ static void slot_add_rel_table(rr_model *m, slot_list *l) {
     l->total += ((size_t)m->config.num_heads * (2 * (size_t)m->max_length - 1) + 15) / 16 * 16;
 }
 
-static rr_status upload_zero_types(rr_model *m) {
-    const size_t n = (size_t)m->config.type_vocab_size * (size_t)m->config.hidden_size;
+static rr_status upload_zeros(rr_model *m, float *dst, size_t n) {
     float *zeros = calloc(n, sizeof *zeros);
     if (!zeros)
         return rr_error(RR_ERR_NOMEM, "out of memory");
-    rr_status st = m->be->ops->upload(m->be, m->w.type_emb, zeros, n * sizeof *zeros);
+    rr_status st = m->be->ops->upload(m->be, dst, zeros, n * sizeof *zeros);
     free(zeros);
     return st;
 }
@@ -273,13 +314,16 @@ static void resolve_all(rr_model *m, float *block) {
     w->type_emb = resolve(w->type_emb, block);
     w->rel_w = resolve(w->rel_w, block);
     w->rel_table = resolve(w->rel_table, block);
+    w->rel_emb = resolve(w->rel_emb, block);
+    w->rel_ln_g = resolve(w->rel_ln_g, block);
+    w->rel_ln_b = resolve(w->rel_ln_b, block);
     w->emb_ln_g = resolve(w->emb_ln_g, block);
     w->emb_ln_b = resolve(w->emb_ln_b, block);
     for (int i = 0; i < m->config.num_layers; i++) {
         rr_bert_layer *ly = &w->layers[i];
         float **f[] = {&ly->qkv_w, &ly->qkv_b, &ly->attn_out_w, &ly->attn_out_b, &ly->ln1_g,
                        &ly->ln1_b, &ly->ff1_w, &ly->ff1_b, &ly->ff2_w, &ly->ff2_b, &ly->ln2_g,
-                       &ly->ln2_b};
+                       &ly->ln2_b, &ly->pos_k_w, &ly->pos_k_b, &ly->pos_q_w, &ly->pos_q_b};
         for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
             *f[k] = resolve(*f[k], block);
     }
@@ -377,6 +421,73 @@ static rr_status upload_rel_table(rr_model *m) {
         st = m->be->ops->upload(m->be, m->w.rel_table, tab, (size_t)heads * span * sizeof *tab);
     free(wt);
     free(tab);
+    return st;
+}
+
+/* DeBERTa: each layer's key and query projections of the relative embeddings (after the
+ * encoder's LayerNorm with norm_rel_ebd), computed once here by the backend's own linear op, so
+ * in its activation precision, as transformers computes them in every forward; and the row of
+ * those tables for each relative position of a sequence (backend rel_idx). */
+static rr_status prepare_rel(rr_model *m) {
+    const rr_bert_config *c = &m->config;
+    rr_backend *be = m->be;
+    const int32_t rows = 2 * c->rel_span, H = c->hidden_size, Lm = m->max_length;
+    const size_t n = (size_t)rows * (size_t)H, act = rr_backend_act_bytes(be);
+    float *host = malloc((n + 2 * (size_t)H) * sizeof *host), *g = host ? host + n : NULL, *bt = g ? g + H : NULL;
+    int32_t *idx = malloc((size_t)(2 * Lm - 1) * sizeof *idx);
+    void *x = NULL;
+    rr_status st = !host || !idx ? rr_error(RR_ERR_NOMEM, "out of memory") : RR_OK;
+    if (!st)
+        st = be->ops->download(be, host, m->w.rel_emb, n * sizeof *host);
+    if (!st && c->rel_norm && !(st = be->ops->download(be, g, m->w.rel_ln_g, (size_t)H * sizeof *g)) &&
+        !(st = be->ops->download(be, bt, m->w.rel_ln_b, (size_t)H * sizeof *bt))) {
+        for (int32_t r = 0; r < rows; r++) { /* LayerNorm as the CPU backend's: fp32, two-pass variance */
+            float *y = host + (size_t)r * H, sum = 0.0f, var = 0.0f;
+            for (int32_t i = 0; i < H; i++)
+                sum += y[i];
+            const float mean = sum / (float)H;
+            for (int32_t i = 0; i < H; i++)
+                var += (y[i] - mean) * (y[i] - mean);
+            const float rstd = 1.0f / sqrtf(var / (float)H + c->layer_norm_eps);
+            for (int32_t i = 0; i < H; i++)
+                y[i] = (y[i] - mean) * rstd * g[i] + bt[i];
+        }
+    }
+    if (!st)
+        st = be->ops->alloc(be, n * act, &x);
+    if (!st)
+        st = be->ops->upload_act(be, x, host, n);
+    if (!st)
+        st = be->ops->alloc(be, (size_t)c->num_layers * (size_t)(c->rel_c2p + c->rel_p2c) * n * act,
+                            (void **)&m->rel_tables);
+    char *t = (char *)m->rel_tables;
+    for (int l = 0; !st && l < c->num_layers; l++) {
+        rr_bert_layer *ly = &m->layers[l];
+        if (c->rel_c2p) { /* key_proj (the qkv block's middle third) or pos_key_proj */
+            ly->rel_posk = (float *)t;
+            t += n * act;
+            st = be->ops->linear(be, x, rows, H, c->rel_share_key ? ly->qkv_w + (size_t)H * H : ly->pos_k_w,
+                                 c->rel_share_key ? ly->qkv_b + H : ly->pos_k_b, H, RR_ACT_NONE, ly->rel_posk);
+        }
+        if (!st && c->rel_p2c) { /* query_proj or pos_query_proj */
+            ly->rel_posq = (float *)t;
+            t += n * act;
+            st = be->ops->linear(be, x, rows, H, c->rel_share_key ? ly->qkv_w : ly->pos_q_w,
+                                 c->rel_share_key ? ly->qkv_b : ly->pos_q_b, H, RR_ACT_NONE, ly->rel_posq);
+        }
+    }
+    for (int32_t r = 1 - Lm; !st && r < Lm; r++)
+        idx[r + Lm - 1] = rel_row(c, r);
+    if (!st)
+        st = be->ops->alloc(be, (size_t)(2 * Lm - 1) * sizeof *idx, (void **)&m->rel_idx);
+    if (!st)
+        st = be->ops->upload(be, m->rel_idx, idx, (size_t)(2 * Lm - 1) * sizeof *idx);
+    if (!st)
+        be->rel_idx = m->rel_idx;
+    if (x)
+        be->ops->free(be, x);
+    free(host);
+    free(idx);
     return st;
 }
 
@@ -543,13 +654,15 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     const int32_t widest = 3 * c->hidden_size > c->intermediate_size ? 3 * c->hidden_size : c->intermediate_size;
     rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
                              c->num_heads, p.threads, (rr_precision)p.precision, widest,
-                             c->rel_buckets > 0};
+                             c->rel_buckets > 0, 2 * c->rel_span};
     if ((st = rr_backend_create(p.device, &lim, &m->be)))
         goto fail;
     if (m->head == RR_HEAD_POOLED)
         slot_add_identity_head(m, &slots);
     if (!has_type_table(c))
-        slot_add_zero_types(m, &slots);
+        slot_add_zeros(&slots, &m->w.type_emb, (size_t)c->type_vocab_size * (size_t)c->hidden_size);
+    if (!c->abs_positions)
+        slot_add_zeros(&slots, &m->w.pos_emb, (size_t)m->max_length * (size_t)c->hidden_size);
     if (c->rel_buckets)
         slot_add_rel_table(m, &slots);
     if ((st = m->be->ops->alloc(m->be, slots.total * sizeof(float), (void **)&m->weights)))
@@ -570,10 +683,16 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     }
     if (m->head == RR_HEAD_POOLED && (st = upload_identity_head(m)))
         goto fail;
-    if (!has_type_table(c) && (st = upload_zero_types(m)))
+    if (!has_type_table(c) &&
+        (st = upload_zeros(m, m->w.type_emb, (size_t)c->type_vocab_size * (size_t)c->hidden_size)))
+        goto fail;
+    if (!c->abs_positions && (st = upload_zeros(m, m->w.pos_emb, (size_t)m->max_length * (size_t)c->hidden_size)))
         goto fail;
     if (m->be->ops->prepare_weights &&
         (st = m->be->ops->prepare_weights(m->be, m->weights, slots.total)))
+        goto fail;
+    m->be->score_factor = c->score_factor;
+    if (c->rel_span && (st = prepare_rel(m)))
         goto fail;
     if ((st = alloc_workspace(m)))
         goto fail;
@@ -603,6 +722,10 @@ void rr_model_free(rr_model *m) {
             m->be->ops->free(m->be, m->weights);
         if (m->workspace)
             m->be->ops->free(m->be, m->workspace);
+        if (m->rel_tables)
+            m->be->ops->free(m->be, m->rel_tables);
+        if (m->rel_idx)
+            m->be->ops->free(m->be, m->rel_idx);
         for (int i = 0; i < 2; i++)
             if (m->host_out[i])
                 m->be->ops->free_host(m->be, m->host_out[i]);
@@ -694,6 +817,8 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
         RR_MARK(be, RR_OPK_QKV);
         RR_TRY(ops->linear(be, ws->x, T, H, ly->qkv_w, ly->qkv_b, 3 * H, RR_ACT_NONE, ws->qkv));
         RR_MARK(be, RR_OPK_ATTN);
+        be->rel_posk = ly->rel_posk; /* DeBERTa's tables of this layer (NULL otherwise) */
+        be->rel_posq = ly->rel_posq;
         RR_TRY(ops->attention(be, ws->qkv, ws->ctx));
         RR_MARK(be, RR_OPK_ATTN_OUT);
         RR_TRY(ops->linear(be, ws->ctx, T, H, ly->attn_out_w, ly->attn_out_b, H, RR_ACT_NONE, ws->tmp));

@@ -20,6 +20,11 @@ typedef struct rr_bert_layer {
     float *ff2_w;      /* (H, I) */
     float *ff2_b;      /* (H) */
     float *ln2_g, *ln2_b; /* (H) */
+    /* DeBERTa without share_att_key: the relative embeddings' own projections (H, H), (H) */
+    float *pos_k_w, *pos_k_b, *pos_q_w, *pos_q_b;
+    /* DeBERTa: this layer's projections of the relative embeddings, (rel_rows, H) each in the
+     * activation type, computed at load (backend rel_posk / rel_posq); NULL when unused */
+    float *rel_posk, *rel_posq;
 } rr_bert_layer;
 
 typedef struct rr_bert_weights {
@@ -34,6 +39,8 @@ typedef struct rr_bert_weights {
     float *cls_b;     /* (num_labels); pooled head: zeros (H) */
     float *rel_w;     /* MPNet: (buckets, heads) relative_attention_bias */
     float *rel_table; /* MPNet: (heads, 2 · max_length − 1), made at load (backend attn_bias) */
+    float *rel_emb;   /* DeBERTa: (2 · span, H) encoder.rel_embeddings */
+    float *rel_ln_g, *rel_ln_b; /* DeBERTa with norm_rel_ebd layer_norm: encoder.LayerNorm (H) */
 } rr_bert_weights;
 
 /* Activation workspace (backend memory), sized for token_budget / max_seqs. */
@@ -64,6 +71,8 @@ struct rr_model {
     rr_backend *be;
     float *weights;   /* one block */
     float *workspace; /* one block */
+    float *rel_tables; /* DeBERTa: every layer's rel_posk / rel_posq (backend memory, one block) */
+    int32_t *rel_idx;  /* DeBERTa: backend rel_idx (backend memory) */
     rr_bert_layer *layers;
     rr_bert_weights w;
     rr_model_ws ws;
@@ -78,6 +87,8 @@ struct rr_model {
 
 /* MPNet's bucket of the relative position rel = key − query (bert.c; exposed for tests). */
 int32_t rr_rel_bucket(int32_t rel, int32_t num_buckets);
+/* DeBERTa-v2's make_log_bucket_position of rel = query − key (bert.c; exposed for tests). */
+int32_t rr_log_bucket(int32_t rel, int32_t bucket_size, int32_t max_position);
 
 /* Two passes in flight: submit enqueues a pass whose output lands in host_out[slot];
  * collect waits for it and returns that buffer ([S, out_dim]). rr_model_forward is
