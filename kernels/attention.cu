@@ -23,6 +23,13 @@
  *   64; this one is the fp32 path (parity checks) and the fallback at d 128. It and the
  *   mma.sync kernel add a relative position bias (MPNet: bias[h][j − i], fp32); with one, the
  *   WMMA kernel (RR_CUDA_ATTN=wmma) gives way to this one.
+ *   DeBERTa's disentangled attention (REL, rrk_attention_rel) runs here only, in every
+ *   precision: each score also gets q_i · posk[row] + k_j · posq[row] (row = rel_idx[i − j]),
+ *   two more dot products over the lane's dimensions before the butterfly, with the table rows
+ *   read from global memory (a layer's tables are 2 · span × H: they stay in L2). First
+ *   version, written without a GPU at hand and checked on kemu only; the obvious faster one
+ *   (C2P = Q · poskᵀ and P2C = K · posqᵀ per head as tensor-core products, gathered in the
+ *   mma.sync kernel) waits for a measurement.
  */
 #include <math.h>
 
@@ -35,10 +42,17 @@ namespace {
 
 constexpr int kBQ = 64; /* query rows per block */
 
-template <typename T, int D>
+/* DeBERTa's tables for REL: posk, posq [rows, H] (either NULL: no such term); ridx = rel_idx at
+ * relative position 0 (ridx[i − j] is the row of query i, key j) */
+template <typename T> struct RelTables {
+    const T *posk, *posq;
+    const int32_t *ridx;
+};
+
+template <typename T, int D, bool REL>
 __global__ void __launch_bounds__(kBQ * (D / 32), 1)
     attention_kernel(const T *__restrict__ qkv, const int32_t *__restrict__ cu, int q_tiles, int H, float q_scale,
-                     const float *__restrict__ bias, int bias_len, T *__restrict__ out) {
+                     const float *__restrict__ bias, int bias_len, RelTables<T> rel, T *__restrict__ out) {
     constexpr int SPLIT = D / 32;          /* lanes per query row */
     constexpr int DL = 32;                 /* dimensions per lane */
     constexpr int BK = D >= 128 ? 32 : 64; /* keys per shared-memory tile */
@@ -96,6 +110,23 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
                         dot += q[4 * d4] * kv.x + q[4 * d4 + 1] * kv.y + q[4 * d4 + 2] * kv.z +
                                q[4 * d4 + 3] * kv.w;
                     }
+                    if (REL && rel.ridx) { /* q is scaled already; k · posq gets the scale here */
+                        const size_t prow = (size_t)rel.ridx[qi - (k0 + j)] * H + (size_t)h * D + c0;
+                        if (rel.posk) {
+                            const T *pk = rel.posk + prow;
+#pragma unroll
+                            for (int d = 0; d < DL; d++)
+                                dot += q[d] * to_f(pk[d]);
+                        }
+                        if (rel.posq) {
+                            const T *pq = rel.posq + prow;
+                            float e = 0.0f;
+#pragma unroll
+                            for (int d = 0; d < DL; d++)
+                                e += Ks[j][c0 + d] * to_f(pq[d]);
+                            dot += e * q_scale;
+                        }
+                    }
 #pragma unroll
                     for (int o = 1; o < SPLIT; o <<= 1)
                         dot += __shfl_xor_sync(group, dot, o);
@@ -140,12 +171,21 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
 }
 
 struct Attn : AttnArgs {
+    const void *posk = nullptr, *posq = nullptr; /* REL only */
+    const int32_t *ridx = nullptr;
+    int factor = 1;
+    bool rel = false;
     template <typename T, int D> cudaError_t launch() const {
         const int q_tiles = (max_seqlen + kBQ - 1) / kBQ;
-        const float q_scale = 1.4426950408889634f / sqrtf((float)D);
+        const float q_scale = 1.4426950408889634f / sqrtf((float)D * (float)factor);
         dim3 grid((unsigned)(S * q_tiles), (unsigned)heads);
-        attention_kernel<T, D><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale, bias, bias_len,
-                                                                    (T *)out);
+        const RelTables<T> t = {(const T *)posk, (const T *)posq, ridx};
+        if (rel)
+            attention_kernel<T, D, true><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale,
+                                                                             nullptr, 0, t, (T *)out);
+        else
+            attention_kernel<T, D, false><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale,
+                                                                              bias, bias_len, t, (T *)out);
         return cudaGetLastError();
     }
     template <typename T> cudaError_t run() const {
@@ -171,4 +211,22 @@ cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens,
     if (bias && bias_len < max_seqlen)
         return cudaErrorInvalidValue;
     return dispatch_dtype(dtype, Attn{{qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream}});
+}
+
+cudaError_t rrk_attention_rel(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen, int H,
+                              int heads, const void *posk, const void *posq, const int32_t *rel_idx, int idx_len,
+                              int factor, void *out, cudaStream_t stream) {
+    if (S <= 0)
+        return cudaSuccess;
+    if (heads <= 0 || H % heads || !rrk_attention_supports(H / heads) || factor < 1)
+        return cudaErrorInvalidValue;
+    if (rel_idx && idx_len < max_seqlen)
+        return cudaErrorInvalidValue;
+    Attn a{{qkv, cu_seqlens, S, max_seqlen, H, heads, nullptr, 0, out, stream}};
+    a.posk = posk;
+    a.posq = posq;
+    a.ridx = rel_idx && (posk || posq) ? rel_idx + (idx_len - 1) : nullptr;
+    a.factor = factor;
+    a.rel = true;
+    return dispatch_dtype(dtype, a);
 }

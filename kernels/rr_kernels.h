@@ -34,6 +34,13 @@ cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens,
                           int max_seqlen, int H, int heads, const float *bias, int bias_len, void *out,
                           cudaStream_t stream);
 int rrk_attention_supports(int head_dim);
+/* The same with DeBERTa's disentangled attention (the SIMT kernel): query i's score for key j
+ * is (q_i · k_j + q_i · posk[row] + k_j · posq[row]) / sqrt(d · factor), row = rel_idx[idx_len
+ * − 1 + i − j]; posk, posq [rows, H] in dtype (either NULL: no such term), rel_idx [2 · idx_len
+ * − 1] with idx_len >= max_seqlen (NULL with factor alone: a plain scale). */
+cudaError_t rrk_attention_rel(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen, int H,
+                              int heads, const void *posk, const void *posq, const int32_t *rel_idx, int idx_len,
+                              int factor, void *out, cudaStream_t stream);
 /* The same on the tensor cores (attention_tc.cu): bf16/fp16, head dims 32 and 64. */
 cudaError_t rrk_attention_tc(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
                              int max_seqlen, int H, int heads, void *out, cudaStream_t stream);

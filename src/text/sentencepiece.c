@@ -1,5 +1,6 @@
-/* text/sentencepiece.c — Precompiled/Replace/Strip normalizers, the Metaspace pre-tokenizer
- * and the Unigram model, each as the `tokenizers` library (0.23) runs it.
+/* text/sentencepiece.c — Precompiled/Replace/Strip/NFC/Lowercase normalizers, the
+ * Punctuation and Metaspace pre-tokenizers and the Unigram model, each as the `tokenizers`
+ * library (0.23) runs it.
  *
  * Precompiled: the charsmap is base64 of [u32 trie bytes][darts-clone units][strings]. The
  * text is read one extended grapheme cluster at a time (utf8proc's segmentation); a cluster
@@ -8,6 +9,28 @@
  * dropped (spm_precompiled's transform takes results[0]; tokenizers keeps it so, since it is
  * what XLM-R, mBART and Marian were trained with). Otherwise each code point is looked up
  * on its own.
+ *
+ * Replace with DeBERTa's Regex "\s{2,}|[\n\r\t]" (Oniguruma, UTF-8): \s is Unicode
+ * White_Space, the 25 code points of onig_space() (probed: every code point through the
+ * tokenizers library; U+180E and U+200B are not among them, U+0085 is), the same set as
+ * Rust's char::is_whitespace. A run of two or more becomes one space, and so does a lone
+ * \n, \r or \t; a lone other space (NBSP, U+3000, \v...) stays.
+ *
+ * NFC: unicode-normalization-alignments' (tokenizers'). Its Unicode data is older than
+ * utf8proc's: it neither decomposes nor composes U+11938 (DIVES AKURU VOWEL SIGN O, Unicode
+ * 13) and gives combining class 0 to the marks of hf_unicode's hf_ccc_zero (assigned after
+ * its version); rr_hf_nfd and rr_hf_ccc answer as it does, and a composition is kept only
+ * when rr_hf_nfd decomposes the result. Hangul is composed here (L+V, LV+T with T after
+ * U+11A7: utf8proc 2.8 would also swallow U+11A7 after an LV syllable). Text below U+0300
+ * is already NFC and composes with nothing before it: only the segments from the code
+ * point before a U+0300-or-above character to the next one below U+0300 are worked.
+ *
+ * Lowercase: Rust's char::to_lowercase, one code point at a time (no final-sigma rule),
+ * as BertNormalizer's lowercase (rr_hf_lower).
+ *
+ * Punctuation(Isolated): every character that BertPreTokenizer calls punctuation (ASCII
+ * punctuation or Unicode P*, rr_hf_is_punct; the two pre-tokenizers share the test) is a
+ * piece of its own.
  *
  * Unigram: tokenizers' encode_optimized. At every code point boundary the pieces that start
  * there are tried shortest first (the trie's order); a path replaces another only with a
@@ -131,8 +154,12 @@ static rr_status dup_str(const json_t *v, char **out, size_t *len, const char *p
     return RR_OK;
 }
 
-/* Replace: {"pattern": {"String": s} | {"Regex": " {n,}"}, "content": c}. Of regexes only
- * runs of spaces are understood (what transformers' SentencePiece converters write). */
+/* DeBERTa's whitespace regex, as DebertaV2Tokenizer writes it. */
+static const char kWsRegex[] = "\\s{2,}|[\\n\\r\\t]";
+
+/* Replace: {"pattern": {"String": s} | {"Regex": r}, "content": c}. Of regexes only runs of
+ * spaces " {n,}" (what transformers' SentencePiece converters write) and DeBERTa's
+ * "\s{2,}|[\n\r\t]" are understood, written exactly so. */
 static rr_status load_replace(rr_spm_step *st, const json_t *norm, const char *path) {
     const json_t *pat = json_object_get(norm, "pattern");
     const json_t *lit = json_object_get(pat, "String"), *re = json_object_get(pat, "Regex");
@@ -144,6 +171,10 @@ static rr_status load_replace(rr_spm_step *st, const json_t *norm, const char *p
         return RR_OK;
     }
     const char *r = json_string_value(re);
+    if (r && json_string_length(re) == sizeof kWsRegex - 1 && !strcmp(r, kWsRegex)) {
+        st->runs = RR_SPM_WS_REGEX;
+        return RR_OK;
+    }
     int n = 0;
     size_t k = 2;
     if (r && r[0] == ' ' && r[1] == '{')
@@ -159,7 +190,8 @@ static rr_status load_replace(rr_spm_step *st, const json_t *norm, const char *p
         return RR_OK;
     }
     return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer Replace pattern %s is not supported (a literal "
-                    "String, or the Regex \" {2,}\")", path, r ? r : "(not a String or Regex)");
+                    "String, or the Regex \" {n,}\" or \"%s\")", path, r ? r : "(not a String or Regex)",
+                    kWsRegex);
 }
 
 static rr_status load_normalizer(rr_spm *spm, const json_t *norm, const char *path, int depth) {
@@ -176,21 +208,29 @@ static rr_status load_normalizer(rr_spm *spm, const json_t *norm, const char *pa
         json_array_foreach(list, i, n) RR_TRY(load_normalizer(spm, n, path, 1));
         return RR_OK;
     }
-    if (!type || (strcmp(type, "Precompiled") && strcmp(type, "Replace") && strcmp(type, "Strip")))
-        return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer \"%s\" is not supported with a Unigram model "
-                        "(Precompiled, Replace, Strip, or a Sequence of them)", path, type ? type : "(untyped)");
+    static const struct {
+        const char *name;
+        int kind;
+    } kinds[] = {{"Precompiled", RR_SPM_PRECOMPILED}, {"Replace", RR_SPM_REPLACE}, {"Strip", RR_SPM_STRIP},
+                 {"NFC", RR_SPM_NFC}, {"Lowercase", RR_SPM_LOWERCASE}};
+    int kind = 0;
+    for (size_t k = 0; type && k < sizeof kinds / sizeof kinds[0]; k++)
+        if (!strcmp(type, kinds[k].name))
+            kind = kinds[k].kind;
+    if (!kind)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer \"%s\"%s is not supported with a Unigram model "
+                        "(Precompiled, Replace, Strip, NFC, Lowercase, or a Sequence of them)", path,
+                        type ? type : "(untyped)", depth ? " inside the Sequence" : "");
     if (spm->num_steps == RR_SPM_MAX_STEPS)
         return rr_error(RR_ERR_UNSUPPORTED, "%s: more than %d normalizers", path, RR_SPM_MAX_STEPS);
     rr_spm_step *st = &spm->steps[spm->num_steps++];
-    if (!strcmp(type, "Precompiled")) {
-        st->kind = RR_SPM_PRECOMPILED;
+    st->kind = kind;
+    if (kind == RR_SPM_PRECOMPILED)
         return load_precompiled(spm, norm, path);
-    }
-    if (!strcmp(type, "Replace")) {
-        st->kind = RR_SPM_REPLACE;
+    if (kind == RR_SPM_REPLACE)
         return load_replace(st, norm, path);
-    }
-    st->kind = RR_SPM_STRIP;
+    if (kind != RR_SPM_STRIP)
+        return RR_OK;
     const json_t *l = json_object_get(norm, "strip_left"), *r = json_object_get(norm, "strip_right");
     if ((l && !json_is_boolean(l)) || (r && !json_is_boolean(r)))
         return rr_error(RR_ERR_FORMAT, "%s: normalizer Strip: strip_left/strip_right must be true or false",
@@ -203,24 +243,42 @@ static rr_status load_normalizer(rr_spm *spm, const json_t *norm, const char *pa
 static rr_status load_metaspace(rr_spm *spm, const json_t *pre, const char *path) {
     const json_t *t = json_object_get(pre, "type");
     const char *type = json_is_string(t) ? json_string_value(t) : NULL;
+    int inside = 0;
     if (type && !strcmp(type, "Sequence")) {
-        /* [WhitespaceSplit, Metaspace], as transformers 5 writes XLM-R's; or [Metaspace] */
+        /* [WhitespaceSplit, Metaspace], as transformers 5 writes XLM-R's; [Punctuation, Metaspace],
+         * as DeBERTa's split_by_punct; or [Metaspace] */
         const json_t *list = json_object_get(pre, "pretokenizers");
         size_t n = json_array_size(list);
+        if (!json_is_array(list) || n == 0 || n > 2)
+            return rr_error(RR_ERR_UNSUPPORTED, "%s: pre_tokenizer Sequence of %zu is not supported with a "
+                            "Unigram model (Metaspace, after WhitespaceSplit or Punctuation)", path, n);
         const json_t *first = json_array_get(list, 0);
         const char *ft = json_string_value(json_object_get(first, "type"));
-        spm->ws_split = n == 2 && ft && !strcmp(ft, "WhitespaceSplit");
-        if (n == 1 || spm->ws_split) {
-            pre = json_array_get(list, n - 1);
-            t = json_object_get(pre, "type");
-            type = json_is_string(t) ? json_string_value(t) : NULL;
-        } else
-            type = "Sequence";
+        if (n == 2) {
+            if (ft && !strcmp(ft, "WhitespaceSplit"))
+                spm->ws_split = 1;
+            else if (ft && !strcmp(ft, "Punctuation")) {
+                const json_t *b = json_object_get(first, "behavior");
+                const char *bs = json_string_value(b);
+                if (b && !json_is_null(b) && (!bs || strcmp(bs, "Isolated")))
+                    return rr_error(RR_ERR_UNSUPPORTED, "%s: pre_tokenizer Punctuation with behavior %s is "
+                                    "not supported (Isolated only)", path, bs ? bs : "(not a string)");
+                spm->punct = 1;
+            } else
+                return rr_error(RR_ERR_UNSUPPORTED, "%s: pre_tokenizer \"%s\" inside the Sequence is not "
+                                "supported with a Unigram model (WhitespaceSplit or Punctuation, then "
+                                "Metaspace)", path, ft ? ft : "(untyped)");
+        }
+        pre = json_array_get(list, n - 1);
+        t = json_object_get(pre, "type");
+        type = json_is_string(t) ? json_string_value(t) : NULL;
+        inside = 1;
     }
     if (!type || strcmp(type, "Metaspace"))
-        return rr_error(RR_ERR_UNSUPPORTED, "%s: pre_tokenizer \"%s\" is not supported with a Unigram model "
-                        "(Metaspace, or a Sequence of WhitespaceSplit and Metaspace)", path,
-                        type ? type : (!pre || json_is_null(pre) ? "null" : "(untyped)"));
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: pre_tokenizer \"%s\"%s is not supported with a Unigram model "
+                        "(Metaspace, or a Sequence of WhitespaceSplit or Punctuation and Metaspace)", path,
+                        type ? type : (!pre || json_is_null(pre) ? "null" : "(untyped)"),
+                        inside ? " at the end of the Sequence" : "");
     const json_t *r = json_object_get(pre, "replacement");
     const char *repl = r ? json_string_value(r) : "\xE2\x96\x81";
     size_t rl = repl ? strlen(repl) : 0;
@@ -258,23 +316,15 @@ static rr_status load_metaspace(rr_spm *spm, const json_t *pre, const char *path
     return RR_OK;
 }
 
-rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
-                      const json_t *pre_tokenizer, const char *path, const char **unk_name) {
-    memset(spm, 0, sizeof *spm);
+/* model.vocab: [[piece, score], ...] into vocab (id = index) and spm->scores. */
+static rr_status load_pieces(rr_spm *spm, rr_vocab *vocab, const json_t *model, const char *path) {
     const json_t *pieces = json_object_get(model, "vocab");
     if (!json_is_array(pieces) || json_array_size(pieces) == 0)
         return rr_error(RR_ERR_FORMAT, "%s: model.vocab of a Unigram model must be a non-empty array of "
                         "[piece, score]", path);
     if (json_array_size(pieces) > INT32_MAX)
         return rr_error(RR_ERR_FORMAT, "%s: model.vocab has too many pieces", path);
-    const json_t *bf = json_object_get(model, "byte_fallback");
-    if (json_is_true(bf))
-        return rr_error(RR_ERR_UNSUPPORTED, "%s: Unigram byte_fallback is not supported", path);
-    const json_t *unk = json_object_get(model, "unk_id");
     const size_t n = json_array_size(pieces);
-    if (!json_is_integer(unk) || json_integer_value(unk) < 0 || (size_t)json_integer_value(unk) >= n)
-        return rr_error(RR_ERR_FORMAT, "%s: model.unk_id must be the id of a piece (0 to %zu)", path, n - 1);
-    spm->unk_id = (int32_t)json_integer_value(unk);
     spm->num_pieces = (int32_t)n;
     spm->scores = malloc(n * sizeof *spm->scores);
     if (!spm->scores)
@@ -293,9 +343,83 @@ rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const j
             lowest = spm->scores[i];
     }
     spm->unk_score = lowest - K_UNK_PENALTY;
+    return RR_OK;
+}
+
+rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
+                      const json_t *pre_tokenizer, const char *path, const char **unk_name) {
+    memset(spm, 0, sizeof *spm);
+    const json_t *bf = json_object_get(model, "byte_fallback");
+    if (json_is_true(bf))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: Unigram byte_fallback is not supported", path);
+    RR_TRY(load_pieces(spm, vocab, model, path));
+    const json_t *unk = json_object_get(model, "unk_id");
+    const size_t n = (size_t)spm->num_pieces;
+    if (!json_is_integer(unk) || json_integer_value(unk) < 0 || (size_t)json_integer_value(unk) >= n)
+        return rr_error(RR_ERR_FORMAT, "%s: model.unk_id must be the id of a piece (0 to %zu)", path, n - 1);
+    spm->unk_id = (int32_t)json_integer_value(unk);
+    const json_t *pieces = json_object_get(model, "vocab");
     *unk_name = json_string_value(json_array_get(json_array_get(pieces, (size_t)spm->unk_id), 0));
     RR_TRY(load_normalizer(spm, normalizer, path, 0));
     return load_metaspace(spm, pre_tokenizer, path);
+}
+
+rr_status rr_spm_load_deberta(rr_spm *spm, rr_vocab *vocab, const json_t *model, const char *unk_name,
+                              long long config_unk_id, const char *path) {
+    memset(spm, 0, sizeof *spm);
+    RR_TRY(load_pieces(spm, vocab, model, path));
+    /* vocab.index((unk_token, 0.0)): the piece and a score equal to 0.0 (-0.0 too) */
+    const json_t *pieces = json_object_get(model, "vocab");
+    long long unk = -1;
+    for (size_t i = 0; i < (size_t)spm->num_pieces && unk < 0; i++) {
+        const json_t *s = json_array_get(json_array_get(pieces, i), 0);
+        if (spm->scores[i] == 0.0 && !strcmp(json_string_value(s), unk_name) &&
+            json_string_length(s) == strlen(unk_name))
+            unk = (long long)i;
+    }
+    if (unk < 0)
+        unk = config_unk_id >= 0 ? config_unk_id : 1;
+    if (unk >= spm->num_pieces)
+        return rr_error(RR_ERR_FORMAT, "%s: DebertaV2Tokenizer: no piece [\"%s\", 0.0] in model.vocab, and "
+                        "its fallback unknown id %lld is not a piece (0 to %d)", path, unk_name, unk,
+                        (int)spm->num_pieces - 1);
+    spm->unk_id = (int32_t)unk;
+    return RR_OK;
+}
+
+rr_status rr_spm_as_deberta_tokenizer(rr_spm *spm, int lowercase, int split_by_punct, int add_prefix_space,
+                                      const char *path) {
+    for (int i = 0; i < spm->num_steps; i++) {
+        free(spm->steps[i].from);
+        free(spm->steps[i].to);
+    }
+    memset(spm->steps, 0, sizeof spm->steps);
+    spm->num_steps = 0;
+    free(spm->trie); /* the charsmap is dropped too */
+    free(spm->pool);
+    spm->trie = NULL;
+    spm->pool = NULL;
+    spm->trie_units = spm->pool_len = 0;
+    if (lowercase)
+        spm->steps[spm->num_steps++].kind = RR_SPM_LOWERCASE;
+    rr_spm_step *re = &spm->steps[spm->num_steps++];
+    re->kind = RR_SPM_REPLACE;
+    re->runs = RR_SPM_WS_REGEX;
+    if (!(re->to = malloc(2)))
+        return rr_error(RR_ERR_NOMEM, "%s: cannot allocate a normalizer", path);
+    memcpy(re->to, " ", 2);
+    re->to_len = 1;
+    spm->steps[spm->num_steps++].kind = RR_SPM_NFC;
+    rr_spm_step *strip = &spm->steps[spm->num_steps++];
+    strip->kind = RR_SPM_STRIP;
+    strip->right = 1;
+    spm->ws_split = 0;
+    spm->punct = split_by_punct != 0;
+    spm->split = 1;
+    spm->prepend = add_prefix_space ? RR_SPM_PREPEND_ALWAYS : RR_SPM_PREPEND_FIRST;
+    memcpy(spm->repl, "\xE2\x96\x81", 4);
+    spm->repl_len = 3;
+    return RR_OK;
 }
 
 void rr_spm_as_xlmr_tokenizer(rr_spm *spm, int add_prefix_space) {
@@ -339,6 +463,7 @@ void rr_spm_scratch_free(rr_spm_scratch *sc) {
     free(sc->from);
     free(sc->id);
     free(sc->path);
+    free(sc->cps);
     memset(sc, 0, sizeof *sc);
 }
 

@@ -1,10 +1,12 @@
 /* text/sentencepiece.h — the SentencePiece side of Hugging Face tokenizers, as the
- * tokenizer.json of an XLM-RoBERTa checkpoint describes it:
+ * tokenizer.json of an XLM-RoBERTa or DeBERTa-v2/v3 checkpoint describes it:
  *   normalizer    Precompiled (SentencePiece's compiled normalization rules: a double-array
- *                 trie over UTF-8 plus the replacement strings), Replace, Strip, or a
- *                 Sequence of them, or none;
+ *                 trie over UTF-8 plus the replacement strings), Replace (a literal, runs of
+ *                 spaces, or DeBERTa's whitespace regex), Strip, NFC, Lowercase, or a Sequence
+ *                 of them, or none;
  *   pre_tokenizer Metaspace (spaces become "▁", one is prepended, words split before each),
- *                 optionally after WhitespaceSplit (transformers 5 writes that pair);
+ *                 optionally after WhitespaceSplit (transformers 5 writes that pair for XLM-R)
+ *                 or after Punctuation(Isolated) (DeBERTa's split_by_punct);
  *   model         Unigram (the best-scoring segmentation of each word, Viterbi).
  * Not a public header: tokenizer_load.c builds an rr_spm, tokenizer.c runs it on the text
  * between added tokens. Immutable once loaded.
@@ -19,17 +21,20 @@
 #include "rerank/status.h"
 #include "text/vocab.h"
 
-enum { RR_SPM_PRECOMPILED = 1, RR_SPM_REPLACE, RR_SPM_STRIP };
+enum { RR_SPM_PRECOMPILED = 1, RR_SPM_REPLACE, RR_SPM_STRIP, RR_SPM_NFC, RR_SPM_LOWERCASE };
 enum { RR_SPM_PREPEND_NEVER = 0, RR_SPM_PREPEND_ALWAYS, RR_SPM_PREPEND_FIRST };
 #define RR_SPM_MAX_STEPS 8
+#define RR_SPM_WS_REGEX (-1)
 
 /* One normalizer of the sequence. */
 typedef struct rr_spm_step {
     int kind;        /* RR_SPM_* */
     char *from, *to; /* Replace: pattern and content (malloc'd) */
     size_t from_len, to_len;
-    int runs;        /* Replace: 0 replaces each literal `from`; n >= 2 replaces each run of n
-                      * or more spaces (the regex " {n,}") */
+    int runs;        /* Replace: 0 replaces each literal `from`; n >= 1 replaces each run of n
+                      * or more spaces (the regex " {n,}"); RR_SPM_WS_REGEX: DeBERTa's regex
+                      * "\s{2,}|[\n\r\t]" (a run of two or more whitespace characters, or one
+                      * \n \r \t) */
     int left, right; /* Strip: which ends lose their whitespace */
 } rr_spm_step;
 
@@ -43,6 +48,8 @@ typedef struct rr_spm {
     int prepend;        /* RR_SPM_PREPEND_*: Metaspace's prepend_scheme */
     int split;          /* Metaspace splits words before each replacement character */
     int ws_split;       /* a WhitespaceSplit pre-tokenizer comes first */
+    int punct;          /* a Punctuation(Isolated) pre-tokenizer comes first: each punctuation
+                         * character is a piece of its own */
     char repl[5];       /* the replacement character (UTF-8, "▁" by default) */
     size_t repl_len;
     double *scores;     /* [num_pieces] Unigram log probabilities, by id */
@@ -59,6 +66,8 @@ typedef struct rr_spm_scratch {
     int32_t *from, *id; /* [lat_cap] where that path's last piece starts, and its id */
     int32_t *path;      /* [lat_cap] the best path's piece ends, last first */
     size_t lat_cap;
+    int32_t *cps;       /* [cps_cap] NFC: one segment's code points, decomposed */
+    size_t cps_cap;
 } rr_spm_scratch;
 
 /* Read tokenizer.json's Unigram model (its pieces go into vocab, id = index), normalizer
@@ -66,6 +75,20 @@ typedef struct rr_spm_scratch {
  * refused by name. */
 rr_status rr_spm_load(rr_spm *spm, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
                       const json_t *pre_tokenizer, const char *path, const char **unk_name);
+/* The Unigram model alone, as transformers 5's DebertaV2Tokenizer reads it: the pieces and
+ * their scores, nothing else of the file (its normalizer, pre-tokenizer, unk_id and
+ * byte_fallback are not read). unk_name: the tokenizer's unknown token (tokenizer_config.json's
+ * unk_token); the unknown id is the first piece [unk_name, 0.0], else config_unk_id (>= 0:
+ * tokenizer_config.json's unk_id) or 1: DebertaV2Tokenizer's own rule, kept even where it
+ * names another token. rr_spm_as_deberta_tokenizer then sets the pipeline. */
+rr_status rr_spm_load_deberta(rr_spm *spm, rr_vocab *vocab, const json_t *model, const char *unk_name,
+                              long long config_unk_id, const char *path);
+/* transformers 5's DebertaV2Tokenizer pipeline, whatever the file says: normalizer
+ * [Lowercase if lowercase], Replace(Regex "\s{2,}|[\n\r\t]" -> " "), NFC, Strip(right);
+ * pre_tokenizer [Punctuation(Isolated) if split_by_punct], Metaspace("▁", prepend "always",
+ * or "first" when add_prefix_space is false). No charsmap. */
+rr_status rr_spm_as_deberta_tokenizer(rr_spm *spm, int lowercase, int split_by_punct, int add_prefix_space,
+                                      const char *path);
 /* transformers 5's XLMRobertaTokenizer: it takes the vocabulary, the precompiled charsmap and
  * the added tokens from tokenizer.json and sets the rest itself, whatever the file says:
  * normalizer Precompiled alone; pre_tokenizer WhitespaceSplit, then Metaspace("▁", prepend
@@ -88,10 +111,11 @@ int rr_spm_normalize(const rr_spm *spm, rr_spm_scratch *sc, const uint8_t *s, si
 rr_status rr_spm_normalize_alloc(const rr_spm *spm, const char *s, size_t n, char **out,
                                  size_t *out_len);
 
-/* Metaspace (after WhitespaceSplit when there is one) and Unigram over normalized text free of
- * added tokens. at_start: the text begins here (prepend_scheme "first"); after WhitespaceSplit
- * only a word starting within rr_spm_normalize's *lead bytes counts as the first. Returns 0,
- * or -1 when out of memory. */
+/* Metaspace (after WhitespaceSplit or Punctuation when there is one) and Unigram over
+ * normalized text free of added tokens. at_start: the text begins here (prepend_scheme
+ * "first"); after WhitespaceSplit only a word starting within rr_spm_normalize's *lead bytes
+ * counts as the first, after Punctuation only the first piece. Returns 0, or -1 when out of
+ * memory. */
 int rr_spm_words(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *sc, const uint8_t *s,
                  size_t n, int at_start, size_t lead, rr_spm_emit emit, void *ctx);
 

@@ -576,8 +576,14 @@ rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     cuda_backend *c = cb(be);
     const rr_pass *p = be->pass;
     /* MPNet's relative bias (be->attn_bias): the mma.sync and SIMT kernels add it; the WMMA
-     * kernel does not, so with it the SIMT one runs */
-    if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
+     * kernel does not, so with it the SIMT one runs. DeBERTa's disentangled attention (and its
+     * scale): the SIMT kernel only. */
+    if (be->rel_idx || be->score_factor > 1)
+        CU_TRY(rrk_attention_rel(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
+                                 be->limits.heads, be->rel_posk, be->rel_posq, be->rel_idx, be->limits.max_seqlen,
+                                 be->score_factor > 1 ? be->score_factor : 1, out, c->stream),
+               "attention (disentangled)");
+    else if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
         CU_TRY(rrk_attention_mma(c->dtype, c->attn_kernel == ATTN_MMA2, qkv, c->d_cu, p->num_seqs, p->max_seqlen,
                                  be->limits.hidden, be->limits.heads, be->attn_bias, be->attn_bias_len, out,
                                  c->stream),
