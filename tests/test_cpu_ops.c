@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "model/model_internal.h"
 #include "test_util.h"
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ULL;
@@ -101,11 +102,20 @@ static int check_linear_invariance(void) {
     return 0;
 }
 
+/* DeBERTa's disentangled terms for the reference: tables [rows, H] (NULL: no such term), the
+ * row of each relative position (idx[i − j]) and the score factor */
+typedef struct rel_ref {
+    const float *posk, *posq;
+    const int32_t *idx;
+    int factor;
+} rel_ref;
+
 /* softmax(q·Kᵀ/√d + b)·V in double for row i of head h of the sequence at token `start`,
  * length L, of a fused QKV [T, 3H]: out[c] for c < d; sc holds L doubles; b[j] = bias[j − i]
- * (bias: the head's relative bias at offset 0, or NULL for none) */
+ * (bias: the head's relative bias at offset 0, or NULL for none); with rel, the score is
+ * (q·k + q·posk[row] + k·posq[row]) / √(d · factor) */
 static void attention_ref_row(const float *qkv, int H, int d, int start, int L, int h, int i, const float *bias,
-                              double *sc, double *out) {
+                              const rel_ref *rel, double *sc, double *out) {
     const float *q = qkv + (size_t)(start + i) * 3 * H + h * d;
     double mx = -1e300, sum = 0;
     for (int j = 0; j < L; j++) {
@@ -113,7 +123,13 @@ static void attention_ref_row(const float *qkv, int H, int d, int start, int L, 
         double dot = 0;
         for (int c = 0; c < d; c++)
             dot += (double)q[c] * k[c];
-        sc[j] = dot / sqrt((double)d) + (bias ? bias[j - i] : 0.0);
+        if (rel) {
+            const size_t row = (size_t)rel->idx[i - j] * H + h * d;
+            for (int c = 0; c < d; c++)
+                dot += (rel->posk ? (double)q[c] * rel->posk[row + c] : 0.0) +
+                       (rel->posq ? (double)k[c] * rel->posq[row + c] : 0.0);
+        }
+        sc[j] = dot / sqrt((double)d * (rel ? rel->factor : 1)) + (bias ? bias[j - i] : 0.0);
         mx = sc[j] > mx ? sc[j] : mx;
     }
     for (int j = 0; j < L; j++)
@@ -127,9 +143,11 @@ static void attention_ref_row(const float *qkv, int H, int d, int start, int L, 
 }
 
 /* attention at BERT's head dims (32: MiniLM, 64: BERT-base) with lengths from 1 to 512,
- * without and with a relative position bias (MPNet's, a random [heads, 1023] table): against
- * a double-precision softmax(QKᵀ/√d + B)V, and each sequence computed in a pass of its own is
- * bit-identical to the same sequence among the others, with 1 or 2 threads. */
+ * without and with a relative position bias (MPNet's, a random [heads, 1023] table), and with
+ * DeBERTa's disentangled terms (random [512, H] tables, DeBERTa-v3's log buckets: c2p and p2c,
+ * c2p alone, p2c alone): against a double-precision softmax(QKᵀ/√d + B)V, and each sequence
+ * computed in a pass of its own is bit-identical to the same sequence among the others, with 1
+ * or 2 threads. */
 static int check_attention_shapes(void) {
     static const int32_t lens[] = {1, 5, 16, 17, 100, 300, 512};
     const int S = (int)(sizeof lens / sizeof lens[0]);
@@ -138,10 +156,17 @@ static int check_attention_shapes(void) {
         cu[s + 1] = cu[s] + lens[s];
     const int T = cu[S];
     static const int dims[][2] = {{384, 12}, {384, 6}}; /* H, heads: d 32 and 64 */
-    for (int variant = 0; variant < 4; variant++) {
-        const int di = variant % 2, biased = variant / 2;
+    int32_t idx[1023]; /* DeBERTa-v3's rows (position_buckets 256, max_relative_positions 512) */
+    for (int r = -511; r <= 511; r++) {
+        const int32_t row = rr_log_bucket(r, 256, 512) + 256;
+        idx[r + 511] = row < 0 ? 0 : row > 511 ? 511 : row;
+    }
+    static const char *const names[] = {"", " (bias)", " (c2p + p2c)", " (c2p)", " (p2c)"};
+    for (int variant = 0; variant < 7; variant++) {
+        const int di = variant % 2, biased = variant == 2 || variant == 3, rel = variant >= 4 ? variant - 3 : 0;
         const int H = dims[di][0], heads = dims[di][1], d = H / heads;
-        rr_backend_limits lim = {T, S, 512, H, heads, 2, RR_PRECISION_FP32, 4 * H, biased, 0};
+        const char *vname = names[rel ? 1 + rel : biased];
+        rr_backend_limits lim = {T, S, 512, H, heads, 2, RR_PRECISION_FP32, 4 * H, biased, rel ? 512 : 0};
         rr_backend *be2 = NULL, *be1 = NULL;
         REQUIRE(rr_backend_cpu_create(&lim, &be2) == RR_OK, "cpu backend: %s", rr_last_error());
         lim.threads = 1;
@@ -149,26 +174,36 @@ static int check_attention_shapes(void) {
         float *qkv = malloc((size_t)T * 3 * H * 4), *o = malloc((size_t)T * H * 4), *o1 = malloc((size_t)T * H * 4);
         double *sc = malloc(512 * sizeof *sc);
         float *table = malloc((size_t)heads * 1023 * sizeof *table);
+        float *posk = malloc((size_t)512 * H * sizeof *posk), *posq = malloc((size_t)512 * H * sizeof *posq);
         fill(qkv, (size_t)T * 3 * H, 2.0f);
         fill(table, (size_t)heads * 1023, 3.0f);
+        fill(posk, (size_t)512 * H, 2.0f);
+        fill(posq, (size_t)512 * H, 2.0f);
         if (biased) {
             be1->attn_bias = be2->attn_bias = table;
             be1->attn_bias_len = be2->attn_bias_len = 512;
+        }
+        const rel_ref rr = {rel != 3 ? posk : NULL, rel != 2 ? posq : NULL, idx + 511, rel == 1 ? 3 : 2};
+        if (rel) {
+            be1->rel_idx = be2->rel_idx = idx;
+            be1->rel_posk = be2->rel_posk = rr.posk;
+            be1->rel_posq = be2->rel_posq = rr.posq;
+            be1->score_factor = be2->score_factor = rr.factor;
         }
         rr_pass pass = {S, T, 512, NULL, NULL, cu};
         CHECK(be2->ops->begin_pass(be2, &pass) == RR_OK);
         CHECK(be2->ops->attention(be2, qkv, o) == RR_OK);
         CHECK(be1->ops->begin_pass(be1, &pass) == RR_OK);
         CHECK(be1->ops->attention(be1, qkv, o1) == RR_OK);
-        CHECK_MSG(!memcmp(o, o1, (size_t)T * H * 4), "attention d %d%s: 1 thread differs from 2", d,
-                  biased ? " (bias)" : "");
+        CHECK_MSG(!memcmp(o, o1, (size_t)T * H * 4), "attention d %d%s: 1 thread differs from 2", d, vname);
         double worst = 0;
         for (int s = 0; s < S; s++) {
             const int L = lens[s];
             for (int h = 0; h < heads; h++)
                 for (int i = 0; i < L; i += (L > 64 ? 7 : 1)) { /* every 7th row of the long ones */
                     double want[64];
-                    attention_ref_row(qkv, H, d, cu[s], L, h, i, biased ? table + h * 1023 + 511 : NULL, sc, want);
+                    attention_ref_row(qkv, H, d, cu[s], L, h, i, biased ? table + h * 1023 + 511 : NULL,
+                                      rel ? &rr : NULL, sc, want);
                     for (int c = 0; c < d; c++) {
                         const double err = fabs(o[(size_t)(cu[s] + i) * H + h * d + c] - want[c]); /* V in [-2, 2] */
                         worst = err > worst ? err : worst;
@@ -180,10 +215,12 @@ static int check_attention_shapes(void) {
             CHECK(be2->ops->begin_pass(be2, &one) == RR_OK);
             CHECK(be2->ops->attention(be2, qkv + (size_t)cu[s] * 3 * H, o1) == RR_OK);
             CHECK_MSG(!memcmp(o1, o + (size_t)cu[s] * H, (size_t)L * H * 4),
-                      "attention d %d%s: the %d-token sequence alone differs from it among %d", d,
-                      biased ? " (bias)" : "", L, S);
+                      "attention d %d%s: the %d-token sequence alone differs from it among %d", d, vname, L, S);
         }
-        CHECK_MSG(worst < 1e-5, "attention d %d%s: worst absolute error %g", d, biased ? " (bias)" : "", worst);
+        CHECK_MSG(worst < 1e-5, "attention d %d%s: worst absolute error %g", d, vname, worst);
+        printf("attention d %d%s: worst absolute error %.2e\n", d, vname, worst);
+        free(posk);
+        free(posq);
         free(table);
         free(qkv);
         free(o);
@@ -345,7 +382,7 @@ int main(void) {
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < L; i++) {
                 double sc[64], want[64];
-                attention_ref_row(qkv, H, d, cu[s], L, h, i, NULL, sc, want);
+                attention_ref_row(qkv, H, d, cu[s], L, h, i, NULL, NULL, sc, want);
                 for (int c = 0; c < d; c++)
                     ref[(size_t)(cu[s] + i) * H + h * d + c] = want[c];
             }

@@ -41,6 +41,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/device.h"
+#include "model/model_internal.h"
 #include "test_util.h"
 
 static uint64_t g_rng = 0x2545f4914f6cdd1dULL;
@@ -177,7 +178,7 @@ static int run_shape(const shape *sh, rr_precision prec) {
         ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
         types[t] = (t * 7) % 3 == 0;
     }
-    rr_backend_limits lim = {T > maxlen ? T : maxlen, S, maxlen, H, sh->heads, 0, prec, 3 * H > sh->I ? 3 * H : sh->I, 0, 0};
+    rr_backend_limits lim = {T > maxlen ? T : maxlen, S, maxlen, H, sh->heads, 0, prec, 3 * H > sh->I ? 3 * H : sh->I, 0, 64};
     rr_backend_limits cpu_lim = lim;
     cpu_lim.precision = RR_PRECISION_FP32;
     pair_be p = {NULL, NULL, prec, prec == RR_PRECISION_FP32 ? 4 : 2};
@@ -331,6 +332,49 @@ attention:
         p.cpu->ops->free(p.cpu, cb_);
         p.gpu->ops->free(p.gpu, gb_);
         free(hb);
+    }
+    /* DeBERTa's disentangled attention (the SIMT kernel whatever RR_CUDA_ATTN says, so in the
+     * same passes): random [64, H] tables in the activation type (span 32, log buckets up to
+     * 64: sequences past 16 tokens reach them), c2p + p2c, then c2p alone with p2c's factor,
+     * then p2c alone. The inputs come from a generator of their own: the checks after this one
+     * see the same random numbers as without it. */
+    if (!attn_env || !strcmp(attn_env, "simt")) {
+        const uint64_t saved_rng = g_rng;
+        g_rng = 0x51ed270b27a4b3c1ULL;
+        const int rows = 64, nidx = 2 * maxlen - 1;
+        int32_t *hidx = malloc((size_t)nidx * sizeof *hidx), *gidx = NULL;
+        for (int rel = 1 - maxlen; rel < maxlen; rel++) {
+            const int32_t row = rr_log_bucket(rel, 32, 64) + 32;
+            hidx[rel + maxlen - 1] = row < 0 ? 0 : row > rows - 1 ? rows - 1 : row;
+        }
+        buf pk, pq;
+        REQUIRE(!buf_make(&p, &pk, (size_t)rows * H, as) && !buf_make(&p, &pq, (size_t)rows * H, as) &&
+                    p.gpu->ops->alloc(p.gpu, (size_t)nidx * 4, (void **)&gidx) == RR_OK, "alloc");
+        p.gpu->ops->upload(p.gpu, gidx, hidx, (size_t)nidx * 4);
+        act_input(&p, &pk, 2.0f);
+        act_input(&p, &pq, 2.0f);
+        static const char *const what[] = {"attention, c2p + p2c", "attention, c2p", "attention, p2c"};
+        for (int v = 0; v < 3; v++) {
+            p.cpu->rel_idx = hidx;
+            p.gpu->rel_idx = gidx;
+            p.cpu->rel_posk = v != 2 ? pk.c : NULL;
+            p.gpu->rel_posk = v != 2 ? (const float *)pk.g : NULL;
+            p.cpu->rel_posq = v != 1 ? pq.c : NULL;
+            p.gpu->rel_posq = v != 1 ? (const float *)pq.g : NULL;
+            p.cpu->score_factor = p.gpu->score_factor = 3;
+            poison(&p, &ctx);
+            CHECK(p.cpu->ops->attention(p.cpu, qkv.c, ctx.c) == RR_OK);
+            CHECK(p.gpu->ops->attention(p.gpu, qkv.g, ctx.g) == RR_OK);
+            compare(&p, &ctx, 1, what[v], shape_name);
+        }
+        p.cpu->rel_idx = p.gpu->rel_idx = NULL;
+        p.cpu->rel_posk = p.gpu->rel_posk = p.cpu->rel_posq = p.gpu->rel_posq = NULL;
+        p.cpu->score_factor = p.gpu->score_factor = 0;
+        buf_free(&p, &pk);
+        buf_free(&p, &pq);
+        p.gpu->ops->free(p.gpu, gidx);
+        free(hidx);
+        g_rng = saved_rng;
     }
 
     /* residual add + LayerNorm: kernel v2 (the default), then v1 (RR_CUDA_LN=v1) on the same inputs */
