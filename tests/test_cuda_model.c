@@ -13,10 +13,12 @@
  *   Determinism: the same run twice gives identical bits; another token budget gives the
  *   same scores within 1e-5; a token budget too large for the device is halved until the
  *   workspace fits and gives the same scores.
- * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36) and XLM-R
- *   (test-xlmr-cross-encoder, ce_xlmr_pairs.tsv; quick: 12): the CPU within 1e-4 of PyTorch,
- *   and CUDA against the CPU with the same tolerances (MPNet's relative position bias runs in
- *   the attention kernels' bias path in every precision).
+ * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36), XLM-R
+ *   (test-xlmr-cross-encoder, ce_xlmr_pairs.tsv; quick: 12) and DeBERTa (test-deberta-cross-
+ *   encoder and its variant, ce_deberta_pairs.tsv and ce_deberta_variant_pairs.tsv; quick: 12,
+ *   6): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
+ *   (MPNet's relative position bias runs in the attention kernels' bias path in every
+ *   precision, DeBERTa's disentangled terms in the SIMT kernel).
  * Bi-encoder (all-MiniLM-L6-v2, the 600 texts of embed_ids.tsv): min cosine to the CPU
  *   fp32 >= 0.99999, bf16 >= 0.999, fp16 >= 0.9999.
  */
@@ -217,15 +219,19 @@ int main(void) {
         CHECK(!score(ce, "cuda", prec, 16384, np, again, NULL));
         CHECK_MSG(!memcmp(gpu, again, (size_t)np * sizeof *gpu), "cuda %s: two runs differ", names[prec]);
     }
-    /* ---- MPNet (relative position bias: the attention kernels' bias path in every precision)
-     * and XLM-R (positions from pad + 1, a one-row type table, a SentencePiece vocabulary):
-     * their test cross-encoders on the first 240 (quick: 36, 12) pairs of their fixtures ---- */
+    /* ---- MPNet (relative position bias: the attention kernels' bias path in every precision),
+     * XLM-R (positions from pad + 1, a one-row type table, a SentencePiece vocabulary) and
+     * DeBERTa (disentangled attention, the SIMT kernel's REL path; its variant: separate
+     * position projections, absolute positions): their test cross-encoders on the first 240
+     * (quick: 36, 12, 12, 6) pairs of their fixtures ---- */
     static const struct {
         const char *name, *dir, *fixture;
         int quick;
     } fams[] = {{"MPNet", "test-mpnet-cross-encoder", "ce_mpnet_pairs.tsv", 36},
-                {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12}};
-    for (int f = 0; f < 2; f++) {
+                {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12},
+                {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12},
+                {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 6}};
+    for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++) {
         char mp[4096];
         snprintf(mp, sizeof mp, "%s/%s", models, fams[f].dir);
         static float mcpu[MAXP], mgpu[MAXP];

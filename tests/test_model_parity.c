@@ -20,6 +20,13 @@
  *     scored by the MPNet and XLM-R test cross-encoders: their positions skip pad tokens.
  *   mpnet_buckets.tsv: transformers' MPNet relative position bucket of every offset in
  *     [-1023, 1023]: rr_rel_bucket must give each.
+ *   ce_deberta_pairs.tsv, deberta_embed.tsv: the same 240 pairs and 60 texts for the DeBERTa-v3
+ *     test cross-encoder (disentangled attention over seeded relative embeddings, log buckets,
+ *     no absolute positions or token types); ce_deberta_variant_pairs.tsv for its variant
+ *     (separate pos_key_proj / pos_query_proj, small buckets, absolute positions and token
+ *     types, no LayerNorm on the table, a tanh pooler).
+ *   deberta_buckets.tsv: transformers' make_log_bucket_position for four (position_buckets,
+ *     max_relative_positions) over [-1023, 1023]: rr_log_bucket must give each.
  * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR.
  * RR_PARITY_STRIDE=k (the sanitizer build sets 4, tests/model.cmake) keeps every k-th text and
  * every k-th query's pairs: the same checks on a quarter of the fixture, for CI's time; the
@@ -342,14 +349,19 @@ int main(void) {
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_mpnet_pairs.tsv",
                             "test-mpnet-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_xlmr_pairs.tsv",
-                            "test-xlmr-cross-encoder", 240, 20))
+                            "test-xlmr-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_deberta_pairs.tsv",
+                            "test-deberta-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_deberta_variant_pairs.tsv",
+                            "test-deberta-variant-cross-encoder", 240, 20))
         return 1;
 
-    /* ---- the DistilBERT, MPNet and XLM-R trunks as bi-encoders (mean pooling, max length 256) ---- */
+    /* ---- the DistilBERT, MPNet, XLM-R and DeBERTa trunks as bi-encoders (mean pooling, max length 256) ---- */
     if (check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "distilbert_embed.tsv",
                           "test-distilbert-cross-encoder") ||
         check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "mpnet_embed.tsv", "test-mpnet-cross-encoder") ||
-        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "xlmr_embed.tsv", "test-xlmr-cross-encoder"))
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "xlmr_embed.tsv", "test-xlmr-cross-encoder") ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "deberta_embed.tsv", "test-deberta-cross-encoder"))
         return 1;
 
     /* ---- MPNet's and XLM-R's positions skip pad tokens (texts holding "<pad>") ---- */
@@ -369,6 +381,24 @@ int main(void) {
     }
     fclose(bf);
     CHECK_MSG(rows == 2047 && wrong == 0, "MPNet buckets: %d of %d rows differ", wrong, rows);
+
+    /* ---- DeBERTa's log buckets against transformers' (float32 on tensors) for several
+     * (position_buckets, max_relative_positions), relative positions -1023..1023 ---- */
+    snprintf(path, sizeof path, "%s/tests/fixtures/deberta_buckets.tsv", repo);
+    bf = fopen(path, "r");
+    REQUIRE(bf, "cannot open %s", path);
+    int bsize, maxpos;
+    rows = wrong = 0;
+    while (fscanf(bf, "%d %d %d %d", &bsize, &maxpos, &rel, &want) == 4) {
+        rows++;
+        const int got = rr_log_bucket(rel, bsize, maxpos);
+        if (got != want && wrong++ < 5)
+            fprintf(stderr, "DeBERTa (%d, %d), relative position %d: bucket %d, transformers %d\n", bsize, maxpos,
+                    rel, got, want);
+    }
+    fclose(bf);
+    CHECK_MSG(rows >= 4 * 2047 && wrong == 0, "DeBERTa buckets: %d of %d rows differ", wrong, rows);
+    printf("DeBERTa log buckets: %d rows (4 settings x offsets -1023..1023), %d differ\n", rows, wrong);
 
     text_list_free(&corpus);
     text_list_free(&queries);

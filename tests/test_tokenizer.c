@@ -12,6 +12,12 @@
  * without tokenizer.json). Also: the Unicode-version quirks of the `tokenizers` library
  * (a table generated with tokenizers 0.23.3, below), error cases, two threads at once,
  * and the throughput on the whole SciFact corpus (printed, never asserted).
+ *
+ * SentencePiece Unigram tokenizers, each in several tokenizer.json forms and read both as
+ * transformers 5's class reads them and as the file says (python3 writes the forms):
+ * XLM-RoBERTa ($RR_MODELS_DIR/test-xlmr-cross-encoder, xlmr_tokenizer_*) and DeBERTa-v2/v3
+ * (tests/fixtures/test-deberta-cross-encoder, deberta_tokenizer_*, made by
+ * tests/reference/fixtures_deberta_tok.py).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -88,8 +94,8 @@ static int copy_file(const char *from, const char *to) {
 
 static void remove_dir(const char *dir) {
     static const char *const names[] = {"vocab.txt", "tokenizer_config.json",
-                                        "special_tokens_map.json", "tokenizer.json"};
-    char path[4096];
+                                        "special_tokens_map.json", "tokenizer.json", "config.json"};
+    char path[8400];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         unlink(path);
@@ -768,6 +774,423 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
     return 0;
 }
 
+/* ---- DeBERTa-v2/v3: SentencePiece Unigram, transformers' own pipeline -------------------- */
+
+/* The test DeBERTa tokenizer (tests/fixtures/test-deberta-cross-encoder: the XLM-R test
+ * tokenizer's pieces with [PAD] [CLS] [SEP] [UNK] first and [MASK] added, in the form
+ * transformers' DebertaV2Converter wrote hub files) and its variants
+ * (tests/reference/fixtures_deberta_tok.py variants), against deberta_tokenizer_edge.jsonl and
+ * deberta_tokenizer_scifact.tsv.gz. Each variant is loaded twice: under tokenizer_class
+ * DebertaV2Tokenizer, as transformers 5 reads it (only the vocabulary of tokenizer.json; its
+ * own normalizer, pre-tokenizer and template from tokenizer_config.json's flags: the line's
+ * transformers_ids where given, else its ids), and under PreTrainedTokenizerFast, as the
+ * `tokenizers` library reads the file (the line's ids). */
+enum { DEB_VARIANTS = 8 };
+static const char *const kDebVariants[DEB_VARIANTS] = {"base", "quotes", "saved", "lower", "punct", "noprefix", "all",
+                                                         "unicode"};
+
+static void remove_variants(const char *vdir, const char *const *names, int n) {
+    char path[8192];
+    for (int v = 0; v < n; v++)
+        for (int f = 0; f < 2; f++) {
+            snprintf(path, sizeof path, "%s/%s%s", vdir, names[v], f ? "-file" : "");
+            remove_dir(path);
+        }
+    rmdir(vdir);
+}
+
+/* deberta_tokenizer_scifact.tsv.gz: rows "kind\tid\tn\thash"; kind query, doc, pair (the base
+ * variant as transformers reads it) or kind@file (the file's reading where it differs) or
+ * kind@all (the "all" variant as transformers reads it, where it differs from the base). */
+typedef struct deb_row {
+    char *key; /* "kind\tid" */
+    int n;
+    char hash[24];
+} deb_row;
+
+static int cmp_row(const void *a, const void *b) {
+    return strcmp(((const deb_row *)a)->key, ((const deb_row *)b)->key);
+}
+
+static const deb_row *find_row(const deb_row *rows, size_t n, const char *kind, const char *suffix,
+                               const char *id) {
+    char key[512];
+    snprintf(key, sizeof key, "%s%s\t%s", kind, suffix, id);
+    deb_row k = {key, 0, {0}};
+    return bsearch(&k, rows, n, sizeof k, cmp_row);
+}
+
+static void test_deberta_scifact(const char *path, const text_set *queries, const text_set *docs,
+                                 rr_tokenizer *const toks[3]) {
+    rr_line_reader r;
+    if (rr_lines_open(&r, path, 0) != RR_OK) {
+        CHECK_MSG(0, "%s", rr_last_error());
+        return;
+    }
+    deb_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int eof = 0;
+    while (rr_lines_next(&r, &eof) == RR_OK && !eof) {
+        char *f[4], *save = NULL;
+        int nf = 0;
+        for (char *p = strtok_r(r.buf, "\t", &save); p && nf < 4; p = strtok_r(NULL, "\t", &save))
+            f[nf++] = p;
+        if (nf != 4 || strlen(f[3]) >= sizeof rows[0].hash) {
+            CHECK_MSG(0, "%s:%lld: expected 4 tab-separated fields", path, r.line_no);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            deb_row *q = realloc(rows, cap * sizeof *q);
+            if (!q)
+                abort();
+            rows = q;
+        }
+        size_t kl = strlen(f[0]), il = strlen(f[1]);
+        rows[n].key = malloc(kl + il + 2);
+        if (!rows[n].key)
+            abort();
+        memcpy(rows[n].key, f[0], kl);
+        rows[n].key[kl] = '\t';
+        memcpy(rows[n].key + kl + 1, f[1], il + 1);
+        rows[n].n = atoi(f[2]);
+        snprintf(rows[n].hash, sizeof rows[n].hash, "%s", f[3]);
+        n++;
+    }
+    rr_lines_close(&r);
+    qsort(rows, n, sizeof *rows, cmp_row);
+    /* toks: base as transformers, base as the file, "all" as transformers */
+    static const char *const labels[3] = {"base, as transformers", "base, as the file says", "all, as transformers"};
+    static const char *const suffix[3] = {"", "@file", "@all"};
+    long long counts[3] = {0, 0, 0}, overrides[3] = {0, 0, 0}, checked = 0, bad = 0, printed = 0;
+    rr_encoding e;
+    rr_encoding_init(&e);
+    for (size_t i = 0; i < n; i++) {
+        const char *key = rows[i].key, *tab = strchr(key, '\t');
+        const size_t kl = (size_t)(tab - key);
+        const int kind = !strncmp(key, "query", kl) && kl == 5 ? 0 : !strncmp(key, "doc", kl) && kl == 3 ? 1
+                         : !strncmp(key, "pair", kl) && kl == 4 ? 2 : -1;
+        if (kind < 0) { /* an override row: it must have its base row */
+            const char *at = memchr(key, '@', kl);
+            int known = at && (at - key == 5 || at - key == 3 || at - key == 4) &&
+                        (!strncmp(at, "@file\t", 6) || !strncmp(at, "@all\t", 5));
+            char kname[8] = {0};
+            if (known)
+                memcpy(kname, key, (size_t)(at - key));
+            CHECK_MSG(known && find_row(rows, n, kname, "", tab + 1), "%s: row \"%.*s\" %s has no base row", path,
+                      (int)kl, key, tab + 1);
+            continue;
+        }
+        counts[kind]++;
+        const char *id = tab + 1;
+        const text_entry *ta = NULL, *tb = NULL;
+        char qid[256];
+        if (kind == 0)
+            ta = find_text(queries, id);
+        else if (kind == 1)
+            ta = find_text(docs, id);
+        else {
+            const char *slash = strchr(id, '/');
+            size_t ql = slash ? (size_t)(slash - id) : 0;
+            if (slash && ql < sizeof qid) {
+                memcpy(qid, id, ql);
+                qid[ql] = '\0';
+                ta = find_text(queries, qid);
+                tb = find_text(docs, slash + 1);
+            }
+        }
+        if (!ta || (kind == 2 && !tb)) {
+            CHECK_MSG(0, "%s: unknown id \"%s\"", path, id);
+            continue;
+        }
+        char kname[8];
+        snprintf(kname, sizeof kname, "%.*s", (int)kl, key);
+        for (int t = 0; t < 3; t++) {
+            if (t == 2 && kind == 1)
+                continue; /* (no @all rows for documents alone) */
+            const deb_row *want = t ? find_row(rows, n, kname, suffix[t], id) : NULL;
+            overrides[t] += want != NULL;
+            if (!want)
+                want = &rows[i];
+            rr_status st = kind == 2 ? rr_tokenizer_encode_pair(toks[t], ta->text, ta->len, tb->text, tb->len, 512, &e)
+                                     : rr_tokenizer_encode(toks[t], ta->text, ta->len, 256, &e);
+            checked++;
+            if (st != RR_OK || e.len != want->n || !hash_matches(want->hash, enc_hash(&e))) {
+                bad++;
+                if (printed++ < MAX_PRINTED_MISMATCHES)
+                    fprintf(stderr, "deberta scifact %s %s [%s]: expected %d tokens (hash %s), got %d (hash %016llx)\n",
+                            kname, id, labels[t], want->n, want->hash, st == RR_OK ? e.len : -1,
+                            st == RR_OK ? enc_hash(&e) : 0ULL);
+            }
+        }
+    }
+    rr_encoding_free(&e);
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].key);
+    free(rows);
+    CHECK_MSG(counts[0] > 1000 && counts[1] > 5000 && counts[2] > 2000, "%s: %lld queries, %lld docs, %lld pairs",
+              path, counts[0], counts[1], counts[2]);
+    CHECK_MSG(overrides[1] > 0 && overrides[2] > 0, "%s: %lld @file rows, %lld @all rows", path, overrides[1],
+              overrides[2]);
+    CHECK_MSG(bad == 0, "%s: %lld mismatches", path, bad);
+    printf("%s: %lld queries, %lld docs, %lld pairs; %lld encodings (base as transformers, as the file says "
+           "[%lld rows differ], all as transformers [%lld rows differ]), %lld mismatches\n",
+           path, counts[0], counts[1], counts[2], checked, overrides[1], overrides[2], bad);
+}
+
+/* Load tokenizer.json, tokenizer_config.json and config.json (each when not NULL) written into
+ * dir; returns the status. */
+static rr_status load_written(const char *dir, const char *tj, const char *cfg, const char *model_cfg,
+                              rr_tokenizer **tok) {
+    const char *const names[3] = {"tokenizer.json", "tokenizer_config.json", "config.json"};
+    const char *const texts[3] = {tj, cfg, model_cfg};
+    char path[4200];
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        if (!texts[k])
+            unlink(path);
+        else if (!write_file(path, texts[k], strlen(texts[k])))
+            return RR_ERR_IO;
+    }
+    *tok = NULL;
+    return rr_tokenizer_load(dir, tok);
+}
+
+/* The loader's DeBERTa rules on small files: what the class reading ignores, the unknown-id
+ * rule, and what each reading refuses. */
+static void test_deberta_load_rules(void) {
+    char dir[4096];
+    if (!make_temp_dir(dir, sizeof dir)) {
+        CHECK_MSG(0, "mkdtemp: %s", strerror(errno));
+        return;
+    }
+/* A vocabulary: [PAD] 0 [CLS] 1 [SEP] 2 [UNK] 3 ▁a 4 ▁ 5 a 6 b 7 */
+#define DEB_VOCAB(unk_score)                                                                              \
+    "[[\"[PAD]\",0.0],[\"[CLS]\",0.0],[\"[SEP]\",0.0],[\"[UNK]\"," unk_score "],[\"\\u2581a\",-2.0],"   \
+    "[\"\\u2581\",-3.0],[\"a\",-4.0],[\"b\",-4.5]]"
+#define DEB_TPL                                                                                           \
+    "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},"   \
+    "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}}],"    \
+    "\"pair\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\","           \
+    "\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"B\","     \
+    "\"type_id\":1}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":1}}],\"special_tokens\":{\"[CLS]\":"  \
+    "{\"id\":\"[CLS]\",\"ids\":[1],\"tokens\":[\"[CLS]\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],"       \
+    "\"tokens\":[\"[SEP]\"]}}}"
+#define DEB_TJ(norm, pre, vocab, bf, pp)                                                                  \
+    "{\"normalizer\":" norm ",\"pre_tokenizer\":" pre ",\"model\":{\"type\":\"Unigram\",\"unk_id\":3,"    \
+    "\"vocab\":" vocab ",\"byte_fallback\":" bf "},\"post_processor\":" pp ",\"added_tokens\":[]}"
+#define DEB_TJ_XY /* an added token "xy", id 7 */                                                         \
+    "{\"normalizer\":null,\"pre_tokenizer\":" MS ",\"model\":{\"type\":\"Unigram\",\"unk_id\":3,"         \
+    "\"vocab\":" DEB_VOCAB("0.0") "},\"post_processor\":null,\"added_tokens\":[{\"id\":7,"               \
+    "\"content\":\"xy\",\"normalized\":false,\"special\":true}]}"
+#define DEB_CFG(extra) "{\"tokenizer_class\":\"DebertaV2Tokenizer\"" extra "}"
+#define DEB_DECODER ",\"added_tokens_decoder\":{\"1\":{\"content\":\"[CLS]\",\"special\":true}}"
+#define FILE_CFG "{\"tokenizer_class\":\"PreTrainedTokenizerFast\"}"
+#define MS "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":true}"
+#define NFKD "{\"type\":\"NFKD\"}"
+#define WHITESPACE "{\"type\":\"Whitespace\"}"
+#define SEQ_N(list) "{\"type\":\"Sequence\",\"normalizers\":[" list "]}"
+#define SEQ_P(list) "{\"type\":\"Sequence\",\"pretokenizers\":[" list "]}"
+#define REPLACE(re) "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"" re "\"},\"content\":\" \"}"
+#define PUNCT(b) "{\"type\":\"Punctuation\",\"behavior\":\"" b "\"}"
+    static const struct {
+        const char *what, *tj, *cfg, *model_cfg;
+        rr_status want;
+        const char *needle;
+        const char *text; /* when it loads: encode this */
+        const char *ids;  /* and expect these ids */
+    } cases[] = {
+        /* the class reading reads no normalizer, pre-tokenizer, post-processor or byte_fallback */
+        {"class: NFKD normalizer, Whitespace pre-tokenizer, no template, byte_fallback",
+         DEB_TJ(NFKD, WHITESPACE, DEB_VOCAB("0.0"), "true", "null"), DEB_CFG(""), NULL, RR_OK, NULL,
+         "a  b\n\xe2\x84\xab", "1 4 5 7 5 3 2"},
+        /* no tokenizer_class: config.json's model_type picks the class, as AutoTokenizer does */
+        {"model_type deberta-v2, no tokenizer_class", DEB_TJ(NFKD, WHITESPACE, DEB_VOCAB("0.0"), "true", "null"),
+         "{}", "{\"model_type\":\"deberta-v2\"}", RR_OK, NULL, "a  b\n\xe2\x84\xab", "1 4 5 7 5 3 2"},
+        /* its added tokens: tokenizer_config.json's added_tokens_decoder when there is one, else
+         * tokenizer.json's; a token that is no piece takes the next id after the pieces */
+        {"class: added_tokens_decoder, not tokenizer.json's added tokens", DEB_TJ_XY, DEB_CFG(DEB_DECODER), NULL,
+         RR_OK, NULL, "xy a", "1 5 3 4 2"},
+        {"class: no added_tokens_decoder: tokenizer.json's, id 8 not 7", DEB_TJ_XY, DEB_CFG(""), NULL, RR_OK, NULL,
+         "xy a", "1 8 4 2"},
+        /* DebertaV2Tokenizer's unknown id: the first [UNK] with score 0.0, else unk_id, else 1 */
+        {"class: [UNK] scored -1: unknown id 1", DEB_TJ("null", MS, DEB_VOCAB("-1.0"), "false", "null"),
+         DEB_CFG(""), NULL, RR_OK, NULL, "a \xe9\xbe\x98", "1 4 5 1 2"},
+        {"class: [UNK] scored -1, unk_id 3", DEB_TJ("null", MS, DEB_VOCAB("-1.0"), "false", "null"),
+         DEB_CFG(",\"unk_id\":3"), NULL, RR_OK, NULL, "a \xe9\xbe\x98", "1 4 5 3 2"},
+        {"class: unk_id out of range", DEB_TJ("null", MS, DEB_VOCAB("-1.0"), "false", "null"),
+         DEB_CFG(",\"unk_id\":99"), NULL, RR_ERR_FORMAT, "fallback unknown id 99 is not a piece", NULL, NULL},
+        {"class: cls_token not in the vocabulary", DEB_TJ("null", MS, DEB_VOCAB("0.0"), "false", "null"),
+         DEB_CFG(",\"cls_token\":\"<cls>\""), NULL, RR_ERR_FORMAT, "[CLS] token \"<cls>\" is not in the vocabulary",
+         NULL, NULL},
+        {"class: do_lower_case not a boolean", DEB_TJ("null", MS, DEB_VOCAB("0.0"), "false", "null"),
+         DEB_CFG(",\"do_lower_case\":\"yes\""), NULL, RR_ERR_FORMAT, "\"do_lower_case\" must be true, false or null",
+         NULL, NULL},
+        /* the file reading: the DeBERTa-v2 forms, and what is refused in them */
+        {"file: lowercase, whitespace regex, NFC, strip; punctuation",
+         DEB_TJ(SEQ_N("{\"type\":\"Lowercase\"}," REPLACE("\\\\s{2,}|[\\\\n\\\\r\\\\t]") ",{\"type\":\"NFC\"},"
+                      "{\"type\":\"Strip\",\"strip_left\":false,\"strip_right\":true}"),
+                SEQ_P(PUNCT("Isolated") "," MS), DEB_VOCAB("0.0"), "false", DEB_TPL),
+         FILE_CFG, NULL, RR_OK, NULL, "A\t,B\n", "1 4 5 5 3 5 7 2"},
+        {"file: another regex",
+         DEB_TJ(SEQ_N(REPLACE("\\\\s{2,}|[\\\\n\\\\r]")), MS, DEB_VOCAB("0.0"), "false", DEB_TPL), FILE_CFG, NULL,
+         RR_ERR_UNSUPPORTED, "Replace pattern \\s{2,}|[\\n\\r] is not supported", NULL, NULL},
+        {"file: NFKD inside the Sequence",
+         DEB_TJ(SEQ_N("{\"type\":\"NFC\"}," NFKD), MS, DEB_VOCAB("0.0"), "false", DEB_TPL), FILE_CFG, NULL,
+         RR_ERR_UNSUPPORTED, "normalizer \"NFKD\" inside the Sequence is not supported", NULL, NULL},
+        {"file: Punctuation Removed",
+         DEB_TJ("null", SEQ_P(PUNCT("Removed") "," MS), DEB_VOCAB("0.0"), "false", DEB_TPL), FILE_CFG, NULL,
+         RR_ERR_UNSUPPORTED, "Punctuation with behavior Removed is not supported", NULL, NULL},
+        {"file: byte_fallback", DEB_TJ("null", MS, DEB_VOCAB("0.0"), "true", DEB_TPL), FILE_CFG, NULL,
+         RR_ERR_UNSUPPORTED, "byte_fallback is not supported", NULL, NULL},
+    };
+#undef DEB_VOCAB
+#undef DEB_TPL
+#undef DEB_TJ
+#undef DEB_TJ_XY
+#undef DEB_CFG
+#undef DEB_DECODER
+#undef FILE_CFG
+#undef MS
+#undef NFKD
+#undef WHITESPACE
+#undef SEQ_N
+#undef SEQ_P
+#undef REPLACE
+#undef PUNCT
+    rr_encoding e;
+    rr_encoding_init(&e);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rr_tokenizer *tok = NULL;
+        rr_status st = load_written(dir, cases[i].tj, cases[i].cfg, cases[i].model_cfg, &tok);
+        CHECK_MSG(st == cases[i].want, "%s: status %s, expected %s (%s)", cases[i].what, rr_status_str(st),
+                  rr_status_str(cases[i].want), st ? rr_last_error() : "");
+        if (st != RR_OK) {
+            CHECK_MSG(cases[i].needle && strstr(rr_last_error(), cases[i].needle) &&
+                          strstr(rr_last_error(), "tokenizer"),
+                      "%s: message \"%s\" lacks \"%s\"", cases[i].what, rr_last_error(), cases[i].needle);
+            continue;
+        }
+        if (!cases[i].ids) { /* (loaded where it should not have: reported above) */
+            rr_tokenizer_free(tok);
+            continue;
+        }
+        int32_t want[64];
+        int nw = parse_ints(cases[i].ids, want, 64);
+        st = rr_tokenizer_encode(tok, cases[i].text, strlen(cases[i].text), 64, &e);
+        int same = st == RR_OK && e.len == nw && !memcmp(e.ids, want, (size_t)nw * sizeof *want);
+        CHECK_MSG(same, "%s: expected [%s], got %d tokens:", cases[i].what, cases[i].ids, st == RR_OK ? e.len : -1);
+        if (!same)
+            for (int k = 0; k < e.len; k++)
+                fprintf(stderr, " %d", e.ids[k]);
+        rr_tokenizer_free(tok);
+    }
+    rr_encoding_free(&e);
+    remove_dir(dir);
+}
+
+static int test_deberta(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
+    char src[4096], vdir[4096], cmd[16384], path[8400];
+    snprintf(src, sizeof src, "%s/tests/fixtures/test-deberta-cross-encoder", repo);
+    REQUIRE(make_temp_dir(vdir, sizeof vdir), "mkdtemp: %s", strerror(errno));
+    snprintf(cmd, sizeof cmd, "python3 '%s/tests/reference/fixtures_deberta_tok.py' variants '%s' '%s'", repo, src,
+             vdir);
+    REQUIRE(system(cmd) == 0, "%s failed", cmd);
+    rr_tokenizer *toks[DEB_VARIANTS][2] = {{NULL}};
+    for (int v = 0; v < DEB_VARIANTS; v++)
+        for (int f = 0; f < 2; f++) {
+            snprintf(path, sizeof path, "%s/%s%s", vdir, kDebVariants[v], f ? "-file" : "");
+            REQUIRE(rr_tokenizer_load(path, &toks[v][f]) == RR_OK, "%s: %s", path, rr_last_error());
+        }
+    remove_variants(vdir, kDebVariants, DEB_VARIANTS);
+
+    for (int v = 0; v < DEB_VARIANTS; v++)
+        for (int f = 0; f < 2; f++) {
+            rr_tokenizer_info info = rr_tokenizer_get_info(toks[v][f]);
+            CHECK_MSG(info.vocab_size == 8002 && info.unk_id == 3 && info.pad_id == 0 && info.cls_id == 1 &&
+                          info.sep_id == 2 && info.pair_seps == 1 && info.pair_second_type == 1,
+                      "DeBERTa %s%s info: vocab %d unk %d pad %d cls %d sep %d seps %d type %d", kDebVariants[v],
+                      f ? "-file" : "", info.vocab_size, info.unk_id, info.pad_id, info.cls_id, info.sep_id,
+                      info.pair_seps, info.pair_second_type);
+        }
+    /* the assembled model directory (scripts/setup.sh) reads as the fixture's tokenizer */
+    snprintf(path, sizeof path, "%s/test-deberta-cross-encoder", models);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        rr_tokenizer *assembled = NULL;
+        CHECK_MSG(rr_tokenizer_load(path, &assembled) == RR_OK, "%s: %s", path, rr_last_error());
+        rr_encoding e1, e2;
+        rr_encoding_init(&e1);
+        rr_encoding_init(&e2);
+        int same = assembled != NULL;
+        for (size_t i = 0; same && i < queries->n; i += 7) {
+            const text_entry *q = &queries->items[i], *d = &docs->items[(i * 7919) % docs->n];
+            same = rr_tokenizer_encode_pair(assembled, q->text, q->len, d->text, d->len, 512, &e1) == RR_OK &&
+                   rr_tokenizer_encode_pair(toks[0][0], q->text, q->len, d->text, d->len, 512, &e2) == RR_OK &&
+                   enc_hash(&e1) == enc_hash(&e2);
+        }
+        CHECK_MSG(same, "%s: encodes differently from the fixture's tokenizer", path);
+        rr_encoding_free(&e1);
+        rr_encoding_free(&e2);
+        rr_tokenizer_free(assembled);
+    } else
+        printf("%s: not assembled (scripts/setup.sh); the fixture's tokenizer files alone are checked\n", path);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/deberta_tokenizer_edge.jsonl", repo);
+    rr_line_reader r;
+    REQUIRE(rr_lines_open(&r, path, 0) == RR_OK, "%s", rr_last_error());
+    rr_encoding e;
+    rr_encoding_init(&e);
+    int eof = 0, lines[DEB_VARIANTS] = {0}, bad = 0, differ = 0;
+    while (rr_lines_next(&r, &eof) == RR_OK && !eof) {
+        if (r.len == 0)
+            continue;
+        json_error_t err;
+        json_t *j = json_loadb(r.buf, r.len, JSON_ALLOW_NUL, &err);
+        const char *vname = json_string_value(json_object_get(j, "variant"));
+        const char *name = json_string_value(json_object_get(j, "name"));
+        const json_t *ids = json_object_get(j, "ids"), *types = json_object_get(j, "type_ids");
+        const json_t *tf = json_object_get(j, "transformers_ids"), *tft = json_object_get(j, "transformers_type_ids");
+        int v = 0;
+        while (vname && v < DEB_VARIANTS && strcmp(vname, kDebVariants[v]))
+            v++;
+        if (!j || v == DEB_VARIANTS || !json_is_string(json_object_get(j, "a")) || !json_is_array(ids) ||
+            !json_is_array(types) || !json_is_integer(json_object_get(j, "max_length")) || !tf != !tft ||
+            (tf && (!json_is_array(tf) || !json_is_array(tft)))) {
+            CHECK_MSG(0, "%s:%lld: malformed fixture line", path, r.line_no);
+            json_decref(j);
+            continue;
+        }
+        lines[v]++;
+        differ += tf != NULL;
+        char label[64];
+        snprintf(label, sizeof label, "%s, as transformers", kDebVariants[v]);
+        bad += !edge_same(toks[v][0], j, tf ? tf : ids, tf ? tft : types, name, label, &e);
+        snprintf(label, sizeof label, "%s, as the file says", kDebVariants[v]);
+        bad += !edge_same(toks[v][1], j, ids, types, name, label, &e);
+        json_decref(j);
+    }
+    rr_lines_close(&r);
+    rr_encoding_free(&e);
+    for (int v = 0; v < DEB_VARIANTS; v++)
+        CHECK_MSG(lines[v] >= 100, "%s: %d cases of variant %s", path, lines[v], kDebVariants[v]);
+    CHECK_MSG(differ > 0, "%s: no case where transformers and the file differ", path);
+    CHECK_MSG(bad == 0, "%s: %d mismatches", path, bad);
+    printf("%s: %d cases x %d forms x 2 readings (%d where transformers differs from the file), %d mismatches\n",
+           path, lines[0], DEB_VARIANTS, differ, bad);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/deberta_tokenizer_scifact.tsv.gz", repo);
+    rr_tokenizer *const sci[3] = {toks[0][0], toks[0][1], toks[6][0]};
+    test_deberta_scifact(path, queries, docs, sci);
+    test_deberta_load_rules();
+    report_throughput(toks[0][0], "DeBERTa-v3 Unigram, transformers' pipeline", docs, queries);
+    report_throughput(toks[6][0], "DeBERTa-v3 Unigram, lowercase + punctuation", docs, queries);
+    for (int v = 0; v < DEB_VARIANTS; v++)
+        for (int f = 0; f < 2; f++)
+            rr_tokenizer_free(toks[v][f]);
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -833,6 +1256,8 @@ int main(void) {
     REQUIRE(access(path, R_OK) == 0, "%s is missing", path);
     test_scifact_fixture(path, &queries, &docs, toks, labels, 2);
     if (test_xlmr(models, repo, &queries, &docs))
+        return 1;
+    if (test_deberta(models, repo, &queries, &docs))
         return 1;
 
     test_threads(from_json, &docs);

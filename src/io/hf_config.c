@@ -48,6 +48,16 @@ static rr_status get_bool(const rr_json_doc *d, const char *key, int def, int *o
     return RR_OK;
 }
 
+/* An optional string field: *out stays NULL when it is absent or null. */
+static rr_status get_string(const rr_json_doc *d, const char *key, const char **out) {
+    json_t *v = json_object_get(d->root, key);
+    char at[4200];
+    if (v && !json_is_null(v) && !json_is_string(v))
+        return rr_error(RR_ERR_FORMAT, "%s: field \"%s\" must be a string", rr_json_where(d, key, at, sizeof at), key);
+    *out = json_string_value(v);
+    return RR_OK;
+}
+
 /* An activation name of the heads: transformers' ACT2FN "gelu" (erf), "tanh", "relu". */
 static int parse_head_act(const char *name, rr_activation *out) {
     static const struct {
@@ -113,12 +123,14 @@ static rr_status deberta_att_types(const rr_json_doc *d, rr_bert_config *c) {
  * what rerank does not implement is refused by name. */
 static rr_status deberta_config(const rr_json_doc *d, rr_bert_config *c) {
     char at[4200];
-    int rel = 0, buckets = -1, max_rel = -1, emb = 0, conv = 0, pooler = 0, pbi = 1, head_size = 0;
+    int rel = 0, buckets = 0, max_rel = 0, emb = 0, conv = 0, pooler = 0, pbi = 1, head_size = 0;
     RR_TRY(get_bool(d, "relative_attention", 0, &rel));
     RR_TRY(get_bool(d, "position_biased_input", 1, &pbi));
     RR_TRY(get_bool(d, "share_att_key", 0, &c->rel_share_key));
-    RR_TRY(get_int(d, "position_buckets", -1, -(1 << 20), 1 << 14, &buckets));
-    RR_TRY(get_int(d, "max_relative_positions", -1, -(1 << 20), 1 << 16, &max_rel));
+    /* both default to -1 in DebertaV2Config ("none" / "max_position_embeddings"); absent reads as 0,
+     * which means the same here (get_int's negative default would make them required) */
+    RR_TRY(get_int(d, "position_buckets", 0, -(1 << 20), 1 << 14, &buckets));
+    RR_TRY(get_int(d, "max_relative_positions", 0, -(1 << 20), 1 << 16, &max_rel));
     RR_TRY(get_int(d, "embedding_size", c->hidden_size, 1, 1 << 16, &emb));
     RR_TRY(get_int(d, "conv_kernel_size", 0, 0, 1 << 10, &conv));
     RR_TRY(get_int(d, "pooler_hidden_size", c->hidden_size, 1, 1 << 16, &pooler));
@@ -140,11 +152,12 @@ static rr_status deberta_config(const rr_json_doc *d, rr_bert_config *c) {
         return rr_error(RR_ERR_UNSUPPORTED, "%s: attention_head_size %d is not hidden_size / num_attention_heads "
                         "(%d)", rr_json_where(d, "attention_head_size", at, sizeof at), head_size,
                         c->hidden_size / c->num_heads);
-    const char *pact = json_string_value(json_object_get(d->root, "pooler_hidden_act"));
+    const char *pact = NULL, *norm = NULL;
+    RR_TRY(get_string(d, "pooler_hidden_act", &pact));
+    RR_TRY(get_string(d, "norm_rel_ebd", &norm));
     if (!parse_head_act(pact ? pact : "gelu", &c->head_act))
         return rr_error(RR_ERR_UNSUPPORTED, "%s: pooler_hidden_act \"%s\" is not supported (\"gelu\", \"tanh\" "
                         "or \"relu\")", rr_json_where(d, "pooler_hidden_act", at, sizeof at), pact);
-    const char *norm = json_string_value(json_object_get(d->root, "norm_rel_ebd"));
     if (norm) {
         char buf[128];
         snprintf(buf, sizeof buf, "%s", norm);
@@ -375,7 +388,9 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         goto done;
     }
     c->hidden_act = RR_ACT_GELU;
-    const char *pet = json_string_value(json_object_get(o, "position_embedding_type"));
+    const char *pet = NULL;
+    if ((st = get_string(&doc, "position_embedding_type", &pet)))
+        goto done;
     if (pet && strcmp(pet, "absolute") != 0) {
         st = rr_error(RR_ERR_UNSUPPORTED, "%s: position_embedding_type \"%s\" is not supported "
                       "(only \"absolute\")", rr_json_where(&doc, "position_embedding_type", at, sizeof at), pet);

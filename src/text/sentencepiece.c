@@ -575,8 +575,62 @@ static void precompiled(const rr_spm *spm, const uint8_t *s, size_t n, out_buf *
     }
 }
 
-static void replace(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *o) {
+/* Oniguruma's \s in a UTF-8 regex: Unicode White_Space (probed against tokenizers 0.23.3). */
+static inline int onig_space(int32_t cp) {
+    if (cp < 0x80)
+        return cp == ' ' || (cp >= 9 && cp <= 13);
+    switch (cp) {
+    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+        return 1;
+    default:
+        return cp >= 0x2000 && cp <= 0x200A;
+    }
+}
+
+static inline int32_t decode_at(const uint8_t *s, size_t i, int *l) {
+    if (s[i] < 0x80) {
+        *l = 1;
+        return s[i];
+    }
+    return rr_utf8_decode(s + i, l);
+}
+
+/* "\s{2,}|[\n\r\t]" -> content: leftmost-first, so a run of two or more whitespace characters
+ * goes whole, and a lone one only when it is \n, \r or \t. */
+static int replace_ws(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *o) {
     size_t i = 0, plain = 0;
+    int changed = 0;
+    while (i < n) {
+        int l;
+        const int32_t cp = decode_at(s, i, &l);
+        if (!onig_space(cp)) {
+            i += (size_t)l;
+            continue;
+        }
+        size_t end = i + (size_t)l, count = 1;
+        while (end < n && onig_space(decode_at(s, end, &l))) {
+            end += (size_t)l;
+            count++;
+        }
+        if (count >= 2 || cp == '\n' || cp == '\r' || cp == '\t') {
+            put(o, s + plain, i - plain);
+            put(o, st->to, st->to_len);
+            plain = end;
+            changed = 1;
+        }
+        i = end;
+    }
+    if (changed)
+        put(o, s + plain, n - plain);
+    return changed;
+}
+
+/* Replace: 1 with the result in o, 0 when nothing matched (the text stands as it is). */
+static int replace(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *o) {
+    if (st->runs == RR_SPM_WS_REGEX)
+        return replace_ws(st, s, n, o);
+    size_t i = 0, plain = 0;
+    int changed = 0;
     while (i < n) {
         size_t end = i;
         if (st->runs) {
@@ -594,26 +648,188 @@ static void replace(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *
         }
         put(o, s + plain, i - plain);
         put(o, st->to, st->to_len);
+        changed = 1;
         i = plain = end;
     }
-    put(o, s + plain, n - plain);
+    if (changed)
+        put(o, s + plain, n - plain);
+    return changed;
 }
 
-static size_t strip(const rr_spm_step *st, const uint8_t *s, size_t n, out_buf *o) {
-    size_t a = 0, b = n;
+/* Strip in place: *s and *n narrowed; returns how many bytes went from the left. */
+static size_t strip(const rr_spm_step *st, const uint8_t **s, size_t *n) {
+    const uint8_t *p = *s;
+    size_t a = 0, b = *n;
     int l;
-    while (st->left && a < b && rr_is_space(rr_utf8_decode(s + a, &l)))
+    while (st->left && a < b && rr_is_space(rr_utf8_decode(p + a, &l)))
         a += (size_t)l;
     while (st->right && b > a) {
         size_t k = b - 1;
-        while (k > a && (s[k] & 0xC0) == 0x80)
+        while (k > a && (p[k] & 0xC0) == 0x80)
             k--;
-        if (!rr_is_space(rr_utf8_decode(s + k, &l)))
+        if (!rr_is_space(rr_utf8_decode(p + k, &l)))
             break;
         b = k;
     }
-    put(o, s + a, b - a);
+    *s = p + a;
+    *n = b - a;
     return a;
+}
+
+/* Lowercase (Rust's char::to_lowercase per code point): 1 with the result in o, 0 when the
+ * text has nothing to lower (no A-Z, nothing beyond ASCII). */
+static int lowercase(const uint8_t *s, size_t n, out_buf *o) {
+    size_t i = 0;
+    while (i < n && s[i] < 0x80 && !(s[i] >= 'A' && s[i] <= 'Z'))
+        i++;
+    if (i == n)
+        return 0;
+    put(o, s, i);
+    while (i < n) {
+        if (s[i] < 0x80) {
+            uint8_t c = s[i++];
+            c = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            put(o, &c, 1);
+            continue;
+        }
+        int l;
+        int32_t lower[2];
+        const int k = rr_hf_lower(rr_utf8_decode(s + i, &l), lower);
+        for (int j = 0; j < k; j++) {
+            uint8_t enc[4];
+            put(o, enc, (size_t)utf8proc_encode_char(lower[j], enc));
+        }
+        i += (size_t)l;
+    }
+    return 1;
+}
+
+/* ---- NFC ------------------------------------------------------------------------------- */
+
+#define HANGUL_SBASE 0xAC00
+#define HANGUL_LBASE 0x1100
+#define HANGUL_VBASE 0x1161
+#define HANGUL_TBASE 0x11A7
+#define HANGUL_LCOUNT 19
+#define HANGUL_VCOUNT 21
+#define HANGUL_TCOUNT 28
+#define HANGUL_SCOUNT (HANGUL_LCOUNT * HANGUL_VCOUNT * HANGUL_TCOUNT)
+
+/* The primary composite of starter a and b as unicode-normalization knows it, or -1. */
+static int32_t compose_pair(int32_t a, int32_t b) {
+    if (a >= HANGUL_LBASE && a < HANGUL_LBASE + HANGUL_LCOUNT)
+        return b >= HANGUL_VBASE && b < HANGUL_VBASE + HANGUL_VCOUNT
+                   ? HANGUL_SBASE + ((a - HANGUL_LBASE) * HANGUL_VCOUNT + (b - HANGUL_VBASE)) * HANGUL_TCOUNT
+                   : -1;
+    if (a >= HANGUL_SBASE && a < HANGUL_SBASE + HANGUL_SCOUNT)
+        return (a - HANGUL_SBASE) % HANGUL_TCOUNT == 0 && b > HANGUL_TBASE && b < HANGUL_TBASE + HANGUL_TCOUNT
+                   ? a + (b - HANGUL_TBASE)
+                   : -1;
+    utf8proc_int32_t pair[2] = {a, b};
+    if (utf8proc_normalize_utf32(pair, 2, (utf8proc_option_t)(UTF8PROC_COMPOSE | UTF8PROC_STABLE)) != 1)
+        return -1;
+    int32_t d[RR_HF_NFD_MAX];
+    /* a composite the older data lacks decomposes to itself there (U+11938) */
+    return rr_hf_nfd(pair[0], d) > 1 ? pair[0] : -1;
+}
+
+/* cps[0..*m) += the canonical decomposition of cp, each mark moved before the marks of
+ * higher combining class before it (canonical order). 0 when out of memory. */
+static int push_decomposed(rr_spm_scratch *sc, size_t *m, int32_t cp) {
+    int32_t d[RR_HF_NFD_MAX];
+    const int nd = cp < 0xC0 ? (d[0] = cp, 1) : rr_hf_nfd(cp, d);
+    if (*m + (size_t)nd > sc->cps_cap) {
+        size_t c = sc->cps_cap ? 2 * sc->cps_cap : 64;
+        while (c < *m + (size_t)nd)
+            c *= 2;
+        int32_t *q = realloc(sc->cps, c * sizeof *q);
+        if (!q)
+            return 0;
+        sc->cps = q;
+        sc->cps_cap = c;
+    }
+    for (int k = 0; k < nd; k++) {
+        const int32_t x = d[k];
+        const int ccc = x < 0x300 ? 0 : rr_hf_ccc(x);
+        size_t at = *m;
+        while (ccc && at > 0 && sc->cps[at - 1] >= 0x300 && rr_hf_ccc(sc->cps[at - 1]) > ccc) {
+            sc->cps[at] = sc->cps[at - 1];
+            at--;
+        }
+        sc->cps[at] = x;
+        (*m)++;
+    }
+    return 1;
+}
+
+/* NFC of one segment s[0..n) into o: decompose, reorder, compose (unicode-normalization's
+ * recomposition: a mark composes with the last starter unless a mark of the same or higher
+ * class, or a starter, stands between; a starter only right after it). */
+static int nfc_segment(rr_spm_scratch *sc, const uint8_t *s, size_t n, out_buf *o) {
+    size_t m = 0;
+    for (size_t i = 0; i < n;) {
+        int l;
+        if (!push_decomposed(sc, &m, decode_at(s, i, &l)))
+            return 0;
+        i += (size_t)l;
+    }
+    int32_t *c = sc->cps;
+    long starter = -1;
+    int last_ccc = -1; /* the class of the last mark kept after the starter; -1: none */
+    size_t k = 0;
+    for (size_t r = 0; r < m; r++) {
+        const int32_t x = c[r];
+        const int ccc = x < 0x300 ? 0 : rr_hf_ccc(x);
+        if (starter >= 0 && last_ccc < ccc) {
+            const int32_t comp = compose_pair(c[starter], x);
+            if (comp >= 0) {
+                c[starter] = comp;
+                continue;
+            }
+        }
+        if (ccc == 0) {
+            starter = (long)k;
+            last_ccc = -1;
+        } else
+            last_ccc = ccc;
+        c[k++] = x;
+    }
+    for (size_t r = 0; r < k; r++) {
+        uint8_t enc[4];
+        put(o, enc, (size_t)utf8proc_encode_char(c[r], enc));
+    }
+    return 1;
+}
+
+/* NFC: 1 with the result in o, 0 when the text has nothing at or above U+0300 (it is NFC
+ * already), -1 when out of memory. Below U+0300 every character is its own NFC and no
+ * character composes with one before it, so the text is worked in segments: a code point
+ * before a run of ones at or above U+0300 (lead bytes >= 0xCC), and that run. */
+static int nfc(rr_spm_scratch *sc, const uint8_t *s, size_t n, out_buf *o) {
+    size_t i = 0, done = 0;
+    while (i < n && s[i] < 0xCC)
+        i++;
+    if (i == n)
+        return 0;
+    while (i < n) {
+        size_t start = i;
+        if (start > done) { /* the code point before it starts the segment */
+            start--;
+            while (start > done && (s[start] & 0xC0) == 0x80)
+                start--;
+        }
+        put(o, s + done, start - done);
+        size_t end = i;
+        while (end < n && s[end] >= 0xCC)
+            end += (size_t)cp_len(s[end]);
+        if (!nfc_segment(sc, s + start, end - start, o))
+            return -1;
+        done = i = end;
+        while (i < n && s[i] < 0xCC)
+            i++;
+    }
+    put(o, s + done, n - done);
+    return 1;
 }
 
 /* ---- Unigram --------------------------------------------------------------------------- */
@@ -713,23 +929,32 @@ int rr_spm_normalize(const rr_spm *spm, rr_spm_scratch *sc, const uint8_t *s, si
                      const uint8_t **out, size_t *out_len, size_t *lead) {
     const uint8_t *cur = s;
     size_t len = n;
-    int which = 0;
+    int which = 0; /* the buffer the next step writes; cur is s or the other one */
     *lead = n ? (size_t)cp_len(s[0]) : 0;
-    for (int k = 0; k < spm->num_steps && len; k++, which ^= 1) {
+    for (int k = 0; k < spm->num_steps && len; k++) {
         out_buf o = {&sc->buf[which], &sc->cap[which], 0, 0};
         const rr_spm_step *st = &spm->steps[k];
+        int wrote = 1;
         if (st->kind == RR_SPM_PRECOMPILED)
             precompiled(spm, cur, len, &o, lead);
         else if (st->kind == RR_SPM_REPLACE)
-            replace(st, cur, len, &o); /* (a run at the start: approximated as unmoved) */
+            wrote = replace(st, cur, len, &o); /* (a run at the start: approximated as unmoved) */
+        else if (st->kind == RR_SPM_NFC)
+            wrote = nfc(sc, cur, len, &o); /* (lead: approximated as unmoved) */
+        else if (st->kind == RR_SPM_LOWERCASE)
+            wrote = lowercase(cur, len, &o); /* (lead: likewise) */
         else {
-            size_t gone = strip(st, cur, len, &o);
+            size_t gone = strip(st, &cur, &len);
             *lead = *lead > gone ? *lead - gone : 0;
+            wrote = 0;
         }
-        if (o.failed)
+        if (o.failed || wrote < 0)
             return -1;
-        cur = *o.p;
-        len = o.len;
+        if (wrote) {
+            cur = *o.p;
+            len = o.len;
+            which ^= 1;
+        }
     }
     *out = cur;
     *out_len = len;
@@ -791,6 +1016,26 @@ static int metaspace(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *s
 
 int rr_spm_words(const rr_spm *spm, const rr_vocab *vocab, rr_spm_scratch *sc, const uint8_t *s,
                  size_t n, int at_start, size_t lead, rr_spm_emit emit, void *ctx) {
+    if (spm->punct) {
+        /* Punctuation(Isolated) first: each punctuation character is a piece, and so is each
+         * run between them; prepend_scheme "first" holds for the first piece only */
+        size_t i = 0, piece = 0;
+        while (i < n) {
+            int l;
+            const int32_t cp = decode_at(s, i, &l);
+            if (!rr_hf_is_punct(cp)) {
+                i += (size_t)l;
+                continue;
+            }
+            int r = metaspace(spm, vocab, sc, s + piece, i - piece, at_start && piece == 0, emit, ctx);
+            if (!r)
+                r = metaspace(spm, vocab, sc, s + i, (size_t)l, at_start && i == 0, emit, ctx);
+            if (r)
+                return r < 0 ? -1 : 0;
+            piece = i += (size_t)l;
+        }
+        return metaspace(spm, vocab, sc, s + piece, n - piece, at_start && piece == 0, emit, ctx) < 0 ? -1 : 0;
+    }
     if (!spm->ws_split)
         return metaspace(spm, vocab, sc, s, n, at_start, emit, ctx) < 0 ? -1 : 0;
     /* WhitespaceSplit first: Metaspace sees one word at a time, and prepend_scheme "first"

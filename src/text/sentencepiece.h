@@ -100,10 +100,10 @@ void rr_spm_scratch_free(rr_spm_scratch *sc);
 /* Receives each id; returns 0 to stop reading (enough tokens). */
 typedef int (*rr_spm_emit)(void *ctx, int32_t id);
 
-/* The normalizer sequence over s[0..n) (valid UTF-8): *out is s itself when there is nothing
- * to do, else it points into sc (valid until the next call); *lead: how many of its first
- * bytes tokenizers aligns to s's first character (for prepend_scheme "first"). Returns 0, or
- * -1 when out of memory. */
+/* The normalizer sequence over s[0..n) (valid UTF-8): *out is s itself, or a part of it, when
+ * no step rewrote the text (Strip only narrows it), else it points into sc (valid until the
+ * next call); *lead: how many of its first bytes tokenizers aligns to s's first character (for
+ * prepend_scheme "first" after WhitespaceSplit). Returns 0, or -1 when out of memory. */
 int rr_spm_normalize(const rr_spm *spm, rr_spm_scratch *sc, const uint8_t *s, size_t n,
                      const uint8_t **out, size_t *out_len, size_t *lead);
 

