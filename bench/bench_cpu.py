@@ -215,12 +215,22 @@ def flop_model(cfg: dict):
     I = cfg["intermediate_size"]
     layers = cfg["num_hidden_layers"]
     labels = cfg.get("num_labels") or len(cfg.get("id2label") or {}) or 1
+    # DeBERTa-v2: c2p / p2c, each q (or k) against the table rows the sequence reaches (at most
+    # 2 · span; counted as min(2L − 1, 2 · span)); the table's projections are made at load
+    terms, span = 0, 0
+    if cfg.get("model_type") == "deberta-v2" and cfg.get("relative_attention"):
+        att = cfg.get("pos_att_type") or []
+        att = att.lower().split("|") if isinstance(att, str) else [a.lower() for a in att]
+        terms = sum(t.strip() in ("c2p", "p2c") for t in att)
+        buckets, maxrel = cfg.get("position_buckets", -1), cfg.get("max_relative_positions", -1)
+        span = buckets if buckets > 0 else (maxrel if maxrel > 0 else cfg["max_position_embeddings"])
 
     def flops(L: int) -> float:
         per_layer = (2 * L * H * 3 * H      # Q, K, V projections
                      + 2 * 2 * L * L * H    # scores Q·Kᵀ and probabilities·V (all heads)
                      + 2 * L * H * H        # attention output projection
-                     + 2 * 2 * L * H * I)   # FFN up and down
+                     + 2 * 2 * L * H * I    # FFN up and down
+                     + terms * 2 * L * min(2 * L - 1, 2 * span) * H)  # DeBERTa's c2p / p2c
         return layers * per_layer + 2 * H * H + 2 * H * labels  # + pooler + classifier
     return flops
 

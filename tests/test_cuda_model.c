@@ -15,10 +15,15 @@
  *   workspace fits and gives the same scores.
  * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36), XLM-R
  *   (test-xlmr-cross-encoder, ce_xlmr_pairs.tsv; quick: 12) and DeBERTa (test-deberta-cross-
- *   encoder and its variant, ce_deberta_pairs.tsv and ce_deberta_variant_pairs.tsv; quick: 12,
- *   6): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
+ *   encoder and its variant, ce_deberta_pairs.tsv and ce_deberta_variant_pairs.tsv; quick: 12
+ *   each): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
  *   (MPNet's relative position bias runs in the attention kernels' bias path in every
- *   precision, DeBERTa's disentangled terms in the SIMT kernel).
+ *   precision, DeBERTa's disentangled terms in the SIMT kernel), except DeBERTa's relative
+ *   bounds in bf16 / fp16, 2.5x BERT's (5e-2, 1.25e-2): each score adds two terms whose
+ *   position tables are stored in the half type and divides by sqrt(3d), and PyTorch's own
+ *   bf16 is as far from its fp32 on these pairs (the variant, first 6 / 48 pairs: PyTorch bf16
+ *   0.030 / 0.021 relative, fp16 0.032 / 0.022; ours on kemu bf16 0.040 / 0.022 (24 pairs), fp16
+ *   0.0061 / 0.0036). Max abs bounds and inversions are BERT's.
  * Bi-encoder (all-MiniLM-L6-v2, the 600 texts of embed_ids.tsv): min cosine to the CPU
  *   fp32 >= 0.99999, bf16 >= 0.999, fp16 >= 0.9999.
  */
@@ -164,14 +169,15 @@ static int check_ce(const char *dir, int np, float *cpu, int *real_weights) {
 
 /* CUDA's scores in precision prec against the CPU's, with the tolerances of the header; in
  * fp32 with the fixture's weights, against PyTorch's too. */
-static void check_precision(const float *gpu, const float *cpu, int np, int prec, int real_weights) {
+static void check_precision(const float *gpu, const float *cpu, int np, int prec, int real_weights, double rel_mult) {
     static const double max_abs_tol[] = {1e-4, 0.15, 0.05}, rel_tol[] = {1e-5, 2e-2, 5e-3},
                         inv_tol[] = {0, 0.02, 0.01};
     cmp c = compare(gpu, cpu, np, prec ? 1e-3 : 0);
     printf("score cuda %s vs cpu: %d pairs, max abs %.3g, rel %.3g, inverted %d of %d\n", names[prec], np,
            c.max_abs, c.rel, c.inversions, c.pairs);
     CHECK_MSG(c.max_abs <= max_abs_tol[prec], "%s max abs %g > %g", names[prec], c.max_abs, max_abs_tol[prec]);
-    CHECK_MSG(c.rel <= rel_tol[prec] || prec == 0, "%s relative %g > %g", names[prec], c.rel, rel_tol[prec]);
+    CHECK_MSG(c.rel <= rel_tol[prec] * rel_mult || prec == 0, "%s relative %g > %g", names[prec], c.rel,
+              rel_tol[prec] * rel_mult);
     CHECK_MSG(c.inversions <= inv_tol[prec] * c.pairs, "%s: %d of %d pairs inverted", names[prec], c.inversions,
               c.pairs);
     if (prec == 0 && real_weights) {
@@ -214,7 +220,7 @@ int main(void) {
             CHECK_MSG(0, "cuda %s scoring failed", names[prec]);
             continue;
         }
-        check_precision(gpu, cpu, np, prec, real_weights);
+        check_precision(gpu, cpu, np, prec, real_weights, 1.0);
         /* deterministic: the same run twice, bit for bit */
         CHECK(!score(ce, "cuda", prec, 16384, np, again, NULL));
         CHECK_MSG(!memcmp(gpu, again, (size_t)np * sizeof *gpu), "cuda %s: two runs differ", names[prec]);
@@ -223,14 +229,15 @@ int main(void) {
      * XLM-R (positions from pad + 1, a one-row type table, a SentencePiece vocabulary) and
      * DeBERTa (disentangled attention, the SIMT kernel's REL path; its variant: separate
      * position projections, absolute positions): their test cross-encoders on the first 240
-     * (quick: 36, 12, 12, 6) pairs of their fixtures ---- */
+     * (quick: 36, 12, 12, 12) pairs of their fixtures ---- */
     static const struct {
         const char *name, *dir, *fixture;
         int quick;
-    } fams[] = {{"MPNet", "test-mpnet-cross-encoder", "ce_mpnet_pairs.tsv", 36},
-                {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12},
-                {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12},
-                {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 6}};
+        double rel_mult; /* of the relative bounds in bf16 / fp16 (see the header) */
+    } fams[] = {{"MPNet", "test-mpnet-cross-encoder", "ce_mpnet_pairs.tsv", 36, 1.0},
+                {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12, 1.0},
+                {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12, 2.5},
+                {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 12, 2.5}};
     for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++) {
         char mp[4096];
         snprintf(mp, sizeof mp, "%s/%s", models, fams[f].dir);
@@ -247,7 +254,7 @@ int main(void) {
                 continue;
             }
             printf("%s: ", fams[f].name);
-            check_precision(mgpu, mcpu, nm, prec, mreal);
+            check_precision(mgpu, mcpu, nm, prec, mreal, fams[f].rel_mult);
         }
     }
     /* the BERT pairs again, for the checks below */

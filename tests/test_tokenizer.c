@@ -103,6 +103,17 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
+/* A directory of variant directories NAME and NAME-file, each as remove_dir leaves it. */
+static void remove_variants(const char *vdir, const char *const *names, int n) {
+    char path[8192];
+    for (int v = 0; v < n; v++)
+        for (int f = 0; f < 2; f++) {
+            snprintf(path, sizeof path, "%s/%s%s", vdir, names[v], f ? "-file" : "");
+            remove_dir(path);
+        }
+    rmdir(vdir);
+}
+
 static int make_temp_dir(char *out, size_t cap) {
     const char *tmp = getenv("TMPDIR");
     snprintf(out, cap, "%s/rr_tokenizer_XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -713,7 +724,7 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
                 snprintf(path, sizeof path, "%s/%s%s", vdir, kXlmrVariants[v], f ? "-file" : "");
             REQUIRE(rr_tokenizer_load(path, &toks[v][f]) == RR_OK, "%s: %s", path, rr_last_error());
         }
-    remove_dir(vdir);
+    remove_variants(vdir, kXlmrVariants, XLMR_VARIANTS);
 
     rr_tokenizer_info info = rr_tokenizer_get_info(toks[0][0]);
     CHECK_MSG(info.vocab_size == 8002 && info.unk_id == 3 && info.pad_id == 1 && info.cls_id == 0 &&
@@ -788,16 +799,6 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
 enum { DEB_VARIANTS = 8 };
 static const char *const kDebVariants[DEB_VARIANTS] = {"base", "quotes", "saved", "lower", "punct", "noprefix", "all",
                                                          "unicode"};
-
-static void remove_variants(const char *vdir, const char *const *names, int n) {
-    char path[8192];
-    for (int v = 0; v < n; v++)
-        for (int f = 0; f < 2; f++) {
-            snprintf(path, sizeof path, "%s/%s%s", vdir, names[v], f ? "-file" : "");
-            remove_dir(path);
-        }
-    rmdir(vdir);
-}
 
 /* deberta_tokenizer_scifact.tsv.gz: rows "kind\tid\tn\thash"; kind query, doc, pair (the base
  * variant as transformers reads it) or kind@file (the file's reading where it differs) or
