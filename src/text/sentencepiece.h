@@ -38,6 +38,16 @@ typedef struct rr_spm_step {
     int left, right; /* Strip: which ends lose their whitespace */
 } rr_spm_step;
 
+/* A node of the pieces' trie: the piece it spells (or -1) and its children, the nodes
+ * [first, first + n) in increasing order of their bytes (labels). */
+typedef struct rr_spm_node {
+    double score; /* scores[id] beside it: one cache line per step of the search */
+    int32_t id;
+    uint32_t first, n;
+    int32_t wide; /* n > RR_SPM_WIDE: the node's row of rr_spm.wide, else -1 */
+} rr_spm_node;
+#define RR_SPM_WIDE 16
+
 typedef struct rr_spm {
     uint32_t *trie;     /* [trie_units] darts-clone units of the precompiled charsmap */
     size_t trie_units;
@@ -52,6 +62,13 @@ typedef struct rr_spm {
                          * character is a piece of its own */
     char repl[5];       /* the replacement character (UTF-8, "▁" by default) */
     size_t repl_len;
+    rr_spm_node *nodes; /* [num_nodes] the pieces as a byte trie (Unigram's prefix search):
+                         * node 0 is the empty string, each other node one more byte */
+    uint8_t *labels;    /* [num_nodes] the byte that leads into each node */
+    uint32_t num_nodes;
+    int32_t *wide;      /* [num_wide, 256] the child by byte (or -1) of each node of more than
+                         * RR_SPM_WIDE children (the root's is row 0) */
+    uint32_t num_wide;
     double *scores;     /* [num_pieces] Unigram log probabilities, by id */
     int32_t num_pieces;
     double unk_score;   /* lowest score - 10: a character no piece covers */
