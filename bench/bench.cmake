@@ -43,6 +43,7 @@ set_target_properties(rr_linear_rate PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE
 # rr_tokenize_rate: the tokenizer alone, one thread, over a file of texts (bench/bench_tokenizer.py
 # runs it beside Hugging Face's `tokenizers` on the same texts).
 add_executable(rr_tokenize_rate tokenize_rate.c)
+target_include_directories(rr_tokenize_rate PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_compile_options(rr_tokenize_rate PRIVATE ${RR_WARNINGS})
 target_link_libraries(rr_tokenize_rate PRIVATE rerank_core)
 set_target_properties(rr_tokenize_rate PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -22,6 +22,7 @@
 
 #include "rerank/status.h"
 #include "rerank/tokenizer.h"
+#include "util/file.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -64,28 +65,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     /* the file, whole, and the start of each line in it */
-    FILE *fp = fopen(texts, "rb");
-    if (!fp) {
-        fprintf(stderr, "rr_tokenize_rate: cannot open %s\n", texts);
+    char *buf;
+    size_t len;
+    rr_status st = rr_file_read_all(texts, (size_t)1 << 34, &buf, &len);
+    if (st) {
+        fprintf(stderr, "rr_tokenize_rate: %s\n", rr_last_error());
         return 1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    char chunk[65536];
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        if (len + got > cap) {
-            cap = (len + got) * 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                fprintf(stderr, "rr_tokenize_rate: out of memory\n");
-                return 1;
-            }
-            buf = nb;
-        }
-        memcpy(buf + len, chunk, got);
-        len += got;
-    }
-    fclose(fp);
     size_t n = 0;
     for (size_t i = 0; i < len; i++)
         n += buf[i] == '\n';
@@ -106,7 +92,7 @@ int main(int argc, char **argv) {
         }
 
     rr_tokenizer *tok;
-    rr_status st = rr_tokenizer_load(model, &tok);
+    st = rr_tokenizer_load(model, &tok);
     if (st) {
         fprintf(stderr, "rr_tokenize_rate: %s: %s\n", rr_status_str(st), rr_last_error());
         return 1;
