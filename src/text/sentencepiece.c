@@ -402,14 +402,12 @@ static rr_status build_trie(rr_spm *spm, const rr_vocab *vocab, const char *path
     }
     free(range);
     free(keys);
-    spm->num_nodes = count;
     /* a direct table for the root and every node of many children */
     uint32_t wide = 0;
     for (uint32_t q = 0; q < count; q++)
         wide += q == 0 || spm->nodes[q].n > RR_SPM_WIDE;
     if (!(spm->wide = malloc((size_t)wide * 256 * sizeof *spm->wide)))
         return rr_error(RR_ERR_NOMEM, "%s: cannot allocate the pieces' trie (%u wide nodes)", path, wide);
-    spm->num_wide = wide;
     wide = 0;
     for (uint32_t q = 0; q < count; q++) {
         rr_spm_node *nd = &spm->nodes[q];

@@ -62,13 +62,11 @@ typedef struct rr_spm {
                          * character is a piece of its own */
     char repl[5];       /* the replacement character (UTF-8, "▁" by default) */
     size_t repl_len;
-    rr_spm_node *nodes; /* [num_nodes] the pieces as a byte trie (Unigram's prefix search):
-                         * node 0 is the empty string, each other node one more byte */
-    uint8_t *labels;    /* [num_nodes] the byte that leads into each node */
-    uint32_t num_nodes;
-    int32_t *wide;      /* [num_wide, 256] the child by byte (or -1) of each node of more than
-                         * RR_SPM_WIDE children (the root's is row 0) */
-    uint32_t num_wide;
+    rr_spm_node *nodes; /* the pieces as a byte trie (Unigram's prefix search): node 0 is the
+                         * empty string, each other node one more byte */
+    uint8_t *labels;    /* [node] the byte that leads into each node */
+    int32_t *wide;      /* [row, 256] the child by byte (or -1) of the root (row 0) and of each
+                         * node of more than RR_SPM_WIDE children */
     double *scores;     /* [num_pieces] Unigram log probabilities, by id */
     int32_t num_pieces;
     double unk_score;   /* lowest score - 10: a character no piece covers */
