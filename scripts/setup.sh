@@ -6,8 +6,9 @@
 #   3. the test cross-encoders (MiniLM trunk + the seeded heads committed in
 #      tests/fixtures/test-cross-encoder, test-electra-cross-encoder,
 #      test-distilbert-cross-encoder, test-mpnet-cross-encoder, test-xlmr-cross-encoder,
-#      test-deberta-cross-encoder and test-deberta-variant-cross-encoder: BERT, ELECTRA,
-#      DistilBERT, MPNet, XLM-RoBERTa and DeBERTa-v2/v3 checkpoints);
+#      test-deberta-cross-encoder, test-deberta-variant-cross-encoder and
+#      test-roberta-cross-encoder: BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa, DeBERTa-v2/v3
+#      and RoBERTa checkpoints);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -121,6 +122,12 @@ model_dir test-mpnet-cross-encoder fill_mpnet
 model_dir test-xlmr-cross-encoder fill_xlmr
 model_dir test-deberta-cross-encoder fill_deberta
 model_dir test-deberta-variant-cross-encoder fill_deberta
+# ... and as a RoBERTa cross-encoder (tests/fixtures/test-roberta-cross-encoder/README.md): make_roberta.py
+# writes the whole directory, the committed byte-level BPE tokenizer files included.
+fill_roberta() {
+  python3 "$REPO/tests/tools/make_roberta.py" "$MINILM" "$1" "$2"
+}
+model_dir test-roberta-cross-encoder fill_roberta
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------
 # Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source

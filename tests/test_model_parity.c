@@ -25,6 +25,8 @@
  *     no absolute positions or token types); ce_deberta_variant_pairs.tsv for its variant
  *     (separate pos_key_proj / pos_query_proj, small buckets, absolute positions and token
  *     types, no LayerNorm on the table, a tanh pooler).
+ *   ce_roberta_pairs.tsv: the same 240 pairs for the RoBERTa test cross-encoder (a byte-level BPE
+ *     vocabulary, XLM-R's layer; tests/reference/fixtures_roberta.py).
  *   deberta_buckets.tsv: transformers' make_log_bucket_position for four (position_buckets,
  *     max_relative_positions) over [-1023, 1023]: rr_log_bucket must give each.
  * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR.
@@ -339,7 +341,7 @@ int main(void) {
     free(ours);
     free(ref);
 
-    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT, MPNet, XLM-R ---- */
+    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT, MPNet, XLM-R, DeBERTa, RoBERTa ---- */
     if (check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_pairs.tsv",
                             "test-cross-encoder", 1000, 100) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_electra_pairs.tsv",
@@ -353,7 +355,9 @@ int main(void) {
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_deberta_pairs.tsv",
                             "test-deberta-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_deberta_variant_pairs.tsv",
-                            "test-deberta-variant-cross-encoder", 240, 20))
+                            "test-deberta-variant-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_roberta_pairs.tsv",
+                            "test-roberta-cross-encoder", 240, 20))
         return 1;
 
     /* ---- the DistilBERT, MPNet, XLM-R and DeBERTa trunks as bi-encoders (mean pooling, max length 256) ---- */

@@ -17,7 +17,8 @@
  * transformers 5's class reads them and as the file says (python3 writes the forms):
  * XLM-RoBERTa ($RR_MODELS_DIR/test-xlmr-cross-encoder, xlmr_tokenizer_*) and DeBERTa-v2/v3
  * (tests/fixtures/test-deberta-cross-encoder, deberta_tokenizer_*, made by
- * tests/reference/fixtures_deberta_tok.py).
+ * tests/reference/fixtures_deberta_tok.py), and RoBERTa's byte-level BPE
+ * ($RR_MODELS_DIR/test-roberta-cross-encoder, roberta_tokenizer_*; tests/reference/fixtures_roberta.py).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -543,11 +544,11 @@ static void test_load_errors(void) {
     expect_load_error(dir, RR_ERR_NOT_FOUND, dir, "directory without vocab");
 
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    const char *bpe = "{\"version\":\"1.0\",\"normalizer\":null,\"pre_tokenizer\":{\"type\":"
-                      "\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},"
-                      "\"merges\":[]}}";
-    CHECK(write_file(path, bpe, strlen(bpe)));
-    expect_load_error(dir, RR_ERR_UNSUPPORTED, "BPE", "BPE tokenizer.json");
+    const char *wl = "{\"version\":\"1.0\",\"normalizer\":null,\"pre_tokenizer\":{\"type\":"
+                     "\"Whitespace\"},\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"a\":0},"
+                     "\"unk_token\":\"a\"}}";
+    CHECK(write_file(path, wl, strlen(wl)));
+    expect_load_error(dir, RR_ERR_UNSUPPORTED, "WordLevel", "WordLevel tokenizer.json");
 
     const char *lower = "{\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":"
                         "\"BertPreTokenizer\"},\"model\":{\"type\":\"WordPiece\",\"unk_token\":"
@@ -697,6 +698,58 @@ static void report_throughput(const rr_tokenizer *tok, const char *label, const 
 
 /* ---- XLM-RoBERTa: SentencePiece Unigram ------------------------------------------------ */
 
+/* An edge fixture of variants (lines {"variant", "name", "a", "b", "max_length", "ids", "type_ids",
+ * optional "transformers_ids"}): variant v is loaded twice, toks[2v] as transformers' class reads
+ * it (the line's transformers_ids where given, else its ids) and toks[2v + 1] as the file says
+ * (the line's ids). Each variant needs min_lines cases; need_differ: some line must have
+ * transformers_ids. */
+static void test_variant_edges(const char *path, const char *const *names, int nvar, rr_tokenizer *const *toks,
+                               int min_lines, int need_differ) {
+    rr_line_reader r;
+    if (rr_lines_open(&r, path, 0) != RR_OK) {
+        CHECK_MSG(0, "%s", rr_last_error());
+        return;
+    }
+    rr_encoding e;
+    rr_encoding_init(&e);
+    int eof = 0, lines[16] = {0}, bad = 0, differ = 0;
+    while (rr_lines_next(&r, &eof) == RR_OK && !eof) {
+        if (r.len == 0)
+            continue;
+        json_error_t err;
+        json_t *j = json_loadb(r.buf, r.len, JSON_ALLOW_NUL, &err);
+        const char *vname = json_string_value(json_object_get(j, "variant"));
+        const char *name = json_string_value(json_object_get(j, "name"));
+        const json_t *ids = json_object_get(j, "ids"), *tf = json_object_get(j, "transformers_ids");
+        int v = 0;
+        while (vname && v < nvar && strcmp(vname, names[v]))
+            v++;
+        if (!j || v == nvar || !json_is_string(json_object_get(j, "a")) || !json_is_array(ids) ||
+            !json_is_integer(json_object_get(j, "max_length")) || (tf && !json_is_array(tf))) {
+            CHECK_MSG(0, "%s:%lld: malformed fixture line", path, r.line_no);
+            json_decref(j);
+            continue;
+        }
+        lines[v]++;
+        differ += tf != NULL;
+        char label[64];
+        snprintf(label, sizeof label, "%s, as transformers", names[v]);
+        /* (RobertaProcessing types every token 0) */
+        bad += !edge_same(toks[2 * v], j, tf ? tf : ids, tf ? NULL : json_object_get(j, "type_ids"), name, label, &e);
+        snprintf(label, sizeof label, "%s, as the file says", names[v]);
+        bad += !edge_same(toks[2 * v + 1], j, ids, json_object_get(j, "type_ids"), name, label, &e);
+        json_decref(j);
+    }
+    rr_lines_close(&r);
+    rr_encoding_free(&e);
+    for (int v = 0; v < nvar; v++)
+        CHECK_MSG(lines[v] >= min_lines, "%s: %d cases of variant %s", path, lines[v], names[v]);
+    CHECK_MSG(differ > 0 || !need_differ, "%s: no case where transformers and the file differ", path);
+    CHECK_MSG(bad == 0, "%s: %d mismatches", path, bad);
+    printf("%s: %d cases x %d forms x 2 readings (%d where transformers differs from the file), %d mismatches\n",
+           path, lines[0], nvar, differ, bad);
+}
+
 /* The test XLM-R tokenizer (test-xlmr-cross-encoder: a SentencePiece model trained on SciFact,
  * written by transformers 5.24; tests/fixtures/test-xlmr-cross-encoder/README.md) and its
  * variants in the forms hub checkpoints ship (tests/tools/xlmr_variants.py), against
@@ -733,46 +786,7 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
               info.pad_id, info.cls_id, info.sep_id, info.pair_seps, info.pair_second_type);
 
     snprintf(path, sizeof path, "%s/tests/fixtures/xlmr_tokenizer_edge.jsonl", repo);
-    rr_line_reader r;
-    REQUIRE(rr_lines_open(&r, path, 0) == RR_OK, "%s", rr_last_error());
-    rr_encoding e;
-    rr_encoding_init(&e);
-    int eof = 0, lines[XLMR_VARIANTS] = {0}, bad = 0, differ = 0;
-    while (rr_lines_next(&r, &eof) == RR_OK && !eof) {
-        if (r.len == 0)
-            continue;
-        json_error_t err;
-        json_t *j = json_loadb(r.buf, r.len, JSON_ALLOW_NUL, &err);
-        const char *vname = json_string_value(json_object_get(j, "variant"));
-        const char *name = json_string_value(json_object_get(j, "name"));
-        const json_t *ids = json_object_get(j, "ids"), *tf = json_object_get(j, "transformers_ids");
-        int v = 0;
-        while (vname && v < XLMR_VARIANTS && strcmp(vname, kXlmrVariants[v]))
-            v++;
-        if (!j || v == XLMR_VARIANTS || !json_is_string(json_object_get(j, "a")) || !json_is_array(ids) ||
-            !json_is_integer(json_object_get(j, "max_length")) || (tf && !json_is_array(tf))) {
-            CHECK_MSG(0, "%s:%lld: malformed fixture line", path, r.line_no);
-            json_decref(j);
-            continue;
-        }
-        lines[v]++;
-        differ += tf != NULL;
-        char label[64];
-        snprintf(label, sizeof label, "%s, as transformers", kXlmrVariants[v]);
-        /* (XLM-R's template types every token 0) */
-        bad += !edge_same(toks[v][0], j, tf ? tf : ids, tf ? NULL : json_object_get(j, "type_ids"), name, label, &e);
-        snprintf(label, sizeof label, "%s, as the file says", kXlmrVariants[v]);
-        bad += !edge_same(toks[v][1], j, ids, json_object_get(j, "type_ids"), name, label, &e);
-        json_decref(j);
-    }
-    rr_lines_close(&r);
-    rr_encoding_free(&e);
-    for (int v = 0; v < XLMR_VARIANTS; v++)
-        CHECK_MSG(lines[v] >= 100, "%s: %d cases of variant %s", path, lines[v], kXlmrVariants[v]);
-    CHECK_MSG(differ > 0, "%s: no case where transformers and the file differ", path);
-    CHECK_MSG(bad == 0, "%s: %d mismatches", path, bad);
-    printf("%s: %d cases x 6 forms x 2 readings (%d where transformers differs from the file), %d mismatches\n",
-           path, lines[0], differ, bad);
+    test_variant_edges(path, kXlmrVariants, XLMR_VARIANTS, &toks[0][0], 100, 1);
 
     snprintf(path, sizeof path, "%s/tests/fixtures/xlmr_tokenizer_scifact.tsv.gz", repo);
     rr_tokenizer *const base[2] = {toks[0][0], toks[0][1]};
@@ -782,6 +796,52 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
     for (int v = 0; v < XLMR_VARIANTS; v++)
         for (int f = 0; f < 2; f++)
             rr_tokenizer_free(toks[v][f]);
+    return 0;
+}
+
+/* ---- RoBERTa: byte-level BPE ------------------------------------------------------------ */
+
+/* The test RoBERTa tokenizer (test-roberta-cross-encoder: a byte-level BPE trained on SciFact,
+ * written by transformers 5.24; tests/fixtures/test-roberta-cross-encoder/README.md) and its
+ * variants (tests/tools/roberta_variants.py), each read as transformers' RobertaTokenizer and as
+ * the file says, against roberta_tokenizer_edge.jsonl and roberta_tokenizer_scifact.tsv.gz. */
+enum { ROBERTA_VARIANTS = 4 };
+static const char *const kRobVariants[ROBERTA_VARIANTS] = {"base", "prefix", "mask", "unk"};
+
+static int test_roberta(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
+    char model_dir[4096], vdir[4096], cmd[16384], path[8400];
+    snprintf(model_dir, sizeof model_dir, "%s/test-roberta-cross-encoder", models);
+    struct stat st;
+    REQUIRE(stat(model_dir, &st) == 0, "%s: model not present (scripts/setup.sh assembles it)", model_dir);
+    REQUIRE(make_temp_dir(vdir, sizeof vdir), "mkdtemp: %s", strerror(errno));
+    snprintf(cmd, sizeof cmd, "python3 '%s/tests/tools/roberta_variants.py' '%s' '%s'", repo, model_dir, vdir);
+    REQUIRE(system(cmd) == 0, "%s failed", cmd);
+    rr_tokenizer *toks[2 * ROBERTA_VARIANTS] = {NULL};
+    for (int v = 0; v < ROBERTA_VARIANTS; v++)
+        for (int f = 0; f < 2; f++) {
+            if (v == 0 && f == 0)
+                snprintf(path, sizeof path, "%s", model_dir);
+            else
+                snprintf(path, sizeof path, "%s/%s%s", vdir, kRobVariants[v], f ? "-file" : "");
+            REQUIRE(rr_tokenizer_load(path, &toks[2 * v + f]) == RR_OK, "%s: %s", path, rr_last_error());
+        }
+    remove_variants(vdir, kRobVariants, ROBERTA_VARIANTS);
+
+    rr_tokenizer_info info = rr_tokenizer_get_info(toks[0]);
+    CHECK_MSG(info.vocab_size == 8000 && info.unk_id == 3 && info.pad_id == 1 && info.cls_id == 0 &&
+                  info.sep_id == 2 && info.pair_seps == 2 && info.pair_second_type == 0,
+              "RoBERTa info: vocab %d unk %d pad %d cls %d sep %d seps %d type %d", info.vocab_size, info.unk_id,
+              info.pad_id, info.cls_id, info.sep_id, info.pair_seps, info.pair_second_type);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/roberta_tokenizer_edge.jsonl", repo);
+    test_variant_edges(path, kRobVariants, ROBERTA_VARIANTS, toks, 100, 1);
+    snprintf(path, sizeof path, "%s/tests/fixtures/roberta_tokenizer_scifact.tsv.gz", repo);
+    rr_tokenizer *const base[2] = {toks[0], toks[1]};
+    const char *const labels[2] = {"RoBERTa tokenizer", "RoBERTa tokenizer, as the file says"};
+    test_scifact_fixture(path, queries, docs, base, labels, 2);
+    report_throughput(toks[0], "byte-level BPE", docs, queries);
+    for (int k = 0; k < 2 * ROBERTA_VARIANTS; k++)
+        rr_tokenizer_free(toks[k]);
     return 0;
 }
 
@@ -1259,6 +1319,8 @@ int main(void) {
     if (test_xlmr(models, repo, &queries, &docs))
         return 1;
     if (test_deberta(models, repo, &queries, &docs))
+        return 1;
+    if (test_roberta(models, repo, &queries, &docs))
         return 1;
 
     test_threads(from_json, &docs);

@@ -27,7 +27,7 @@ typedef enum rr_pooling {
 } rr_pooling;
 
 typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT, RR_FAMILY_MPNET,
-                       RR_FAMILY_XLMR, RR_FAMILY_DEBERTA2 } rr_family;
+                       RR_FAMILY_XLMR, RR_FAMILY_DEBERTA2, RR_FAMILY_ROBERTA /* XLM-R's layer */ } rr_family;
 
 /* Buckets of MPNet's relative positions: transformers' MPNetEncoder.compute_position_bias
  * uses 32 whatever relative_attention_num_buckets (the table's rows) says. */

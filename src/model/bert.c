@@ -111,6 +111,15 @@ typedef struct family_names {
     const char *head_dense, *head_out; /* head_dense: prefixed for BERT (its pooler) only */
 } family_names;
 
+/* RoBERTa's names, which XLM-RoBERTa shares */
+#define ROBERTA_NAMES                                                                                   \
+    {"roberta",                                                                                         \
+     {"encoder.layer.%d.attention.self.query", "encoder.layer.%d.attention.self.key",                   \
+      "encoder.layer.%d.attention.self.value"},                                                         \
+     "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",          \
+     "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",                            \
+     "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"}
+
 static const family_names k_names[] = {
     [RR_FAMILY_BERT] = {"bert",
                         {"encoder.layer.%d.attention.self.query", "encoder.layer.%d.attention.self.key",
@@ -136,18 +145,14 @@ static const family_names k_names[] = {
                          "encoder.layer.%d.attention.attn.o", "encoder.layer.%d.attention.LayerNorm",
                          "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
                          "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"},
-    [RR_FAMILY_XLMR] = {"roberta",
-                        {"encoder.layer.%d.attention.self.query", "encoder.layer.%d.attention.self.key",
-                         "encoder.layer.%d.attention.self.value"},
-                        "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",
-                        "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
-                        "encoder.layer.%d.output.LayerNorm", "classifier.dense", "classifier.out_proj"},
+    [RR_FAMILY_XLMR] = ROBERTA_NAMES,
     [RR_FAMILY_DEBERTA2] = {"deberta",
                             {"encoder.layer.%d.attention.self.query_proj", "encoder.layer.%d.attention.self.key_proj",
                              "encoder.layer.%d.attention.self.value_proj"},
                             "encoder.layer.%d.attention.output.dense", "encoder.layer.%d.attention.output.LayerNorm",
                             "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
                             "encoder.layer.%d.output.LayerNorm", "pooler.dense", "classifier"},
+    [RR_FAMILY_ROBERTA] = ROBERTA_NAMES,
 };
 
 /* DistilBERT, MPNet and most DeBERTa have no token-type embeddings (a table of zeros is made at load) */

@@ -144,6 +144,26 @@ int rr_hf_is_word_char(int32_t cp) {
     }
 }
 
+int rr_hf_bytelevel_class(int32_t cp) {
+    if (cp < 128) {
+        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'))
+            return RR_BL_LETTER;
+        if (cp >= '0' && cp <= '9')
+            return RR_BL_NUMBER;
+        return cp == ' ' || (cp >= 9 && cp <= 13) ? RR_BL_SPACE : RR_BL_OTHER;
+    }
+    utf8proc_category_t c = utf8proc_category(cp);
+    if (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO && !IN(hf_letter_not, cp))
+        return RR_BL_LETTER;
+    if (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO && !IN(hf_number_not, cp))
+        return RR_BL_NUMBER;
+    if (rr_hf_is_whitespace(cp))
+        return RR_BL_SPACE;
+    if (IN(hf_letter_extra, cp))
+        return RR_BL_LETTER;
+    return IN(hf_number_extra, cp) ? RR_BL_NUMBER : RR_BL_OTHER;
+}
+
 const char *rr_hf_tables_unicode_version(void) { return RR_HF_TABLES_UTF8PROC_UNICODE; }
 
 const char *rr_hf_linked_unicode_version(void) { return utf8proc_unicode_version(); }

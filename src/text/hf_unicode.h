@@ -42,6 +42,11 @@ int rr_hf_lower(int32_t cp, int32_t out[2]);
  * decimal digits, letter numbers, connector punctuation, joiners, Other_Alphabetic. */
 int rr_hf_is_word_char(int32_t cp);
 
+/* What ByteLevel's pre-tokenizer regex (GPT-2's, run by Oniguruma) makes of a code point:
+ * \p{L}, \p{N}, \s (White_Space) or none of them. */
+enum { RR_BL_OTHER = 0, RR_BL_LETTER, RR_BL_NUMBER, RR_BL_SPACE };
+int rr_hf_bytelevel_class(int32_t cp);
+
 /* The utf8proc Unicode version the delta tables were generated against, and the one
  * linked now; they should be equal (the tests check). */
 const char *rr_hf_tables_unicode_version(void);

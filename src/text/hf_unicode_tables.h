@@ -81,6 +81,32 @@ static const rr_cp_range hf_word_extra[] = {
     {0x1F130, 0x1F149}, {0x1F150, 0x1F169}, {0x1F170, 0x1F189}, {0x2EBF0, 0x2EE5D},
 };
 
+/* utf8proc says L*, ByteLevel's regex \p{L} does not match them (0 code points) */
+static const rr_cp_range hf_letter_not[] = {
+    {0xFFFFFFFF, 0}, /* empty */
+};
+
+/* ByteLevel's regex \p{L} matches them, utf8proc says not L* (4924 code points) */
+static const rr_cp_range hf_letter_extra[] = {
+    {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3},
+    {0x10D4A, 0x10D65}, {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x11380, 0x11389},
+    {0x1138B, 0x1138B}, {0x1138E, 0x1138E}, {0x11390, 0x113B5}, {0x113B7, 0x113B7},
+    {0x113D1, 0x113D1}, {0x113D3, 0x113D3}, {0x11BC0, 0x11BE0}, {0x13460, 0x143FA},
+    {0x16100, 0x1611D}, {0x16D40, 0x16D6C}, {0x18CFF, 0x18CFF}, {0x1E5D0, 0x1E5ED},
+    {0x1E5F0, 0x1E5F0}, {0x2EBF0, 0x2EE5D},
+};
+
+/* utf8proc says N*, ByteLevel's regex \p{N} does not match them (0 code points) */
+static const rr_cp_range hf_number_not[] = {
+    {0xFFFFFFFF, 0}, /* empty */
+};
+
+/* ByteLevel's regex \p{N} matches them, utf8proc says not N* (80 code points) */
+static const rr_cp_range hf_number_extra[] = {
+    {0x10D40, 0x10D49}, {0x116D0, 0x116E3}, {0x11BF0, 0x11BF9}, {0x16130, 0x16139},
+    {0x16D70, 0x16D79}, {0x1CCF0, 0x1CCF9}, {0x1E5F1, 0x1E5FA},
+};
+
 /* combining marks HF's NFD does not reorder (class 0 there) (108 code points) */
 static const rr_cp_range hf_ccc_zero[] = {
     {0x07FD, 0x07FD}, {0x0898, 0x089F}, {0x08CA, 0x08D3}, {0x09FE, 0x09FE},

@@ -18,7 +18,9 @@
  *
  * A SentencePiece Unigram tokenizer (XLM-RoBERTa's; tok->spm) shares the added-token split and
  * the truncation and templates here; the text between added tokens goes through
- * sentencepiece.c (its normalizers, Metaspace, Viterbi) instead of the fused BERT pass.
+ * sentencepiece.c (its normalizers, Metaspace, Viterbi) instead of the fused BERT pass. A
+ * byte-level BPE tokenizer (RoBERTa's; tok->bpe) has no normalizer: that text goes through
+ * bpe.c (ByteLevel's split and the merges).
  *
  * Truncation: a single text stops being read once max_length - 2 tokens are out. A pair
  * needs both full lengths (longest_first compares them), then keeps what the `tokenizers`
@@ -43,6 +45,7 @@ typedef struct rr_tok_scratch {
     uint8_t *norm;  /* [norm_cap] a normalized segment (normalized added tokens only) */
     size_t norm_cap;
     rr_spm_scratch spm; /* Unigram tokenizers */
+    rr_bpe_scratch bpe; /* byte-level BPE tokenizers */
 } rr_tok_scratch;
 
 /* Where token ids go while a text is read. */
@@ -62,9 +65,7 @@ typedef struct rr_enc_ctx {
     int failed;     /* an allocation failed: the result is void */
 } rr_enc_ctx;
 
-/* Grow an array to hold need elements (capacity doubles); NULL when out of memory, the old
- * array left as it was. */
-static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
+void *rr_grow(void *p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap)
         return p;
     size_t n = *cap ? *cap : 64;
@@ -76,8 +77,8 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
     return q;
 }
 
-static int grow_bytes(uint8_t **p, size_t *cap, size_t need) {
-    uint8_t *q = grow(*p, cap, need, 1);
+int rr_grow_bytes(uint8_t **p, size_t *cap, size_t need) {
+    uint8_t *q = rr_grow(*p, cap, need, 1);
     if (!q)
         return 0;
     *p = q;
@@ -87,7 +88,7 @@ static int grow_bytes(uint8_t **p, size_t *cap, size_t need) {
 static inline void sink_push(rr_enc_ctx *c, int32_t id) {
     rr_sink *k = c->sink;
     if (k->len == *k->cap) {
-        int32_t *q = grow(*k->buf, k->cap, k->len + 1, sizeof(int32_t));
+        int32_t *q = rr_grow(*k->buf, k->cap, k->len + 1, sizeof(int32_t));
         if (!q) {
             c->failed = 1;
             return;
@@ -242,7 +243,7 @@ size_t rr_utf8_invalid_at(const unsigned char *s, size_t len) {
 /* Append cp to buf (growing it). With reorder (NFD was applied), a combining mark moves
  * before the marks of higher combining class that precede it: canonical ordering. */
 static int append_cp(uint8_t **buf, size_t *cap, size_t *len, int32_t cp, int reorder) {
-    if (!grow_bytes(buf, cap, *len + 4))
+    if (!rr_grow_bytes(buf, cap, *len + 4))
         return 0;
     uint8_t enc[4];
     int n = utf8_encode(cp, enc);
@@ -377,7 +378,7 @@ static void run_segment(rr_enc_ctx *c, const rr_text_opts *o, const uint8_t *s, 
                 size_t room = c->wchars < max_chars ? max_chars + 1 - c->wchars : 0;
                 size_t keep = run < room ? run : room;
                 if (keep) {
-                    if (!grow_bytes(&c->sc->word, &c->sc->word_cap, c->wlen + keep)) {
+                    if (!rr_grow_bytes(&c->sc->word, &c->sc->word_cap, c->wlen + keep)) {
                         c->failed = 1;
                         return;
                     }
@@ -446,7 +447,7 @@ static int single_word_ok(const uint8_t *s, size_t n, size_t start, size_t end) 
 
 static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_start);
 
-/* rr_spm_words' sink: the ids go where WordPiece's go. */
+/* rr_spm_words' and rr_bpe_words' sink: the ids go where WordPiece's go. */
 static int spm_emit(void *ctx, int32_t id) {
     rr_enc_ctx *c = ctx;
     sink_push(c, id);
@@ -456,7 +457,10 @@ static int spm_emit(void *ctx, int32_t id) {
 /* Text free of added tokens, already normalized: into words and pieces. */
 static void run_normalized(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_start, size_t lead) {
     const rr_tokenizer *tok = c->tok;
-    if (!tok->spm)
+    if (tok->bpe) {
+        if (rr_bpe_words(tok->bpe, &tok->vocab, &c->sc->bpe, s, n, spm_emit, c) < 0)
+            c->failed = 1;
+    } else if (!tok->spm)
         run_segment(c, &tok->ident, s, n);
     else if (rr_spm_words(tok->spm, &tok->vocab, &c->sc->spm, s, n, at_start, lead, spm_emit, c) < 0)
         c->failed = 1;
@@ -552,6 +556,13 @@ static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_star
     const rr_tokenizer *tok = c->tok;
     const uint8_t *norm;
     size_t len, lead;
+    if (tok->bpe) { /* no normalizer: normalized added tokens are matched in the raw text */
+        if (tok->has_normalized_added)
+            split_added(c, 1, s, n, at_start, 0);
+        else
+            run_normalized(c, s, n, at_start, 0);
+        return;
+    }
     if (tok->spm) {
         if (rr_spm_normalize(tok->spm, &c->sc->spm, s, n, &norm, &len, &lead) < 0)
             c->failed = 1;
@@ -576,9 +587,9 @@ rr_status rr_text_normalize_alloc(const rr_text_opts *o, const char *text, size_
                                   char **out, size_t *out_len) {
     uint8_t *buf = NULL;
     size_t cap = 0, n = 0;
-    if (!grow_bytes(&buf, &cap, len + 16) ||
+    if (!rr_grow_bytes(&buf, &cap, len + 16) ||
         !normalize_into(o, (const uint8_t *)text, len, &buf, &cap, &n) ||
-        !grow_bytes(&buf, &cap, n + 1)) {
+        !rr_grow_bytes(&buf, &cap, n + 1)) {
         free(buf);
         return rr_error(RR_ERR_NOMEM, "tokenizer: cannot allocate a normalized string");
     }
@@ -602,6 +613,7 @@ void rr_encoding_free(rr_encoding *enc) {
         free(sc->word);
         free(sc->norm);
         rr_spm_scratch_free(&sc->spm);
+        rr_bpe_scratch_free(&sc->bpe);
         free(sc);
     }
     free(enc->ids);

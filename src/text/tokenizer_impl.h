@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "rerank/tokenizer.h"
+#include "text/bpe.h"
 #include "text/hf_unicode.h"
 #include "text/sentencepiece.h"
 #include "text/vocab.h"
@@ -38,6 +39,7 @@ struct rr_tokenizer {
     rr_vocab vocab;           /* every token (WordPiece) or piece (Unigram) -> id */
     rr_spm *spm;              /* Unigram: SentencePiece normalizers, Metaspace and scores;
                                * NULL: WordPiece with BertNormalizer + BertPreTokenizer */
+    rr_bpe *bpe;              /* byte-level BPE: ByteLevel and merges (RoBERTa); NULL otherwise */
     rr_vocab cont;            /* continuation pieces: "##ing" stored as "ing" */
     rr_text_opts norm;        /* the model's normalizer (WordPiece) */
     rr_text_opts ident;       /* no normalization: for text already normalized */
@@ -49,6 +51,11 @@ struct rr_tokenizer {
     uint8_t norm_first[256];  /* 1: some normalized added token starts with this byte */
     rr_tokenizer_info info;
 };
+
+/* Grow an array to hold need elements (capacity doubles); NULL when out of memory, the old
+ * array left as it was. rr_grow_bytes: the same for a byte buffer, 0 when out of memory. */
+void *rr_grow(void *p, size_t *cap, size_t need, size_t elem);
+int rr_grow_bytes(uint8_t **p, size_t *cap, size_t need);
 
 /* Fill the ASCII tables of o from its options. */
 void rr_text_opts_prepare(rr_text_opts *o);

@@ -415,6 +415,8 @@ static rr_status model_type_class(load_ctx *lc) {
         lc->model_class = "DebertaV2Tokenizer";
     else if (mt && !strcmp(mt, "xlm-roberta"))
         lc->model_class = "XLMRobertaTokenizer";
+    else if (mt && !strcmp(mt, "roberta"))
+        lc->model_class = "RobertaTokenizer";
     json_decref(cfg);
     return RR_OK;
 }
@@ -445,6 +447,7 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
         mtype = "WordPiece"; /* files from before the "type" tag */
     const char *unk = NULL;
     int deberta = 0; /* read as transformers' DebertaV2Tokenizer */
+    int roberta = 0; /* read as transformers' RobertaTokenizer */
     if (mtype && !strcmp(mtype, "WordPiece"))
         TRY(load_wordpiece(lc, root, model, &unk));
     else if (mtype && !strcmp(mtype, "Unigram")) {
@@ -481,14 +484,34 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
         }
         tok->info.vocab_size = tok->spm->num_pieces;
         tok->info.max_input_chars_per_word = INT32_MAX;
+    } else if (mtype && !strcmp(mtype, "BPE")) {
+        if (!(tok->bpe = calloc(1, sizeof *tok->bpe)))
+            FAIL(RR_ERR_NOMEM, "%s: cannot allocate a tokenizer", path);
+        /* transformers 5's RobertaTokenizer keeps the vocabulary and merges alone and builds
+         * the rest itself (ByteLevel with tokenizer_config.json's add_prefix_space, no unknown
+         * token, RobertaProcessing, added tokens as DebertaV2Tokenizer takes them); any other
+         * class is read as the file says. */
+        TRY(model_type_class(lc));
+        roberta = tclass_is(lc, "RobertaTokenizer");
+        int aps = 0;
+        if (roberta)
+            TRY(json_bool(lc->cfg, "add_prefix_space", 0, &aps, lc->config_path));
+        TRY(rr_bpe_load(tok->bpe, &tok->vocab, model, json_object_get(root, "normalizer"),
+                        json_object_get(root, "pre_tokenizer"), roberta, aps, path, &unk));
+        if (!unk)
+            unk = special_name(lc, "unk_token", "<unk>");
+        tok->info.vocab_size = tok->bpe->vocab_size;
+        tok->info.max_input_chars_per_word = INT32_MAX;
     } else
         FAIL(RR_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (WordPiece, as BERT's "
-             "tokenizers; Unigram, as XLM-RoBERTa's and DeBERTa-v2's)", path, mtype ? mtype : "(none)");
+             "tokenizers; Unigram, as XLM-RoBERTa's and DeBERTa-v2's; BPE, as RoBERTa's)", path,
+             mtype ? mtype : "(none)");
+    const int own_added = deberta || roberta; /* the class's added tokens, not the file's */
 
     /* added tokens, before the special ids are looked up (they may live only there);
      * DebertaV2Tokenizer takes tokenizer_config.json's added_tokens_decoder instead when there
      * is one, then the named special tokens it lacks */
-    const json_t *decoder = deberta ? json_object_get(lc->cfg, "added_tokens_decoder") : NULL;
+    const json_t *decoder = own_added ? json_object_get(lc->cfg, "added_tokens_decoder") : NULL;
     if (decoder && !json_is_null(decoder)) {
         if (!json_is_object(decoder))
             FAIL(RR_ERR_FORMAT, "%s: \"added_tokens_decoder\" is not an object", lc->config_path);
@@ -514,13 +537,13 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
             }
         }
     }
-    if (deberta) {
-        /* transformers adds them to its new Unigram tokenizer in the order of their ids: one that
-         * is a piece takes the piece's id, any other the next id after the pieces (the ids the
-         * files write are not used) */
+    if (own_added) {
+        /* transformers adds them to its new model in the order of their ids: one that is in
+         * the vocabulary takes its id there, any other the next id after the vocabulary's (the
+         * ids the files write are not used) */
         if (lc->num_added > 1)
             qsort(lc->added, (size_t)lc->num_added, sizeof *lc->added, cmp_added_id);
-        int32_t next = tok->spm->num_pieces;
+        int32_t next = deberta ? tok->spm->num_pieces : tok->bpe->vocab_size;
         for (int i = 0; i < lc->num_added; i++) {
             rr_added_token *t = &lc->added[i];
             const int32_t pid = rr_vocab_get(&tok->vocab, t->content, t->len);
@@ -528,9 +551,10 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
         }
         static const char *const keys[] = {"unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
                                            "bos_token", "eos_token"};
-        static const char *const defs[] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]", "[CLS]", "[SEP]"};
+        static const char *const defs[2][7] = {{"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]", "[CLS]", "[SEP]"},
+                                               {"<unk>", "</s>", "<pad>", "<s>", "<mask>", "<s>", "</s>"}};
         for (int k = 0; k < 7; k++) {
-            const char *name = special_name(lc, keys[k], defs[k]);
+            const char *name = special_name(lc, keys[k], defs[roberta][k]);
             int known = 0;
             for (int i = 0; i < lc->num_added; i++)
                 known |= !strcmp(lc->added[i].content, name);
@@ -547,11 +571,16 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     int32_t cls_id = -1, sep_id = -1;
     tok->info.pair_seps = 1;
     tok->info.pair_second_type = 1;
-    if (deberta) { /* [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1, whatever the file says */
-        cls = special_name(lc, "cls_token", "[CLS]");
-        sep = special_name(lc, "sep_token", "[SEP]");
+    if (own_added) { /* whatever the file says: DeBERTa [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1;
+                      * RoBERTa RobertaProcessing, <s> A </s> </s> B </s> all of type 0 */
+        cls = special_name(lc, "cls_token", roberta ? "<s>" : "[CLS]");
+        sep = special_name(lc, "sep_token", roberta ? "</s>" : "[SEP]");
         TRY(lookup_required(lc, "[CLS]", cls, lc->config_path, &cls_id));
         TRY(lookup_required(lc, "[SEP]", sep, lc->config_path, &sep_id));
+        if (roberta) {
+            tok->info.pair_seps = 2;
+            tok->info.pair_second_type = 0;
+        }
     } else if (pptype && strcmp(pptype, "TemplateProcessing") == 0)
         TRY(parse_template(pp, path, &cls, &cls_id, &sep, &sep_id, &tok->info.pair_seps,
                            &tok->info.pair_second_type));
@@ -570,7 +599,10 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     TRY(lookup_required(lc, "[SEP]", sep, path, &check));
     tok->info.cls_id = cls_id; /* the ids the template writes, as Hugging Face does */
     tok->info.sep_id = sep_id;
-    TRY(lookup_required(lc, "unknown", unk, path, &tok->info.unk_id));
+    if (tok->bpe) /* BPE may have no unknown token: a byte it cannot spell is dropped */
+        tok->info.unk_id = tok->bpe->unk_id >= 0 ? tok->bpe->unk_id : find_token(lc, unk);
+    else
+        TRY(lookup_required(lc, "unknown", unk, path, &tok->info.unk_id));
     if (tok->spm)
         tok->info.unk_id = tok->spm->unk_id; /* Unigram names it by id */
 
@@ -579,7 +611,7 @@ static rr_status load_tokenizer_json(load_ctx *lc) {
     if (!pad)
         pad = json_token_name(json_object_get(lc->cfg, "pad_token"));
     if (!pad) /* unnamed: XLM-R's <pad> in a Unigram vocabulary that has one, else BERT's and DeBERTa's */
-        pad = tok->spm && !deberta && find_token(lc, "<pad>") >= 0 ? "<pad>" : "[PAD]";
+        pad = (tok->spm || tok->bpe) && !deberta && find_token(lc, "<pad>") >= 0 ? "<pad>" : "[PAD]";
     TRY(lookup_required(lc, "padding", pad, path, &tok->info.pad_id));
 done:
     json_decref(root);
@@ -754,7 +786,10 @@ static rr_status finish(load_ctx *lc) {
     lc->num_added = lc->cap_added = 0;
     for (int i = 0; i < tok->num_added; i++) {
         rr_added_token *t = &tok->added[i];
-        if (t->normalized && tok->spm)
+        if (t->normalized && tok->bpe) { /* no normalizer */
+            t->match = t->content;
+            t->match_len = t->len;
+        } else if (t->normalized && tok->spm)
             RR_TRY(rr_spm_normalize_alloc(tok->spm, t->content, t->len, &t->match, &t->match_len));
         else if (t->normalized)
             RR_TRY(rr_text_normalize_alloc(&tok->norm, t->content, t->len, &t->match,
@@ -844,6 +879,8 @@ void rr_tokenizer_free(rr_tokenizer *tok) {
     rr_vocab_free(&tok->cont);
     rr_spm_free(tok->spm);
     free(tok->spm);
+    rr_bpe_free(tok->bpe);
+    free(tok->bpe);
     for (int i = 0; i < tok->num_added; i++) {
         if (tok->added[i].match != tok->added[i].content)
             free(tok->added[i].match);

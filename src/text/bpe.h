@@ -1,0 +1,84 @@
+/* text/bpe.h — byte-level BPE, as the tokenizer.json of a RoBERTa checkpoint describes it:
+ *   normalizer    none;
+ *   pre_tokenizer ByteLevel: GPT-2's regex splits the text into words
+ *                 ('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+),
+ *                 optionally after a space is put before the text (add_prefix_space), and
+ *                 each byte of a word becomes one of 256 printable characters;
+ *   model         BPE: the word's bytes, merged pair by pair in the order of the merges
+ *                 list (lowest rank first, leftmost first), as tokenizers' Word::merge_all.
+ * The vocabulary keeps its written form ("Ġthe" for " the"); the merges are resolved to ids
+ * at load, so encoding looks up (left id, right id) pairs and never a string.
+ * Not a public header: tokenizer_load.c builds an rr_bpe, tokenizer.c runs it on the text
+ * between added tokens. Immutable once loaded.
+ */
+#ifndef RR_TEXT_BPE_H
+#define RR_TEXT_BPE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rerank/status.h"
+#include "text/vocab.h"
+
+/* A merge: the pair (left id, right id) as key, its rank (line of the merges list) and the
+ * id of the merged token. id -1: an empty slot. */
+typedef struct rr_bpe_merge {
+    uint64_t key;
+    uint32_t rank;
+    int32_t id;
+} rr_bpe_merge;
+
+typedef struct rr_bpe {
+    int32_t byte_id[256];  /* the id of each byte's character, -1 when the vocabulary lacks it */
+    uint8_t byte_char[256][2]; /* each byte's character as UTF-8 (one or two bytes) */
+    rr_bpe_merge *merges;  /* [mask + 1] open addressing, at most half full */
+    uint64_t mask;
+    int32_t num_merges;
+    int32_t vocab_size;    /* largest id + 1 */
+    int add_prefix_space;  /* ByteLevel: a space before each piece of text that lacks one */
+    int use_regex;         /* ByteLevel: 0 takes each piece of text as one word */
+    int32_t unk_id;        /* a byte without a character in the vocabulary; -1: dropped */
+    int fuse_unk;          /* consecutive unknown bytes make one unknown token */
+    int ignore_merges;     /* a word found whole in the vocabulary is that token */
+} rr_bpe;
+
+/* A candidate merge: key = rank << 32 | position of its left symbol; id: the merged token. */
+typedef struct rr_bpe_cand {
+    uint64_t key;
+    int32_t id;
+} rr_bpe_cand;
+
+/* Working memory of one encoding. */
+typedef struct rr_bpe_scratch {
+    struct rr_bpe_sym *sym; /* [sym_cap] the word's symbols */
+    size_t sym_cap;
+    rr_bpe_cand *heap;      /* [heap_cap] */
+    size_t heap_cap;
+    uint8_t *text;          /* [text_cap] the text after its prefix space */
+    size_t text_cap;
+    uint8_t *chars;         /* [chars_cap] a word as the vocabulary writes it (ignore_merges) */
+    size_t chars_cap;
+} rr_bpe_scratch;
+
+/* Read tokenizer.json's BPE model (its vocabulary goes into vocab) and, unless as_roberta,
+ * its normalizer (must be null) and ByteLevel pre_tokenizer; *unk_name: the model's
+ * unk_token or NULL. Anything else is refused by name. as_roberta: read as transformers 5's
+ * RobertaTokenizer reads the file: the vocabulary and merges alone (no unknown token, the
+ * pre-tokenizer ByteLevel(add_prefix_space)). */
+rr_status rr_bpe_load(rr_bpe *bpe, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
+                      const json_t *pre_tokenizer, int as_roberta, int add_prefix_space, const char *path,
+                      const char **unk_name);
+void rr_bpe_free(rr_bpe *bpe);
+void rr_bpe_scratch_free(rr_bpe_scratch *sc);
+
+/* Receives each id; returns 0 to stop reading (enough tokens). */
+typedef int (*rr_bpe_emit)(void *ctx, int32_t id);
+
+/* ByteLevel and BPE over text s[0..n) (valid UTF-8) free of added tokens. vocab: the
+ * tokenizer's (ignore_merges looks whole words up in it). Returns 0, or -1 when out of
+ * memory. */
+int rr_bpe_words(const rr_bpe *bpe, const rr_vocab *vocab, rr_bpe_scratch *sc, const uint8_t *s,
+                 size_t n, rr_bpe_emit emit, void *ctx);
+
+#endif

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Write the RoBERTa test tokenizer's variants: forms RoBERTa checkpoints ship.
+
+    roberta_variants.py SRC_DIR OUT_DIR
+
+SRC_DIR holds the test RoBERTa tokenizer (tokenizer.json or tokenizer.json.gz,
+tokenizer_config.json, special_tokens_map.json if any), as transformers 5.24's RobertaTokenizer
+writes it: no normalizer, ByteLevel(add_prefix_space false), BPE, RobertaProcessing. Each variant
+is OUT_DIR/<name>/ with SRC's files and these edits:
+
+  prefix  add_prefix_space true, in tokenizer.json's ByteLevel and in tokenizer_config.json
+  mask    <mask> with "lstrip": true, in tokenizer.json's added_tokens and in
+          tokenizer_config.json's added_tokens_decoder (roberta-base's form)
+  unk     tokenizer.json's BPE with "unk_token": "<unk>" and "fuse_unk": true, and the character of
+          byte 0xE9 (é's second byte) taken out of the vocabulary (every merge that uses it too)
+
+Each, and SRC itself as base, is also written as OUT_DIR/<name>-file/ with tokenizer_config.json's
+tokenizer_class set to PreTrainedTokenizerFast: transformers 5's RobertaTokenizer keeps only the
+vocabulary and merges of tokenizer.json (unk, for one, is not its form), while a
+PreTrainedTokenizerFast reads the file as the `tokenizers` library does; tests/test_tokenizer.c
+checks rerank both ways against ../fixtures/roberta_tokenizer_edge.jsonl.
+
+Standard library only. make_fixtures.py (--steps roberta) writes the fixture with these.
+"""
+import copy
+import gzip
+import json
+import os
+import shutil
+import sys
+
+VARIANTS = ("prefix", "mask", "unk")
+GONE = "\u00e9"  # the character of byte 0xE9 in GPT-2's byte map
+
+
+def load(src):
+    path = os.path.join(src, "tokenizer.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    with gzip.open(path + ".gz", "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def halves(m):
+    return m.split(" ") if isinstance(m, str) else m
+
+
+def variant(base, cfg, name):
+    tok, cfg = copy.deepcopy(base), copy.deepcopy(cfg)
+    if name == "prefix":
+        tok["pre_tokenizer"]["add_prefix_space"] = True
+        cfg["add_prefix_space"] = True
+    elif name == "mask":
+        for t in tok["added_tokens"]:
+            if t["content"] == "<mask>":
+                t["lstrip"] = True
+        for t in cfg.get("added_tokens_decoder", {}).values():
+            if t["content"] == "<mask>":
+                t["lstrip"] = True
+    elif name == "unk":
+        model = tok["model"]
+        model["unk_token"] = "<unk>"
+        model["fuse_unk"] = True
+        model["vocab"] = {k: v for k, v in model["vocab"].items() if GONE not in k}
+        model["merges"] = [m for m in model["merges"] if not any(GONE in h for h in halves(m))]
+    return tok, cfg
+
+
+def write(out, tok, cfg, src):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tok, f, indent=2, ensure_ascii=False)
+    with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(cfg, f, indent=2, ensure_ascii=False)
+    if os.path.exists(os.path.join(src, "special_tokens_map.json")):
+        shutil.copyfile(os.path.join(src, "special_tokens_map.json"), os.path.join(out, "special_tokens_map.json"))
+
+
+def main(argv):
+    if len(argv) != 3:
+        sys.exit(__doc__.strip().split("\n")[2].strip())
+    src, out = argv[1:]
+    base = load(src)
+    with open(os.path.join(src, "tokenizer_config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    forms = {"base": (base, cfg)}
+    forms.update({v: variant(base, cfg, v) for v in VARIANTS})
+    for name, (tok, c) in forms.items():
+        if name != "base":
+            write(os.path.join(out, name), tok, c, src)
+        write(os.path.join(out, name + "-file"), tok, dict(c, tokenizer_class="PreTrainedTokenizerFast"), src)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
