@@ -71,7 +71,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/rerank"))
-    ap.add_argument("--models", default="all-MiniLM-L6-v2,test-xlmr-cross-encoder,test-deberta-cross-encoder")
+    ap.add_argument("--models", default="all-MiniLM-L6-v2,test-xlmr-cross-encoder,test-deberta-cross-encoder,"
+                                         "test-roberta-cross-encoder")
     ap.add_argument("--corpus", default="data/scifact/corpus.jsonl.gz")
     ap.add_argument("--docs", type=int, default=0, help="the first N documents (0: all)")
     ap.add_argument("--max-length", type=int, default=0, help="truncate to N tokens (0: no truncation)")

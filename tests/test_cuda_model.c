@@ -16,7 +16,7 @@
  * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36), XLM-R
  *   (test-xlmr-cross-encoder, ce_xlmr_pairs.tsv; quick: 12) and DeBERTa (test-deberta-cross-
  *   encoder and its variant, ce_deberta_pairs.tsv and ce_deberta_variant_pairs.tsv; quick: 12
- *   each): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
+ *   each) and RoBERTa (test-roberta-cross-encoder, ce_roberta_pairs.tsv; quick: 12): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
  *   (MPNet's relative position bias runs in the attention kernels' bias path in every
  *   precision, DeBERTa's disentangled terms in the SIMT kernel), except DeBERTa's relative
  *   bounds in bf16 / fp16, 2.5x BERT's (5e-2, 1.25e-2): each score adds two terms whose
@@ -231,8 +231,9 @@ int main(void) {
     /* ---- MPNet (relative position bias: the attention kernels' bias path in every precision),
      * XLM-R (positions from pad + 1, a one-row type table, a SentencePiece vocabulary) and
      * DeBERTa (disentangled attention, the SIMT kernel's REL path; its variant: separate
-     * position projections, absolute positions): their test cross-encoders on the first 240
-     * (quick: 36, 12, 12, 12) pairs of their fixtures ---- */
+     * position projections, absolute positions) and RoBERTa (XLM-R's layer, a byte-level BPE
+     * vocabulary): their test cross-encoders on the first 240 (quick: 36, 12, 12, 12, 12) pairs of
+     * their fixtures ---- */
     static const struct {
         const char *name, *dir, *fixture;
         int quick;
@@ -240,7 +241,8 @@ int main(void) {
     } fams[] = {{"MPNet", "test-mpnet-cross-encoder", "ce_mpnet_pairs.tsv", 36, 1.0},
                 {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12, 1.0},
                 {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12, 2.5},
-                {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 12, 2.5}};
+                {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 12, 2.5},
+                {"RoBERTa", "test-roberta-cross-encoder", "ce_roberta_pairs.tsv", 12, 1.0}};
     int families_run = 0;
     for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++) {
         if (family && strncmp(fams[f].name, family, strlen(family)))

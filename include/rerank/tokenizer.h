@@ -1,8 +1,10 @@
 /* rerank/tokenizer.h — tokenization identical to Hugging Face's fast tokenizers: BERT's
- * WordPiece (BERT, ELECTRA, DistilBERT, MPNet) and SentencePiece Unigram (XLM-RoBERTa).
+ * WordPiece (BERT, ELECTRA, DistilBERT, MPNet), SentencePiece Unigram (XLM-RoBERTa, DeBERTa-v2/v3)
+ * and byte-level BPE (RoBERTa).
  *
  * Loaded from a model directory: tokenizer.json when present (normalizer options, vocab,
- * WordPiece settings, or the Unigram pieces, charsmap and Metaspace), otherwise vocab.txt +
+ * WordPiece settings, the Unigram pieces, charsmap and Metaspace, or the BPE vocabulary and
+ * merges), otherwise vocab.txt +
  * tokenizer_config.json (WordPiece). Special-token ids ([CLS], [SEP], [PAD], [UNK]; <s>,
  * </s>, <pad>, <unk>) are looked up in the vocab, never assumed.
  *

@@ -10,6 +10,7 @@
  */
 #include "text/bpe.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,7 +159,9 @@ static rr_status load_merges(rr_bpe *bpe, const rr_vocab *vocab, const json_t *m
 rr_status rr_bpe_load(rr_bpe *bpe, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
                       const json_t *pre_tokenizer, int as_roberta, int add_prefix_space, const char *path,
                       const char **unk_name) {
+    static atomic_uint_fast64_t loads;
     *unk_name = NULL;
+    bpe->serial = (uint64_t)atomic_fetch_add(&loads, 1) + 1;
     bpe->unk_id = -1;
     bpe->use_regex = 1;
     bpe->add_prefix_space = add_prefix_space;
@@ -244,6 +247,7 @@ void rr_bpe_free(rr_bpe *bpe) {
 }
 
 void rr_bpe_scratch_free(rr_bpe_scratch *sc) {
+    free(sc->cache);
     free(sc->sym);
     free(sc->heap);
     free(sc->text);
@@ -287,10 +291,60 @@ static void push_pair(const rr_bpe *bpe, rr_bpe_scratch *sc, size_t *n, int32_t 
         heap_push(sc->heap, n, (rr_bpe_cand){(uint64_t)m->rank << 32 | (uint32_t)pos, m->id});
 }
 
-/* One word (w[0..len), raw bytes) into ids. Returns 0 when emit asked to stop, 1 to go on,
- * -1 when out of memory. */
+/* One word (w[0..len), raw bytes) into ids, through the cache when it is short. Returns 0 when
+ * emit asked to stop, 1 to go on, -1 when out of memory. */
+static int merge_word(const rr_bpe *bpe, const rr_vocab *vocab, rr_bpe_scratch *sc, const uint8_t *w,
+                      size_t len, rr_bpe_emit emit, void *ctx);
+
+/* Collects a word's ids for the cache (and passes them on). */
+typedef struct cache_fill {
+    rr_bpe_cached *slot;
+    rr_bpe_emit emit;
+    void *ctx;
+    int overflow;
+} cache_fill;
+
+static int fill_emit(void *p, int32_t id) {
+    cache_fill *f = p;
+    if (f->slot->n < RR_BPE_CACHE_IDS)
+        f->slot->ids[f->slot->n++] = id;
+    else
+        f->overflow = 1;
+    return f->emit(f->ctx, id);
+}
+
 static int word(const rr_bpe *bpe, const rr_vocab *vocab, rr_bpe_scratch *sc, const uint8_t *w, size_t len,
                 rr_bpe_emit emit, void *ctx) {
+    if (len > RR_BPE_CACHE_WORD)
+        return merge_word(bpe, vocab, sc, w, len, emit, ctx);
+    if (!sc->cache && !(sc->cache = calloc(RR_BPE_CACHE_SLOTS, sizeof *sc->cache)))
+        return -1;
+    if (sc->cache_serial != bpe->serial) { /* the encoding served another tokenizer */
+        memset(sc->cache, 0, RR_BPE_CACHE_SLOTS * sizeof *sc->cache);
+        sc->cache_serial = bpe->serial;
+    }
+    const uint64_t h = rr_vocab_hash((const char *)w, len) | 1;
+    rr_bpe_cached *slot = &sc->cache[(h >> 17) & (RR_BPE_CACHE_SLOTS - 1)];
+    if (slot->hash == h && slot->len == len && memcmp(slot->word, w, len) == 0) {
+        for (int k = 0; k < slot->n; k++)
+            if (!emit(ctx, slot->ids[k]))
+                return 0;
+        return 1;
+    }
+    slot->hash = 0;
+    slot->n = 0;
+    cache_fill f = {slot, emit, ctx, 0};
+    const int r = merge_word(bpe, vocab, sc, w, len, fill_emit, &f);
+    if (r == 1 && !f.overflow) { /* complete: emit never stopped it */
+        slot->hash = h;
+        slot->len = (uint8_t)len;
+        memcpy(slot->word, w, len);
+    }
+    return r;
+}
+
+static int merge_word(const rr_bpe *bpe, const rr_vocab *vocab, rr_bpe_scratch *sc, const uint8_t *w,
+                      size_t len, rr_bpe_emit emit, void *ctx) {
     if (bpe->ignore_merges) {
         if (!rr_grow_bytes(&sc->chars, &sc->chars_cap, 2 * len))
             return -1;

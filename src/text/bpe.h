@@ -41,6 +41,7 @@ typedef struct rr_bpe {
     int32_t unk_id;        /* a byte without a character in the vocabulary; -1: dropped */
     int fuse_unk;          /* consecutive unknown bytes make one unknown token */
     int ignore_merges;     /* a word found whole in the vocabulary is that token */
+    uint64_t serial;       /* unique to this load: an encoding's word cache belongs to one tokenizer */
 } rr_bpe;
 
 /* A candidate merge: key = rank << 32 | position of its left symbol; id: the merged token. */
@@ -49,8 +50,22 @@ typedef struct rr_bpe_cand {
     int32_t id;
 } rr_bpe_cand;
 
+/* A remembered word: its bytes and ids (tokenizers keeps such a cache too; it changes only
+ * the speed). Words of up to RR_BPE_CACHE_WORD bytes that make up to RR_BPE_CACHE_IDS tokens. */
+#define RR_BPE_CACHE_SLOTS 8192
+#define RR_BPE_CACHE_WORD 24
+#define RR_BPE_CACHE_IDS 8
+typedef struct rr_bpe_cached {
+    uint64_t hash;   /* 0: empty */
+    uint8_t len, n;  /* bytes of the word, ids */
+    uint8_t word[RR_BPE_CACHE_WORD];
+    int32_t ids[RR_BPE_CACHE_IDS];
+} rr_bpe_cached;
+
 /* Working memory of one encoding. */
 typedef struct rr_bpe_scratch {
+    rr_bpe_cached *cache;   /* [RR_BPE_CACHE_SLOTS], direct-mapped by the word's hash */
+    uint64_t cache_serial;  /* the rr_bpe.serial the cache holds words of */
     struct rr_bpe_sym *sym; /* [sym_cap] the word's symbols */
     size_t sym_cap;
     rr_bpe_cand *heap;      /* [heap_cap] */

@@ -4,7 +4,9 @@
  *  - tokenizer.json (the `tokenizers` library's own file): normalizer, pre-tokenizer, model,
  *    post-processor and added tokens. WordPiece must come with BertNormalizer +
  *    BertPreTokenizer; a Unigram model with SentencePiece's normalizers and Metaspace
- *    (sentencepiece.c). Under tokenizer_class XLMRobertaTokenizer or DebertaV2Tokenizer (or,
+ *    (sentencepiece.c); a BPE model with no normalizer and ByteLevel (bpe.c). Under
+ *    tokenizer_class RobertaTokenizer (or model_type roberta) the BPE file is read as transformers
+ *    5's class reads it: the vocabulary and merges alone. Under tokenizer_class XLMRobertaTokenizer or DebertaV2Tokenizer (or,
  *    without a tokenizer_class, config.json's model_type xlm-roberta / deberta-v2) the file
  *    is read as transformers 5's class reads it: XLM-R keeps the charsmap and sets its own
  *    pre-tokenizer; DeBERTa-v2 keeps only the vocabulary and builds its own normalizer,

@@ -1,14 +1,15 @@
-/* tests/fuzz/fuzz_tokenizer.c — WordPiece and SentencePiece Unigram over arbitrary bytes,
- * single texts and pairs with longest_first truncation, with the real all-MiniLM-L6-v2
- * vocabulary, the test XLM-R tokenizer (its real precompiled charsmap; fuzz_util.h) and the
- * test DeBERTa-v3 tokenizer (read as DebertaV2Tokenizer: regex Replace, NFC, right strip).
+/* tests/fuzz/fuzz_tokenizer.c — WordPiece, SentencePiece Unigram and byte-level BPE over
+ * arbitrary bytes, single texts and pairs with longest_first truncation, with the real
+ * all-MiniLM-L6-v2 vocabulary, the test XLM-R tokenizer (its real precompiled charsmap;
+ * fuzz_util.h), the test DeBERTa-v3 tokenizer (read as DebertaV2Tokenizer: regex Replace, NFC,
+ * right strip) and the test RoBERTa tokenizer (ByteLevel + BPE).
  * Input: byte 0 picks max_length (3..258) and the tokenizer (low bit clear: WordPiece; set:
- * SentencePiece, XLM-R's when bit 1 is clear, DeBERTa's when it is set); the rest is
+ * (byte 0 >> 1) % 3 picks XLM-R's, DeBERTa's or RoBERTa's); the rest is
  * split at the first NUL byte into the two texts of a pair (no NUL: the text is also encoded
  * alone). Invalid UTF-8 must be refused, never read past. The model directories:
  * $RR_FUZZ_MODEL (WordPiece only), else $RR_MODELS_DIR/{all-MiniLM-L6-v2,
- * test-xlmr-cross-encoder, test-deberta-cross-encoder}, else the same under
- * ~/.cache/rerank/models; each SentencePiece one is used when present (else WordPiece). */
+ * test-xlmr-cross-encoder, test-deberta-cross-encoder, test-roberta-cross-encoder}, else the same
+ * under ~/.cache/rerank/models; each of the last three is used when present (else WordPiece). */
 #include "fuzz_util.h"
 #include "rerank/tokenizer.h"
 
@@ -30,12 +31,13 @@ static rr_tokenizer *load(const char *name, int required) {
 }
 
 static rr_tokenizer *tokenizer(int which) {
-    static rr_tokenizer *toks[3];
+    static rr_tokenizer *toks[4];
     static int loaded;
     if (!loaded) {
         toks[0] = load("all-MiniLM-L6-v2", 1);
         toks[1] = getenv("RR_FUZZ_MODEL") ? NULL : load("test-xlmr-cross-encoder", 0);
         toks[2] = getenv("RR_FUZZ_MODEL") ? NULL : load("test-deberta-cross-encoder", 0);
+        toks[3] = getenv("RR_FUZZ_MODEL") ? NULL : load("test-roberta-cross-encoder", 0);
         loaded = 1;
     }
     return toks[which] ? toks[which] : toks[0];
@@ -44,7 +46,7 @@ static rr_tokenizer *tokenizer(int which) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
-    const rr_tokenizer *tok = tokenizer(!(data[0] & 1) ? 0 : data[0] & 2 ? 2 : 1);
+    const rr_tokenizer *tok = tokenizer(!(data[0] & 1) ? 0 : 1 + (data[0] >> 1) % 3);
     const int32_t max_length = 3 + data[0];
     const char *text = (const char *)data + 1;
     size--;
