@@ -40,6 +40,8 @@ typedef struct load_ctx {
     char vocab_path[4096];
     char config_path[4096];
     char special_map_path[4096];
+    char vocab_json_path[4096];
+    char merges_path[4096];
     json_t *cfg;         /* tokenizer_config.json or NULL */
     json_t *special_map; /* special_tokens_map.json or NULL */
     const char *model_dir;
@@ -423,11 +425,9 @@ static rr_status model_type_class(load_ctx *lc) {
     return RR_OK;
 }
 
-static rr_status load_tokenizer_json(load_ctx *lc) {
+/* A tokenizer.json document (root, taken over) read from path. */
+static rr_status load_tokenizer_root(load_ctx *lc, json_t *root, const char *path) {
     rr_tokenizer *tok = lc->tok;
-    const char *path = lc->json_path;
-    json_t *root;
-    RR_TRY(load_json(path, &root));
     rr_status st = RR_OK;
 #define FAIL(...)                                                                          \
     do {                                                                                   \
@@ -620,6 +620,83 @@ done:
     return st;
 #undef FAIL
 #undef TRY
+}
+
+static rr_status load_tokenizer_json(load_ctx *lc) {
+    json_t *root;
+    RR_TRY(load_json(lc->json_path, &root));
+    return load_tokenizer_root(lc, root, lc->json_path);
+}
+
+/* ---- vocab.json + merges.txt (RoBERTa's files without a tokenizer.json) ----------------- */
+
+/* merges.txt: an optional "#version" line, then one merge per line, "a b" (one space); as the
+ * tokenizers library reads it. Appended to merges as strings. */
+static rr_status read_merges_txt(const char *path, json_t *merges) {
+    char *text;
+    size_t len;
+    RR_TRY(rr_file_read_all(path, RR_TOKENIZER_FILE_MAX, &text, &len));
+    rr_status st = RR_OK;
+    size_t start = 0;
+    for (long long line = 1; start < len && st == RR_OK; line++) {
+        const char *nl = memchr(text + start, '\n', len - start);
+        size_t end = nl ? (size_t)(nl - text) : len, next = nl ? end + 1 : len;
+        if (end > start && text[end - 1] == '\r')
+            end--;
+        const char *l = text + start;
+        const size_t n = end - start;
+        start = next;
+        if (n >= 8 && memcmp(l, "#version", 8) == 0)
+            continue;
+        const char *sp = memchr(l, ' ', n);
+        if (!sp || sp == l || sp == l + n - 1 || memchr(sp + 1, ' ', (size_t)(l + n - sp - 1))) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: expected two tokens separated by one space", path, line);
+            break;
+        }
+        json_t *m = json_stringn(l, n);
+        if (!m) {
+            st = rr_error(RR_ERR_FORMAT, "%s:%lld: invalid UTF-8", path, line);
+            break;
+        }
+        if (json_array_append_new(merges, m) != 0)
+            st = rr_error(RR_ERR_NOMEM, "%s: cannot allocate the merges", path);
+    }
+    free(text);
+    return st;
+}
+
+/* transformers 5's RobertaTokenizer reads these two when a directory has no tokenizer.json
+ * (older hub checkpoints): the same tokenizer as from a tokenizer.json's BPE model. */
+static rr_status load_vocab_merges(load_ctx *lc) {
+    RR_TRY(model_type_class(lc));
+    if (!tclass_is(lc, "RobertaTokenizer"))
+        return rr_error(RR_ERR_UNSUPPORTED,
+                        "%s: vocab.json + merges.txt without a tokenizer.json are read only for RoBERTa "
+                        "(tokenizer_class RobertaTokenizer, or config.json's model_type roberta)",
+                        lc->model_dir);
+    json_t *vocab;
+    RR_TRY(load_json(lc->vocab_json_path, &vocab));
+    json_t *merges = json_array(), *model = json_object(), *root = json_object();
+    if (!merges || !model || !root) {
+        json_decref(vocab);
+        json_decref(merges);
+        json_decref(model);
+        json_decref(root);
+        return rr_error(RR_ERR_NOMEM, "%s: cannot allocate a tokenizer", lc->model_dir);
+    }
+    /* each _new call takes its value, on failure too */
+    int bad = json_object_set_new(model, "vocab", vocab);
+    bad |= json_object_set_new(model, "type", json_string("BPE"));
+    bad |= json_object_set(model, "merges", merges);
+    bad |= json_object_set_new(root, "model", model);
+    rr_status st = bad ? rr_error(RR_ERR_NOMEM, "%s: cannot allocate a tokenizer", lc->model_dir)
+                       : read_merges_txt(lc->merges_path, merges);
+    json_decref(merges);
+    if (st != RR_OK) {
+        json_decref(root);
+        return st;
+    }
+    return load_tokenizer_root(lc, root, lc->merges_path);
 }
 
 /* ---- vocab.txt + tokenizer_config.json ------------------------------------------------- */
@@ -844,7 +921,9 @@ rr_status rr_tokenizer_load(const char *model_dir, rr_tokenizer **out) {
         (st = rr_path_join(lc.config_path, sizeof lc.config_path, model_dir,
                            "tokenizer_config.json")) ||
         (st = rr_path_join(lc.special_map_path, sizeof lc.special_map_path, model_dir,
-                           "special_tokens_map.json")))
+                           "special_tokens_map.json")) ||
+        (st = rr_path_join(lc.vocab_json_path, sizeof lc.vocab_json_path, model_dir, "vocab.json")) ||
+        (st = rr_path_join(lc.merges_path, sizeof lc.merges_path, model_dir, "merges.txt")))
         goto fail;
     if ((st = load_optional_json(lc.config_path, &lc.cfg)) ||
         (st = load_optional_json(lc.special_map_path, &lc.special_map)))
@@ -853,9 +932,11 @@ rr_status rr_tokenizer_load(const char *model_dir, rr_tokenizer **out) {
         st = load_tokenizer_json(&lc);
     else if (rr_file_exists(lc.vocab_path))
         st = load_vocab_txt(&lc);
+    else if (rr_file_exists(lc.vocab_json_path) && rr_file_exists(lc.merges_path))
+        st = load_vocab_merges(&lc);
     else
-        st = rr_error(RR_ERR_NOT_FOUND, "%s: no tokenizer.json or vocab.txt in the model directory",
-                      model_dir);
+        st = rr_error(RR_ERR_NOT_FOUND, "%s: no tokenizer.json, vocab.txt, or vocab.json + merges.txt in the "
+                      "model directory", model_dir);
     if (st == RR_OK)
         st = finish(&lc);
     if (st != RR_OK)

@@ -39,7 +39,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 ROBERTA_SEED = 20261202
 ROBERTA_VOCAB = 8000
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-VARIANTS = ("base", "prefix", "mask", "unk")
+VARIANTS = ("base", "prefix", "mask", "unk", "files")
 
 README = """# test-roberta-cross-encoder (fixture)
 
@@ -148,7 +148,7 @@ def edge(args, data, src):
             assert not any(tt) and not any(h_tt)
             rec = {"variant": v, "name": name, "a": a, "b": b, "max_length": ml, "ids": ids, "type_ids": tt}
             if h_ids != ids:
-                assert v != "base", (name, ids, h_ids)
+                assert v not in ("base", "files"), (v, name, ids, h_ids)
                 rec["transformers_ids"] = h_ids
                 differ.setdefault(v, []).append(name)
             out.append(json.dumps(rec, ensure_ascii=False))
@@ -158,8 +158,8 @@ def edge(args, data, src):
 
 def step(args, data):
     import torch
-    from make_fixtures import (check_assembled, gzip_bytes, log, save_head_fixture,
-                               step_tok, write_atomic, write_ce_reference)
+    from make_fixtures import (check_assembled, gzip_bytes, log, roberta_config_args, roberta_layout,
+                               save_head_fixture, seeded_head, step_tok, write_atomic, write_ce_reference)
     from safetensors.torch import load_file
     from transformers import AutoTokenizer, BertConfig, RobertaConfig, RobertaForSequenceClassification
 
@@ -178,27 +178,12 @@ def step(args, data):
     rows = [bert_id[make_xlmr.minilm_token(make_roberta.piece(t), set(bert))] for t in tokens]
     log(f"roberta: {len(tokens)} tokens take {len(set(rows))} distinct MiniLM rows; "
         f"{sum(r == bert_id['[UNK]'] for r in rows)} take [UNK]'s")
-    config = RobertaConfig(vocab_size=len(tokens), hidden_size=bc.hidden_size, num_hidden_layers=bc.num_hidden_layers,
-                           num_attention_heads=bc.num_attention_heads, intermediate_size=bc.intermediate_size,
-                           hidden_act=bc.hidden_act, max_position_embeddings=bc.max_position_embeddings + 2,
-                           type_vocab_size=1, layer_norm_eps=bc.layer_norm_eps, pad_token_id=1, bos_token_id=0,
-                           eos_token_id=2, num_labels=1, architectures=["RobertaForSequenceClassification"])
+    config = RobertaConfig(**roberta_config_args(bc, len(tokens), "RobertaForSequenceClassification"))
     model = RobertaForSequenceClassification(config).float()
     trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
-    pos = trunk["embeddings.position_embeddings.weight"]
-    sd = {"embeddings.word_embeddings.weight": trunk["embeddings.word_embeddings.weight"][rows],
-          "embeddings.position_embeddings.weight": torch.cat([torch.zeros(2, pos.shape[1]), pos]),
-          "embeddings.token_type_embeddings.weight": trunk["embeddings.token_type_embeddings.weight"][:1],
-          "embeddings.LayerNorm.weight": trunk["embeddings.LayerNorm.weight"],
-          "embeddings.LayerNorm.bias": trunk["embeddings.LayerNorm.bias"]}
-    sd.update({k: v for k, v in trunk.items() if k.startswith("encoder.layer.")})
-    model.roberta.load_state_dict(sd, strict=True)
+    model.roberta.load_state_dict(roberta_layout(trunk, rows), strict=True)
     torch.manual_seed(ROBERTA_SEED)
-    with torch.no_grad():
-        model.classifier.dense.weight.copy_(trunk["pooler.dense.weight"])
-        model.classifier.dense.bias.copy_(trunk["pooler.dense.bias"])
-        model.classifier.out_proj.weight.normal_(0.0, 3.0)
-        model.classifier.out_proj.bias.normal_(0.0, 0.1)
+    seeded_head(trunk, model.classifier.dense, model.classifier.out_proj)
     model.eval()
     full = model.state_dict()
     scratch, d, _ = save_head_fixture(args, model, "roberta",

@@ -537,11 +537,7 @@ def build_cross_encoder(args):
         if k in want:
             assert torch.equal(model.bert.state_dict()[k], v), k
     torch.manual_seed(CE_SEED)
-    with torch.no_grad():
-        # std 3: logits spread over a few units, so that per-query orders are separated
-        # far beyond fp32 noise (with 0.1, half the queries had two docs < 1e-3 apart)
-        model.classifier.weight.normal_(0.0, 3.0)
-        model.classifier.bias.normal_(0.0, 0.1)
+    seeded_head(trunk, None, model.classifier)
     model.eval()
     log(f"ce: built BertForSequenceClassification; trunk tensors loaded {len(want)}, "
         f"not loaded (checked) {dropped}; classifier.bias = {model.classifier.bias.item():.9g}")
@@ -576,7 +572,7 @@ def save_full_model(args, model):
 def write_ce_fixture(args, model):
     import torch
     from safetensors import safe_open
-    from safetensors.torch import save_file, load_file
+    from safetensors.torch import save_file
 
     d = os.path.join(args.out, "test-cross-encoder")
     os.makedirs(d, exist_ok=True)
@@ -810,6 +806,46 @@ def write_ce_reference(args, data, scratch, model, out_name, tag):
     return tok
 
 
+def seeded_head(trunk, dense, out):
+    """The test heads' rule, after torch.manual_seed (and any draw the model makes first): dense (a
+    Linear, or None) takes MiniLM's pooler.dense; out.weight ~ Normal(0, 3.0), then out.bias ~
+    Normal(0, 0.1). Std 3: logits spread over a few units, so that per-query orders are separated
+    far beyond fp32 noise (with 0.1, half the queries had two docs < 1e-3 apart)."""
+    import torch
+
+    with torch.no_grad():
+        if dense is not None:
+            dense.weight.copy_(trunk["pooler.dense.weight"])
+            dense.bias.copy_(trunk["pooler.dense.bias"])
+        out.weight.normal_(0.0, 3.0)
+        out.bias.normal_(0.0, 0.1)
+
+
+def roberta_layout(trunk, rows):
+    """MiniLM's embeddings and layers as XLM-R's and RoBERTa's trunk (the state dict of
+    model.roberta): one word-embedding row per token (rows: MiniLM ids), positions from 2 (two
+    zero rows first), a one-row token-type table."""
+    import torch
+
+    pos = trunk["embeddings.position_embeddings.weight"]
+    sd = {"embeddings.word_embeddings.weight": trunk["embeddings.word_embeddings.weight"][rows],
+          "embeddings.position_embeddings.weight": torch.cat([torch.zeros(2, pos.shape[1]), pos]),
+          "embeddings.token_type_embeddings.weight": trunk["embeddings.token_type_embeddings.weight"][:1],
+          "embeddings.LayerNorm.weight": trunk["embeddings.LayerNorm.weight"],
+          "embeddings.LayerNorm.bias": trunk["embeddings.LayerNorm.bias"]}
+    sd.update({k: v for k, v in trunk.items() if k.startswith("encoder.layer.")})
+    return sd
+
+
+def roberta_config_args(bc, vocab_size, arch):
+    """XLMRobertaConfig's and RobertaConfig's arguments for the MiniLM trunk (bc: its BertConfig)."""
+    return dict(vocab_size=vocab_size, hidden_size=bc.hidden_size, num_hidden_layers=bc.num_hidden_layers,
+                num_attention_heads=bc.num_attention_heads, intermediate_size=bc.intermediate_size,
+                hidden_act=bc.hidden_act, max_position_embeddings=bc.max_position_embeddings + 2, type_vocab_size=1,
+                layer_norm_eps=bc.layer_norm_eps, pad_token_id=1, bos_token_id=0, eos_token_id=2, num_labels=1,
+                architectures=[arch])
+
+
 def save_head_fixture(args, model, tag, head_keys, readme, tok=None):
     """Save model to the scratch directory SCRATCH-tag with its tokenizer (MiniLM's tokenizer
     files, or tok's save_pretrained), and write the fixture directory test-TAG-cross-encoder:
@@ -922,11 +958,7 @@ def step_electra(args, data):
     assert set(trunk) - set(body) == {"embeddings.position_ids", *ELECTRA_DENSE}, set(trunk) - set(body)
     model.electra.load_state_dict(body, strict=True)
     torch.manual_seed(ELECTRA_SEED)
-    with torch.no_grad():
-        model.classifier.dense.weight.copy_(trunk["pooler.dense.weight"])
-        model.classifier.dense.bias.copy_(trunk["pooler.dense.bias"])
-        model.classifier.out_proj.weight.normal_(0.0, 3.0)
-        model.classifier.out_proj.bias.normal_(0.0, 0.1)
+    seeded_head(trunk, model.classifier.dense, model.classifier.out_proj)
     model.eval()
 
     scratch, d, head = save_head_fixture(args, model, "electra", ("classifier.out_proj.weight",
@@ -1027,11 +1059,7 @@ def step_distilbert(args, data):
                                                    trunk["embeddings.token_type_embeddings.weight"][0])
     model.distilbert.load_state_dict(sd, strict=True)
     torch.manual_seed(DISTILBERT_SEED)
-    with torch.no_grad():
-        model.pre_classifier.weight.copy_(trunk["pooler.dense.weight"])
-        model.pre_classifier.bias.copy_(trunk["pooler.dense.bias"])
-        model.classifier.weight.normal_(0.0, 3.0)
-        model.classifier.bias.normal_(0.0, 0.1)
+    seeded_head(trunk, model.pre_classifier, model.classifier)
     model.eval()
     full = model.state_dict()
     scratch, d, _ = save_head_fixture(args, model, "distilbert", ("classifier.weight", "classifier.bias"),
@@ -1173,10 +1201,7 @@ def step_mpnet(args, data):
     torch.manual_seed(MPNET_SEED)
     with torch.no_grad():
         model.mpnet.encoder.relative_attention_bias.weight.normal_(0.0, 2.0)
-        model.classifier.dense.weight.copy_(trunk["pooler.dense.weight"])
-        model.classifier.dense.bias.copy_(trunk["pooler.dense.bias"])
-        model.classifier.out_proj.weight.normal_(0.0, 3.0)
-        model.classifier.out_proj.bias.normal_(0.0, 0.1)
+    seeded_head(trunk, model.classifier.dense, model.classifier.out_proj)
     model.eval()
     full = model.state_dict()
     tok = MPNetTokenizer(vocab={t: i for i, t in enumerate(vocab)}, model_max_length=512)
@@ -1669,28 +1694,13 @@ def step_xlmr(args, data):
     rows = [bert_id[xlmr_minilm_token(p, bert_id)] for p in pieces]
     n_unk = sum(r == bert_id["[UNK]"] for r in rows)
     log(f"xlmr: {len(pieces)} pieces take {len(set(rows))} distinct MiniLM rows; {n_unk} take [UNK]'s")
-    config = XLMRobertaConfig(vocab_size=len(pieces), hidden_size=bc.hidden_size,
-                              num_hidden_layers=bc.num_hidden_layers, num_attention_heads=bc.num_attention_heads,
-                              intermediate_size=bc.intermediate_size, hidden_act=bc.hidden_act,
-                              max_position_embeddings=bc.max_position_embeddings + 2, type_vocab_size=1,
-                              layer_norm_eps=bc.layer_norm_eps, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                              num_labels=1, architectures=["XLMRobertaForSequenceClassification"])
+    config = XLMRobertaConfig(**roberta_config_args(bc, len(pieces), "XLMRobertaForSequenceClassification"))
     model = XLMRobertaForSequenceClassification(config).float()
     trunk = load_file(os.path.join(args.minilm, "model.safetensors"))
-    pos = trunk["embeddings.position_embeddings.weight"]
-    sd = {"embeddings.word_embeddings.weight": trunk["embeddings.word_embeddings.weight"][rows],
-          "embeddings.position_embeddings.weight": torch.cat([torch.zeros(2, pos.shape[1]), pos]),
-          "embeddings.token_type_embeddings.weight": trunk["embeddings.token_type_embeddings.weight"][:1],
-          "embeddings.LayerNorm.weight": trunk["embeddings.LayerNorm.weight"],
-          "embeddings.LayerNorm.bias": trunk["embeddings.LayerNorm.bias"]}
-    sd.update({k: v for k, v in trunk.items() if k.startswith("encoder.layer.")})
+    sd = roberta_layout(trunk, rows)
     model.roberta.load_state_dict(sd, strict=True)
     torch.manual_seed(XLMR_SEED)
-    with torch.no_grad():
-        model.classifier.dense.weight.copy_(trunk["pooler.dense.weight"])
-        model.classifier.dense.bias.copy_(trunk["pooler.dense.bias"])
-        model.classifier.out_proj.weight.normal_(0.0, 3.0)
-        model.classifier.out_proj.bias.normal_(0.0, 0.1)
+    seeded_head(trunk, model.classifier.dense, model.classifier.out_proj)
     model.eval()
     full = model.state_dict()
     scratch, d, _ = save_head_fixture(args, model, "xlmr", ("classifier.out_proj.weight", "classifier.out_proj.bias"),
@@ -2454,7 +2464,7 @@ def step_versions(args, tok, argv):
 
     lines = [
         f"date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')}",
-        f"command: HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python3 tests/reference/make_fixtures.py "
+        "command: HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python3 tests/reference/make_fixtures.py "
         + " ".join(argv),
         f"python: {platform.python_version()}",
         f"torch: {torch.__version__} (CPU, float32, {torch.get_num_threads()} threads)",

@@ -335,7 +335,7 @@ vocab_case("vocab-empty", "vocab.txt: empty vocabulary", "")
 vocab_case("vocab-missing-unk", "[UNK]", "[PAD]\n[CLS]\n[SEP]\n[MASK]\nalpha\n")
 vocab_case("vocab-missing-cls", "[CLS]", "[PAD]\n[UNK]\n[SEP]\n[MASK]\nalpha\n")
 vocab_case("vocab-invalid-utf8", "vocab.txt:3: invalid UTF-8", b"[PAD]\n[UNK]\n\xff\xfe\n[CLS]\n[SEP]\n")
-case("vocab-and-tokenizer-missing", SCORE_MODEL, 1, "no tokenizer.json or vocab.txt", {"pairs.tsv": PAIRS},
+case("vocab-and-tokenizer-missing", SCORE_MODEL, 1, "no tokenizer.json, vocab.txt, or vocab.json + merges.txt", {"pairs.tsv": PAIRS},
      model={"DELETE": "tokenizer.json\nvocab.txt\n"})
 
 # ---- tokenizer.json ---------------------------------------------------------------------------------
@@ -384,6 +384,25 @@ tok_case("tokjson-bpe-normalizer", 'normalizer "NFC" with a BPE model is not sup
          bpe_json(normalizer={"type": "NFC"}))
 tok_case("tokjson-bpe-pretokenizer", 'pre_tokenizer "Whitespace" with a BPE model is not supported',
          bpe_json(pre={"type": "Whitespace"}), why="only ByteLevel (GPT-2's regex and byte map) is implemented")
+
+
+# vocab.json + merges.txt (older RoBERTa checkpoints, no tokenizer.json)
+BPE_VOCAB = json.dumps({"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "a": 4, "l": 5, "\u0120": 6, "al": 7}) + "\n"
+ROBERTA_TOKCFG = json.dumps({"tokenizer_class": "RobertaTokenizer"}) + "\n"
+
+
+def merges_case(name, needle, merges, tokcfg=ROBERTA_TOKCFG, why=""):
+    case(name, SCORE_MODEL, 1, needle, {"pairs.tsv": PAIRS},
+         model={"vocab.json": BPE_VOCAB, "merges.txt": merges, "tokenizer_config.json": tokcfg,
+                "DELETE": "tokenizer.json\nvocab.txt\n"}, why=why)
+
+
+merges_case("merges-three-tokens", "merges.txt:3: expected two tokens separated by one space",
+            "#version: 0.2\na l\na l x\n")
+merges_case("merges-not-in-vocab", 'model.merges[1]: "\u0120al" is not in the vocabulary', "#version: 0.2\na l\n\u0120 al\n")
+merges_case("merges-not-roberta", "vocab.json + merges.txt without a tokenizer.json are read only for RoBERTa",
+            "a l\n", tokcfg=json.dumps({"tokenizer_class": "GPT2Tokenizer"}) + "\n",
+            why="GPT-2's own pipeline (no RobertaProcessing) is not implemented")
 
 
 # SentencePiece Unigram (XLM-RoBERTa's form): each file below differs from a valid one in one place

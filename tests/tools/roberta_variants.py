@@ -13,6 +13,8 @@ is OUT_DIR/<name>/ with SRC's files and these edits:
           tokenizer_config.json's added_tokens_decoder (roberta-base's form)
   unk     tokenizer.json's BPE with "unk_token": "<unk>" and "fuse_unk": true, and the character of
           byte 0xE9 (é's second byte) taken out of the vocabulary (every merge that uses it too)
+  files   no tokenizer.json: vocab.json and merges.txt ("#version: 0.2", then "a b" lines), the
+          files older RoBERTa checkpoints ship (files-file/ is SRC's tokenizer.json)
 
 Each, and SRC itself as base, is also written as OUT_DIR/<name>-file/ with tokenizer_config.json's
 tokenizer_class set to PreTrainedTokenizerFast: transformers 5's RobertaTokenizer keeps only the
@@ -29,7 +31,7 @@ import os
 import shutil
 import sys
 
-VARIANTS = ("prefix", "mask", "unk")
+VARIANTS = ("prefix", "mask", "unk", "files")
 GONE = "\u00e9"  # the character of byte 0xE9 in GPT-2's byte map
 
 
@@ -67,10 +69,16 @@ def variant(base, cfg, name):
     return tok, cfg
 
 
-def write(out, tok, cfg, src):
+def write(out, tok, cfg, src, files=False):
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(tok, f, indent=2, ensure_ascii=False)
+    if files:
+        with open(os.path.join(out, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(tok["model"]["vocab"], f, ensure_ascii=False)
+        with open(os.path.join(out, "merges.txt"), "w", encoding="utf-8", newline="") as f:
+            f.write("#version: 0.2\n" + "".join(" ".join(halves(m)) + "\n" for m in tok["model"]["merges"]))
+    else:
+        with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(tok, f, indent=2, ensure_ascii=False)
     with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(cfg, f, indent=2, ensure_ascii=False)
     if os.path.exists(os.path.join(src, "special_tokens_map.json")):
@@ -88,7 +96,7 @@ def main(argv):
     forms.update({v: variant(base, cfg, v) for v in VARIANTS})
     for name, (tok, c) in forms.items():
         if name != "base":
-            write(os.path.join(out, name), tok, c, src)
+            write(os.path.join(out, name), tok, c, src, files=name == "files")
         write(os.path.join(out, name + "-file"), tok, dict(c, tokenizer_class="PreTrainedTokenizerFast"), src)
 
 
