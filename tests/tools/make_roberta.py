@@ -53,10 +53,7 @@ def main(argv):
     if len(argv) != 4:
         sys.exit(__doc__.strip().split("\n")[2].strip())
     minilm, fixture, out = argv[1:]
-    with open(os.path.join(minilm, "vocab.txt"), encoding="utf-8", newline="") as f:
-        bert = f.read().split("\n")
-    if bert[-1] == "":
-        bert.pop()
+    bert = make_xlmr.minilm_vocab(minilm)
     tok = make_xlmr.read_tokenizer_json(fixture)
     model = json.loads(tok)["model"]
     if model.get("type") != "BPE":

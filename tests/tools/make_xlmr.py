@@ -66,6 +66,17 @@ def minilm_token(piece, bert):
     return "[UNK]"
 
 
+def minilm_vocab(minilm):
+    """MiniLM's vocab.txt as a list (id = index); exits when it repeats a token or lacks BERT's own."""
+    with open(os.path.join(minilm, "vocab.txt"), encoding="utf-8", newline="") as f:
+        bert = f.read().split("\n")
+    if bert[-1] == "":
+        bert.pop()
+    if len(set(bert)) != len(bert) or not set(OWN.values()) <= set(bert):
+        sys.exit(f"{minilm}/vocab.txt: repeated tokens, or no [CLS] [PAD] [SEP] [UNK] [MASK]")
+    return bert
+
+
 def read_tokenizer_json(fixture):
     """FIXTURE_DIR's tokenizer.json text (tokenizer.json, or tokenizer.json.gz decompressed)."""
     path = os.path.join(fixture, "tokenizer.json")
@@ -114,12 +125,7 @@ def main(argv):
     if len(argv) != 4:
         sys.exit(__doc__.strip().split("\n")[2].strip())
     minilm, fixture, out = argv[1:]
-    with open(os.path.join(minilm, "vocab.txt"), encoding="utf-8", newline="") as f:
-        bert = f.read().split("\n")
-    if bert[-1] == "":
-        bert.pop()
-    if len(set(bert)) != len(bert) or not set(OWN.values()) <= set(bert):
-        sys.exit(f"{minilm}/vocab.txt: repeated tokens, or no [CLS] [PAD] [SEP] [UNK] [MASK]")
+    bert = minilm_vocab(minilm)
     tok = read_tokenizer_json(fixture)
     model = json.loads(tok)["model"]
     if model.get("type") != "Unigram":

@@ -25,23 +25,16 @@ checks rerank both ways against ../fixtures/roberta_tokenizer_edge.jsonl.
 Standard library only. make_fixtures.py (--steps roberta) writes the fixture with these.
 """
 import copy
-import gzip
 import json
 import os
 import shutil
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_xlmr  # noqa: E402
+
 VARIANTS = ("prefix", "mask", "unk", "files")
 GONE = "\u00e9"  # the character of byte 0xE9 in GPT-2's byte map
-
-
-def load(src):
-    path = os.path.join(src, "tokenizer.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    with gzip.open(path + ".gz", "rt", encoding="utf-8") as f:
-        return json.load(f)
 
 
 def halves(m):
@@ -89,7 +82,7 @@ def main(argv):
     if len(argv) != 3:
         sys.exit(__doc__.strip().split("\n")[2].strip())
     src, out = argv[1:]
-    base = load(src)
+    base = json.loads(make_xlmr.read_tokenizer_json(src))
     with open(os.path.join(src, "tokenizer_config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     forms = {"base": (base, cfg)}
