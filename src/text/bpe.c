@@ -6,7 +6,9 @@
  * out (by the merged id, as tokenizers checks it, so a stale entry behaves as it does there).
  * A rescan of the word for its best pair after each merge is simpler but quadratic in the
  * word's length, and ByteLevel's words have no length limit (a 100 kB run of letters is one
- * word). No word cache: tokenizers keeps one, which changes only its speed.
+ * word). Each encoding keeps a direct-mapped cache of the short words it has merged, as
+ * tokenizers keeps one per model (2.1-2.4x on SciFact, bench/RESULTS.md); it changes only the
+ * speed.
  */
 #include "text/bpe.h"
 
@@ -291,8 +293,8 @@ static void push_pair(const rr_bpe *bpe, rr_bpe_scratch *sc, size_t *n, int32_t 
         heap_push(sc->heap, n, (rr_bpe_cand){(uint64_t)m->rank << 32 | (uint32_t)pos, m->id});
 }
 
-/* One word (w[0..len), raw bytes) into ids, through the cache when it is short. Returns 0 when
- * emit asked to stop, 1 to go on, -1 when out of memory. */
+/* One word (w[0..len), raw bytes) into ids by the merges. Returns 0 when emit asked to stop, 1
+ * to go on, -1 when out of memory. */
 static int merge_word(const rr_bpe *bpe, const rr_vocab *vocab, rr_bpe_scratch *sc, const uint8_t *w,
                       size_t len, rr_bpe_emit emit, void *ctx);
 
@@ -313,6 +315,7 @@ static int fill_emit(void *p, int32_t id) {
     return f->emit(f->ctx, id);
 }
 
+/* merge_word through the cache when the word is short; the same returns. */
 static int word(const rr_bpe *bpe, const rr_vocab *vocab, rr_bpe_scratch *sc, const uint8_t *w, size_t len,
                 rr_bpe_emit emit, void *ctx) {
     if (len > RR_BPE_CACHE_WORD)
