@@ -583,10 +583,7 @@ void rr_spm_free(rr_spm *spm) {
 void rr_spm_scratch_free(rr_spm_scratch *sc) {
     for (int k = 0; k < 3; k++)
         free(sc->buf[k]);
-    free(sc->best);
-    free(sc->from);
-    free(sc->id);
-    free(sc->path);
+    free(sc->best); /* (from, id and path live in its block) */
     free(sc->cps);
     memset(sc, 0, sizeof *sc);
 }
@@ -964,20 +961,15 @@ static int grow_lattice(rr_spm_scratch *sc, size_t n) {
     size_t c = sc->lat_cap ? sc->lat_cap : 64;
     while (c < n)
         c *= 2;
-    double *b = realloc(sc->best, c * sizeof *b);
-    if (b)
-        sc->best = b;
-    int32_t *f = realloc(sc->from, c * sizeof *f);
-    if (f)
-        sc->from = f;
-    int32_t *d = realloc(sc->id, c * sizeof *d);
-    if (d)
-        sc->id = d;
-    int32_t *q = realloc(sc->path, c * sizeof *q);
-    if (q)
-        sc->path = q;
-    if (!b || !f || !d || !q)
+    /* one block: best (doubles) first, then from, id and path; nothing in it outlives a call */
+    double *b = malloc(c * (sizeof *b + 3 * sizeof(int32_t)));
+    if (!b)
         return 0;
+    free(sc->best);
+    sc->best = b;
+    sc->from = (int32_t *)(b + c);
+    sc->id = sc->from + c;
+    sc->path = sc->id + c;
     sc->lat_cap = c;
     return 1;
 }

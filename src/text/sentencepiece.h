@@ -77,7 +77,8 @@ typedef struct rr_spm {
 typedef struct rr_spm_scratch {
     uint8_t *buf[3];    /* normalizer (two, in turn) and Metaspace output */
     size_t cap[3];
-    double *best;       /* [lat_cap] Viterbi: best score of a path ending at each byte */
+    double *best;       /* [lat_cap] Viterbi: best score of a path ending at each byte (one
+                         * allocation holds it and the three arrays below) */
     int32_t *from, *id; /* [lat_cap] where that path's last piece starts, and its id */
     int32_t *path;      /* [lat_cap] the best path's piece ends, last first */
     size_t lat_cap;
