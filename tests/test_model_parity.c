@@ -101,13 +101,34 @@ static int run(const char *cmd) {
     return system(cmd);
 }
 
+/* `rerank score --model MODELS/model` on TMP/NAME.tsv ("query\tdocument" lines), its scores into
+ * got[0..max) (--timing: the timing line in the log too). The number of scores read, or -1 when
+ * the command failed or wrote no file. */
+static int score_file(const char *bin, const char *models, const char *model, const char *tmp, const char *name,
+                      int timing, double *got, int max) {
+    char cmd[16384], path[4096];
+    snprintf(cmd, sizeof cmd, "%s score --model %s/%s --pairs %s/%s.tsv --output %s/%s.scores%s", bin, models, model,
+             tmp, name, tmp, name, timing ? " --timing" : "");
+    if (run(cmd) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%s.scores", tmp, name);
+    FILE *sf = fopen(path, "r");
+    if (!sf)
+        return -1;
+    int n = 0;
+    while (n < max && fscanf(sf, "%lf", &got[n]) == 1)
+        n++;
+    fclose(sf);
+    return n;
+}
+
 /* A cross-encoder against PyTorch: the fixture's "qid\tdocid\tlogit" lines (a query's pairs
  * consecutive) scored by `rerank score --model MODELS/model`: every logit within 1e-4, every
  * query's order identical. Every stride-th query is kept. Non-zero when a REQUIRE failed. */
 static int check_cross_encoder(const char *repo, const char *models, const char *bin, const char *tmp,
                                 int stride, const text_list *corpus, const text_list *queries,
                                 const char *fixture, const char *model, int min_pairs, int min_queries) {
-    char path[4096], cmd[16384];
+    char path[4096];
     snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
     FILE *pf = fopen(path, "r");
     REQUIRE(pf, "cannot open %s", path);
@@ -136,18 +157,9 @@ static int check_cross_encoder(const char *repo, const char *models, const char 
     fclose(pf);
     fclose(pairs);
     CHECK(np >= min_pairs / stride);
-    snprintf(cmd, sizeof cmd, "%s score --model %s/%s --pairs %s/pairs.tsv --output %s/scores.txt --timing",
-             bin, models, model, tmp, tmp);
-    CHECK(run(cmd) == 0);
-    snprintf(path, sizeof path, "%s/scores.txt", tmp);
-    FILE *sf = fopen(path, "r");
-    REQUIRE(sf, "no scores written");
     static double got[MAXP];
-    int ng = 0;
-    while (ng < MAXP && fscanf(sf, "%lf", &got[ng]) == 1)
-        ng++;
-    fclose(sf);
-    REQUIRE(ng == np, "%d scores for %d pairs", ng, np);
+    const int ng = score_file(bin, models, model, tmp, "pairs", 1, got, MAXP);
+    REQUIRE(ng == np, "%s: %d scores for %d pairs (-1: scoring failed)", model, ng, np);
     double worst = 0;
     int worst_i = 0;
     for (int i = 0; i < np; i++) {
@@ -225,7 +237,7 @@ static int check_trunk_embed(const char *repo, const char *models, const char *b
 /* ce_pad_pairs.tsv: "model\tquery\tdocument\tlogit", texts that hold the literal "<pad>" (the
  * pad token, whose position MPNet and XLM-R skip): `rerank score` within 1e-4 of PyTorch. */
 static int check_pad_positions(const char *repo, const char *models, const char *bin, const char *tmp) {
-    char path[4096], cmd[16384], model[128] = "";
+    char path[4096], model[128] = "";
     snprintf(path, sizeof path, "%s/tests/fixtures/ce_pad_pairs.tsv", repo);
     FILE *f = fopen(path, "r");
     REQUIRE(f, "cannot open %s", path);
@@ -246,19 +258,12 @@ static int check_pad_positions(const char *repo, const char *models, const char 
         }
         if (np && (!more || strcmp(m, model))) { /* score the previous model's pairs */
             fclose(pairs);
-            snprintf(cmd, sizeof cmd, "%s score --model %s/%s --pairs %s/pad_pairs.tsv --output %s/pad_scores.txt",
-                     bin, models, model, tmp, tmp);
-            CHECK(run(cmd) == 0);
-            snprintf(path, sizeof path, "%s/pad_scores.txt", tmp);
-            FILE *sf = fopen(path, "r");
-            REQUIRE(sf, "no scores written");
-            double worst = 0, got;
-            int ng = 0;
-            while (ng < np && fscanf(sf, "%lf", &got) == 1) {
-                const double d = fabs(got - want[ng++]);
+            double got[MAXP], worst = 0;
+            const int ng = score_file(bin, models, model, tmp, "pad_pairs", 0, got, np);
+            for (int i = 0; i < ng; i++) {
+                const double d = fabs(got[i] - want[i]);
                 worst = d > worst || d != d ? d : worst;
             }
-            fclose(sf);
             printf("%s, texts holding \"<pad>\": %d pairs, max abs diff %.3g\n", model, np, worst);
             CHECK_MSG(ng == np && worst <= 1e-4, "%s: %d of %d scores, max abs diff %g", model, ng, np, worst);
             models_checked++;
