@@ -811,8 +811,8 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
  * written by transformers 5.24; tests/fixtures/test-roberta-cross-encoder/README.md) and its
  * variants (tests/tools/roberta_variants.py), each read as transformers' RobertaTokenizer and as
  * the file says, against roberta_tokenizer_edge.jsonl and roberta_tokenizer_scifact.tsv.gz. */
-enum { ROBERTA_VARIANTS = 5 };
-static const char *const kRobVariants[ROBERTA_VARIANTS] = {"base", "prefix", "mask", "unk", "files"};
+enum { ROBERTA_VARIANTS = 6 };
+static const char *const kRobVariants[ROBERTA_VARIANTS] = {"base", "prefix", "mask", "unk", "decoder", "files"};
 
 static int test_roberta(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
     char model_dir[4096], vdir[4096], cmd[16384], path[8400];

@@ -39,7 +39,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 ROBERTA_SEED = 20261202
 ROBERTA_VOCAB = 8000
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-VARIANTS = ("base", "prefix", "mask", "unk", "files")
+VARIANTS = ("base", "prefix", "mask", "unk", "decoder", "files")
 
 README = """# test-roberta-cross-encoder (fixture)
 

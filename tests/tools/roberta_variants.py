@@ -13,6 +13,8 @@ is OUT_DIR/<name>/ with SRC's files and these edits:
           tokenizer_config.json's added_tokens_decoder (roberta-base's form)
   unk     tokenizer.json's BPE with "unk_token": "<unk>" and "fuse_unk": true, and the character of
           byte 0xE9 (é's second byte) taken out of the vocabulary (every merge that uses it too)
+  decoder tokenizer_config.json with added_tokens_decoder as transformers 4.x writes it, <mask>
+          with "lstrip": true there only (tokenizer.json as SRC's)
   files   no tokenizer.json: vocab.json and merges.txt ("#version: 0.2", then "a b" lines), the
           files older RoBERTa checkpoints ship (files-file/ is SRC's tokenizer.json)
 
@@ -33,7 +35,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_xlmr  # noqa: E402
 
-VARIANTS = ("prefix", "mask", "unk", "files")
+VARIANTS = ("prefix", "mask", "unk", "decoder", "files")
 GONE = "\u00e9"  # the character of byte 0xE9 in GPT-2's byte map
 
 
@@ -53,6 +55,11 @@ def variant(base, cfg, name):
         for t in cfg.get("added_tokens_decoder", {}).values():
             if t["content"] == "<mask>":
                 t["lstrip"] = True
+    elif name == "decoder":
+        cfg["added_tokens_decoder"] = {
+            str(t["id"]): {"content": t["content"], "lstrip": t["content"] == "<mask>", "normalized": False,
+                           "rstrip": False, "single_word": False, "special": True}
+            for t in tok["added_tokens"]}
     elif name == "unk":
         model = tok["model"]
         model["unk_token"] = "<unk>"
