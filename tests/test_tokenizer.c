@@ -756,6 +756,30 @@ static void test_variant_edges(const char *path, const char *const *names, int n
            path, lines[0], nvar, differ, bad);
 }
 
+/* The variants tests/tools/SCRIPT writes from the assembled model MODELS/NAME, loaded into
+ * toks[2v] (the class's reading; variant 0 is the model directory itself) and toks[2v + 1] (the
+ * "-file" directory); the variant directories are removed. Non-zero when a REQUIRE failed. */
+static int load_variants(const char *models, const char *name, const char *repo, const char *script,
+                         const char *const *names, int n, rr_tokenizer **toks) {
+    char model_dir[4096], vdir[4096], cmd[16384], path[8400];
+    snprintf(model_dir, sizeof model_dir, "%s/%s", models, name);
+    struct stat st;
+    REQUIRE(stat(model_dir, &st) == 0, "%s: model not present (scripts/setup.sh assembles it)", model_dir);
+    REQUIRE(make_temp_dir(vdir, sizeof vdir), "mkdtemp: %s", strerror(errno));
+    snprintf(cmd, sizeof cmd, "python3 '%s/tests/tools/%s' '%s' '%s'", repo, script, model_dir, vdir);
+    REQUIRE(system(cmd) == 0, "%s failed", cmd);
+    for (int v = 0; v < n; v++)
+        for (int f = 0; f < 2; f++) {
+            if (v == 0 && f == 0)
+                snprintf(path, sizeof path, "%s", model_dir);
+            else
+                snprintf(path, sizeof path, "%s/%s%s", vdir, names[v], f ? "-file" : "");
+            REQUIRE(rr_tokenizer_load(path, &toks[2 * v + f]) == RR_OK, "%s: %s", path, rr_last_error());
+        }
+    remove_variants(vdir, names, n);
+    return 0;
+}
+
 /* The test XLM-R tokenizer (test-xlmr-cross-encoder: a SentencePiece model trained on SciFact,
  * written by transformers 5.24; tests/fixtures/test-xlmr-cross-encoder/README.md) and its
  * variants in the forms hub checkpoints ship (tests/tools/xlmr_variants.py), against
@@ -767,41 +791,28 @@ enum { XLMR_VARIANTS = 6 };
 static const char *const kXlmrVariants[XLMR_VARIANTS] = {"base", "legacy", "plain", "first", "never", "strip"};
 
 static int test_xlmr(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
-    char model_dir[4096], vdir[4096], cmd[16384], path[8400];
-    snprintf(model_dir, sizeof model_dir, "%s/test-xlmr-cross-encoder", models);
-    struct stat st;
-    REQUIRE(stat(model_dir, &st) == 0, "%s: model not present (scripts/setup.sh assembles it)", model_dir);
-    REQUIRE(make_temp_dir(vdir, sizeof vdir), "mkdtemp: %s", strerror(errno));
-    snprintf(cmd, sizeof cmd, "python3 '%s/tests/tools/xlmr_variants.py' '%s' '%s'", repo, model_dir, vdir);
-    REQUIRE(system(cmd) == 0, "%s failed", cmd);
-    rr_tokenizer *toks[XLMR_VARIANTS][2] = {{NULL}};
-    for (int v = 0; v < XLMR_VARIANTS; v++)
-        for (int f = 0; f < 2; f++) {
-            if (v == 0 && f == 0)
-                snprintf(path, sizeof path, "%s", model_dir);
-            else
-                snprintf(path, sizeof path, "%s/%s%s", vdir, kXlmrVariants[v], f ? "-file" : "");
-            REQUIRE(rr_tokenizer_load(path, &toks[v][f]) == RR_OK, "%s: %s", path, rr_last_error());
-        }
-    remove_variants(vdir, kXlmrVariants, XLMR_VARIANTS);
+    char path[8400];
+    rr_tokenizer *toks[2 * XLMR_VARIANTS] = {NULL};
+    if (load_variants(models, "test-xlmr-cross-encoder", repo, "xlmr_variants.py", kXlmrVariants, XLMR_VARIANTS,
+                      toks))
+        return 1;
 
-    rr_tokenizer_info info = rr_tokenizer_get_info(toks[0][0]);
+    rr_tokenizer_info info = rr_tokenizer_get_info(toks[0]);
     CHECK_MSG(info.vocab_size == 8002 && info.unk_id == 3 && info.pad_id == 1 && info.cls_id == 0 &&
                   info.sep_id == 2 && info.pair_seps == 2 && info.pair_second_type == 0,
               "XLM-R info: vocab %d unk %d pad %d cls %d sep %d seps %d type %d", info.vocab_size, info.unk_id,
               info.pad_id, info.cls_id, info.sep_id, info.pair_seps, info.pair_second_type);
 
     snprintf(path, sizeof path, "%s/tests/fixtures/xlmr_tokenizer_edge.jsonl", repo);
-    test_variant_edges(path, kXlmrVariants, XLMR_VARIANTS, &toks[0][0], 100, 0);
+    test_variant_edges(path, kXlmrVariants, XLMR_VARIANTS, toks, 100, 0);
 
     snprintf(path, sizeof path, "%s/tests/fixtures/xlmr_tokenizer_scifact.tsv.gz", repo);
-    rr_tokenizer *const base[2] = {toks[0][0], toks[0][1]};
+    rr_tokenizer *const base[2] = {toks[0], toks[1]};
     const char *const labels[2] = {"XLM-R tokenizer", "XLM-R tokenizer, as the file says"};
     test_scifact_fixture(path, queries, docs, base, labels, 2);
-    report_throughput(toks[0][0], "SentencePiece Unigram", docs, queries);
-    for (int v = 0; v < XLMR_VARIANTS; v++)
-        for (int f = 0; f < 2; f++)
-            rr_tokenizer_free(toks[v][f]);
+    report_throughput(toks[0], "SentencePiece Unigram", docs, queries);
+    for (int k = 0; k < 2 * XLMR_VARIANTS; k++)
+        rr_tokenizer_free(toks[k]);
     return 0;
 }
 
@@ -815,23 +826,11 @@ enum { ROBERTA_VARIANTS = 6 };
 static const char *const kRobVariants[ROBERTA_VARIANTS] = {"base", "prefix", "mask", "unk", "decoder", "files"};
 
 static int test_roberta(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
-    char model_dir[4096], vdir[4096], cmd[16384], path[8400];
-    snprintf(model_dir, sizeof model_dir, "%s/test-roberta-cross-encoder", models);
-    struct stat st;
-    REQUIRE(stat(model_dir, &st) == 0, "%s: model not present (scripts/setup.sh assembles it)", model_dir);
-    REQUIRE(make_temp_dir(vdir, sizeof vdir), "mkdtemp: %s", strerror(errno));
-    snprintf(cmd, sizeof cmd, "python3 '%s/tests/tools/roberta_variants.py' '%s' '%s'", repo, model_dir, vdir);
-    REQUIRE(system(cmd) == 0, "%s failed", cmd);
+    char path[8400];
     rr_tokenizer *toks[2 * ROBERTA_VARIANTS] = {NULL};
-    for (int v = 0; v < ROBERTA_VARIANTS; v++)
-        for (int f = 0; f < 2; f++) {
-            if (v == 0 && f == 0)
-                snprintf(path, sizeof path, "%s", model_dir);
-            else
-                snprintf(path, sizeof path, "%s/%s%s", vdir, kRobVariants[v], f ? "-file" : "");
-            REQUIRE(rr_tokenizer_load(path, &toks[2 * v + f]) == RR_OK, "%s: %s", path, rr_last_error());
-        }
-    remove_variants(vdir, kRobVariants, ROBERTA_VARIANTS);
+    if (load_variants(models, "test-roberta-cross-encoder", repo, "roberta_variants.py", kRobVariants,
+                      ROBERTA_VARIANTS, toks))
+        return 1;
 
     rr_tokenizer_info info = rr_tokenizer_get_info(toks[0]);
     CHECK_MSG(info.vocab_size == 8000 && info.unk_id == 3 && info.pad_id == 1 && info.cls_id == 0 &&

@@ -17,12 +17,10 @@ tokenizer transformers saved (tests/fixtures/test-roberta-cross-encoder/README.m
 """
 import json
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_xlmr  # noqa: E402
-import st_min  # noqa: E402
 
 
 def byte_decoder():
@@ -62,23 +60,7 @@ def main(argv):
     if [i for _, i in by_id] != list(range(len(by_id))):
         sys.exit(f"{fixture}: tokenizer.json's vocabulary ids are not 0..n-1")
     pieces = [piece(t) for t, _ in by_id]
-    with open(os.path.join(fixture, "config.json"), encoding="utf-8") as f:
-        if json.load(f)["vocab_size"] != len(pieces):
-            sys.exit(f"{fixture}: config.json's vocab_size is not the tokenizer's {len(pieces)}")
-    os.makedirs(out, exist_ok=True)
-    shutil.copyfile(os.path.join(fixture, "config.json"), os.path.join(out, "config.json"))
-    st_min.write(os.path.join(out, "model.safetensors"),
-                 make_xlmr.tensors(st_min.read(os.path.join(minilm, "model.safetensors")),
-                                   st_min.read(os.path.join(fixture, "head.safetensors")), bert, pieces))
-    with open(os.path.join(out, "tokenizer.json"), "wb") as f:
-        f.write(tok)
-    shutil.copyfile(os.path.join(fixture, "tokenizer_config.json"), os.path.join(out, "tokenizer_config.json"))
-    with open(os.path.join(fixture, "tokenizer_config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
-    special = {k: v for k, v in cfg.items() if k in make_xlmr.SPECIAL_KEYS and isinstance(v, str)}
-    with open(os.path.join(out, "special_tokens_map.json"), "w", encoding="utf-8", newline="") as f:
-        f.write(json.dumps(special, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-
+    make_xlmr.assemble(minilm, fixture, out, bert, tok, pieces)
 
 if __name__ == "__main__":
     main(sys.argv)

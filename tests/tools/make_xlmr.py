@@ -131,6 +131,13 @@ def main(argv):
     if model.get("type") != "Unigram":
         sys.exit(f"{fixture}: tokenizer.json's model is not Unigram")
     pieces = [p for p, _ in model["vocab"]]
+    assemble(minilm, fixture, out, bert, tok, pieces)
+
+
+def assemble(minilm, fixture, out, bert, tok, pieces):
+    """OUT_DIR from the fixture: config.json, model.safetensors (tensors() with one MiniLM row per
+    piece), tokenizer.json (tok, its bytes), tokenizer_config.json and special_tokens_map.json. Shared
+    with make_roberta.py."""
     with open(os.path.join(fixture, "config.json"), encoding="utf-8") as f:
         if json.load(f)["vocab_size"] != len(pieces):
             sys.exit(f"{fixture}: config.json's vocab_size is not the tokenizer's {len(pieces)}")
