@@ -27,14 +27,16 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 # AVX2, name the core it would use (test_chunks cuda: 65 -> 42 s). The results stay within every
 # test's tolerance; a core the user named is kept.
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
-  core="$(OPENBLAS_VERBOSE=2 "$REPO/build/rerank" --version 2>&1 >/dev/null | sed -n 's/^Core: //p')"
-  flags=" $(grep -m1 '^flags' /proc/cpuinfo) "
+  core="$( (OPENBLAS_VERBOSE=2 "$REPO/build/rerank" --version 2>&1 >/dev/null || true) | sed -n 's/^Core: //p')"
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo || true) " # (x86 only: other CPUs have no flags line)
   has() { for f in "$@"; do case "$flags" in *" $f "*) ;; *) return 1 ;; esac; done; }
   if [ "$core" = Prescott ]; then
     if has avx512f avx512bw avx512dq avx512vl avx512cd; then export OPENBLAS_CORETYPE=SkylakeX
     elif has avx2 fma; then export OPENBLAS_CORETYPE=Haswell
     fi
-    [ -n "${OPENBLAS_CORETYPE:-}" ] && echo "test: OpenBLAS took this CPU for a Prescott core; OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" >&2
+    if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+      echo "test: OpenBLAS took this CPU for a Prescott core; OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" >&2
+    fi
   fi
 fi
 echo "== ctest: Release build" >&2
