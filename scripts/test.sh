@@ -18,7 +18,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="$(nproc)"
 # ctest runs $JOBS tests at once and each starts $JOBS OpenMP threads (ours, OpenBLAS's): threads
 # that spin while they wait take the cores from the other tests (measured, two tests side by side
-# on 2 cores: 250 -> 238 s and 80 -> 62 s). Sleeping waits cost a test alone nothing it shows here.
+# on 2 cores: 250 -> 238 s and 80 -> 62 s). What sleeping waits cost a test run alone (slow_ci) was
+# not measured.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 # OpenBLAS picks its kernels when it loads, and takes a CPU it does not know for a Prescott (SSE3)
 # core: Debian's 0.3.21 does so on this project's machines (Xeon model 207). Its products are
