@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
     if (getenv("RR_CUDA_LN"))
         snprintf(ln_env, sizeof ln_env, "%s", getenv("RR_CUDA_LN"));
     for (int prec = 0; prec < 3; prec++) {
-        rr_backend_limits lim = {T, S, 512, H, heads, 0, (rr_precision)prec, I, 0, 0};
+        rr_backend_limits lim = {T, S, 512, H, heads, 0, (rr_precision)prec, I, 0, 0, 0};
         rr_backend *be;
         if (rr_backend_cuda_create(&lim, &be)) {
             fprintf(stderr, "cuda backend: %s\n", rr_last_error());
@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
         be->ops->embed(be, word, pos, type, g, b, 1e-12f, V, 2, x);
         be->ops->linear(be, x, T, H, wqkv, bqkv, 3 * H, RR_ACT_NONE, qkv);
         be->ops->linear(be, x, T, H, w1, b1, I, RR_ACT_GELU, ff);
-        rr_classifier_head head = {wo, bo, RR_ACT_TANH, b1, b2, 1};
+        rr_classifier_head head = {wo, bo, RR_ACT_TANH, b1, b2, 1, RR_POOL_CLS, NULL, NULL, 0.0f};
         float dummy;
         be->ops->download(be, &dummy, out, 4); /* drain */
         const double es = prec ? 2.0 : 4.0;

@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rr_linear_rate: --threads, --tokens and --reps must be positive\n");
         return 2;
     }
-    rr_backend_limits lim = {M, 1, M, H, 12, threads, RR_PRECISION_FP32, inter, 0, 0};
+    rr_backend_limits lim = {M, 1, M, H, 12, threads, RR_PRECISION_FP32, inter, 0, 0, 0};
     rr_backend *be = NULL;
     if (rr_backend_cpu_create(&lim, &be) != RR_OK) {
         fprintf(stderr, "rr_linear_rate: %s\n", rr_last_error());

@@ -57,7 +57,7 @@ static void ref_layernorm(double *y, const float *g, const float *b, int H, doub
 static int check_linear_invariance(void) {
     const int H = 384, I = 1536, T = 301;
     static const int shapes[][2] = {{H, 3 * H}, {H, H}, {H, I}, {I, H}, {H, 2}}; /* K, N */
-    rr_backend_limits lim = {T, 1, T, H, 12, 2, RR_PRECISION_FP32, I, 0, 0};
+    rr_backend_limits lim = {T, 1, T, H, 12, 2, RR_PRECISION_FP32, I, 0, 0, 0};
     rr_backend *be2 = NULL, *be1 = NULL;
     REQUIRE(rr_backend_cpu_create(&lim, &be2) == RR_OK, "cpu backend: %s", rr_last_error());
     lim.threads = 1;
@@ -166,7 +166,7 @@ static int check_attention_shapes(void) {
         const int di = variant % 2, biased = variant == 2 || variant == 3, rel = variant >= 4 ? variant - 3 : 0;
         const int H = dims[di][0], heads = dims[di][1], d = H / heads;
         const char *vname = names[rel ? 1 + rel : biased];
-        rr_backend_limits lim = {T, S, 512, H, heads, 2, RR_PRECISION_FP32, 4 * H, biased, rel ? 512 : 0};
+        rr_backend_limits lim = {T, S, 512, H, heads, 2, RR_PRECISION_FP32, 4 * H, biased, rel ? 512 : 0, 0};
         rr_backend *be2 = NULL, *be1 = NULL;
         REQUIRE(rr_backend_cpu_create(&lim, &be2) == RR_OK, "cpu backend: %s", rr_last_error());
         lim.threads = 1;
@@ -257,7 +257,7 @@ int main(void) {
         ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
         types[t] = t % 3 == 0;
     }
-    rr_backend_limits lim = {T, S, 64, H, heads, 2, RR_PRECISION_FP32, I, 0, 0};
+    rr_backend_limits lim = {T, S, 64, H, heads, 2, RR_PRECISION_FP32, I, 0, 0, 0};
     rr_backend *be;
     REQUIRE(rr_backend_cpu_create(&lim, &be) == RR_OK, "backend");
     rr_pass pass = {S, T, 64, ids, types, cu};

@@ -190,7 +190,7 @@ static int run_shape(const shape *sh, rr_precision prec) {
         ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
         types[t] = (t * 7) % 3 == 0;
     }
-    rr_backend_limits lim = {T > maxlen ? T : maxlen, S, maxlen, H, sh->heads, 0, prec, 3 * H > sh->I ? 3 * H : sh->I, 0, 64};
+    rr_backend_limits lim = {T > maxlen ? T : maxlen, S, maxlen, H, sh->heads, 0, prec, 3 * H > sh->I ? 3 * H : sh->I, 0, 64, 0};
     rr_backend_limits cpu_lim = lim;
     cpu_lim.precision = RR_PRECISION_FP32;
     pair_be p = {NULL, NULL, prec, prec == RR_PRECISION_FP32 ? 4 : 2};
@@ -436,8 +436,8 @@ layernorm:
     /* BERT's head (pooler + tanh), ELECTRA's (dense + GELU), DistilBERT's (dense + ReLU) */
     for (int act = 0; act < 3; act++) {
         const rr_activation pa = act == 2 ? RR_ACT_RELU : act ? RR_ACT_GELU : RR_ACT_TANH;
-        rr_classifier_head hc = {CW(o_pw), CW(o_pb), pa, CW(o_cw), CW(o_cb), 2};
-        rr_classifier_head hg = {GW(o_pw), GW(o_pb), pa, GW(o_cw), GW(o_cb), 2};
+        rr_classifier_head hc = {CW(o_pw), CW(o_pb), pa, CW(o_cw), CW(o_cb), 2, RR_POOL_CLS, NULL, NULL, 0.0f};
+        rr_classifier_head hg = {GW(o_pw), GW(o_pb), pa, GW(o_cw), GW(o_cb), 2, RR_POOL_CLS, NULL, NULL, 0.0f};
         buf logits = out;
         logits.n = (size_t)S * 2;
         logits.bytes = logits.n * 4;

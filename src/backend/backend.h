@@ -42,14 +42,18 @@ typedef enum rr_precision {
     RR_PRECISION_FP16      /* fp16 storage, likewise */
 } rr_precision;
 
-/* The sequence-classification head: CLS → tanh(pooler) → classifier. */
+/* The sequence-classification head: CLS → tanh(pooler) → classifier. ModernBERT's adds a
+ * LayerNorm after the activation and may pool the mean of the tokens instead of CLS. */
 typedef struct rr_classifier_head {
     const float *pooler_w; /* [H, H] */
-    const float *pooler_b; /* [H] */
+    const float *pooler_b; /* [H] or NULL */
     rr_activation pooler_act; /* RR_ACT_TANH (BERT's pooler), _GELU (ELECTRA's), _RELU (DistilBERT's) */
     const float *cls_w;    /* [N, H] */
     const float *cls_b;    /* [N] */
     int32_t num_labels;    /* N */
+    rr_pooling pool;       /* RR_POOL_MEAN: the mean of the sequence's tokens; else its first token */
+    const float *norm_g, *norm_b; /* [H]: LayerNorm (eps norm_eps) after the activation; NULL: none */
+    float norm_eps;
 } rr_classifier_head;
 
 typedef struct rr_backend_limits {
@@ -63,6 +67,8 @@ typedef struct rr_backend_limits {
     int32_t max_width;    /* largest K or N of a `linear` (max(3H, I)); 0 = unknown */
     int rel_attention_bias; /* 1: attention adds be->attn_bias (MPNet; CUDA: the SIMT kernel) */
     int32_t rel_rows;   /* DeBERTa: rows of the relative-position tables (be->rel_posk); 0 = none */
+    int prenorm;        /* ModernBERT: the model calls add_norm, rope and glu, and sets attn_window
+                         * (the CPU backend only, for now: CUDA refuses such limits) */
 } rr_backend_limits;
 
 typedef struct rr_backend rr_backend;
@@ -115,6 +121,19 @@ typedef struct rr_backend_ops {
     /* Profiling: the work enqueued from now until the next mark (or the pass's end) is of
      * kind `kind` (rr_op_kind). NULL where the backend does not profile. */
     void (*mark)(rr_backend *be, int kind);
+    /* ModernBERT's ops, NULL where a backend does not run it (CUDA, for now) */
+    /* Pre-LayerNorm layers (ModernBERT): x[T,H] += r (r NULL: nothing added), then
+     * y[T,H] = LayerNorm(x); y != x */
+    rr_status (*add_norm)(rr_backend *be, float *x, const float *r, const float *gamma,
+                          const float *beta, float eps, float *y);
+    /* Rotary positions (RoPE, rotate-half form) on the Q and K thirds of qkv[T,3H], in place:
+     * for each head and i < d/2, with p the token's index in its sequence,
+     *   (a, b) = (v[i], v[i + d/2]) → (a · cos[p][i] − b · sin[p][i], b · cos[p][i] + a · sin[p][i]);
+     * cos, sin: [limits.max_seqlen, d/2] fp32 tables (backend memory) */
+    rr_status (*rope)(rr_backend *be, float *qkv, const float *cos, const float *sin);
+    /* Gated feed-forward (GeGLU): y[t][i] = act(x[t][i]) · x[t][inter + i] for t < T, i < inter,
+     * from x[T, 2 · inter]; y does not overlap x */
+    rr_status (*glu)(rr_backend *be, const float *x, int32_t T, int32_t inter, rr_activation act, float *y);
 } rr_backend_ops;
 
 /* The kinds of rr_backend_ops.mark (the order of rr_model_stats.op_seconds). */
@@ -159,6 +178,9 @@ struct rr_backend {
     const int32_t *rel_idx;
     int32_t score_factor;
     const float *rel_posk, *rel_posq;
+    /* ModernBERT's sliding layers: with attn_window > 0 query i attends key j of its sequence
+     * only when |i − j| <= attn_window; 0: every key. Set by the model before each attention. */
+    int32_t attn_window;
     /* Device time of the pass the last `wait` completed, and of the device's idle time since
      * the pass before it ended (seconds; the CUDA backend measures both with events, the CPU
      * leaves 0). The model sums them into rr_model_stats. */

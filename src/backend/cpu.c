@@ -378,6 +378,9 @@ static rr_status cpu_linear(rr_backend *be, const float *x, int32_t M, int32_t K
         } else if (act == RR_ACT_RELU) {
             for (int32_t n = 0; n < N; n++)
                 row[n] = row[n] < 0.0f ? 0.0f : row[n];
+        } else if (act == RR_ACT_SILU) {
+            for (int32_t n = 0; n < N; n++)
+                row[n] = row[n] / (1.0f + expf(-row[n]));
         }
     }
     return RR_OK;
@@ -442,10 +445,12 @@ typedef struct rel_terms {
 
 /* bias: NULL, or this head's relative position bias at offset 0 (bias[j − i] for key j,
  * query i; MPNet), added to the scaled scores as transformers adds it; rel: NULL, or DeBERTa's
- * tables, whose terms are added to the scaled scores as c2p + p2c (transformers' rel_att) */
+ * tables, whose terms are added to the scaled scores as c2p + p2c (transformers' rel_att);
+ * window > 0: query i's softmax runs over the keys |i − j| <= window only, the others weigh
+ * exactly 0 (ModernBERT's sliding layers) */
 static void attention_task(const cpu_backend *c, const float *Q, const float *K, const float *V, int ld,
-                           int L, int d, float scale, const float *bias, const rel_terms *rel, float *S,
-                           float *rsum, float *kp, float *vp, float *O, int ldo) {
+                           int L, int d, float scale, const float *bias, const rel_terms *rel, int window,
+                           float *S, float *rsum, float *kp, float *vp, float *O, int ldo) {
     pack_panels(kp, K, d, L, (size_t)ld, 1); /* Kᵀ: column j of B is key j */
     panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
     int lo = 0, nr = 0;
@@ -479,15 +484,21 @@ static void attention_task(const cpu_backend *c, const float *Q, const float *K,
                 row[j] += (rel->posk ? cr[r] : 0.0f) + (rel->posq ? rel->p2c[(size_t)j * nr + r - lo] : 0.0f);
             }
         }
-        float mx = row[0], sum = 0.0f;
+        const int j0 = window > 0 && i - window > 0 ? i - window : 0,
+                  j1 = window > 0 && i + window < L - 1 ? i + window : L - 1;
+        float mx = row[j0], sum = 0.0f;
 #pragma omp simd reduction(max : mx)
-        for (int j = 1; j < L; j++)
+        for (int j = j0 + 1; j <= j1; j++)
             mx = row[j] > mx ? row[j] : mx;
 #pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < L; j++) {
+        for (int j = j0; j <= j1; j++) {
             row[j] = fast_expf(row[j] - mx);
             sum += row[j];
         }
+        for (int j = 0; j < j0; j++)
+            row[j] = 0.0f;
+        for (int j = j1 + 1; j < L; j++)
+            row[j] = 0.0f;
         rsum[i] = 1.0f / sum;
     }
     pack_panels(vp, V, L, d, 1, (size_t)ld);
@@ -515,7 +526,8 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
                          be->rel_posq ? be->rel_posq + (size_t)h * d : NULL, H,
                          be->rel_idx ? be->rel_idx + be->limits.max_seqlen - 1 : NULL, base + c->off_c2p,
                          base + c->off_p2c, base + c->off_ppack};
-        attention_task(c, Q, Q + H, Q + 2 * H, 3 * H, L, d, scale, bias, be->rel_idx ? &rel : NULL, base,
+        attention_task(c, Q, Q + H, Q + 2 * H, 3 * H, L, d, scale, bias, be->rel_idx ? &rel : NULL,
+                       be->attn_window, base,
                        base + c->off_rsum, base + c->off_kpack, base + c->off_vpack,
                        out + (size_t)start * H + (size_t)h * d, H);
     }
@@ -534,6 +546,65 @@ static rr_status cpu_add_layernorm(rr_backend *be, float *x, const float *r, con
         for (int i = 0; i < H; i++)
             y[i] += z[i];
         layernorm_row(y, gamma, beta, H, eps);
+    }
+    return RR_OK;
+}
+
+static rr_status cpu_add_norm(rr_backend *be, float *x, const float *r, const float *gamma, const float *beta,
+                              float eps, float *y) {
+    const int H = be->limits.hidden;
+    const int32_t T = be->pass->total_tokens;
+#pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
+    for (int32_t t = 0; t < T; t++) {
+        float *xr = x + (size_t)t * H, *yr = y + (size_t)t * H;
+        if (r) {
+            const float *z = r + (size_t)t * H;
+#pragma omp simd
+            for (int i = 0; i < H; i++)
+                xr[i] += z[i];
+        }
+        memcpy(yr, xr, (size_t)H * sizeof *yr);
+        layernorm_row(yr, gamma, beta, H, eps);
+    }
+    return RR_OK;
+}
+
+/* In fp32 as transformers' apply_rotary_pos_emb (q · cos + rotate_half(q) · sin); the tables
+ * are the model's (made at load as transformers makes them, see model/bert.c). */
+static rr_status cpu_rope(rr_backend *be, float *qkv, const float *cos, const float *sin) {
+    const rr_pass *p = be->pass;
+    const int H = be->limits.hidden, heads = be->limits.heads, d = H / heads, half = d / 2;
+#pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
+    for (int32_t s = 0; s < p->num_seqs; s++)
+        for (int32_t t = p->cu_seqlens[s]; t < p->cu_seqlens[s + 1]; t++) {
+            const int32_t pos = t - p->cu_seqlens[s];
+            const float *cr = cos + (size_t)pos * half, *sr = sin + (size_t)pos * half;
+            for (int part = 0; part < 2; part++) /* Q, then K */
+                for (int h = 0; h < heads; h++) {
+                    float *v = qkv + (size_t)t * 3 * H + (size_t)part * H + (size_t)h * d;
+#pragma omp simd
+                    for (int i = 0; i < half; i++) {
+                        const float a = v[i], b = v[i + half];
+                        v[i] = a * cr[i] - b * sr[i];
+                        v[i + half] = b * cr[i] + a * sr[i];
+                    }
+                }
+        }
+    return RR_OK;
+}
+
+static rr_status cpu_glu(rr_backend *be, const float *x, int32_t T, int32_t I, rr_activation act, float *y) {
+    if (act != RR_ACT_GELU)
+        return rr_error(RR_ERR_INVALID_ARG, "cpu backend: glu with activation %d (GELU only)", (int)act);
+#pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
+    for (int32_t t = 0; t < T; t++) {
+        const float *a = x + (size_t)t * 2 * I, *g = a + I;
+        float *yr = y + (size_t)t * I;
+        memcpy(yr, a, (size_t)I * sizeof *yr);
+        rr_gelu_inplace(yr, (size_t)I);
+#pragma omp simd
+        for (int32_t i = 0; i < I; i++)
+            yr[i] *= g[i];
     }
     return RR_OK;
 }
@@ -580,8 +651,11 @@ static rr_status cpu_pool(rr_backend *be, const float *x, rr_pooling mode, int n
 static rr_status cpu_classify(rr_backend *be, const float *x, const rr_classifier_head *h,
                               float *pooled, float *pooled2, float *out) {
     const int32_t S = be->pass->num_seqs, H = be->limits.hidden;
-    RR_TRY(cpu_pool(be, x, RR_POOL_CLS, 0, pooled));
+    RR_TRY(cpu_pool(be, x, h->pool == RR_POOL_MEAN ? RR_POOL_MEAN : RR_POOL_CLS, 0, pooled));
     RR_TRY(cpu_linear(be, pooled, S, H, h->pooler_w, h->pooler_b, H, h->pooler_act, pooled2));
+    if (h->norm_g)
+        for (int32_t s = 0; s < S; s++)
+            layernorm_row(pooled2 + (size_t)s * H, h->norm_g, h->norm_b, H, h->norm_eps);
     return cpu_linear(be, pooled2, S, H, h->cls_w, h->cls_b, h->num_labels, RR_ACT_NONE, out);
 }
 
@@ -604,6 +678,9 @@ static const rr_backend_ops cpu_ops = {
     .linear = cpu_linear,
     .attention = cpu_attention,
     .add_layernorm = cpu_add_layernorm,
+    .add_norm = cpu_add_norm,
+    .rope = cpu_rope,
+    .glu = cpu_glu,
     .pool = cpu_pool,
     .classify = cpu_classify,
 };

@@ -185,6 +185,104 @@ static rr_status deberta_config(const rr_json_doc *d, rr_bert_config *c) {
     return RR_OK;
 }
 
+/* One layer type's rope_theta: rope_parameters[type] ({"rope_type": "default", "rope_theta": x},
+ * as transformers 5 writes it), else the older key (global_rope_theta / local_rope_theta), else
+ * ModernBertConfig's default. Scaled RoPE types are refused. */
+static rr_status modernbert_theta(const rr_json_doc *d, const char *type, const char *old_key, double def,
+                                  float *out) {
+    char at[4200];
+    const json_t *rp = json_object_get(d->root, "rope_parameters"), *sc = json_object_get(d->root, "rope_scaling");
+    if (sc && !json_is_null(sc))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: rope_scaling is set: only ModernBERT's plain RoPE is supported",
+                        rr_json_where(d, "rope_scaling", at, sizeof at));
+    const json_t *t = json_is_object(rp) ? json_object_get(rp, type) : NULL;
+    if (rp && !json_is_null(rp) && (!json_is_object(rp) || (json_object_get(rp, "rope_theta") && !t)))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: rope_parameters must hold one object per layer type "
+                        "(\"full_attention\", \"sliding_attention\")", rr_json_where(d, "rope_parameters", at, sizeof at));
+    const json_t *v = NULL;
+    if (t && !json_is_null(t)) {
+        const char *rt = json_string_value(json_object_get(t, "rope_type"));
+        if (!json_is_object(t) || (rt && strcmp(rt, "default")))
+            return rr_error(RR_ERR_UNSUPPORTED, "%s: rope_parameters.%s: rope_type \"%s\" is not supported (only "
+                            "\"default\")", rr_json_where(d, "rope_parameters", at, sizeof at), type, rt ? rt : "?");
+        v = json_object_get(t, "rope_theta");
+    }
+    if (!v)
+        v = json_object_get(d->root, old_key);
+    if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) <= 1.0))
+        return rr_error(RR_ERR_FORMAT, "%s: the %s rope_theta must be a number above 1",
+                        rr_json_where(d, json_object_get(d->root, old_key) ? old_key : "rope_parameters", at, sizeof at),
+                        type);
+    *out = (float)(v && !json_is_null(v) ? json_number_value(v) : def);
+    return RR_OK;
+}
+
+/* ModernBERT's options (ModernBertConfig's defaults); what rerank does not implement is refused
+ * by name. */
+static rr_status modernbert_config(const rr_json_doc *d, rr_bert_config *c) {
+    char at[4200];
+    int every = 3, local = 128;
+    RR_TRY(get_int(d, "global_attn_every_n_layers", 3, 1, 1 << 16, &every));
+    RR_TRY(get_int(d, "local_attention", 128, 0, 1 << 20, &local));
+    if ((c->hidden_size / c->num_heads) % 2)
+        return rr_error(RR_ERR_FORMAT, "%s: the head dimension %d is odd: rotary positions need an even one",
+                        rr_json_where(d, "num_attention_heads", at, sizeof at), c->hidden_size / c->num_heads);
+    c->prenorm = 1;
+    c->sliding_window = local / 2; /* ModernBertConfig.sliding_window */
+    const json_t *types = json_object_get(d->root, "layer_types");
+    if (types && !json_is_null(types) && (!json_is_array(types) || (int)json_array_size(types) != c->num_layers))
+        return rr_error(RR_ERR_FORMAT, "%s: layer_types must list one type per layer (%d)",
+                        rr_json_where(d, "layer_types", at, sizeof at), c->num_layers);
+    for (int l = 0; l < c->num_layers; l++) {
+        int sliding = l % every != 0;
+        if (types && !json_is_null(types)) {
+            const char *t = json_string_value(json_array_get(types, (size_t)l));
+            if (!t || (strcmp(t, "full_attention") && strcmp(t, "sliding_attention")))
+                return rr_error(RR_ERR_UNSUPPORTED, "%s: layer_types[%d] \"%s\" is not supported "
+                                "(\"full_attention\" or \"sliding_attention\")",
+                                rr_json_where(d, "layer_types", at, sizeof at), l, t ? t : "?");
+            sliding = !strcmp(t, "sliding_attention");
+        }
+        if (sliding)
+            c->sliding[l / 8] |= (unsigned char)(1u << (l % 8));
+    }
+    RR_TRY(modernbert_theta(d, "full_attention", "global_rope_theta", 160000.0, &c->rope_theta_global));
+    RR_TRY(modernbert_theta(d, "sliding_attention", "local_rope_theta", 10000.0, &c->rope_theta_local));
+    RR_TRY(get_bool(d, "attention_bias", 0, &c->attn_bias));
+    RR_TRY(get_bool(d, "mlp_bias", 0, &c->mlp_bias));
+    RR_TRY(get_bool(d, "norm_bias", 0, &c->norm_bias));
+    RR_TRY(get_bool(d, "classifier_bias", 0, &c->head_bias));
+    const char *act = NULL, *hact = NULL, *pool = NULL;
+    RR_TRY(get_string(d, "hidden_activation", &act));
+    RR_TRY(get_string(d, "classifier_activation", &hact));
+    RR_TRY(get_string(d, "classifier_pooling", &pool));
+    if (act && strcmp(act, "gelu"))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: hidden_activation \"%s\" is not supported (only \"gelu\", the "
+                        "exact erf form)", rr_json_where(d, "hidden_activation", at, sizeof at), act);
+    if (hact && !strcmp(hact, "silu"))
+        c->head_act = RR_ACT_SILU;
+    else if (!parse_head_act(hact ? hact : "gelu", &c->head_act))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: classifier_activation \"%s\" is not supported (\"gelu\", "
+                        "\"tanh\", \"relu\" or \"silu\")", rr_json_where(d, "classifier_activation", at, sizeof at), hact);
+    if (pool && strcmp(pool, "cls") && strcmp(pool, "mean"))
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: classifier_pooling \"%s\" is not supported (\"cls\" or "
+                        "\"mean\")", rr_json_where(d, "classifier_pooling", at, sizeof at), pool);
+    c->head_pool = pool && !strcmp(pool, "mean") ? RR_POOL_MEAN : RR_POOL_CLS;
+    c->abs_positions = 0;
+    c->type_table = 0;
+    c->type_vocab_size = 2;
+    c->hidden_act = RR_ACT_GELU;
+    c->layer_norm_eps = 1e-5f;
+    const json_t *eps = json_object_get(d->root, "norm_eps");
+    if (eps && !json_is_null(eps)) {
+        if (!json_is_number(eps) || json_number_value(eps) <= 0)
+            return rr_error(RR_ERR_FORMAT, "%s: norm_eps must be a positive number",
+                            rr_json_where(d, "norm_eps", at, sizeof at));
+        c->layer_norm_eps = (float)json_number_value(eps);
+    }
+    return RR_OK;
+}
+
 static const struct {
     const char *model_type, *base, *cls;
 } families[] = {[RR_FAMILY_BERT] = {"bert", "BertModel", "BertForSequenceClassification"},
@@ -193,7 +291,8 @@ static const struct {
                 [RR_FAMILY_MPNET] = {"mpnet", "MPNetModel", "MPNetForSequenceClassification"},
                 [RR_FAMILY_XLMR] = {"xlm-roberta", "XLMRobertaModel", "XLMRobertaForSequenceClassification"},
                 [RR_FAMILY_DEBERTA2] = {"deberta-v2", "DebertaV2Model", "DebertaV2ForSequenceClassification"},
-                [RR_FAMILY_ROBERTA] = {"roberta", "RobertaModel", "RobertaForSequenceClassification"}};
+                [RR_FAMILY_ROBERTA] = {"roberta", "RobertaModel", "RobertaForSequenceClassification"},
+                [RR_FAMILY_MODERNBERT] = {"modernbert", "ModernBertModel", "ModernBertForSequenceClassification"}};
 
 const char *rr_family_architecture(rr_family f, int classifier) {
     return classifier ? families[f].cls : families[f].base;
@@ -299,7 +398,7 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
                       "BERT-family checkpoints (model_type \"bert\", \"electra\", \"distilbert\", \"mpnet\", "
-                      "\"xlm-roberta\", \"deberta-v2\" or \"roberta\")",
+                      "\"xlm-roberta\", \"deberta-v2\", \"roberta\" or \"modernbert\")",
                       rr_json_where(&doc, "model_type", at, sizeof at), mt ? mt : "(missing)", arch ? arch : "?");
         goto done;
     }
@@ -318,7 +417,8 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         (st = get_int(&doc, db ? "n_layers" : "num_hidden_layers", -1, 1, 1024, &c->num_layers)) ||
         (st = get_int(&doc, k_heads, -1, 1, 1024, &c->num_heads)) ||
         (st = get_int(&doc, db ? "hidden_dim" : "intermediate_size", -1, 1, 1 << 18, &c->intermediate_size)) ||
-        (st = get_int(&doc, "max_position_embeddings", 512, 1, 1 << 16, &c->max_position_embeddings)) ||
+        (st = get_int(&doc, "max_position_embeddings", c->family == RR_FAMILY_MODERNBERT ? 8192 : 512, 1, 1 << 16,
+                      &c->max_position_embeddings)) ||
         (!db && (st = get_int(&doc, "type_vocab_size", c->family == RR_FAMILY_DEBERTA2 ? 0 : 2,
                               c->family == RR_FAMILY_DEBERTA2 ? 0 : 1, 1 << 16, &c->type_vocab_size))) ||
         (st = get_int(&doc, "vocab_size", -1, 1, 1 << 24, &c->vocab_size)))
@@ -369,6 +469,11 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
     }
     if (c->family == RR_FAMILY_DEBERTA2 && (st = deberta_config(&doc, c)))
         goto done;
+    if (c->family == RR_FAMILY_MODERNBERT) {
+        if ((st = modernbert_config(&doc, c)))
+            goto done;
+        goto head; /* its own keys for the activation and the LayerNorm eps, and no absolute positions */
+    }
     json_t *eps = db ? NULL : json_object_get(o, "layer_norm_eps"); /* DistilBERT: 1e-12 in its code */
     c->layer_norm_eps = c->family == RR_FAMILY_DEBERTA2 ? 1e-7f : 1e-12f; /* the config classes' defaults */
     if (eps) {
@@ -397,6 +502,7 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
                       "(only \"absolute\")", rr_json_where(&doc, "position_embedding_type", at, sizeof at), pet);
         goto done;
     }
+head:
     if (c->is_classifier) {
         /* transformers derives num_labels from id2label when present */
         json_t *id2label = json_object_get(o, "id2label");

@@ -12,7 +12,8 @@
  * and -v3: BERT's post-LN layer under "deberta." with query_proj/key_proj/value_proj, usually no
  * absolute positions and no token types, and disentangled attention: each layer's scores gain
  * content-to-position and position-to-content terms from a table of relative-position
- * embeddings (log buckets); the head pooler.dense + pooler_hidden_act + classifier). */
+ * embeddings (log buckets); the head pooler.dense + pooler_hidden_act + classifier); "modernbert"
+ * (ModernBERT: see prenorm below). */
 #ifndef RR_IO_HF_CONFIG_H
 #define RR_IO_HF_CONFIG_H
 
@@ -27,16 +28,22 @@ typedef enum rr_pooling {
 } rr_pooling;
 
 typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT, RR_FAMILY_MPNET,
-                       RR_FAMILY_XLMR, RR_FAMILY_DEBERTA2, RR_FAMILY_ROBERTA /* XLM-R's layer */ } rr_family;
+                       RR_FAMILY_XLMR, RR_FAMILY_DEBERTA2, RR_FAMILY_ROBERTA /* XLM-R's layer */,
+                       RR_FAMILY_MODERNBERT } rr_family;
 
 /* Buckets of MPNet's relative positions: transformers' MPNetEncoder.compute_position_bias
  * uses 32 whatever relative_attention_num_buckets (the table's rows) says. */
 #define RR_MPNET_BUCKETS 32
 
-typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU } rr_activation;
+/* RR_ACT_SILU: ModernBERT's classifier_activation "silu" only, on the CPU backend */
+typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU, RR_ACT_SILU } rr_activation;
+
+/* ModernBERT's layers as a bit set (bit l: layer l attends within a sliding window) */
+#define RR_MAX_LAYERS 1024
 
 typedef struct rr_bert_config {
-    char model_type[32];    /* "bert", "electra", "distilbert", "mpnet", "xlm-roberta" or "deberta-v2" */
+    char model_type[32];    /* "bert", "electra", "distilbert", "mpnet", "xlm-roberta", "deberta-v2",
+                             * "roberta" or "modernbert" */
     rr_family family;       /* which of them: weight names and head */
     char architecture[64];  /* architectures[0], e.g. "BertForSequenceClassification"; may be "" */
     int hidden_size;        /* H */
@@ -60,6 +67,19 @@ typedef struct rr_bert_config {
     int rel_norm;           /* norm_rel_ebd has "layer_norm": the encoder's LayerNorm over the table */
     int rel_share_key;      /* share_att_key: the layer's query/key projections also project the table */
     int score_factor;       /* scores are divided by sqrt(head_dim · score_factor): 1, DeBERTa 1 + terms */
+    /* ModernBERT (transformers' ModernBertModel): pre-LayerNorm layers (layer 0 without its
+     * attention norm, a final norm after the last), no absolute positions but rotary ones
+     * (RoPE, theta per layer type), a GeGLU feed-forward (Wi [2I, H]: act(first I) · second I),
+     * biases only where attention_bias / mlp_bias / norm_bias / classifier_bias say, and every
+     * global_attn_every_n_layers-th layer global, the others attending within a window;
+     * the head dense (+ bias) → classifier_activation → LayerNorm → classifier over the
+     * CLS token or the mean of the tokens (classifier_pooling) */
+    int prenorm;            /* the ModernBERT layout */
+    int sliding_window;     /* a sliding layer's query i attends key j iff |i − j| <= this */
+    unsigned char sliding[RR_MAX_LAYERS / 8]; /* bit l: layer l is a sliding layer */
+    float rope_theta_global, rope_theta_local;
+    int attn_bias, mlp_bias, norm_bias, head_bias; /* the checkpoint has those biases */
+    rr_pooling head_pool;   /* RR_POOL_CLS, or RR_POOL_MEAN (ModernBERT's classifier_pooling) */
     float layer_norm_eps;
     rr_activation hidden_act; /* only exact (erf) GELU */
     int num_labels;         /* classification heads; 0 when the architecture has none */

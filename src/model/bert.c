@@ -153,6 +153,7 @@ static const family_names k_names[] = {
                             "encoder.layer.%d.intermediate.dense", "encoder.layer.%d.output.dense",
                             "encoder.layer.%d.output.LayerNorm", "pooler.dense", "classifier"},
     [RR_FAMILY_ROBERTA] = ROBERTA_NAMES,
+    [RR_FAMILY_MODERNBERT] = {"model", {NULL, NULL, NULL}, NULL, NULL, NULL, NULL, NULL, NULL, NULL}, /* build_slots_modernbert */
 };
 
 /* DistilBERT, MPNet and most DeBERTa have no token-type embeddings (a table of zeros is made at load) */
@@ -217,12 +218,54 @@ static rr_status slot_add_qkv(slot_list *l, const family_names *nm, float **w, f
     return RR_OK;
 }
 
+/* A linear's (or LayerNorm's) weight, and its bias when has_bias (else *b stays NULL: no bias
+ * for a linear, the zeros made at load for a LayerNorm). */
+static rr_status slot_add_opt_pair(slot_list *l, float **w, float **b, const char *fmt, int layer, int64_t rows,
+                                   int64_t cols, int prefixed, int has_bias) {
+    if (has_bias)
+        return slot_add_pair(l, w, b, fmt, layer, rows, cols, prefixed);
+    char base[112], name[128];
+    snprintf(base, sizeof base, fmt, layer);
+    snprintf(name, sizeof name, "%s.weight", base);
+    return slot_add(l, w, name, rows, cols, prefixed);
+}
+
+/* ModernBERT's tensors, under the optional "model." prefix (the head's at top level): Wqkv is
+ * already the fused [3H, H] (query | key | value, heads contiguous), Wi [2I, H] the GeGLU's
+ * input half then its gate half; layer 0 has no attn_norm. */
+static rr_status build_slots_modernbert(rr_model *m, slot_list *l) {
+    const rr_bert_config *c = &m->config;
+    const int64_t H = c->hidden_size, I = c->intermediate_size;
+    rr_bert_weights *w = &m->w;
+    RR_TRY(slot_add(l, &w->word_emb, "embeddings.tok_embeddings.weight", c->vocab_size, H, 1));
+    RR_TRY(slot_add_opt_pair(l, &w->emb_ln_g, &w->emb_ln_b, "embeddings.norm", 0, H, 0, 1, c->norm_bias));
+    for (int i = 0; i < c->num_layers; i++) {
+        rr_bert_layer *ly = &w->layers[i];
+        RR_TRY(slot_add_opt_pair(l, &ly->qkv_w, &ly->qkv_b, "layers.%d.attn.Wqkv", i, 3 * H, H, 1, c->attn_bias));
+        RR_TRY(slot_add_opt_pair(l, &ly->attn_out_w, &ly->attn_out_b, "layers.%d.attn.Wo", i, H, H, 1, c->attn_bias));
+        if (i > 0)
+            RR_TRY(slot_add_opt_pair(l, &ly->ln1_g, &ly->ln1_b, "layers.%d.attn_norm", i, H, 0, 1, c->norm_bias));
+        RR_TRY(slot_add_opt_pair(l, &ly->ln2_g, &ly->ln2_b, "layers.%d.mlp_norm", i, H, 0, 1, c->norm_bias));
+        RR_TRY(slot_add_opt_pair(l, &ly->ff1_w, &ly->ff1_b, "layers.%d.mlp.Wi", i, 2 * I, H, 1, c->mlp_bias));
+        RR_TRY(slot_add_opt_pair(l, &ly->ff2_w, &ly->ff2_b, "layers.%d.mlp.Wo", i, H, I, 1, c->mlp_bias));
+    }
+    RR_TRY(slot_add_opt_pair(l, &w->final_ln_g, &w->final_ln_b, "final_norm", 0, H, 0, 1, c->norm_bias));
+    if (m->head == RR_HEAD_CLASSIFIER) {
+        RR_TRY(slot_add_opt_pair(l, &w->pooler_w, &w->pooler_b, "head.dense", 0, H, H, 0, c->head_bias));
+        RR_TRY(slot_add_opt_pair(l, &w->head_ln_g, &w->head_ln_b, "head.norm", 0, H, 0, 0, c->norm_bias));
+        RR_TRY(slot_add_pair(l, &w->cls_w, &w->cls_b, "classifier", 0, c->num_labels, H, 0));
+    }
+    return RR_OK;
+}
+
 static float *resolve(float *field, float *block) {
     return field ? block + ((uintptr_t)field - 1) : NULL;
 }
 
 static rr_status build_slots(rr_model *m, slot_list *l) {
     const rr_bert_config *c = &m->config;
+    if (c->prenorm)
+        return build_slots_modernbert(m, l);
     const family_names *nm = &k_names[c->family];
     const int64_t H = c->hidden_size, I = c->intermediate_size;
     rr_bert_weights *w = &m->w;
@@ -312,6 +355,61 @@ static rr_status upload_identity_head(rr_model *m) {
     return st;
 }
 
+/* ModernBERT: zeros [H] for the LayerNorms without a bias, and RoPE's tables, placed after the
+ * checkpoint's tensors (slot_add_zeros reserves the room; upload_modernbert fills it). */
+static void slot_add_modernbert(rr_model *m, slot_list *l) {
+    const rr_bert_config *c = &m->config;
+    const size_t half = (size_t)(c->hidden_size / c->num_heads / 2), n = (size_t)m->max_length * half;
+    slot_add_zeros(l, &m->w.zeros_h, (size_t)c->hidden_size);
+    for (int k = 0; k < 2; k++) {
+        slot_add_zeros(l, &m->w.rope_cos[k], n);
+        slot_add_zeros(l, &m->w.rope_sin[k], n);
+    }
+}
+
+/* RoPE's tables as transformers' ModernBertRotaryEmbedding computes them, in float32:
+ * inv_freq[i] = 1 / theta^(2i / d), angle = position · inv_freq[i], then cos and sin of it
+ * (here in double, rounded once). [0]: the global layers' theta, [1]: the sliding layers'. */
+static rr_status upload_modernbert(rr_model *m) {
+    const rr_bert_config *c = &m->config;
+    rr_bert_weights *w = &m->w;
+    const int d = c->hidden_size / c->num_heads, half = d / 2;
+    const size_t n = (size_t)m->max_length * (size_t)half;
+    RR_TRY(upload_zeros(m, w->zeros_h, (size_t)c->hidden_size));
+    float *tab = malloc(2 * n * sizeof *tab);
+    if (!tab)
+        return rr_error(RR_ERR_NOMEM, "out of memory");
+    rr_status st = RR_OK;
+    for (int k = 0; k < 2 && !st; k++) {
+        const float theta = k ? c->rope_theta_local : c->rope_theta_global;
+        for (int i = 0; i < half; i++) {
+            const float inv = 1.0f / powf(theta, (float)(2 * i) / (float)d);
+            for (int32_t p = 0; p < m->max_length; p++) {
+                const float a = (float)p * inv;
+                tab[(size_t)p * half + i] = (float)cos((double)a);
+                tab[n + (size_t)p * half + i] = (float)sin((double)a);
+            }
+        }
+        st = m->be->ops->upload(m->be, w->rope_cos[k], tab, n * sizeof *tab);
+        if (!st)
+            st = m->be->ops->upload(m->be, w->rope_sin[k], tab + n, n * sizeof *tab);
+    }
+    free(tab);
+    float **betas[] = {&w->emb_ln_b, &w->final_ln_b, &w->head_ln_b};
+    for (size_t k = 0; k < sizeof betas / sizeof betas[0]; k++)
+        if (!*betas[k])
+            *betas[k] = w->zeros_h;
+    for (int l = 0; l < c->num_layers; l++) {
+        if (l > 0 && !w->layers[l].ln1_b)
+            w->layers[l].ln1_b = w->zeros_h;
+        if (!w->layers[l].ln2_b)
+            w->layers[l].ln2_b = w->zeros_h;
+    }
+    if (m->head != RR_HEAD_CLASSIFIER)
+        w->head_ln_b = NULL;
+    return st;
+}
+
 static void resolve_all(rr_model *m, float *block) {
     rr_bert_weights *w = &m->w;
     w->word_emb = resolve(w->word_emb, block);
@@ -332,6 +430,10 @@ static void resolve_all(rr_model *m, float *block) {
         for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
             *f[k] = resolve(*f[k], block);
     }
+    float **mb[] = {&w->final_ln_g, &w->final_ln_b, &w->head_ln_g, &w->head_ln_b, &w->zeros_h,
+                    &w->rope_cos[0], &w->rope_cos[1], &w->rope_sin[0], &w->rope_sin[1]};
+    for (size_t k = 0; k < sizeof mb / sizeof mb[0]; k++)
+        *mb[k] = resolve(*mb[k], block);
     w->pooler_w = resolve(w->pooler_w, block);
     w->pooler_b = resolve(w->pooler_b, block);
     w->cls_w = resolve(w->cls_w, block);
@@ -503,7 +605,9 @@ static rr_status alloc_workspace(rr_model *m) {
     const size_t H = (size_t)m->config.hidden_size, I = (size_t)m->config.intermediate_size;
     size_t out_dim = (size_t)m->out_dim;
     const size_t F = (size_t)rr_backend_ffn_scratch_rows(m->be, m->token_budget); /* rows of ff */
-    size_t sizes[] = {T * H, T * 3 * H, T * H, T * H, F * I, S * H, S * H, S * out_dim, S * out_dim};
+    /* ModernBERT: Wi's [T, 2I] and the gated [T, I], whole passes (forward_prenorm) */
+    const size_t ff = m->config.prenorm ? T * 3 * I : F * I;
+    size_t sizes[] = {T * H, T * 3 * H, T * H, T * H, ff, S * H, S * H, S * out_dim, S * out_dim};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         total += (sizes[i] + 15) / 16 * 16;
@@ -656,12 +760,18 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         goto fail;
     if ((st = build_slots(m, &slots)) || (st = check_shapes(dir, &ck, c, &slots, &max_floats)))
         goto fail;
-    const int32_t widest = 3 * c->hidden_size > c->intermediate_size ? 3 * c->hidden_size : c->intermediate_size;
+    const int32_t ffw = c->prenorm ? 2 * c->intermediate_size : c->intermediate_size; /* ModernBERT's Wi: [2I, H] */
+    const int32_t widest = 3 * c->hidden_size > ffw ? 3 * c->hidden_size : ffw;
     rr_backend_limits lim = {m->token_budget, m->max_seqs, m->max_length, c->hidden_size,
                              c->num_heads, p.threads, (rr_precision)p.precision, widest,
-                             c->rel_buckets > 0, 2 * c->rel_span};
+                             c->rel_buckets > 0, 2 * c->rel_span, c->prenorm};
     if ((st = rr_backend_create(p.device, &lim, &m->be)))
         goto fail;
+    if (c->prenorm && (!m->be->ops->add_norm || !m->be->ops->rope || !m->be->ops->glu)) {
+        st = rr_error(RR_ERR_UNSUPPORTED, "%s: the %s backend does not run ModernBERT (use --device cpu)", dir,
+                      m->be->ops->name);
+        goto fail;
+    }
     if (m->head == RR_HEAD_POOLED)
         slot_add_identity_head(m, &slots);
     if (!has_type_table(c))
@@ -670,6 +780,8 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         slot_add_zeros(&slots, &m->w.pos_emb, (size_t)m->max_length * (size_t)c->hidden_size);
     if (c->rel_buckets)
         slot_add_rel_table(m, &slots);
+    if (c->prenorm)
+        slot_add_modernbert(m, &slots);
     if ((st = m->be->ops->alloc(m->be, slots.total * sizeof(float), (void **)&m->weights)))
         goto fail;
     resolve_all(m, m->weights);
@@ -692,6 +804,8 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
         (st = upload_zeros(m, m->w.type_emb, (size_t)c->type_vocab_size * (size_t)c->hidden_size)))
         goto fail;
     if (!c->abs_positions && (st = upload_zeros(m, m->w.pos_emb, (size_t)m->max_length * (size_t)c->hidden_size)))
+        goto fail;
+    if (c->prenorm && (st = upload_modernbert(m)))
         goto fail;
     if (m->be->ops->prepare_weights &&
         (st = m->be->ops->prepare_weights(m->be, m->weights, slots.total)))
@@ -783,6 +897,48 @@ void rr_model_reset_stats(rr_model *m) { memset(&m->stats, 0, sizeof m->stats); 
 
 /* ---- forward ------------------------------------------------------------------------------ */
 
+/* ModernBERT's layers after the embedding (ws->x = LayerNorm(tok_embeddings[ids])): the residual
+ * stream stays in x and each layer's normalised input in ctx (free once the Q/K/V product has
+ * read it, and written again only after the attention's output projection has read ctx):
+ *   h = l ? attn_norm(x) : x;  x += Wo · attention(rope(Wqkv · h));
+ *   h = mlp_norm(x);           x += Wo' · (GELU(Wi · h)[:I] · (Wi · h)[I:]);
+ * and after the last layer ctx = final_norm(x), the encoder's output. */
+static rr_status forward_prenorm(rr_model *m, int32_t T) {
+    const rr_bert_config *c = &m->config;
+    rr_backend *be = m->be;
+    const rr_backend_ops *ops = be->ops;
+    const rr_bert_weights *w = &m->w;
+    const rr_model_ws *ws = &m->ws;
+    const int32_t H = c->hidden_size, I = c->intermediate_size;
+    const float eps = c->layer_norm_eps;
+    float *gated = ws->ff + (size_t)T * 2 * (size_t)I;
+    for (int l = 0; l < c->num_layers; l++) {
+        const rr_bert_layer *ly = &w->layers[l];
+        const int sliding = (c->sliding[l / 8] >> (l % 8)) & 1;
+        RR_MARK(be, RR_OPK_QKV);
+        RR_TRY(ops->linear(be, l ? ws->ctx : ws->x, T, H, ly->qkv_w, ly->qkv_b, 3 * H, RR_ACT_NONE, ws->qkv));
+        RR_MARK(be, RR_OPK_ATTN);
+        RR_TRY(ops->rope(be, ws->qkv, w->rope_cos[sliding], w->rope_sin[sliding]));
+        be->attn_window = sliding ? c->sliding_window : 0;
+        RR_TRY(ops->attention(be, ws->qkv, ws->ctx));
+        be->attn_window = 0;
+        RR_MARK(be, RR_OPK_ATTN_OUT);
+        RR_TRY(ops->linear(be, ws->ctx, T, H, ly->attn_out_w, ly->attn_out_b, H, RR_ACT_NONE, ws->tmp));
+        RR_MARK(be, RR_OPK_ADD_LN);
+        RR_TRY(ops->add_norm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps, ws->ctx));
+        RR_MARK(be, RR_OPK_FFN_UP);
+        RR_TRY(ops->linear(be, ws->ctx, T, H, ly->ff1_w, ly->ff1_b, 2 * I, RR_ACT_NONE, ws->ff));
+        RR_TRY(ops->glu(be, ws->ff, T, I, c->hidden_act, gated));
+        RR_MARK(be, RR_OPK_FFN_DOWN);
+        RR_TRY(ops->linear(be, gated, T, I, ly->ff2_w, ly->ff2_b, H, RR_ACT_NONE, ws->tmp));
+        RR_MARK(be, RR_OPK_ADD_LN);
+        const int last = l + 1 == c->num_layers;
+        RR_TRY(ops->add_norm(be, ws->x, ws->tmp, last ? w->final_ln_g : w->layers[l + 1].ln1_g,
+                             last ? w->final_ln_b : w->layers[l + 1].ln1_b, eps, ws->ctx));
+    }
+    return RR_OK;
+}
+
 rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     const rr_bert_config *c = &m->config;
     const rr_backend_ops *ops = m->be->ops;
@@ -817,7 +973,12 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     RR_MARK(be, RR_OPK_EMBED);
     RR_TRY(ops->embed(be, w->word_emb, w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b, eps,
                       c->vocab_size, c->type_vocab_size, ws->x));
-    for (int l = 0; l < c->num_layers; l++) {
+    const float *top = ws->x; /* the encoder's output */
+    if (c->prenorm) {
+        RR_TRY(forward_prenorm(m, T));
+        top = ws->ctx;
+    }
+    for (int l = 0; !c->prenorm && l < c->num_layers; l++) {
         const rr_bert_layer *ly = &w->layers[l];
         RR_MARK(be, RR_OPK_QKV);
         RR_TRY(ops->linear(be, ws->x, T, H, ly->qkv_w, ly->qkv_b, 3 * H, RR_ACT_NONE, ws->qkv));
@@ -835,10 +996,11 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     }
     RR_MARK(be, RR_OPK_HEAD);
     if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
-        rr_classifier_head head = {w->pooler_w, w->pooler_b, c->head_act, w->cls_w, w->cls_b, m->num_labels};
-        RR_TRY(ops->classify(be, ws->x, &head, ws->pooled, ws->pooled2, ws->out[slot]));
+        rr_classifier_head head = {w->pooler_w, w->pooler_b, c->head_act, w->cls_w, w->cls_b, m->num_labels,
+                                   c->head_pool, w->head_ln_g, w->head_ln_b, eps};
+        RR_TRY(ops->classify(be, top, &head, ws->pooled, ws->pooled2, ws->out[slot]));
     } else {
-        RR_TRY(ops->pool(be, ws->x, (rr_pooling)m->pooling, m->normalize, ws->out[slot]));
+        RR_TRY(ops->pool(be, top, (rr_pooling)m->pooling, m->normalize, ws->out[slot]));
     }
     RR_TRY(ops->download_async(be, m->host_out[slot], ws->out[slot], (size_t)S * (size_t)m->out_dim * sizeof(float),
                                slot));

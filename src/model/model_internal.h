@@ -41,6 +41,11 @@ typedef struct rr_bert_weights {
     float *rel_table; /* MPNet: (heads, 2 · max_length − 1), made at load (backend attn_bias) */
     float *rel_emb;   /* DeBERTa: (2 · span, H) encoder.rel_embeddings */
     float *rel_ln_g, *rel_ln_b; /* DeBERTa with norm_rel_ebd layer_norm: encoder.LayerNorm (H) */
+    /* ModernBERT: final_norm and the head's norm (H); zeros (H) for every bias the checkpoint
+     * lacks (LayerNorms without norm_bias), made at load; RoPE's cos and sin tables
+     * [max_length, head_dim / 2] of the global and the sliding layers, made at load */
+    float *final_ln_g, *final_ln_b, *head_ln_g, *head_ln_b, *zeros_h;
+    float *rope_cos[2], *rope_sin[2]; /* [0] global, [1] sliding */
 } rr_bert_weights;
 
 /* Activation workspace (backend memory), sized for token_budget / max_seqs. */
@@ -49,7 +54,7 @@ typedef struct rr_model_ws {
     float *qkv;     /* (T, 3H) */
     float *ctx;     /* (T, H) attention output */
     float *tmp;     /* (T, H) projection output before add+LN */
-    float *ff;      /* (T, I) */
+    float *ff;      /* (T, I); ModernBERT (T, 3I): Wi's output (T, 2I), then the gated (T, I) */
     float *pooled;  /* (S, H) */
     float *pooled2; /* (S, H) */
     float *out[2];  /* (S, out_dim), one per slot: a pass's output can still be on its way to

@@ -622,6 +622,9 @@ rr_status cu_classify(rr_backend *be, const float *x, const rr_classifier_head *
     cuda_backend *c = cb(be);
     const int S = be->pass->num_seqs, H = be->limits.hidden, N = h->num_labels;
     const float one = 1.0f, zero = 0.0f;
+    if (h->norm_g || h->pool == RR_POOL_MEAN || h->pooler_act == RR_ACT_SILU) /* ModernBERT's head */
+        return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: a classifier head with a LayerNorm, mean pooling "
+                        "or SiLU is not supported");
     CU_TRY(rrk_pool(c->dtype, x, c->d_cu, S, H, RR_POOL_CLS, 0, pooled, c->stream), "classify: pool");
     BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, H, S, H, &one, h->pooler_w, H, pooled, H, &zero,
                          pooled2, H),
@@ -649,6 +652,7 @@ const rr_backend_ops cuda_ops = {
     cu_upload_act,    cu_download_act,  cu_prepare_weights, cu_begin_pass, cu_embed,
     cu_linear,        cu_attention,     cu_add_layernorm, cu_pool,       cu_classify,
     cu_mark,
+    nullptr,          nullptr,          nullptr, /* add_norm, rope, glu: ModernBERT is refused at create */
 };
 
 rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
@@ -706,6 +710,9 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     if (lim->max_seqlen < 1 || lim->token_budget < lim->max_seqlen || lim->max_seqs < 1 ||
         lim->hidden < 1 || lim->heads < 1 || lim->hidden % lim->heads)
         return rr_error(RR_ERR_INVALID_ARG, "cuda backend: inconsistent limits");
+    if (lim->prenorm)
+        return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: ModernBERT (rotary positions, sliding-window "
+                        "attention, GeGLU) runs on the CPU backend only for now (use --device cpu)");
     if (!rrk_attention_supports(d) || lim->hidden > 1024)
         return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: head dimension %d / hidden size %d: the "
                         "kernels support head dimensions 32, 64, 128 and hidden sizes up to 1024 "
