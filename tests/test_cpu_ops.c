@@ -113,12 +113,17 @@ typedef struct rel_ref {
 /* softmax(q·Kᵀ/√d + b)·V in double for row i of head h of the sequence at token `start`,
  * length L, of a fused QKV [T, 3H]: out[c] for c < d; sc holds L doubles; b[j] = bias[j − i]
  * (bias: the head's relative bias at offset 0, or NULL for none); with rel, the score is
- * (q·k + q·posk[row] + k·posq[row]) / √(d · factor) */
-static void attention_ref_row(const float *qkv, int H, int d, int start, int L, int h, int i, const float *bias,
-                              const rel_ref *rel, double *sc, double *out) {
+ * (q·k + q·posk[row] + k·posq[row]) / √(d · factor); with window > 0 only the keys with
+ * |i − j| <= window take part */
+static void attention_ref_row_w(const float *qkv, int H, int d, int start, int L, int h, int i, const float *bias,
+                                const rel_ref *rel, int window, double *sc, double *out) {
     const float *q = qkv + (size_t)(start + i) * 3 * H + h * d;
     double mx = -1e300, sum = 0;
     for (int j = 0; j < L; j++) {
+        if (window > 0 && abs(i - j) > window) { /* ModernBERT's sliding layers: weight 0 */
+            sc[j] = -INFINITY;
+            continue;
+        }
         const float *k = qkv + (size_t)(start + j) * 3 * H + H + h * d;
         double dot = 0;
         for (int c = 0; c < d; c++)
@@ -140,6 +145,11 @@ static void attention_ref_row(const float *qkv, int H, int d, int start, int L, 
             acc += sc[j] / sum * qkv[(size_t)(start + j) * 3 * H + 2 * H + h * d + c];
         out[c] = acc;
     }
+}
+
+static void attention_ref_row(const float *qkv, int H, int d, int start, int L, int h, int i, const float *bias,
+                              const rel_ref *rel, double *sc, double *out) {
+    attention_ref_row_w(qkv, H, d, start, L, h, i, bias, rel, 0, sc, out);
 }
 
 /* attention at BERT's head dims (32: MiniLM, 64: BERT-base) with lengths from 1 to 512,
@@ -232,6 +242,132 @@ static int check_attention_shapes(void) {
     return 0;
 }
 
+/* ModernBERT's ops on the pass of main (cu, lens): the sliding window (3: sequences of 1 to 64
+ * tokens, so some rows see the whole sequence and some a part), rotary positions against the
+ * rotate-half formula in double (random tables: the op's contract is the formula, the model
+ * makes the tables), GeGLU, pre-LayerNorm add_norm (with r and with r NULL), and the classifier
+ * head with a LayerNorm after the activation and mean or CLS pooling. x [T, H], r [T, H],
+ * W [I, H] (also read as [2, H] and [H, H]), bias [I], qkv [T, 3H]; ref holds T · 3H doubles. */
+static int check_modernbert_ops(rr_backend *be, const rr_pass *pass, float *x, const float *r, const float *g,
+                                const float *b, const float *W, const float *bias, const float *qkv, double *ref,
+                                int I) {
+    const int H = be->limits.hidden, heads = be->limits.heads, d = H / heads, half = d / 2;
+    const int T = pass->total_tokens, S = pass->num_seqs;
+    const int32_t *cu = pass->cu_seqlens;
+    double e;
+    float *att = malloc((size_t)T * H * 4 + 64), *q2 = malloc((size_t)T * 3 * H * 4);
+    float *cs = malloc((size_t)64 * half * 4), *sn = malloc((size_t)64 * half * 4);
+    float *y = malloc((size_t)T * 2 * I * 4), *gl = malloc((size_t)T * I * 4 + 64);
+    float *x0 = malloc((size_t)T * H * 4), *yn = malloc((size_t)T * H * 4 + 64);
+    const float canary = -12345.0f;
+    /* sliding window */
+    be->attn_window = 3;
+    att[(size_t)T * H] = canary;
+    CHECK(be->ops->attention(be, qkv, att) == RR_OK);
+    be->attn_window = 0;
+    CHECK(att[(size_t)T * H] == canary);
+    for (int s = 0; s < S; s++)
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < cu[s + 1] - cu[s]; i++) {
+                double sc[64], want[64];
+                attention_ref_row_w(qkv, H, d, cu[s], cu[s + 1] - cu[s], h, i, NULL, NULL, 3, sc, want);
+                for (int c = 0; c < d; c++)
+                    ref[(size_t)(cu[s] + i) * H + h * d + c] = want[c];
+            }
+    e = rel_err(att, ref, (size_t)T * H);
+    CHECK_MSG(e < 1e-5, "attention with a sliding window of 3: error %g", e);
+    /* rope */
+    fill(cs, (size_t)64 * half, 1.0f);
+    fill(sn, (size_t)64 * half, 1.0f);
+    memcpy(q2, qkv, (size_t)T * 3 * H * 4);
+    CHECK(be->ops->rope(be, q2, cs, sn) == RR_OK);
+    for (int s = 0; s < S; s++)
+        for (int t = cu[s]; t < cu[s + 1]; t++)
+            for (int c = 0; c < 3 * H; c++) {
+                const int part = c / H, h = c % H / d, k = c % d;
+                const float *v = qkv + (size_t)t * 3 * H + (size_t)part * H + (size_t)h * d;
+                const int p = t - cu[s], i = k % half;
+                const double co = cs[p * half + i], si = sn[p * half + i];
+                ref[(size_t)t * 3 * H + c] = part == 2 ? v[k]
+                                             : k < half ? (double)v[i] * co - (double)v[i + half] * si
+                                                        : (double)v[i + half] * co + (double)v[i] * si;
+            }
+    e = rel_err(q2, ref, (size_t)T * 3 * H);
+    CHECK_MSG(e < 1e-6, "rope error %g", e);
+    /* glu */
+    fill(y, (size_t)T * 2 * I, 3.0f);
+    gl[(size_t)T * I] = canary;
+    CHECK(be->ops->glu(be, y, T, I, RR_ACT_GELU, gl) == RR_OK);
+    CHECK(gl[(size_t)T * I] == canary);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < I; i++) {
+            const double a = y[(size_t)t * 2 * I + i];
+            ref[(size_t)t * I + i] = 0.5 * a * (1 + erf(a / sqrt(2.0))) * y[(size_t)t * 2 * I + I + i];
+        }
+    e = rel_err(gl, ref, (size_t)T * I);
+    CHECK_MSG(e < 1e-5, "glu error %g", e);
+    /* add_norm: x += r, yn = LayerNorm(x); then with r NULL */
+    memcpy(x0, x, (size_t)T * H * 4);
+    yn[(size_t)T * H] = canary;
+    CHECK(be->ops->add_norm(be, x, r, g, b, 1e-5f, yn) == RR_OK);
+    CHECK(yn[(size_t)T * H] == canary);
+    for (size_t i = 0; i < (size_t)T * H; i++)
+        ref[i] = (double)x0[i] + r[i];
+    e = rel_err(x, ref, (size_t)T * H);
+    CHECK_MSG(e < 1e-6, "add_norm: the residual sum's error %g", e);
+    for (int t = 0; t < T; t++)
+        ref_layernorm(ref + (size_t)t * H, g, b, H, 1e-5);
+    e = rel_err(yn, ref, (size_t)T * H);
+    CHECK_MSG(e < 1e-5, "add_norm error %g", e);
+    memcpy(x0, x, (size_t)T * H * 4);
+    CHECK(be->ops->add_norm(be, x, NULL, g, b, 1e-5f, yn) == RR_OK);
+    CHECK_MSG(!memcmp(x0, x, (size_t)T * H * 4), "add_norm with r NULL changed x");
+    for (size_t i = 0; i < (size_t)T * H; i++)
+        ref[i] = x[i];
+    for (int t = 0; t < T; t++)
+        ref_layernorm(ref + (size_t)t * H, g, b, H, 1e-5);
+    e = rel_err(yn, ref, (size_t)T * H);
+    CHECK_MSG(e < 1e-5, "add_norm without r: error %g", e);
+    /* the head: pool (mean or CLS) → dense (no bias) + GELU → LayerNorm → classifier [2, H] */
+    for (int mode = 0; mode < 2; mode++) {
+        const rr_pooling pm = mode ? RR_POOL_MEAN : RR_POOL_CLS;
+        float *pooled = malloc((size_t)S * H * 4), *pooled2 = malloc((size_t)S * H * 4), *out = malloc((size_t)S * 2 * 4 + 64);
+        rr_classifier_head head = {W, NULL, RR_ACT_GELU, W + (size_t)H * H, bias, 2, pm, g, b, 1e-5f};
+        out[S * 2] = canary;
+        CHECK(be->ops->classify(be, x, &head, pooled, pooled2, out) == RR_OK);
+        CHECK(out[S * 2] == canary);
+        for (int s = 0; s < S; s++) {
+            double pv[64], hv[64];
+            for (int i = 0; i < H; i++) {
+                pv[i] = 0;
+                for (int t = cu[s]; t < (mode ? cu[s + 1] : cu[s] + 1); t++)
+                    pv[i] += x[(size_t)t * H + i];
+                pv[i] /= mode ? cu[s + 1] - cu[s] : 1;
+            }
+            for (int n = 0; n < H; n++) {
+                double acc = 0;
+                for (int k = 0; k < H; k++)
+                    acc += (double)W[(size_t)n * H + k] * pv[k];
+                hv[n] = 0.5 * acc * (1 + erf(acc / sqrt(2.0)));
+            }
+            ref_layernorm(hv, g, b, H, 1e-5);
+            for (int n = 0; n < 2; n++) {
+                double acc = bias[n];
+                for (int k = 0; k < H; k++)
+                    acc += (double)W[(size_t)H * H + (size_t)n * H + k] * hv[k];
+                ref[(size_t)s * 2 + n] = acc;
+            }
+        }
+        e = rel_err(out, ref, (size_t)S * 2);
+        CHECK_MSG(e < 1e-5, "classify with a LayerNorm, %s pooling: error %g", mode ? "mean" : "CLS", e);
+        free(pooled);
+        free(pooled2);
+        free(out);
+    }
+    free(att); free(q2); free(cs); free(sn); free(y); free(gl); free(x0); free(yn);
+    return 0;
+}
+
 int main(void) {
     /* elementwise: GELU against erf in double on a dense grid */
     double worst = 0;
@@ -314,8 +450,8 @@ int main(void) {
     float *W = malloc((size_t)I * H * 4), *bias = malloc((size_t)I * 4), *y = malloc((size_t)T * I * 4 + 64);
     fill(W, (size_t)I * H, 0.3f);
     fill(bias, (size_t)I, 0.5f);
-    rr_activation acts[] = {RR_ACT_NONE, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU};
-    for (int a = 0; a < 4; a++) {
+    rr_activation acts[] = {RR_ACT_NONE, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_RELU, RR_ACT_SILU};
+    for (int a = 0; a < 5; a++) {
         y[(size_t)T * I] = canary;
         CHECK(be->ops->linear(be, x, T, H, W, bias, I, acts[a], y) == RR_OK);
         CHECK(y[(size_t)T * I] == canary);
@@ -330,6 +466,8 @@ int main(void) {
                     acc = tanh(acc);
                 else if (acts[a] == RR_ACT_RELU)
                     acc = acc < 0 ? 0 : acc;
+                else if (acts[a] == RR_ACT_SILU)
+                    acc = acc / (1 + exp(-acc));
                 ref[(size_t)t * I + n] = acc;
             }
         e = rel_err(y, ref, (size_t)T * I);
@@ -400,6 +538,10 @@ int main(void) {
     CHECK(be->ops->add_layernorm(be, x, r, g, b, 1e-12f) == RR_OK);
     e = rel_err(x, ref, (size_t)T * H);
     CHECK_MSG(e < 1e-5, "add_layernorm error %g", e);
+
+    /* ModernBERT's ops (add_norm, rope, glu, the sliding window, its head) */
+    if (check_modernbert_ops(be, &pass, x, r, g, b, W, bias, qkv, ref, I))
+        return 1;
 
     /* pooling: each mode, with and without L2 normalisation */
     float *pooled = malloc((size_t)S * H * 4 + 64);

@@ -232,7 +232,7 @@ int rr_cmd_rerank(int argc, char **argv) {
     rerank_opts o = rerank_opts_default();
     int show = 0, quiet = 0;
     const cli_opt opts[] = {
-        {"model", OPT_STR, &o.model_dir, "cross-encoder directory (a Hugging Face BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa or DeBERTa-v2/v3 ...ForSequenceClassification)"},
+        {"model", OPT_STR, &o.model_dir, "cross-encoder directory (a Hugging Face BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa, DeBERTa-v2/v3, RoBERTa or ModernBERT ...ForSequenceClassification)"},
         {"run", OPT_STR, &o.run, "candidates: a TREC run (qid Q0 docid rank score tag), .gz ok"},
         {"corpus", OPT_STR, &o.corpus, "BEIR corpus.jsonl(.gz): passage = title + \" \" + text"},
         {"queries", OPT_STR, &o.queries, "BEIR queries.jsonl(.gz)"},

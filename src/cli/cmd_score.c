@@ -19,7 +19,7 @@ int rr_cmd_score(int argc, char **argv) {
     const char *activation = "none", *device = "cpu", *precision = "fp32";
     int timing = 0, threads = 0, max_length = 0, token_budget = 0, label = 0, show = 0, quiet = 0;
     const cli_opt opts[] = {
-        {"model", OPT_STR, &model_dir, "cross-encoder directory (a Hugging Face BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa or DeBERTa-v2/v3 ...ForSequenceClassification)"},
+        {"model", OPT_STR, &model_dir, "cross-encoder directory (a Hugging Face BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa, DeBERTa-v2/v3, RoBERTa or ModernBERT ...ForSequenceClassification)"},
         {"pairs", OPT_STR, &pairs, "TSV file: query<TAB>passage per line"},
         {"query", OPT_STR, &query, "one query, scored against every line of --passages"},
         {"passages", OPT_STR, &passages, "passages, one per line (with --query)"},
