@@ -225,6 +225,27 @@ def flop_model(cfg: dict):
         buckets, maxrel = cfg.get("position_buckets", -1), cfg.get("max_relative_positions", -1)
         span = buckets if buckets > 0 else (maxrel if maxrel > 0 else cfg["max_position_embeddings"])
 
+    if cfg.get("model_type") == "modernbert":
+        # ModernBERT: GeGLU (up to 2I, down from I); a sliding layer's query attends the keys
+        # within ±window only (useful pairs: L² minus the two corners beyond the band)
+        window = cfg.get("local_attention", 128) // 2
+        every = cfg.get("global_attn_every_n_layers", 3)
+        types = cfg.get("layer_types") or ["sliding_attention" if i % every else "full_attention"
+                                           for i in range(layers)]
+
+        def band(L: int, w: int) -> int:
+            far = max(L - w - 1, 0)
+            return L * L - far * (far + 1)
+
+        def flops_mb(L: int) -> float:
+            total = 0.0
+            for t in types:
+                pairs = band(L, window) if t == "sliding_attention" else L * L
+                total += (2 * L * H * 3 * H + 2 * 2 * pairs * H + 2 * L * H * H
+                          + 2 * L * H * 2 * I + 2 * L * I * H)
+            return total + 2 * H * H + 2 * H * labels  # + head dense + classifier
+        return flops_mb
+
     def flops(L: int) -> float:
         per_layer = (2 * L * H * 3 * H      # Q, K, V projections
                      + 2 * 2 * L * L * H    # scores Q·Kᵀ and probabilities·V (all heads)

@@ -8,7 +8,8 @@
 #      test-distilbert-cross-encoder, test-mpnet-cross-encoder, test-xlmr-cross-encoder,
 #      test-deberta-cross-encoder, test-deberta-variant-cross-encoder and
 #      test-roberta-cross-encoder: BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa, DeBERTa-v2/v3
-#      and RoBERTa checkpoints);
+#      and RoBERTa checkpoints), and the seeded ModernBERT ones (test-modernbert-cross-encoder,
+#      test-modernbert-variant-cross-encoder: no MiniLM weights);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -68,7 +69,7 @@ fi
 # tokenizer.json, the tokenizer files are MiniLM's.
 model_dir() {
   local src="$REPO/tests/fixtures/$1" dst="$CACHE/models/$1" f
-  [ -f "$src/head.safetensors" ] || return 0
+  [ -f "$src/head.safetensors" ] || [ -f "$src/config.json" ] || return 0
   rm -rf "$dst.new" && mkdir -p "$dst.new"
   "$2" "$src" "$dst.new"
   if ! [ -e "$dst.new/tokenizer.json" ]; then # (a FILL that writes a tokenizer writes all of it)
@@ -128,6 +129,18 @@ fill_roberta() {
   python3 "$REPO/tests/tools/make_roberta.py" "$MINILM" "$1" "$2"
 }
 model_dir test-roberta-cross-encoder fill_roberta
+# ... and, not from MiniLM, as ModernBERT cross-encoders (tests/fixtures/test-modernbert-cross-encoder/README.md;
+# the variant, test-modernbert-variant-cross-encoder, switches on every bias, mean pooling, a SiLU head):
+# make_modernbert.py draws every tensor itself (seeded) and lays the RoBERTa test tokenizer's BPE out as
+# ModernBERT's tokenizer.json.
+fill_modernbert() {
+  python3 "$REPO/tests/tools/make_modernbert.py" "$1" "$2"
+}
+fill_modernbert_variant() {
+  python3 "$REPO/tests/tools/make_modernbert.py" "$1" "$2" --variant
+}
+model_dir test-modernbert-cross-encoder fill_modernbert
+model_dir test-modernbert-variant-cross-encoder fill_modernbert_variant
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------
 # Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source

@@ -8,7 +8,8 @@
 #   cuda                 without a GPU: refused with the reason, no output file
 #   auto, a GPU, a model its kernels do not take (kemu's GPU and the tiny model, head dimension
 #                        16): computes on the CPU — the same bytes — and says why on stderr;
-#                        cuda on the same: refused, no output file
+#                        cuda on the same: refused, no output file; likewise a ModernBERT
+#                        checkpoint (CPU backend only, for now)
 # `rerank score` with the test cross-encoder (MiniLM's shapes, which the CUDA kernels take, so
 # that the test means the same on a machine with a GPU). Needs RR_BIN, RR_MODELS_DIR (ctest sets
 # them).
@@ -73,6 +74,21 @@ if [ -n "${RR_EMU_MODULE:-}" ]; then
   RR_CUDA_MODULE="$RR_EMU_MODULE" "${ST[@]}" --device cuda --output "$T/x" 2>"$T/err"
   if [ $? -eq 1 ] && grep -q "head dimension 16" "$T/err" && [ ! -e "$T/x" ]; then ok "cuda, tiny model on kemu: refused"
   else bad "cuda, tiny model on kemu: $(cat "$T/err")"; fi
+  # ModernBERT runs on the CPU backend only: auto computes it there and says why, cuda refuses it
+  MB="$RR_MODELS_DIR/test-modernbert-cross-encoder"
+  if [ -f "$MB/config.json" ]; then
+    SM=("$BIN" score --model "$MB" --pairs "$T/pairs.tsv" --max-length 32 --quiet)
+    "${SM[@]}" --device cpu --output "$T/mb-cpu.txt" 2>"$T/err" || bad "ModernBERT on the CPU: $(cat "$T/err")"
+    RR_CUDA_MODULE="$RR_EMU_MODULE" "${SM[@]}" --device auto --precision bf16 --timing --output "$T/mb-auto.txt" \
+      2>"$T/err" || bad "auto, ModernBERT on kemu: $(cat "$T/err")"
+    if grep -q "rerank score: note: --device auto: computing in fp32 on the CPU (cuda backend: ModernBERT" "$T/err" &&
+      [ "$(timing_field device "$T/err")" = cpu ] && cmp -s "$T/mb-cpu.txt" "$T/mb-auto.txt"
+    then ok "auto, a GPU and ModernBERT: the CPU's bytes, and why"
+    else bad "auto, ModernBERT on kemu: $(cat "$T/err")"; fi
+    RR_CUDA_MODULE="$RR_EMU_MODULE" "${SM[@]}" --device cuda --output "$T/x" 2>"$T/err"
+    if [ $? -eq 1 ] && grep -q "ModernBERT (rotary positions" "$T/err" && [ ! -e "$T/x" ]; then ok "cuda, ModernBERT on kemu: refused"
+    else bad "cuda, ModernBERT on kemu: $(cat "$T/err")"; fi
+  else bad "no $MB (run scripts/setup.sh)"; fi
 else
   echo "(no RR_EMU_MODULE: kemu not built, the emulated-GPU case not run)"
 fi

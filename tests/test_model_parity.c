@@ -27,6 +27,11 @@
  *     types, no LayerNorm on the table, a tanh pooler).
  *   ce_roberta_pairs.tsv: the same 240 pairs for the RoBERTa test cross-encoder (a byte-level BPE
  *     vocabulary, XLM-R's layer; tests/reference/fixtures_roberta.py).
+ *   ce_modernbert_pairs.tsv, ce_modernbert_variant_pairs.tsv: the same 240 pairs for two seeded
+ *     ModernBERT test cross-encoders (no real ModernBERT weights are reachable): rotary positions,
+ *     sliding-window layers (windows of ±16 and ±8 tokens, so the window bites in every pair),
+ *     GeGLU, pre-LayerNorm; the variant with every bias, mean pooling and a SiLU head
+ *     (tests/reference/fixtures_modernbert.py, tests/tools/make_modernbert.py).
  *   deberta_buckets.tsv: transformers' make_log_bucket_position for four (position_buckets,
  *     max_relative_positions) over [-1023, 1023]: rr_log_bucket must give each.
  * Needs RR_BIN (the rerank binary), RR_MODELS_DIR (scripts/setup.sh fills it), RR_REPO_DIR.
@@ -346,7 +351,8 @@ int main(void) {
     free(ours);
     free(ref);
 
-    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT, MPNet, XLM-R, DeBERTa, RoBERTa ---- */
+    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT, MPNet, XLM-R, DeBERTa, RoBERTa;
+     * two seeded ModernBERTs ---- */
     if (check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_pairs.tsv",
                             "test-cross-encoder", 1000, 100) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_electra_pairs.tsv",
@@ -362,7 +368,11 @@ int main(void) {
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_deberta_variant_pairs.tsv",
                             "test-deberta-variant-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_roberta_pairs.tsv",
-                            "test-roberta-cross-encoder", 240, 20))
+                            "test-roberta-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_modernbert_pairs.tsv",
+                            "test-modernbert-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_modernbert_variant_pairs.tsv",
+                            "test-modernbert-variant-cross-encoder", 240, 20))
         return 1;
 
     /* ---- the DistilBERT, MPNet, XLM-R and DeBERTa trunks as bi-encoders (mean pooling, max length 256) ---- */

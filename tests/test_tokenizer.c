@@ -821,9 +821,12 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
 /* The test RoBERTa tokenizer (test-roberta-cross-encoder: a byte-level BPE trained on SciFact,
  * written by transformers 5.24; tests/fixtures/test-roberta-cross-encoder/README.md) and its
  * variants (tests/tools/roberta_variants.py), each read as transformers' RobertaTokenizer and as
- * the file says, against roberta_tokenizer_edge.jsonl and roberta_tokenizer_scifact.tsv.gz. */
-enum { ROBERTA_VARIANTS = 6 };
-static const char *const kRobVariants[ROBERTA_VARIANTS] = {"base", "prefix", "mask", "unk", "decoder", "files"};
+ * the file says, against roberta_tokenizer_edge.jsonl and roberta_tokenizer_scifact.tsv.gz. The
+ * nfc variants are ModernBERT's form (NFC normalizer, [CLS]/[SEP] template, a normalized added
+ * token; PreTrainedTokenizerFast both ways). */
+enum { ROBERTA_VARIANTS = 8, ROBERTA_NFC = 6 };
+static const char *const kRobVariants[ROBERTA_VARIANTS] = {"base", "prefix", "mask", "unk", "decoder", "files",
+                                                           "nfc", "nfcseq"};
 
 static int test_roberta(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
     char path[8400];
@@ -837,6 +840,13 @@ static int test_roberta(const char *models, const char *repo, const text_set *qu
                   info.sep_id == 2 && info.pair_seps == 2 && info.pair_second_type == 0,
               "RoBERTa info: vocab %d unk %d pad %d cls %d sep %d seps %d type %d", info.vocab_size, info.unk_id,
               info.pad_id, info.cls_id, info.sep_id, info.pair_seps, info.pair_second_type);
+    for (int f = 0; f < 2; f++) {
+        info = rr_tokenizer_get_info(toks[2 * ROBERTA_NFC + f]);
+        CHECK_MSG(info.vocab_size == 8003 && info.cls_id == 8000 && info.sep_id == 8001 && info.pair_seps == 1 &&
+                      info.pair_second_type == 1,
+                  "RoBERTa nfc info: vocab %d cls %d sep %d seps %d type %d", info.vocab_size, info.cls_id,
+                  info.sep_id, info.pair_seps, info.pair_second_type);
+    }
 
     snprintf(path, sizeof path, "%s/tests/fixtures/roberta_tokenizer_edge.jsonl", repo);
     test_variant_edges(path, kRobVariants, ROBERTA_VARIANTS, toks, 100, 0);

@@ -1,5 +1,6 @@
-/* text/bpe.c — byte-level BPE (RoBERTa's tokenizer): ByteLevel's regex split, then each word's
- * bytes merged pair by pair (bpe.h).
+/* text/bpe.c — byte-level BPE (RoBERTa's and ModernBERT's tokenizers): ByteLevel's regex split,
+ * then each word's bytes merged pair by pair (bpe.h). The normalizer, when the file has one
+ * (NFC), is loaded here but run by tokenizer.c through sentencepiece.c's rr_spm_normalize.
  *
  * Versions tried: the merge loop is tokenizers' own (word.rs merge_all): a heap of candidate
  * merges by (rank, position), an entry checked against the pair still there when it comes
@@ -158,6 +159,39 @@ static rr_status load_merges(rr_bpe *bpe, const rr_vocab *vocab, const json_t *m
     return st;
 }
 
+/* The normalizer: null, NFC, or a Sequence of only NFC (one NFC: it is idempotent; an empty
+ * Sequence is none). NFC is sentencepiece.c's, tokenizers' own (see there). */
+static rr_status load_normalizer(rr_bpe *bpe, const json_t *norm, const char *path) {
+    static const char kSupported[] = "none, as RoBERTa's, or NFC, as ModernBERT's";
+    if (!norm || json_is_null(norm))
+        return RR_OK;
+    const char *type = json_string_value(json_object_get(norm, "type"));
+    int nfc = type && !strcmp(type, "NFC");
+    if (type && !strcmp(type, "Sequence")) {
+        const json_t *list = json_object_get(norm, "normalizers");
+        if (!json_is_array(list))
+            return rr_error(RR_ERR_FORMAT, "%s: normalizer Sequence without a \"normalizers\" array", path);
+        size_t i;
+        const json_t *n;
+        json_array_foreach(list, i, n) {
+            const char *t = json_string_value(json_object_get(n, "type"));
+            if (!t || strcmp(t, "NFC") != 0)
+                return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer \"%s\" inside the Sequence (normalizers[%zu]) "
+                                "with a BPE model is not supported (%s)", path, t ? t : "(untyped)", i, kSupported);
+        }
+        if (json_array_size(list) == 0)
+            return RR_OK;
+        nfc = 1;
+    }
+    if (!nfc)
+        return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer \"%s\" with a BPE model is not supported (%s)", path,
+                        type ? type : "(untyped)", kSupported);
+    if (!(bpe->norm = malloc(sizeof *bpe->norm)))
+        return rr_error(RR_ERR_NOMEM, "%s: cannot allocate a normalizer", path);
+    rr_spm_as_nfc(bpe->norm);
+    return RR_OK;
+}
+
 rr_status rr_bpe_load(rr_bpe *bpe, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
                       const json_t *pre_tokenizer, int as_roberta, int add_prefix_space, const char *path,
                       const char **unk_name) {
@@ -227,11 +261,7 @@ rr_status rr_bpe_load(rr_bpe *bpe, rr_vocab *vocab, const json_t *model, const j
             return rr_error(RR_ERR_FORMAT, "%s: model.unk_token \"%.200s\" is not in the vocabulary", path,
                             *unk_name);
     }
-    if (normalizer && !json_is_null(normalizer)) {
-        const char *t = json_string_value(json_object_get(normalizer, "type"));
-        return rr_error(RR_ERR_UNSUPPORTED, "%s: normalizer \"%s\" with a BPE model is not supported (none, as "
-                        "RoBERTa's)", path, t ? t : "?");
-    }
+    RR_TRY(load_normalizer(bpe, normalizer, path));
     const char *pt = json_string_value(json_object_get(pre_tokenizer, "type"));
     if (!pt || strcmp(pt, "ByteLevel") != 0)
         return rr_error(RR_ERR_UNSUPPORTED, "%s: pre_tokenizer \"%s\" with a BPE model is not supported "
@@ -246,6 +276,9 @@ void rr_bpe_free(rr_bpe *bpe) {
         return;
     free(bpe->merges);
     bpe->merges = NULL;
+    rr_spm_free(bpe->norm);
+    free(bpe->norm);
+    bpe->norm = NULL;
 }
 
 void rr_bpe_scratch_free(rr_bpe_scratch *sc) {

@@ -1,5 +1,9 @@
-/* text/bpe.h — byte-level BPE, as the tokenizer.json of a RoBERTa checkpoint describes it:
- *   normalizer    none;
+/* text/bpe.h — byte-level BPE, as the tokenizer.json of a RoBERTa or ModernBERT checkpoint
+ * describes it:
+ *   normalizer    none (RoBERTa), or NFC (ModernBERT; also a Sequence of only NFC), run by
+ *                 sentencepiece.c's normalizer (rr_spm_as_nfc) on the text between added tokens
+ *                 before ByteLevel, as tokenizers' AddedVocabulary does: tokens with
+ *                 "normalized": false are matched in the raw text, the others in the NFC text;
  *   pre_tokenizer ByteLevel: GPT-2's regex splits the text into words
  *                 ('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+),
  *                 optionally after a space is put before the text (add_prefix_space), and
@@ -29,7 +33,10 @@ typedef struct rr_bpe_merge {
     int32_t id;
 } rr_bpe_merge;
 
+struct rr_spm;
+
 typedef struct rr_bpe {
+    struct rr_spm *norm;   /* the normalizer (an rr_spm_as_nfc), or NULL: none */
     int32_t byte_id[256];  /* the id of each byte's character, -1 when the vocabulary lacks it */
     uint8_t byte_char[256][2]; /* each byte's character as UTF-8 (one or two bytes) */
     rr_bpe_merge *merges;  /* [mask + 1] open addressing, at most half full */
@@ -77,10 +84,10 @@ typedef struct rr_bpe_scratch {
 } rr_bpe_scratch;
 
 /* Read tokenizer.json's BPE model (its vocabulary goes into vocab) and, unless as_roberta,
- * its normalizer (must be null) and ByteLevel pre_tokenizer; *unk_name: the model's
- * unk_token or NULL. Anything else is refused by name. as_roberta: read as transformers 5's
- * RobertaTokenizer reads the file: the vocabulary and merges alone (no unknown token, the
- * pre-tokenizer ByteLevel(add_prefix_space)). */
+ * its normalizer (null, NFC, or a Sequence of only NFC) and ByteLevel pre_tokenizer;
+ * *unk_name: the model's unk_token or NULL. Anything else is refused by name. as_roberta:
+ * read as transformers 5's RobertaTokenizer reads the file: the vocabulary and merges alone (no
+ * normalizer, no unknown token, the pre-tokenizer ByteLevel(add_prefix_space)). */
 rr_status rr_bpe_load(rr_bpe *bpe, rr_vocab *vocab, const json_t *model, const json_t *normalizer,
                       const json_t *pre_tokenizer, int as_roberta, int add_prefix_space, const char *path,
                       const char **unk_name);
@@ -90,7 +97,8 @@ void rr_bpe_scratch_free(rr_bpe_scratch *sc);
 /* Receives each id; returns 0 to stop reading (enough tokens). */
 typedef int (*rr_bpe_emit)(void *ctx, int32_t id);
 
-/* ByteLevel and BPE over text s[0..n) (valid UTF-8) free of added tokens. vocab: the
+/* ByteLevel and BPE over text s[0..n) (valid UTF-8, already normalized: bpe->norm is the
+ * caller's to run) free of added tokens. vocab: the
  * tokenizer's (ignore_merges looks whole words up in it). Returns 0, or -1 when out of
  * memory. */
 int rr_bpe_words(const rr_bpe *bpe, const rr_vocab *vocab, rr_bpe_scratch *sc, const uint8_t *s,

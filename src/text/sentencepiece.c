@@ -564,6 +564,12 @@ void rr_spm_as_xlmr_tokenizer(rr_spm *spm, int add_prefix_space) {
     spm->repl_len = 3;
 }
 
+void rr_spm_as_nfc(rr_spm *spm) {
+    memset(spm, 0, sizeof *spm);
+    spm->steps[0].kind = RR_SPM_NFC;
+    spm->num_steps = 1;
+}
+
 void rr_spm_free(rr_spm *spm) {
     if (!spm)
         return;

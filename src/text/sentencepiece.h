@@ -110,6 +110,10 @@ rr_status rr_spm_as_deberta_tokenizer(rr_spm *spm, int lowercase, int split_by_p
  * normalizer Precompiled alone; pre_tokenizer WhitespaceSplit, then Metaspace("▁", prepend
  * "always", or "never" when tokenizer_config.json's add_prefix_space is false). */
 void rr_spm_as_xlmr_tokenizer(rr_spm *spm, int add_prefix_space);
+/* An rr_spm that is only a normalizer: NFC alone, for a model that is not Unigram (a byte-level
+ * BPE's normalizer, as ModernBERT's tokenizer.json has it). Only rr_spm_normalize,
+ * rr_spm_normalize_alloc and rr_spm_free may be used on it. */
+void rr_spm_as_nfc(rr_spm *spm);
 void rr_spm_free(rr_spm *spm);
 void rr_spm_scratch_free(rr_spm_scratch *sc);
 

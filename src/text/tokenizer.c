@@ -19,8 +19,9 @@
  * A SentencePiece Unigram tokenizer (XLM-RoBERTa's; tok->spm) shares the added-token split and
  * the truncation and templates here; the text between added tokens goes through
  * sentencepiece.c (its normalizers, Metaspace, Viterbi) instead of the fused BERT pass. A
- * byte-level BPE tokenizer (RoBERTa's; tok->bpe) has no normalizer: that text goes through
- * bpe.c (ByteLevel's split and the merges).
+ * byte-level BPE tokenizer (RoBERTa's, ModernBERT's; tok->bpe) has no normalizer or NFC
+ * (tok->bpe->norm, run by sentencepiece.c's rr_spm_normalize): that text goes through bpe.c
+ * (ByteLevel's split and the merges).
  *
  * Truncation: a single text stops being read once max_length - 2 tokens are out. A pair
  * needs both full lengths (longest_first compares them), then keeps what the `tokenizers`
@@ -44,7 +45,7 @@ typedef struct rr_tok_scratch {
     size_t word_cap;
     uint8_t *norm;  /* [norm_cap] a normalized segment (normalized added tokens only) */
     size_t norm_cap;
-    rr_spm_scratch spm; /* Unigram tokenizers */
+    rr_spm_scratch spm; /* Unigram tokenizers; a BPE tokenizer's NFC */
     rr_bpe_scratch bpe; /* byte-level BPE tokenizers */
 } rr_tok_scratch;
 
@@ -556,7 +557,15 @@ static void run_raw_piece(rr_enc_ctx *c, const uint8_t *s, size_t n, int at_star
     const rr_tokenizer *tok = c->tok;
     const uint8_t *norm;
     size_t len, lead;
-    if (tok->bpe) { /* no normalizer: normalized added tokens are matched in the raw text */
+    if (tok->bpe) { /* without a normalizer, normalized added tokens are matched in the raw text */
+        if (tok->bpe->norm) {
+            if (rr_spm_normalize(tok->bpe->norm, &c->sc->spm, s, n, &norm, &len, &lead) < 0) {
+                c->failed = 1;
+                return;
+            }
+            s = norm;
+            n = len;
+        }
         if (tok->has_normalized_added)
             split_added(c, 1, s, n, at_start, 0);
         else

@@ -4,7 +4,7 @@
  *  - tokenizer.json (the `tokenizers` library's own file): normalizer, pre-tokenizer, model,
  *    post-processor and added tokens. WordPiece must come with BertNormalizer +
  *    BertPreTokenizer; a Unigram model with SentencePiece's normalizers and Metaspace
- *    (sentencepiece.c); a BPE model with no normalizer and ByteLevel (bpe.c). Under
+ *    (sentencepiece.c); a BPE model with no normalizer or NFC, and ByteLevel (bpe.c). Under
  *    tokenizer_class RobertaTokenizer (or model_type roberta) the BPE file is read as transformers
  *    5's class reads it: the vocabulary and merges alone. Under tokenizer_class XLMRobertaTokenizer or DebertaV2Tokenizer (or,
  *    without a tokenizer_class, config.json's model_type xlm-roberta / deberta-v2) the file
@@ -865,7 +865,9 @@ static rr_status finish(load_ctx *lc) {
     lc->num_added = lc->cap_added = 0;
     for (int i = 0; i < tok->num_added; i++) {
         rr_added_token *t = &tok->added[i];
-        if (t->normalized && tok->bpe) { /* no normalizer */
+        if (t->normalized && tok->bpe && tok->bpe->norm)
+            RR_TRY(rr_spm_normalize_alloc(tok->bpe->norm, t->content, t->len, &t->match, &t->match_len));
+        else if (t->normalized && tok->bpe) { /* no normalizer */
             t->match = t->content;
             t->match_len = t->len;
         } else if (t->normalized && tok->spm)

@@ -23,8 +23,13 @@ Writes into args.out:
                                 variant of tests/tools/roberta_variants.py: ids and type_ids of the
                                 `tokenizers` library reading the file (Tokenizer.from_file), and
                                 transformers' AutoTokenizer's as "transformers_ids" where they differ
-                                (for the base form they must not)
+                                (for the base form and the nfc forms, ModernBERT's, they must not)
   ce_roberta_pairs.tsv          CrossEncoder.predict logits of the assembled model (240 pairs)
+
+The edge fixture alone (no MiniLM, no torch model) from the assembled model directory:
+
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python3 tests/reference/fixtures_roberta.py \\
+      --edge-only ~/.cache/rerank/models/test-roberta-cross-encoder
 """
 import gzip
 import json
@@ -39,7 +44,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 ROBERTA_SEED = 20261202
 ROBERTA_VOCAB = 8000
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-VARIANTS = ("base", "prefix", "mask", "unk", "decoder", "files")
+VARIANTS = ("base", "prefix", "mask", "unk", "decoder", "files", "nfc", "nfcseq")
+NFC_VARIANTS = ("nfc", "nfcseq")  # ModernBERT's form: PreTrainedTokenizerFast, BERT's template
 
 README = """# test-roberta-cross-encoder (fixture)
 
@@ -128,7 +134,18 @@ def edge(args, data, src):
               ("specials_inside", "x<s>y</s>z<pad><unk>"), ("contractions", "it's we're I'VE they'll 'd 'x ''s"),
               ("accents", "caf\u00e9 \u00e9t\u00e9 na\u00efve \u00c9COLE"),
               ("digits_and_letters", "abc123def 4.5e-3 \u0661\u0662\u0663 \u00b2\u00bd"),
-              ("space_runs_before_word", "a   b\t\t c \n\nd  ")]
+              ("space_runs_before_word", "a   b\t\t c \n\nd  "),
+              # what NFC (the nfc variants') changes, and what it leaves
+              ("nfc_decomposed_e", "cafe\u0301 e\u0301te\u0301 caf\u00e9 E\u0301COLE"),
+              ("nfc_hangul_jamo", "\u1112\u1161\u11ab\u1100\u1173\u11af \u1100\u1161 \uac00\u11a8 \u1100\u1161\u11a7 "
+                                  "\ud55c\uae00 \u1100\u1100\u1161"),
+              ("nfc_marks_order", "a\u0323\u0301 a\u0301\u0323 \u1ea1\u0301 q\u0307\u0323 o\u031b\u0303\u0323 "
+                                  "\u0301start"),
+              ("nfc_singletons_exclusions", "\u212b \u2126 \u212a \u0344 \u0958 \u0915\u093c \u2adc \u0f73"),
+              ("nfc_ascii_only", "plain ascii text, nothing to compose: 123 !? <>"),
+              ("nfc_added_next_to_decomposed", "e\u0301[SEP]\u0301x [CLS]e\u0301<mask>\u0301 e\u0301</s>"),
+              ("nfc_normalized_added", "nai\u0308f na\u00eff xnai\u0308fy nai\u0308 f"),
+              ("nfc_pair", "cafe\u0301 [SEP] a\u0323\u0301", "\u1100\u1161\u11a8 nai\u0308f", 512)]
     cases = [c if len(c) == 4 else (c[0], c[1], None, 512) for c in cases]
     vdir = tempfile.mkdtemp(prefix="rr-roberta-variants-")
     subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "roberta_variants.py"), src, vdir],
@@ -139,21 +156,34 @@ def edge(args, data, src):
         raw = Tokenizer.from_file(os.path.join(vdir, v + "-file", "tokenizer.json"))
         raw.no_padding()
         hf = AutoTokenizer.from_pretrained(vd)
-        assert type(hf).__name__ == "RobertaTokenizer", type(hf)
+        assert type(hf).__name__ == ("TokenizersBackend" if v in NFC_VARIANTS else "RobertaTokenizer"), type(hf)
         for name, a, b, ml in cases:
             raw.enable_truncation(max_length=ml, strategy="longest_first")
             r = raw.encode(a, b, add_special_tokens=True) if b is not None else raw.encode(a, add_special_tokens=True)
             ids, tt = list(r.ids), list(r.type_ids)
             h_ids, h_tt = encode_edge(hf, a, b, ml)
-            assert not any(tt) and not any(h_tt)
+            assert (not any(tt) and not any(h_tt)) or (v in NFC_VARIANTS and b is not None and h_tt == tt)
             rec = {"variant": v, "name": name, "a": a, "b": b, "max_length": ml, "ids": ids, "type_ids": tt}
             if h_ids != ids:
-                assert v not in ("base", "files"), (v, name, ids, h_ids)
+                assert v not in ("base", "files") + NFC_VARIANTS, (v, name, ids, h_ids)
                 rec["transformers_ids"] = h_ids
                 differ.setdefault(v, []).append(name)
             out.append(json.dumps(rec, ensure_ascii=False))
     shutil.rmtree(vdir)
     return cases, out, differ
+
+
+def write_edge(args, data, src):
+    """roberta_tokenizer_edge.jsonl into args.out from the assembled model directory src."""
+    from make_fixtures import log, write_atomic
+
+    cases, lines, differ = edge(args, data, src)
+    write_atomic(os.path.join(args.out, "roberta_tokenizer_edge.jsonl"), ("\n".join(lines) + "\n").encode("utf-8"))
+    log(f"roberta: wrote {len(lines)} lines to roberta_tokenizer_edge.jsonl ({len(cases)} cases x {len(VARIANTS)} "
+        f"variants); transformers agrees with tokenizers on the base form and the nfc forms")
+    for v in VARIANTS[1:]:
+        log(f"roberta:   {v}: transformers differs from the file on {len(differ.get(v, []))}: {differ.get(v, [])}")
+    return cases
 
 
 def step(args, data):
@@ -209,12 +239,28 @@ def step(args, data):
                                                 tok.convert_tokens_to_ids("b"), 2]]
 
     step_tok(args, data, back, "roberta_tokenizer_scifact.tsv.gz", "roberta")
-    cases, lines, differ = edge(args, data, asm)
-    write_atomic(os.path.join(args.out, "roberta_tokenizer_edge.jsonl"), ("\n".join(lines) + "\n").encode("utf-8"))
-    log(f"roberta: wrote {len(lines)} lines to roberta_tokenizer_edge.jsonl ({len(cases)} cases x {len(VARIANTS)} "
-        f"variants); transformers agrees with tokenizers on the base form")
-    for v in VARIANTS[1:]:
-        log(f"roberta:   {v}: transformers differs from the file on {len(differ.get(v, []))}: {differ.get(v, [])}")
+    cases = write_edge(args, data, asm)
     write_ce_reference(args, data, asm, model, "ce_roberta_pairs.tsv", "roberta")
     check_assembled(asm, full, "RobertaForSequenceClassification", "roberta", d)
     return len(cases)
+
+
+def main():
+    """Only roberta_tokenizer_edge.jsonl, from an assembled test RoBERTa model (what the roberta
+    step assembles, and scripts/setup.sh into the model cache): the step without the model."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--edge-only", required=True, metavar="MODEL_DIR",
+                    help="the assembled test-roberta-cross-encoder directory")
+    ap.add_argument("--data", default=os.path.join(REPO, "data", "scifact"), help="BEIR SciFact directory")
+    ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
+    args = ap.parse_args()
+    sys.path.insert(0, HERE)
+    from make_fixtures import Data
+
+    write_edge(args, Data(args.data), args.edge_only)
+
+
+if __name__ == "__main__":
+    main()

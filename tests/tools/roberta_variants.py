@@ -17,6 +17,13 @@ is OUT_DIR/<name>/ with SRC's files and these edits:
           with "lstrip": true there only (tokenizer.json as SRC's)
   files   no tokenizer.json: vocab.json and merges.txt ("#version: 0.2", then "a b" lines), the
           files older RoBERTa checkpoints ship (files-file/ is SRC's tokenizer.json)
+  nfc     ModernBERT's form (answerdotai/ModernBERT-base, gte-reranker-modernbert-base): the same
+          vocabulary and merges with "normalizer": {"type": "NFC"}, added tokens [CLS] (8000) and
+          [SEP] (8001) (special, not normalized) and nai\u0308f (8002, normalized: matched after
+          NFC, as naïf), BERT's TemplateProcessing ([CLS] A [SEP] / [CLS] A [SEP] B [SEP], B and
+          its [SEP] of type 1), tokenizer_config.json's tokenizer_class PreTrainedTokenizerFast
+          with cls_token [CLS] and sep_token [SEP]
+  nfcseq  nfc's, with the normalizer written {"type": "Sequence", "normalizers": [NFC, NFC]}
 
 Each, and SRC itself as base, is also written as OUT_DIR/<name>-file/ with tokenizer_config.json's
 tokenizer_class set to PreTrainedTokenizerFast: transformers 5's RobertaTokenizer keeps only the
@@ -35,7 +42,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_xlmr  # noqa: E402
 
-VARIANTS = ("prefix", "mask", "unk", "decoder", "files")
+VARIANTS = ("prefix", "mask", "unk", "decoder", "files", "nfc", "nfcseq")
 GONE = "\u00e9"  # the character of byte 0xE9 in GPT-2's byte map
 
 
@@ -60,6 +67,22 @@ def variant(base, cfg, name):
             str(t["id"]): {"content": t["content"], "lstrip": t["content"] == "<mask>", "normalized": False,
                            "rstrip": False, "single_word": False, "special": True}
             for t in tok["added_tokens"]}
+    elif name in ("nfc", "nfcseq"):
+        tok["normalizer"] = {"type": "NFC"} if name == "nfc" else {
+            "type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "NFC"}]}
+        n = len(tok["model"]["vocab"])
+        for i, (content, special) in enumerate((("[CLS]", True), ("[SEP]", True), ("nai\u0308f", False))):
+            tok["added_tokens"].append({"id": n + i, "content": content, "single_word": False, "lstrip": False,
+                                        "rstrip": False, "normalized": not special, "special": special})
+        spec = {t: {"id": t, "ids": [n + i], "tokens": [t]} for i, t in enumerate(("[CLS]", "[SEP]"))}
+        cls, sep = {"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}
+        sep1 = {"SpecialToken": {"id": "[SEP]", "type_id": 1}}
+        tok["post_processor"] = {
+            "type": "TemplateProcessing",
+            "single": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep],
+            "pair": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep, {"Sequence": {"id": "B", "type_id": 1}}, sep1],
+            "special_tokens": spec}
+        cfg.update(tokenizer_class="PreTrainedTokenizerFast", cls_token="[CLS]", sep_token="[SEP]")
     elif name == "unk":
         model = tok["model"]
         model["unk_token"] = "<unk>"
