@@ -27,6 +27,8 @@
  *     types, no LayerNorm on the table, a tanh pooler).
  *   ce_roberta_pairs.tsv: the same 240 pairs for the RoBERTa test cross-encoder (a byte-level BPE
  *     vocabulary, XLM-R's layer; tests/reference/fixtures_roberta.py).
+ *   modernbert_embed.tsv, modernbert_variant_embed.tsv: their trunks (ModernBertModel) mean-pooled over
+ *     60 texts: `rerank embed` within 1e-4, cosine >= 0.99999.
  *   ce_modernbert_pairs.tsv, ce_modernbert_variant_pairs.tsv: the same 240 pairs for two seeded
  *     ModernBERT test cross-encoders (no real ModernBERT weights are reachable): rotary positions,
  *     sliding-window layers (windows of ±16 and ±8 tokens, so the window bites in every pair),
@@ -202,9 +204,10 @@ static int check_cross_encoder(const char *repo, const char *models, const char 
  * cosine >= 0.99999. */
 static int check_trunk_embed(const char *repo, const char *models, const char *bin, const char *tmp,
                              const text_list *corpus, const text_list *queries, const char *fixture,
-                             const char *model) {
-    enum { DMAX = 64, DH = 384 };
-    static float dref[DMAX][DH];
+                             const char *model, int DH) {
+    enum { DMAX = 64, DH_MAX = 384 };
+    static float dref[DMAX * DH_MAX];
+    REQUIRE(DH > 0 && DH <= DH_MAX, "%s: width %d", fixture, DH);
     char path[4096], cmd[16384], kind[16], id[128];
     size_t r1, c1;
     snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
@@ -215,7 +218,7 @@ static int check_trunk_embed(const char *repo, const char *models, const char *b
     int nd = 0;
     while (nd < DMAX && fscanf(df, "%15s\t%127s", kind, id) == 2) {
         for (int j = 0; j < DH; j++)
-            REQUIRE(fscanf(df, "%f", &dref[nd][j]) == 1, "%s: row %d short", fixture, nd + 1);
+            REQUIRE(fscanf(df, "%f", &dref[nd * DH + j]) == 1, "%s: row %d short", fixture, nd + 1);
         const char *t = find_text(!strcmp(kind, "query") ? queries : corpus, id);
         REQUIRE(t && !strchr(t, '\n'), "%s %s not in the data", kind, id);
         fprintf(dt, "%s\n", t);
@@ -229,9 +232,9 @@ static int check_trunk_embed(const char *repo, const char *models, const char *b
     CHECK(run(cmd) == 0);
     snprintf(path, sizeof path, "%s/demb.npy", tmp);
     float *dours = load_npy(path, &r1, &c1);
-    REQUIRE(dours && r1 == (size_t)nd && c1 == DH, "%s embeddings: shape (%zu, %zu)", model, r1, c1);
+    REQUIRE(dours && r1 == (size_t)nd && c1 == (size_t)DH, "%s embeddings: shape (%zu, %zu)", model, r1, c1);
     double dcos, dabs;
-    compare_rows(dours, &dref[0][0], (size_t)nd, DH, 1, &dcos, &dabs);
+    compare_rows(dours, dref, (size_t)nd, (size_t)DH, 1, &dcos, &dabs);
     printf("%s embed: %d texts, min cosine %.9f, max abs diff %.3g\n", model, nd, dcos, dabs);
     CHECK_MSG(dcos >= 0.99999, "%s: min cosine %.9f", model, dcos);
     CHECK_MSG(dabs <= 1e-4, "%s: max abs diff %g", model, dabs);
@@ -375,12 +378,18 @@ int main(void) {
                             "test-modernbert-variant-cross-encoder", 240, 20))
         return 1;
 
-    /* ---- the DistilBERT, MPNet, XLM-R and DeBERTa trunks as bi-encoders (mean pooling, max length 256) ---- */
+    /* ---- the DistilBERT, MPNet, XLM-R, DeBERTa and ModernBERT trunks as bi-encoders (mean pooling, max length
+     * 256) ---- */
     if (check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "distilbert_embed.tsv",
-                          "test-distilbert-cross-encoder") ||
-        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "mpnet_embed.tsv", "test-mpnet-cross-encoder") ||
-        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "xlmr_embed.tsv", "test-xlmr-cross-encoder") ||
-        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "deberta_embed.tsv", "test-deberta-cross-encoder"))
+                          "test-distilbert-cross-encoder", 384) ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "mpnet_embed.tsv", "test-mpnet-cross-encoder", 384) ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "xlmr_embed.tsv", "test-xlmr-cross-encoder", 384) ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "deberta_embed.tsv", "test-deberta-cross-encoder",
+                          384) ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "modernbert_embed.tsv",
+                          "test-modernbert-cross-encoder", 64) ||
+        check_trunk_embed(repo, models, bin, tmp, &corpus, &queries, "modernbert_variant_embed.tsv",
+                          "test-modernbert-variant-cross-encoder", 64))
         return 1;
 
     /* ---- MPNet's and XLM-R's positions skip pad tokens (texts holding "<pad>") ---- */

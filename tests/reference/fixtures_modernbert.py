@@ -345,7 +345,7 @@ def one(args, data, pairs, name, opts, seed, variant, versions):
     from tokenizers import Tokenizer
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from make_fixtures import CE_DOCS_PER_QUERY, write_atomic
+    from make_fixtures import CE_DOCS_PER_QUERY, write_atomic, write_mean_pooled
 
     tag = "modernbert-variant" if variant else "modernbert"
     d = os.path.join(args.out, name)
@@ -455,6 +455,10 @@ def one(args, data, pairs, name, opts, seed, variant, versions):
         gaps.append(min(b - a for a, b in zip(v, v[1:])))
     lo, hi = float(logits.min()), float(logits.max())
     log(f"{tag}: logits in [{lo:.4f}, {hi:.4f}], std {logits.std():.4f}; per-query min gap {min(gaps):.3g}")
+    # --- the trunk as a bi-encoder (ModernBertModel: final_norm's output, mean-pooled; eager attention
+    # over padded batches, as make_fixtures' other *_embed.tsv)
+    write_mean_pooled(args, data, tok, model.model,
+                      "modernbert_variant_embed.tsv" if variant else "modernbert_embed.tsv", tag)
     out_name = "ce_modernbert_variant_pairs.tsv" if variant else "ce_modernbert_pairs.tsv"
     body = "".join(f"{q}\t{dd}\t{float(v):.9g}\n" for (q, dd), v in zip(pairs, logits))
     write_atomic(os.path.join(args.out, out_name), body.encode("utf-8"))
