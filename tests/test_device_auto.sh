@@ -62,32 +62,27 @@ if [ -n "${RR_EMU_MODULE:-}" ]; then
   if [ "$(timing_field device "$T/err") $(timing_field precision "$T/err")" = "cuda fp16" ] && ! grep -q "$NOTE" "$T/err"
   then ok "auto + fp16 on kemu: cuda fp16, no note"
   else bad "auto + fp16 on kemu: $(cat "$T/err")"; fi
+  # a model the CUDA backend does not take (NAME, DIR, WHY: the start of the backend's reason):
+  # auto on kemu's GPU computes on the CPU, the same bytes, and says why; cuda refuses it
+  not_taken() {
+    local name="$1" dir="$2" why="$3"
+    local M=("$BIN" score --model "$dir" --pairs "$T/pairs.tsv" --max-length 32 --quiet)
+    "${M[@]}" --device cpu --output "$T/nt-cpu.txt" 2>"$T/err" || bad "$name on the CPU: $(cat "$T/err")"
+    RR_CUDA_MODULE="$RR_EMU_MODULE" "${M[@]}" --device auto --precision bf16 --timing --output "$T/nt-auto.txt" \
+      2>"$T/err" || bad "auto, $name on kemu: $(cat "$T/err")"
+    if grep -q "rerank score: note: --device auto: computing in fp32 on the CPU (cuda backend: $why" "$T/err" &&
+      [ "$(timing_field device "$T/err")" = cpu ] && cmp -s "$T/nt-cpu.txt" "$T/nt-auto.txt"
+    then ok "auto, a GPU and $name: the CPU's bytes, and why"
+    else bad "auto, $name on kemu: $(cat "$T/err")"; fi
+    RR_CUDA_MODULE="$RR_EMU_MODULE" "${M[@]}" --device cuda --output "$T/x" 2>"$T/err"
+    if [ $? -eq 1 ] && grep -q "cuda backend: $why" "$T/err" && [ ! -e "$T/x" ]; then ok "cuda, $name on kemu: refused"
+    else bad "cuda, $name on kemu: $(cat "$T/err")"; fi
+  }
   tiny_model "$T/tiny" >/dev/null || bad "cannot build the tiny model"
-  ST=("$BIN" score --model "$T/tiny" --pairs "$T/pairs.tsv" --max-length 32 --quiet)
-  "${ST[@]}" --device cpu --output "$T/tiny-cpu.txt" 2>"$T/err" || bad "tiny model on the CPU: $(cat "$T/err")"
-  RR_CUDA_MODULE="$RR_EMU_MODULE" "${ST[@]}" --device auto --precision bf16 --timing --output "$T/tiny-auto.txt" \
-    2>"$T/err" || bad "auto, tiny model on kemu: $(cat "$T/err")"
-  if grep -q "rerank score: note: --device auto: computing in fp32 on the CPU (cuda backend: head dimension 16" "$T/err" &&
-    [ "$(timing_field device "$T/err")" = cpu ] && cmp -s "$T/tiny-cpu.txt" "$T/tiny-auto.txt"
-  then ok "auto, a GPU and a model its kernels do not take: the CPU's bytes, and why"
-  else bad "auto, tiny model on kemu: $(cat "$T/err")"; fi
-  RR_CUDA_MODULE="$RR_EMU_MODULE" "${ST[@]}" --device cuda --output "$T/x" 2>"$T/err"
-  if [ $? -eq 1 ] && grep -q "head dimension 16" "$T/err" && [ ! -e "$T/x" ]; then ok "cuda, tiny model on kemu: refused"
-  else bad "cuda, tiny model on kemu: $(cat "$T/err")"; fi
-  # ModernBERT runs on the CPU backend only: auto computes it there and says why, cuda refuses it
+  not_taken "the tiny model (head dimension 16)" "$T/tiny" "head dimension 16"
+  # ModernBERT runs on the CPU backend only, for now
   MB="$RR_MODELS_DIR/test-modernbert-cross-encoder"
-  if [ -f "$MB/config.json" ]; then
-    SM=("$BIN" score --model "$MB" --pairs "$T/pairs.tsv" --max-length 32 --quiet)
-    "${SM[@]}" --device cpu --output "$T/mb-cpu.txt" 2>"$T/err" || bad "ModernBERT on the CPU: $(cat "$T/err")"
-    RR_CUDA_MODULE="$RR_EMU_MODULE" "${SM[@]}" --device auto --precision bf16 --timing --output "$T/mb-auto.txt" \
-      2>"$T/err" || bad "auto, ModernBERT on kemu: $(cat "$T/err")"
-    if grep -q "rerank score: note: --device auto: computing in fp32 on the CPU (cuda backend: ModernBERT" "$T/err" &&
-      [ "$(timing_field device "$T/err")" = cpu ] && cmp -s "$T/mb-cpu.txt" "$T/mb-auto.txt"
-    then ok "auto, a GPU and ModernBERT: the CPU's bytes, and why"
-    else bad "auto, ModernBERT on kemu: $(cat "$T/err")"; fi
-    RR_CUDA_MODULE="$RR_EMU_MODULE" "${SM[@]}" --device cuda --output "$T/x" 2>"$T/err"
-    if [ $? -eq 1 ] && grep -q "ModernBERT (rotary positions" "$T/err" && [ ! -e "$T/x" ]; then ok "cuda, ModernBERT on kemu: refused"
-    else bad "cuda, ModernBERT on kemu: $(cat "$T/err")"; fi
+  if [ -f "$MB/config.json" ]; then not_taken ModernBERT "$MB" "ModernBERT (rotary positions"
   else bad "no $MB (run scripts/setup.sh)"; fi
 else
   echo "(no RR_EMU_MODULE: kemu not built, the emulated-GPU case not run)"

@@ -474,15 +474,10 @@ def step(args, data):
     import torch
     import transformers
 
-    from make_fixtures import CE_DOCS_PER_QUERY, ELECTRA_QUERY_STRIDE, choose_ce_pairs, write_atomic
+    from make_fixtures import deberta_pairs, write_atomic
 
-    groups = []
-    for q, dd in choose_ce_pairs(data):
-        if not groups or groups[-1][0] != q:
-            groups.append((q, []))
-        groups[-1][1].append(dd)
-    pairs = [(q, dd) for q, docs in groups[::ELECTRA_QUERY_STRIDE] for dd in docs]
-    assert len(pairs) == 240 and all(len(g[1]) == CE_DOCS_PER_QUERY for g in groups)
+    pairs = deberta_pairs(data)  # every ELECTRA_QUERY_STRIDE-th query of the ce pairs, with its documents
+    assert len(pairs) == 240
     # the same pairs as ce_roberta_pairs.tsv
     rob = [tuple(l.split("\t")[:2]) for l in open(os.path.join(REPO, "tests", "fixtures", "ce_roberta_pairs.tsv"))]
     assert rob == pairs, "the pair choice differs from ce_roberta_pairs.tsv"

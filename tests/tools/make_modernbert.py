@@ -31,8 +31,10 @@ import json
 import os
 import random
 import shutil
-import struct
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_min  # noqa: E402
 
 SEED = 20261203
 VARIANT_SEED = 20261204
@@ -107,24 +109,14 @@ def draw(cfg, seed):
 
 
 def write_safetensors(path, ts, seed):
-    header, offset = {}, 0
+    """ts ({name: (shape, array('f'))}) as float32 little-endian, in ts' order (st_min.write)."""
+    out = {}
     for name, (shape, data) in ts.items():
-        nbytes = len(data) * 4
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
-    header["__metadata__"] = {"format": "pt", "made_by": "tests/tools/make_modernbert.py", "seed": str(seed)}
-    hb = json.dumps(header, separators=(",", ":")).encode()
-    hb += b" " * (-len(hb) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)))
-        f.write(hb)
-        for _, (_, data) in ts.items():
-            if sys.byteorder != "little":
-                data = array.array("f", data)
-                data.byteswap()
-            f.write(data.tobytes())
-    os.replace(tmp, path)
+        if sys.byteorder != "little":
+            data = array.array("f", data)
+            data.byteswap()
+        out[name] = ("F32", shape, data.tobytes())
+    st_min.write(path, out, {"made_by": "tests/tools/make_modernbert.py", "seed": str(seed)})
 
 
 def tokenizer_json(bpe_dir):

@@ -61,10 +61,10 @@ def f32_add_row(raw, row):
     return array("f", (m[i] + r[i % h] for i in range(len(m)))).tobytes()
 
 
-def write(path, tensors):
-    """tensors (name -> (dtype, shape, bytes)) as one file, in the dict's order; written beside
-    PATH and renamed into place."""
-    header, offset = {"__metadata__": {"format": "pt"}}, 0
+def write(path, tensors, metadata=None):
+    """tensors (name -> (dtype, shape, bytes)) as one file, in the dict's order, with metadata
+    (str -> str) added to the header's __metadata__; written beside PATH and renamed into place."""
+    header, offset = {"__metadata__": dict({"format": "pt"}, **(metadata or {}))}, 0
     for name, (dtype, shape, raw) in tensors.items():
         header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
         offset += len(raw)
