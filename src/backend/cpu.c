@@ -408,21 +408,22 @@ RR_GEMM_KERNEL static void pack_panels(float *dst, const float *src, int K, int 
 }
 
 /* y[i][j] = (Σ_k x[i][k] · B[k][j]) · scale[i · scale_step] for i < M, j < n, where B [K, n]
- * is in panels as pack_panels leaves it. Like the kernel, these two are not instrumented by
+ * is in panels as pack_panels leaves it, pstride floats apart (NR · K, or more when B is the
+ * rows kj0.. of panels packed over more rows: the banded attention below). Like the kernel, these two are not instrumented by
  * the sanitizers: instrumented (every store of the L×L scores and every read of the stack
  * tile checked) the ASan build's model tests took 20% longer than with OpenBLAS doing this
  * work, which was never instrumented either. They write only this thread's scratch and the
  * head's rows of the output, whose sizes follow from limits checked at begin_pass; every
  * value they write is checked against a double-precision softmax in test_cpu_ops. */
-RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, const float *panels, int n, const float *scale,
-                       int scale_step, float *y, int ldy) {
+RR_GEMM_KERNEL static void panel_gemm_s(const float *x, int ldx, int M, int K, const float *panels, size_t pstride,
+                                        int n, const float *scale, int scale_step, float *y, int ldy) {
     const int np = (n + RR_GEMM_NR - 1) / RR_GEMM_NR;
     for (int i = 0; i < M; i += RR_GEMM_MR) {
         const int rows = M - i < RR_GEMM_MR ? M - i : RR_GEMM_MR;
         for (int p = 0; p < np; p++) {
             const int j0 = p * RR_GEMM_NR, nj = n - j0 < RR_GEMM_NR ? n - j0 : RR_GEMM_NR;
             float acc[RR_GEMM_MR][RR_GEMM_NR];
-            gemm_kernel(rows, K, x + (size_t)i * ldx, ldx, panels + (size_t)p * RR_GEMM_NR * K, acc);
+            gemm_kernel(rows, K, x + (size_t)i * ldx, ldx, panels + (size_t)p * pstride, acc);
             for (int r = 0; r < rows; r++) {
                 float *yr = y + (size_t)(i + r) * ldy + j0;
                 const float f = scale[(i + r) * scale_step];
@@ -432,6 +433,33 @@ RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, con
         }
     }
 }
+
+RR_GEMM_KERNEL static void panel_gemm(const float *x, int ldx, int M, int K, const float *panels, int n, const float *scale,
+                                      int scale_step, float *y, int ldy) {
+    panel_gemm_s(x, ldx, M, K, panels, (size_t)RR_GEMM_NR * (size_t)K, n, scale, scale_step, y, ldy);
+}
+
+/* The softmax of one row of scores over its keys j0..j1, unnormalised (P = exp(S − rowmax)):
+ * the keys in [lo, j0) and (j1, hi) weigh exactly 0; returns 1 / the row's sum. */
+static inline float softmax_row(float *row, int j0, int j1, int lo, int hi) {
+    float mx = row[j0], sum = 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (int j = j0 + 1; j <= j1; j++)
+        mx = row[j] > mx ? row[j] : mx;
+#pragma omp simd reduction(+ : sum)
+    for (int j = j0; j <= j1; j++) {
+        row[j] = fast_expf(row[j] - mx);
+        sum += row[j];
+    }
+    for (int j = lo; j < j0; j++)
+        row[j] = 0.0f;
+    for (int j = j1 + 1; j < hi; j++)
+        row[j] = 0.0f;
+    return 1.0f / sum;
+}
+
+/* Query rows per block of the banded attention (a multiple of RR_GEMM_MR) */
+#define RR_BAND_ROWS (4 * RR_GEMM_MR)
 
 /* DeBERTa's disentangled terms of one (sequence, head): C2P[i][r] = scale · q_i · posk[lo + r]
  * and P2C[j][r] = scale · k_j · posq[lo + r] for the rows lo..lo + n − 1 that the sequence's
@@ -452,6 +480,26 @@ static void attention_task(const cpu_backend *c, const float *Q, const float *K,
                            int L, int d, float scale, const float *bias, const rel_terms *rel, int window,
                            float *S, float *rsum, float *kp, float *vp, float *O, int ldo) {
     pack_panels(kp, K, d, L, (size_t)ld, 1); /* Kᵀ: column j of B is key j */
+    if (window > 0 && 2 * window + 1 < L && !bias && !rel) {
+        /* A sliding layer (ModernBERT): each block of query rows computes the scores of the keys
+         * its rows' windows reach (from a whole K panel on) and the product with V over those
+         * keys only. Every score and output is the same FMA chain as below: the keys outside a
+         * row's window weigh 0 there, and adding 0 · v leaves a sum as it is. */
+        pack_panels(vp, V, L, d, 1, (size_t)ld);
+        for (int i0 = 0; i0 < L; i0 += RR_BAND_ROWS) {
+            const int i1 = i0 + RR_BAND_ROWS < L ? i0 + RR_BAND_ROWS : L;
+            const int k0 = (i0 - window > 0 ? i0 - window : 0) / RR_GEMM_NR * RR_GEMM_NR,
+                      k1 = i1 + window < L ? i1 + window : L; /* keys [k0, k1) */
+            float *Sb = S + (size_t)i0 * L + k0;
+            panel_gemm(Q + (size_t)i0 * ld, ld, i1 - i0, d, kp + (size_t)k0 * d, k1 - k0, &scale, 0, Sb, L);
+            for (int i = i0; i < i1; i++)
+                rsum[i] = softmax_row(S + (size_t)i * L, i - window > 0 ? i - window : 0,
+                                      i + window < L - 1 ? i + window : L - 1, k0, k1);
+            panel_gemm_s(Sb, L, i1 - i0, k1 - k0, vp + (size_t)k0 * RR_GEMM_NR, (size_t)RR_GEMM_NR * (size_t)L, d,
+                         rsum + i0, 1, O + (size_t)i0 * ldo, ldo);
+        }
+        return;
+    }
     panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
     int lo = 0, nr = 0;
     if (rel) {
@@ -486,20 +534,7 @@ static void attention_task(const cpu_backend *c, const float *Q, const float *K,
         }
         const int j0 = window > 0 && i - window > 0 ? i - window : 0,
                   j1 = window > 0 && i + window < L - 1 ? i + window : L - 1;
-        float mx = row[j0], sum = 0.0f;
-#pragma omp simd reduction(max : mx)
-        for (int j = j0 + 1; j <= j1; j++)
-            mx = row[j] > mx ? row[j] : mx;
-#pragma omp simd reduction(+ : sum)
-        for (int j = j0; j <= j1; j++) {
-            row[j] = fast_expf(row[j] - mx);
-            sum += row[j];
-        }
-        for (int j = 0; j < j0; j++)
-            row[j] = 0.0f;
-        for (int j = j1 + 1; j < L; j++)
-            row[j] = 0.0f;
-        rsum[i] = 1.0f / sum;
+        rsum[i] = softmax_row(row, j0, j1, 0, L);
     }
     pack_panels(vp, V, L, d, 1, (size_t)ld);
     panel_gemm(S, L, L, L, vp, d, rsum, 1, O, ldo);
