@@ -94,8 +94,8 @@ static int copy_file(const char *from, const char *to) {
 }
 
 static void remove_dir(const char *dir) {
-    static const char *const names[] = {"vocab.txt", "tokenizer_config.json",
-                                        "special_tokens_map.json", "tokenizer.json", "config.json"};
+    static const char *const names[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                                        "tokenizer.json", "config.json", "vocab.json", "merges.txt"};
     char path[8400];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -823,10 +823,11 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
  * variants (tests/tools/roberta_variants.py), each read as transformers' RobertaTokenizer and as
  * the file says, against roberta_tokenizer_edge.jsonl and roberta_tokenizer_scifact.tsv.gz. The
  * nfc variants are ModernBERT's form (NFC normalizer, [CLS]/[SEP] template, a normalized added
- * token; PreTrainedTokenizerFast both ways). */
-enum { ROBERTA_VARIANTS = 8, ROBERTA_NFC = 6 };
+ * token; PreTrainedTokenizerFast both ways); neox adds the many overlapping added tokens ModernBERT
+ * inherits from GPT-NeoX-20B (runs of 2..24 spaces) and OLMo (|||IP_ADDRESS||| and the like). */
+enum { ROBERTA_VARIANTS = 9, ROBERTA_NFC = 6, ROBERTA_NEOX = 8 };
 static const char *const kRobVariants[ROBERTA_VARIANTS] = {"base", "prefix", "mask", "unk", "decoder", "files",
-                                                           "nfc", "nfcseq"};
+                                                           "nfc", "nfcseq", "neox"};
 
 static int test_roberta(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
     char path[8400];
@@ -845,6 +846,12 @@ static int test_roberta(const char *models, const char *repo, const text_set *qu
         CHECK_MSG(info.vocab_size == 8003 && info.cls_id == 8000 && info.sep_id == 8001 && info.pair_seps == 1 &&
                       info.pair_second_type == 1,
                   "RoBERTa nfc info: vocab %d cls %d sep %d seps %d type %d", info.vocab_size, info.cls_id,
+                  info.sep_id, info.pair_seps, info.pair_second_type);
+        /* neox: nfc's plus 23 space runs, 3 placeholders and 2 specials (8003..8030) */
+        info = rr_tokenizer_get_info(toks[2 * ROBERTA_NEOX + f]);
+        CHECK_MSG(info.vocab_size == 8031 && info.cls_id == 8000 && info.sep_id == 8001 && info.pair_seps == 1 &&
+                      info.pair_second_type == 1,
+                  "RoBERTa neox info: vocab %d cls %d sep %d seps %d type %d", info.vocab_size, info.cls_id,
                   info.sep_id, info.pair_seps, info.pair_second_type);
     }
 

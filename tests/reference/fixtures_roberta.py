@@ -23,7 +23,8 @@ Writes into args.out:
                                 variant of tests/tools/roberta_variants.py: ids and type_ids of the
                                 `tokenizers` library reading the file (Tokenizer.from_file), and
                                 transformers' AutoTokenizer's as "transformers_ids" where they differ
-                                (for the base form and the nfc forms, ModernBERT's, they must not)
+                                (for the base form and the nfc forms, ModernBERT's: nfc, nfcseq and
+                                neox, they must not)
   ce_roberta_pairs.tsv          CrossEncoder.predict logits of the assembled model (240 pairs)
 
 The edge fixture alone (no MiniLM, no torch model) from the assembled model directory:
@@ -44,8 +45,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 ROBERTA_SEED = 20261202
 ROBERTA_VOCAB = 8000
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-VARIANTS = ("base", "prefix", "mask", "unk", "decoder", "files", "nfc", "nfcseq")
-NFC_VARIANTS = ("nfc", "nfcseq")  # ModernBERT's form: PreTrainedTokenizerFast, BERT's template
+VARIANTS = ("base", "prefix", "mask", "unk", "decoder", "files", "nfc", "nfcseq", "neox")
+# ModernBERT's form: PreTrainedTokenizerFast, BERT's template (neox: with GPT-NeoX's added tokens)
+NFC_VARIANTS = ("nfc", "nfcseq", "neox")
 
 README = """# test-roberta-cross-encoder (fixture)
 
@@ -123,6 +125,35 @@ def tokenizer(args, data, d):
     return tok, committed
 
 
+def neox_edge_cases():
+    """Cases for the neox variant's added tokens (GPT-NeoX-20B's runs of 2..24 spaces, OLMo's
+    |||...||| placeholders, <|endoftext|> <|padding|>; non-special ones matched leftmost-longest
+    in the NFC text before ByteLevel), run through every variant like the others."""
+    C = [(f"neox_run_{k:02d}", "a" + " " * k + "b") for k in range(1, 31)]
+    C += [("neox_run_25_words", "word" + " " * 25 + "word"), ("neox_run_48", "x" + " " * 48 + "y"),
+          ("neox_run_49_alone", " " * 49), ("neox_run_24_alone", " " * 24), ("neox_run_2_alone", "  "),
+          ("neox_runs_at_ends", "  lead and trail   "), ("neox_run_start_7", "       seven"),
+          ("neox_run_end_9", "nine" + " " * 9), ("neox_run_end_1", "one "),
+          ("neox_tab_between", "a \t  b"), ("neox_newline_indent", "a\n    b"),
+          ("neox_code", "    def f():\n        return 1"),
+          ("neox_code_nested", "class A:\n    def f(self):\n        if x:\n            return  [1,  2]\n"),
+          ("neox_tabs_and_runs", "\t\t  x  \t\ty\r\n   z\n\n\n    "),
+          ("neox_other_spaces", "a \u00a0  b\u3000  c\u2000\u2000d \u2001  e"),
+          # NFC next to runs: marks after spaces stay (nothing composes with a space), marks
+          # before them compose with the letter; the normalized added naïf next to runs
+          ("neox_marks_after_run", "a  \u0301b   \u0308\u0301c \u0301"),
+          ("neox_marks_before_run", "e\u0301  e\u0301\u0301   o\u0308\u0304    x"),
+          ("neox_naif_in_runs", "  nai\u0308f  nai\u0308f   na\u00eff"),
+          ("neox_pii", "host|||IP_ADDRESS|||port a  |||IP_ADDRESS|||  b |||EMAIL_ADDRESS||||||PHONE_NUMBER|||"),
+          ("neox_pii_near_misses", "||||IP_ADDRESS|||| |||ip_address||| ||| IP_ADDRESS||| |||PHONE_NUMBER||"),
+          ("neox_pii_marks", "|||IP_ADDRESS|||\u0301 e\u0301|||EMAIL_ADDRESS|||"),
+          ("neox_specials_in_runs", "a  <|endoftext|>  b<|padding|>   c [SEP]  [CLS]  d  <mask>  e"),
+          ("neox_pair_runs", "a   b    c\n      d", "    x  \n  y\t  z", 512),
+          ("neox_pair_truncated", "a   b    c      d        e  f", "x  y   z    w     v      u", 12),
+          ("neox_truncated", "    " + "  b" * 20, None, 10)]
+    return [c if len(c) == 4 else (c[0], c[1], None, 512) for c in C]
+
+
 def edge(args, data, src):
     """roberta_tokenizer_edge.jsonl lines for every case x variant."""
     from make_fixtures import encode_edge, xlmr_edge_cases
@@ -146,6 +177,8 @@ def edge(args, data, src):
               ("nfc_added_next_to_decomposed", "e\u0301[SEP]\u0301x [CLS]e\u0301<mask>\u0301 e\u0301</s>"),
               ("nfc_normalized_added", "nai\u0308f na\u00eff xnai\u0308fy nai\u0308 f"),
               ("nfc_pair", "cafe\u0301 [SEP] a\u0323\u0301", "\u1100\u1161\u11a8 nai\u0308f", 512)]
+    cases += neox_edge_cases()
+    assert len({c[0] for c in cases}) == len(cases), "duplicate edge case names"
     cases = [c if len(c) == 4 else (c[0], c[1], None, 512) for c in cases]
     vdir = tempfile.mkdtemp(prefix="rr-roberta-variants-")
     subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "roberta_variants.py"), src, vdir],
@@ -180,7 +213,8 @@ def write_edge(args, data, src):
     cases, lines, differ = edge(args, data, src)
     write_atomic(os.path.join(args.out, "roberta_tokenizer_edge.jsonl"), ("\n".join(lines) + "\n").encode("utf-8"))
     log(f"roberta: wrote {len(lines)} lines to roberta_tokenizer_edge.jsonl ({len(cases)} cases x {len(VARIANTS)} "
-        f"variants); transformers agrees with tokenizers on the base form and the nfc forms")
+        f"variants); transformers agrees with tokenizers on the base form and the nfc forms "
+        f"{NFC_VARIANTS}")
     for v in VARIANTS[1:]:
         log(f"roberta:   {v}: transformers differs from the file on {len(differ.get(v, []))}: {differ.get(v, [])}")
     return cases

@@ -24,6 +24,12 @@ is OUT_DIR/<name>/ with SRC's files and these edits:
           its [SEP] of type 1), tokenizer_config.json's tokenizer_class PreTrainedTokenizerFast
           with cls_token [CLS] and sep_token [SEP]
   nfcseq  nfc's, with the normalizer written {"type": "Sequence", "normalizers": [NFC, NFC]}
+  neox    nfc's plus the added tokens ModernBERT's tokenizer.json inherits from GPT-NeoX-20B and
+          OLMo: runs of 24, 23, ..., 2 spaces (8003..8025, in the order GPT-NeoX-20B lists them
+          as 50254..50276), |||IP_ADDRESS||| |||EMAIL_ADDRESS||| |||PHONE_NUMBER||| (8026..8028),
+          all "special": false, "normalized": true (matched in the NFC text, leftmost-longest,
+          before ByteLevel), then <|endoftext|> (8029) and <|padding|> (8030), special and not
+          normalized
 
 Each, and SRC itself as base, is also written as OUT_DIR/<name>-file/ with tokenizer_config.json's
 tokenizer_class set to PreTrainedTokenizerFast: transformers 5's RobertaTokenizer keeps only the
@@ -42,8 +48,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_xlmr  # noqa: E402
 
-VARIANTS = ("prefix", "mask", "unk", "decoder", "files", "nfc", "nfcseq")
+VARIANTS = ("prefix", "mask", "unk", "decoder", "files", "nfc", "nfcseq", "neox")
 GONE = "\u00e9"  # the character of byte 0xE9 in GPT-2's byte map
+# GPT-NeoX-20B's whitespace tokens (24 spaces first) and OLMo's PII placeholders: non-special,
+# normalized; then GPT-NeoX's two specials
+NEOX_NORMALIZED = tuple(" " * k for k in range(24, 1, -1)) + (
+    "|||IP_ADDRESS|||", "|||EMAIL_ADDRESS|||", "|||PHONE_NUMBER|||")
+NEOX_SPECIAL = ("<|endoftext|>", "<|padding|>")
 
 
 def halves(m):
@@ -51,6 +62,14 @@ def halves(m):
 
 
 def variant(base, cfg, name):
+    if name == "neox":
+        tok, cfg = variant(base, cfg, "nfc")
+        n = 1 + max(t["id"] for t in tok["added_tokens"])
+        for i, content in enumerate(NEOX_NORMALIZED + NEOX_SPECIAL):
+            special = content in NEOX_SPECIAL
+            tok["added_tokens"].append({"id": n + i, "content": content, "single_word": False, "lstrip": False,
+                                        "rstrip": False, "normalized": not special, "special": special})
+        return tok, cfg
     tok, cfg = copy.deepcopy(base), copy.deepcopy(cfg)
     if name == "prefix":
         tok["pre_tokenizer"]["add_prefix_space"] = True
