@@ -395,9 +395,10 @@ static rr_status upload_modernbert(rr_model *m) {
             st = m->be->ops->upload(m->be, w->rope_sin[k], tab + n, n * sizeof *tab);
     }
     free(tab);
-    float **betas[] = {&w->emb_ln_b, &w->final_ln_b, &w->head_ln_b};
+    /* the LayerNorms the checkpoint gives no bias (norm_bias false) take the zeros */
+    float **betas[] = {&w->emb_ln_b, &w->final_ln_b, m->head == RR_HEAD_CLASSIFIER ? &w->head_ln_b : NULL};
     for (size_t k = 0; k < sizeof betas / sizeof betas[0]; k++)
-        if (!*betas[k])
+        if (betas[k] && !*betas[k])
             *betas[k] = w->zeros_h;
     for (int l = 0; l < c->num_layers; l++) {
         if (l > 0 && !w->layers[l].ln1_b)
@@ -405,8 +406,6 @@ static rr_status upload_modernbert(rr_model *m) {
         if (!w->layers[l].ln2_b)
             w->layers[l].ln2_b = w->zeros_h;
     }
-    if (m->head != RR_HEAD_CLASSIFIER)
-        w->head_ln_b = NULL;
     return st;
 }
 
@@ -897,6 +896,34 @@ void rr_model_reset_stats(rr_model *m) { memset(&m->stats, 0, sizeof m->stats); 
 
 /* ---- forward ------------------------------------------------------------------------------ */
 
+/* BERT's post-LN layers after the embedding, in ws->x: x = LN(x + Wo · attention(Wqkv · x)),
+ * x = LN(x + FFN(x)) (rr_backend_ffn). */
+static rr_status forward_postnorm(rr_model *m, int32_t T) {
+    const rr_bert_config *c = &m->config;
+    rr_backend *be = m->be;
+    const rr_backend_ops *ops = be->ops;
+    const rr_model_ws *ws = &m->ws;
+    const int32_t H = c->hidden_size, I = c->intermediate_size;
+    const float eps = c->layer_norm_eps;
+    for (int l = 0; l < c->num_layers; l++) {
+        const rr_bert_layer *ly = &m->w.layers[l];
+        RR_MARK(be, RR_OPK_QKV);
+        RR_TRY(ops->linear(be, ws->x, T, H, ly->qkv_w, ly->qkv_b, 3 * H, RR_ACT_NONE, ws->qkv));
+        RR_MARK(be, RR_OPK_ATTN);
+        be->rel_posk = ly->rel_posk; /* DeBERTa's tables of this layer (NULL otherwise) */
+        be->rel_posq = ly->rel_posq;
+        RR_TRY(ops->attention(be, ws->qkv, ws->ctx));
+        RR_MARK(be, RR_OPK_ATTN_OUT);
+        RR_TRY(ops->linear(be, ws->ctx, T, H, ly->attn_out_w, ly->attn_out_b, H, RR_ACT_NONE, ws->tmp));
+        RR_MARK(be, RR_OPK_ADD_LN);
+        RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln1_g, ly->ln1_b, eps));
+        RR_TRY(rr_backend_ffn(be, ws->x, T, H, ly->ff1_w, ly->ff1_b, I, ly->ff2_w, ly->ff2_b, ws->ff, ws->tmp));
+        RR_MARK(be, RR_OPK_ADD_LN);
+        RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps));
+    }
+    return RR_OK;
+}
+
 /* ModernBERT's layers after the embedding (ws->x = LayerNorm(tok_embeddings[ids])): the residual
  * stream stays in x and each layer's normalised input in ctx (free once the Q/K/V product has
  * read it, and written again only after the attention's output projection has read ctx):
@@ -961,8 +988,7 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     if (pass.total_tokens > m->token_budget)
         return rr_error(RR_ERR_INVALID_ARG, "forward: %d tokens exceed the token budget %d",
                         pass.total_tokens, m->token_budget);
-    const int32_t T = pass.total_tokens, S = pass.num_seqs, H = c->hidden_size,
-                  I = c->intermediate_size;
+    const int32_t T = pass.total_tokens, S = pass.num_seqs;
     const float eps = c->layer_norm_eps;
     const rr_bert_weights *w = &m->w;
     rr_model_ws *ws = &m->ws;
@@ -973,27 +999,9 @@ rr_status rr_model_submit(rr_model *m, const rr_batch *b, int slot) {
     RR_MARK(be, RR_OPK_EMBED);
     RR_TRY(ops->embed(be, w->word_emb, w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b, eps,
                       c->vocab_size, c->type_vocab_size, ws->x));
-    const float *top = ws->x; /* the encoder's output */
-    if (c->prenorm) {
-        RR_TRY(forward_prenorm(m, T));
-        top = ws->ctx;
-    }
-    for (int l = 0; !c->prenorm && l < c->num_layers; l++) {
-        const rr_bert_layer *ly = &w->layers[l];
-        RR_MARK(be, RR_OPK_QKV);
-        RR_TRY(ops->linear(be, ws->x, T, H, ly->qkv_w, ly->qkv_b, 3 * H, RR_ACT_NONE, ws->qkv));
-        RR_MARK(be, RR_OPK_ATTN);
-        be->rel_posk = ly->rel_posk; /* DeBERTa's tables of this layer (NULL otherwise) */
-        be->rel_posq = ly->rel_posq;
-        RR_TRY(ops->attention(be, ws->qkv, ws->ctx));
-        RR_MARK(be, RR_OPK_ATTN_OUT);
-        RR_TRY(ops->linear(be, ws->ctx, T, H, ly->attn_out_w, ly->attn_out_b, H, RR_ACT_NONE, ws->tmp));
-        RR_MARK(be, RR_OPK_ADD_LN);
-        RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln1_g, ly->ln1_b, eps));
-        RR_TRY(rr_backend_ffn(be, ws->x, T, H, ly->ff1_w, ly->ff1_b, I, ly->ff2_w, ly->ff2_b, ws->ff, ws->tmp));
-        RR_MARK(be, RR_OPK_ADD_LN);
-        RR_TRY(ops->add_layernorm(be, ws->x, ws->tmp, ly->ln2_g, ly->ln2_b, eps));
-    }
+    /* the encoder's output: x after BERT's post-LN layers, ctx after ModernBERT's final norm */
+    RR_TRY(c->prenorm ? forward_prenorm(m, T) : forward_postnorm(m, T));
+    const float *top = c->prenorm ? ws->ctx : ws->x;
     RR_MARK(be, RR_OPK_HEAD);
     if (m->head == RR_HEAD_CLASSIFIER || m->head == RR_HEAD_POOLED) {
         rr_classifier_head head = {w->pooler_w, w->pooler_b, c->head_act, w->cls_w, w->cls_b, m->num_labels,
