@@ -49,6 +49,7 @@ struct rr_tokenizer {
     int has_raw_added, has_normalized_added;
     uint8_t raw_first[256];   /* 1: some raw added token starts with this byte */
     uint8_t norm_first[256];  /* 1: some normalized added token starts with this byte */
+    int32_t added_from[256], added_to[256]; /* added[from, to): the tokens that start with this byte */
     rr_tokenizer_info info;
 };
 

@@ -825,8 +825,13 @@ static rr_status load_vocab_txt(load_ctx *lc) {
 
 /* ---- finishing ------------------------------------------------------------------------- */
 
+/* By first byte (the empty ones first), then longest first: added_match tries the tokens of one
+ * first byte (tok->added_from / added_to), and the first that matches is the longest. */
 static int cmp_added(const void *pa, const void *pb) {
     const rr_added_token *a = pa, *b = pb;
+    const int fa = a->match_len ? 1 + (uint8_t)a->match[0] : 0, fb = b->match_len ? 1 + (uint8_t)b->match[0] : 0;
+    if (fa != fb)
+        return fa < fb ? -1 : 1;
     if (a->match_len != b->match_len)
         return a->match_len > b->match_len ? -1 : 1;
     return memcmp(a->match, b->match, a->match_len);
@@ -889,6 +894,9 @@ static rr_status finish(load_ctx *lc) {
         if (t->match_len == 0)
             continue;
         uint8_t first = (uint8_t)t->match[0];
+        if (tok->added_to[first] == 0)
+            tok->added_from[first] = i;
+        tok->added_to[first] = i + 1;
         if (t->normalized) {
             tok->norm_first[first] = 1;
             tok->has_normalized_added = 1;
