@@ -123,7 +123,7 @@ typedef struct rr_backend_ops {
     void (*mark)(rr_backend *be, int kind);
     /* ModernBERT's ops, NULL where a backend does not run it (CUDA, for now) */
     /* Pre-LayerNorm layers (ModernBERT): x[T,H] += r (r NULL: nothing added), then
-     * y[T,H] = LayerNorm(x); y != x */
+     * y[T,H] = LayerNorm(x) (y is another buffer; the CPU's also takes y = x) */
     rr_status (*add_norm)(rr_backend *be, float *x, const float *r, const float *gamma,
                           const float *beta, float eps, float *y);
     /* Rotary positions (RoPE, rotate-half form) on the Q and K thirds of qkv[T,3H], in place:

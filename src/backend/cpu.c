@@ -408,9 +408,9 @@ RR_GEMM_KERNEL static void pack_panels(float *dst, const float *src, int K, int 
 }
 
 /* y[i][j] = (Σ_k x[i][k] · B[k][j]) · scale[i · scale_step] for i < M, j < n, where B [K, n]
- * is in panels as pack_panels leaves it, pstride floats apart (NR · K, or more when B is the
- * rows kj0.. of panels packed over more rows: the banded attention below). Like the kernel, these two are not instrumented by
- * the sanitizers: instrumented (every store of the L×L scores and every read of the stack
+ * is in panels as pack_panels leaves it, pstride floats apart (NR · K, or more when B is rows
+ * k0.. of panels packed over more rows: the banded attention below). Like the kernel, these
+ * two are not instrumented by the sanitizers: instrumented (every store of the L×L scores and every read of the stack
  * tile checked) the ASan build's model tests took 20% longer than with OpenBLAS doing this
  * work, which was never instrumented either. They write only this thread's scratch and the
  * head's rows of the output, whose sizes follow from limits checked at begin_pass; every
@@ -569,22 +569,7 @@ static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
     return RR_OK;
 }
 
-static rr_status cpu_add_layernorm(rr_backend *be, float *x, const float *r, const float *gamma,
-                                   const float *beta, float eps) {
-    const int H = be->limits.hidden;
-    const int32_t T = be->pass->total_tokens;
-#pragma omp parallel for schedule(static) num_threads(cpu(be)->threads)
-    for (int32_t t = 0; t < T; t++) {
-        float *y = x + (size_t)t * H;
-        const float *z = r + (size_t)t * H;
-#pragma omp simd
-        for (int i = 0; i < H; i++)
-            y[i] += z[i];
-        layernorm_row(y, gamma, beta, H, eps);
-    }
-    return RR_OK;
-}
-
+/* x += r (r NULL: nothing added), then y = LayerNorm(x); y may be x */
 static rr_status cpu_add_norm(rr_backend *be, float *x, const float *r, const float *gamma, const float *beta,
                               float eps, float *y) {
     const int H = be->limits.hidden;
@@ -598,10 +583,17 @@ static rr_status cpu_add_norm(rr_backend *be, float *x, const float *r, const fl
             for (int i = 0; i < H; i++)
                 xr[i] += z[i];
         }
-        memcpy(yr, xr, (size_t)H * sizeof *yr);
+        if (yr != xr)
+            memcpy(yr, xr, (size_t)H * sizeof *yr);
         layernorm_row(yr, gamma, beta, H, eps);
     }
     return RR_OK;
+}
+
+/* BERT's post-LN x = LayerNorm(x + r): add_norm into x itself */
+static rr_status cpu_add_layernorm(rr_backend *be, float *x, const float *r, const float *gamma,
+                                   const float *beta, float eps) {
+    return cpu_add_norm(be, x, r, gamma, beta, eps, x);
 }
 
 /* In fp32 as transformers' apply_rotary_pos_emb (q · cos + rotate_half(q) · sin); the tables
