@@ -52,18 +52,23 @@ import make_modernbert  # noqa: E402
 MAX_LENGTH = 512
 VOCAB_SIZE = 8064  # the tokenizer's 8005 rounded up to a multiple of 64, as ModernBERT pads its vocabulary
 
-SHAPE = dict(hidden_size=64, num_attention_heads=4, intermediate_size=96, num_hidden_layers=4,
-             max_position_embeddings=512, norm_eps=1e-5, hidden_activation="gelu", vocab_size=VOCAB_SIZE,
-             pad_token_id=8003, cls_token_id=8001, sep_token_id=8002, bos_token_id=8001, eos_token_id=8002)
+# The shapes both models share (each sets its own num_attention_heads below).
+SHAPE = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=4, max_position_embeddings=512,
+             norm_eps=1e-5, hidden_activation="gelu", vocab_size=VOCAB_SIZE, pad_token_id=8003,
+             cls_token_id=8001, sep_token_id=8002, bos_token_id=8001, eos_token_id=8002)
 
-# The base: ModernBERT-base's switches (no biases, CLS pooling, GELU head), a small window.
-BASE = dict(global_attn_every_n_layers=3, local_attention=32, global_rope_theta=160000.0,
-            local_rope_theta=10000.0, norm_bias=False, attention_bias=False, mlp_bias=False,
-            classifier_bias=False, classifier_pooling="cls", classifier_activation="gelu")
-# The variant: every bias, mean pooling, a SiLU head, global layers 0 and 2, a smaller window.
-VARIANT = dict(global_attn_every_n_layers=2, local_attention=16, global_rope_theta=160000.0,
-               local_rope_theta=10000.0, norm_bias=True, attention_bias=True, mlp_bias=True,
-               classifier_bias=True, classifier_pooling="mean", classifier_activation="silu")
+# The base: ModernBERT-base's switches (no biases, CLS pooling, GELU head), a small window, 4 heads
+# (head dim 16: a head dimension the CUDA backend's kernels do not take).
+BASE = dict(num_attention_heads=4, global_attn_every_n_layers=3, local_attention=32,
+            global_rope_theta=160000.0, local_rope_theta=10000.0, norm_bias=False,
+            attention_bias=False, mlp_bias=False, classifier_bias=False, classifier_pooling="cls",
+            classifier_activation="gelu")
+# The variant: every bias, mean pooling, a SiLU head, global layers 0 and 2, a smaller window, 2 heads
+# (head dim 32, which the CUDA backend's kernels take).
+VARIANT = dict(num_attention_heads=2, global_attn_every_n_layers=2, local_attention=16,
+               global_rope_theta=160000.0, local_rope_theta=10000.0, norm_bias=True,
+               attention_bias=True, mlp_bias=True, classifier_bias=True, classifier_pooling="mean",
+               classifier_activation="silu")
 
 TOKENIZER_CONFIG = {
     "backend": "tokenizers",
@@ -114,7 +119,7 @@ def hub_config(opts):
         "model_type": "modernbert",
         "norm_bias": opts["norm_bias"],
         "norm_eps": SHAPE["norm_eps"],
-        "num_attention_heads": SHAPE["num_attention_heads"],
+        "num_attention_heads": opts["num_attention_heads"],
         "num_hidden_layers": SHAPE["num_hidden_layers"],
         "pad_token_id": SHAPE["pad_token_id"],
         "position_embedding_type": "absolute",
@@ -149,7 +154,7 @@ type, alternating global and sliding-window attention, the `head` dense + activa
 {pooling} pooling) and its tokenizer against transformers. **Not a trained ranker**: no
 trained ModernBERT cross-encoder ships on a registry reachable here; the same function everywhere.
 
-- Shapes: hidden 64, 4 heads (head dim 16), intermediate 96 (`mlp.Wi` is 192 x 64: input and gate),
+- Shapes: hidden 64, {heads} heads (head dim {head_dim}), intermediate 96 (`mlp.Wi` is 192 x 64: input and gate),
   4 layers, `max_position_embeddings` 512, `norm_eps` 1e-5, `hidden_activation` gelu (exact, erf);
   `vocab_size` {vocab} (the tokenizer's 8005 rounded up to a multiple of 64, as ModernBERT pads its
   vocabulary: rows 8005..8063 are never looked up).
@@ -203,7 +208,8 @@ def readme(name, opts, seed, variant, lo, hi):
     L = SHAPE["num_hidden_layers"]
     every = opts["global_attn_every_n_layers"]
     return reflow(README.format(
-        name=name, vocab=VOCAB_SIZE, every=every,
+        name=name, vocab=VOCAB_SIZE, every=every, heads=opts["num_attention_heads"],
+        head_dim=SHAPE["hidden_size"] // opts["num_attention_heads"],
         globals=", ".join(str(i) for i in range(L) if i % every == 0),
         window=opts["local_attention"], half=opts["local_attention"] // 2,
         gtheta=opts["global_rope_theta"], ltheta=opts["local_rope_theta"],
