@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gzip
+import inspect
 import json
 import math
 import os
@@ -386,6 +387,8 @@ def torch_score(a, prec: str, pairs, device: str, max_length: int) -> tuple[dict
     label = a.label
     B = a.torch_batch
     pin = device.startswith("cuda")
+    # ModernBERT's forward takes no token_type_ids
+    use_tt = "token_type_ids" in inspect.signature(model.forward).parameters
 
     def run(sub):
         n = len(sub)
@@ -404,7 +407,8 @@ def torch_score(a, prec: str, pairs, device: str, max_length: int) -> tuple[dict
                 xs = [torch.from_numpy(v) for v in (x, tt, m)]
                 if pin:
                     xs = [v.pin_memory().to(device, non_blocking=True) for v in xs]
-                logits = model(input_ids=xs[0], token_type_ids=xs[1], attention_mask=xs[2]).logits
+                kw = {"token_type_ids": xs[1]} if use_tt else {}
+                logits = model(input_ids=xs[0], attention_mask=xs[2], **kw).logits
                 outs.append(logits[:, label].float())
             res = torch.cat(outs).cpu().numpy().astype(np.float64)   # synchronises
         sync(device)

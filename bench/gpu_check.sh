@@ -51,6 +51,14 @@
 #              RR_PIPELINE_PRECISIONS (bf16, then fp32 if time allows; both stages at that
 #              precision); per-stage seconds, the first stage's share of the total (the goal:
 #              index + retrieve < 10 %) and nDCG@10 go under the summary table and to pipeline.txt
+#   modernbert bench/modernbert_base.py makes a seeded ModernBERT of ModernBERT-base's shape there
+#              (22 layers, hidden 768, head dim 64, sliding windows of ±64 in two layers of three,
+#              GeGLU, RoPE; no trained ModernBERT is reachable), then bench_gpu.py on it: ours
+#              (RR_MB_PRECISIONS, bf16,fp16) against transformers' ModernBertForSequenceClassification
+#              (SDPA, same dtype) on RR_MB_QUERIES (30) × 100 SciFact pairs, parity against PyTorch
+#              fp32; its table goes under the summary and into ops.txt (RR_MB_ARGS: more
+#              bench_gpu.py options). Needs nothing in reserve: it runs on what the steps before
+#              it leave (at least 60 s)
 #
 # The models there are the BF16-rounded MiniLM trunk (the F32 one does not fit the 64 MiB
 # the tool carries). Every comparison made here is between engines loading the SAME files,
@@ -122,12 +130,12 @@ case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
 BUDGET="${RR_CHECK_BUDGET:-535}"
 CUDA_MODE="${RR_CHECK_CUDA:-ON}"
 # The steps in the order they run (whatever the order in RR_CHECK_STEPS).
-ORDER=(facts unpack models build gpu-tests cpu-tests sanitizer ops faiss bench pipeline)
+ORDER=(facts unpack models build gpu-tests cpu-tests sanitizer ops faiss bench pipeline modernbert)
 STEPS="${RR_CHECK_STEPS:-${ORDER[*]}}"
 # Nominal need of each step, in seconds: what the steps before it leave for it (see tmo). Not
 # a cap; facts, unpack and models have fixed timeouts of their own and come first anyway.
 declare -A NEED=([facts]=0 [unpack]=0 [models]=0 [build]=150 [gpu-tests]=60 [cpu-tests]=30
-                 [sanitizer]=50 [ops]=20 [faiss]=75 [bench]=100 [pipeline]=40)
+                 [sanitizer]=50 [ops]=20 [faiss]=75 [bench]=100 [pipeline]=40 [modernbert]=0)
 # RR_CHECK_NEED="build=110 bench=90": other nominal needs, for a call with less time than usual
 for kv in ${RR_CHECK_NEED:-}; do
   [[ "$kv" =~ ^([a-z-]+)=([0-9]+)$ ]] && [ -n "${NEED[${BASH_REMATCH[1]}]+x}" ] &&
@@ -423,6 +431,17 @@ PY
     rm -rf "$CACHE/models/$deb" && mkdir -p "$CACHE/models/$deb" &&
       timeout 120 python3 "$REPO/tests/tools/$tool" "$MINILM" "$REPO/tests/fixtures/$deb" \
         "$CACHE/models/$deb" || note "assembling $deb failed"
+  done
+  # ... and the two ModernBERT ones (no trunk: make_modernbert.py draws every tensor, so their
+  # fixtures' logits apply here): the variant (head dim 32) is test_cuda_model's ModernBERT
+  # section; the base (16) is a model the kernels do not take
+  local mb
+  for mb in test-modernbert-cross-encoder test-modernbert-variant-cross-encoder; do
+    local flag=()
+    [ "$mb" = test-modernbert-variant-cross-encoder ] && flag=(--variant)
+    rm -rf "$CACHE/models/$mb" && mkdir -p "$CACHE/models/$mb" &&
+      timeout 60 python3 "$REPO/tests/tools/make_modernbert.py" "$REPO/tests/fixtures/$mb" "$CACHE/models/$mb" \
+        "${flag[@]}" || note "assembling $mb failed"
   done
   # shellcheck disable=SC2012  # a listing for the log
   ls -la "$MINILM" "$CE" | sed 's/^/  /'
@@ -780,6 +799,38 @@ step_bench() {
   rc=$?
   awk '/^=+ bench_gpu summary/ {on = 1} on' "$SCRATCH/bench.out" > "$SCRATCH/bench.table"
   if [ -s "$OUT/report.json" ]; then note "report.md, report.json"; else note "no report.json"; fi
+  return "$rc"
+}
+
+step_modernbert() {
+  [ -x "$BUILD/rerank" ] || { note "no $BUILD/rerank"; return 200; }
+  local dir="$CACHE/models/modernbert-base-shape" t rc
+  t=$(tmo 90)
+  ((t < 60)) && { note "no time left"; return 124; }
+  if [ ! -f "$dir/config.json" ]; then
+    rm -rf "$dir.new"
+    if ! timeout -k 5 "$t" python3 "$REPO/bench/modernbert_base.py" "$dir.new" || ! mv "$dir.new" "$dir"; then
+      note "bench/modernbert_base.py failed"
+      return 1
+    fi
+  fi
+  t=$(tmo 240)
+  ((t < 45)) && { note "no time left after making the model"; return 124; }
+  local extra=()
+  # shellcheck disable=SC2206
+  extra=(${RR_MB_ARGS:-})
+  say "modernbert (timeout ${t}s)"
+  PYTHONUNBUFFERED=1 timeout -k 5 "$t" python3 "$REPO/bench/bench_gpu.py" --rerank "$BUILD/rerank" \
+    --model "$dir" --out "$SCRATCH/mb" --work "$SCRATCH/mbw" --rerank-ld-path "$SYSROOT_LD" \
+    --deadline $((t - 15)) --precisions "${RR_MB_PRECISIONS:-bf16,fp16}" --queries "${RR_MB_QUERIES:-30}" \
+    --token-budget 65536 --fixed-lengths "" --cpu-check-pairs 0 --embed-docs 0 --pipeline "" \
+    --matmul-size 0 "${extra[@]}" 2>&1 | tee "$SCRATCH/mb.out"
+  rc=$?
+  awk '/^=+ bench_gpu summary/ {on = 1} on' "$SCRATCH/mb.out" > "$SCRATCH/mb.table"
+  { echo; echo "======== ModernBERT-base shape (bench/modernbert_base.py), bench/bench_gpu.py ========"
+    cat "$SCRATCH/mb.table"; } >> "$OUT/ops.txt"
+  while IFS= read -r l; do EXTRA+=("modernbert: $l"); done < "$SCRATCH/mb.table"
+  if [ -s "$SCRATCH/mb.table" ]; then note "table in ops.txt and below"; else note "no table"; fi
   return "$rc"
 }
 

@@ -30,6 +30,10 @@
  *   version, written without a GPU at hand and checked on kemu only; the obvious faster one
  *   (C2P = Q · poskᵀ and P2C = K · posqᵀ per head as tensor-core products, gathered in the
  *   mma.sync kernel) waits for a measurement.
+ *   ModernBERT's sliding layers (window > 0): a block walks only the keys its 64 rows' windows
+ *   reach, [q0 − window, q0 + 64 + window), and a key outside a row's window scores −inf; a run
+ *   of 16 keys none of which a row may attend leaves that row as it was (its running max may
+ *   still be −inf, whose rescale would be NaN). Checked on kemu against the CPU, not yet timed.
  */
 #include <math.h>
 
@@ -52,7 +56,7 @@ template <typename T> struct RelTables {
 template <typename T, int D, bool REL>
 __global__ void __launch_bounds__(kBQ * (D / 32), 1)
     attention_kernel(const T *__restrict__ qkv, const int32_t *__restrict__ cu, int q_tiles, int H, float q_scale,
-                     const float *__restrict__ bias, int bias_len, RelTables<T> rel, T *__restrict__ out) {
+                     const float *__restrict__ bias, int bias_len, int window, RelTables<T> rel, T *__restrict__ out) {
     constexpr int SPLIT = D / 32;          /* lanes per query row */
     constexpr int DL = 32;                 /* dimensions per lane */
     constexpr int BK = D >= 128 ? 32 : 64; /* keys per shared-memory tile */
@@ -82,8 +86,10 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
     const float *brow = bias && active ? bias + (size_t)h * (2 * bias_len - 1) + (bias_len - 1) - qi : nullptr;
     const T *kbase = qkv + (size_t)start * ld + H + (size_t)h * D;
     const T *vbase = kbase + H;
-    for (int k0 = 0; k0 < L; k0 += BK) {
-        const int nk = min(BK, L - k0);
+    /* the keys this block's rows attend: all, or those their windows reach */
+    const int kbeg = window > 0 ? max(0, q0 - window) : 0, kend = window > 0 ? min(L, q0 + kBQ + window) : L;
+    for (int k0 = kbeg; k0 < kend; k0 += BK) {
+        const int nk = min(BK, kend - k0);
         __syncthreads(); /* the previous tile is no longer read */
         for (int e = threadIdx.x; e < nk * D; e += kBQ * SPLIT) {
             const int r = e / D, c = e % D;
@@ -101,7 +107,7 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
             for (int jj = 0; jj < SUB; jj++) {
                 const int j = j0 + jj;
                 float dot = -INFINITY;
-                if (j < nk) {
+                if (j < nk && (window <= 0 || abs(qi - (k0 + j)) <= window)) {
                     dot = 0.0f;
                     const float4 *kr = reinterpret_cast<const float4 *>(&Ks[j][c0]);
 #pragma unroll
@@ -136,6 +142,8 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
                 sc[jj] = dot;
                 mx = fmaxf(mx, dot);
             }
+            if (mx == -INFINITY) /* nothing this row attends yet (window): nothing changes */
+                continue;
             const float corr = exp2f(m - mx); /* 0 on the first block (m = -inf) */
             l *= corr;
 #pragma unroll
@@ -145,7 +153,7 @@ __global__ void __launch_bounds__(kBQ * (D / 32), 1)
             for (int jj = 0; jj < SUB; jj++) {
                 const int j = j0 + jj;
                 if (j < nk) {
-                    const float p = exp2f(sc[jj] - mx);
+                    const float p = exp2f(sc[jj] - mx); /* 0 for a key outside the window */
                     l += p;
                     const float4 *vr = reinterpret_cast<const float4 *>(&Vs[j][c0]);
 #pragma unroll
@@ -182,10 +190,10 @@ struct Attn : AttnArgs {
         const RelTables<T> t = {(const T *)posk, (const T *)posq, ridx};
         if (rel)
             attention_kernel<T, D, true><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale,
-                                                                             nullptr, 0, t, (T *)out);
+                                                                             nullptr, 0, 0, t, (T *)out);
         else
             attention_kernel<T, D, false><<<grid, kBQ * (D / 32), 0, stream>>>((const T *)qkv, cu, q_tiles, H, q_scale,
-                                                                              bias, bias_len, t, (T *)out);
+                                                                              bias, bias_len, window, t, (T *)out);
         return cudaGetLastError();
     }
     template <typename T> cudaError_t run() const {
@@ -203,14 +211,16 @@ struct Attn : AttnArgs {
 int rrk_attention_supports(int head_dim) { return head_dim == 32 || head_dim == 64 || head_dim == 128; }
 
 cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen,
-                          int H, int heads, const float *bias, int bias_len, void *out, cudaStream_t stream) {
+                          int H, int heads, const float *bias, int bias_len, int window, void *out,
+                          cudaStream_t stream) {
     if (S <= 0)
         return cudaSuccess;
     if (heads <= 0 || H % heads || !rrk_attention_supports(H / heads))
         return cudaErrorInvalidValue;
-    if (bias && bias_len < max_seqlen)
+    if ((bias && bias_len < max_seqlen) || (bias && window > 0))
         return cudaErrorInvalidValue;
-    return dispatch_dtype(dtype, Attn{{qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream}});
+    return dispatch_dtype(dtype,
+                          Attn{{qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, window, out, stream}});
 }
 
 cudaError_t rrk_attention_rel(int dtype, const void *qkv, const int32_t *cu_seqlens, int S, int max_seqlen, int H,
@@ -222,7 +232,7 @@ cudaError_t rrk_attention_rel(int dtype, const void *qkv, const int32_t *cu_seql
         return cudaErrorInvalidValue;
     if (rel_idx && idx_len < max_seqlen)
         return cudaErrorInvalidValue;
-    Attn a{{qkv, cu_seqlens, S, max_seqlen, H, heads, nullptr, 0, out, stream}};
+    Attn a{{qkv, cu_seqlens, S, max_seqlen, H, heads, nullptr, 0, 0, out, stream}};
     a.posk = posk;
     a.posq = posq;
     a.ridx = rel_idx && (posk || posq) ? rel_idx + (idx_len - 1) : nullptr;

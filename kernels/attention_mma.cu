@@ -29,6 +29,11 @@
  * bias[h][j − i] · √d added in the raw QKᵀ units the softmax scales by scale_log2, so that the
  * scaled score is q·k/√d + bias as transformers computes it; a template flag, so that the
  * kernels without it are the code they were.
+ * WIN (ModernBERT's sliding layers, |i − j| <= window; not with BIAS): a block walks only the key
+ * tiles its rows' windows reach, and a score outside a row's window is −inf. A row can then meet
+ * a tile with no key it attends while its running max is still −inf: the softmax subtracts 0
+ * instead of that max (FlashAttention's check for −inf), so the row's weights are 0, not NaN.
+ * Also a template flag. Checked on kemu against the CPU (test_cuda_ops), not yet timed.
  */
 #include <math.h>
 #include <stdint.h>
@@ -57,11 +62,11 @@ __device__ __forceinline__ void load_tile(T *dst, const T *src, size_t ld, int v
 
 /* MT: 16-row query blocks per warp (1: v3; 2: v4, each K/V fragment read from shared memory
  * feeds two mma). A block covers kWarps · 16 · MT query rows. */
-template <typename T, int D, int MT, bool BIAS>
+template <typename T, int D, int MT, bool BIAS, bool WIN>
 __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__restrict__ qkv,
                                                                  const int32_t *__restrict__ cu, int q_tiles,
                                                                  int H, float scale_log2, const float *__restrict__ bias,
-                                                                 int bias_len, T *__restrict__ out) {
+                                                                 int bias_len, int window, T *__restrict__ out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
     __trap(); /* bf16 mma needs sm_80; the backend never launches this below it */
 #else
@@ -78,11 +83,13 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c2 = (lane & 3) * 2;
     const size_t ld = (size_t)3 * H;
     const T *base = qkv + (size_t)start * ld + (size_t)h * D;
-    const int ntiles = (L + kKeys - 1) / kKeys;
+    /* key tiles [t0, t1): all, or those the windows of rows q0 .. q0 + kRows − 1 reach */
+    const int t0 = WIN ? max(0, q0 - window) / kKeys : 0;
+    const int t1 = WIN ? (min(L, q0 + kRows + window) + kKeys - 1) / kKeys : (L + kKeys - 1) / kKeys;
 
     load_tile<T, D, kRows>(Qs, base + (size_t)q0 * ld, ld, L - q0);
-    load_tile<T, D, kKeys>(Ks[0], base + H, ld, L);
-    load_tile<T, D, kKeys>(Vs[0], base + 2 * H, ld, L);
+    load_tile<T, D, kKeys>(Ks[0], base + (size_t)t0 * kKeys * ld + H, ld, L - t0 * kKeys);
+    load_tile<T, D, kKeys>(Vs[0], base + (size_t)t0 * kKeys * ld + 2 * H, ld, L - t0 * kKeys);
     cp_async_commit();
 
     uint32_t qf[MT][KD][4];
@@ -97,9 +104,9 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
         l0[mt] = l1[mt] = 0.0f;
     }
 
-    for (int t = 0; t < ntiles; t++) {
-        const int k0 = t * kKeys, buf = t & 1;
-        if (t + 1 < ntiles) {
+    for (int t = t0; t < t1; t++) {
+        const int k0 = t * kKeys, buf = (t - t0) & 1;
+        if (t + 1 < t1) {
             const int k1 = k0 + kKeys;
             load_tile<T, D, kKeys>(Ks[buf ^ 1], base + (size_t)k1 * ld + H, ld, L - k1);
             load_tile<T, D, kKeys>(Vs[buf ^ 1], base + (size_t)k1 * ld + 2 * H, ld, L - k1);
@@ -109,7 +116,7 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (t == 0) {
+        if (t == t0) {
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
                 const T *qw = Qs + (warp * MT + mt) * 16 * RS;
@@ -162,6 +169,25 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
                 }
             }
         }
+        if (WIN) { /* keys outside each row's window (rows past the end as well: not written);
+                    * key c is in row r's window iff 0 <= c − r + window <= 2 · window */
+            const unsigned span = 2u * (unsigned)window;
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                const int e = k0 + c2 - (q0 + (warp * MT + mt) * 16 + g) + window; /* key k0 + c2, row g */
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    if ((unsigned)(e + 8 * j) > span)
+                        sc[mt][j][0] = -INFINITY;
+                    if ((unsigned)(e + 8 * j + 1) > span)
+                        sc[mt][j][1] = -INFINITY;
+                    if ((unsigned)(e + 8 * j - 8) > span) /* row g + 8 */
+                        sc[mt][j][2] = -INFINITY;
+                    if ((unsigned)(e + 8 * j - 7) > span)
+                        sc[mt][j][3] = -INFINITY;
+                }
+            }
+        }
         /* mask keys past the end (last tile only) */
         const int nk = L - k0;
         if (nk < kKeys) {
@@ -190,18 +216,20 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-            /* every tile has at least one real key, so the maxima are finite */
+            /* every tile has at least one real key, so without WIN the maxima are finite; with it
+             * a row may have met none yet (n = −inf): subtract 0 then, so its weights are 0 */
             const float n0 = fmaxf(m0[mt], mx0 * scale_log2), n1 = fmaxf(m1[mt], mx1 * scale_log2);
-            const float corr0 = exp2f(m0[mt] - n0), corr1 = exp2f(m1[mt] - n1); /* 0 on the first tile */
+            const float b0 = WIN && n0 == -INFINITY ? 0.0f : n0, b1 = WIN && n1 == -INFINITY ? 0.0f : n1;
+            const float corr0 = exp2f(m0[mt] - b0), corr1 = exp2f(m1[mt] - b1); /* 0 on the first tile */
             m0[mt] = n0;
             m1[mt] = n1;
             float s0 = 0.0f, s1 = 0.0f;
 #pragma unroll
             for (int j = 0; j < 8; j++) {
-                const uint32_t p01 = pack2<T>(exp2f(fmaf(sc[mt][j][0], scale_log2, -n0)),
-                                              exp2f(fmaf(sc[mt][j][1], scale_log2, -n0)));
-                const uint32_t p23 = pack2<T>(exp2f(fmaf(sc[mt][j][2], scale_log2, -n1)),
-                                              exp2f(fmaf(sc[mt][j][3], scale_log2, -n1)));
+                const uint32_t p01 = pack2<T>(exp2f(fmaf(sc[mt][j][0], scale_log2, -b0)),
+                                              exp2f(fmaf(sc[mt][j][1], scale_log2, -b0)));
+                const uint32_t p23 = pack2<T>(exp2f(fmaf(sc[mt][j][2], scale_log2, -b1)),
+                                              exp2f(fmaf(sc[mt][j][3], scale_log2, -b1)));
                 const float2 r01 = unpack2<T>(p01), r23 = unpack2<T>(p23);
                 s0 += r01.x + r01.y; /* the normaliser sums what PV multiplies */
                 s1 += r23.x + r23.y;
@@ -259,26 +287,29 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const T *__rest
 #endif
 }
 
-template <typename T, int D, int MT, bool BIAS>
+template <typename T, int D, int MT, bool BIAS, bool WIN>
 cudaError_t launch_mma(const AttnArgs &a) {
     constexpr int kRows = kWarps * 16 * MT;
     const int q_tiles = (a.max_seqlen + kRows - 1) / kRows;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
     dim3 grid((unsigned)(a.S * q_tiles), (unsigned)a.heads);
-    attention_mma_kernel<T, D, MT, BIAS><<<grid, kThreads, 0, a.stream>>>((const T *)a.qkv, a.cu, q_tiles, a.H,
-                                                                         scale_log2, a.bias, a.bias_len, (T *)a.out);
+    attention_mma_kernel<T, D, MT, BIAS, WIN><<<grid, kThreads, 0, a.stream>>>(
+        (const T *)a.qkv, a.cu, q_tiles, a.H, scale_log2, a.bias, a.bias_len, a.window, (T *)a.out);
     return cudaGetLastError();
 }
 
-/* With a bias, d 32 always takes v4 (two query blocks per warp): v3 with the bias spilled 12-24
- * bytes on sm_80/sm_90 (nvcc 13.0), which the build refuses. */
+/* With a bias or a window, d 32 always takes v4 (two query blocks per warp): v3 with the bias
+ * spilled 12-24 bytes on sm_80/sm_90 (nvcc 13.0), with the window 8 bytes in fp16 on sm_90, which
+ * the build refuses. */
 template <typename T>
 cudaError_t launch_mma_d(int d, int rows_x2, const AttnArgs &a) {
     if (a.bias)
-        return d == 64 ? launch_mma<T, 64, 1, true>(a) : launch_mma<T, 32, 2, true>(a);
+        return d == 64 ? launch_mma<T, 64, 1, true, false>(a) : launch_mma<T, 32, 2, true, false>(a);
+    if (a.window > 0)
+        return d == 64 ? launch_mma<T, 64, 1, false, true>(a) : launch_mma<T, 32, 2, false, true>(a);
     if (d == 64)
-        return launch_mma<T, 64, 1, false>(a);
-    return rows_x2 ? launch_mma<T, 32, 2, false>(a) : launch_mma<T, 32, 1, false>(a);
+        return launch_mma<T, 64, 1, false, false>(a);
+    return rows_x2 ? launch_mma<T, 32, 2, false, false>(a) : launch_mma<T, 32, 1, false, false>(a);
 }
 
 } // namespace
@@ -288,14 +319,15 @@ int rrk_attention_mma_supports(int dtype, int head_dim) {
 }
 
 cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int32_t *cu_seqlens, int S,
-                              int max_seqlen, int H, int heads, const float *bias, int bias_len, void *out,
-                              cudaStream_t stream) {
+                              int max_seqlen, int H, int heads, const float *bias, int bias_len, int window,
+                              void *out, cudaStream_t stream) {
     if (S <= 0)
         return cudaSuccess;
     const int d = heads > 0 ? H / heads : 0;
-    if (!rrk_attention_mma_supports(dtype, d) || H % heads || H % 8 || (bias && bias_len < max_seqlen))
+    if (!rrk_attention_mma_supports(dtype, d) || H % heads || H % 8 || (bias && bias_len < max_seqlen) ||
+        (bias && window > 0))
         return cudaErrorInvalidValue;
-    const AttnArgs a = {qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, out, stream};
+    const AttnArgs a = {qkv, cu_seqlens, S, max_seqlen, H, heads, bias, bias_len, window, out, stream};
     if (dtype == 1)
         return launch_mma_d<__nv_bfloat16>(d, rows_x2, a);
     return launch_mma_d<__half>(d, rows_x2, a);

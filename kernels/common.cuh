@@ -13,13 +13,14 @@ namespace rrk {
 
 /* The launch arguments of the attention kernels (attention.cu, attention_mma.cu): a pass's
  * packed qkv [T, 3H] and cu_seqlens [S + 1], the relative position bias (NULL, or
- * [heads, 2·bias_len − 1] fp32), the output [T, H]. */
+ * [heads, 2·bias_len − 1] fp32), the sliding window (0: none), the output [T, H]. */
 struct AttnArgs {
     const void *qkv;
     const int32_t *cu;
     int S, max_seqlen, H, heads;
     const float *bias;
     int bias_len;
+    int window; /* > 0: query i attends key j only when |i − j| <= window (ModernBERT's sliding layers) */
     void *out;
     cudaStream_t stream;
 };
@@ -89,6 +90,9 @@ __device__ __forceinline__ float block_sum(float v, float *red) {
 
 /* Exact GELU, as the CPU backend and PyTorch's default: 0.5 x (1 + erf(x / sqrt 2)). */
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+/* v rounded to the storage type T, back in fp32 */
+template <typename T> __device__ __forceinline__ float round_to(float v) { return to_f(from_f<T>(v)); }
 
 } // namespace rrk
 

@@ -12,6 +12,12 @@
  *   RR_CUDA_BIAS_ACT=scalar (benchmark comparisons). The vector's values are taken apart
  *   with pack2/unpack2 (common.cuh), not through a pointer to another type (undefined in
  *   C++, see layernorm.cu); the same instructions' worth of work, not yet timed on a GPU.
+ * SiLU (act 4): ModernBERT's classifier_activation "silu", x / (1 + e^-x) as the CPU computes it.
+ * GeGLU (rrk_glu, ModernBERT's feed-forward): y[t][i] = GELU(x[t][i]) · x[t][I + i], the erf GELU
+ *   (ModernBERT's hidden_activation "gelu") in fp32 and one rounding to the storage type, where
+ *   PyTorch's bf16 rounds GELU's output before the product. v1 (this): one 16-byte vector of each
+ *   half per thread where I and the pointers allow, else one value per thread. Written without a
+ *   GPU; checked on kemu against the CPU (test_cuda_ops), not yet timed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +43,18 @@ __global__ void bias_act_kernel(T *__restrict__ y, const float *__restrict__ b, 
             v = tanhf(v);
         else if (act == 3)
             v = v < 0.0f ? 0.0f : v;
+        else if (act == 4)
+            v = v / (1.0f + expf(-v));
         y[i] = from_f<T>(v);
     }
 }
 
 template <int ACT> __device__ __forceinline__ float activate(float v) {
-    return ACT == 1 ? gelu_erf(v) : ACT == 2 ? tanhf(v) : ACT == 3 ? (v < 0.0f ? 0.0f : v) : v;
+    return ACT == 1   ? gelu_erf(v)
+           : ACT == 2 ? tanhf(v)
+           : ACT == 3 ? (v < 0.0f ? 0.0f : v)
+           : ACT == 4 ? v / (1.0f + expf(-v))
+                      : v;
 }
 
 /* v2: one 16-byte vector of VEC = 16 / sizeof(T) values per thread; N % VEC == 0. */
@@ -80,15 +92,67 @@ cudaError_t launch_bias_act_vec(T *y, const float *b, size_t total, int N, cudaS
     return cudaGetLastError();
 }
 
+int grid_for(size_t n) {
+    size_t blocks = (n + 255) / 256;
+    return (int)(blocks < 65536 ? (blocks ? blocks : 1) : 65536);
+}
+
+/* GeGLU, one value per thread */
+template <typename T>
+__global__ void glu_kernel(const T *__restrict__ x, T *__restrict__ y, size_t total, int I) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t t = i / (size_t)I, c = i % (size_t)I;
+        const T *row = x + t * 2 * (size_t)I;
+        y[i] = from_f<T>(gelu_erf(to_f(row[c])) * to_f(row[I + c]));
+    }
+}
+
+/* GeGLU, one 16-byte vector (VEC = 16 / sizeof(T) values) of the input half, of the gate and of
+ * y per thread; I % VEC == 0, 16-byte aligned x and y */
+template <typename T>
+__global__ void glu_vec_kernel(const T *__restrict__ x, T *__restrict__ y, unsigned nvec, unsigned ivec) {
+    for (unsigned v = blockIdx.x * blockDim.x + threadIdx.x; v < nvec; v += gridDim.x * blockDim.x) {
+        const unsigned t = v / ivec, c = v % ivec; /* row, and vector within the row's I values */
+        const uint4 *row = reinterpret_cast<const uint4 *>(x) + (size_t)t * 2 * ivec;
+        const uint4 ra = row[c], rg = row[ivec + c];
+        const uint32_t a[4] = {ra.x, ra.y, ra.z, ra.w}, g[4] = {rg.x, rg.y, rg.z, rg.w};
+        uint32_t w[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            if constexpr (sizeof(T) == 4) {
+                w[k] = __float_as_uint(gelu_erf(__uint_as_float(a[k])) * __uint_as_float(g[k]));
+            } else {
+                const float2 av = unpack2<T>(a[k]), gv = unpack2<T>(g[k]);
+                w[k] = pack2<T>(gelu_erf(av.x) * gv.x, gelu_erf(av.y) * gv.y);
+            }
+        }
+        reinterpret_cast<uint4 *>(y)[v] = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+}
+
+struct Glu {
+    const void *x;
+    int T, I;
+    void *y;
+    cudaStream_t stream;
+    template <typename E> cudaError_t run() const {
+        constexpr int VEC = 16 / sizeof(E);
+        const size_t total = (size_t)T * I;
+        if (I % VEC == 0 && (((uintptr_t)x | (uintptr_t)y) & 15) == 0 && total / VEC < (1u << 31)) {
+            const size_t nvec = total / VEC;
+            glu_vec_kernel<E><<<grid_for(nvec), 256, 0, stream>>>((const E *)x, (E *)y, (unsigned)nvec,
+                                                                   (unsigned)(I / VEC));
+        } else {
+            glu_kernel<E><<<grid_for(total), 256, 0, stream>>>((const E *)x, (E *)y, total, I);
+        }
+        return cudaGetLastError();
+    }
+};
+
 template <typename D, typename S>
 __global__ void convert_kernel(D *__restrict__ dst, const S *__restrict__ src, size_t n) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = from_f<D>(to_f(src[i]));
-}
-
-int grid_for(size_t n) {
-    size_t blocks = (n + 255) / 256;
-    return (int)(blocks < 65536 ? (blocks ? blocks : 1) : 65536);
 }
 
 struct BiasAct {
@@ -107,10 +171,12 @@ struct BiasAct {
                 return act == 1 ? launch_bias_act_vec<T, 1, true>(yt, b, total, N, stream)
                      : act == 2 ? launch_bias_act_vec<T, 2, true>(yt, b, total, N, stream)
                      : act == 3 ? launch_bias_act_vec<T, 3, true>(yt, b, total, N, stream)
+                     : act == 4 ? launch_bias_act_vec<T, 4, true>(yt, b, total, N, stream)
                                 : launch_bias_act_vec<T, 0, true>(yt, b, total, N, stream);
             return act == 1 ? launch_bias_act_vec<T, 1, false>(yt, b, total, N, stream)
                  : act == 2 ? launch_bias_act_vec<T, 2, false>(yt, b, total, N, stream)
-                            : launch_bias_act_vec<T, 3, false>(yt, b, total, N, stream);
+                 : act == 3 ? launch_bias_act_vec<T, 3, false>(yt, b, total, N, stream)
+                            : launch_bias_act_vec<T, 4, false>(yt, b, total, N, stream);
         }
         bias_act_kernel<T><<<grid_for(total), 256, 0, stream>>>((T *)y, b, M, N, act);
         return cudaGetLastError();
@@ -178,6 +244,12 @@ cudaError_t rrk_bias_act(int dtype, void *y, const float *b, int M, int N, int a
     if ((size_t)M * N == 0 || (!b && act == 0))
         return cudaSuccess;
     return dispatch_dtype(dtype, BiasAct{y, b, M, N, act, stream});
+}
+
+cudaError_t rrk_glu(int dtype, const void *x, int T, int inter, void *y, cudaStream_t stream) {
+    if ((size_t)T * inter == 0)
+        return cudaSuccess;
+    return dispatch_dtype(dtype, Glu{x, T, inter, y, stream});
 }
 
 cudaError_t rrk_convert_from_f32(int dtype, void *dst, const float *src, size_t n, cudaStream_t stream) {

@@ -14,6 +14,12 @@
  *   build (tests/kemu, g++ -O2) returned garbage for bf16/fp16; now pack2/unpack2. On an
  *   H100 (bf16, 65,472 × 384): 0.056 ms against v1's 0.063 (2.7 against 2.4 TB/s); fp32 the
  *   same 0.105 ms. test_cuda_ops checks both kernels, on kemu in CI too.
+ * Pre-LN layers (ModernBERT, rrk_add_norm): the same two kernels write x + r back into x (the
+ *   residual stream, rounded to the storage type) and LayerNorm of that rounded sum into another
+ *   buffer y, as PyTorch's bf16 residual add does; r NULL adds nothing (the first layer's
+ *   norm, the head's LayerNorm). BERT's post-LN add+LN is the case y = x: the sum is not stored,
+ *   and the LayerNorm reads it unrounded, as before (the same bits). x and y may be one buffer,
+ *   so neither is __restrict__: a warp reads its whole row before it writes. Not timed on a GPU.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,26 +61,34 @@ __global__ void embed_ln_kernel(const int32_t *__restrict__ ids, const int32_t *
     }
 }
 
+/* x + r (r NULL: x) into v; when y is another buffer and r is given, that sum rounded to T is
+ * written back to x and is what the LayerNorm reads */
 template <typename T, int VPL>
-__global__ void add_ln_kernel(T *__restrict__ x, const T *__restrict__ r, int T_, int H,
-                              const float *__restrict__ gamma, const float *__restrict__ beta, float eps) {
+__global__ void add_ln_kernel(T *x, const T *__restrict__ r, T *y, int T_, int H, const float *__restrict__ gamma,
+                              const float *__restrict__ beta, float eps) {
     const int row = blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= T_)
         return;
-    T *y = x + (size_t)row * H;
-    const T *z = r + (size_t)row * H;
+    T *xr = x + (size_t)row * H, *yr = y + (size_t)row * H;
+    const T *z = r ? r + (size_t)row * H : nullptr;
+    const bool keep = z && y != x;
     float v[VPL];
 #pragma unroll
     for (int k = 0; k < VPL; k++) {
         const int i = k * 32 + lane;
-        v[k] = i < H ? to_f(y[i]) + to_f(z[i]) : 0.0f;
+        v[k] = i < H ? to_f(xr[i]) + (z ? to_f(z[i]) : 0.0f) : 0.0f;
+        if (keep && i < H) {
+            const T t = from_f<T>(v[k]);
+            xr[i] = t;
+            v[k] = to_f(t); /* the stored, rounded sum */
+        }
     }
     warp_layernorm<VPL>(v, H, gamma, beta, eps);
 #pragma unroll
     for (int k = 0; k < VPL; k++) {
         const int i = k * 32 + lane;
         if (i < H)
-            y[i] = from_f<T>(v[k]);
+            yr[i] = from_f<T>(v[k]);
     }
 }
 
@@ -96,35 +110,40 @@ template <typename T> __device__ __forceinline__ void store4(T *p, const float *
         *reinterpret_cast<uint2 *>(p) = make_uint2(pack2<T>(v[0], v[1]), pack2<T>(v[2], v[3]));
 }
 
-/* v2: lane owns runs of 4 columns, (g*32 + lane)*4 .. +3 (ln_col<4>); H % 128 == 0 */
+/* v2: lane owns runs of 4 columns, (g*32 + lane)*4 .. +3 (ln_col<4>); H % 128 == 0; x, r, y
+ * as add_ln_kernel's */
 template <typename T, int VPL>
-__global__ void add_ln_vec_kernel(T *__restrict__ x, const T *__restrict__ r, int T_, int H,
+__global__ void add_ln_vec_kernel(T *x, const T *__restrict__ r, T *y, int T_, int H,
                                   const float *__restrict__ gamma, const float *__restrict__ beta, float eps) {
     static_assert(VPL % 4 == 0, "runs of 4 columns");
     const int row = blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= T_)
         return;
-    T *y = x + (size_t)row * H;
-    const T *z = r + (size_t)row * H;
+    T *xr = x + (size_t)row * H, *yr = y + (size_t)row * H;
+    const T *z = r ? r + (size_t)row * H : nullptr;
+    const bool keep = z && y != x;
     float v[VPL];
 #pragma unroll
     for (int g = 0; g < VPL / 4; g++) {
         const int c = (g * 32 + lane) * 4;
         float a[4] = {0.0f, 0.0f, 0.0f, 0.0f}, b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         if (c < H) {
-            load4(y + c, a);
-            load4(z + c, b);
+            load4(xr + c, a);
+            if (z)
+                load4(z + c, b);
         }
 #pragma unroll
         for (int e = 0; e < 4; e++)
-            v[4 * g + e] = a[e] + b[e];
+            v[4 * g + e] = keep ? round_to<T>(a[e] + b[e]) : a[e] + b[e]; /* kept: the rounded sum */
+        if (keep && c < H)
+            store4(xr + c, &v[4 * g]);
     }
     warp_layernorm<VPL, 4>(v, H, gamma, beta, eps);
 #pragma unroll
     for (int g = 0; g < VPL / 4; g++) {
         const int c = (g * 32 + lane) * 4;
         if (c < H)
-            store4(y + c, &v[4 * g]);
+            store4(yr + c, &v[4 * g]);
     }
 }
 
@@ -151,6 +170,7 @@ struct EmbedArgs {
 struct AddArgs {
     void *x;
     const void *r;
+    void *y;
     int T, H;
     const float *gamma, *beta;
     float eps;
@@ -162,10 +182,10 @@ struct AddArgs {
             const int blocks = (a.T + kRowsPerBlock - 1) / kRowsPerBlock;
             if (a.vec)
                 add_ln_vec_kernel<T, VPL><<<blocks, 32 * kRowsPerBlock, 0, a.stream>>>(
-                    (T *)a.x, (const T *)a.r, a.T, a.H, a.gamma, a.beta, a.eps);
+                    (T *)a.x, (const T *)a.r, (T *)a.y, a.T, a.H, a.gamma, a.beta, a.eps);
             else
                 add_ln_kernel<T, VPL><<<blocks, 32 * kRowsPerBlock, 0, a.stream>>>(
-                    (T *)a.x, (const T *)a.r, a.T, a.H, a.gamma, a.beta, a.eps);
+                    (T *)a.x, (const T *)a.r, (T *)a.y, a.T, a.H, a.gamma, a.beta, a.eps);
             return cudaGetLastError();
         }
     };
@@ -184,12 +204,18 @@ cudaError_t rrk_embed_layernorm(int dtype, const int32_t *ids, const int32_t *ty
     return dispatch_dtype(dtype, a);
 }
 
-cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, const float *gamma,
-                              const float *beta, float eps, cudaStream_t stream) {
+cudaError_t rrk_add_norm(int dtype, void *x, const void *r, void *y, int T, int H, const float *gamma,
+                         const float *beta, float eps, cudaStream_t stream) {
     if (T <= 0)
         return cudaSuccess;
     const char *env = getenv("RR_CUDA_LN"); /* per call: tests compare both kernels (v1: the old one) */
-    const int vec = !(env && !strcmp(env, "v1")) && H % 128 == 0 && (((uintptr_t)x | (uintptr_t)r) & 15) == 0;
-    AddArgs a{x, r, T, H, gamma, beta, eps, stream, vec};
+    const int vec = !(env && !strcmp(env, "v1")) && H % 128 == 0 &&
+                    (((uintptr_t)x | (uintptr_t)r | (uintptr_t)y) & 15) == 0;
+    AddArgs a{x, r, y, T, H, gamma, beta, eps, stream, vec};
     return dispatch_dtype(dtype, a);
+}
+
+cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, const float *gamma,
+                              const float *beta, float eps, cudaStream_t stream) {
+    return rrk_add_norm(dtype, x, r, x, T, H, gamma, beta, eps, stream);
 }

@@ -22,17 +22,34 @@ cudaError_t rrk_embed_layernorm(int dtype, const int32_t *ids, const int32_t *ty
 cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, const float *gamma,
                               const float *beta, float eps, cudaStream_t stream);
 
-/* y[M,N] = act(y + b) in place; b may be NULL; act: 0 none, 1 GELU (erf), 2 tanh, 3 ReLU. */
+/* Pre-LN layers (ModernBERT): x[T,H] += r (r NULL: nothing added; the sum rounded to the storage
+ * type), then y[T,H] = LayerNorm(x); y may be x (then the sum is not stored: rrk_add_layernorm). */
+cudaError_t rrk_add_norm(int dtype, void *x, const void *r, void *y, int T, int H, const float *gamma,
+                         const float *beta, float eps, cudaStream_t stream);
+
+/* Rotary positions (rotate-half form) on the Q and K thirds of qkv[T, 3H], in place: per head of
+ * dimension d = H / heads and i < d/2, with p = pos[t] (0 <= p < rows of the tables),
+ * (a, b) = (v[i], v[i + d/2]) -> (a cos[p][i] - b sin[p][i], b cos[p][i] + a sin[p][i]); cos, sin
+ * fp32 [rows, d/2]. */
+cudaError_t rrk_rope(int dtype, void *qkv, const int32_t *pos, int T, int H, int heads, const float *cos,
+                     const float *sin, cudaStream_t stream);
+
+/* Gated activation (GeGLU): y[t][i] = GELU(x[t][i]) · x[t][inter + i] from x[T, 2·inter], the erf
+ * GELU in fp32, y[T, inter] not overlapping x. */
+cudaError_t rrk_glu(int dtype, const void *x, int T, int inter, void *y, cudaStream_t stream);
+
+/* y[M,N] = act(y + b) in place; b may be NULL; act: 0 none, 1 GELU (erf), 2 tanh, 3 ReLU, 4 SiLU. */
 cudaError_t rrk_bias_act(int dtype, void *y, const float *b, int M, int N, int act,
                          cudaStream_t stream);
 
 /* out[T,H] = varlen multi-head attention over qkv[T,3H]; head dim d = H / heads must be
  * 32, 64 or 128; max_seqlen the longest sequence of the pass. bias: NULL, or MPNet's relative
  * position bias [heads, 2·bias_len − 1] (fp32; score of query i, key j += bias[h][bias_len − 1
- * + j − i]; bias_len >= max_seqlen). */
+ * + j − i]; bias_len >= max_seqlen). window > 0 (ModernBERT's sliding layers; not with a bias):
+ * query i attends key j only when |i − j| <= window. */
 cudaError_t rrk_attention(int dtype, const void *qkv, const int32_t *cu_seqlens, int S,
-                          int max_seqlen, int H, int heads, const float *bias, int bias_len, void *out,
-                          cudaStream_t stream);
+                          int max_seqlen, int H, int heads, const float *bias, int bias_len, int window,
+                          void *out, cudaStream_t stream);
 int rrk_attention_supports(int head_dim);
 /* The same with DeBERTa's disentangled attention (the SIMT kernel): query i's score for key j
  * is (q_i · k_j + q_i · posk[row] + k_j · posq[row]) / sqrt(d · factor), row = rel_idx[idx_len
@@ -47,10 +64,11 @@ cudaError_t rrk_attention_tc(int dtype, const void *qkv, const int32_t *cu_seqle
 int rrk_attention_tc_supports(int dtype, int head_dim);
 /* The same with register-resident tiles (attention_mma.cu, mma.sync): bf16/fp16, head dims 32
  * and 64, H % 8 == 0; the default tensor-core kernel. rows_x2: two 16-row query blocks per
- * warp (v4, the default) at head dim 32 (64 keeps one). bias, bias_len: as rrk_attention's. */
+ * warp (v4, the default) at head dim 32 (64 keeps one). bias, bias_len, window: as
+ * rrk_attention's. */
 cudaError_t rrk_attention_mma(int dtype, int rows_x2, const void *qkv, const int32_t *cu_seqlens, int S,
-                              int max_seqlen, int H, int heads, const float *bias, int bias_len, void *out,
-                              cudaStream_t stream);
+                              int max_seqlen, int H, int heads, const float *bias, int bias_len, int window,
+                              void *out, cudaStream_t stream);
 int rrk_attention_mma_supports(int dtype, int head_dim);
 /* y[M,N] = GELU(x[M,K] · W[N,K]ᵀ + b[N]) in one kernel (linear_gelu.cu): bf16/fp16 x, W and y,
  * fp32 bias (may be NULL), the exact GELU; K % 32 == 0, N % 8 == 0, 16-byte aligned x, W, y. */

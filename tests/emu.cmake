@@ -76,6 +76,14 @@ if(RR_KEMU_ON)
   if(NOT RR_SANITIZE) # a minute more under ASan, for CI's time
     rr_emu_test(test_chunks_cuda_emu_seed2 COMMAND test_chunks cuda LABELS model ENV KEMU_SEED=2)
   endif()
+  # ModernBERT end to end, the one family whose CUDA path has run on kemu only: the variant test
+  # checkpoint (head dim 32: rotary positions, sliding windows, GeGLU, pre-LN layers, a mean-pooled
+  # SiLU + LayerNorm head) on 24 pairs in fp32, bf16 and fp16 against the CPU (about 40 s; its
+  # kernels run under ASan in test_cuda_ops_emu)
+  if(NOT RR_SANITIZE)
+    rr_emu_test(test_cuda_model_modernbert_emu COMMAND test_cuda_model LABELS model
+                ENV RR_TEST_QUICK=1 RR_TEST_FAMILY=ModernBERT)
+  endif()
   # no allocation and no whole-device synchronisation inside the pass loop (KEMU_STATS counts;
   # a count, so not repeated under the sanitizers)
   if(NOT RR_SANITIZE)

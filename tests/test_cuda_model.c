@@ -16,7 +16,10 @@
  * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36), XLM-R
  *   (test-xlmr-cross-encoder, ce_xlmr_pairs.tsv; quick: 12) and DeBERTa (test-deberta-cross-
  *   encoder and its variant, ce_deberta_pairs.tsv and ce_deberta_variant_pairs.tsv; quick: 12
- *   each) and RoBERTa (test-roberta-cross-encoder, ce_roberta_pairs.tsv; quick: 12): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
+ *   each) and RoBERTa (test-roberta-cross-encoder, ce_roberta_pairs.tsv; quick: 12) and ModernBERT
+ *   (test-modernbert-variant-cross-encoder, head dim 32, ce_modernbert_variant_pairs.tsv; quick: 24:
+ *   rotary positions, sliding-window layers, GeGLU, pre-LN, a mean-pooled SiLU + LayerNorm head;
+ *   the base test ModernBERT's head dim 16 is one the kernels do not take, test_device_auto): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
  *   (MPNet's relative position bias runs in the attention kernels' bias path in every
  *   precision, DeBERTa's disentangled terms in the SIMT kernel), except DeBERTa's relative
  *   bounds in bf16 / fp16, 2.5x BERT's (5e-2, 1.25e-2): each score adds two terms whose
@@ -242,7 +245,9 @@ int main(void) {
                 {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12, 1.0},
                 {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12, 2.5},
                 {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 12, 2.5},
-                {"RoBERTa", "test-roberta-cross-encoder", "ce_roberta_pairs.tsv", 12, 1.0}};
+                {"RoBERTa", "test-roberta-cross-encoder", "ce_roberta_pairs.tsv", 12, 1.0},
+                {"ModernBERT variant", "test-modernbert-variant-cross-encoder", "ce_modernbert_variant_pairs.tsv", 24,
+                 1.0}};
     int families_run = 0;
     for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++) {
         if (family && strncmp(fams[f].name, family, strlen(family)))

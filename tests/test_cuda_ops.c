@@ -18,7 +18,10 @@
  * the third pass; fused in the fourth; cublasGemmEx's path in the second); the fifth is the
  * first with RR_CUDA_GELU_GEMM=exact. Each pass after the first runs only the ops whose device
  * side it changes (in_pass below). Both add+LayerNorm kernels (v2, the default, and v1 with
- * RR_CUDA_LN=v1: every H here is a multiple of 128) run on every shape. The CPU gets the CUDA inputs after their
+ * RR_CUDA_LN=v1: every H here is a multiple of 128) run on every shape, and so does ModernBERT's pre-LN
+ * add_norm (the stored sum and the norm in another buffer, both kernels; the norm alone); its
+ * rotary positions, GeGLU, classifier heads (LayerNorm, mean pooling, SiLU) and sliding-window
+ * attention (windows ±3 and ±40, in the passes whose attention kernels differ) likewise. The CPU gets the CUDA inputs after their
  * rounding to the storage type, so each op's own error is measured; CUDA's weights are its
  * own bf16/fp16 mirror, as in real use.
  * Error: ‖cuda − cpu‖ / ‖cpu‖ over the op's output. Tolerances: fp32 1e-5; bf16 and fp16
@@ -330,6 +333,23 @@ attention:
     CHECK(p.cpu->ops->attention(p.cpu, qkv.c, ctx.c) == RR_OK);
     CHECK(p.gpu->ops->attention(p.gpu, qkv.g, ctx.g) == RR_OK);
     compare(&p, &ctx, 1, "attention", shape_name);
+    /* ModernBERT's sliding layers: query i attends keys |i − j| <= window only. ±3 leaves most of
+     * a 64-key tile outside every row's window (rows meet tiles with no key they attend); ±40
+     * crosses tile boundaries. Passes 0, 1 and 3 (with a window, WMMA gives way to SIMT, and at
+     * d 32 mma.sync v3 to v4) */
+    if (in_pass(P0 | P1 | P3)) {
+        static const int windows[] = {3, 40};
+        for (int k = 0; k < 2; k++) {
+            char what[40];
+            snprintf(what, sizeof what, "attention, window +-%d", windows[k]);
+            p.cpu->attn_window = p.gpu->attn_window = windows[k];
+            poison(&p, &ctx);
+            CHECK(p.cpu->ops->attention(p.cpu, qkv.c, ctx.c) == RR_OK);
+            CHECK(p.gpu->ops->attention(p.gpu, qkv.g, ctx.g) == RR_OK);
+            compare(&p, &ctx, 1, what, shape_name);
+        }
+        p.cpu->attn_window = p.gpu->attn_window = 0;
+    }
     /* with MPNet's relative position bias (random [heads, 2·maxlen − 1], scale 2): both sides
      * take it from be->attn_bias. Only in the passes whose kernels differ with a bias: the
      * default (mma.sync v4 at d 32, v3 at 64; SIMT at 128 and in fp32) and RR_CUDA_ATTN=simt
@@ -399,6 +419,30 @@ attention:
         g_rng = saved_rng;
     }
 
+    /* ModernBERT's rotary positions on Q and K (pass 0; in place): the tables of base 10,000 as
+     * the model makes them, [maxlen, d/2] fp32; last, as it changes qkv */
+    if (in_pass(P0)) {
+        const int half = H / sh->heads / 2;
+        const size_t nt = (size_t)maxlen * half;
+        float *tab = malloc(2 * nt * sizeof *tab), *ct, *gt;
+        for (int pos = 0; pos < maxlen; pos++)
+            for (int i = 0; i < half; i++) {
+                const double ang = pos * pow(10000.0, -(double)i / half);
+                tab[(size_t)pos * half + i] = (float)cos(ang);
+                tab[nt + (size_t)pos * half + i] = (float)sin(ang);
+            }
+        REQUIRE(p.cpu->ops->alloc(p.cpu, 2 * nt * 4, (void **)&ct) == RR_OK &&
+                    p.gpu->ops->alloc(p.gpu, 2 * nt * 4, (void **)&gt) == RR_OK, "alloc");
+        p.cpu->ops->upload(p.cpu, ct, tab, 2 * nt * 4);
+        p.gpu->ops->upload(p.gpu, gt, tab, 2 * nt * 4);
+        CHECK(p.cpu->ops->rope(p.cpu, qkv.c, ct, ct + nt) == RR_OK);
+        CHECK(p.gpu->ops->rope(p.gpu, (float *)qkv.g, gt, gt + nt) == RR_OK);
+        compare(&p, &qkv, 1, "rope", shape_name);
+        p.cpu->ops->free(p.cpu, ct);
+        p.gpu->ops->free(p.gpu, gt);
+        free(tab);
+    }
+
 layernorm:
     act_input(&p, &x, 1.0f);
     act_input(&p, &r, 1.0f);
@@ -427,6 +471,42 @@ layernorm:
                 CHECK(p.gpu->ops->pool(p.gpu, x.g, (rr_pooling)mode, norm, pooled.g) == RR_OK);
                 compare(&p, &pooled, 0, what, shape_name);
             }
+
+        /* ModernBERT's pre-LN step: x += r, y = LayerNorm(x) in another buffer (both checked: the
+         * stored sum and the norm), v2 then v1; then the norm alone (r NULL) */
+        act_input(&p, &x, 1.0f);
+        act_input(&p, &r, 1.0f);
+        float *x1 = malloc(x.n * sizeof *x1);
+        memcpy(x1, x.c, x.n * sizeof *x1);
+        poison(&p, &ctx);
+        CHECK(p.cpu->ops->add_norm(p.cpu, x.c, r.c, CW(o_g2), CW(o_b4), 1e-5f, ctx.c) == RR_OK);
+        CHECK(p.gpu->ops->add_norm(p.gpu, x.g, r.g, GW(o_g2), GW(o_b4), 1e-5f, ctx.g) == RR_OK);
+        compare(&p, &x, 1, "add_norm: x + r", shape_name);
+        compare(&p, &ctx, 1, "add_norm: norm", shape_name);
+        CHECK(p.gpu->ops->upload_act(p.gpu, x.g, x1, x.n) == RR_OK);
+        poison(&p, &ctx);
+        setenv("RR_CUDA_LN", "v1", 1);
+        CHECK(p.gpu->ops->add_norm(p.gpu, x.g, r.g, GW(o_g2), GW(o_b4), 1e-5f, ctx.g) == RR_OK);
+        unsetenv("RR_CUDA_LN");
+        compare(&p, &x, 1, "add_norm v1: x + r", shape_name);
+        compare(&p, &ctx, 1, "add_norm v1: norm", shape_name);
+        poison(&p, &ctx);
+        CHECK(p.cpu->ops->add_norm(p.cpu, x.c, NULL, CW(o_g2), CW(o_b4), 1e-5f, ctx.c) == RR_OK);
+        CHECK(p.gpu->ops->add_norm(p.gpu, x.g, NULL, GW(o_g2), GW(o_b4), 1e-5f, ctx.g) == RR_OK);
+        compare(&p, &ctx, 1, "add_norm: norm alone", shape_name);
+        compare(&p, &x, 1, "add_norm: x unchanged", shape_name);
+        free(x1);
+
+        /* ModernBERT's GeGLU: ff [T, I] read as input | gate halves of I/2 (I 1000: 500, not a
+         * multiple of bf16/fp16's 8-value vector, so the scalar kernel there) */
+        buf gl;
+        REQUIRE(!buf_make(&p, &gl, (size_t)T * (I / 2), as), "buffers");
+        act_input(&p, &ff, 1.0f);
+        poison(&p, &gl);
+        CHECK(p.cpu->ops->glu(p.cpu, ff.c, T, I / 2, RR_ACT_GELU, gl.c) == RR_OK);
+        CHECK(p.gpu->ops->glu(p.gpu, ff.g, T, I / 2, RR_ACT_GELU, gl.g) == RR_OK);
+        compare(&p, &gl, 1, "glu (geglu)", shape_name);
+        buf_free(&p, &gl);
     }
 
     /* classifier head (2 labels): its pooler and classifier are cuBLAS products (fp32 whatever
@@ -446,6 +526,25 @@ layernorm:
         CHECK(p.gpu->ops->classify(p.gpu, x.g, &hg, pooled.g, pooled2.g, logits.g) == RR_OK);
         compare(&p, &logits, 0, act == 2 ? "classify (relu head)" : act ? "classify (gelu head)" : "classify",
                 shape_name);
+    }
+    /* ModernBERT's heads: dense → GELU → LayerNorm over CLS (the Hub's default), dense → SiLU →
+     * LayerNorm over the mean of the tokens (classifier_pooling "mean"), and SiLU without the norm */
+    for (int k = 0; k < 3; k++) {
+        const rr_activation pa = k ? RR_ACT_SILU : RR_ACT_GELU;
+        const rr_pooling pool = k ? RR_POOL_MEAN : RR_POOL_CLS;
+        rr_classifier_head hc = {CW(o_pw), CW(o_pb), pa, CW(o_cw), CW(o_cb), 2, pool, k < 2 ? CW(o_g) : NULL,
+                                 CW(o_b), 1e-5f};
+        rr_classifier_head hg = {GW(o_pw), GW(o_pb), pa, GW(o_cw), GW(o_cb), 2, pool, k < 2 ? GW(o_g) : NULL,
+                                 GW(o_b), 1e-5f};
+        buf logits = out;
+        logits.n = (size_t)S * 2;
+        logits.bytes = logits.n * 4;
+        poison(&p, &logits);
+        CHECK(p.cpu->ops->classify(p.cpu, x.c, &hc, pooled.c, pooled2.c, logits.c) == RR_OK);
+        CHECK(p.gpu->ops->classify(p.gpu, x.g, &hg, pooled.g, pooled2.g, logits.g) == RR_OK);
+        static const char *const what[] = {"classify (gelu+norm head)", "classify (mean, silu+norm)",
+                                           "classify (mean, silu)"};
+        compare(&p, &logits, 0, what[k], shape_name);
     }
 
 vocab:;

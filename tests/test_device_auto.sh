@@ -8,8 +8,8 @@
 #   cuda                 without a GPU: refused with the reason, no output file
 #   auto, a GPU, a model its kernels do not take (kemu's GPU and the tiny model, head dimension
 #                        16): computes on the CPU — the same bytes — and says why on stderr;
-#                        cuda on the same: refused, no output file; likewise a ModernBERT
-#                        checkpoint (CPU backend only, for now)
+#                        cuda on the same: refused, no output file; likewise the base test
+#                        ModernBERT (head dimension 16; the variant, 32, runs: test_cuda_model)
 # `rerank score` with the test cross-encoder (MiniLM's shapes, which the CUDA kernels take, so
 # that the test means the same on a machine with a GPU). Needs RR_BIN, RR_MODELS_DIR (ctest sets
 # them).
@@ -80,9 +80,9 @@ if [ -n "${RR_EMU_MODULE:-}" ]; then
   }
   tiny_model "$T/tiny" >/dev/null || bad "cannot build the tiny model"
   not_taken "the tiny model (head dimension 16)" "$T/tiny" "head dimension 16"
-  # ModernBERT runs on the CPU backend only, for now
+  # a ModernBERT: the base test checkpoint's head dimension 16 (the variant's 32 runs on CUDA)
   MB="$RR_MODELS_DIR/test-modernbert-cross-encoder"
-  if [ -f "$MB/config.json" ]; then not_taken ModernBERT "$MB" "ModernBERT (rotary positions"
+  if [ -f "$MB/config.json" ]; then not_taken "ModernBERT (head dimension 16)" "$MB" "head dimension 16"
   else bad "no $MB (run scripts/setup.sh)"; fi
 else
   echo "(no RR_EMU_MODULE: kemu not built, the emulated-GPU case not run)"

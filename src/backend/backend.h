@@ -67,8 +67,7 @@ typedef struct rr_backend_limits {
     int32_t max_width;    /* largest K or N of a `linear` (max(3H, I)); 0 = unknown */
     int rel_attention_bias; /* 1: attention adds be->attn_bias (MPNet; CUDA: the SIMT kernel) */
     int32_t rel_rows;   /* DeBERTa: rows of the relative-position tables (be->rel_posk); 0 = none */
-    int prenorm;        /* ModernBERT: the model calls add_norm, rope and glu, and sets attn_window
-                         * (the CPU backend only, for now: CUDA refuses such limits) */
+    int prenorm;        /* ModernBERT: the model calls add_norm, rope and glu, and sets attn_window */
 } rr_backend_limits;
 
 typedef struct rr_backend rr_backend;
@@ -121,7 +120,7 @@ typedef struct rr_backend_ops {
     /* Profiling: the work enqueued from now until the next mark (or the pass's end) is of
      * kind `kind` (rr_op_kind). NULL where the backend does not profile. */
     void (*mark)(rr_backend *be, int kind);
-    /* ModernBERT's ops, NULL where a backend does not run it (CUDA, for now) */
+    /* ModernBERT's ops (NULL where a backend does not run it; the model then refuses it) */
     /* Pre-LayerNorm layers (ModernBERT): x[T,H] += r (r NULL: nothing added), then
      * y[T,H] = LayerNorm(x) (y is another buffer; the CPU's also takes y = x) */
     rr_status (*add_norm)(rr_backend *be, float *x, const float *r, const float *gamma,

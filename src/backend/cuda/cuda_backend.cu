@@ -575,9 +575,10 @@ rr_status cu_linear(rr_backend *be, const float *x, int32_t M, int32_t K, const 
 rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     cuda_backend *c = cb(be);
     const rr_pass *p = be->pass;
-    /* MPNet's relative bias (be->attn_bias): the mma.sync and SIMT kernels add it; the WMMA
-     * kernel does not, so with it the SIMT one runs. DeBERTa's disentangled attention (and its
-     * scale): the SIMT kernel only. */
+    const int win = be->attn_window;
+    /* MPNet's relative bias (be->attn_bias) and ModernBERT's sliding window (be->attn_window): the
+     * mma.sync and SIMT kernels take them; the WMMA kernel does not, so with either the SIMT one
+     * runs. DeBERTa's disentangled attention (and its scale): the SIMT kernel only. */
     if (be->rel_idx || be->score_factor > 1)
         CU_TRY(rrk_attention_rel(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
                                  be->limits.heads, be->rel_posk, be->rel_posq, be->rel_idx, be->limits.max_seqlen,
@@ -585,16 +586,16 @@ rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
                "attention (disentangled)");
     else if (c->attn_kernel == ATTN_MMA || c->attn_kernel == ATTN_MMA2)
         CU_TRY(rrk_attention_mma(c->dtype, c->attn_kernel == ATTN_MMA2, qkv, c->d_cu, p->num_seqs, p->max_seqlen,
-                                 be->limits.hidden, be->limits.heads, be->attn_bias, be->attn_bias_len, out,
+                                 be->limits.hidden, be->limits.heads, be->attn_bias, be->attn_bias_len, win, out,
                                  c->stream),
                "attention (mma)");
-    else if (c->attn_kernel == ATTN_WMMA && !be->attn_bias)
+    else if (c->attn_kernel == ATTN_WMMA && !be->attn_bias && win <= 0)
         CU_TRY(rrk_attention_tc(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
                                 be->limits.heads, out, c->stream),
                "attention (wmma)");
     else
         CU_TRY(rrk_attention(c->dtype, qkv, c->d_cu, p->num_seqs, p->max_seqlen, be->limits.hidden,
-                             be->limits.heads, be->attn_bias, be->attn_bias_len, out, c->stream),
+                             be->limits.heads, be->attn_bias, be->attn_bias_len, win, out, c->stream),
                "attention");
     return RR_OK;
 }
@@ -608,6 +609,34 @@ rr_status cu_add_layernorm(rr_backend *be, float *x, const float *r, const float
     return RR_OK;
 }
 
+rr_status cu_add_norm(rr_backend *be, float *x, const float *r, const float *gamma, const float *beta, float eps,
+                      float *y) {
+    cuda_backend *c = cb(be);
+    CU_TRY(rrk_add_norm(c->dtype, x, r, y, be->pass->total_tokens, be->limits.hidden, gamma, beta, eps, c->stream),
+           "add_norm");
+    return RR_OK;
+}
+
+/* The tables are fp32 (the model's block, not the mirror); a token's position is the pass's
+ * position id, its index in its sequence when no pad rule applies (ModernBERT sets none). */
+rr_status cu_rope(rr_backend *be, float *qkv, const float *cos, const float *sin) {
+    cuda_backend *c = cb(be);
+    if (be->skip_pad)
+        return rr_error(RR_ERR_INVALID_ARG, "cuda: rope with pad positions");
+    CU_TRY(rrk_rope(c->dtype, qkv, c->d_pos, be->pass->total_tokens, be->limits.hidden, be->limits.heads, cos, sin,
+                    c->stream),
+           "rope");
+    return RR_OK;
+}
+
+rr_status cu_glu(rr_backend *be, const float *x, int32_t T, int32_t inter, rr_activation act, float *y) {
+    cuda_backend *c = cb(be);
+    if (act != RR_ACT_GELU)
+        return rr_error(RR_ERR_INVALID_ARG, "cuda: glu with activation %d (GELU only)", (int)act);
+    CU_TRY(rrk_glu(c->dtype, x, T, inter, y, c->stream), "glu");
+    return RR_OK;
+}
+
 rr_status cu_pool(rr_backend *be, const float *x, rr_pooling mode, int normalize, float *out) {
     cuda_backend *c = cb(be);
     CU_TRY(rrk_pool(c->dtype, x, c->d_cu, be->pass->num_seqs, be->limits.hidden, (int)mode, normalize, out,
@@ -616,20 +645,24 @@ rr_status cu_pool(rr_backend *be, const float *x, rr_pooling mode, int normalize
     return RR_OK;
 }
 
-/* The head is tiny (S×H×H): fp32 throughout, from the fp32 weights, like the CPU. */
+/* The head is tiny (S×H×H): fp32 throughout, from the fp32 weights, like the CPU. ModernBERT's
+ * pools the mean of the tokens or CLS, and puts a LayerNorm after the activation (in place on
+ * the fp32 pooled2). */
 rr_status cu_classify(rr_backend *be, const float *x, const rr_classifier_head *h, float *pooled,
                       float *pooled2, float *out) {
     cuda_backend *c = cb(be);
     const int S = be->pass->num_seqs, H = be->limits.hidden, N = h->num_labels;
     const float one = 1.0f, zero = 0.0f;
-    if (h->norm_g || h->pool == RR_POOL_MEAN || h->pooler_act == RR_ACT_SILU) /* ModernBERT's head */
-        return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: a classifier head with a LayerNorm, mean pooling "
-                        "or SiLU is not supported");
-    CU_TRY(rrk_pool(c->dtype, x, c->d_cu, S, H, RR_POOL_CLS, 0, pooled, c->stream), "classify: pool");
+    CU_TRY(rrk_pool(c->dtype, x, c->d_cu, S, H, h->pool == RR_POOL_MEAN ? RR_POOL_MEAN : RR_POOL_CLS, 0, pooled,
+                    c->stream),
+           "classify: pool");
     BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, H, S, H, &one, h->pooler_w, H, pooled, H, &zero,
                          pooled2, H),
              "classify: pooler");
     CU_TRY(rrk_bias_act(0, pooled2, h->pooler_b, S, H, (int)h->pooler_act, c->stream), "classify: pooler");
+    if (h->norm_g)
+        CU_TRY(rrk_add_norm(0, pooled2, NULL, pooled2, S, H, h->norm_g, h->norm_b, h->norm_eps, c->stream),
+               "classify: norm");
     BLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, S, H, &one, h->cls_w, H, pooled2, H, &zero, out,
                          N),
              "classify: classifier");
@@ -651,8 +684,7 @@ const rr_backend_ops cuda_ops = {
     cu_download,      cu_alloc_host,    cu_free_host,   cu_download_async, cu_wait,
     cu_upload_act,    cu_download_act,  cu_prepare_weights, cu_begin_pass, cu_embed,
     cu_linear,        cu_attention,     cu_add_layernorm, cu_pool,       cu_classify,
-    cu_mark,
-    nullptr,          nullptr,          nullptr, /* add_norm, rope, glu: ModernBERT is refused at create */
+    cu_mark,          cu_add_norm,      cu_rope,        cu_glu,
 };
 
 rr_status create(cuda_backend *c, const rr_backend_limits *lim) {
@@ -710,9 +742,6 @@ extern "C" rr_status rr_cudamod_backend_create(const rr_backend_limits *lim, rr_
     if (lim->max_seqlen < 1 || lim->token_budget < lim->max_seqlen || lim->max_seqs < 1 ||
         lim->hidden < 1 || lim->heads < 1 || lim->hidden % lim->heads)
         return rr_error(RR_ERR_INVALID_ARG, "cuda backend: inconsistent limits");
-    if (lim->prenorm)
-        return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: ModernBERT (rotary positions, sliding-window "
-                        "attention, GeGLU) runs on the CPU backend only for now (use --device cpu)");
     if (!rrk_attention_supports(d) || lim->hidden > 1024)
         return rr_error(RR_ERR_UNSUPPORTED, "cuda backend: head dimension %d / hidden size %d: the "
                         "kernels support head dimensions 32, 64, 128 and hidden sizes up to 1024 "
