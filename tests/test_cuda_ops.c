@@ -335,9 +335,9 @@ attention:
     compare(&p, &ctx, 1, "attention", shape_name);
     /* ModernBERT's sliding layers: query i attends keys |i − j| <= window only. ±3 leaves most of
      * a 64-key tile outside every row's window (rows meet tiles with no key they attend); ±40
-     * crosses tile boundaries. Passes 0, 1 and 3 (with a window, WMMA gives way to SIMT, and at
-     * d 32 mma.sync v3 to v4) */
-    if (in_pass(P0 | P1 | P3)) {
+     * crosses tile boundaries. Passes 0 and 1 (the default kernels, SIMT): with a window, WMMA
+     * gives way to SIMT and mma.sync v3 at d 32 to v4, so passes 2 and 3 would repeat them */
+    if (in_pass(P0 | P1)) {
         static const int windows[] = {3, 40};
         for (int k = 0; k < 2; k++) {
             char what[40];
@@ -513,38 +513,33 @@ layernorm:
      * the precision), its activations our fp32 bias/activation kernel */
     if (g_no_cublas || !in_pass(P0 | P2))
         goto vocab;
-    /* BERT's head (pooler + tanh), ELECTRA's (dense + GELU), DistilBERT's (dense + ReLU) */
-    for (int act = 0; act < 3; act++) {
-        const rr_activation pa = act == 2 ? RR_ACT_RELU : act ? RR_ACT_GELU : RR_ACT_TANH;
-        rr_classifier_head hc = {CW(o_pw), CW(o_pb), pa, CW(o_cw), CW(o_cb), 2, RR_POOL_CLS, NULL, NULL, 0.0f};
-        rr_classifier_head hg = {GW(o_pw), GW(o_pb), pa, GW(o_cw), GW(o_cb), 2, RR_POOL_CLS, NULL, NULL, 0.0f};
+    /* BERT's head (pooler + tanh), ELECTRA's (dense + GELU), DistilBERT's (dense + ReLU); ModernBERT's:
+     * dense → GELU → LayerNorm over CLS (the Hub's default), dense → SiLU → LayerNorm over the mean
+     * of the tokens (classifier_pooling "mean"), and SiLU without the norm */
+    static const struct {
+        rr_activation act;
+        rr_pooling pool;
+        int norm;
+        const char *what;
+    } heads[] = {{RR_ACT_TANH, RR_POOL_CLS, 0, "classify"},
+                 {RR_ACT_GELU, RR_POOL_CLS, 0, "classify (gelu head)"},
+                 {RR_ACT_RELU, RR_POOL_CLS, 0, "classify (relu head)"},
+                 {RR_ACT_GELU, RR_POOL_CLS, 1, "classify (gelu+norm head)"},
+                 {RR_ACT_SILU, RR_POOL_MEAN, 1, "classify (mean, silu+norm)"},
+                 {RR_ACT_SILU, RR_POOL_MEAN, 0, "classify (mean, silu)"}};
+    for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) {
+        const int nrm = heads[k].norm;
+        rr_classifier_head hc = {CW(o_pw), CW(o_pb), heads[k].act, CW(o_cw), CW(o_cb), 2, heads[k].pool,
+                                 nrm ? CW(o_g) : NULL, nrm ? CW(o_b) : NULL, 1e-5f};
+        rr_classifier_head hg = {GW(o_pw), GW(o_pb), heads[k].act, GW(o_cw), GW(o_cb), 2, heads[k].pool,
+                                 nrm ? GW(o_g) : NULL, nrm ? GW(o_b) : NULL, 1e-5f};
         buf logits = out;
         logits.n = (size_t)S * 2;
         logits.bytes = logits.n * 4;
         poison(&p, &logits);
         CHECK(p.cpu->ops->classify(p.cpu, x.c, &hc, pooled.c, pooled2.c, logits.c) == RR_OK);
         CHECK(p.gpu->ops->classify(p.gpu, x.g, &hg, pooled.g, pooled2.g, logits.g) == RR_OK);
-        compare(&p, &logits, 0, act == 2 ? "classify (relu head)" : act ? "classify (gelu head)" : "classify",
-                shape_name);
-    }
-    /* ModernBERT's heads: dense → GELU → LayerNorm over CLS (the Hub's default), dense → SiLU →
-     * LayerNorm over the mean of the tokens (classifier_pooling "mean"), and SiLU without the norm */
-    for (int k = 0; k < 3; k++) {
-        const rr_activation pa = k ? RR_ACT_SILU : RR_ACT_GELU;
-        const rr_pooling pool = k ? RR_POOL_MEAN : RR_POOL_CLS;
-        rr_classifier_head hc = {CW(o_pw), CW(o_pb), pa, CW(o_cw), CW(o_cb), 2, pool, k < 2 ? CW(o_g) : NULL,
-                                 CW(o_b), 1e-5f};
-        rr_classifier_head hg = {GW(o_pw), GW(o_pb), pa, GW(o_cw), GW(o_cb), 2, pool, k < 2 ? GW(o_g) : NULL,
-                                 GW(o_b), 1e-5f};
-        buf logits = out;
-        logits.n = (size_t)S * 2;
-        logits.bytes = logits.n * 4;
-        poison(&p, &logits);
-        CHECK(p.cpu->ops->classify(p.cpu, x.c, &hc, pooled.c, pooled2.c, logits.c) == RR_OK);
-        CHECK(p.gpu->ops->classify(p.gpu, x.g, &hg, pooled.g, pooled2.g, logits.g) == RR_OK);
-        static const char *const what[] = {"classify (gelu+norm head)", "classify (mean, silu+norm)",
-                                           "classify (mean, silu)"};
-        compare(&p, &logits, 0, what[k], shape_name);
+        compare(&p, &logits, 0, heads[k].what, shape_name);
     }
 
 vocab:;
