@@ -6,9 +6,9 @@
 #   3. the test cross-encoders (MiniLM trunk + the seeded heads committed in
 #      tests/fixtures/test-cross-encoder, test-electra-cross-encoder,
 #      test-distilbert-cross-encoder, test-mpnet-cross-encoder, test-xlmr-cross-encoder,
-#      test-deberta-cross-encoder, test-deberta-variant-cross-encoder and
-#      test-roberta-cross-encoder: BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa, DeBERTa-v2/v3
-#      and RoBERTa checkpoints), and the seeded ModernBERT ones (test-modernbert-cross-encoder,
+#      test-deberta-cross-encoder, test-deberta-variant-cross-encoder, test-roberta-cross-encoder
+#      and test-camembert-cross-encoder: BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa, DeBERTa-v2/v3,
+#      RoBERTa and CamemBERT checkpoints), and the seeded ModernBERT ones (test-modernbert-cross-encoder,
 #      test-modernbert-variant-cross-encoder: no MiniLM weights);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
@@ -129,6 +129,12 @@ fill_roberta() {
   python3 "$REPO/tests/tools/make_roberta.py" "$MINILM" "$1" "$2"
 }
 model_dir test-roberta-cross-encoder fill_roberta
+# ... and as a CamemBERT cross-encoder (tests/fixtures/test-camembert-cross-encoder/README.md): make_camembert.py
+# writes the whole directory, the XLM-R test tokenizer laid out as CamemBERT's vocabulary.
+fill_camembert() {
+  python3 "$REPO/tests/tools/make_camembert.py" "$MINILM" "$1" "$2"
+}
+model_dir test-camembert-cross-encoder fill_camembert
 # ... and, not from MiniLM, as ModernBERT cross-encoders (tests/fixtures/test-modernbert-cross-encoder/README.md;
 # the variant, test-modernbert-variant-cross-encoder, switches on every bias, mean pooling, a SiLU head):
 # make_modernbert.py draws every tensor itself (seeded) and lays the RoBERTa test tokenizer's BPE out as

