@@ -7,12 +7,16 @@
  * with both kernels (v2, the default, and v1, RR_CUDA_LN=v1); the layer total counts the
  * default. The GELU of "linear ffn1+gelu" is the backend's default (bf16/fp16: cuBLASLt's
  * epilogue, the tanh form; RR_CUDA_GELU_GEMM=exact times our exact-GELU pass instead).
+ * ModernBERT's ops at the same shape follow (not in the layer total): rope, attention in a
+ * sliding layer (window ±64, ModernBERT's), add_norm into another buffer, GeGLU of an [T, I]
+ * product (I/2 out).
  *
  *     build/rr_cuda_ops [tokens] [length]   (needs a GPU; prints one table; length: every
  *                                           sequence that long instead of 200..512)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cuda_runtime.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +85,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         const size_t nw = (size_t)V * H + 512 * H + 2 * H + 4 * H + 3 * H * H + 3 * H + H * H + H + 2 * (size_t)I * H + I + H + 64;
-        float *hw = malloc(nw * sizeof(float)), *w, *x, *qkv, *ctx, *tmp, *ff, *pooled, *pooled2, *out;
+        float *hw = malloc(nw * sizeof(float)), *w, *x, *qkv, *ctx, *tmp, *ff, *pooled, *pooled2, *out, *gl, *rope;
         for (size_t i = 0; i < nw; i++)
             hw[i] = frand() * 0.05f;
         be->ops->alloc(be, nw * 4, (void **)&w);
@@ -98,6 +102,19 @@ int main(int argc, char **argv) {
         be->ops->alloc(be, (size_t)S * H * 4, (void **)&pooled);
         be->ops->alloc(be, (size_t)S * H * 4, (void **)&pooled2);
         be->ops->alloc(be, (size_t)S * 4 * 4, (void **)&out);
+        be->ops->alloc(be, (size_t)T * (I / 2) * 4, (void **)&gl);
+        /* ModernBERT's rotary tables, cos | sin [512, d/2] (base 10,000) */
+        const int half = H / heads / 2;
+        float *hr = malloc((size_t)2 * 512 * half * sizeof(float));
+        for (int p = 0; p < 512; p++)
+            for (int i = 0; i < half; i++) {
+                const double ang = p * pow(10000.0, -(double)i / half);
+                hr[(size_t)p * half + i] = (float)cos(ang);
+                hr[(size_t)(512 + p) * half + i] = (float)sin(ang);
+            }
+        be->ops->alloc(be, (size_t)2 * 512 * half * 4, (void **)&rope);
+        be->ops->upload(be, rope, hr, (size_t)2 * 512 * half * 4);
+        free(hr);
         rr_pass pass = {S, T, maxlen, ids, types, cu};
         be->ops->begin_pass(be, &pass);
         /* realistic activations: embed once, then everything reads those */
@@ -109,7 +126,7 @@ int main(int argc, char **argv) {
         be->ops->download(be, &dummy, out, 4); /* drain */
         const double es = prec ? 2.0 : 4.0;
         const double lin_f = 2.0 * T * H, attn_f = 4.0 * sum_l2 * H;
-        enum { NOPS = 9 }; /* ops before the FFN block variants */
+        enum { NOPS = 13 }; /* ops before the FFN block variants */
         double total = 0, per_op[NOPS + NFFN] = {0};
         const int32_t def_rows = be->ffn_rows;
         char ffn_name[NOPS + NFFN][40];
@@ -149,6 +166,17 @@ int main(int argc, char **argv) {
                     else
                         unsetenv("RR_CUDA_LN");
                     break;
+                case 9: opname = "rope (ModernBERT)"; bytes = (double)T * 2 * H * 2 * es;
+                    be->ops->rope(be, qkv, rope, rope + (size_t)512 * half); break;
+                case 10: opname = "attention, window 64"; flops = 4.0 * T * 129 * H; /* at most 129 keys a query */
+                    be->attn_window = 64;
+                    be->ops->attention(be, qkv, ctx);
+                    be->attn_window = 0;
+                    break;
+                case 11: opname = "add_norm (pre-LN)"; bytes = (double)T * H * 4 * es;
+                    be->ops->add_norm(be, tmp, x, g, b, 1e-5f, ctx); break;
+                case 12: opname = "glu (GeGLU, I/2 out)"; bytes = (double)T * (I + I / 2) * es;
+                    be->ops->glu(be, ff, T, I / 2, RR_ACT_GELU, gl); break;
                 default: /* the whole FFN block (up + GELU + down) in pieces of ffn_rows[] rows */
                     be->ffn_rows = ffn_rows[op - NOPS];
                     snprintf(ffn_name[op], sizeof ffn_name[op], "ffn block, rows %d%s",
@@ -184,8 +212,8 @@ int main(int argc, char **argv) {
                 printf("%-6s %-22s %10.3f  (one layer, FFN in pieces of %d rows; x6 = %.1f ms per pass)\n",
                        names[prec], "layer total (default)", t2, def_rows ? def_rows : T, 6 * t2);
             }
-        float *bufs[] = {w, x, qkv, ctx, tmp, ff, pooled, pooled2, out};
-        for (int i = 0; i < 9; i++)
+        float *bufs[] = {w, x, qkv, ctx, tmp, ff, pooled, pooled2, out, gl, rope};
+        for (int i = 0; i < 11; i++)
             be->ops->free(be, bufs[i]);
         rr_backend_destroy(be);
         free(hw);
