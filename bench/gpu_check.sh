@@ -422,12 +422,14 @@ PY
   rm -rf "$CACHE/models/test-xlmr-cross-encoder" && mkdir -p "$CACHE/models/test-xlmr-cross-encoder" &&
     timeout 120 python3 "$REPO/tests/tools/make_xlmr.py" "$MINILM" "$REPO/tests/fixtures/test-xlmr-cross-encoder" \
       "$CACHE/models/test-xlmr-cross-encoder" || { note "assembling the XLM-R test cross-encoder failed"; return 1; }
-  # ... and the two DeBERTa ones and the RoBERTa one (test_cuda_model's sections). Not fatal: the
+  # ... and the two DeBERTa ones, the RoBERTa one and the CamemBERT one (test_cuda_model's sections). Not fatal: the
   # rest of the check does not need them, and test_cuda_model reports a missing one by name.
   local deb tool
-  for deb in test-deberta-cross-encoder test-deberta-variant-cross-encoder test-roberta-cross-encoder; do
+  for deb in test-deberta-cross-encoder test-deberta-variant-cross-encoder test-roberta-cross-encoder \
+    test-camembert-cross-encoder; do
     tool=make_deberta.py
     [ "$deb" = test-roberta-cross-encoder ] && tool=make_roberta.py
+    [ "$deb" = test-camembert-cross-encoder ] && tool=make_camembert.py
     rm -rf "$CACHE/models/$deb" && mkdir -p "$CACHE/models/$deb" &&
       timeout 120 python3 "$REPO/tests/tools/$tool" "$MINILM" "$REPO/tests/fixtures/$deb" \
         "$CACHE/models/$deb" || note "assembling $deb failed"

@@ -16,7 +16,9 @@
  * MPNet (test-mpnet-cross-encoder, 240 pairs of ce_mpnet_pairs.tsv; quick: 36), XLM-R
  *   (test-xlmr-cross-encoder, ce_xlmr_pairs.tsv; quick: 12) and DeBERTa (test-deberta-cross-
  *   encoder and its variant, ce_deberta_pairs.tsv and ce_deberta_variant_pairs.tsv; quick: 12
- *   each) and RoBERTa (test-roberta-cross-encoder, ce_roberta_pairs.tsv; quick: 12) and ModernBERT
+ *   each) and RoBERTa (test-roberta-cross-encoder, ce_roberta_pairs.tsv; quick: 12) and CamemBERT
+ *   (test-camembert-cross-encoder, ce_camembert_pairs.tsv; quick: 12; XLM-R's layer, CamemBERT's
+ *   vocabulary layout) and ModernBERT
  *   (test-modernbert-variant-cross-encoder, head dim 32, ce_modernbert_variant_pairs.tsv; quick: 24:
  *   rotary positions, sliding-window layers, GeGLU, pre-LN, a mean-pooled SiLU + LayerNorm head;
  *   the base test ModernBERT's head dim 16 is one the kernels do not take, test_device_auto): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
@@ -246,6 +248,7 @@ int main(void) {
                 {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12, 2.5},
                 {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 12, 2.5},
                 {"RoBERTa", "test-roberta-cross-encoder", "ce_roberta_pairs.tsv", 12, 1.0},
+                {"CamemBERT", "test-camembert-cross-encoder", "ce_camembert_pairs.tsv", 12, 1.0},
                 {"ModernBERT variant", "test-modernbert-variant-cross-encoder", "ce_modernbert_variant_pairs.tsv", 24,
                  1.0}};
     int families_run = 0;
