@@ -214,8 +214,3 @@ cudaError_t rrk_add_norm(int dtype, void *x, const void *r, void *y, int T, int 
     AddArgs a{x, r, y, T, H, gamma, beta, eps, stream, vec};
     return dispatch_dtype(dtype, a);
 }
-
-cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, const float *gamma,
-                              const float *beta, float eps, cudaStream_t stream) {
-    return rrk_add_norm(dtype, x, r, x, T, H, gamma, beta, eps, stream);
-}

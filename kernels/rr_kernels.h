@@ -18,12 +18,9 @@ cudaError_t rrk_embed_layernorm(int dtype, const int32_t *ids, const int32_t *ty
                                 const float *pos, const float *type, const float *gamma,
                                 const float *beta, float eps, void *x, cudaStream_t stream);
 
-/* x[T,H] = LayerNorm(x + r) */
-cudaError_t rrk_add_layernorm(int dtype, void *x, const void *r, int T, int H, const float *gamma,
-                              const float *beta, float eps, cudaStream_t stream);
-
-/* Pre-LN layers (ModernBERT): x[T,H] += r (r NULL: nothing added; the sum rounded to the storage
- * type), then y[T,H] = LayerNorm(x); y may be x (then the sum is not stored: rrk_add_layernorm). */
+/* x[T,H] += r (r NULL: nothing added; the sum rounded to the storage type), then y[T,H] =
+ * LayerNorm(x): ModernBERT's pre-LN step. y = x is BERT's post-LN x = LayerNorm(x + r), where the
+ * sum is not stored and the norm reads it unrounded. */
 cudaError_t rrk_add_norm(int dtype, void *x, const void *r, void *y, int T, int H, const float *gamma,
                          const float *beta, float eps, cudaStream_t stream);
 

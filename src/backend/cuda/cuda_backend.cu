@@ -600,21 +600,18 @@ rr_status cu_attention(rr_backend *be, const float *qkv, float *out) {
     return RR_OK;
 }
 
-rr_status cu_add_layernorm(rr_backend *be, float *x, const float *r, const float *gamma, const float *beta,
-                           float eps) {
-    cuda_backend *c = cb(be);
-    CU_TRY(rrk_add_layernorm(c->dtype, x, r, be->pass->total_tokens, be->limits.hidden, gamma, beta, eps,
-                             c->stream),
-           "add_layernorm");
-    return RR_OK;
-}
-
 rr_status cu_add_norm(rr_backend *be, float *x, const float *r, const float *gamma, const float *beta, float eps,
                       float *y) {
     cuda_backend *c = cb(be);
     CU_TRY(rrk_add_norm(c->dtype, x, r, y, be->pass->total_tokens, be->limits.hidden, gamma, beta, eps, c->stream),
            "add_norm");
     return RR_OK;
+}
+
+/* BERT's post-LN x = LayerNorm(x + r): add_norm into x itself */
+rr_status cu_add_layernorm(rr_backend *be, float *x, const float *r, const float *gamma, const float *beta,
+                           float eps) {
+    return cu_add_norm(be, x, r, gamma, beta, eps, x);
 }
 
 /* The tables are fp32 (the model's block, not the mirror); a token's position is the pass's
