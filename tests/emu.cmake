@@ -55,15 +55,16 @@ if(RR_KEMU_ON)
   endfunction()
   # the module loads, forwards its errors, and names its one device
   rr_emu_test(test_cuda_device_emu COMMAND test_cuda_device)
-  # every op on every shape (about five minutes on 2 cores: each pass after the first runs only
-  # the ops whose device side it changes, tests/test_cuda_ops.c); under ASan, the quick set of
-  # shapes and passes 0, 2, 3 and 4 (7.5 minutes; pass 4, the GELU path alone, 21 s of it);
+  # every op on every shape (about six minutes on 2 cores in CI, ModernBERT's ops included: each
+  # pass after the first runs only the ops whose device side it changes, tests/test_cuda_ops.c);
+  # under ASan, the quick set of
+  # shapes and passes 0, 2, 3 and 4 (12 minutes in CI; pass 4, the GELU path alone, 21 s of it);
   # under TSan (racecheck: 26 minutes for the quick set) the passes with the barrier-bearing
   # kernels that run by default or are tried for speed — 0 (SIMT in fp32, mma.sync v4, both
   # LayerNorms, block reductions) and 3 (mma.sync v3, linear_gelu.cu) — on the odd-length shape,
   # without the ops whose device side is a cuBLAS product (RR_TEST_NO_CUBLAS): kemu computes
   # those with OpenBLAS on the host, outside the fibers, so under TSan they checked nothing of
-  # ours and took a third of the test's time (165 -> 105 s here)
+  # ours and took a third of the test's time (165 -> 105 s here; 261 s in CI with ModernBERT's ops)
   set(RR_EMU_OPS_ENV "")
   if(RR_SANITIZE)
     set(RR_EMU_OPS_ENV RR_TEST_QUICK=1 RR_TEST_PASSES=0234)
