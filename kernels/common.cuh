@@ -11,6 +11,13 @@
 
 namespace rrk {
 
+/* Blocks of 256 threads for a grid-stride loop over n items: one per 256, at least 1, at most
+ * 65,536 (the loop covers the rest). */
+static inline int grid_for(size_t n) {
+    const size_t blocks = (n + 255) / 256;
+    return (int)(blocks < 65536 ? (blocks ? blocks : 1) : 65536);
+}
+
 /* The launch arguments of the attention kernels (attention.cu, attention_mma.cu): a pass's
  * packed qkv [T, 3H] and cu_seqlens [S + 1], the relative position bias (NULL, or
  * [heads, 2·bias_len − 1] fp32), the sliding window (0: none), the output [T, H]. */

@@ -86,15 +86,8 @@ __global__ void bias_act_vec_kernel(T *__restrict__ y, const float *__restrict__
 template <typename T, int ACT, bool BIAS>
 cudaError_t launch_bias_act_vec(T *y, const float *b, size_t total, int N, cudaStream_t stream) {
     const size_t nvec = total / (16 / sizeof(T));
-    const size_t blocks = (nvec + 255) / 256;
-    const int grid = (int)(blocks < 65536 ? blocks : 65536);
-    bias_act_vec_kernel<T, ACT, BIAS><<<grid, 256, 0, stream>>>(y, b, (unsigned)nvec, (unsigned)N);
+    bias_act_vec_kernel<T, ACT, BIAS><<<grid_for(nvec), 256, 0, stream>>>(y, b, (unsigned)nvec, (unsigned)N);
     return cudaGetLastError();
-}
-
-int grid_for(size_t n) {
-    size_t blocks = (n + 255) / 256;
-    return (int)(blocks < 65536 ? (blocks ? blocks : 1) : 65536);
 }
 
 /* GeGLU, one value per thread */

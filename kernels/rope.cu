@@ -40,9 +40,7 @@ struct Rope {
     cudaStream_t stream;
     template <typename E> cudaError_t run() const {
         const size_t total = (size_t)T * H; /* one thread per pair: 2 parts × H / 2 pairs per token */
-        const size_t blocks = (total + 255) / 256;
-        rope_kernel<E><<<(int)(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>((E *)qkv, pos, total, H, H / heads,
-                                                                                  cos, sin);
+        rope_kernel<E><<<grid_for(total), 256, 0, stream>>>((E *)qkv, pos, total, H, H / heads, cos, sin);
         return cudaGetLastError();
     }
 };
