@@ -244,14 +244,18 @@ static int check_trunk_embed(const char *repo, const char *models, const char *b
     return 0;
 }
 
-/* ce_pad_pairs.tsv: "model\tquery\tdocument\tlogit", texts that hold the literal "<pad>" (the
- * pad token, whose position MPNet and XLM-R skip): `rerank score` within 1e-4 of PyTorch. */
-static int check_pad_positions(const char *repo, const char *models, const char *bin, const char *tmp) {
+/* A fixture of "model\tquery\tdocument\tlogit" lines (a model's lines consecutive), each model's
+ * pairs scored by `rerank score --model MODELS/model` (its defaults: no --max-length): every logit
+ * within 1e-4 of PyTorch's, want_models models. ce_pad_pairs.tsv: texts that hold the literal
+ * "<pad>" (the pad token, whose position MPNet and XLM-R skip); ce_long_pairs.tsv: pairs of 964 to
+ * 5,224 tokens. Non-zero when a REQUIRE failed. */
+static int check_inline_pairs(const char *repo, const char *models, const char *bin, const char *tmp,
+                              const char *fixture, const char *what, int want_models) {
     char path[4096], model[128] = "";
-    snprintf(path, sizeof path, "%s/tests/fixtures/ce_pad_pairs.tsv", repo);
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
     FILE *f = fopen(path, "r");
     REQUIRE(f, "cannot open %s", path);
-    static char line[1 << 16];
+    static char line[1 << 18]; /* ce_long_pairs.tsv: lines of up to 25 kB */
     enum { MAXP = 64 };
     double want[MAXP];
     int np = 0, models_checked = 0;
@@ -269,12 +273,12 @@ static int check_pad_positions(const char *repo, const char *models, const char 
         if (np && (!more || strcmp(m, model))) { /* score the previous model's pairs */
             fclose(pairs);
             double got[MAXP], worst = 0;
-            const int ng = score_file(bin, models, model, tmp, "pad_pairs", 0, got, np);
+            const int ng = score_file(bin, models, model, tmp, "inline_pairs", 0, got, np);
             for (int i = 0; i < ng; i++) {
                 const double d = fabs(got[i] - want[i]);
                 worst = d > worst || d != d ? d : worst;
             }
-            printf("%s, texts holding \"<pad>\": %d pairs, max abs diff %.3g\n", model, np, worst);
+            printf("%s, %s: %d pairs, max abs diff %.3g\n", model, what, np, worst);
             CHECK_MSG(ng == np && worst <= 1e-4, "%s: %d of %d scores, max abs diff %g", model, ng, np, worst);
             models_checked++;
             np = 0;
@@ -284,18 +288,18 @@ static int check_pad_positions(const char *repo, const char *models, const char 
         if (np == 0) {
             REQUIRE(strlen(m) < sizeof model, "model name too long");
             memcpy(model, m, strlen(m) + 1);
-            snprintf(path, sizeof path, "%s/pad_pairs.tsv", tmp);
+            snprintf(path, sizeof path, "%s/inline_pairs.tsv", tmp);
             pairs = fopen(path, "w");
             REQUIRE(pairs, "cannot write %s", path);
         }
         char *logit = strrchr(rest, '\t');
-        REQUIRE(logit && np < MAXP, "malformed line in ce_pad_pairs.tsv");
+        REQUIRE(logit && np < MAXP, "malformed line in %s", fixture);
         *logit++ = 0;
         want[np++] = strtod(logit, NULL);
         fprintf(pairs, "%s\n", rest); /* query \t document */
     }
     fclose(f);
-    CHECK_MSG(models_checked == 2, "ce_pad_pairs.tsv: %d models", models_checked);
+    CHECK_MSG(models_checked == want_models, "%s: %d models", fixture, models_checked);
     return 0;
 }
 
@@ -398,7 +402,21 @@ int main(void) {
         return 1;
 
     /* ---- MPNet's and XLM-R's positions skip pad tokens (texts holding "<pad>") ---- */
-    if (check_pad_positions(repo, models, bin, tmp))
+    if (check_inline_pairs(repo, models, bin, tmp, "ce_pad_pairs.tsv", "texts holding \"<pad>\"", 2))
+        return 1;
+
+    /* ---- past 512 tokens: the ModernBERT variant at 8,192 positions (its config's
+     * max_position_embeddings raised, as tests/reference/fixtures_long.py does: rotary positions,
+     * no table, so the same network) on pairs of 964 to 5,224 tokens, at its default max length ---- */
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/long && cp -r %s/test-modernbert-variant-cross-encoder %s/long/"
+             "test-modernbert-long-cross-encoder && sed -i 's/\"max_position_embeddings\": 512,/"
+             "\"max_position_embeddings\": 8192,/' %s/long/test-modernbert-long-cross-encoder/config.json && "
+             "grep -q '\"max_position_embeddings\": 8192,' %s/long/test-modernbert-long-cross-encoder/config.json",
+             tmp, models, tmp, tmp, tmp);
+    REQUIRE(system(cmd) == 0, "%s failed", cmd);
+    snprintf(path, sizeof path, "%s/long", tmp);
+    if (check_inline_pairs(repo, path, bin, tmp, "ce_long_pairs.tsv", "pairs of 964 to 5,224 tokens", 1))
         return 1;
 
     /* ---- MPNet's relative position buckets against transformers' for offsets -1023..1023 ---- */
