@@ -21,7 +21,9 @@
  *   vocabulary layout) and ModernBERT
  *   (test-modernbert-variant-cross-encoder, head dim 32, ce_modernbert_variant_pairs.tsv; quick: 24:
  *   rotary positions, sliding-window layers, GeGLU, pre-LN, a mean-pooled SiLU + LayerNorm head;
- *   the base test ModernBERT's head dim 16 is one the kernels do not take, test_device_auto): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
+ *   the base test ModernBERT's head dim 16 is one the kernels do not take, test_device_auto) and the
+ *   variant at 8,192 positions ("Long ModernBERT": its 4 pairs of 964 to 5,224 tokens in
+ *   ce_long_pairs.tsv, at its default max length): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
  *   (MPNet's relative position bias runs in the attention kernels' bias path in every
  *   precision, DeBERTa's disentangled terms in the SIMT kernel), except DeBERTa's relative
  *   bounds in bf16 / fp16, 2.5x BERT's (5e-2, 1.25e-2): each score adds two terms whose
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/cuda/device.h"
 #include "cli/cli_util.h"
@@ -158,6 +161,48 @@ static int load_pairs(const char *repo, const char *fixture, int maxp, const tex
     return np;
 }
 
+/* A fixture of "model\tquery\tdocument\tlogit" lines (ce_long_pairs.tsv: one model) into
+ * g_q/g_d/g_want, the texts in `keep` (freed by the caller); all one group for the inversion
+ * count. Returns the number of pairs, 0 on error. */
+static int load_inline_pairs(const char *repo, const char *fixture, int maxp, char **keep) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
+    FILE *pf = fopen(path, "r");
+    if (!pf) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 0;
+    }
+    int np = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (np < maxp && getline(&line, &cap, pf) > 0) {
+        line[strcspn(line, "\n")] = 0;
+        char *q = strchr(line, '\t'), *d = q ? strchr(q + 1, '\t') : NULL, *l = d ? strchr(d + 1, '\t') : NULL;
+        if (!l) {
+            fprintf(stderr, "%s: malformed line %d\n", fixture, np + 1);
+            np = 0;
+            break;
+        }
+        *q++ = *d++ = *l++ = 0;
+        const size_t ql = strlen(q), dl = strlen(d);
+        if (!(keep[np] = malloc(ql + dl + 2))) { /* query \0 document \0 */
+            np = 0;
+            break;
+        }
+        memcpy(keep[np], q, ql + 1);
+        memcpy(keep[np] + ql + 1, d, dl + 1);
+        g_q[np] = keep[np];
+        g_ql[np] = ql;
+        g_d[np] = keep[np] + ql + 1;
+        g_dl[np] = dl;
+        snprintf(g_qids[np], sizeof g_qids[np], "%s", "inline");
+        g_want[np++] = strtod(l, NULL);
+    }
+    free(line);
+    fclose(pf);
+    return np;
+}
+
 /* The CPU's scores of the loaded pairs into cpu; *real_weights: they match the fixture's
  * PyTorch logits within 1e-4 (the fixture's F32 weights are installed). */
 static int check_ce(const char *dir, int np, float *cpu, int *real_weights) {
@@ -241,16 +286,20 @@ int main(void) {
      * their fixtures ---- */
     static const struct {
         const char *name, *dir, *fixture;
-        int quick;
+        int quick, full;
         double rel_mult; /* of the relative bounds in bf16 / fp16 (see the header) */
-    } fams[] = {{"MPNet", "test-mpnet-cross-encoder", "ce_mpnet_pairs.tsv", 36, 1.0},
-                {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12, 1.0},
-                {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12, 2.5},
-                {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 12, 2.5},
-                {"RoBERTa", "test-roberta-cross-encoder", "ce_roberta_pairs.tsv", 12, 1.0},
-                {"CamemBERT", "test-camembert-cross-encoder", "ce_camembert_pairs.tsv", 12, 1.0},
+    } fams[] = {{"MPNet", "test-mpnet-cross-encoder", "ce_mpnet_pairs.tsv", 36, 240, 1.0},
+                {"XLM-R", "test-xlmr-cross-encoder", "ce_xlmr_pairs.tsv", 12, 240, 1.0},
+                {"DeBERTa", "test-deberta-cross-encoder", "ce_deberta_pairs.tsv", 12, 240, 2.5},
+                {"DeBERTa variant", "test-deberta-variant-cross-encoder", "ce_deberta_variant_pairs.tsv", 12, 240, 2.5},
+                {"RoBERTa", "test-roberta-cross-encoder", "ce_roberta_pairs.tsv", 12, 240, 1.0},
+                {"CamemBERT", "test-camembert-cross-encoder", "ce_camembert_pairs.tsv", 12, 240, 1.0},
                 {"ModernBERT variant", "test-modernbert-variant-cross-encoder", "ce_modernbert_variant_pairs.tsv", 24,
-                 1.0}};
+                 240, 1.0},
+                /* the variant at 8,192 positions on pairs of 964 to 5,224 tokens (a directory of its own,
+                 * made below as test_model_parity makes it; not "ModernBERT..." for RR_TEST_FAMILY: on
+                 * kemu each precision takes 47 s) */
+                {"Long ModernBERT", "test-modernbert-long-cross-encoder", "ce_long_pairs.tsv", 4, 4, 1.0}};
     int families_run = 0;
     for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++) {
         if (family && strncmp(fams[f].name, family, strlen(family)))
@@ -259,8 +308,20 @@ int main(void) {
         char mp[4096];
         snprintf(mp, sizeof mp, "%s/%s", models, fams[f].dir);
         static float mcpu[MAXP], mgpu[MAXP];
-        const int want = quick ? fams[f].quick : 240;
-        const int nm = load_pairs(repo, fams[f].fixture, want, &corpus, &queries);
+        static char *keep[MAXP];
+        const int want = quick ? fams[f].quick : fams[f].full, is_inline = !strcmp(fams[f].fixture, "ce_long_pairs.tsv");
+        if (is_inline) { /* the variant's directory, max_position_embeddings 8,192 */
+            char cmd[6 * sizeof mp + 512];
+            snprintf(mp, sizeof mp, "/tmp/rr_cuda_model_%ld/%s", (long)getpid(), fams[f].dir);
+            snprintf(cmd, sizeof cmd,
+                     "rm -rf '%s' && mkdir -p '%s' && cp -r '%s/test-modernbert-variant-cross-encoder/.' '%s' && "
+                     "sed -i 's/\"max_position_embeddings\": 512,/\"max_position_embeddings\": 8192,/' "
+                     "'%s/config.json' && grep -q '\"max_position_embeddings\": 8192,' '%s/config.json'",
+                     mp, mp, models, mp, mp, mp);
+            REQUIRE(system(cmd) == 0, "%s failed", cmd);
+        }
+        const int nm = is_inline ? load_inline_pairs(repo, fams[f].fixture, want, keep)
+                                 : load_pairs(repo, fams[f].fixture, want, &corpus, &queries);
         REQUIRE(nm == want, "only %d %s pairs", nm, fams[f].name);
         int mreal = 0;
         if (check_ce(mp, nm, mcpu, &mreal)) /* (the CPU against PyTorch: test_model_parity) */
@@ -272,6 +333,13 @@ int main(void) {
             }
             printf("%s: ", fams[f].name);
             check_precision(mgpu, mcpu, nm, prec, mreal, fams[f].rel_mult);
+        }
+        if (is_inline) {
+            for (int i = 0; i < nm; i++)
+                free(keep[i]);
+            char cmd[8192];
+            snprintf(cmd, sizeof cmd, "rm -rf /tmp/rr_cuda_model_%ld", (long)getpid());
+            CHECK(system(cmd) == 0);
         }
     }
     if (family) {
