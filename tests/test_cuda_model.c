@@ -132,17 +132,24 @@ static double min_cosine(const float *a, const float *b, size_t rows, size_t col
 
 static const char *names[] = {"fp32", "bf16", "fp16"};
 
+/* tests/fixtures/NAME, or NULL with a message */
+static FILE *open_fixture(const char *repo, const char *fixture) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
+    FILE *pf = fopen(path, "r");
+    if (!pf)
+        fprintf(stderr, "cannot open %s\n", path);
+    return pf;
+}
+
 /* The first maxp pairs of a fixture ("qid\tdocid\tlogit") into g_q/g_d/g_qids/g_want. */
 static int load_pairs(const char *repo, const char *fixture, int maxp, const text_list *corpus,
                       const text_list *queries) {
-    char path[4096], qid[64], did[64];
+    char qid[64], did[64];
     double logit;
-    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
-    FILE *pf = fopen(path, "r");
-    if (!pf) {
-        fprintf(stderr, "cannot open %s\n", path);
+    FILE *pf = open_fixture(repo, fixture);
+    if (!pf)
         return 0;
-    }
     int np = 0;
     while (np < maxp && fscanf(pf, "%63s\t%63s\t%lf", qid, did, &logit) == 3) {
         g_q[np] = find_text(queries, qid);
@@ -165,13 +172,9 @@ static int load_pairs(const char *repo, const char *fixture, int maxp, const tex
  * g_q/g_d/g_want, the texts in `keep` (freed by the caller); all one group for the inversion
  * count. Returns the number of pairs, 0 on error. */
 static int load_inline_pairs(const char *repo, const char *fixture, int maxp, char **keep) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
-    FILE *pf = fopen(path, "r");
-    if (!pf) {
-        fprintf(stderr, "cannot open %s\n", path);
+    FILE *pf = open_fixture(repo, fixture);
+    if (!pf)
         return 0;
-    }
     int np = 0;
     char *line = NULL;
     size_t cap = 0;

@@ -58,6 +58,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "tools"))
+import roberta_variants  # noqa: E402
 
 ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 MODERNBERT_SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"] + [f"[unused{i}]" for i in range(83)]
@@ -93,13 +95,7 @@ def olmo_modernbert(olmo_file, out):
     for i, content in enumerate(MODERNBERT_SPECIALS):
         tok["added_tokens"].append({"id": n + i, "content": content, "single_word": False, "lstrip": False,
                                     "rstrip": False, "normalized": False, "special": True})
-    cls, sep = {"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}
-    sep1 = {"SpecialToken": {"id": "[SEP]", "type_id": 1}}
-    tok["post_processor"] = {
-        "type": "TemplateProcessing",
-        "single": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep],
-        "pair": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep, {"Sequence": {"id": "B", "type_id": 1}}, sep1],
-        "special_tokens": {t: {"id": t, "ids": [n + 1 + i], "tokens": [t]} for i, t in enumerate(("[CLS]", "[SEP]"))}}
+    tok["post_processor"] = roberta_variants.bert_template(n + 1, n + 2)
     cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": True,
            "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]",
            "mask_token": "[MASK]", "model_max_length": 8192,

@@ -61,6 +61,18 @@ def halves(m):
     return m.split(" ") if isinstance(m, str) else m
 
 
+def bert_template(cls_id, sep_id):
+    """ModernBERT's post-processor: BERT's TemplateProcessing, [CLS] A [SEP] / [CLS] A [SEP] B [SEP]
+    with B and its [SEP] of type 1 (also fixtures_real_bpe.py's)."""
+    cls, sep = {"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}
+    sep1 = {"SpecialToken": {"id": "[SEP]", "type_id": 1}}
+    return {
+        "type": "TemplateProcessing",
+        "single": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep],
+        "pair": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep, {"Sequence": {"id": "B", "type_id": 1}}, sep1],
+        "special_tokens": {t: {"id": t, "ids": [i], "tokens": [t]} for t, i in (("[CLS]", cls_id), ("[SEP]", sep_id))}}
+
+
 def variant(base, cfg, name):
     if name == "neox":
         tok, cfg = variant(base, cfg, "nfc")
@@ -93,14 +105,7 @@ def variant(base, cfg, name):
         for i, (content, special) in enumerate((("[CLS]", True), ("[SEP]", True), ("nai\u0308f", False))):
             tok["added_tokens"].append({"id": n + i, "content": content, "single_word": False, "lstrip": False,
                                         "rstrip": False, "normalized": not special, "special": special})
-        spec = {t: {"id": t, "ids": [n + i], "tokens": [t]} for i, t in enumerate(("[CLS]", "[SEP]"))}
-        cls, sep = {"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}
-        sep1 = {"SpecialToken": {"id": "[SEP]", "type_id": 1}}
-        tok["post_processor"] = {
-            "type": "TemplateProcessing",
-            "single": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep],
-            "pair": [cls, {"Sequence": {"id": "A", "type_id": 0}}, sep, {"Sequence": {"id": "B", "type_id": 1}}, sep1],
-            "special_tokens": spec}
+        tok["post_processor"] = bert_template(n, n + 1)
         cfg.update(tokenizer_class="PreTrainedTokenizerFast", cls_token="[CLS]", sep_token="[SEP]")
     elif name == "unk":
         model = tok["model"]
