@@ -23,7 +23,8 @@
  *   rotary positions, sliding-window layers, GeGLU, pre-LN, a mean-pooled SiLU + LayerNorm head;
  *   the base test ModernBERT's head dim 16 is one the kernels do not take, test_device_auto) and the
  *   variant at 8,192 positions ("Long ModernBERT": its 4 pairs of 964 to 5,224 tokens in
- *   ce_long_pairs.tsv, at its default max length): the CPU within 1e-4 of PyTorch, and CUDA against the CPU with the same tolerances
+ *   ce_long_pairs.tsv, at its default max length): the CPU within 1e-4 of PyTorch, and CUDA
+ *   against the CPU with the same tolerances
  *   (MPNet's relative position bias runs in the attention kernels' bias path in every
  *   precision, DeBERTa's disentangled terms in the SIMT kernel), except DeBERTa's relative
  *   bounds in bf16 / fp16, 2.5x BERT's (5e-2, 1.25e-2): each score adds two terms whose

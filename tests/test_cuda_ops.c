@@ -3,9 +3,10 @@
  *
  * Shapes: head dims 32, 64, 128; passes with odd lengths, a single-token sequence, two
  * 512-token sequences, and 200 tiny sequences in one pass; and one pass past 512 tokens (2,049,
- * 1 and 1,100: the lengths XLM-R and ModernBERT checkpoints allow), in the first pass only. Precisions fp32, bf16, fp16; in
- * bf16/fp16 both GEMM paths (cuBLASLt with the bias epilogue, and cublasGemmEx + our bias
- * kernel, forced with RR_CUDA_GEMM=gemmex) and all attention kernels (mma.sync by default;
+ * 1 and 1,100: the lengths XLM-R and ModernBERT checkpoints allow), in the first pass only.
+ * Precisions fp32, bf16, fp16; in bf16/fp16 both GEMM paths (cuBLASLt with the bias epilogue,
+ * and cublasGemmEx + our bias kernel, forced with RR_CUDA_GEMM=gemmex) and all attention
+ * kernels (mma.sync by default;
  * the SIMT kernel with RR_CUDA_ATTN=simt in the second pass, the WMMA kernel with
  * RR_CUDA_ATTN=wmma in the third, which also uses the scalar bias/activation kernel,
  * RR_CUDA_BIAS_ACT=scalar; mma.sync v3, one query block per warp, RR_CUDA_ATTN=mma, with
