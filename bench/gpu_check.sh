@@ -434,15 +434,18 @@ PY
       timeout 120 python3 "$REPO/tests/tools/$tool" "$MINILM" "$REPO/tests/fixtures/$deb" \
         "$CACHE/models/$deb" || note "assembling $deb failed"
   done
-  # ... and the two ModernBERT ones (no trunk: make_modernbert.py draws every tensor, so their
+  # ... and the three ModernBERT ones (no trunk: make_modernbert.py draws every tensor, so their
   # fixtures' logits apply here): the variant (head dim 32) is test_cuda_model's ModernBERT
-  # section; the base (16) is a model the kernels do not take
+  # section; the base (16) is a model the kernels do not take; the long one is the variant at 8,192
+  # positions (test_cuda_model's Long ModernBERT)
   local mb
-  for mb in test-modernbert-cross-encoder test-modernbert-variant-cross-encoder; do
-    local flag=()
+  for mb in test-modernbert-cross-encoder test-modernbert-variant-cross-encoder test-modernbert-long-cross-encoder; do
+    local src=$mb flag=()
     [ "$mb" = test-modernbert-variant-cross-encoder ] && flag=(--variant)
+    [ "$mb" = test-modernbert-long-cross-encoder ] && src=test-modernbert-variant-cross-encoder &&
+      flag=(--variant --positions 8192)
     rm -rf "$CACHE/models/$mb" && mkdir -p "$CACHE/models/$mb" &&
-      timeout 60 python3 "$REPO/tests/tools/make_modernbert.py" "$REPO/tests/fixtures/$mb" "$CACHE/models/$mb" \
+      timeout 60 python3 "$REPO/tests/tools/make_modernbert.py" "$REPO/tests/fixtures/$src" "$CACHE/models/$mb" \
         "${flag[@]}" || note "assembling $mb failed"
   done
   # shellcheck disable=SC2012  # a listing for the log

@@ -9,7 +9,8 @@
 #      test-deberta-cross-encoder, test-deberta-variant-cross-encoder, test-roberta-cross-encoder
 #      and test-camembert-cross-encoder: BERT, ELECTRA, DistilBERT, MPNet, XLM-RoBERTa, DeBERTa-v2/v3,
 #      RoBERTa and CamemBERT checkpoints), and the seeded ModernBERT ones (test-modernbert-cross-encoder,
-#      test-modernbert-variant-cross-encoder: no MiniLM weights);
+#      test-modernbert-variant-cross-encoder: no MiniLM weights; test-modernbert-long-cross-encoder,
+#      the variant at 8,192 positions);
 #   4. FAISS 1.7.3 with its C API, built once from Debian's source package into the cache
 #      (deb-src entries mirroring the machine's own Debian sources are added for it);
 #   5. configure and build into build/ (BUILD_DIR, BUILD_TYPE, CMAKE_ARGS may override).
@@ -64,11 +65,11 @@ fi
 # No registry reachable here ships a trained cross-encoder, so the tests use the real MiniLM
 # trunk plus a seeded classification head written by transformers (see
 # tests/fixtures/test-cross-encoder/README.md), laid out as a two-shard checkpoint. Each model
-# is assembled in DIR.new and renamed into place: model_dir NAME FILL, where FILL writes the
-# weights and config from the fixture directory ($1) into the new one ($2); when FILL wrote no
-# tokenizer.json, the tokenizer files are MiniLM's.
+# is assembled in DIR.new and renamed into place: model_dir NAME FILL [DEST], where FILL writes the
+# weights and config from the fixture directory NAME ($1) into the new one ($2), the model being
+# DEST (default NAME); when FILL wrote no tokenizer.json, the tokenizer files are MiniLM's.
 model_dir() {
-  local src="$REPO/tests/fixtures/$1" dst="$CACHE/models/$1" f
+  local src="$REPO/tests/fixtures/$1" dst="$CACHE/models/${3:-$1}" f
   [ -f "$src/head.safetensors" ] || [ -f "$src/config.json" ] || return 0
   rm -rf "$dst.new" && mkdir -p "$dst.new"
   "$2" "$src" "$dst.new"
@@ -147,6 +148,12 @@ fill_modernbert_variant() {
 }
 model_dir test-modernbert-cross-encoder fill_modernbert
 model_dir test-modernbert-variant-cross-encoder fill_modernbert_variant
+# ... and the variant at 8,192 positions (real ModernBERT's length): positions are rotary, so the same
+# tensors make the same network there; the long pairs' model (tests/reference/fixtures_long.py)
+fill_modernbert_long() {
+  python3 "$REPO/tests/tools/make_modernbert.py" "$1" "$2" --variant --positions 8192
+}
+model_dir test-modernbert-variant-cross-encoder fill_modernbert_long test-modernbert-long-cross-encoder
 
 # --- 4. FAISS with its C API -------------------------------------------------------------------
 # Debian's libfaiss-dev has no C API (faiss_c), so FAISS 1.7.3 is built from Debian's source

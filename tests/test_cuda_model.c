@@ -22,7 +22,8 @@
  *   (test-modernbert-variant-cross-encoder, head dim 32, ce_modernbert_variant_pairs.tsv; quick: 24:
  *   rotary positions, sliding-window layers, GeGLU, pre-LN, a mean-pooled SiLU + LayerNorm head;
  *   the base test ModernBERT's head dim 16 is one the kernels do not take, test_device_auto) and the
- *   variant at 8,192 positions ("Long ModernBERT": its 4 pairs of 964 to 5,224 tokens in
+ *   variant at 8,192 positions ("Long ModernBERT", test-modernbert-long-cross-encoder: its 4 pairs of 964
+ *   to 5,224 tokens in
  *   ce_long_pairs.tsv, at its default max length): the CPU within 1e-4 of PyTorch, and CUDA
  *   against the CPU with the same tolerances
  *   (MPNet's relative position bias runs in the attention kernels' bias path in every
@@ -300,9 +301,8 @@ int main(void) {
                 {"CamemBERT", "test-camembert-cross-encoder", "ce_camembert_pairs.tsv", 12, 240, 1.0},
                 {"ModernBERT variant", "test-modernbert-variant-cross-encoder", "ce_modernbert_variant_pairs.tsv", 24,
                  240, 1.0},
-                /* the variant at 8,192 positions on pairs of 964 to 5,224 tokens (a directory of its own,
-                 * made below as test_model_parity makes it; not "ModernBERT..." for RR_TEST_FAMILY: on
-                 * kemu each precision takes 47 s) */
+                /* the variant at 8,192 positions on pairs of 964 to 5,224 tokens (scripts/setup.sh; not
+                 * "ModernBERT..." for RR_TEST_FAMILY: on kemu each precision takes 47 s) */
                 {"Long ModernBERT", "test-modernbert-long-cross-encoder", "ce_long_pairs.tsv", 4, 4, 1.0}};
     int families_run = 0;
     for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++) {
@@ -314,16 +314,6 @@ int main(void) {
         static float mcpu[MAXP], mgpu[MAXP];
         static char *keep[MAXP];
         const int want = quick ? fams[f].quick : fams[f].full, is_inline = !strcmp(fams[f].fixture, "ce_long_pairs.tsv");
-        if (is_inline) { /* the variant's directory, max_position_embeddings 8,192 */
-            char cmd[6 * sizeof mp + 512];
-            snprintf(mp, sizeof mp, "/tmp/rr_cuda_model_%ld/%s", (long)getpid(), fams[f].dir);
-            snprintf(cmd, sizeof cmd,
-                     "rm -rf '%s' && mkdir -p '%s' && cp -r '%s/test-modernbert-variant-cross-encoder/.' '%s' && "
-                     "sed -i 's/\"max_position_embeddings\": 512,/\"max_position_embeddings\": 8192,/' "
-                     "'%s/config.json' && grep -q '\"max_position_embeddings\": 8192,' '%s/config.json'",
-                     mp, mp, models, mp, mp, mp);
-            REQUIRE(system(cmd) == 0, "%s failed", cmd);
-        }
         const int nm = is_inline ? load_inline_pairs(repo, fams[f].fixture, want, keep)
                                  : load_pairs(repo, fams[f].fixture, want, &corpus, &queries);
         REQUIRE(nm == want, "only %d %s pairs", nm, fams[f].name);
@@ -338,13 +328,9 @@ int main(void) {
             printf("%s: ", fams[f].name);
             check_precision(mgpu, mcpu, nm, prec, mreal, fams[f].rel_mult);
         }
-        if (is_inline) {
+        if (is_inline)
             for (int i = 0; i < nm; i++)
                 free(keep[i]);
-            char cmd[8192];
-            snprintf(cmd, sizeof cmd, "rm -rf /tmp/rr_cuda_model_%ld", (long)getpid());
-            CHECK(system(cmd) == 0);
-        }
     }
     if (family) {
         CHECK_MSG(families_run > 0, "RR_TEST_FAMILY=%s names no family", family);

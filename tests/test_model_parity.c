@@ -405,18 +405,10 @@ int main(void) {
     if (check_inline_pairs(repo, models, bin, tmp, "ce_pad_pairs.tsv", "texts holding \"<pad>\"", 2))
         return 1;
 
-    /* ---- past 512 tokens: the ModernBERT variant at 8,192 positions (its config's
-     * max_position_embeddings raised, as tests/reference/fixtures_long.py does: rotary positions,
+    /* ---- past 512 tokens: the ModernBERT variant at 8,192 positions (test-modernbert-long-cross-encoder:
+     * make_modernbert.py --positions 8192, as tests/reference/fixtures_long.py makes it; rotary positions,
      * no table, so the same network) on pairs of 964 to 5,224 tokens, at its default max length ---- */
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p %s/long && cp -r %s/test-modernbert-variant-cross-encoder %s/long/"
-             "test-modernbert-long-cross-encoder && sed -i 's/\"max_position_embeddings\": 512,/"
-             "\"max_position_embeddings\": 8192,/' %s/long/test-modernbert-long-cross-encoder/config.json && "
-             "grep -q '\"max_position_embeddings\": 8192,' %s/long/test-modernbert-long-cross-encoder/config.json",
-             tmp, models, tmp, tmp, tmp);
-    REQUIRE(system(cmd) == 0, "%s failed", cmd);
-    snprintf(path, sizeof path, "%s/long", tmp);
-    if (check_inline_pairs(repo, path, bin, tmp, "ce_long_pairs.tsv", "pairs of 964 to 5,224 tokens", 1))
+    if (check_inline_pairs(repo, models, bin, tmp, "ce_long_pairs.tsv", "pairs of 964 to 5,224 tokens", 1))
         return 1;
 
     /* ---- MPNet's relative position buckets against transformers' for offsets -1023..1023 ---- */

@@ -7,9 +7,9 @@ transformers, for tests/test_model_parity.c.
 Real ModernBERT checkpoints (and the rerankers built on them) take 8,192 tokens; every other
 fixture stops at 512. ModernBERT has no position table (rotary positions), so the seeded variant
 test model (tests/tools/make_modernbert.py --variant, fixtures_modernbert.py) with
-max_position_embeddings raised from 512 to 8,192 in config.json is the same network at real
-ModernBERT's length; the test makes that copy (test-modernbert-long-cross-encoder) from the
-assembled variant the same way.
+max_position_embeddings raised from 512 to 8,192 in config.json (make_modernbert.py --positions 8192)
+is the same network at real ModernBERT's length: test-modernbert-long-cross-encoder, which
+scripts/setup.sh assembles the same way.
 
 Pairs: for each of 4 targets (700, 1,500, 3,000 and 5,000 tokens), a SciFact test query (the
 k-th in qrels order) and a document made of its first relevant document followed by the corpus'
@@ -41,16 +41,11 @@ TARGETS = (700, 1500, 3000, 5000)
 
 
 def long_model(out):
-    """The assembled variant, max_position_embeddings 8,192, into out (as test_model_parity makes it)."""
+    """The variant at max_position_embeddings 8,192 into out (as scripts/setup.sh assembles it)."""
     fixture = os.path.join(REPO, "tests", "fixtures", "test-modernbert-variant-cross-encoder")
     bpe = os.path.join(REPO, "tests", "fixtures", "test-roberta-cross-encoder")
     subprocess.run([sys.executable, os.path.join(TOOLS, "make_modernbert.py"), fixture, out, "--bpe", bpe,
-                    "--variant"], check=True)
-    path = os.path.join(out, "config.json")
-    text = open(path, encoding="utf-8").read()
-    assert text.count('"max_position_embeddings": 512,') == 1
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text.replace('"max_position_embeddings": 512,', f'"max_position_embeddings": {POSITIONS},'))
+                    "--variant", "--positions", str(POSITIONS)], check=True)
 
 
 def main():

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a seeded ModernBERT test cross-encoder (ModernBertForSequenceClassification) directory.
 
-    make_modernbert.py FIXTURE_DIR OUT_DIR [--variant] [--bpe ROBERTA_FIXTURE_DIR]
+    make_modernbert.py FIXTURE_DIR OUT_DIR [--variant] [--bpe ROBERTA_FIXTURE_DIR] [--positions N]
 
 FIXTURE_DIR (tests/fixtures/test-modernbert-cross-encoder, or test-modernbert-variant-cross-encoder
 with --variant) holds config.json and tokenizer_config.json; OUT_DIR gets
@@ -9,7 +9,11 @@ with --variant) holds config.json and tokenizer_config.json; OUT_DIR gets
   config.json            FIXTURE_DIR's, copied byte for byte (the shapes and bias switches are read
                          from it: hidden_size, num_hidden_layers, num_attention_heads,
                          intermediate_size, vocab_size, num_labels, norm_bias, attention_bias,
-                         mlp_bias, classifier_bias)
+                         mlp_bias, classifier_bias); with --positions N, max_position_embeddings
+                         N in place of the fixture's value, the rest byte for byte. ModernBERT's
+                         positions are rotary (no table), so the same tensors make the same
+                         network at N positions: test-modernbert-long-cross-encoder, the variant
+                         at 8,192 (real ModernBERT's length; tests/reference/fixtures_long.py)
   model.safetensors      every tensor of the model, float32, drawn by random.Random(SEED) (the
                          variant: VARIANT_SEED) in the order of tensors() below
   tokenizer.json         the RoBERTa test tokenizer's vocabulary and merges (ROBERTA_FIXTURE_DIR,
@@ -30,6 +34,7 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 import sys
 
@@ -168,6 +173,13 @@ def main(argv):
         i = args.index("--bpe")
         bpe = args[i + 1]
         del args[i:i + 2]
+    positions = None
+    if "--positions" in args:
+        i = args.index("--positions")
+        positions = int(args[i + 1])
+        del args[i:i + 2]
+        if positions < 1:
+            sys.exit(f"--positions must be positive, not {positions}")
     if len(args) != 2:
         sys.exit(__doc__.strip().split("\n")[2].strip())
     fixture, out = args
@@ -191,6 +203,15 @@ def main(argv):
         f.write(tj)
     for name in ("config.json", "tokenizer_config.json"):
         shutil.copyfile(os.path.join(fixture, name), os.path.join(out, name))
+    if positions is not None:
+        path = os.path.join(out, "config.json")
+        with open(path, encoding="utf-8") as f:
+            text, n = re.subn(r'"max_position_embeddings": [0-9]+,', f'"max_position_embeddings": {positions},',
+                              f.read())
+        if n != 1:
+            sys.exit(f"{fixture}/config.json: {n} max_position_embeddings entries (want 1)")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
 
 
 if __name__ == "__main__":
