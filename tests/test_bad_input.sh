@@ -137,5 +137,16 @@ expect bi-encoder-as-cross-encoder "BertForSequenceClassification" -- \
 expect max-length-too-big "max length" -- \
   "$BIN" embed --model "$MINILM" --input "$T/texts.txt" --output "$T/out" --max-length 4096
 
+# past max_position_embeddings: refused where a position table bounds the length (the DeBERTa
+# variant has absolute positions), allowed without one (DeBERTa-v3: test_model_parity scores it
+# at 2,048) up to the engine's limit
+printf 'a query\ta passage\n' > "$T/pairs.tsv"
+expect max-length-position-table "must be in [3, 512] (the model's max_position_embeddings)" -- \
+  "$BIN" score --model "$RR_MODELS_DIR/test-deberta-variant-cross-encoder" --pairs "$T/pairs.tsv" \
+  --output "$T/out" --max-length 513
+expect max-length-engine-limit "must be in [3, 32768] (no position table" -- \
+  "$BIN" score --model "$RR_MODELS_DIR/test-deberta-cross-encoder" --pairs "$T/pairs.tsv" \
+  --output "$T/out" --max-length 32769
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

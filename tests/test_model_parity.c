@@ -110,14 +110,14 @@ static int run(const char *cmd) {
     return system(cmd);
 }
 
-/* `rerank score --model MODELS/model` on TMP/NAME.tsv ("query\tdocument" lines), its scores into
- * got[0..max) (--timing: the timing line in the log too). The number of scores read, or -1 when
- * the command failed or wrote no file. */
+/* `rerank score --model MODELS/model OPTS` on TMP/NAME.tsv ("query\tdocument" lines), its scores
+ * into got[0..max) (OPTS: more options, "" for none). The number of scores read, or -1 when the
+ * command failed or wrote no file. */
 static int score_file(const char *bin, const char *models, const char *model, const char *tmp, const char *name,
-                      int timing, double *got, int max) {
+                      const char *opts, double *got, int max) {
     char cmd[16384], path[4096];
-    snprintf(cmd, sizeof cmd, "%s score --model %s/%s --pairs %s/%s.tsv --output %s/%s.scores%s", bin, models, model,
-             tmp, name, tmp, name, timing ? " --timing" : "");
+    snprintf(cmd, sizeof cmd, "%s score --model %s/%s --pairs %s/%s.tsv --output %s/%s.scores %s", bin, models, model,
+             tmp, name, tmp, name, opts);
     if (run(cmd) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/%s.scores", tmp, name);
@@ -167,7 +167,7 @@ static int check_cross_encoder(const char *repo, const char *models, const char 
     fclose(pairs);
     CHECK(np >= min_pairs / stride);
     static double got[MAXP];
-    const int ng = score_file(bin, models, model, tmp, "pairs", 1, got, MAXP);
+    const int ng = score_file(bin, models, model, tmp, "pairs", "--timing", got, MAXP);
     REQUIRE(ng == np, "%s: %d scores for %d pairs (-1: scoring failed)", model, ng, np);
     double worst = 0;
     int worst_i = 0;
@@ -245,12 +245,13 @@ static int check_trunk_embed(const char *repo, const char *models, const char *b
 }
 
 /* A fixture of "model\tquery\tdocument\tlogit" lines (a model's lines consecutive), each model's
- * pairs scored by `rerank score --model MODELS/model` (its defaults: no --max-length): every logit
+ * pairs scored by `rerank score --model MODELS/model OPTS` (OPTS "": its defaults): every logit
  * within 1e-4 of PyTorch's, want_models models. ce_pad_pairs.tsv: texts that hold the literal
  * "<pad>" (the pad token, whose position MPNet and XLM-R skip); ce_long_pairs.tsv: pairs of 964 to
- * 5,224 tokens. Non-zero when a REQUIRE failed. */
+ * 5,224 tokens; ce_long_deberta_pairs.tsv: DeBERTa at max length 2,048. Non-zero when a REQUIRE
+ * failed. */
 static int check_inline_pairs(const char *repo, const char *models, const char *bin, const char *tmp,
-                              const char *fixture, const char *what, int want_models) {
+                              const char *fixture, const char *opts, const char *what, int want_models) {
     char path[4096], model[128] = "";
     snprintf(path, sizeof path, "%s/tests/fixtures/%s", repo, fixture);
     FILE *f = fopen(path, "r");
@@ -273,7 +274,7 @@ static int check_inline_pairs(const char *repo, const char *models, const char *
         if (np && (!more || strcmp(m, model))) { /* score the previous model's pairs */
             fclose(pairs);
             double got[MAXP], worst = 0;
-            const int ng = score_file(bin, models, model, tmp, "inline_pairs", 0, got, np);
+            const int ng = score_file(bin, models, model, tmp, "inline_pairs", opts, got, np);
             for (int i = 0; i < ng; i++) {
                 const double d = fabs(got[i] - want[i]);
                 worst = d > worst || d != d ? d : worst;
@@ -402,13 +403,17 @@ int main(void) {
         return 1;
 
     /* ---- MPNet's and XLM-R's positions skip pad tokens (texts holding "<pad>") ---- */
-    if (check_inline_pairs(repo, models, bin, tmp, "ce_pad_pairs.tsv", "texts holding \"<pad>\"", 2))
+    if (check_inline_pairs(repo, models, bin, tmp, "ce_pad_pairs.tsv", "", "texts holding \"<pad>\"", 2))
         return 1;
 
     /* ---- past 512 tokens: the ModernBERT variant at 8,192 positions (test-modernbert-long-cross-encoder:
      * make_modernbert.py --positions 8192, as tests/reference/fixtures_long.py makes it; rotary positions,
-     * no table, so the same network) on pairs of 964 to 5,224 tokens, at its default max length ---- */
-    if (check_inline_pairs(repo, models, bin, tmp, "ce_long_pairs.tsv", "pairs of 964 to 5,224 tokens", 1))
+     * no table, so the same network) on pairs of 964 to 5,224 tokens, at its default max length; and
+     * DeBERTa-v3 (relative positions only, no table either) past its max_position_embeddings on the
+     * same pairs at max length 2,048 (932 and 1,845 of its tokens whole, the others cut) ---- */
+    if (check_inline_pairs(repo, models, bin, tmp, "ce_long_pairs.tsv", "", "pairs of 964 to 5,224 tokens", 1) ||
+        check_inline_pairs(repo, models, bin, tmp, "ce_long_deberta_pairs.tsv", "--max-length 2048",
+                           "pairs of 932 to 5,137 tokens at max length 2,048", 1))
         return 1;
 
     /* ---- MPNet's relative position buckets against transformers' for offsets -1023..1023 ---- */

@@ -30,10 +30,16 @@ typedef enum rr_head_kind {
                            `rerank fit-head` fits a classifier on. Pairs, like the classifier. */
 } rr_head_kind;
 
+/* The longest sequence of a model without a position table (DeBERTa with relative positions
+ * only, ModernBERT): the CPU's attention scratch is L × L per thread, indexed in int. */
+#define RR_MAX_LENGTH 32768
+
 typedef struct rr_model_params {
     rr_head_kind head;
     int32_t max_length;   /* tokens per sequence, specials included; 0 = the model's own
-                             (sentence-transformers max_seq_length, else max_position_embeddings) */
+                             (sentence-transformers max_seq_length, else max_position_embeddings).
+                             At most max_position_embeddings where the model has a position
+                             table, else RR_MAX_LENGTH */
     int32_t token_budget; /* max tokens in one forward pass (default 16384) */
     int32_t max_seqs;     /* max sequences in one pass; 0 = token_budget / 8 */
     int threads;          /* CPU threads; 0 = all available */

@@ -728,10 +728,17 @@ rr_status rr_model_load(const char *dir, const rr_model_params *params, rr_model
     if (m->head == RR_HEAD_EMBEDDING && c->st_max_seq_length > 0 && c->st_max_seq_length < model_len)
         model_len = c->st_max_seq_length;
     m->max_length = p.max_length > 0 ? p.max_length : model_len;
-    if (m->max_length > positions || m->max_length < 2 + ti.pair_seps) {
-        st = rr_error(RR_ERR_INVALID_ARG, "max length %d: must be in [%d, %d] (the model's "
-                      "max_position_embeddings%s)", m->max_length, 2 + ti.pair_seps, positions,
-                      c->position_offset ? " after its padding rows" : "");
+    /* A position table bounds the length. Without one (DeBERTa with position_biased_input false:
+     * relative positions only, the far ones clamped to the last bucket; ModernBERT: rotary)
+     * transformers runs any length, and so do we up to RR_MAX_LENGTH, though the checkpoint may
+     * not have been trained past max_position_embeddings (still the default). */
+    const int32_t longest = c->abs_positions ? positions : RR_MAX_LENGTH;
+    if (m->max_length > longest || m->max_length < 2 + ti.pair_seps) {
+        st = rr_error(RR_ERR_INVALID_ARG, "%s: max length %d: must be in [%d, %d] (%s)", dir, m->max_length,
+                      2 + ti.pair_seps, longest,
+                      !c->abs_positions      ? "no position table: the engine's limit"
+                      : c->position_offset ? "the model's max_position_embeddings after its padding rows"
+                                           : "the model's max_position_embeddings");
         goto fail;
     }
     m->token_budget = p.token_budget > 0 ? p.token_budget : 16384;

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Pairs past 512 tokens: the ModernBERT variant test cross-encoder at 8,192 positions, scored by
-transformers, for tests/test_model_parity.c.
+"""Pairs past 512 tokens: the ModernBERT variant test cross-encoder at 8,192 positions, and the
+DeBERTa-v3 test cross-encoder at max length 2,048, scored by transformers, for
+tests/test_model_parity.c and tests/test_cuda_model.c.
 
     HF_HUB_OFFLINE=1 python3 tests/reference/fixtures_long.py [--out tests/fixtures] [--threads 1]
+        [--minilm ~/.cache/rerank/models/all-MiniLM-L6-v2]
 
 Real ModernBERT checkpoints (and the rerankers built on them) take 8,192 tokens; every other
 fixture stops at 512. ModernBERT has no position table (rotary positions), so the seeded variant
@@ -17,6 +19,15 @@ documents in file order, joined by a space, until the pair reaches the target; n
 Each scored by ModernBertForSequenceClassification (float32, eager attention, one pair per forward)
 and checked against SDPA and fixtures_modernbert.manual() (float64) within 1e-4. Writes
 ce_long_pairs.tsv: "model\\tquery\\tdocument\\tlogit" (%.9g), the form of ce_pad_pairs.tsv.
+
+DeBERTa-v3 has no position table either (position_biased_input false: relative positions only,
+the far ones in the last log bucket), so transformers runs it past max_position_embeddings (512,
+still its default length) when asked. The test DeBERTa cross-encoder (the MiniLM trunk,
+tests/tools/make_deberta.py over MINILM, the F32 all-MiniLM-L6-v2 that scripts/setup.sh caches)
+scores the same 4 pairs with truncation longest_first at max length 2,048 (the first two whole,
+the others cut to 2,048), float32, one pair per forward, checked against the same model in
+float64 within 1e-4. Writes ce_long_deberta_pairs.tsv, the same form; the tests score it with
+--max-length 2048 (DEBERTA_MAX_LENGTH).
 """
 import argparse
 import json
@@ -38,6 +49,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 MODEL = "test-modernbert-long-cross-encoder"
 POSITIONS = 8192
 TARGETS = (700, 1500, 3000, 5000)
+DEBERTA = "test-deberta-cross-encoder"
+DEBERTA_MAX_LENGTH = 2048
 
 
 def long_model(out):
@@ -53,6 +66,9 @@ def main():
     ap.add_argument("--data", default=os.path.join(REPO, "data", "scifact"), help="BEIR SciFact directory")
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixture directory")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--minilm", default=os.path.join(os.environ.get("RR_CACHE", os.path.expanduser("~/.cache/rerank")),
+                                                     "models", "all-MiniLM-L6-v2"),
+                    help="the F32 all-MiniLM-L6-v2 directory (the DeBERTa test model's trunk)")
     args = ap.parse_args()
     import numpy as np
     import torch
@@ -106,6 +122,34 @@ def main():
     shutil.rmtree(asm)
     log(f"long: wrote ce_long_pairs.tsv ({len(lines)} pairs; eager against sdpa and the formulas: {worst:.2g}; "
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s))")
+
+    # ---- DeBERTa-v3 at max length 2,048: the same pairs
+    asm = tempfile.mkdtemp(prefix="rr-test-deberta-long-")
+    subprocess.run([sys.executable, os.path.join(TOOLS, "make_deberta.py"), args.minilm,
+                    os.path.join(REPO, "tests", "fixtures", DEBERTA), asm], check=True)
+    tok = AutoTokenizer.from_pretrained(asm)
+    model = AutoModelForSequenceClassification.from_pretrained(asm, dtype=torch.float32)
+    model.eval()
+    assert not model.config.position_biased_input and model.config.max_position_embeddings < DEBERTA_MAX_LENGTH
+    f64 = AutoModelForSequenceClassification.from_pretrained(asm, dtype=torch.float64)
+    f64.eval()
+    out, worst = [], 0.0
+    for line in lines:
+        _, q, doc, _ = line.rstrip("\n").split("\t")
+        whole = len(tok(q, doc, truncation=False)["input_ids"])
+        enc = tok(q, doc, truncation="longest_first", max_length=DEBERTA_MAX_LENGTH, return_tensors="pt")
+        with torch.inference_mode():
+            y = float(model(**enc).logits.reshape(-1)[0])
+            y64 = float(f64(**enc).logits.reshape(-1)[0])
+        worst = max(worst, abs(y64 - y))
+        assert np.isfinite(y) and abs(y64 - y) < 1e-4, (whole, y, y64)
+        log(f"long deberta: {whole} tokens, {enc['input_ids'].shape[1]} scored: logit {y:.6f} "
+            f"(float64 {y64 - y:+.2g})")
+        out.append(f"{DEBERTA}\t{q}\t{doc}\t{y:.9g}\n")
+    write_atomic(os.path.join(args.out, "ce_long_deberta_pairs.tsv"), "".join(out).encode("utf-8"))
+    shutil.rmtree(asm)
+    log(f"long deberta: wrote ce_long_deberta_pairs.tsv ({len(out)} pairs at max length {DEBERTA_MAX_LENGTH}; "
+        f"float32 against float64: {worst:.2g})")
 
 
 if __name__ == "__main__":
