@@ -22,11 +22,11 @@
  *   (test-modernbert-variant-cross-encoder, head dim 32, ce_modernbert_variant_pairs.tsv; quick: 24:
  *   rotary positions, sliding-window layers, GeGLU, pre-LN, a mean-pooled SiLU + LayerNorm head;
  *   the base test ModernBERT's head dim 16 is one the kernels do not take, test_device_auto) and the
- *   variant at 8,192 positions ("Long ModernBERT", test-modernbert-long-cross-encoder: its 4 pairs of 964
- *   to 5,224 tokens in
- *   ce_long_pairs.tsv, at its default max length) and the DeBERTa test cross-encoder past its
- *   max_position_embeddings ("Long DeBERTa": the same pairs at max length 2,048,
- *   ce_long_deberta_pairs.tsv; not in the quick set): the CPU within 1e-4 of PyTorch, and CUDA
+ *   variant at 8,192 positions ("Long ModernBERT", test-modernbert-long-cross-encoder: its 4
+ *   pairs of 964 to 5,224 tokens in ce_long_pairs.tsv, at its default max length) and the
+ *   DeBERTa test cross-encoder past its max_position_embeddings ("Long DeBERTa": the same pairs
+ *   at max length 2,048, ce_long_deberta_pairs.tsv; not in the quick set): the CPU within 1e-4
+ *   of PyTorch, and CUDA
  *   against the CPU with the same tolerances
  *   (MPNet's relative position bias runs in the attention kernels' bias path in every
  *   precision, DeBERTa's disentangled terms in the SIMT kernel), except DeBERTa's relative
@@ -43,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "backend/cuda/device.h"
 #include "cli/cli_util.h"
