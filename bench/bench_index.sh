@@ -9,6 +9,12 @@
 #    the command's own embed / search rates. With BENCH_OLD_BIN the old binary builds its own
 #    index and run the same way, and the two indexes (docids.txt, meta.json, index.faiss) and
 #    the two runs are compared byte for byte.
+#    Then the corpus changes under RR_BIN's index (BENCH_SYNC=1, the default): 1% of the
+#    documents edited, 0.5% dropped, 0.5% new. Timed, each a whole process: `retrieve --corpus`
+#    of the unchanged corpus (the check `rerank run` makes before reusing an index) beside the
+#    plain retrieve above; `index --update --corpus` of the changed corpus (only the new and
+#    changed documents embedded) beside the whole build above (the same model and settings,
+#    a corpus of the same size); the same update again, with nothing left to do.
 # 2. Synthetic corpora: SciFact's documents repeated under new ids ("<id>~r<k>") to each size
 #    of BENCH_SYNTH_DOCS, indexed (Flat) at --max-length BENCH_SYNTH_MAXLEN: peak RSS per size,
 #    and its growth in bytes per added document between the first and the last size. The
@@ -23,6 +29,7 @@
 #                       tiny (tests/tools/make_tiny_model.py's seeded hidden-32 model)
 #   BENCH_THREADS       --threads (default: nproc)
 #   BENCH_SCIFACT       0 skips part 1 (default 1)
+#   BENCH_SYNC          0 skips part 1's changed corpus (default 1)
 #   BENCH_SYNTH_DOCS    sizes of part 2 (default "25000 50000"; "" skips it)
 #   BENCH_SYNTH_MAXLEN  --max-length of part 2 (default 128)
 #   BENCH_SYNTH_MODEL   the model of part 2 (default: BENCH_MODEL; tiny as there)
@@ -109,6 +116,40 @@ if [ "${BENCH_SCIFACT:-1}" = 1 ]; then
     cmp -s "$W/run-old.trec" "$W/run-new.trec" || { echo "DIFFER: the retrieve runs"; same=0; }
     [ $same = 1 ] && echo "old and new: docids.txt, meta.json, index.faiss and the $nq-query runs byte-identical"
     [ $same = 1 ] || exit 1
+  fi
+  if [ "${BENCH_SYNC:-1}" = 1 ]; then
+    n="${NAMES[$((${#NAMES[@]} - 1))]}"
+    build_s=$iwall retr_s=$(sed -n 's/^[[:space:]]*Elapsed (wall clock).*: //p' "$W/retrieve-$n.log" |
+                            awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }')
+    python3 - "$DATA" "$W" <<'PY' || exit 1
+import gzip, json, sys
+data, w = sys.argv[1:]
+docs = [json.loads(l) for l in gzip.open(f"{data}/corpus.jsonl.gz", "rt", encoding="utf-8")]
+out = []
+for i, d in enumerate(docs):
+    if i % 200 == 101:
+        continue                                  # dropped
+    if i % 100 == 7:
+        d = dict(d, text=d["text"] + " (revised)")  # edited
+    out.append(d)
+out += [dict(d, _id="new-" + d["_id"]) for d in docs[::200]]  # new
+with open(f"{w}/changed.jsonl", "w", encoding="utf-8") as f:
+    f.writelines(json.dumps(d) + "\n" for d in out)
+PY
+    echo
+    echo "SciFact changed under $n's index (1% edited, 0.5% dropped, 0.5% new), each a whole process:"
+    run "$W/check.log" "$BIN" retrieve --index "$W/scifact-$n" --queries "$DATA/queries.jsonl.gz" --k 100 \
+      --output "$W/run-check.trec" --threads "$THREADS" --corpus "$DATA/corpus.jsonl.gz"
+    cmp -s "$W/run-check.trec" "$W/run-$n.trec" || { echo "DIFFER: retrieve --corpus and retrieve"; exit 1; }
+    printf '  retrieve --corpus (unchanged corpus)  %8.2f s   plain retrieve above  %8.2f s   the check: %+.2f s\n' \
+      "$WALL" "$retr_s" "$(awk -v a="$WALL" -v b="$retr_s" 'BEGIN { print a - b }')"
+    run "$W/sync.log" "$BIN" index --update "$W/scifact-$n" --corpus "$W/changed.jsonl" --threads "$THREADS" --quiet
+    printf '  index --update --corpus               %8.2f s   whole build above     %8.2f s   %.1fx faster (%s)\n' \
+      "$WALL" "$build_s" "$(awk -v a="$WALL" -v b="$build_s" 'BEGIN { print b / a }')" \
+      "$(sed -n 's/.*updated [^:]*: //p' "$W/sync.log")"
+    run "$W/sync2.log" "$BIN" index --update "$W/scifact-$n" --corpus "$W/changed.jsonl" --threads "$THREADS" --quiet
+    grep -q "nothing to do" "$W/sync2.log" || { echo "the second update did something"; exit 1; }
+    printf '  the same update again (nothing to do) %8.2f s\n' "$WALL"
   fi
 fi
 

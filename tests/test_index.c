@@ -3,6 +3,8 @@
  *   - write → read round trip gives bit-identical results; replacing an index directory;
  *   - loading with another model / corpus / dimension / factory is refused, with a message;
  *   - duplicate, empty and whitespace ids, a bad factory string, a foreign directory: refused;
+ *   - per-document checksums (dochash.bin): their bytes, kept through adds and a round trip,
+ *     a file of the wrong length refused, an index without one read as knowing none;
  *   - IVF and HNSW recall@10 against Flat, printed (and held to a loose floor);
  *   - SHA-256 against FIPS 180-4 test vectors.
  * N = documents, D = dimension, Q = queries, K = results per query. Skips (77) when the
@@ -311,6 +313,43 @@ int main(void) {
     CHECK(rr_index_add(ix, 2, x, ok2) == RR_OK && rr_index_size(ix) == 2);
     CHECK(rr_index_add(ix, 1, x, ok2 + 1) == RR_ERR_INVALID_ARG && rr_index_size(ix) == 2);
     rr_index_free(ix);
+
+    /* per-document checksums: kept through add and a round trip, lost to one add without them */
+    CHECK(rr_doc_hash("abc", 3) == 0xba7816bf8f01cfeaull); /* SHA-256("abc") begins ba7816bf 8f01cfea */
+    CHECK(rr_doc_hash("", 0) == 0xe3b0c44298fc1c14ull);
+    CHECK(rr_index_create(&m, &ix) == RR_OK);
+    CHECK(rr_index_doc_hashes(ix) != NULL); /* empty: known */
+    const char *hid[] = {"h0", "h1", "h2"};
+    const uint64_t hv[] = {11, 22, 33};
+    CHECK(rr_index_add_hashed(ix, 2, x, hid, hv) == RR_OK && rr_index_add_hashed(ix, 1, x, hid + 2, hv + 2) == RR_OK);
+    CHECK(rr_index_add_hashed(ix, 1, x, hid, hv) == RR_ERR_INVALID_ARG); /* duplicate: nothing added */
+    const uint64_t *hh = rr_index_doc_hashes(ix);
+    CHECK(hh && hh[0] == 11 && hh[1] == 22 && hh[2] == 33 && rr_index_size(ix) == 3);
+    CHECK(rr_index_find(ix, "h1") == 1 && rr_index_find(ix, "h3") == -1);
+    CHECK(rr_index_write(ix, dir) == RR_OK);
+    snprintf(path, sizeof path, "%s/dochash.bin", dir);
+    unsigned char raw[32];
+    f = fopen(path, "rb");
+    CHECK(f && fread(raw, 1, sizeof raw, f) == 24 && raw[0] == 11 && raw[1] == 0 && raw[8] == 22 && raw[16] == 33);
+    if (f)
+        fclose(f);
+    CHECK_MSG(rr_index_read(dir, NULL, &r) == RR_OK, "%s", rr_last_error());
+    hh = r ? rr_index_doc_hashes(r) : NULL;
+    CHECK(hh && hh[0] == 11 && hh[1] == 22 && hh[2] == 33 && rr_index_find(r, "h2") == 2);
+    rr_index_free(r);
+    r = NULL;
+    if (truncate(path, 20) == 0) /* a checksum file that does not match docids.txt */
+        CHECK(rr_index_read(dir, NULL, &r) == RR_ERR_FORMAT && strstr(rr_last_error(), "dochash.bin: 2 checksums"));
+    unlink(path); /* an index written before the checksums: reads, knows none */
+    CHECK(rr_index_read(dir, NULL, &r) == RR_OK && r && !rr_index_doc_hashes(r));
+    rr_index_free(r);
+    r = NULL;
+    CHECK(rr_index_add(ix, 1, x, ok2) == RR_OK && !rr_index_doc_hashes(ix)); /* one add without: none */
+    CHECK(rr_index_add_hashed(ix, 1, x, ok2 + 1, hv) == RR_OK && !rr_index_doc_hashes(ix));
+    CHECK(rr_index_write(ix, dir) == RR_OK && access(path, F_OK) != 0);
+    rr_index_free(ix);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    CHECK(system(path) == 0);
     snprintf(m.factory, sizeof m.factory, "NoSuchIndex42");
     CHECK(rr_index_create(&m, &ix) == RR_ERR_INVALID_ARG && strstr(rr_last_error(), "NoSuchIndex42"));
     CHECK(rr_metric_parse("ip") == RR_METRIC_IP && rr_metric_parse("l2") == RR_METRIC_L2 &&

@@ -65,6 +65,8 @@ if [ "$common" -ge 380 ]; then ok "--from-index HNSW16: $common of 400 results a
 else bad "--from-index HNSW16: $common of 400 as Flat: $(cat "$T/err")"; fi
 if grep -q '"factory": "HNSW16"' "$T/idx_hnsw/meta.json" && grep -q "$(sed -n 's/.*"corpus_sha256": "\(.*\)".*/\1/p' "$T/idx/meta.json")" "$T/idx_hnsw/meta.json"
 then ok "--from-index keeps the model and corpus checksums"; else bad "--from-index metadata"; fi
+cmp -s "$T/idx/dochash.bin" "$T/idx_hnsw/dochash.bin" && ok "--from-index keeps each document's checksum (dochash.bin)" ||
+  bad "--from-index dochash.bin"
 "$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --output "$T/x" --search-params nprobe=4 2>"$T/err"
 if [ $? -eq 1 ] && [ ! -e "$T/x" ]; then ok "search parameter foreign to Flat refused"; else bad "nprobe on Flat: $(cat "$T/err")"; fi
 
@@ -130,6 +132,68 @@ sum_before=$(cat "$T/idx/docids.txt" "$T/idx/meta.json" | sha256sum)
 if [ "$rc" = 1 ] && grep -q 'rm_bad.txt:1: document "no-such-doc" is not in the index' "$T/err" &&
    [ "$(cat "$T/idx/docids.txt" "$T/idx/meta.json" | sha256sum)" = "$sum_before" ]; then
   ok "update removing an unknown id: refused, index untouched"; else bad "unknown id: exit $rc: $(cat "$T/err")"; fi
+
+# --- the index knows each document's text by its checksum (dochash.bin): --update --corpus makes
+#     it hold exactly a corpus (only new and changed documents embedded), retrieve --corpus checks ---
+if python3 - "$T" <<'PY'
+import hashlib, json, struct, sys
+T = sys.argv[1]
+def h(d):  # what was embedded: BEIR's title + " " + text; the first 8 bytes of its SHA-256
+    t = (d["title"] + " " if isinstance(d.get("title"), str) else "") + d["text"]
+    return struct.pack("<Q", struct.unpack(">Q", hashlib.sha256(t.encode()).digest()[:8])[0])
+for idx, corpus in (("idx", "corpus.jsonl"), ("idx_upd", "changed.jsonl"), ("idx_rebuilt", "changed.jsonl")):
+    docs = {(d := json.loads(l))["_id"]: d for l in open(f"{T}/{corpus}")}
+    want = b"".join(h(docs[i]) for i in open(f"{T}/{idx}/docids.txt").read().split())
+    if open(f"{T}/{idx}/dochash.bin", "rb").read() != want:
+        sys.exit(f"{idx}/dochash.bin differs from hashlib's")
+PY
+then ok "dochash.bin = hashlib's SHA-256 of each text (built, updated with --add, rebuilt)"
+else bad "dochash.bin"; fi
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --k 10 --output "$T/run_chk" --tag t1 \
+  --corpus "$T/corpus.jsonl" 2>"$T/err"
+if cmp -s "$T/run1" "$T/run_chk"; then ok "retrieve --corpus, the index's own corpus: same run"
+else bad "retrieve --corpus: $(cat "$T/err")"; fi
+rep_id=$(sed -n '21p' "$T/corpus.jsonl" | sed 's/^{"_id": "\([^"]*\)".*/\1/')
+add_id=$(sed -n '1p' "$T/add.jsonl" | sed 's/^{"_id": "\([^"]*\)".*/\1/')
+rm_id=$(head -1 "$T/rm.txt")
+rep_line=$(grep -n "\"_id\": \"$rep_id\"" "$T/changed.jsonl" | cut -d: -f1)
+"$BIN" retrieve --index "$T/idx" --queries "$T/queries.jsonl" --output "$T/x" --corpus "$T/changed.jsonl" 2>"$T/err"
+if [ $? = 1 ] && [ ! -e "$T/x" ] && grep -qF "does not hold the documents of $T/changed.jsonl: 1 changed (the first: \"$rep_id\", $T/changed.jsonl:$rep_line), 20 new (the first: \"$add_id\", $T/changed.jsonl:75), 5 gone from the corpus (the first: \"$rm_id\")" "$T/err"
+then ok "retrieve --corpus, a changed corpus: refused, 1 changed, 20 new, 5 gone, each first named"
+else bad "retrieve --corpus changed: $(cat "$T/err")"; fi
+"$BIN" index --update "$T/idx" --corpus "$T/changed.jsonl" --out "$T/idx_sync" 2>"$T/err"
+if grep -q "74 kept (not embedded again), 5 removed, 1 replaced, 20 added" "$T/err" &&
+   cmp -s "$T/idx_sync/docids.txt" "$T/idx_rebuilt/docids.txt" && cmp -s "$T/idx_sync/dochash.bin" "$T/idx_rebuilt/dochash.bin"
+then ok "update --corpus: 74 kept, 5 removed, 1 replaced, 20 added; ids and checksums = the rebuild's"
+else bad "update --corpus: $(cat "$T/err")"; fi
+"$BIN" retrieve --index "$T/idx_sync" --queries "$T/queries.jsonl" --k 20 --output "$T/idx_sync.run" \
+  --corpus "$T/changed.jsonl" 2>"$T/err"
+if cmp -s <(cut -d' ' -f1,3,4 "$T/idx_sync.run") <(cut -d' ' -f1,3,4 "$T/idx_rebuilt.run") &&
+   paste -d' ' "$T/idx_sync.run" "$T/idx_rebuilt.run" |
+     awk '{d = $5 - $11; if (d < 0) d = -d; if (d > 1e-5) bad = 1} END {exit bad}'; then
+  ok "update --corpus = rebuild (same documents in the same order, scores within 1e-5); passes retrieve --corpus"
+else bad "update --corpus and rebuild retrieve differently: $(cat "$T/err")"; fi
+sum_before=$(cat "$T/idx_sync"/* | sha256sum)
+"$BIN" index --update "$T/idx_sync" --corpus "$T/changed.jsonl" 2>"$T/err"
+if [ $? = 0 ] && grep -q "already holds the 95 documents" "$T/err" && [ "$(cat "$T/idx_sync"/* | sha256sum)" = "$sum_before" ]
+then ok "update --corpus with nothing changed: nothing written"; else bad "no-op update --corpus: $(cat "$T/err")"; fi
+# an index from before the checksums (no dochash.bin): its whole-corpus checksum decides
+cp -r "$T/idx" "$T/idx_old" && rm "$T/idx_old/dochash.bin"
+"$BIN" retrieve --index "$T/idx_old" --queries "$T/queries.jsonl" --k 10 --output "$T/run_old" --tag t1 \
+  --corpus "$T/corpus.jsonl" 2>"$T/err" && cmp -s "$T/run1" "$T/run_old" && ok "no dochash.bin, same corpus: accepted" ||
+  bad "no dochash.bin, same corpus: $(cat "$T/err")"
+"$BIN" retrieve --index "$T/idx_old" --queries "$T/queries.jsonl" --output "$T/x" --corpus "$T/changed.jsonl" 2>"$T/err"
+[ $? = 1 ] && [ ! -e "$T/x" ] && grep -q "the corpus checksum differs (meta.json), and the index records no per-document" "$T/err" &&
+  ok "no dochash.bin, changed corpus: refused" || bad "no dochash.bin, changed corpus: $(cat "$T/err")"
+"$BIN" index --update "$T/idx_old" --corpus "$T/changed.jsonl" 2>"$T/err"
+[ $? = 1 ] && grep -q "records no per-document checksums" "$T/err" && [ ! -e "$T/idx_old/dochash.bin" ] &&
+  ok "no dochash.bin: update --corpus refused" || bad "no dochash.bin, update --corpus: $(cat "$T/err")"
+"$BIN" index --update "$T/idx_old" --remove "$T/rm.txt" 2>"$T/err" && [ ! -e "$T/idx_old/dochash.bin" ] &&
+  [ "$(wc -l <"$T/idx_old/docids.txt")" = 75 ] && ok "no dochash.bin: update --remove works, still none" ||
+  bad "no dochash.bin, update --remove: $(cat "$T/err")"
+"$BIN" index --update "$T/idx" --corpus "$T/changed.jsonl" --add "$T/add.jsonl" 2>"$T/err"
+[ $? = 2 ] && grep -q "or --corpus CORPUS alone" "$T/err" && ok "update: --corpus with --add refused" ||
+  bad "update --corpus --add: $(cat "$T/err")"
 
 # --- bad input: exit 1, message, nothing written ---
 expect() { # expect NAME NEEDLE OUTPUT -- command...

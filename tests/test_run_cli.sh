@@ -200,6 +200,39 @@ EOF
     if [ -s "$T/dense_rr/rerank.run" ] && cmp -s "$T/dense_rr/rerank.run" "$T/dense_rr.run"; then
       ok "rerank of the dense first stage = rerank rerank of the same candidates as a file"
     else bad "dense + rerank: $(cat "$T/err")"; fi
+    # the corpus changes under a reused index (first_stage.stale_index): one document edited,
+    # one dropped, two new
+    python3 - "$T" "$DATA" <<'PY'
+import gzip, json, sys
+T, DATA = sys.argv[1:]
+docs = [json.loads(l) for l in open(f"{T}/corpus80.jsonl")]
+docs[7]["text"] += " (edited)"
+del docs[30]
+more = [json.loads(l) for l in gzip.open(f"{DATA}/corpus.jsonl.gz", "rt")][80:82]
+with open(f"{T}/corpus81.jsonl", "w") as f:
+    f.writelines(json.dumps(d) + "\n" for d in docs + more)
+PY
+    cp -r "$D/index" "$T/index_before"
+    "$BIN" run "$T/cfg/dense.yaml" --set dataset.corpus="$T/corpus81.jsonl" >/dev/null 2>"$T/err"; rc=$?
+    if [ $rc = 1 ] && grep -q "does not hold the documents of $T/corpus81.jsonl: 1 changed .*, 2 new .*, 1 gone" "$T/err" &&
+       [ ! -e "$D/metrics.json" ] && diff -r "$D/index" "$T/index_before" >/dev/null; then
+      ok "stale_index: error (default): a changed corpus stops the run, the index untouched"
+    else bad "stale_index error: exit $rc: $(cat "$T/err")"; fi
+    "$BIN" run "$T/cfg/dense.yaml" --set dataset.corpus="$T/corpus81.jsonl" --set first_stage.stale_index=ignore \
+      >/dev/null 2>"$T/err" && cmp -s "$D/first_stage.run" "$T/dense1.run" &&
+      ok "stale_index: ignore: the index used as it is (the same run)" || bad "stale_index ignore: $(cat "$T/err")"
+    "$BIN" run "$T/cfg/dense.yaml" --set dataset.corpus="$T/corpus81.jsonl" --set first_stage.stale_index=update \
+      >/dev/null 2>"$T/err"; rc=$?
+    "$BIN" index --corpus "$T/corpus81.jsonl" --model "$MINILM" --out "$T/index81" 2>/dev/null
+    "$BIN" retrieve --index "$T/index81" --queries "$DATA/queries.jsonl.gz" --qrels "$DATA/qrels/test.tsv" --k 10 \
+      --tag first_stage --output "$T/rebuilt81.run" 2>/dev/null
+    if [ $rc = 0 ] && grep -q "78 kept (not embedded again), 1 removed, 1 replaced, 2 added" "$T/err" &&
+       grep -q "index .* made to hold the documents of $T/corpus81.jsonl" "$D/summary.txt" &&
+       cmp -s <(cut -d' ' -f1,3,4 "$D/first_stage.run") <(cut -d' ' -f1,3,4 "$T/rebuilt81.run"); then
+      ok "stale_index: update: 3 documents embedded, the run = a rebuilt index's (same documents and ranks)"
+    else bad "stale_index update: exit $rc: $(cat "$T/err")"; fi
+    "$BIN" run "$T/cfg/dense.yaml" --set dataset.corpus="$T/corpus81.jsonl" >/dev/null 2>"$T/err" &&
+      ok "after the update the default check passes" || bad "check after update: $(cat "$T/err")"
   fi
 else
   echo "skip dense first stage: no $MINILM"

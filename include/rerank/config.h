@@ -58,6 +58,8 @@ typedef struct rr_config {
         char *search_params; /* "nprobe=16" or NULL */
         char *search_device; /* "auto" | "cpu" | "gpu": where FAISS searches */
         char *search_fp16;   /* "false" | "true": fp16 in the GPU copy (rr_index_use_gpu) */
+        char *stale_index;   /* a reused index that does not hold the corpus's documents:
+                                "error" | "update" (only new and changed ones embedded) | "ignore" */
         char *tag;           /* "first_stage" */
         char *device, *precision;
         int k;               /* 100 */

@@ -7,6 +7,8 @@
  *   docids.txt    one document id per line; line i is FAISS label i
  *   meta.json     {"format", "model", "model_sha256", "dim", "metric", "factory",
  *                  "corpus", "corpus_sha256", "num_docs", "faiss_version"}
+ *   dochash.bin   each document's content checksum (rr_doc_hash), 8 bytes little-endian per
+ *                 label; absent when the index does not know them (see rr_index_doc_hashes)
  * The directory is written under a temporary name and renamed into place when complete.
  *
  * Dimension letters: N = vectors in a call, D = dimension, K = results per query.
@@ -61,6 +63,23 @@ int rr_index_needs_training(const rr_index *index);
 rr_status rr_index_train(rr_index *index, int64_t n, const float *x);
 /* Append x [N, D] with their document ids (ids[i] is copied; no whitespace, unique). */
 rr_status rr_index_add(rr_index *index, int64_t n, const float *x, const char *const *ids);
+
+/* A document's content checksum, as an index records it per document: the first 64 bits of
+ * the SHA-256 of the text that was embedded. It tells which documents of a corpus changed
+ * since the index was built (`rerank index --update DIR --corpus`, `retrieve --corpus`). */
+uint64_t rr_doc_hash(const char *text, size_t len);
+
+/* rr_index_add with each document's rr_doc_hash (hashes [N]). rr_index_add is this with
+ * hashes NULL: from then on the index records no checksums (rr_index_doc_hashes: NULL). */
+rr_status rr_index_add_hashed(rr_index *index, int64_t n, const float *x, const char *const *ids,
+                              const uint64_t *hashes);
+
+/* The documents' checksums by label [rr_index_size]; NULL when the index does not record them
+ * (vectors added without them, or an index directory without dochash.bin). */
+const uint64_t *rr_index_doc_hashes(const rr_index *index);
+
+/* The label of a document id; -1 when the index does not hold it. */
+int64_t rr_index_find(const rr_index *index, const char *id);
 
 /* Search-time parameters in FAISS's ParameterSpace syntax: "nprobe=16", "efSearch=128",
  * "nprobe=32,efSearch=64". An unknown name for this index is an error. */

@@ -17,7 +17,12 @@
  * With --from-index the vectors and ids come from an existing index instead (exact for a
  * Flat source), so IVF / HNSW / PQ variants are built without embedding the corpus again.
  * --update streams its --add corpus the same way (scan, then chunks) after the stored vectors
- * it keeps: an update's memory is the index plus one chunk too. */
+ * it keeps: an update's memory is the index plus one chunk too.
+ * Every index records each document's checksum (rr_doc_hash, dochash.bin), so --update DIR
+ * --corpus FILE can make the index hold exactly FILE's documents: the scan compares FILE with
+ * the index by id and checksum (corpus_diff), the stored vectors of unchanged documents are
+ * kept, and the stream hands out only the new and changed documents to embed.
+ * index_check_corpus makes the same comparison for `retrieve --corpus` and `rerank run`. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <omp.h>
 #include <stdio.h>
@@ -72,6 +77,7 @@ typedef struct corpus_ids {
     size_t chars_len, chars_cap;
     size_t *offset;      /* [n] into chars */
     long long *line_no;  /* [n] */
+    uint64_t *hash;      /* [n] rr_doc_hash of each text */
     size_t n, cap;
 } corpus_ids;
 
@@ -79,6 +85,7 @@ static void corpus_ids_free(corpus_ids *ids) {
     free(ids->chars);
     free(ids->offset);
     free(ids->line_no);
+    free(ids->hash);
     memset(ids, 0, sizeof *ids);
 }
 
@@ -99,7 +106,10 @@ static rr_status scan_corpus(const char *path, bad_lines *bl, corpus_ids *ids, c
             long long *nl = realloc(ids->line_no, nc * sizeof *nl);
             if (nl)
                 ids->line_no = nl;
-            if (!no || !nl) {
+            uint64_t *nh = realloc(ids->hash, nc * sizeof *nh);
+            if (nh)
+                ids->hash = nh;
+            if (!no || !nl || !nh) {
                 st = rr_error(RR_ERR_NOMEM, "out of memory for the ids of %s", path);
                 break;
             }
@@ -108,6 +118,7 @@ static rr_status scan_corpus(const char *path, bad_lines *bl, corpus_ids *ids, c
         if ((st = buf_append(&ids->chars, &ids->chars_len, &ids->chars_cap, dr.id, strlen(dr.id),
                              &ids->offset[ids->n])))
             break;
+        ids->hash[ids->n] = rr_doc_hash(dr.text, dr.len);
         ids->line_no[ids->n++] = dr.line_no;
         sha_doc(&h, dr.id, dr.text, dr.len);
     }
@@ -139,6 +150,8 @@ typedef struct corpus_stream {
     bad_lines bl;            /* the scan reported the skipped lines; these are the same ones */
     rr_sha256 sha;           /* over what was read: must equal the scan's */
     size_t read;             /* documents handed out */
+    const unsigned char *want; /* [documents in the file]: 0 = read past it (NULL: take all) */
+    size_t ord;              /* documents read from the file, taken or not */
     char *text;              /* this chunk's texts, NUL-terminated one after another */
     size_t text_len, text_cap;
     size_t *text_off;        /* [CHUNK_DOCS] into text */
@@ -147,6 +160,7 @@ typedef struct corpus_stream {
     char *id_chars;          /* ids of the documents read but not yet added to the index */
     size_t id_len, id_cap;
     size_t *id_off;          /* [held_cap] into id_chars */
+    uint64_t *hash;          /* [held_cap] rr_doc_hash of the held documents */
     size_t held, held_cap;
 } corpus_stream;
 
@@ -158,20 +172,25 @@ static void corpus_stream_close(corpus_stream *cs) {
     free(cs->lens);
     free(cs->id_chars);
     free(cs->id_off);
+    free(cs->hash);
     memset(cs, 0, sizeof *cs);
 }
 
-/* held_cap: the most documents read before an rr_index_add (a chunk, or the training sample) */
-static rr_status corpus_stream_open(corpus_stream *cs, const char *path, int lenient, size_t held_cap) {
+/* held_cap: the most documents read before an rr_index_add (a chunk, or the training sample);
+ * want (may be NULL): which documents of the file to hand out, by their order in it. */
+static rr_status corpus_stream_open(corpus_stream *cs, const char *path, int lenient, size_t held_cap,
+                                    const unsigned char *want) {
     memset(cs, 0, sizeof *cs);
     cs->bl.lenient = lenient;
+    cs->want = want;
     rr_sha256_init(&cs->sha);
     cs->text_off = malloc(CHUNK_DOCS * sizeof *cs->text_off);
     cs->texts = malloc(CHUNK_DOCS * sizeof *cs->texts);
     cs->lens = malloc(CHUNK_DOCS * sizeof *cs->lens);
     cs->id_off = malloc(held_cap * sizeof *cs->id_off);
+    cs->hash = malloc(held_cap * sizeof *cs->hash);
     cs->held_cap = held_cap;
-    if (!cs->text_off || !cs->texts || !cs->lens || !cs->id_off) {
+    if (!cs->text_off || !cs->texts || !cs->lens || !cs->id_off || !cs->hash) {
         corpus_stream_close(cs);
         return rr_error(RR_ERR_NOMEM, "out of memory for a chunk of %d documents", CHUNK_DOCS);
     }
@@ -186,18 +205,31 @@ static rr_status changed_error(const corpus_stream *cs) {
                     "first read); nothing was written", cs->reader.path);
 }
 
-/* The next count (<= CHUNK_DOCS) documents: their texts into cs->texts / lens (valid until the
- * next call), their ids kept until corpus_stream_added. */
+/* The next document of the file into cs->reader, hashed into cs->sha; *take: cs->want has it. */
+static rr_status corpus_stream_next(corpus_stream *cs, int *eof, int *take) {
+    RR_TRY(doc_reader_next(&cs->reader, eof));
+    if (*eof)
+        return RR_OK;
+    const doc_reader *dr = &cs->reader;
+    sha_doc(&cs->sha, dr->id, dr->text, dr->len);
+    *take = !cs->want || cs->want[cs->ord];
+    cs->ord++;
+    return RR_OK;
+}
+
+/* The next count (<= CHUNK_DOCS) documents wanted: their texts into cs->texts / lens (valid
+ * until the next call), their ids and checksums kept until corpus_stream_added. */
 static rr_status corpus_stream_read(corpus_stream *cs, size_t count) {
     RR_CHECK_INVARIANT(count <= CHUNK_DOCS && cs->held + count <= cs->held_cap);
     cs->text_len = 0;
     for (size_t k = 0; k < count; k++) {
-        int eof = 0;
-        RR_TRY(doc_reader_next(&cs->reader, &eof));
+        int eof = 0, take = 0;
+        while (!eof && !take)
+            RR_TRY(corpus_stream_next(cs, &eof, &take));
         if (eof)
             return changed_error(cs);
         const doc_reader *dr = &cs->reader;
-        sha_doc(&cs->sha, dr->id, dr->text, dr->len);
+        cs->hash[cs->held] = rr_doc_hash(dr->text, dr->len);
         RR_TRY(buf_append(&cs->text, &cs->text_len, &cs->text_cap, dr->text, dr->len, &cs->text_off[k]));
         RR_TRY(buf_append(&cs->id_chars, &cs->id_len, &cs->id_cap, dr->id, strlen(dr->id),
                           &cs->id_off[cs->held]));
@@ -210,11 +242,13 @@ static rr_status corpus_stream_read(corpus_stream *cs, size_t count) {
     return RR_OK;
 }
 
-/* The ids of the held documents, in order, into idp [held]; they stay valid until
- * corpus_stream_added (rr_index_add copies them). */
-static void corpus_stream_ids(const corpus_stream *cs, const char **idp) {
-    for (size_t k = 0; k < cs->held; k++)
+/* The ids and checksums of the held documents, in order, into idp and hp [held]; the ids stay
+ * valid until corpus_stream_added (rr_index_add copies them). */
+static void corpus_stream_ids(const corpus_stream *cs, const char **idp, uint64_t *hp) {
+    for (size_t k = 0; k < cs->held; k++) {
         idp[k] = cs->id_chars + cs->id_off[k];
+        hp[k] = cs->hash[k];
+    }
 }
 
 static void corpus_stream_added(corpus_stream *cs) {
@@ -224,8 +258,9 @@ static void corpus_stream_added(corpus_stream *cs) {
 
 /* At the end: nothing left to read and the checksum the scan computed. */
 static rr_status corpus_stream_finish(corpus_stream *cs, const char scan_sha[65]) {
-    int eof = 0;
-    RR_TRY(doc_reader_next(&cs->reader, &eof));
+    int eof = 0, take = 0;
+    while (!eof && !take) /* past the documents not wanted */
+        RR_TRY(corpus_stream_next(cs, &eof, &take));
     char hex[65];
     rr_sha256_final_hex(&cs->sha, hex);
     if (!eof || strcmp(hex, scan_sha))
@@ -234,20 +269,24 @@ static rr_status corpus_stream_finish(corpus_stream *cs, const char scan_sha[65]
 }
 
 /* The vectors of documents [pos, pos + take) of the index being built, into out, and their
- * ids into idp. Documents 0 .. nk-1 are stored vectors of src (labels kept[], copied by runs
- * of consecutive labels, not embedded again); the rest are the next documents of the stream
- * cs (--corpus, or --update's --add), embedded; their ids come from corpus_stream_ids. */
+ * ids and checksums into idp and hp. Documents 0 .. nk-1 are stored vectors of src (labels
+ * kept[], copied by runs of consecutive labels, not embedded again); the rest are the next
+ * documents of the stream cs (--corpus, or --update's --add), embedded; their ids and
+ * checksums come from corpus_stream_ids. */
 static rr_status fill_vectors(const rr_index *src, const int64_t *kept, size_t nk, rr_model *model,
                               corpus_stream *cs, size_t pos, size_t take, size_t dim, float *out,
-                              const char **idp) {
+                              const char **idp, uint64_t *hp) {
+    const uint64_t *src_hash = src ? rr_index_doc_hashes(src) : NULL;
     size_t i = 0;
     while (i < take && pos + i < nk) {
         size_t j = i + 1;
         while (j < take && pos + j < nk && kept[pos + j] == kept[pos + j - 1] + 1)
             j++;
         RR_TRY(rr_index_reconstruct(src, kept[pos + i], (int64_t)(j - i), out + i * dim));
-        for (size_t k = i; k < j; k++)
+        for (size_t k = i; k < j; k++) {
             idp[k] = rr_index_doc_id(src, kept[pos + k]);
+            hp[k] = src_hash ? src_hash[kept[pos + k]] : 0;
+        }
         i = j;
     }
     if (i < take) {
@@ -352,6 +391,101 @@ out:
     return st;
 }
 
+/* How a corpus (its scan) differs from the documents of an index that records their checksums:
+ * by id, then by checksum. */
+typedef struct corpus_diff {
+    unsigned char *want;  /* [ids->n] 1: a document to embed (new, or its text changed) */
+    unsigned char *state; /* [index size] 0: the corpus lacks it, 1: the same text, 2: changed */
+    size_t added, changed, removed;
+    size_t first_added, first_changed; /* corpus ordinals (valid when the count is not 0) */
+    int64_t first_removed;             /* label */
+} corpus_diff;
+
+static void corpus_diff_free(corpus_diff *d) {
+    free(d->want);
+    free(d->state);
+    memset(d, 0, sizeof *d);
+}
+
+static rr_status corpus_diff_make(const rr_index *ix, const corpus_ids *ids, corpus_diff *d) {
+    memset(d, 0, sizeof *d);
+    const uint64_t *h = rr_index_doc_hashes(ix);
+    const int64_t n = rr_index_size(ix);
+    RR_CHECK_INVARIANT(h != NULL);
+    d->want = calloc(ids->n ? ids->n : 1, 1);
+    d->state = calloc((size_t)(n ? n : 1), 1);
+    if (!d->want || !d->state) {
+        corpus_diff_free(d);
+        return rr_error(RR_ERR_NOMEM, "out of memory comparing a corpus with an index");
+    }
+    for (size_t i = 0; i < ids->n; i++) {
+        int64_t l = rr_index_find(ix, ids->chars + ids->offset[i]);
+        if (l >= 0 && h[l] == ids->hash[i]) {
+            d->state[l] = 1;
+            continue;
+        }
+        d->want[i] = 1;
+        if (l >= 0) {
+            d->state[l] = 2;
+            if (!d->changed++)
+                d->first_changed = i;
+        } else if (!d->added++) {
+            d->first_added = i;
+        }
+    }
+    for (int64_t l = 0; l < n; l++)
+        if (!d->state[l] && !d->removed++)
+            d->first_removed = l;
+    return RR_OK;
+}
+
+/* "2 changed (the first: \"7\", corpus.jsonl:12), 1 new (...), 3 gone (the first: \"9\")" */
+static void corpus_diff_describe(const corpus_diff *d, const rr_index *ix, const corpus_ids *ids,
+                                 const char *corpus, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = '\0';
+    const char *sep = "";
+    if (d->changed) {
+        len += (size_t)snprintf(out + len, cap - len, "%zu changed (the first: \"%s\", %s:%lld)", d->changed,
+                                ids->chars + ids->offset[d->first_changed], corpus, ids->line_no[d->first_changed]);
+        sep = ", ";
+    }
+    if (d->added && len < cap) {
+        len += (size_t)snprintf(out + len, cap - len, "%s%zu new (the first: \"%s\", %s:%lld)", sep, d->added,
+                                ids->chars + ids->offset[d->first_added], corpus, ids->line_no[d->first_added]);
+        sep = ", ";
+    }
+    if (d->removed && len < cap)
+        snprintf(out + len, cap - len, "%s%zu gone from the corpus (the first: \"%s\")", sep, d->removed,
+                 rr_index_doc_id(ix, d->first_removed));
+}
+
+rr_status index_check_corpus(const rr_index *ix, const char *index_dir, const char *corpus, int lenient) {
+    bad_lines bl = {lenient, 0, ""};
+    corpus_ids ids;
+    char sha[65];
+    RR_TRY(scan_corpus(corpus, &bl, &ids, sha));
+    rr_status st = corpus_ids_check(&ids, corpus);
+    if (!st && !rr_index_doc_hashes(ix)) {
+        if (strcmp(sha, rr_index_get_meta(ix)->corpus_sha256))
+            st = rr_error(RR_ERR_INVALID_ARG, "%s was not built from %s: the corpus checksum differs (meta.json), and "
+                          "the index records no per-document checksums (written before they existed, or rebuilt "
+                          "from such an index) to say which documents; rebuild it from the corpus", index_dir, corpus);
+    } else if (!st) {
+        corpus_diff d;
+        if (!(st = corpus_diff_make(ix, &ids, &d)) && (d.added || d.changed || d.removed)) {
+            char what[1200];
+            corpus_diff_describe(&d, ix, &ids, corpus, what, sizeof what);
+            st = rr_error(RR_ERR_INVALID_ARG, "%s does not hold the documents of %s: %s; bring it up to date with "
+                          "`rerank index --update %s --corpus %s`, or rebuild it", index_dir, corpus, what,
+                          index_dir, corpus);
+        }
+        corpus_diff_free(&d);
+    }
+    corpus_ids_free(&ids);
+    return st;
+}
+
 static int copy_str(char *dst, size_t cap, const char *src, const char *what) {
     if (strlen(src) >= cap) {
         fprintf(stderr, "rerank index: %s too long (max %zu bytes)\n", what, cap - 1);
@@ -369,13 +503,15 @@ index_opts index_opts_default(void) {
 int rr_cmd_index(int argc, char **argv) {
     index_opts o = index_opts_default();
     const cli_opt opts[] = {
-        {"corpus", OPT_STR, &o.corpus, "BEIR corpus.jsonl(.gz): {\"_id\", \"title\"?, \"text\"}"},
+        {"corpus", OPT_STR, &o.corpus, "BEIR corpus.jsonl(.gz): {\"_id\", \"title\"?, \"text\"} (with --update: the "
+                                       "corpus the index is to hold; only new and changed documents are embedded)"},
         {"model", OPT_STR, &o.model_dir, "bi-encoder directory (sentence-transformers)"},
         {"out", OPT_STR, &o.out_dir, "index directory to write (replaced atomically)"},
         {"factory", OPT_STR, &o.factory, "FAISS index_factory string (default Flat)"},
         {"metric", OPT_STR, &o.metric, "ip | l2 (default ip; with --from-index: the source's)"},
         {"from-index", OPT_STR, &o.from_index, "rebuild from this index's stored vectors (no --corpus/--model)"},
-        {"update", OPT_STR, &o.update, "update this index: --remove IDS and/or --add CORPUS (--out: default in place)"},
+        {"update", OPT_STR, &o.update,
+         "update this index: --remove IDS and/or --add CORPUS, or --corpus CORPUS (--out: default in place)"},
         {"remove", OPT_STR, &o.remove, "with --update: document ids to remove, one per line"},
         {"add", OPT_STR, &o.add, "with --update: BEIR JSONL of documents to add (an id already there is replaced)"},
         {"train-docs", OPT_INT, &o.train_docs, "documents to train on when the index needs it (default 100000)"},
@@ -389,8 +525,8 @@ int rr_cmd_index(int argc, char **argv) {
         {"progress", OPT_FLAG, &o.progress, "a progress line on stderr even when it is not a terminal"},
     };
     int rc = cli_parse("index",
-                       "(--corpus FILE --model DIR | --from-index DIR) --out DIR | --update DIR [--remove IDS] "
-                       "[--add CORPUS] [options]", argc, argv, opts,
+                       "(--corpus FILE --model DIR | --from-index DIR) --out DIR | --update DIR ([--remove IDS] "
+                       "[--add CORPUS] | --corpus FILE) [options]", argc, argv, opts,
                        (int)(sizeof opts / sizeof opts[0]));
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -406,9 +542,9 @@ int stage_index(const index_opts *o) {
     if ((rc = cli_bad_lines_check("index", o->lenient, o->strict)))
         return rc;
     if (update) {
-        if (corpus || model_dir || from_index || (!o->remove && !o->add)) {
-            fprintf(stderr, "rerank index: --update DIR takes --remove IDS and/or --add CORPUS (the model is "
-                            "the index's own), not --corpus, --model or --from-index\n");
+        if (model_dir || from_index || (corpus ? o->remove || o->add : !o->remove && !o->add)) {
+            fprintf(stderr, "rerank index: --update DIR takes --remove IDS and/or --add CORPUS, or --corpus CORPUS "
+                            "alone (the model is the index's own), not --model or --from-index\n");
             return 2;
         }
         if (!out_dir)
@@ -446,10 +582,14 @@ int stage_index(const index_opts *o) {
     rr_index *index = NULL, *src = NULL;
     float *buf = NULL;
     const char **idp = NULL;
+    uint64_t *hp = NULL; /* the checksums of the documents held, beside idp */
     rr_index_meta meta;
     memset(&meta, 0, sizeof meta);
     rr_status st = RR_OK;
     size_t n, nk = 0, removed = 0, replaced = 0;
+    size_t n_embed = 0; /* documents to embed: the corpus, --add's, or what --corpus changed */
+    corpus_diff diff; /* --update --corpus: the corpus against the index */
+    memset(&diff, 0, sizeof diff);
     int64_t *kept = NULL; /* labels of src whose stored vectors come first, in this order */
     corpus_ids add_ids; /* --update --add: the scan of the added corpus (ids, lines) */
     memset(&add_ids, 0, sizeof add_ids);
@@ -467,23 +607,60 @@ int stage_index(const index_opts *o) {
             metric = rr_metric_name(meta.metric);
         if (!strcmp(factory, "Flat") && strcmp(meta.factory, "Flat"))
             factory = meta.factory; /* the default: keep the index's own factory */
-        if (o->add) {
+        const char *scan_path = corpus ? corpus : o->add;
+        if (corpus && !rr_index_doc_hashes(src)) {
+            st = rr_error(RR_ERR_INVALID_ARG, "%s records no per-document checksums (written before they existed, or "
+                          "rebuilt from such an index), so it cannot tell which documents of %s changed: rebuild it "
+                          "from the corpus", update, corpus);
+            goto done;
+        }
+        if (scan_path) {
             bad_lines bl = {o->lenient, 0, ""};
             t0 = omp_get_wtime();
-            if ((st = scan_corpus(o->add, &bl, &add_ids, stream_sha)) || (st = corpus_ids_check(&add_ids, o->add)))
+            if ((st = scan_corpus(scan_path, &bl, &add_ids, stream_sha)) ||
+                (st = corpus_ids_check(&add_ids, scan_path)))
                 goto done;
             t_scan = omp_get_wtime() - t0;
-            cli_bad_lines_report("index", &bl, o->add);
+            cli_bad_lines_report("index", &bl, scan_path);
         }
-        if ((st = plan_update(src, update, o->remove, o->add ? &add_ids : NULL, stream_sha, &kept, &nk, &removed,
-                              &replaced, meta.corpus_sha256)))
-            goto done;
-        n = nk + add_ids.n;
+        if (corpus) {
+            /* the index becomes the corpus: kept where the text is the same, embedded where it is
+             * new or changed, dropped where the corpus no longer has it */
+            if ((st = corpus_diff_make(src, &add_ids, &diff)))
+                goto done;
+            kept = malloc((size_t)(rr_index_size(src) ? rr_index_size(src) : 1) * sizeof *kept);
+            if (!kept) {
+                st = rr_error(RR_ERR_NOMEM, "out of memory planning the update of %s", update);
+                goto done;
+            }
+            for (int64_t l = 0; l < rr_index_size(src); l++)
+                if (diff.state[l] == 1)
+                    kept[nk++] = l;
+            removed = diff.removed;
+            replaced = diff.changed;
+            n_embed = diff.added + diff.changed;
+            memcpy(meta.corpus_sha256, stream_sha, sizeof stream_sha);
+            if (copy_str(meta.corpus, sizeof meta.corpus, corpus, "--corpus path")) {
+                rc = 2;
+                goto done;
+            }
+            if (!n_embed && !removed && !strcmp(out_dir, update)) {
+                fprintf(stderr, "rerank index: %s already holds the %zu documents of %s; nothing to do\n", update,
+                        nk, corpus);
+                goto done;
+            }
+        } else {
+            if ((st = plan_update(src, update, o->remove, o->add ? &add_ids : NULL, stream_sha, &kept, &nk,
+                                  &removed, &replaced, meta.corpus_sha256)))
+                goto done;
+            n_embed = add_ids.n;
+        }
+        n = nk + n_embed;
         if (n == 0) {
             st = rr_error(RR_ERR_INVALID_ARG, "%s: the update would leave the index empty", update);
             goto done;
         }
-        if (add_ids.n) {
+        if (n_embed) {
             char now[65];
             t0 = omp_get_wtime();
             if ((st = cli_weights_sha256(meta.model, now)))
@@ -525,7 +702,7 @@ int stage_index(const index_opts *o) {
         t_scan = omp_get_wtime() - t0;
         memcpy(stream_sha, meta.corpus_sha256, sizeof stream_sha);
         cli_bad_lines_report("index", &bl, corpus);
-        n = ids.n;
+        n = n_embed = ids.n;
         if (n == 0)
             st = rr_error(RR_ERR_FORMAT, "%s: empty corpus", corpus);
         else
@@ -567,13 +744,14 @@ int stage_index(const index_opts *o) {
     size_t cap = train_n > CHUNK_DOCS ? train_n : CHUNK_DOCS;
     buf = malloc(cap * dim * sizeof *buf);
     idp = malloc(cap * sizeof *idp);
-    if (!buf || !idp) {
+    hp = malloc(cap * sizeof *hp);
+    if (!buf || !idp || !hp) {
         st = rr_error(RR_ERR_NOMEM, "out of memory for %zu embeddings", cap);
         goto done;
     }
-    const char *stream_path = corpus ? corpus : add_ids.n ? o->add : NULL;
-    if (stream_path) {
-        if ((st = corpus_stream_open(&stream, stream_path, o->lenient, cap)))
+    const char *stream_path = corpus ? corpus : o->add;
+    if (n_embed) {
+        if ((st = corpus_stream_open(&stream, stream_path, o->lenient, cap, diff.want)))
             goto done;
         cs = &stream;
     }
@@ -586,7 +764,8 @@ int stage_index(const index_opts *o) {
         size_t take = want - held < CHUNK_DOCS ? want - held : CHUNK_DOCS;
         if (take > n - done_n)
             take = n - done_n;
-        if ((st = fill_vectors(src, kept, nk, model, cs, done_n, take, dim, buf + held * dim, idp + held)))
+        if ((st = fill_vectors(src, kept, nk, model, cs, done_n, take, dim, buf + held * dim, idp + held,
+                               hp + held)))
             goto done;
         done_n += take;
         held += take;
@@ -601,8 +780,9 @@ int stage_index(const index_opts *o) {
             training = 0;
         }
         if (cs) /* the streamed documents are the last cs->held of the held ones */
-            corpus_stream_ids(cs, idp + (held - cs->held));
-        if ((st = rr_index_add(index, (int64_t)held, buf, idp)))
+            corpus_stream_ids(cs, idp + (held - cs->held), hp + (held - cs->held));
+        /* an index without checksums (an old one, updated) makes one without them */
+        if ((st = rr_index_add_hashed(index, (int64_t)held, buf, idp, !src || rr_index_doc_hashes(src) ? hp : NULL)))
             goto done;
         if (cs)
             corpus_stream_added(cs);
@@ -626,13 +806,15 @@ int stage_index(const index_opts *o) {
                     "write %.2fs\n", t_scan, t_sha, t_load, omp_get_wtime() - t0);
     if (update)
         fprintf(stderr, "rerank index: updated %s: %zu kept (not embedded again), %zu removed, %zu replaced, "
-                        "%zu added\n", update, nk, removed, replaced, add_ids.n - replaced);
+                        "%zu added\n", update, nk, removed, replaced, n_embed - replaced);
 done:
     if (st)
         rc = cli_fail("index", st);
     free(buf);
     free(idp);
+    free(hp);
     free(kept);
+    corpus_diff_free(&diff);
     rr_index_free(index);
     rr_index_free(src);
     if (!st && !rc && loaded_dir) /* `rerank run`'s retrieve stage may take it (cli_stage_cache) */

@@ -108,6 +108,8 @@ int rr_cmd_retrieve(int argc, char **argv) {
         {"output", OPT_STR, &o.output, "TREC run file to write"},
         {"tag", OPT_STR, &o.tag, "run tag, the 6th column (default rerank)"},
         {"model", OPT_STR, &o.model_dir, "bi-encoder (default: the one meta.json names; checksum checked)"},
+        {"corpus", OPT_STR, &o.corpus,
+         "check first that the index holds exactly this corpus's documents (ids and texts)"},
         {"search-params", OPT_STR, &o.search_params, "FAISS search parameters: nprobe=16, efSearch=128"},
         {"batch", OPT_INT, &o.batch, "queries per FAISS search call (default 4096)"},
         {"search-device", OPT_STR, &o.search_device,
@@ -188,6 +190,8 @@ int stage_retrieve(const retrieve_opts *o) {
                       rr_index_get_meta(index)->model_sha256, model_dir, expect.model_sha256);
         goto done;
     }
+    if (o->corpus && (st = index_check_corpus(index, index_dir, o->corpus, o->lenient)))
+        goto done;
     if (search_params && (st = rr_index_set_search_params(index, search_params)))
         goto done;
     bad_lines bl = {o->lenient, 0, ""};

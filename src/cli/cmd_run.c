@@ -134,9 +134,23 @@ static rr_status write_config(const rr_config *cfg, const char *path) {
     return rr_atomic_commit(&af);
 }
 
+/* The index stage's settings from the config that building and updating share: the corpus
+ * and how its documents are embedded. */
+static index_opts first_stage_index_opts(const rr_config *cfg, int lenient) {
+    index_opts io = index_opts_default();
+    io.corpus = cfg->dataset.corpus;
+    io.max_length = cfg->first_stage.max_length;
+    io.token_budget = cfg->first_stage.token_budget;
+    io.threads = cfg->first_stage.threads;
+    io.device = cfg->first_stage.device;
+    io.precision = cfg->first_stage.precision;
+    io.lenient = lenient;
+    return io;
+}
+
 typedef struct stage_times {
     double index, first_stage, rerank, eval;
-    int built_index;
+    int built_index, updated_index; /* the index stage built the index / brought it up to date */
     rerank_stats rr;
 } stage_times;
 
@@ -180,6 +194,9 @@ static void write_summary(FILE *out, const rr_config *cfg, const char *config_pa
     if (cfg->first_stage.dense && t->built_index)
         fprintf(out, "%-12s %10.2f %10s %12s  built %s (%s, %s)\n", "index", t->index, "-", "-", cfg->first_stage.index,
                 cfg->first_stage.factory, cfg->first_stage.metric);
+    if (cfg->first_stage.dense && t->updated_index)
+        fprintf(out, "%-12s %10.2f %10s %12s  %s made to hold the documents of %s\n", "index", t->index, "-", "-",
+                cfg->first_stage.index, cfg->dataset.corpus);
     if (cfg->first_stage.dense)
         fprintf(out, "%-12s %10.2f %10s %12s  dense top %d from %s\n", "first_stage", t->first_stage, "-", "-",
                 cfg->first_stage.k, cfg->first_stage.index);
@@ -286,21 +303,24 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
     double t0 = omp_get_wtime();
     if (cfg->first_stage.dense) {
         cli_stage_cache(1); /* the index stage's model and checksum serve the retrieve stage */
+        const char *policy = cfg->first_stage.stale_index;
+        if (!cfg->first_stage.build_index && !strcmp(policy, "update")) {
+            /* the reused index becomes the corpus: nothing written when it already is */
+            index_opts io = first_stage_index_opts(cfg, lenient);
+            io.update = cfg->first_stage.index;
+            rc = stage_index(&io);
+            t.index = omp_get_wtime() - t0;
+            t.updated_index = 1;
+            t0 = omp_get_wtime();
+        }
         if (cfg->first_stage.build_index) {
-            index_opts io = index_opts_default();
-            io.corpus = cfg->dataset.corpus;
+            index_opts io = first_stage_index_opts(cfg, lenient);
             io.model_dir = cfg->first_stage.model;
             io.out_dir = cfg->first_stage.index;
             io.factory = cfg->first_stage.factory;
             io.metric = cfg->first_stage.metric;
             io.metric_given = 1;
             io.train_docs = cfg->first_stage.train_docs;
-            io.max_length = cfg->first_stage.max_length;
-            io.token_budget = cfg->first_stage.token_budget;
-            io.threads = cfg->first_stage.threads;
-            io.device = cfg->first_stage.device;
-            io.precision = cfg->first_stage.precision;
-            io.lenient = lenient;
             fprintf(stderr, "rerank run: index: building %s\n", io.out_dir);
             rc = stage_index(&io);
             t.index = omp_get_wtime() - t0;
@@ -326,6 +346,8 @@ static int run_pipeline(const rr_config *cfg, const char *config_path, int resum
             ro.device = cfg->first_stage.device;
             ro.precision = cfg->first_stage.precision;
             ro.lenient = lenient;
+            if (!cfg->first_stage.build_index && !strcmp(policy, "error"))
+                ro.corpus = cfg->dataset.corpus; /* the index must hold exactly its documents */
             rc = stage_retrieve(&ro);
         }
         cli_stage_cache(0);

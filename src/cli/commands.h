@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "rerank/eval.h"
+#include "rerank/index.h"
 
 int rr_cmd_embed(int argc, char **argv);
 int rr_cmd_score(int argc, char **argv);
@@ -31,11 +32,16 @@ typedef struct index_opts {
 } index_opts;
 index_opts index_opts_default(void);
 int stage_index(const index_opts *o);
+/* RR_OK when the index holds exactly the documents of corpus, by id and text (its per-document
+ * checksums; an index without them: its corpus checksum), else an error that counts the
+ * changed, new and gone documents and names the first of each. */
+rr_status index_check_corpus(const rr_index *ix, const char *index_dir, const char *corpus, int lenient);
 
 /* rerank retrieve */
 typedef struct retrieve_opts {
     const char *index_dir, *queries, *qrels, *output, *tag, *model_dir, *search_params, *device, *precision;
     const char *search_device; /* auto (default): a GPU copy of the index when one can be made | cpu | gpu */
+    const char *corpus;        /* when set: the index must hold exactly its documents (index_check_corpus) */
     int search_fp16;           /* the GPU copy stores vectors in fp16 */
     int k, threads, token_budget, max_length, batch;
     int lenient, strict; /* malformed query lines: skipped and counted / stop at the first (default) */

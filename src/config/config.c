@@ -63,6 +63,7 @@ static const field_def FIELDS[] = {
     {"first_stage", "search_params", T_WORD, OFF(first_stage.search_params), NULL, 0, NULL, F_DENSE},
     {"first_stage", "search_device", T_ENUM, OFF(first_stage.search_device), "auto|cpu|gpu", 0, "auto", F_DENSE},
     {"first_stage", "search_fp16", T_ENUM, OFF(first_stage.search_fp16), "false|true", 0, "false", F_DENSE},
+    {"first_stage", "stale_index", T_ENUM, OFF(first_stage.stale_index), "error|update|ignore", 0, "error", F_DENSE},
     {"first_stage", "tag", T_WORD, OFF(first_stage.tag), NULL, 0, "first_stage", 0},
     {"first_stage", "device", T_ENUM, OFF(first_stage.device), "cpu|cuda|auto", 0, "cpu", F_DENSE},
     {"first_stage", "precision", T_ENUM, OFF(first_stage.precision), "fp32|bf16|fp16", 0, "fp32", F_DENSE},

@@ -59,6 +59,7 @@ typedef struct FaissIndex_H FaissIndex;
 static const char *const FILE_FAISS = "index.faiss";
 static const char *const FILE_DOCIDS = "docids.txt";
 static const char *const FILE_META = "meta.json";
+static const char *const FILE_HASHES = "dochash.bin";
 
 /* Document ids: one arena of NUL-terminated strings, offsets by label, and an open-addressing
  * hash table (label + 1, 0 = empty) that finds duplicates as ids arrive. */
@@ -75,6 +76,9 @@ struct rr_index {
     FaissIndex *faiss; /* the index itself: what is trained, added to, written */
     rr_index_meta meta;
     id_map ids;
+    /* rr_doc_hash of each label's document [ids.cap]; no_hashes: the index does not know them */
+    uint64_t *hashes;
+    int no_hashes;
     /* rr_index_use_gpu: a copy on a GPU that searches run on (NULL: search the CPU index);
      * dropped when the CPU index changes, re-made when the search parameters change */
     FaissIndex *gpu;
@@ -374,6 +378,7 @@ void rr_index_free(rr_index *ix) {
         faiss_Index_free(ix->faiss);
 #endif
     id_map_free(&ix->ids);
+    free(ix->hashes);
     free(ix);
 }
 
@@ -400,9 +405,21 @@ rr_status rr_index_train(rr_index *ix, int64_t n, const float *x) {
 #endif
 }
 
+uint64_t rr_doc_hash(const char *text, size_t len) {
+    rr_sha256 h;
+    rr_sha256_init(&h);
+    rr_sha256_update(&h, text, len);
+    return rr_sha256_final64(&h);
+}
+
 rr_status rr_index_add(rr_index *ix, int64_t n, const float *x, const char *const *ids) {
+    return rr_index_add_hashed(ix, n, x, ids, NULL);
+}
+
+rr_status rr_index_add_hashed(rr_index *ix, int64_t n, const float *x, const char *const *ids,
+                              const uint64_t *hashes) {
 #ifndef RR_HAVE_FAISS
-    (void)ix, (void)n, (void)x, (void)ids;
+    (void)ix, (void)n, (void)x, (void)ids, (void)hashes;
     return rr_error(RR_ERR_UNSUPPORTED, NO_FAISS_MSG);
 #else
     if (n < 0)
@@ -415,22 +432,51 @@ rr_status rr_index_add(rr_index *ix, int64_t n, const float *x, const char *cons
     int64_t num0 = ix->ids.num;
     size_t chars0 = ix->ids.chars_len;
     RR_TRY(id_map_add(&ix->ids, n, ids, "add", 0));
+    rr_status st = RR_OK;
+    if (hashes && !ix->no_hashes) { /* room for them before FAISS changes (ids.cap grew to fit) */
+        uint64_t *nh = realloc(ix->hashes, (size_t)ix->ids.cap * sizeof *nh);
+        if (!nh) {
+            st = rr_error(RR_ERR_NOMEM, "out of memory for %lld document checksums", (long long)ix->ids.cap);
+            goto undo;
+        }
+        ix->hashes = nh;
+    }
     int rc = faiss_Index_add(ix->faiss, n, x);
     if (rc) {
-        rr_status st = faiss_fail(rc, "add");
-        /* drop the ids again so labels and ids stay in step */
-        ix->ids.num = num0;
-        ix->ids.chars_len = chars0;
-        memset(ix->ids.slots, 0, ix->ids.num_slots * sizeof *ix->ids.slots);
-        for (int64_t j = 0; j < ix->ids.num; j++)
-            ix->ids.slots[id_map_find(&ix->ids, id_map_get(&ix->ids, j))] = j + 1;
-        return st;
+        st = faiss_fail(rc, "add");
+        goto undo;
+    }
+    if (!hashes) { /* from now on the index cannot say which documents it holds the text of */
+        ix->no_hashes = 1;
+        free(ix->hashes);
+        ix->hashes = NULL;
+    } else if (!ix->no_hashes) {
+        memcpy(ix->hashes + num0, hashes, (size_t)n * sizeof *hashes);
     }
     RR_CHECK_INVARIANT(faiss_Index_ntotal(ix->faiss) == ix->ids.num);
     ix->meta.num_docs = ix->ids.num;
     drop_gpu(ix); /* stale now: rr_index_use_gpu makes a new copy */
     return RR_OK;
+undo: /* drop the ids again so labels and ids stay in step */
+    ix->ids.num = num0;
+    ix->ids.chars_len = chars0;
+    memset(ix->ids.slots, 0, ix->ids.num_slots * sizeof *ix->ids.slots);
+    for (int64_t j = 0; j < ix->ids.num; j++)
+        ix->ids.slots[id_map_find(&ix->ids, id_map_get(&ix->ids, j))] = j + 1;
+    return st;
 #endif
+}
+
+const uint64_t *rr_index_doc_hashes(const rr_index *ix) {
+    static const uint64_t none[1];
+    return ix->no_hashes ? NULL : ix->hashes ? ix->hashes : none;
+}
+
+int64_t rr_index_find(const rr_index *ix, const char *id) {
+    if (!ix->ids.num_slots)
+        return -1;
+    int64_t s = ix->ids.slots[id_map_find(&ix->ids, id)];
+    return s - 1;
 }
 
 rr_status rr_index_set_search_params(rr_index *ix, const char *params) {
@@ -592,7 +638,7 @@ RR_FAISS_ONLY static rr_status check_replaceable(const char *dir, int *exists) {
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
         if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, FILE_FAISS) ||
-            !strcmp(nm, FILE_DOCIDS) || !strcmp(nm, FILE_META))
+            !strcmp(nm, FILE_DOCIDS) || !strcmp(nm, FILE_META) || !strcmp(nm, FILE_HASHES))
             continue;
         st = rr_error(RR_ERR_INVALID_ARG,
                       "%s exists and holds \"%s\": not an index directory, refusing to replace it",
@@ -606,11 +652,58 @@ RR_FAISS_ONLY static rr_status check_replaceable(const char *dir, int *exists) {
 
 RR_FAISS_ONLY static void remove_index_dir(const char *dir) {
     char p[4200];
-    const char *names[] = {FILE_FAISS, FILE_DOCIDS, FILE_META};
-    for (int i = 0; i < 3; i++)
+    const char *names[] = {FILE_FAISS, FILE_DOCIDS, FILE_META, FILE_HASHES};
+    for (int i = 0; i < 4; i++)
         if (!rr_path_join(p, sizeof p, dir, names[i]))
             unlink(p);
     rmdir(dir);
+}
+
+/* dochash.bin: 8 bytes little-endian per label */
+RR_FAISS_ONLY static rr_status write_hashes(const rr_index *ix, const char *path) {
+    rr_atomic_file af;
+    RR_TRY(rr_atomic_open(&af, path));
+    for (int64_t i = 0; i < ix->ids.num; i++) {
+        unsigned char b[8];
+        for (int k = 0; k < 8; k++)
+            b[k] = (unsigned char)(ix->hashes[i] >> (8 * k));
+        fwrite(b, 1, 8, af.fp);
+    }
+    return rr_atomic_commit(&af);
+}
+
+/* dochash.bin if the directory has one (else the index records no checksums): exactly one
+ * checksum per document id. */
+RR_FAISS_ONLY static rr_status read_hashes(rr_index *ix, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno != ENOENT)
+            return rr_error(RR_ERR_IO, "%s: %s", path, strerror(errno));
+        ix->no_hashes = 1;
+        return RR_OK;
+    }
+    rr_status st = RR_OK;
+    int64_t n = ix->ids.num;
+    ix->hashes = malloc((size_t)(n ? n : 1) * sizeof *ix->hashes);
+    if (!ix->hashes)
+        st = rr_error(RR_ERR_NOMEM, "out of memory for %lld document checksums", (long long)n);
+    for (int64_t i = 0; !st && i < n; i++) {
+        unsigned char b[8];
+        if (fread(b, 1, 8, f) != 8) {
+            st = rr_error(RR_ERR_FORMAT, "%s: %lld checksums, docids.txt has %lld document ids", path,
+                          (long long)i, (long long)n);
+            break;
+        }
+        uint64_t h = 0;
+        for (int k = 0; k < 8; k++)
+            h |= (uint64_t)b[k] << (8 * k);
+        ix->hashes[i] = h;
+    }
+    if (!st && fgetc(f) != EOF)
+        st = rr_error(RR_ERR_FORMAT, "%s: more than %lld checksums (docids.txt has %lld document ids)", path,
+                      (long long)n, (long long)n);
+    fclose(f);
+    return st;
 }
 
 rr_status rr_index_write(const rr_index *ix, const char *dir) {
@@ -643,6 +736,9 @@ rr_status rr_index_write(const rr_index *ix, const char *dir) {
         fputc('\n', af.fp);
     }
     if ((st = rr_atomic_commit(&af)))
+        goto fail;
+    if (!ix->no_hashes &&
+        ((st = rr_path_join(path, sizeof path, tmp, FILE_HASHES)) || (st = write_hashes(ix, path))))
         goto fail;
     rr_index_meta m = ix->meta;
     m.num_docs = ix->ids.num;
@@ -736,6 +832,8 @@ rr_status rr_index_read(const char *dir, const rr_index_meta *expect, rr_index *
                       (long long)ix->ids.num, (long long)m->num_docs);
         goto fail;
     }
+    if ((st = rr_path_join(path, sizeof path, dir, FILE_HASHES)) || (st = read_hashes(ix, path)))
+        goto fail;
     if ((st = rr_path_join(path, sizeof path, dir, FILE_FAISS)))
         goto fail;
     if (!rr_file_exists(path)) {

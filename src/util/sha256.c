@@ -165,7 +165,7 @@ void rr_sha256_update(rr_sha256 *h, const void *data, size_t len) {
     h->fill = len;
 }
 
-void rr_sha256_final_hex(rr_sha256 *h, char hex[65]) {
+static void sha256_finish(rr_sha256 *h) {
     uint64_t bits = h->bytes * 8;
     unsigned char pad[72] = {0x80};
     size_t padlen = (h->fill < 56 ? 56 : 120) - h->fill;
@@ -174,8 +174,17 @@ void rr_sha256_final_hex(rr_sha256 *h, char hex[65]) {
     uint64_t keep = h->bytes;
     rr_sha256_update(h, pad, padlen + 8);
     h->bytes = keep;
+}
+
+void rr_sha256_final_hex(rr_sha256 *h, char hex[65]) {
+    sha256_finish(h);
     for (int i = 0; i < 8; i++)
         snprintf(hex + 8 * i, 9, "%08x", (unsigned)h->state[i]);
+}
+
+uint64_t rr_sha256_final64(rr_sha256 *h) {
+    sha256_finish(h);
+    return (uint64_t)h->state[0] << 32 | h->state[1];
 }
 
 rr_status rr_sha256_file(rr_sha256 *h, const char *path) {
