@@ -102,7 +102,7 @@ if [ "${BENCH_SCIFACT:-1}" = 1 ]; then
     ikb=$KB iwall=$WALL
     run "$W/retrieve-$n.log" "$b" retrieve --index "$W/scifact-$n" --queries "$DATA/queries.jsonl.gz" --k 100 \
       --output "$W/run-$n.trec" --threads "$THREADS"
-    rates=$(sed -n 's/.*embed [0-9.]*s, \([0-9.]*\) queries\/s; search [0-9.]*s, \([0-9.]*\) queries\/s.*/\1 \2/p' \
+    rates=$(sed -n 's/.*embed [0-9.]*s, \([0-9.]*\) queries\/s; search[^0-9]* [0-9.]*s, \([0-9.]*\) queries\/s.*/\1 \2/p' \
             "$W/retrieve-$n.log")
     printf '%-4s %9s %8.1f %12s | %9s %10.1f %12s %14s %12s\n' "$n" "$iwall" \
       "$(awk -v d="$docs" -v s="$iwall" 'BEGIN { print d / s }')" "$(mb "$ikb")" "$WALL" \
