@@ -5,7 +5,8 @@
  *   - duplicate, empty and whitespace ids, a bad factory string, a foreign directory: refused;
  *   - per-document checksums (dochash.bin): their bytes, kept through adds and a round trip,
  *     a file of the wrong length refused, an index without one read as knowing none;
- *   - IVF and HNSW recall@10 against Flat, printed (and held to a loose floor);
+ *   - IVF and HNSW recall@10 against Flat, printed (and held to a loose floor); IVF…,Flat's
+ *     stored vectors read back exactly, by label;
  *   - SHA-256 against FIPS 180-4 test vectors.
  * N = documents, D = dimension, Q = queries, K = results per query. Skips (77) when the
  * library was built without FAISS. */
@@ -370,6 +371,17 @@ int main(void) {
         printf("recall@%d vs Flat (N=%d, D=%d, %d clusters): %-12s %-14s %.3f\n", K, N, D, C,
                approx[a][0], approx[a][1], rec);
         CHECK_MSG(rec >= floor_[a], "%s %s recall %.3f below %.2f", approx[a][0], approx[a][1], rec, floor_[a]);
+        if (!strcmp(approx[a][0], "IVF64,Flat") && a == 0) {
+            /* IVF…,Flat gives vecs its vectors exactly, by label (through its direct map) */
+            float *vecs = malloc(sizeof(float) * 40 * D);
+            int good = vecs && rr_index_reconstruct(ax, 1000, 30, vecs) == RR_OK &&
+                       rr_index_reconstruct(ax, N - 10, 10, vecs + 30 * D) == RR_OK &&
+                       !memcmp(vecs, x + (size_t)1000 * D, sizeof(float) * 30 * D) &&
+                       !memcmp(vecs + 30 * D, x + (size_t)(N - 10) * D, sizeof(float) * 10 * D);
+            CHECK_MSG(good, "IVF64,Flat reconstruct: %s", rr_last_error());
+            CHECK(rr_index_reconstruct(ax, N - 1, 2, vecs) == RR_ERR_INVALID_ARG);
+            free(vecs);
+        }
         rr_index_free(ax);
     }
     rr_index *hx = build("HNSW32", RR_METRIC_IP, x, 100, D, ids);

@@ -113,11 +113,13 @@ rr_status rr_index_use_gpu(rr_index *index, int device, int fp16);
 /* 1 while searches run on a GPU copy. */
 int rr_index_on_gpu(const rr_index *index);
 
-/* Copy stored vectors [first, first + n) out of the index into out [N, D]: exact for Flat,
- * the quantized approximation for PQ/SQ; FAISS refuses for indexes that cannot (IVF without
- * a direct map, HNSW over a non-flat storage). Lets an index be rebuilt with another factory
- * without embedding the corpus again (`rerank index --from-index`). */
-rr_status rr_index_reconstruct(const rr_index *index, int64_t first, int64_t n, float *out);
+/* Copy stored vectors [first, first + n) out of the index into out [N, D]: exact for Flat
+ * and IVF…,Flat, the quantized approximation for PQ/SQ; FAISS refuses for indexes that cannot
+ * (HNSW over a non-flat storage). The first call on an IVF index makes its direct map (label →
+ * list and offset, 8 bytes a vector, in memory only), so that each vector is found at once.
+ * Lets an index be rebuilt with another factory, or updated, without embedding the corpus
+ * again (`rerank index --from-index`, `--update`). */
+rr_status rr_index_reconstruct(rr_index *index, int64_t first, int64_t n, float *out);
 
 /* Document id of a FAISS label; NULL when out of range. */
 const char *rr_index_doc_id(const rr_index *index, int64_t label);

@@ -273,7 +273,7 @@ static rr_status corpus_stream_finish(corpus_stream *cs, const char scan_sha[65]
  * kept[], copied by runs of consecutive labels, not embedded again); the rest are the next
  * documents of the stream cs (--corpus, or --update's --add), embedded; their ids and
  * checksums come from corpus_stream_ids. */
-static rr_status fill_vectors(const rr_index *src, const int64_t *kept, size_t nk, rr_model *model,
+static rr_status fill_vectors(rr_index *src, const int64_t *kept, size_t nk, rr_model *model,
                               corpus_stream *cs, size_t pos, size_t take, size_t dim, float *out,
                               const char **idp, uint64_t *hp) {
     const uint64_t *src_hash = src ? rr_index_doc_hashes(src) : NULL;
