@@ -31,7 +31,9 @@ typedef enum rr_head_kind {
 } rr_head_kind;
 
 /* The longest sequence of a model without a position table (DeBERTa with relative positions
- * only, ModernBERT): the CPU's attention scratch is L × L per thread, indexed in int. */
+ * only, ModernBERT). The CPU's attention holds one block of query rows × L scores per thread
+ * (and DeBERTa's P2C, L × its relative rows), so memory is not what sets it; token offsets
+ * within a pass are int32. */
 #define RR_MAX_LENGTH 32768
 
 typedef struct rr_model_params {

@@ -30,12 +30,14 @@ void openblas_set_num_threads(int num_threads);
 typedef struct cpu_backend {
     rr_backend base;
     int threads;
-    /* per thread, attention's scratch: S [L, L], 1/rowsum [L], Kᵀ in panels [r16(L), d] and V
-     * in panels [r16(d), L] (L = max_seqlen, r16 = rounded up to 16), each part 64-byte aligned */
+    /* per thread, attention's scratch: S [min(L, RR_ATT_ROWS), L] (one block of query rows at
+     * a time), 1/rowsum [L], Kᵀ in panels [r16(L), d] and V in panels [r16(d), L]
+     * (L = max_seqlen, r16 = rounded up to 16), each part 64-byte aligned */
     size_t scores_stride; /* floats per thread in scores */
     size_t off_rsum, off_kpack, off_vpack;
-    /* DeBERTa (limits.rel_rows): C2P and P2C [L, rel_cols] and the packed table rows
-     * [r16(rel_cols), d], rel_cols = min(rel_rows, 2L − 1) */
+    /* DeBERTa (limits.rel_rows): C2P [min(L, RR_ATT_ROWS), rel_cols] (a block of query rows),
+     * P2C [L, rel_cols] and the packed table rows [r16(rel_cols), d],
+     * rel_cols = min(rel_rows, 2L − 1) */
     size_t off_c2p, off_p2c, off_ppack, rel_cols;
     size_t max_seqlen;
     float *scores;        /* [threads, scores_stride] */
@@ -460,10 +462,14 @@ static inline float softmax_row(float *row, int j0, int j1, int lo, int hi) {
 
 /* Query rows per block of the banded attention (a multiple of RR_GEMM_MR) */
 #define RR_BAND_ROWS (4 * RR_GEMM_MR)
+/* Query rows whose scores are held at once (a multiple of RR_BAND_ROWS): the scratch S is
+ * RR_ATT_ROWS × L per thread, not L × L (at L = 32,768 that is 12 MB, not 4 GiB) */
+#define RR_ATT_ROWS (4 * RR_BAND_ROWS)
 
 /* DeBERTa's disentangled terms of one (sequence, head): C2P[i][r] = scale · q_i · posk[lo + r]
- * and P2C[j][r] = scale · k_j · posq[lo + r] for the rows lo..lo + n − 1 that the sequence's
- * relative positions reach (row = idx[i − j], idx non-decreasing), by the same GEMM kernel */
+ * (for one block of query rows i at a time) and P2C[j][r] = scale · k_j · posq[lo + r] for the
+ * rows lo..lo + n − 1 that the sequence's relative positions reach (row = idx[i − j], idx
+ * non-decreasing), by the same GEMM kernel */
 typedef struct rel_terms {
     const float *posk, *posq; /* this head's columns of the layer's tables (row stride H); NULL: no term */
     int ldp;                  /* H */
@@ -490,54 +496,59 @@ static void attention_task(const cpu_backend *c, const float *Q, const float *K,
             const int i1 = i0 + RR_BAND_ROWS < L ? i0 + RR_BAND_ROWS : L;
             const int k0 = (i0 - window > 0 ? i0 - window : 0) / RR_GEMM_NR * RR_GEMM_NR,
                       k1 = i1 + window < L ? i1 + window : L; /* keys [k0, k1) */
-            float *Sb = S + (size_t)i0 * L + k0;
+            float *Sb = S + k0; /* row i at S + (i − i0) · L */
             panel_gemm(Q + (size_t)i0 * ld, ld, i1 - i0, d, kp + (size_t)k0 * d, k1 - k0, &scale, 0, Sb, L);
             for (int i = i0; i < i1; i++)
-                rsum[i] = softmax_row(S + (size_t)i * L, i - window > 0 ? i - window : 0,
+                rsum[i] = softmax_row(S + (size_t)(i - i0) * L, i - window > 0 ? i - window : 0,
                                       i + window < L - 1 ? i + window : L - 1, k0, k1);
             panel_gemm_s(Sb, L, i1 - i0, k1 - k0, vp + (size_t)k0 * RR_GEMM_NR, (size_t)RR_GEMM_NR * (size_t)L, d,
                          rsum + i0, 1, O + (size_t)i0 * ldo, ldo);
         }
         return;
     }
-    panel_gemm(Q, ld, L, d, kp, L, &scale, 0, S, L);
     int lo = 0, nr = 0;
-    if (rel) {
+    if (rel) { /* P2C for every key now; C2P block by block below, from posk's panels */
         lo = rel->idx[1 - L];
         nr = rel->idx[L - 1] - lo + 1;
-        if (rel->posk) {
-            pack_panels(rel->pack, rel->posk + (size_t)lo * rel->ldp, d, nr, (size_t)rel->ldp, 1);
-            panel_gemm(Q, ld, L, d, rel->pack, nr, &scale, 0, rel->c2p, nr);
-        }
         if (rel->posq) {
             pack_panels(rel->pack, rel->posq + (size_t)lo * rel->ldp, d, nr, (size_t)rel->ldp, 1);
             panel_gemm(K, ld, L, d, rel->pack, nr, &scale, 0, rel->p2c, nr);
         }
-    }
-    /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's L×d values after the
-     * product instead of on P's L×L */
-    for (int i = 0; i < L; i++) {
-        float *row = S + (size_t)i * L;
-        if (bias) {
-            const float *b = bias - i;
-#pragma omp simd
-            for (int j = 0; j < L; j++)
-                row[j] += b[j];
-        }
-        if (rel) {
-            const int32_t *ix = rel->idx + i; /* ix[-j] = row of (i, j) */
-            const float *cr = rel->c2p + (size_t)i * nr - lo;
-            for (int j = 0; j < L; j++) {
-                const int32_t r = ix[-j];
-                row[j] += (rel->posk ? cr[r] : 0.0f) + (rel->posq ? rel->p2c[(size_t)j * nr + r - lo] : 0.0f);
-            }
-        }
-        const int j0 = window > 0 && i - window > 0 ? i - window : 0,
-                  j1 = window > 0 && i + window < L - 1 ? i + window : L - 1;
-        rsum[i] = softmax_row(row, j0, j1, 0, L);
+        if (rel->posk)
+            pack_panels(rel->pack, rel->posk + (size_t)lo * rel->ldp, d, nr, (size_t)rel->ldp, 1);
     }
     pack_panels(vp, V, L, d, 1, (size_t)ld);
-    panel_gemm(S, L, L, L, vp, d, rsum, 1, O, ldo);
+    /* RR_ATT_ROWS query rows at a time: their scores, then their output. The GEMM kernel's rows
+     * do not depend on the rows beside them, so this is bit for bit the whole L × L at once. */
+    for (int i0 = 0; i0 < L; i0 += RR_ATT_ROWS) {
+        const int i1 = i0 + RR_ATT_ROWS < L ? i0 + RR_ATT_ROWS : L;
+        panel_gemm(Q + (size_t)i0 * ld, ld, i1 - i0, d, kp, L, &scale, 0, S, L);
+        if (rel && rel->posk)
+            panel_gemm(Q + (size_t)i0 * ld, ld, i1 - i0, d, rel->pack, nr, &scale, 0, rel->c2p, nr);
+        /* P = exp(S - rowmax), unnormalised: the 1/rowsum goes on O's values after the
+         * product instead of on P's */
+        for (int i = i0; i < i1; i++) {
+            float *row = S + (size_t)(i - i0) * L;
+            if (bias) {
+                const float *b = bias - i;
+#pragma omp simd
+                for (int j = 0; j < L; j++)
+                    row[j] += b[j];
+            }
+            if (rel) {
+                const int32_t *ix = rel->idx + i; /* ix[-j] = row of (i, j) */
+                const float *cr = rel->c2p + (size_t)(i - i0) * nr - lo;
+                for (int j = 0; j < L; j++) {
+                    const int32_t r = ix[-j];
+                    row[j] += (rel->posk ? cr[r] : 0.0f) + (rel->posq ? rel->p2c[(size_t)j * nr + r - lo] : 0.0f);
+                }
+            }
+            const int j0 = window > 0 && i - window > 0 ? i - window : 0,
+                      j1 = window > 0 && i + window < L - 1 ? i + window : L - 1;
+            rsum[i] = softmax_row(row, j0, j1, 0, L);
+        }
+        panel_gemm(S, L, i1 - i0, L, vp, d, rsum + i0, 1, O + (size_t)i0 * ldo, ldo);
+    }
 }
 
 static rr_status cpu_attention(rr_backend *be, const float *qkv, float *out) {
@@ -729,12 +740,12 @@ rr_status rr_backend_cpu_create(const rr_backend_limits *limits, rr_backend **ou
     {
         const size_t L = c->max_seqlen, d = (size_t)(limits->hidden / limits->heads);
 #define RR_RNR(n) (((n) + RR_GEMM_NR - 1) / RR_GEMM_NR * RR_GEMM_NR) /* whole panels */
-        c->off_rsum = RR_RNR(L * L);
+        c->off_rsum = RR_RNR((L < RR_ATT_ROWS ? L : RR_ATT_ROWS) * L);
         c->off_kpack = c->off_rsum + RR_RNR(L);
         c->off_vpack = c->off_kpack + RR_RNR(L) * d;
         c->rel_cols = limits->rel_rows > 0 ? ((size_t)limits->rel_rows < 2 * L - 1 ? (size_t)limits->rel_rows : 2 * L - 1) : 0;
         c->off_c2p = c->off_vpack + RR_RNR(d) * L;
-        c->off_p2c = c->off_c2p + RR_RNR(L * c->rel_cols);
+        c->off_p2c = c->off_c2p + RR_RNR((L < RR_ATT_ROWS ? L : RR_ATT_ROWS) * c->rel_cols);
         c->off_ppack = c->off_p2c + RR_RNR(L * c->rel_cols);
         c->scores_stride = c->off_ppack + RR_RNR(c->rel_cols) * d;
 #undef RR_RNR
