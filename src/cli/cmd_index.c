@@ -439,7 +439,7 @@ static rr_status corpus_diff_make(const rr_index *ix, const corpus_ids *ids, cor
     return RR_OK;
 }
 
-/* "2 changed (the first: \"7\", corpus.jsonl:12), 1 new (...), 3 gone (the first: \"9\")" */
+/* "2 changed (the first: \"7\", corpus.jsonl:12), 1 new (...), 3 gone from the corpus (the first: \"9\")" */
 static void corpus_diff_describe(const corpus_diff *d, const rr_index *ix, const corpus_ids *ids,
                                  const char *corpus, char *out, size_t cap) {
     size_t len = 0;
