@@ -297,26 +297,6 @@ static rr_status fill_vectors(rr_index *src, const int64_t *kept, size_t nk, rr_
     return RR_OK;
 }
 
-/* labels of src sorted by document id, for lookups by id */
-static const rr_index *g_src;
-static int cmp_label_id(const void *a, const void *b) {
-    return strcmp(rr_index_doc_id(g_src, *(const int64_t *)a), rr_index_doc_id(g_src, *(const int64_t *)b));
-}
-static int64_t find_label(const rr_index *src, const int64_t *by_id, int64_t n, const char *id) {
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(rr_index_doc_id(src, by_id[mid]), id);
-        if (!c)
-            return by_id[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
-}
-
 /* --update: the labels of src to keep (in label order) after removing the ids listed in
  * remove_path and the ids that add (the scan of --add) replaces; the new corpus checksum:
  * "update of" the old one, then "-id" per removed id, then "+" and the added corpus's own
@@ -325,20 +305,15 @@ static rr_status plan_update(const rr_index *src, const char *update_dir, const 
                              const corpus_ids *add, const char add_sha[65], int64_t **kept_out, size_t *nk_out,
                              size_t *removed_out, size_t *replaced_out, char sha_hex[65]) {
     const int64_t n = rr_index_size(src);
-    int64_t *by_id = malloc((size_t)(n ? n : 1) * sizeof *by_id);
     unsigned char *drop = calloc((size_t)(n ? n : 1), 1);
     int64_t *kept = malloc((size_t)(n ? n : 1) * sizeof *kept);
     text_list rm;
     memset(&rm, 0, sizeof rm);
     rr_status st = RR_OK;
-    if (!by_id || !drop || !kept) {
+    if (!drop || !kept) {
         st = rr_error(RR_ERR_NOMEM, "out of memory planning the update of %s", update_dir);
         goto out;
     }
-    for (int64_t i = 0; i < n; i++)
-        by_id[i] = i;
-    g_src = src;
-    qsort(by_id, (size_t)n, sizeof *by_id, cmp_label_id);
     rr_sha256 h;
     rr_sha256_init(&h);
     rr_sha256_update(&h, "update of ", 10);
@@ -350,7 +325,7 @@ static rr_status plan_update(const rr_index *src, const char *update_dir, const 
         for (size_t i = 0; i < rm.n; i++) {
             if (!rm.lens[i])
                 continue; /* blank lines */
-            int64_t l = find_label(src, by_id, n, rm.texts[i]);
+            int64_t l = rr_index_find(src, rm.texts[i]);
             if (l < 0) {
                 st = rr_error(RR_ERR_NOT_FOUND, "%s:%lld: document \"%s\" is not in the index %s", remove_path,
                               rm.line_no[i], rm.texts[i], update_dir);
@@ -363,7 +338,7 @@ static rr_status plan_update(const rr_index *src, const char *update_dir, const 
         }
     }
     for (size_t i = 0; add && i < add->n; i++) {
-        int64_t l = find_label(src, by_id, n, add->chars + add->offset[i]);
+        int64_t l = rr_index_find(src, add->chars + add->offset[i]);
         if (l >= 0 && !drop[l]) {
             drop[l] = 1; /* the new text replaces the stored vector */
             replaced++;
@@ -384,7 +359,6 @@ static rr_status plan_update(const rr_index *src, const char *update_dir, const 
     *removed_out = removed;
     *replaced_out = replaced;
 out:
-    free(by_id);
     free(drop);
     free(kept);
     text_list_free(&rm);
